@@ -1,0 +1,3 @@
+//! Pieces of UI that several pages share.
+
+pub mod error_view;

@@ -1,0 +1,134 @@
+//! The runs list: every run with its plan, environment, status and verdict.
+
+use crate::components::error_view::ErrorView;
+use engine::run::{format_duration, format_utc, RunSummary};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+/// The runs list as of one moment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunsList {
+    /// Newest first.
+    pub runs: Vec<RunSummary>,
+    /// When the server read them (Unix milliseconds).
+    pub as_of_ms: i64,
+}
+
+/// Reads the runs list from the store.
+#[server]
+pub async fn list_runs() -> Result<RunsList, ServerFnError> {
+    let ctx = crate::context::server_context()?;
+    let runs = ctx
+        .runs
+        .list_runs(&engine::store::RunFilter::default())
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let as_of_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    Ok(RunsList { runs, as_of_ms })
+}
+
+/// The runs page, with a button that reloads the list through the server
+/// function without reloading the page.
+#[component]
+pub fn RunsPage() -> impl IntoView {
+    let reloads = RwSignal::new(0u32);
+    let runs = Resource::new(move || reloads.get(), |_| list_runs());
+    view! {
+        <Title text="Runs"/>
+        <div class="page-head">
+            <h1>"Runs"</h1>
+            <button
+                type="button"
+                id="reload-runs"
+                on:click=move |_| reloads.update(|n| *n += 1)
+            >
+                "Reload"
+            </button>
+        </div>
+        <Transition fallback=|| view! { <p class="loading">"Loading runs…"</p> }>
+            <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>
+                {move || Suspend::new(async move {
+                    runs.await.map(|list| view! { <RunsTable list/> })
+                })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
+/// The table itself, or an honest empty state.
+#[component]
+fn RunsTable(list: RunsList) -> impl IntoView {
+    let as_of = format_utc(list.as_of_ms);
+    let count = list.runs.len();
+    let body = if list.runs.is_empty() {
+        view! {
+            <div class="empty-state">
+                <p><strong>"No runs yet."</strong></p>
+                <p>
+                    "Runs appear here as soon as one is started, from "
+                    <a href="/runs/new">"New run"</a>
+                    " or from a terminal with "
+                    <code>"shakedown run PLAN"</code>
+                    "."
+                </p>
+            </div>
+        }
+        .into_any()
+    } else {
+        view! {
+            <div class="table-wrap">
+                <table class="runs">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Plan"</th>
+                            <th scope="col">"Environment"</th>
+                            <th scope="col">"Status"</th>
+                            <th scope="col">"Verdict"</th>
+                            <th scope="col">"Started"</th>
+                            <th scope="col">"Duration"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {list.runs.into_iter().map(|run| view! { <RunRow run/> }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
+        .into_any()
+    };
+    view! {
+        <p class="as-of" id="runs-as-of">
+            {format!("{count} run{} as of {as_of}", if count == 1 { "" } else { "s" })}
+        </p>
+        {body}
+    }
+}
+
+#[component]
+fn RunRow(run: RunSummary) -> impl IntoView {
+    let started = run
+        .started_at_ms
+        .map(format_utc)
+        .unwrap_or_else(|| "not started".to_owned());
+    let duration = run.duration_ms().map(format_duration).unwrap_or_default();
+    let verdict = run.verdict.map(|v| v.as_str()).unwrap_or("—");
+    let verdict_class = match run.verdict {
+        Some(engine::run::Verdict::Go) => "verdict go",
+        Some(engine::run::Verdict::NoGo) => "verdict no-go",
+        None => "verdict",
+    };
+    view! {
+        <tr>
+            <td>{run.plan}</td>
+            <td>{run.environment}</td>
+            <td><span class=format!("status {}", run.status.as_str())>{run.status.as_str()}</span></td>
+            <td><span class=verdict_class>{verdict}</span></td>
+            <td>{started}</td>
+            <td>{duration}</td>
+        </tr>
+    }
+}

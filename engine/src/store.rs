@@ -1,0 +1,58 @@
+//! Where runs are kept: the interface the engine and the web app write and
+//! read through, so neither depends on which database sits behind it.
+
+use crate::run::{RunStatus, RunSummary, Verdict};
+use async_trait::async_trait;
+
+/// A store that could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused the statement.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A stored row holds a value this version cannot read.
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+    /// No run has that id.
+    #[error("no run with id {0}")]
+    NotFound(String),
+}
+
+/// What a new run is created with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRun {
+    /// The plan's name.
+    pub plan: String,
+    /// The environment it runs against.
+    pub environment: String,
+}
+
+/// Narrows the runs list; empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    /// Only runs of this plan.
+    pub plan: Option<String>,
+    /// Only runs against this environment.
+    pub environment: Option<String>,
+    /// Only runs with this verdict.
+    pub verdict: Option<Verdict>,
+}
+
+/// Reads and writes runs.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Creates a queued run and returns it.
+    async fn create_run(&self, run: NewRun) -> Result<RunSummary, StoreError>;
+    /// Moves a run to another status; a terminal status records the end time
+    /// and, for finished runs, the verdict.
+    async fn set_status(
+        &self,
+        id: &str,
+        status: RunStatus,
+        verdict: Option<Verdict>,
+    ) -> Result<RunSummary, StoreError>;
+    /// One run.
+    async fn get_run(&self, id: &str) -> Result<RunSummary, StoreError>;
+    /// Runs matching the filter, newest first.
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError>;
+}

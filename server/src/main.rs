@@ -1,0 +1,55 @@
+//! `shakedown`: the command line. Each subcommand lives in its own module;
+//! this file only parses arguments and turns errors into exit codes.
+
+mod db;
+mod readiness;
+mod serve;
+mod web;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Validates a staging environment before a release: real load, real
+/// restarts, and a report approvers sign.
+#[derive(Parser)]
+#[command(name = "shakedown", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app.
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("shakedown: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shakedown: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

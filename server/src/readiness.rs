@@ -1,0 +1,104 @@
+//! `/healthz` (the process answers) and `/readyz` (its database and evidence
+//! directory work), each dependency with its status and latency.
+
+use crate::web::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Liveness: answers as long as the process serves requests.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// One dependency's state.
+#[derive(Debug, Serialize)]
+pub struct Dependency {
+    /// `database` or `evidence`.
+    pub name: &'static str,
+    /// `ok` or `failing`.
+    pub status: &'static str,
+    /// How long the probe took.
+    pub latency_ms: f64,
+    /// What is behind it (backend or folder).
+    pub detail: String,
+    /// Why it fails, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The readiness answer.
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    /// `ready` when every dependency is ok.
+    pub status: &'static str,
+    pub dependencies: Vec<Dependency>,
+}
+
+/// Readiness: probes every dependency; 503 when any fails.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let started = Instant::now();
+    let database = state.db.ping().await;
+    let database = dependency(
+        "database",
+        state.db.backend().name().to_owned(),
+        started,
+        database.map_err(|e| e.to_string()),
+    );
+    let started = Instant::now();
+    let evidence = probe_dir(&state.evidence_dir).await;
+    let evidence = dependency(
+        "evidence",
+        state.evidence_dir.display().to_string(),
+        started,
+        evidence,
+    );
+    let dependencies = vec![database, evidence];
+    let ready = dependencies.iter().all(|d| d.error.is_none());
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let status = if ready { "ready" } else { "not_ready" };
+    (
+        code,
+        Json(Readiness {
+            status,
+            dependencies,
+        }),
+    )
+}
+
+fn dependency(
+    name: &'static str,
+    detail: String,
+    started: Instant,
+    outcome: Result<(), String>,
+) -> Dependency {
+    Dependency {
+        name,
+        status: if outcome.is_ok() { "ok" } else { "failing" },
+        latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        detail,
+        error: outcome.err(),
+    }
+}
+
+/// Writes, reads back and removes a small file in the evidence directory.
+async fn probe_dir(dir: &std::path::Path) -> Result<(), String> {
+    let path = dir.join(format!(".ready-{}", uuid::Uuid::new_v4()));
+    let payload = b"shakedown readiness probe";
+    tokio::fs::write(&path, payload)
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let back = tokio::fs::read(&path).await;
+    let _ = tokio::fs::remove_file(&path).await;
+    match back {
+        Ok(bytes) if bytes == payload => Ok(()),
+        Ok(_) => Err(format!("{} read back different bytes", path.display())),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}

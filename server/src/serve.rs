@@ -1,0 +1,95 @@
+//! `shakedown serve`: opens the database and the evidence directory, then
+//! serves the web app until Ctrl-C or SIGTERM.
+
+use crate::db::{self, Db};
+use crate::web::{self, AppState};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where and how to serve.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SHAKEDOWN_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Folder for the SQLite database and the evidence store.
+    #[arg(long, env = "SHAKEDOWN_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database URL (`postgres://…` or `sqlite://…`); default: a SQLite file
+    /// in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The built site (wasm, JS, CSS, public assets).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Folder the New run page offers plans from.
+    #[arg(long, env = "SHAKEDOWN_PLANS_DIR", default_value = "examples")]
+    pub plans_dir: PathBuf,
+}
+
+/// Opens what the server needs, then serves until told to stop.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let state = open(&args).await?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let local = listener.local_addr().context("listener has no address")?;
+    tracing::info!(
+        "serving http://{local} (database: {}, evidence: {})",
+        state.db.backend().name(),
+        state.evidence_dir.display()
+    );
+    println!("Shakedown is serving http://{local}");
+    axum::serve(listener, web::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")
+}
+
+/// The database (migrated) and the evidence directory (created).
+pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let evidence_dir = args.data_dir.join("evidence");
+    std::fs::create_dir_all(&evidence_dir).with_context(|| {
+        format!(
+            "cannot create evidence directory {}",
+            evidence_dir.display()
+        )
+    })?;
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| db::sqlite_url(&args.data_dir));
+    let db = Db::open(&url).await?;
+    Ok(AppState::new(
+        db,
+        evidence_dir,
+        args.site_root.clone(),
+        args.plans_dir.clone(),
+    ))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
