@@ -79,6 +79,20 @@ pub struct Db {
 impl Db {
     /// Connects, then applies the backend's migrations.
     pub async fn open(url: &str) -> Result<Db, OpenError> {
+        let db = Db::open_unmigrated(url).await?;
+        let migrated = match db.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&db.pool).await,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&db.pool).await,
+        };
+        migrated.map_err(|e| OpenError::Migrate {
+            url: redact(url),
+            reason: first_line(&e.to_string()),
+        })?;
+        Ok(db)
+    }
+
+    /// Connects without touching the schema.
+    pub async fn open_unmigrated(url: &str) -> Result<Db, OpenError> {
         let backend = Backend::of_url(url).ok_or_else(|| OpenError::Scheme(redact(url)))?;
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
@@ -90,14 +104,6 @@ impl Db {
                 url: redact(url),
                 reason: first_line(&e.to_string()),
             })?;
-        let migrated = match backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await,
-        };
-        migrated.map_err(|e| OpenError::Migrate {
-            url: redact(url),
-            reason: first_line(&e.to_string()),
-        })?;
         Ok(Db { pool, backend })
     }
 
@@ -226,5 +232,177 @@ impl RunStore for Db {
         .await
         .map_err(db_error)?;
         rows.iter().map(run_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! Databases for tests: a fresh SQLite file always, and a fresh database
+    //! in the throwaway PostgreSQL cluster the test command starts.
+
+    use super::Db;
+
+    /// A migrated SQLite database in a temporary folder (kept alive by the
+    /// returned guard).
+    pub async fn sqlite() -> (Db, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&super::sqlite_url(dir.path())).await.unwrap();
+        (db, dir)
+    }
+
+    /// A migrated, empty PostgreSQL database, when the test command gave a
+    /// cluster (`SHAKEDOWN_TEST_PG_URL`). Panics when the cluster is required
+    /// (`SHAKEDOWN_TEST_REQUIRE_PG=1`) but missing, so CI cannot pass
+    /// without having tested PostgreSQL.
+    pub async fn postgres() -> Option<Db> {
+        let Ok(url) = std::env::var("SHAKEDOWN_TEST_PG_URL") else {
+            assert!(
+                std::env::var("SHAKEDOWN_TEST_REQUIRE_PG").as_deref() != Ok("1"),
+                "SHAKEDOWN_TEST_REQUIRE_PG=1 but SHAKEDOWN_TEST_PG_URL is not set"
+            );
+            eprintln!("SHAKEDOWN_TEST_PG_URL not set: PostgreSQL part skipped");
+            return None;
+        };
+        let name = format!("shakedown_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Db::open_unmigrated(&url).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin.pool)
+            .await
+            .unwrap();
+        let mut db_url = url::Url::parse(&url).unwrap();
+        db_url.set_path(&format!("/{name}"));
+        Some(Db::open(db_url.as_str()).await.unwrap())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn exercise(db: &Db) {
+        assert!(db
+            .list_runs(&RunFilter::default())
+            .await
+            .unwrap()
+            .is_empty());
+        let a = db
+            .create_run(NewRun {
+                plan: "step3".into(),
+                environment: "staging".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(a.status, RunStatus::Queued);
+        assert_eq!(a.started_at_ms, None);
+        let b = db
+            .create_run(NewRun {
+                plan: "smoke".into(),
+                environment: "staging".into(),
+            })
+            .await
+            .unwrap();
+
+        let running = db
+            .set_status(&a.id, RunStatus::Running, None)
+            .await
+            .unwrap();
+        assert!(running.started_at_ms.is_some());
+        let done = db
+            .set_status(&a.id, RunStatus::Finished, Some(Verdict::Go))
+            .await
+            .unwrap();
+        assert_eq!(done.verdict, Some(Verdict::Go));
+        assert_eq!(done.started_at_ms, running.started_at_ms);
+        assert!(done.duration_ms().unwrap() >= 0);
+
+        let all = db.list_runs(&RunFilter::default()).await.unwrap();
+        assert_eq!(all.len(), 2);
+        let go = db
+            .list_runs(&RunFilter {
+                verdict: Some(Verdict::Go),
+                ..RunFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(go.iter().map(|r| &r.id).collect::<Vec<_>>(), vec![&a.id]);
+        let smoke = db
+            .list_runs(&RunFilter {
+                plan: Some("smoke".into()),
+                environment: Some("staging".into()),
+                verdict: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(smoke.iter().map(|r| &r.id).collect::<Vec<_>>(), vec![&b.id]);
+
+        assert!(matches!(
+            db.get_run("no-such-run").await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            db.set_status("no-such-run", RunStatus::Aborted, None).await,
+            Err(StoreError::NotFound(_))
+        ));
+        db.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn runs_are_stored_in_sqlite() {
+        let (db, _dir) = testing::sqlite().await;
+        assert_eq!(db.backend(), Backend::Sqlite);
+        exercise(&db).await;
+    }
+
+    #[tokio::test]
+    async fn runs_are_stored_in_postgres() {
+        if let Some(db) = testing::postgres().await {
+            assert_eq!(db.backend(), Backend::Postgres);
+            exercise(&db).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_what_is_stored() {
+        let (db, dir) = testing::sqlite().await;
+        let run = db
+            .create_run(NewRun {
+                plan: "p".into(),
+                environment: "e".into(),
+            })
+            .await
+            .unwrap();
+        drop(db);
+        let again = Db::open(&sqlite_url(dir.path())).await.unwrap();
+        assert_eq!(again.get_run(&run.id).await.unwrap(), run);
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db.internal:5432/shakedown"),
+            "postgres://app:***@db.internal:5432/shakedown"
+        );
+        assert_eq!(
+            redact("sqlite:///tmp/x.db?mode=rwc"),
+            "sqlite:///tmp/x.db?mode=rwc"
+        );
+    }
+
+    #[tokio::test]
+    async fn unsupported_and_unreachable_urls_are_named() {
+        let err = Db::open("mysql://root:pw@127.0.0.1/x").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "database URL mysql://root:***@127.0.0.1/x is not sqlite: or postgres://"
+        );
+        let err = Db::open("postgres://app:pw@127.0.0.1:1/x")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot reach database postgres://app:***@127.0.0.1:1/x: "),
+            "{err}"
+        );
+        assert!(!err.contains("pw@"));
     }
 }

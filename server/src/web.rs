@@ -68,3 +68,99 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use engine::store::{NewRun, RunStore};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn get(app: Router, path: &str) -> (StatusCode, String) {
+        let res = app
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn state(db: Db, dir: &std::path::Path) -> AppState {
+        let evidence = dir.join("evidence");
+        std::fs::create_dir_all(&evidence).unwrap();
+        AppState::new(db, evidence, dir.join("site"), dir.join("plans"))
+    }
+
+    #[tokio::test]
+    async fn probes_answer() {
+        let (db, dir) = testing::sqlite().await;
+        let app = router(state(db, dir.path()));
+        let (status, body) = get(app.clone(), "/healthz").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("\"status\":\"ok\""), "{body}");
+        let (status, body) = get(app, "/readyz").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(ready["status"], "ready");
+        assert_eq!(ready["dependencies"][0]["name"], "database");
+        assert_eq!(ready["dependencies"][0]["detail"], "sqlite");
+        assert!(ready["dependencies"][0]["latency_ms"].as_f64().unwrap() >= 0.0);
+        assert_eq!(ready["dependencies"][1]["name"], "evidence");
+        assert_eq!(ready["dependencies"][1]["status"], "ok");
+    }
+
+    #[tokio::test]
+    async fn readiness_fails_when_the_evidence_directory_goes() {
+        let (db, dir) = testing::sqlite().await;
+        let st = state(db, dir.path());
+        std::fs::remove_dir_all(&st.evidence_dir).unwrap();
+        let (status, body) = get(router(st), "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(ready["status"], "not_ready");
+        assert_eq!(ready["dependencies"][0]["status"], "ok");
+        assert_eq!(ready["dependencies"][1]["status"], "failing");
+        assert!(ready["dependencies"][1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot write"));
+    }
+
+    #[tokio::test]
+    async fn the_runs_page_lists_stored_runs() {
+        let (db, dir) = testing::sqlite().await;
+        let (status, body) = get(router(state(db.clone(), dir.path())), "/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("No runs yet."), "{body}");
+
+        let run = db
+            .create_run(NewRun {
+                plan: "step3-plan".into(),
+                environment: "demo-env".into(),
+            })
+            .await
+            .unwrap();
+        db.set_status(&run.id, engine::run::RunStatus::Running, None)
+            .await
+            .unwrap();
+        let (status, body) = get(router(state(db, dir.path())), "/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("step3-plan"), "{body}");
+        assert!(body.contains("demo-env"));
+        assert!(body.contains("running"));
+        assert!(body.contains("1 run as of"));
+        assert!(!body.contains("No runs yet."));
+    }
+
+    #[tokio::test]
+    async fn unknown_pages_are_404() {
+        let (db, dir) = testing::sqlite().await;
+        let (status, body) = get(router(state(db, dir.path())), "/nowhere").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("Page not found"));
+    }
+}
