@@ -1,0 +1,314 @@
+//! The worker role: claims runs under a lease, heartbeats (which renews
+//! its leases), works through each run's steps emitting progress events,
+//! stores the REP in the bucket and completes the run exactly once.
+//! SIGTERM: stop claiming, let in-flight runs finish for a grace period,
+//! put the rest back in the queue, exit.
+
+use crate::bucket::Bucket;
+use crate::config::Config;
+use crate::db::{first_line, now_ms, retrying, Db, DbError};
+use crate::faults::{Fault, Faults};
+use crate::runs::{self, Artifact, Claim};
+use crate::work::{self, Pace, RepContext};
+use crate::{events, shutdown, workers};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// How long a worker keeps retrying one database write before it gives
+/// the run up to its lease (another claim will finish it).
+const DB_PATIENCE: Duration = Duration::from_secs(60);
+
+struct Worker {
+    cfg: Config,
+    faults: Faults,
+    db: Db,
+    bucket: Bucket,
+    id: String,
+    in_flight: Mutex<HashMap<String, Claim>>,
+}
+
+/// Runs the worker until SIGTERM or SIGINT.
+pub async fn run(cfg: Config, faults: Faults, db: Db, bucket: Bucket) -> anyhow::Result<()> {
+    let id = cfg.worker_id.clone().unwrap_or_else(|| {
+        format!(
+            "worker-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+    });
+    tracing::info!(worker_id = %id, concurrency = cfg.concurrency, lease_ms = cfg.lease_ms, "worker started");
+    let worker = Arc::new(Worker {
+        cfg,
+        faults,
+        db,
+        bucket,
+        id,
+        in_flight: Mutex::new(HashMap::new()),
+    });
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown::signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let started_at_ms = now_ms();
+    let heart = tokio::spawn(heartbeat(worker.clone(), started_at_ms, stop.clone()));
+    let mut tasks = claim_loop(worker.clone(), stop.clone()).await;
+
+    if worker.faults.on(Fault::LoseOnRestart) {
+        // The defect: in-flight runs are neither finished nor released.
+        tracing::warn!(
+            runs = tasks.len(),
+            "shutting down without finishing or releasing in-flight runs"
+        );
+        tasks.abort_all();
+        heart.abort();
+        return Ok(());
+    }
+    let grace = Duration::from_millis(worker.cfg.shutdown_grace_ms);
+    let drained =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+    let leftover: Vec<Claim> = lock(&worker.in_flight).drain().map(|(_, c)| c).collect();
+    for claim in &leftover {
+        match retrying("release", Duration::from_secs(5), || {
+            runs::release(&worker.db, claim)
+        })
+        .await
+        {
+            Ok(true) => tracing::info!(run_id = %claim.run.id, "released back to the queue"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(run_id = %claim.run.id, error = %e, "could not release; its lease will expire")
+            }
+        }
+    }
+    heart.abort();
+    if let Err(e) = workers::beat(&worker.db, &worker.id, started_at_ms, "stopped").await {
+        tracing::warn!(error = %e, "could not record the stop");
+    }
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Beats every third of a lease: records liveness and renews leases.
+async fn heartbeat(worker: Arc<Worker>, started_at_ms: i64, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_millis((worker.cfg.lease_ms / 3).max(100));
+    loop {
+        if let Err(e) = workers::beat(&worker.db, &worker.id, started_at_ms, "running").await {
+            tracing::warn!(error = %first_line(&e.to_string()), "heartbeat failed");
+        }
+        if let Err(e) = runs::renew_leases(&worker.db, &worker.id, worker.cfg.lease_ms as i64).await
+        {
+            tracing::warn!(error = %first_line(&e.to_string()), "lease renewal failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Claims runs while slots are free, until told to stop. Returns the
+/// tasks still working.
+async fn claim_loop(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) -> JoinSet<()> {
+    let slots = Arc::new(Semaphore::new(worker.cfg.concurrency as usize));
+    let mut tasks = JoinSet::new();
+    let poll = Duration::from_millis(worker.cfg.poll_ms.max(10));
+    let mut backoff = poll;
+    loop {
+        if *stop.borrow() {
+            return tasks;
+        }
+        while tasks.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => return tasks,
+            },
+            _ = stop.changed() => return tasks,
+        };
+        let only_queued = worker.faults.on(Fault::LoseOnRestart);
+        match runs::claim(
+            &worker.db,
+            &worker.id,
+            worker.cfg.lease_ms as i64,
+            only_queued,
+        )
+        .await
+        {
+            Ok(Some(claim)) => {
+                backoff = poll;
+                tracing::info!(run_id = %claim.run.id, attempt = claim.attempt, "claimed");
+                lock(&worker.in_flight).insert(claim.run.id.clone(), claim.clone());
+                let w = worker.clone();
+                tasks.spawn(async move {
+                    let run_id = claim.run.id.clone();
+                    process(&w, &claim).await;
+                    lock(&w.in_flight).remove(&run_id);
+                    drop(permit);
+                });
+                continue;
+            }
+            Ok(None) => backoff = poll,
+            Err(e) => {
+                tracing::warn!(error = %first_line(&e.to_string()), "claim failed; retrying in {backoff:?}");
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+        drop(permit);
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Works one claimed run to its end, or until the lease is lost.
+async fn process(worker: &Worker, claim: &Claim) {
+    match try_process(worker, claim).await {
+        Ok(Outcome::Completed) => {
+            tracing::info!(run_id = %claim.run.id, attempt = claim.attempt, "completed")
+        }
+        Ok(Outcome::Failed) => {
+            tracing::info!(run_id = %claim.run.id, attempt = claim.attempt, "failed")
+        }
+        Ok(Outcome::LeaseLost) => {
+            tracing::warn!(run_id = %claim.run.id, attempt = claim.attempt, "lease lost to another worker; abandoned")
+        }
+        Err(e) => {
+            tracing::warn!(run_id = %claim.run.id, error = %e, "gave up on this attempt; the lease will expire")
+        }
+    }
+}
+
+enum Outcome {
+    Completed,
+    Failed,
+    LeaseLost,
+}
+
+async fn try_process(worker: &Worker, claim: &Claim) -> Result<Outcome, DbError> {
+    let db = &worker.db;
+    if claim.attempt > worker.cfg.max_attempts {
+        let error = format!("gave up after {} attempts", worker.cfg.max_attempts);
+        let failed = retrying("fail", DB_PATIENCE, || runs::fail(db, claim, &error)).await?;
+        return Ok(if failed {
+            Outcome::Failed
+        } else {
+            Outcome::LeaseLost
+        });
+    }
+    let run = &claim.run;
+    let pace = Pace::of(
+        &run.params,
+        Pace {
+            steps: worker.cfg.run_steps,
+            step_ms: worker.cfg.step_ms,
+        },
+    );
+    let claimed = json!({ "status": "running", "attempt": claim.attempt, "worker_id": claim.worker_id, "steps": pace.steps });
+    if !retrying("event", DB_PATIENCE, || {
+        events::append_fenced(db, claim, "claimed", &claimed)
+    })
+    .await?
+    {
+        return Ok(Outcome::LeaseLost);
+    }
+    let computation = work::compute(run.kind, &run.params, pace.steps);
+    let early_result = worker.faults.on(Fault::DuplicateResults);
+    if early_result {
+        // The defect: the result is recorded as soon as it is known, keyed
+        // by attempt, before the run is done; a re-claim records it again.
+        let key = format!("{}#{}", run.id, claim.attempt);
+        retrying("result", DB_PATIENCE, || {
+            runs::insert_result(&db.pool, claim, &key, &computation.result)
+        })
+        .await?;
+    }
+    for out in &computation.steps {
+        tokio::time::sleep(Duration::from_millis(pace.step_ms)).await;
+        let progress = json!({
+            "status": "running", "attempt": claim.attempt, "step": out.step,
+            "steps": pace.steps, "value": out.value,
+        });
+        if !retrying("event", DB_PATIENCE, || {
+            events::append_fenced(db, claim, "progress", &progress)
+        })
+        .await?
+        {
+            return Ok(Outcome::LeaseLost);
+        }
+    }
+    let key = format!("reps/{}/attempt-{}.json", run.id, claim.attempt);
+    let rep = work::render_rep(
+        &RepContext {
+            run_id: &run.id,
+            kind: run.kind,
+            params: &run.params,
+            attempt: claim.attempt,
+            worker_id: &claim.worker_id,
+            environment: &worker.cfg.environment,
+            bucket: worker.bucket.name(),
+            key: &key,
+            stored_at_ms: now_ms(),
+        },
+        &computation,
+        worker.faults.on(Fault::CorruptArtifact),
+    );
+    if let Err(e) = store(&worker.bucket, &key, rep.bytes).await {
+        let error = format!("storing the REP failed: {e}");
+        let failed = retrying("fail", DB_PATIENCE, || runs::fail(db, claim, &error)).await?;
+        return Ok(if failed {
+            Outcome::Failed
+        } else {
+            Outcome::LeaseLost
+        });
+    }
+    let artifact = Artifact {
+        bucket: worker.bucket.name(),
+        key: &key,
+        sha256: &rep.sha256,
+    };
+    let done = retrying("complete", DB_PATIENCE, || {
+        runs::complete(db, claim, &artifact, &computation.result, !early_result)
+    })
+    .await?;
+    Ok(if done {
+        Outcome::Completed
+    } else {
+        Outcome::LeaseLost
+    })
+}
+
+/// Puts the object, retrying a few times over about ten seconds.
+async fn store(
+    bucket: &Bucket,
+    key: &str,
+    bytes: Vec<u8>,
+) -> Result<(), crate::bucket::BucketError> {
+    let mut delay = Duration::from_millis(200);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match bucket.put(key, bytes.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tries < 6 => {
+                tracing::warn!(key, error = %e, "bucket write failed; retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(3));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
