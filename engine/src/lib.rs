@@ -1,10 +1,17 @@
 //! Shakedown's engine: a plain library with no web framework.
 //!
-//! The data model (`run`) builds everywhere, including the browser bundle;
-//! everything that drives load, restarts services, stores results or talks
-//! to the network is behind the `runtime` feature.
+//! The data model builds everywhere, including the browser bundle: plans
+//! (`plan`), criteria, metrics, results, progress events and runs. What
+//! drives load, follows jobs and streams, and runs a plan is behind the
+//! `runtime` feature.
 
+pub mod criteria;
+pub mod events;
+pub mod metrics;
+pub mod plan;
+pub mod results;
 pub mod run;
+pub mod template;
 
 #[cfg(feature = "runtime")]
 pub mod store;

@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where a run is in its life cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Accepted, waiting for its environment to be free.
@@ -82,7 +82,7 @@ impl FromStr for RunStatus {
 }
 
 /// The recommendation the criteria give for a finished run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Verdict {
     /// Every criterion held.
     #[serde(rename = "GO")]

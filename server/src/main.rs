@@ -1,6 +1,8 @@
 //! `shakedown`: the command line. Each subcommand lives in its own module;
 //! this file only parses arguments and turns errors into exit codes.
 
+mod cmd_check;
+mod cmd_schema;
 mod db;
 mod readiness;
 mod serve;
@@ -22,6 +24,10 @@ struct Cli {
 enum Command {
     /// Serve the web app.
     Serve(serve::ServeArgs),
+    /// Validate a plan file without running it (exit 2 when invalid).
+    Check(cmd_check::CheckArgs),
+    /// Print the JSON Schema of plan files.
+    Schema(cmd_schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,11 +48,13 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Check(args) => cmd_check::run(args),
+            Command::Schema(args) => cmd_schema::run(args),
         }
     });
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("shakedown: {e:#}");
             ExitCode::from(2)

@@ -1,0 +1,565 @@
+//! Plans: the TOML file that says what to validate and how.
+//!
+//! A plan names its environments, the services that can be restarted and
+//! how, the target's job protocol (how to create a job and follow it to a
+//! terminal state), the tests to run in order, and the criteria that turn
+//! the measurements into PASS/FAIL and GO/NO-GO.
+//!
+//! These types are plain data (serde + JSON Schema) and build everywhere,
+//! the browser bundle included. Reading a file with exact error positions
+//! is in [`load`]; the checks that need more than one field are in
+//! [`validate`].
+
+mod kind_table;
+pub mod load;
+mod positive;
+pub mod validate;
+
+pub use load::{load_file, load_str, LoadedPlan, Located, PlanError};
+pub use positive::Positive;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A whole plan file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Name, title and description.
+    pub plan: PlanMeta,
+    /// Where the plan can run, by name (`staging`, `demo`, ...).
+    pub environments: BTreeMap<String, Environment>,
+    /// Services that chaos tests can restart, by name.
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+    /// How to create and follow the target's jobs; needed by `job_workload`
+    /// and by `stream` tests that follow jobs or run exports.
+    #[serde(default)]
+    pub jobs: Option<JobProtocol>,
+    /// The tests, run in this order.
+    #[serde(default)]
+    pub tests: Vec<TestSpec>,
+    /// Conditions over test metrics; all must hold for GO.
+    #[serde(default)]
+    pub criteria: Vec<Criterion>,
+}
+
+/// Who the plan is and what it is for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanMeta {
+    /// Short machine-friendly name (`step3`); used in file names and lists.
+    pub name: String,
+    /// Title shown at the top of reports.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// What this plan validates, in a sentence or two.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The environment used when none is named on the command line.
+    #[serde(default)]
+    pub default_environment: Option<String>,
+}
+
+/// One place the plan can run against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Base URL that test paths are resolved against (`https://api.staging.example.com`).
+    pub base_url: String,
+    /// Hosts the plan may send requests to (`api.example.com`, `api.example.com:8443`,
+    /// `*.example.com`). Empty means only the host of `base_url`. Every URL the
+    /// plan names is checked against this list before any request is sent.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Liveness path, probed before the run to tell an unreachable environment.
+    #[serde(default)]
+    pub health_path: Option<String>,
+    /// Readiness path that reports the dependencies.
+    #[serde(default)]
+    pub readiness_path: Option<String>,
+    /// The storage bucket this environment must use (bucket isolation).
+    #[serde(default)]
+    pub expected_bucket: Option<String>,
+    /// Secrets by name → the environment variable that holds the value.
+    /// Values are read at run time and never stored.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Headers sent with every request; `${secret.NAME}` in a value is
+    /// replaced by that secret at run time.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Free text shown in reports.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A service of the environment that chaos tests can restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Free text shown in reports.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Path (on the environment's base URL) or URL whose success means the
+    /// service is up again after a restart.
+    #[serde(default)]
+    pub health: Option<String>,
+    /// How to restart it.
+    pub restart: RestartMethod,
+}
+
+/// How a service is restarted. Written as a table with one key, e.g.
+/// `restart.command = { run = "docker restart api", timeout_s = 60 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartMethod {
+    /// A process Shakedown's supervisor started: SIGTERM, grace, SIGKILL, respawn.
+    Process(ProcessRestart),
+    /// Any shell command, with a timeout; its exit status is checked.
+    Command(CommandRestart),
+    /// A webhook.
+    Http(HttpRestart),
+    /// Railway's GraphQL `deploymentRestart` mutation.
+    Railway(RailwayRestart),
+}
+
+/// A supervised process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessRestart {
+    /// Program to run.
+    pub program: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment variables for it.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Time between SIGTERM and SIGKILL, in milliseconds.
+    #[serde(default)]
+    pub grace_ms: Option<Positive>,
+}
+
+/// A shell command that restarts the service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandRestart {
+    /// The command line, run with `sh -c`.
+    pub run: String,
+    /// Give up after this many seconds.
+    #[serde(default)]
+    pub timeout_s: Option<Positive>,
+}
+
+/// A webhook that restarts the service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRestart {
+    /// Absolute URL; its host must be in the environment's allowed hosts.
+    pub url: String,
+    /// Method, POST unless set.
+    #[serde(default = "HttpMethod::post")]
+    pub method: HttpMethod,
+    /// Headers; `${secret.NAME}` is replaced by that secret at run time.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Request body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Status the webhook must answer; any 2xx when unset.
+    #[serde(default)]
+    pub expect_status: Option<u16>,
+}
+
+/// A Railway deployment restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RailwayRestart {
+    /// The deployment to restart.
+    pub deployment_id: String,
+    /// Name of the environment secret that holds the API token.
+    pub token_secret: String,
+    /// GraphQL endpoint; Railway's public API when unset. Its host must be
+    /// in the environment's allowed hosts.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+}
+
+/// HTTP methods a plan can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+    /// HEAD
+    Head,
+    /// OPTIONS
+    Options,
+}
+
+impl HttpMethod {
+    /// The method as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+            HttpMethod::Head => "HEAD",
+            HttpMethod::Options => "OPTIONS",
+        }
+    }
+    fn get() -> Self {
+        HttpMethod::Get
+    }
+    fn post() -> Self {
+        HttpMethod::Post
+    }
+}
+
+/// How the target's jobs are created and followed.
+///
+/// Paths may hold `{id}` (the job id) and, for `artifact_path`, `{artifact}`
+/// (the artifact key). In `create_body`, the string values `"{{kind}}"`,
+/// `"{{idempotency_key}}"` and `"{{test_id}}"` are replaced by text, and a
+/// value that is exactly `"{{params}}"` by the job's params (any JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobProtocol {
+    /// Method used to create a job; POST unless set.
+    #[serde(default = "HttpMethod::post")]
+    pub create_method: HttpMethod,
+    /// Path that creates a job (`/runs`).
+    pub create_path: String,
+    /// JSON body template.
+    #[serde(default)]
+    pub create_body: Option<serde_json::Value>,
+    /// JSON pointer to the job id in the create answer (`/id`).
+    pub id_pointer: String,
+    /// Path that reports a job (`/runs/{id}`).
+    pub status_path: String,
+    /// JSON pointer to the status in that answer (`/status`).
+    pub status_pointer: String,
+    /// Statuses after which a job no longer changes.
+    pub terminal_statuses: Vec<String>,
+    /// Terminal statuses that count as success.
+    pub success_statuses: Vec<String>,
+    /// JSON pointer to the job's result, when it has one.
+    #[serde(default)]
+    pub result_pointer: Option<String>,
+    /// JSON pointer to the key of the job's artifact.
+    #[serde(default)]
+    pub artifact_pointer: Option<String>,
+    /// JSON pointer to the sha256 the target reports for the artifact.
+    #[serde(default)]
+    pub artifact_sha256_pointer: Option<String>,
+    /// Path that serves an artifact (`/artifacts/{artifact}`); when set,
+    /// export checks download it and compare its sha256.
+    #[serde(default)]
+    pub artifact_path: Option<String>,
+    /// SSE path with a job's events (`/runs/{id}/events`).
+    #[serde(default)]
+    pub events_path: Option<String>,
+    /// Time between status polls, in milliseconds (250 unless set).
+    #[serde(default)]
+    pub poll_interval_ms: Option<Positive>,
+    /// Where the target reports its queue backlog.
+    #[serde(default)]
+    pub queue_metric: Option<QueueMetric>,
+}
+
+/// Where the queue backlog is read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueMetric {
+    /// Path that reports it (`/metrics/queue`).
+    pub path: String,
+    /// JSON pointer to a number in that answer (`/depth`).
+    pub pointer: String,
+    /// Sampling interval in milliseconds (250 unless set).
+    #[serde(default)]
+    pub interval_ms: Option<Positive>,
+}
+
+/// One test: an id that criteria refer to, a title, and exactly one kind
+/// table (`[tests.http_load]`, `[tests.job_workload]`, `[tests.stream]`,
+/// `[tests.assert]`).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct TestSpec {
+    /// Identifier used by criteria and reports (`L1`, `C2`): a letter, then
+    /// letters, digits or `_`.
+    pub id: String,
+    /// Title shown in reports.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Free text shown in reports.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// What the test does.
+    #[serde(flatten)]
+    pub kind: TestKind,
+}
+
+/// The kinds of test. Each is a table named after the kind inside the test.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TestKind {
+    /// HTTP load, closed or open model.
+    HttpLoad(HttpLoadSpec),
+    /// Jobs submitted through the job protocol and followed to the end.
+    JobWorkload(JobWorkloadSpec),
+    /// Concurrent SSE sessions and export jobs.
+    Stream(StreamSpec),
+    /// One request whose JSON answer must hold given values.
+    Assert(AssertSpec),
+}
+
+impl TestKind {
+    /// Every kind's table name, in the order the schema lists them.
+    pub const NAMES: [&'static str; 4] = ["http_load", "job_workload", "stream", "assert"];
+
+    /// The table name of this kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TestKind::HttpLoad(_) => "http_load",
+            TestKind::JobWorkload(_) => "job_workload",
+            TestKind::Stream(_) => "stream",
+            TestKind::Assert(_) => "assert",
+        }
+    }
+}
+
+impl TestSpec {
+    /// Title, or the id when there is none.
+    pub fn display_title(&self) -> &str {
+        self.title.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// HTTP load.
+///
+/// Closed model: `concurrency` workers, each sending its next request when
+/// the previous answer arrives, for `rounds` (concurrency × rounds requests
+/// in all) or for `duration_s`. Open model: `rate` requests per second for
+/// `duration_s`, latency measured from each request's intended send time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpLoadSpec {
+    /// Method, GET unless set.
+    #[serde(default = "HttpMethod::get")]
+    pub method: HttpMethod,
+    /// Path on the base URL, or an absolute URL on an allowed host.
+    pub path: String,
+    /// Extra headers; `${secret.NAME}` is replaced at run time.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Raw request body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// JSON request body (sent with `content-type: application/json`).
+    #[serde(default)]
+    pub json: Option<serde_json::Value>,
+    /// Statuses that count as success; any 2xx when empty.
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    /// Checks on the JSON body of each answer.
+    #[serde(default)]
+    pub checks: Vec<JsonCheck>,
+    /// Workers (closed model) or most requests in flight (open model, 64
+    /// unless set).
+    #[serde(default)]
+    pub concurrency: Option<Positive>,
+    /// Closed model: requests per worker.
+    #[serde(default)]
+    pub rounds: Option<Positive>,
+    /// Test length in seconds (closed model without rounds, or open model).
+    #[serde(default)]
+    pub duration_s: Option<Positive>,
+    /// Open model: requests per second.
+    #[serde(default)]
+    pub rate: Option<Positive>,
+    /// Open a new connection for every request instead of reusing them.
+    #[serde(default)]
+    pub new_connection_per_request: bool,
+    /// Per-request timeout in milliseconds (30000 unless set).
+    #[serde(default)]
+    pub timeout_ms: Option<Positive>,
+}
+
+/// A check on a JSON answer: the value at `pointer` must equal `equals`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JsonCheck {
+    /// JSON pointer (`/errors`, `/nodes/0/id`).
+    pub pointer: String,
+    /// Expected value.
+    pub equals: serde_json::Value,
+    /// When set, the value found is also a metric of the test under this
+    /// name (numbers and booleans only), for criteria and reports.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Jobs of several kinds submitted through the job protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobWorkloadSpec {
+    /// The kinds of job, each with a count, or each with a weight and a `total`.
+    pub mix: Vec<JobMix>,
+    /// Jobs in all when the mix has weights.
+    #[serde(default)]
+    pub total: Option<Positive>,
+    /// Most jobs in flight at once; all of them unless set.
+    #[serde(default)]
+    pub concurrency: Option<Positive>,
+    /// How jobs are followed to their end.
+    #[serde(default)]
+    pub follow: Follow,
+    /// A job not terminal after this many seconds counts as timed out (120
+    /// unless set).
+    #[serde(default)]
+    pub timeout_s: Option<Positive>,
+}
+
+/// One kind of job in a workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobMix {
+    /// The job kind, as the target names it (`calibration`).
+    pub kind: String,
+    /// How many.
+    #[serde(default)]
+    pub count: Option<Positive>,
+    /// Share of `total`.
+    #[serde(default)]
+    pub weight: Option<Positive>,
+    /// Params put into the create body's `"{{params}}"`.
+    #[serde(default)]
+    pub params: Option<serde_json::Value>,
+}
+
+/// How a job is followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Follow {
+    /// Poll `status_path` every `poll_interval_ms`.
+    #[default]
+    Poll,
+    /// Read `events_path` (SSE) until it ends, then read the status once.
+    Events,
+}
+
+/// Concurrent SSE sessions, plus export jobs whose artifacts must exist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// Sessions opened at once.
+    #[serde(default)]
+    pub sessions: u32,
+    /// Each session reads this SSE path. When unset, each session creates a
+    /// job of `session_job` and reads its `events_path`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The job each session follows when `path` is unset.
+    #[serde(default)]
+    pub session_job: Option<JobMix>,
+    /// When set, a session ends cleanly only after an event of this name.
+    #[serde(default)]
+    pub end_event: Option<String>,
+    /// Export jobs run alongside the sessions; each must end successfully
+    /// with an artifact.
+    #[serde(default)]
+    pub exports: Option<JobMix>,
+    /// Sessions and exports not done after this many seconds fail (120
+    /// unless set).
+    #[serde(default)]
+    pub timeout_s: Option<Positive>,
+}
+
+/// One request whose JSON answer must hold given values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssertSpec {
+    /// Method, GET unless set.
+    #[serde(default = "HttpMethod::get")]
+    pub method: HttpMethod,
+    /// Path on the base URL, or an absolute URL on an allowed host.
+    pub path: String,
+    /// Statuses that count as success; any 2xx when empty.
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    /// The checks; at least one.
+    pub checks: Vec<JsonCheck>,
+    /// Timeout in milliseconds (30000 unless set).
+    #[serde(default)]
+    pub timeout_ms: Option<Positive>,
+}
+
+/// One condition over a test metric: `TEST.metric OP value`, e.g.
+/// `L1.fail == 0`, `L1.p95_ms < 2000`, `G1.integrity_ok == true`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Criterion {
+    /// The condition.
+    pub expr: String,
+    /// Group in the report's executive summary (`Stuck runs`, `Load`).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// What the condition means, in words.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+impl Plan {
+    /// The environment to use: the one named, else the plan's default, else
+    /// the only one.
+    pub fn environment(&self, name: Option<&str>) -> Result<(&str, &Environment), String> {
+        let wanted = name.or(self.plan.default_environment.as_deref());
+        match wanted {
+            Some(wanted) => self
+                .environments
+                .get_key_value(wanted)
+                .map(|(k, v)| (k.as_str(), v))
+                .ok_or_else(|| {
+                    format!(
+                        "no environment named {wanted:?}; the plan has {}",
+                        self.environment_names()
+                    )
+                }),
+            None if self.environments.len() == 1 => self
+                .environments
+                .iter()
+                .next()
+                .map(|(k, v)| (k.as_str(), v))
+                .ok_or_else(|| "the plan has no environment".to_owned()),
+            None => Err(format!(
+                "the plan has several environments ({}); name one with --env",
+                self.environment_names()
+            )),
+        }
+    }
+
+    fn environment_names(&self) -> String {
+        self.environments
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The JSON Schema of plan files.
+    pub fn json_schema() -> schemars::Schema {
+        schemars::schema_for!(Plan)
+    }
+}
