@@ -78,7 +78,7 @@ pub struct Config {
     pub lease_ms: u64,
 
     /// Runs one worker process works on at once.
-    #[arg(long, env = "SUT_WORKER_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long = "worker-concurrency", env = "SUT_WORKER_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
 
     /// How often an idle worker looks for queued runs.

@@ -96,7 +96,24 @@ impl Stack {
     pub async fn start_api(&mut self, extra: &[&str]) {
         let child = self.command("api", extra).spawn().unwrap();
         self.api = Some(child);
-        self.wait_health(Duration::from_secs(30)).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.api.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                panic!("API exited at start: {status}\n{}", self.logs_text());
+            }
+            if let Ok(r) = self
+                .http
+                .get(format!("{}/health", self.base()))
+                .send()
+                .await
+            {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("API not healthy within 30s\n{}", self.logs_text());
     }
 
     /// Starts a worker; returns its index.
