@@ -405,3 +405,12 @@ pub async fn read_sse(
         }
     }
 }
+
+impl Drop for Stack {
+    /// On failure (or with `SUT_TEST_SHOW_LOGS=1`) prints the processes' logs.
+    fn drop(&mut self) {
+        if std::thread::panicking() || std::env::var("SUT_TEST_SHOW_LOGS").is_ok_and(|v| v == "1") {
+            eprintln!("{}", self.logs_text());
+        }
+    }
+}
