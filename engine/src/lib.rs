@@ -5,6 +5,7 @@
 //! drives load, follows jobs and streams, and runs a plan is behind the
 //! `runtime` feature.
 
+pub mod checks;
 pub mod criteria;
 pub mod events;
 pub mod metrics;
@@ -14,4 +15,10 @@ pub mod run;
 pub mod template;
 
 #[cfg(feature = "runtime")]
+pub mod context;
+#[cfg(feature = "runtime")]
+pub mod load;
+#[cfg(feature = "runtime")]
 pub mod store;
+#[cfg(feature = "runtime")]
+pub mod target;

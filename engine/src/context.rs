@@ -1,0 +1,62 @@
+//! What every test runner gets (the target, the cancellation token, the
+//! sink) and what it gives back.
+
+use crate::events::{ProgressEvent, Sink};
+use crate::metrics::{TestMetrics, Window};
+use crate::target::Target;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Given to a test when it starts.
+#[derive(Clone)]
+pub struct TestContext {
+    /// The test's id.
+    pub test_id: String,
+    /// The environment.
+    pub target: Arc<Target>,
+    /// Cancelled when the run is aborted; tests stop within a second and
+    /// return what they measured.
+    pub cancel: CancellationToken,
+    /// Where progress goes.
+    pub sink: Arc<dyn Sink>,
+}
+
+impl TestContext {
+    /// Sends a window event.
+    pub fn window(&self, window: Window, done: u64, failed: u64) {
+        self.sink.emit(&ProgressEvent::Window {
+            test_id: self.test_id.clone(),
+            window,
+            done,
+            failed,
+        });
+    }
+}
+
+/// What a test measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestOutcome {
+    /// Its metrics.
+    pub metrics: TestMetrics,
+    /// Per-second windows.
+    pub windows: Vec<Window>,
+    /// Whole-test latency histogram (base64 HdrHistogram V2 deflate).
+    pub histogram: Option<String>,
+    /// Caveats for the reader.
+    pub warnings: Vec<String>,
+    /// Why it could not run to the end, when it could not.
+    pub error: Option<String>,
+}
+
+impl TestOutcome {
+    /// An outcome with metrics only.
+    pub fn new(metrics: TestMetrics) -> TestOutcome {
+        TestOutcome {
+            metrics,
+            windows: Vec::new(),
+            histogram: None,
+            warnings: Vec::new(),
+            error: None,
+        }
+    }
+}

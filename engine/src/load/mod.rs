@@ -1,0 +1,10 @@
+//! Load generation: `http_load`'s closed and open models.
+//!
+//! Shaped like oha: workers only produce (send, time, classify) and hand
+//! compact samples in batches to one recorder that owns the histograms; a
+//! shared atomic counter says how much work is left and a cancellation
+//! token stops everyone.
+
+pub mod http_load;
+pub mod recorder;
+pub mod transport;

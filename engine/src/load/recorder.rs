@@ -1,0 +1,328 @@
+//! The aggregation side of a load test: one task owns the histograms and
+//! counters; workers send it batches of compact samples.
+//!
+//! Latency is recorded in microseconds into HDR histograms: one for the
+//! whole test and one per second (by start time, the intended start in the
+//! open model) that is summarised and dropped once no sample can still
+//! arrive for it. Completions are also marked on a millisecond bitmap to
+//! find the longest time in which nothing answered.
+
+use crate::metrics::{ErrorCounts, LatencySummary, Window};
+use base64::Engine as _;
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+
+/// Highest latency a histogram holds, in microseconds (one hour); longer
+/// values are clamped.
+const MAX_US: u64 = 3_600_000_000;
+/// Significant figures of the whole-test histogram.
+const SIGFIG_TOTAL: u8 = 3;
+/// Significant figures of the per-second histograms (smaller, many of them).
+const SIGFIG_WINDOW: u8 = 2;
+
+/// Why a request failed, or that it did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Expected status, checks passed.
+    Ok(u16),
+    /// Unexpected status.
+    Status(u16),
+    /// Expected status, a body check failed.
+    Check(u16),
+    /// Could not connect.
+    Connect,
+    /// No complete answer in time.
+    Timeout,
+    /// Broken connection or invalid HTTP.
+    Protocol,
+}
+
+impl Outcome {
+    /// Whether the request counts as a success.
+    pub fn is_ok(self) -> bool {
+        matches!(self, Outcome::Ok(_))
+    }
+}
+
+/// One finished request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// Start (intended start in the open model) since the test began, µs.
+    pub start_us: u64,
+    /// From start to the complete answer (or the error), µs.
+    pub latency_us: u64,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Open model: sent more than a millisecond after its intended time.
+    pub late: bool,
+}
+
+/// A batch from one worker.
+pub type Batch = Vec<Sample>;
+
+fn new_histogram(sigfig: u8) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, sigfig).expect("constant histogram bounds are valid")
+}
+
+/// Percentiles of a histogram in milliseconds.
+pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
+    if h.is_empty() {
+        return LatencySummary::default();
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    LatencySummary {
+        count: h.len(),
+        min_ms: ms(h.min()),
+        mean_ms: h.mean() / 1000.0,
+        p50_ms: ms(h.value_at_quantile(0.50)),
+        p90_ms: ms(h.value_at_quantile(0.90)),
+        p95_ms: ms(h.value_at_quantile(0.95)),
+        p99_ms: ms(h.value_at_quantile(0.99)),
+        p999_ms: ms(h.value_at_quantile(0.999)),
+        max_ms: ms(h.max()),
+    }
+}
+
+/// A histogram as base64 of its V2 deflate serialisation.
+pub fn encode(h: &Histogram<u64>) -> Option<String> {
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new().serialize(h, &mut bytes).ok()?;
+    Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+struct WindowAcc {
+    histogram: Histogram<u64>,
+    count: u64,
+    errors: u64,
+}
+
+/// Everything measured so far in one load test.
+pub struct Recorder {
+    total: Histogram<u64>,
+    open_windows: BTreeMap<u32, WindowAcc>,
+    closed_windows: BTreeMap<u32, Window>,
+    /// Bit per millisecond: some answer completed in it.
+    completions: Vec<u64>,
+    last_completion_ms: u64,
+    /// Counts.
+    pub requests: u64,
+    /// Successes.
+    pub ok: u64,
+    /// Failures by class.
+    pub errors: ErrorCounts,
+    /// Answers by status.
+    pub status_counts: BTreeMap<u16, u64>,
+    /// Open model: late sends.
+    pub late_sends: u64,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder::new()
+    }
+}
+
+impl Recorder {
+    /// An empty recorder.
+    pub fn new() -> Recorder {
+        Recorder {
+            total: new_histogram(SIGFIG_TOTAL),
+            open_windows: BTreeMap::new(),
+            closed_windows: BTreeMap::new(),
+            completions: Vec::new(),
+            last_completion_ms: 0,
+            requests: 0,
+            ok: 0,
+            errors: ErrorCounts::default(),
+            status_counts: BTreeMap::new(),
+            late_sends: 0,
+        }
+    }
+
+    /// Records one sample.
+    pub fn record(&mut self, s: &Sample) {
+        self.requests += 1;
+        let latency = s.latency_us.clamp(1, MAX_US);
+        self.total.saturating_record(latency);
+        let second = u32::try_from(s.start_us / 1_000_000).unwrap_or(u32::MAX);
+        let window = self
+            .open_windows
+            .entry(second)
+            .or_insert_with(|| WindowAcc {
+                histogram: new_histogram(SIGFIG_WINDOW),
+                count: 0,
+                errors: 0,
+            });
+        window.histogram.saturating_record(latency);
+        window.count += 1;
+        match s.outcome {
+            Outcome::Ok(code) => {
+                self.ok += 1;
+                *self.status_counts.entry(code).or_default() += 1;
+            }
+            Outcome::Status(code) => {
+                self.errors.status += 1;
+                *self.status_counts.entry(code).or_default() += 1;
+            }
+            Outcome::Check(code) => {
+                self.errors.check += 1;
+                *self.status_counts.entry(code).or_default() += 1;
+            }
+            Outcome::Connect => self.errors.connect += 1,
+            Outcome::Timeout => self.errors.timeout += 1,
+            Outcome::Protocol => self.errors.protocol += 1,
+        }
+        if !s.outcome.is_ok() {
+            window.errors += 1;
+        }
+        if s.late {
+            self.late_sends += 1;
+        }
+        let done_ms = (s.start_us + s.latency_us) / 1000;
+        let word = usize::try_from(done_ms / 64).unwrap_or(usize::MAX);
+        if word < (MAX_US / 1000 / 64) as usize {
+            if self.completions.len() <= word {
+                self.completions.resize(word + 1, 0);
+            }
+            self.completions[word] |= 1 << (done_ms % 64);
+        }
+        self.last_completion_ms = self.last_completion_ms.max(done_ms);
+    }
+
+    /// Failed requests so far.
+    pub fn failed(&self) -> u64 {
+        self.errors.total()
+    }
+
+    /// Summary of one second so far, for live progress.
+    pub fn window(&self, second: u32) -> Option<Window> {
+        if let Some(closed) = self.closed_windows.get(&second) {
+            return Some(closed.clone());
+        }
+        self.open_windows
+            .get(&second)
+            .map(|acc| window_summary(second, acc))
+    }
+
+    /// Median latency of the test so far, in milliseconds.
+    pub fn p50_ms(&self) -> f64 {
+        if self.total.is_empty() {
+            0.0
+        } else {
+            self.total.value_at_quantile(0.5) as f64 / 1000.0
+        }
+    }
+
+    /// Summarises and frees the windows before `second`.
+    pub fn close_windows_before(&mut self, second: u32) {
+        let later = self.open_windows.split_off(&second);
+        for (s, acc) in std::mem::replace(&mut self.open_windows, later) {
+            self.closed_windows.insert(s, window_summary(s, &acc));
+        }
+    }
+
+    /// Longest time, in ms, from the test start to the last answer during
+    /// which no answer completed.
+    pub fn longest_gap_ms(&self) -> u64 {
+        let mut longest = 0;
+        let mut run = 0;
+        for ms in 0..=self.last_completion_ms {
+            let word = (ms / 64) as usize;
+            let set = self
+                .completions
+                .get(word)
+                .is_some_and(|w| w & (1 << (ms % 64)) != 0);
+            if set {
+                longest = longest.max(run);
+                run = 0;
+            } else {
+                run += 1;
+            }
+        }
+        longest
+    }
+
+    /// The whole-test histogram.
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.total
+    }
+
+    /// Every window, summarised, in order.
+    pub fn finish_windows(&mut self) -> Vec<Window> {
+        for (s, acc) in std::mem::take(&mut self.open_windows) {
+            self.closed_windows.insert(s, window_summary(s, &acc));
+        }
+        self.closed_windows.values().cloned().collect()
+    }
+}
+
+fn window_summary(second: u32, acc: &WindowAcc) -> Window {
+    let summary = summarize(&acc.histogram);
+    Window {
+        second,
+        count: acc.count,
+        errors: acc.errors,
+        p50_ms: summary.p50_ms,
+        p95_ms: summary.p95_ms,
+        p99_ms: summary.p99_ms,
+        max_ms: summary.max_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(start_ms: u64, latency_ms: u64, outcome: Outcome) -> Sample {
+        Sample {
+            start_us: start_ms * 1000,
+            latency_us: latency_ms * 1000,
+            outcome,
+            late: false,
+        }
+    }
+
+    #[test]
+    fn counts_by_class_and_status() {
+        let mut r = Recorder::new();
+        r.record(&sample(0, 5, Outcome::Ok(200)));
+        r.record(&sample(1, 5, Outcome::Status(503)));
+        r.record(&sample(2, 5, Outcome::Check(200)));
+        r.record(&sample(3, 5, Outcome::Timeout));
+        r.record(&sample(1500, 5, Outcome::Connect));
+        assert_eq!((r.requests, r.ok, r.failed()), (5, 1, 4));
+        assert_eq!(r.status_counts.get(&200), Some(&2));
+        assert_eq!(r.status_counts.get(&503), Some(&1));
+        let windows = r.finish_windows();
+        assert_eq!(windows.len(), 2);
+        assert_eq!((windows[0].count, windows[0].errors), (4, 3));
+        assert_eq!((windows[1].second, windows[1].count), (1, 1));
+    }
+
+    #[test]
+    fn the_longest_gap_is_found() {
+        let mut r = Recorder::new();
+        for i in 0..100 {
+            r.record(&sample(i, 1, Outcome::Ok(200)));
+        }
+        r.record(&sample(100, 900, Outcome::Ok(200)));
+        let gap = r.longest_gap_ms();
+        assert!((895..=900).contains(&gap), "gap {gap}");
+    }
+
+    #[test]
+    fn histograms_round_trip_through_base64() {
+        let mut r = Recorder::new();
+        r.record(&sample(0, 12, Outcome::Ok(200)));
+        let text = encode(r.histogram()).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap();
+        let back: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(summarize(&back).max_ms.round(), 12.0);
+    }
+}
