@@ -11,6 +11,8 @@ mod events;
 mod faults;
 mod local_bucket;
 mod runs;
+#[cfg(feature = "s3")]
+mod s3_bucket;
 mod shutdown;
 mod universe;
 mod work;

@@ -33,6 +33,8 @@ pub struct Stack {
     pub common: Vec<String>,
     pub api: Option<Child>,
     pub workers: Vec<Child>,
+    /// Extra environment variables for every process.
+    pub env: Vec<(String, String)>,
     logs: u32,
     pub http: reqwest::Client,
 }
@@ -52,6 +54,7 @@ impl Stack {
             common: common.iter().map(|s| s.to_string()).collect(),
             api: None,
             workers: Vec::new(),
+            env: Vec::new(),
             logs: 0,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(15))
@@ -86,6 +89,9 @@ impl Stack {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).unwrap())
             .kill_on_drop(true);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
         if let Some(url) = &self.database_url {
             cmd.arg("--database-url").arg(url);
         }
