@@ -94,6 +94,11 @@ pub struct Config {
     #[arg(long, env = "SUT_SHUTDOWN_GRACE_MS", default_value_t = 5000)]
     pub shutdown_grace_ms: u64,
 
+    /// If set, the worker serves `GET /health` on this address (for
+    /// supervisors that want a health check of the worker process itself).
+    #[arg(long, env = "SUT_WORKER_HEALTH_LISTEN")]
+    pub worker_health_listen: Option<SocketAddr>,
+
     /// Identity of this worker in leases and heartbeats (default: generated).
     #[arg(long, env = "SUT_WORKER_ID")]
     pub worker_id: Option<String>,
@@ -107,7 +112,7 @@ pub struct Config {
     pub expand_children: u32,
 
     /// SHA-256 rounds of work one expansion does per child.
-    #[arg(long, env = "SUT_EXPAND_WORK", default_value_t = 20_000)]
+    #[arg(long, env = "SUT_EXPAND_WORK", default_value_t = 2_000)]
     pub expand_work: u32,
 
     /// Fault switches, comma-separated; may repeat.

@@ -57,6 +57,27 @@ pub async fn append_fenced(
     kind: &str,
     data: &serde_json::Value,
 ) -> Result<bool, DbError> {
+    // Two writers racing for the next number (a worker whose lease just
+    // expired and the one that took over) make one of them collide; the
+    // fence decides on the next try.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match try_append_fenced(db, claim, kind, data).await {
+            Err(DbError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() && tries < 5 => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn try_append_fenced(
+    db: &Db,
+    claim: &Claim,
+    kind: &str,
+    data: &serde_json::Value,
+) -> Result<bool, DbError> {
     let done = sqlx::query(
         "INSERT INTO run_events (run_id, seq, kind, data, created_at_ms) \
          SELECT r.id, (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM run_events e WHERE e.run_id = r.id), \

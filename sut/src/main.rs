@@ -17,6 +17,7 @@ mod shutdown;
 mod universe;
 mod work;
 mod worker;
+mod worker_health;
 mod workers;
 
 use anyhow::Context;

@@ -10,11 +10,12 @@ use crate::db::{first_line, now_ms, retrying, Db, DbError};
 use crate::faults::{Fault, Faults};
 use crate::runs::{self, Artifact, Claim};
 use crate::work::{self, Pace, RepContext};
+use crate::worker_health::{self, WorkerStatus};
 use crate::{events, shutdown, workers};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
@@ -55,6 +56,23 @@ pub async fn run(cfg: Config, faults: Faults, db: Db, bucket: Bucket) -> anyhow:
         let _ = stop_tx.send(true);
     });
     let started_at_ms = now_ms();
+    if let Some(addr) = worker.cfg.worker_health_listen {
+        let w = worker.clone();
+        let stop = stop.clone();
+        let status = Arc::new(WorkerStatus {
+            worker_id: worker.id.clone(),
+            environment: worker.cfg.environment.clone(),
+            started: Instant::now(),
+            started_at: time::OffsetDateTime::now_utc(),
+            in_flight: Box::new(move || lock(&w.in_flight).len()),
+        });
+        let listener = worker_health::bind(addr).await?;
+        tokio::spawn(async move {
+            if let Err(e) = worker_health::serve(listener, status, stop).await {
+                tracing::warn!(error = %e, "worker health server stopped");
+            }
+        });
+    }
     let heart = tokio::spawn(heartbeat(worker.clone(), started_at_ms, stop.clone()));
     let mut tasks = claim_loop(worker.clone(), stop.clone()).await;
 

@@ -22,6 +22,16 @@ pub async fn beat(db: &Db, id: &str, started_at_ms: i64, state: &str) -> Result<
     Ok(())
 }
 
+/// One live worker, as readiness lists it (restart proof: a restarted
+/// worker shows up with a new id, pid and start time).
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub pid: i64,
+    pub started_at_ms: i64,
+    pub heartbeat_age_ms: i64,
+}
+
 /// The workers' liveness as readiness reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Liveness {
@@ -29,6 +39,8 @@ pub struct Liveness {
     pub workers_alive: i64,
     /// Age of the freshest heartbeat of a running worker; `null` if none.
     pub last_heartbeat_age_ms: Option<i64>,
+    /// The live workers, newest first (at most 20).
+    pub workers: Vec<WorkerInfo>,
 }
 
 /// Counts running workers with a heartbeat newer than `stale_ms`.
@@ -42,8 +54,28 @@ pub async fn liveness(db: &Db, stale_ms: i64) -> Result<Liveness, DbError> {
     .fetch_one(&db.pool)
     .await?;
     let last: Option<i64> = row.try_get("last")?;
+    let rows = sqlx::query(
+        "SELECT id, pid, started_at_ms, heartbeat_at_ms FROM workers \
+         WHERE state = 'running' AND heartbeat_at_ms >= $1 ORDER BY started_at_ms DESC, id LIMIT 20",
+    )
+    .bind(now - stale_ms)
+    .fetch_all(&db.pool)
+    .await?;
+    let workers = rows
+        .iter()
+        .map(|r| {
+            let beat: i64 = r.try_get("heartbeat_at_ms")?;
+            Ok(WorkerInfo {
+                id: r.try_get("id")?,
+                pid: r.try_get("pid")?,
+                started_at_ms: r.try_get("started_at_ms")?,
+                heartbeat_age_ms: (now - beat).max(0),
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
     Ok(Liveness {
         workers_alive: row.try_get("alive")?,
         last_heartbeat_age_ms: last.map(|t| (now - t).max(0)),
+        workers,
     })
 }

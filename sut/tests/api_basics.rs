@@ -28,8 +28,35 @@ async fn health_endpoints_report_process_dependencies_and_storage() {
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["dependencies"][2]["name"], "worker");
     assert_eq!(ready["dependencies"][2]["status"], "unhealthy");
-    stack.start_worker(&[]);
+    let worker_port = common::free_port().to_string();
+    let worker_health = [
+        "--worker-health-listen",
+        &format!("127.0.0.1:{worker_port}"),
+    ]
+    .map(str::to_owned);
+    stack.start_worker(&[&worker_health[0], &worker_health[1]]);
     let ready = stack.wait_ready(Duration::from_secs(20)).await;
+    let worker_pid = u64::from(stack.workers[0].id().unwrap());
+    assert_eq!(
+        ready["dependencies"][2]["details"]["workers"][0]["pid"].as_u64(),
+        Some(worker_pid),
+        "{ready}"
+    );
+    let wh: serde_json::Value = stack
+        .http
+        .get(format!("http://127.0.0.1:{worker_port}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(wh["role"], "worker");
+    assert_eq!(wh["pid"].as_u64(), Some(worker_pid));
+    assert_eq!(
+        wh["worker_id"],
+        ready["dependencies"][2]["details"]["workers"][0]["id"]
+    );
     let deps = ready["dependencies"].as_array().unwrap();
     let names: Vec<&str> = deps.iter().map(|d| d["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["database", "storage", "worker"]);

@@ -90,7 +90,14 @@ pub async fn ready(Extract(state): Extract<State>) -> (StatusCode, Json<Value>) 
         async {
             let (_, mut entry) = check(
                 "worker",
-                |l: Option<&workers::Liveness>| json!({ "workers_alive": l.map(|l| l.workers_alive), "last_heartbeat_age_ms": l.and_then(|l| l.last_heartbeat_age_ms), "stale_after_ms": stale_ms }),
+                |l: Option<&workers::Liveness>| {
+                    json!({
+                        "workers_alive": l.map(|l| l.workers_alive),
+                        "last_heartbeat_age_ms": l.and_then(|l| l.last_heartbeat_age_ms),
+                        "stale_after_ms": stale_ms,
+                        "workers": l.map(|l| l.workers.clone()).unwrap_or_default(),
+                    })
+                },
                 workers::liveness(&state.db, stale_ms),
             )
             .await;
