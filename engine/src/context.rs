@@ -3,6 +3,7 @@
 
 use crate::events::{ProgressEvent, Sink};
 use crate::metrics::{TestMetrics, Window};
+use crate::plan::JobProtocol;
 use crate::target::Target;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +20,8 @@ pub struct TestContext {
     pub cancel: CancellationToken,
     /// Where progress goes.
     pub sink: Arc<dyn Sink>,
+    /// The plan's job protocol, when it has one.
+    pub jobs: Option<Arc<JobProtocol>>,
 }
 
 impl TestContext {

@@ -15,10 +15,22 @@ pub mod run;
 pub mod template;
 
 #[cfg(feature = "runtime")]
+pub mod assert;
+#[cfg(feature = "runtime")]
 pub mod context;
+#[cfg(feature = "runtime")]
+pub mod job_workload;
+#[cfg(feature = "runtime")]
+pub mod jobs;
 #[cfg(feature = "runtime")]
 pub mod load;
 #[cfg(feature = "runtime")]
+pub mod runner;
+#[cfg(feature = "runtime")]
+pub mod sse;
+#[cfg(feature = "runtime")]
 pub mod store;
+#[cfg(feature = "runtime")]
+pub mod stream;
 #[cfg(feature = "runtime")]
 pub mod target;

@@ -9,7 +9,7 @@ use serde_json::Value;
 pub struct JobVars<'a> {
     /// The job kind.
     pub kind: &'a str,
-    /// The job's params (any JSON); `null` when the plan gives none.
+    /// The job's params (any JSON); `{}` when the plan gives none.
     pub params: &'a Value,
     /// A key unique to this job submission.
     pub idempotency_key: &'a str,

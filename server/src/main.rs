@@ -2,6 +2,7 @@
 //! this file only parses arguments and turns errors into exit codes.
 
 mod cmd_check;
+mod cmd_run;
 mod cmd_schema;
 mod db;
 mod readiness;
@@ -28,6 +29,8 @@ enum Command {
     Check(cmd_check::CheckArgs),
     /// Print the JSON Schema of plan files.
     Schema(cmd_schema::SchemaArgs),
+    /// Run a plan headless: exit 0 GO, 1 NO-GO or aborted, 2 invalid input or unreachable.
+    Run(cmd_run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Check(args) => cmd_check::run(args),
             Command::Schema(args) => cmd_schema::run(args),
+            Command::Run(args) => cmd_run::run(args).await,
         }
     });
     match outcome {

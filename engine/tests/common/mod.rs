@@ -78,6 +78,7 @@ pub fn context(base_url: &str, id: &str) -> (TestContext, Arc<Collect>) {
         target: Arc::new(Target::new("local", &env).unwrap()),
         cancel: CancellationToken::new(),
         sink: sink.clone(),
+        jobs: None,
     };
     (ctx, sink)
 }

@@ -1,0 +1,231 @@
+//! The runner: executes a plan's tests in order against one environment,
+//! reports progress to a sink, evaluates the criteria and returns the
+//! results. Cancelling the token stops the current test within a second;
+//! what was measured is kept and the run is marked aborted.
+
+use crate::context::{TestContext, TestOutcome};
+use crate::criteria;
+use crate::events::{ProgressEvent, Sink, TestHeader};
+use crate::plan::{LoadedPlan, TestKind, TestSpec};
+use crate::results::{
+    rfc3339, EnvironmentInfo, PlanInfo, RunResults, TestResult, TestStatus, ToolInfo,
+    SCHEMA_VERSION,
+};
+use crate::run::RunStatus;
+use crate::target::Target;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long the reachability probe waits.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A run that could not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// The plan or the environment cannot be used as they are.
+    #[error("{0}")]
+    Invalid(String),
+    /// The environment did not answer its health check.
+    #[error("environment {name} is unreachable: {reason}")]
+    Unreachable {
+        /// The environment's name.
+        name: String,
+        /// What happened.
+        reason: String,
+    },
+}
+
+/// Runs a plan.
+pub async fn run_plan(
+    loaded: &LoadedPlan,
+    environment: Option<&str>,
+    cancel: CancellationToken,
+    sink: Arc<dyn Sink>,
+) -> Result<RunResults, RunError> {
+    let plan = &loaded.plan;
+    let (env_name, env) = plan.environment(environment).map_err(RunError::Invalid)?;
+    let target =
+        Arc::new(Target::new(env_name, env).map_err(|e| RunError::Invalid(e.to_string()))?);
+    probe(&target).await?;
+
+    let run_id = new_id();
+    let started_at_ms = now_ms();
+    let headers: Vec<TestHeader> = plan
+        .tests
+        .iter()
+        .enumerate()
+        .map(|(index, test)| header(index, test))
+        .collect();
+    sink.emit(&ProgressEvent::RunStarted {
+        run_id: run_id.clone(),
+        plan: plan.plan.name.clone(),
+        environment: env_name.to_owned(),
+        tests: headers.clone(),
+    });
+    let jobs = plan.jobs.clone().map(Arc::new);
+    let mut tests = Vec::new();
+    for (spec, header) in plan.tests.iter().zip(headers) {
+        if cancel.is_cancelled() {
+            break;
+        }
+        sink.emit(&ProgressEvent::TestStarted { test: header });
+        let ctx = TestContext {
+            test_id: spec.id.clone(),
+            target: target.clone(),
+            cancel: cancel.clone(),
+            sink: sink.clone(),
+            jobs: jobs.clone(),
+        };
+        let test_started = now_ms();
+        let outcome = run_test(spec, &ctx).await;
+        let result = test_result(spec, outcome, test_started, cancel.is_cancelled());
+        sink.emit(&ProgressEvent::TestFinished {
+            result: Box::new(result.clone()),
+        });
+        tests.push(result);
+    }
+    let aborted = cancel.is_cancelled();
+    let criteria_results = criteria::evaluate(&plan.criteria, &tests);
+    let verdict = criteria::decide(plan, &mut tests, &criteria_results);
+    let finished_at_ms = now_ms();
+    let results = RunResults {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo::current(),
+        run_id,
+        plan: PlanInfo {
+            name: plan.plan.name.clone(),
+            title: plan.plan.title.clone(),
+            file: loaded.file.clone(),
+            sha256: loaded.sha256.clone(),
+        },
+        environment: EnvironmentInfo {
+            name: env_name.to_owned(),
+            base_url: env.base_url.clone(),
+            expected_bucket: env.expected_bucket.clone(),
+        },
+        status: if aborted {
+            RunStatus::Aborted
+        } else {
+            RunStatus::Finished
+        },
+        verdict: (!aborted).then_some(verdict),
+        started_at_ms,
+        finished_at_ms,
+        started_at: rfc3339(started_at_ms),
+        finished_at: rfc3339(finished_at_ms),
+        tests,
+        criteria: criteria_results,
+        error: aborted.then(|| "aborted by request".to_owned()),
+    };
+    sink.emit(&ProgressEvent::RunFinished {
+        results: Box::new(results.clone()),
+    });
+    Ok(results)
+}
+
+/// Runs one test of any kind.
+pub async fn run_test(spec: &TestSpec, ctx: &TestContext) -> TestOutcome {
+    match &spec.kind {
+        TestKind::HttpLoad(s) => crate::load::http_load::run(s, ctx).await,
+        TestKind::JobWorkload(s) => crate::job_workload::run(s, ctx).await,
+        TestKind::Stream(s) => crate::stream::run(s, ctx).await,
+        TestKind::Assert(s) => crate::assert::run(s, ctx).await,
+    }
+}
+
+fn header(index: usize, test: &TestSpec) -> TestHeader {
+    let (planned, duration_s) = match &test.kind {
+        TestKind::HttpLoad(s) => (
+            crate::load::http_load::planned(s),
+            s.duration_s.map(|d| d.get()),
+        ),
+        TestKind::JobWorkload(s) => (Some(crate::job_workload::planned(s)), None),
+        TestKind::Stream(s) => (
+            Some(
+                u64::from(s.sessions)
+                    + s.exports
+                        .as_ref()
+                        .and_then(|e| e.count)
+                        .map_or(0, |c| u64::from(c.get())),
+            ),
+            None,
+        ),
+        TestKind::Assert(_) => (Some(1), None),
+    };
+    TestHeader {
+        index,
+        id: test.id.clone(),
+        title: test.display_title().to_owned(),
+        kind: test.kind.name().to_owned(),
+        planned,
+        duration_s,
+    }
+}
+
+fn test_result(
+    spec: &TestSpec,
+    outcome: TestOutcome,
+    started_at_ms: i64,
+    aborted: bool,
+) -> TestResult {
+    let status = if aborted {
+        TestStatus::Aborted
+    } else if outcome.error.is_some() {
+        TestStatus::Error
+    } else {
+        TestStatus::Pass
+    };
+    TestResult {
+        id: spec.id.clone(),
+        title: spec.display_title().to_owned(),
+        kind: spec.kind.name().to_owned(),
+        status,
+        started_at_ms,
+        finished_at_ms: now_ms(),
+        parameters: serde_json::to_value(spec).unwrap_or(serde_json::Value::Null),
+        metrics: Some(outcome.metrics),
+        windows: outcome.windows,
+        histogram: outcome.histogram,
+        warnings: outcome.warnings,
+        error: outcome.error,
+    }
+}
+
+/// Checks that the environment answers: its health path must answer 2xx;
+/// without one, the base URL must answer at all.
+async fn probe(target: &Target) -> Result<(), RunError> {
+    let unreachable = |reason: String| RunError::Unreachable {
+        name: target.name.clone(),
+        reason,
+    };
+    let path = target.env.health_path.as_deref().unwrap_or("/");
+    let url = target
+        .url(path)
+        .map_err(|e| RunError::Invalid(e.to_string()))?;
+    let response = target
+        .client
+        .get(url.clone())
+        .headers(target.headers.clone())
+        .timeout(PROBE_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| unreachable(format!("GET {url}: {e}")))?;
+    if target.env.health_path.is_some() && !response.status().is_success() {
+        return Err(unreachable(format!(
+            "GET {url} answered {}",
+            response.status()
+        )));
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,202 @@
+//! `shakedown run PLAN [--env NAME] [--out DIR]`: runs a plan headless with
+//! a progress bar per test, prints a summary table, writes results.json.
+//! Exit 0 for GO, 1 for NO-GO or aborted, 2 for invalid input or an
+//! unreachable environment. Ctrl-C aborts; the partial result is written.
+
+use anyhow::Context as _;
+use engine::events::{ProgressEvent, Sink};
+use engine::metrics::TestMetrics;
+use engine::plan::load_file;
+use engine::results::RunResults;
+use engine::run::{RunStatus, Verdict};
+use engine::runner::{run_plan, RunError};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+/// Arguments of `shakedown run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The plan file.
+    pub plan: PathBuf,
+    /// The environment to run against (the plan's default, or its only one, when omitted).
+    #[arg(long = "env")]
+    pub environment: Option<String>,
+    /// Directory for results.json (created when missing); default
+    /// `shakedown-results/<plan>-<start time>`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs the plan and maps the outcome to an exit code.
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let loaded = match load_file(&args.plan) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("shakedown: interrupted, stopping and keeping what was measured");
+            on_signal.cancel();
+        }
+    });
+    let sink = Arc::new(Bars::default());
+    let results = match run_plan(&loaded, args.environment.as_deref(), cancel, sink.clone()).await {
+        Ok(results) => results,
+        Err(e @ (RunError::Invalid(_) | RunError::Unreachable { .. })) => {
+            eprintln!("shakedown: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    print!("{}", summary_table(&results));
+    let out = args.out.unwrap_or_else(|| {
+        let stamp = results.started_at.replace([':', '.'], "-");
+        PathBuf::from("shakedown-results").join(format!("{}-{stamp}", results.plan.name))
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let file = out.join("results.json");
+    let json = serde_json::to_string_pretty(&results)?;
+    std::fs::write(&file, json).with_context(|| format!("cannot write {}", file.display()))?;
+    println!("results: {}", file.display());
+    Ok(match (results.status, results.verdict) {
+        (RunStatus::Finished, Some(Verdict::Go)) => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
+
+/// Progress bars, one per test, with a live line of rate, p50 and errors.
+#[derive(Default)]
+struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Sink for Bars {
+    fn emit(&self, event: &ProgressEvent) {
+        let Ok(mut bars) = self.bars.lock() else {
+            return;
+        };
+        match event {
+            ProgressEvent::TestStarted { test } => {
+                let bar = self.multi.add(ProgressBar::new(test.planned.unwrap_or(0)));
+                let template = if test.planned.is_some() {
+                    "{prefix:.bold} [{bar:30}] {pos}/{len} {elapsed} {msg}"
+                } else {
+                    "{prefix:.bold} {spinner} {pos} done {elapsed} {msg}"
+                };
+                if let Ok(style) = ProgressStyle::with_template(template) {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_prefix(format!("{} {}", test.id, test.kind));
+                bars.insert(test.id.clone(), bar);
+            }
+            ProgressEvent::Window {
+                test_id,
+                window,
+                done,
+                failed,
+            } => {
+                if let Some(bar) = bars.get(test_id) {
+                    bar.set_position(*done);
+                    bar.set_message(format!(
+                        "{}/s  p50 {:.1} ms  errors {failed}",
+                        window.count, window.p50_ms
+                    ));
+                }
+            }
+            ProgressEvent::TestFinished { result } => {
+                if let Some(bar) = bars.remove(&result.id) {
+                    bar.finish_with_message(format!("done ({})", result.status.as_str()));
+                }
+            }
+            ProgressEvent::RunStarted { .. } | ProgressEvent::RunFinished { .. } => {}
+        }
+    }
+}
+
+fn summary_table(results: &RunResults) -> String {
+    let mut rows = vec![[
+        "test", "kind", "status", "count", "ok", "fail", "p50 ms", "p95 ms", "p99 ms", "max ms",
+    ]
+    .map(str::to_owned)];
+    for test in &results.tests {
+        let (count, ok, fail, latency) = match &test.metrics {
+            Some(TestMetrics::HttpLoad(m)) => (m.requests, m.ok, m.fail, Some(&m.latency)),
+            Some(TestMetrics::JobWorkload(m)) => (m.jobs, m.ok, m.fail, Some(&m.latency)),
+            Some(TestMetrics::Stream(m)) => {
+                (m.sessions + m.exports, m.ok, m.fail, Some(&m.latency))
+            }
+            Some(TestMetrics::Assert(m)) => (
+                m.checks.len() as u64,
+                m.checks.len() as u64 - m.failed_checks,
+                m.failed_checks,
+                None,
+            ),
+            None => (0, 0, 0, None),
+        };
+        let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        rows.push([
+            test.id.clone(),
+            test.kind.clone(),
+            test.status.as_str().to_owned(),
+            count.to_string(),
+            ok.to_string(),
+            fail.to_string(),
+            ms(latency.map(|l| l.p50_ms)),
+            ms(latency.map(|l| l.p95_ms)),
+            ms(latency.map(|l| l.p99_ms)),
+            ms(latency.map(|l| l.max_ms)),
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::from("\n");
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    for test in &results.tests {
+        for warning in &test.warnings {
+            out.push_str(&format!("warning: {}: {warning}\n", test.id));
+        }
+        if let Some(error) = &test.error {
+            out.push_str(&format!("error: {}: {error}\n", test.id));
+        }
+    }
+    out.push_str("\ncriteria:\n");
+    for c in &results.criteria {
+        let mark = if c.passed { "PASS" } else { "FAIL" };
+        let actual = c
+            .actual
+            .map_or("not measured".to_owned(), |a| format!("{a}"));
+        let label = c
+            .label
+            .as_deref()
+            .map(|l| format!("  ({l})"))
+            .unwrap_or_default();
+        out.push_str(&format!("  [{mark}] {}  actual {actual}{label}\n", c.expr));
+        if let Some(note) = &c.note {
+            out.push_str(&format!("         {note}\n"));
+        }
+    }
+    let verdict = match (results.status, results.verdict) {
+        (RunStatus::Finished, Some(v)) => v.as_str().to_owned(),
+        (status, _) => status.as_str().to_uppercase(),
+    };
+    out.push_str(&format!("\nverdict: {verdict}\n"));
+    out
+}
