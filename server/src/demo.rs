@@ -1,0 +1,302 @@
+//! `shakedown demo`: the demo target (PostgreSQL when its binaries exist,
+//! the SUT's API and worker) under Shakedown's supervisor, plus the web app,
+//! in one command. Ctrl-C stops everything and removes the temporary
+//! folder; no process is left behind.
+
+use crate::serve::{self, ServeArgs};
+use crate::web;
+use anyhow::{bail, Context};
+use engine::supervisor::{HealthCheck, ProcessSpec, StopSignal, Supervisor};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where the demo listens and how its target behaves.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DemoArgs {
+    /// Address of the web app.
+    #[arg(long, env = "SHAKEDOWN_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Port of the demo target's API on 127.0.0.1 (the example plans use 7070).
+    #[arg(long, default_value_t = 7070)]
+    pub sut_port: u16,
+    /// Fault switches for the demo target (comma-separated), e.g. `slow`.
+    #[arg(long = "fault", value_delimiter = ',')]
+    pub faults: Vec<String>,
+    /// Use SQLite for the target even when PostgreSQL is installed.
+    #[arg(long)]
+    pub no_postgres: bool,
+    /// The built site (wasm, JS, CSS, public assets).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Folder the New run page offers plans from.
+    #[arg(long, env = "SHAKEDOWN_PLANS_DIR", default_value = "examples")]
+    pub plans_dir: PathBuf,
+}
+
+/// The processes of the demo target, started and supervised.
+pub struct DemoStack {
+    /// Base URL of the target's API.
+    pub api_url: String,
+    /// The target's database URL.
+    pub database_url: String,
+    /// Root folder of the target's local buckets.
+    pub bucket_dir: PathBuf,
+}
+
+/// Runs the demo until Ctrl-C or SIGTERM.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let temp = tempfile::Builder::new()
+        .prefix("shakedown-demo-")
+        .tempdir()
+        .context("cannot create the demo's temporary folder")?;
+    let supervisor = Arc::new(Supervisor::new());
+    let outcome = async {
+        let stack = start_stack(&supervisor, temp.path(), &args).await?;
+        let serve_args = ServeArgs {
+            addr: args.addr,
+            data_dir: temp.path().join("shakedown"),
+            database_url: None,
+            site_root: args.site_root.clone(),
+            plans_dir: args.plans_dir.clone(),
+        };
+        let state = serve::open(&serve_args).await?;
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        println!();
+        println!(
+            "Shakedown demo is up ({:.1} s):",
+            started.elapsed().as_secs_f64()
+        );
+        println!("  web app       http://{}", args.addr);
+        println!("  demo target   {} (api + worker)", stack.api_url);
+        println!("  its database  {}", stack.database_url);
+        println!("  its bucket    {}", stack.bucket_dir.display());
+        println!("  data          {}", temp.path().display());
+        println!("Press Ctrl-C to stop everything.");
+        axum::serve(listener, web::router(state))
+            .with_graceful_shutdown(serve::shutdown_signal())
+            .await
+            .context("server failed")
+    }
+    .await;
+    supervisor.stop_all().await;
+    drop(temp);
+    println!("Shakedown demo stopped; every process ended and the temporary folder is removed.");
+    outcome
+}
+
+/// Starts PostgreSQL (when installed and wanted), then the target's API and
+/// worker, each healthy before the next.
+pub async fn start_stack(
+    supervisor: &Supervisor,
+    dir: &Path,
+    args: &DemoArgs,
+) -> anyhow::Result<DemoStack> {
+    let sut = sibling_binary("shakedown-sut")?;
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).context("cannot create the log folder")?;
+    let database_url = match (args.no_postgres, postgres_bin_dir()) {
+        (false, Some(bin)) => start_postgres(supervisor, dir, &bin, &logs).await?,
+        _ => format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("sut").join("sut.db").display()
+        ),
+    };
+    let api_addr = format!("127.0.0.1:{}", args.sut_port);
+    let api_url = format!("http://{api_addr}");
+    let bucket_dir = dir.join("buckets");
+    let mut common = vec![
+        "--data-dir".to_owned(),
+        dir.join("sut").display().to_string(),
+        "--database-url".to_owned(),
+        database_url.clone(),
+        "--bucket-dir".to_owned(),
+        bucket_dir.display().to_string(),
+        "--environment".to_owned(),
+        "demo".to_owned(),
+    ];
+    if !args.faults.is_empty() {
+        common.push(format!("--fault={}", args.faults.join(",")));
+    }
+    std::fs::create_dir_all(dir.join("sut")).context("cannot create the target's folder")?;
+    let role = |name: &str, extra: &[String], health: HealthCheck| ProcessSpec {
+        name: name.to_owned(),
+        argv: [sut.display().to_string(), name.to_owned()]
+            .into_iter()
+            .chain(common.iter().cloned())
+            .chain(extra.iter().cloned())
+            .collect(),
+        env: vec![],
+        cwd: Some(dir.to_path_buf()),
+        user: None,
+        stop_signal: StopSignal::Sigterm,
+        grace: Duration::from_secs(10),
+        start_timeout: Duration::from_secs(30),
+        health,
+        log: Some(logs.join(format!("{name}.log"))),
+    };
+    supervisor
+        .start(role(
+            "api",
+            &["--listen".to_owned(), api_addr.clone()],
+            HealthCheck::Http {
+                url: format!("{api_url}/health"),
+            },
+        ))
+        .await?;
+    let worker_health = format!("127.0.0.1:{}", free_port()?);
+    supervisor
+        .start(role(
+            "worker",
+            &["--worker-health-listen".to_owned(), worker_health.clone()],
+            HealthCheck::Http {
+                url: format!("http://{worker_health}/health"),
+            },
+        ))
+        .await?;
+    Ok(DemoStack {
+        api_url,
+        database_url,
+        bucket_dir,
+    })
+}
+
+/// A binary built next to this one (`target/debug`, `target/release`, or an
+/// install folder), else one on PATH.
+fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let here = std::env::current_exe().context("cannot find this executable")?;
+    if let Some(dir) = here.parent() {
+        let beside = dir.join(name);
+        if beside.is_file() {
+            return Ok(beside);
+        }
+        // Test binaries live one folder deeper (target/debug/deps).
+        if let Some(up) = dir.parent() {
+            let above = up.join(name);
+            if above.is_file() {
+                return Ok(above);
+            }
+        }
+    }
+    which(name).with_context(|| format!("cannot find {name} next to shakedown or on PATH"))
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The folder holding `initdb`, `postgres` and `pg_isready`, if installed.
+fn postgres_bin_dir() -> Option<PathBuf> {
+    let debian = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"));
+    which("initdb")
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .into_iter()
+        .chain(debian)
+        .find(|dir| dir.join("postgres").is_file() && dir.join("pg_isready").is_file())
+}
+
+/// A fresh cluster in the demo's folder, run by the supervisor as the
+/// `postgres` user when Shakedown runs as root (initdb refuses root).
+async fn start_postgres(
+    supervisor: &Supervisor,
+    dir: &Path,
+    bin: &Path,
+    logs: &Path,
+) -> anyhow::Result<String> {
+    let pg_dir = dir.join("postgres");
+    let data = pg_dir.join("data");
+    std::fs::create_dir_all(&pg_dir).context("cannot create the PostgreSQL folder")?;
+    let root = nix::unistd::geteuid().is_root();
+    let user = if root {
+        Some("postgres".to_owned())
+    } else {
+        None
+    };
+    if root {
+        let pg = nix::unistd::User::from_name("postgres")
+            .ok()
+            .flatten()
+            .context("running as root needs a `postgres` user for PostgreSQL")?;
+        for path in [dir, pg_dir.as_path(), logs] {
+            nix::unistd::chown(path, Some(pg.uid), Some(pg.gid))
+                .with_context(|| format!("cannot give {} to postgres", path.display()))?;
+        }
+    }
+    let mut initdb = std::process::Command::new(bin.join("initdb"));
+    initdb
+        .args(["-A", "trust", "-U", "postgres", "-D"])
+        .arg(&data);
+    if root {
+        use std::os::unix::process::CommandExt;
+        let pg = nix::unistd::User::from_name("postgres")
+            .ok()
+            .flatten()
+            .context("no postgres user")?;
+        initdb.uid(pg.uid.as_raw()).gid(pg.gid.as_raw());
+    }
+    let out = tokio::task::spawn_blocking(move || initdb.output())
+        .await
+        .context("initdb did not finish")?
+        .context("cannot run initdb")?;
+    if !out.status.success() {
+        bail!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let port = free_port()?;
+    supervisor
+        .start(ProcessSpec {
+            name: "postgres".to_owned(),
+            argv: vec![
+                bin.join("postgres").display().to_string(),
+                "-D".to_owned(),
+                data.display().to_string(),
+                "-p".to_owned(),
+                port.to_string(),
+                "-k".to_owned(),
+                pg_dir.display().to_string(),
+                "-c".to_owned(),
+                "listen_addresses=127.0.0.1".to_owned(),
+            ],
+            env: vec![],
+            cwd: Some(pg_dir.clone()),
+            user,
+            // SIGINT is PostgreSQL's fast shutdown.
+            stop_signal: StopSignal::Sigint,
+            grace: Duration::from_secs(10),
+            start_timeout: Duration::from_secs(60),
+            health: HealthCheck::Command {
+                argv: vec![
+                    bin.join("pg_isready").display().to_string(),
+                    "-q".to_owned(),
+                    "-h".to_owned(),
+                    "127.0.0.1".to_owned(),
+                    "-p".to_owned(),
+                    port.to_string(),
+                ],
+            },
+            log: Some(logs.join("postgres.log")),
+        })
+        .await?;
+    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(listener.local_addr().context("no local address")?.port())
+}
