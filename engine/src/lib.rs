@@ -33,4 +33,6 @@ pub mod store;
 #[cfg(feature = "runtime")]
 pub mod stream;
 #[cfg(feature = "runtime")]
+pub mod supervisor;
+#[cfg(feature = "runtime")]
 pub mod target;

@@ -4,7 +4,10 @@
 mod cmd_check;
 mod cmd_run;
 mod cmd_schema;
+mod cmd_verify;
 mod db;
+mod demo;
+mod evidence;
 mod readiness;
 mod serve;
 mod web;
@@ -25,10 +28,14 @@ struct Cli {
 enum Command {
     /// Serve the web app.
     Serve(serve::ServeArgs),
+    /// Start the demo target (PostgreSQL, API, worker) and the web app together.
+    Demo(demo::DemoArgs),
     /// Validate a plan file without running it (exit 2 when invalid).
     Check(cmd_check::CheckArgs),
     /// Print the JSON Schema of plan files.
     Schema(cmd_schema::SchemaArgs),
+    /// Check a run's evidence pack against its manifest (exit 1 when tampered).
+    Verify(cmd_verify::VerifyArgs),
     /// Run a plan headless: exit 0 GO, 1 NO-GO or aborted, 2 invalid input or unreachable.
     Run(cmd_run::RunArgs),
 }
@@ -52,8 +59,10 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Check(args) => cmd_check::run(args),
             Command::Schema(args) => cmd_schema::run(args),
+            Command::Verify(args) => cmd_verify::run(args).await,
             Command::Run(args) => cmd_run::run(args).await,
         }
     });
