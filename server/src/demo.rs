@@ -18,7 +18,7 @@ pub struct DemoArgs {
     /// Address of the web app.
     #[arg(long, env = "SHAKEDOWN_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-    /// Port of the demo target's API on 127.0.0.1 (the example plans use 7070).
+X
     #[arg(long, default_value_t = 7070)]
     pub sut_port: u16,
     /// Fault switches for the demo target (comma-separated), e.g. `slow`.
