@@ -18,8 +18,8 @@ pub struct DemoArgs {
     /// Address of the web app.
     #[arg(long, env = "SHAKEDOWN_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-X
-    #[arg(long, default_value_t = 7070)]
+    /// Port of the demo target's API on 127.0.0.1 (the example plans use 8080).
+    #[arg(long, default_value_t = 8080)]
     pub sut_port: u16,
     /// Fault switches for the demo target (comma-separated), e.g. `slow`.
     #[arg(long = "fault", value_delimiter = ',')]
