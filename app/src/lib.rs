@@ -2,6 +2,7 @@
 //! routes. Server functions sit beside the pages that call them; the server
 //! hands them the database through context.
 
+pub mod charts;
 pub mod components;
 pub mod routes;
 

@@ -1,0 +1,253 @@
+//! Paints a [`Chart`] on any plotters `DrawingBackend`: the SVG backend on
+//! the server and the canvas backend in the browser share this code.
+
+use super::model::{Chart, Health, MarkerKind, Plot, Scale};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Why a chart could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    /// The backend refused a drawing operation.
+    #[error("drawing failed: {0}")]
+    Draw(String),
+    /// No `<canvas>` element has this id.
+    #[error("no canvas element with id `{0}`")]
+    NoCanvas(String),
+}
+
+impl ChartError {
+    /// Wraps a backend error (its type depends on the backend).
+    pub fn from_drawing<E: std::fmt::Display>(e: E) -> ChartError {
+        ChartError::Draw(e.to_string())
+    }
+}
+
+/// Line colours, picked by [`super::Series::color`] modulo their count.
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+const UP: RGBColor = RGBColor(76, 175, 80);
+const DOWN: RGBColor = RGBColor(229, 57, 53);
+const UNKNOWN: RGBColor = RGBColor(189, 189, 189);
+const FAULT: RGBColor = RGBColor(198, 40, 40);
+const RECOVERED: RGBColor = RGBColor(46, 125, 50);
+const NOTE: RGBColor = RGBColor(97, 97, 97);
+const FONT: &str = "sans-serif";
+
+/// Largest percentile drawn on a [`Scale::Nines`] axis (100 itself is at
+/// infinity there).
+const MAX_PERCENTILE: f64 = 99.9999;
+
+/// Percentile (0–100) to its position on a nines axis.
+fn nines(percentile: f64) -> f64 {
+    let p = percentile.clamp(0.0, MAX_PERCENTILE) / 100.0;
+    -(1.0 - p).log10()
+}
+
+/// Position on a nines axis back to its percentile, as a tick label.
+fn nines_label(x: f64) -> String {
+    let p = 100.0 * (1.0 - 10f64.powf(-x));
+    let text = format!("{p:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+fn to_x(scale: Scale, x: f64) -> f64 {
+    match scale {
+        Scale::Linear => x,
+        Scale::Nines => nines(x),
+    }
+}
+
+/// Draws `chart` filling `area` (white background, caption, mesh, legend).
+pub fn draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+) -> Result<(), ChartError> {
+    area.fill(&WHITE).map_err(ChartError::from_drawing)?;
+    let scale = chart.x.scale;
+    let (x0, x1) = match chart.x_extent() {
+        Some((lo, hi)) => (to_x(scale, lo), to_x(scale, hi)),
+        None => (0.0, 1.0),
+    };
+    let (x0, x1) = match scale {
+        Scale::Nines => (0.0, x1.ceil().max(1.0)),
+        Scale::Linear if x1 <= x0 => (x0, x0 + 1.0),
+        Scale::Linear => (x0, x1),
+    };
+    match &chart.plot {
+        Plot::Lines(series) => draw_lines(area, chart, series, (x0, x1)),
+        Plot::Lanes(lanes) => draw_lanes(area, chart, lanes, (x0, x1)),
+    }
+}
+
+fn draw_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    series: &[super::model::Series],
+    (x0, x1): (f64, f64),
+) -> Result<(), ChartError> {
+    let scale = chart.x.scale;
+    let y1 = chart.y_extent().map_or(1.0, |(_, hi)| hi).max(1e-3) * 1.1;
+    let mut cc = ChartBuilder::on(area)
+        .caption(&chart.title, (FONT, 16))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, 0.0..y1)
+        .map_err(ChartError::from_drawing)?;
+    let x_format = move |v: &f64| match scale {
+        Scale::Linear => format_number(*v),
+        Scale::Nines => nines_label(*v),
+    };
+    let mut mesh = cc.configure_mesh();
+    mesh.x_desc(chart.x.label.as_str())
+        .y_desc(chart.y.label.as_str())
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&|v: &f64| format_number(*v))
+        .light_line_style(RGBColor(235, 235, 235));
+    if scale == Scale::Nines {
+        mesh.x_labels((x1 - x0) as usize + 1);
+    }
+    mesh.draw().map_err(ChartError::from_drawing)?;
+
+    for s in series {
+        let color = PALETTE[usize::from(s.color) % PALETTE.len()];
+        let points: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter(|p| p.x.is_finite() && p.y.is_finite())
+            .map(|p| (to_x(scale, p.x), p.y))
+            .collect();
+        cc.draw_series(LineSeries::new(points, color.stroke_width(2)))
+            .map_err(ChartError::from_drawing)?
+            .label(s.name.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+    }
+    draw_markers(&mut cc, chart, (0.0, y1))?;
+    if !series.is_empty() {
+        cc.configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(ChartError::from_drawing)?;
+    }
+    Ok(())
+}
+
+fn draw_lanes<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    lanes: &[super::model::Lane],
+    (x0, x1): (f64, f64),
+) -> Result<(), ChartError> {
+    let rows = lanes.len().max(1) as f64;
+    let mut cc = ChartBuilder::on(area)
+        .caption(&chart.title, (FONT, 16))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(10)
+        .build_cartesian_2d(x0..x1, 0.0..rows)
+        .map_err(ChartError::from_drawing)?;
+    cc.configure_mesh()
+        .x_desc(chart.x.label.as_str())
+        .x_label_formatter(&|v: &f64| format_number(*v))
+        .y_labels(0)
+        .disable_y_mesh()
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(ChartError::from_drawing)?;
+    for (i, lane) in lanes.iter().enumerate() {
+        // First lane on top.
+        let base = rows - 1.0 - i as f64;
+        cc.draw_series(lane.spans.iter().map(|s| {
+            let color = match s.health {
+                Health::Up => UP,
+                Health::Down => DOWN,
+                Health::Unknown => UNKNOWN,
+            };
+            Rectangle::new(
+                [(s.start, base + 0.15), (s.end, base + 0.6)],
+                color.filled(),
+            )
+        }))
+        .map_err(ChartError::from_drawing)?;
+        cc.draw_series(std::iter::once(Text::new(
+            lane.name.clone(),
+            (x0, base + 0.9),
+            (FONT, 13).into_font().color(&BLACK),
+        )))
+        .map_err(ChartError::from_drawing)?;
+    }
+    draw_markers(&mut cc, chart, (0.0, rows))
+}
+
+fn draw_markers<DB: DrawingBackend>(
+    cc: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    chart: &Chart,
+    (y0, y1): (f64, f64),
+) -> Result<(), ChartError> {
+    let scale = chart.x.scale;
+    for (i, m) in chart.markers.iter().enumerate() {
+        let color = match m.kind {
+            MarkerKind::Fault => FAULT,
+            MarkerKind::Recovered => RECOVERED,
+            MarkerKind::Note => NOTE,
+        };
+        let x = to_x(scale, m.x);
+        cc.draw_series(std::iter::once(PathElement::new(
+            vec![(x, y0), (x, y1)],
+            color.stroke_width(2),
+        )))
+        .map_err(ChartError::from_drawing)?;
+        // Stagger labels so neighbouring markers stay readable.
+        let y = y1 - (y1 - y0) * (0.04 + 0.07 * (i % 3) as f64);
+        cc.draw_series(std::iter::once(Text::new(
+            format!(" {}", m.label),
+            (x, y),
+            (FONT, 12).into_font().color(&color),
+        )))
+        .map_err(ChartError::from_drawing)?;
+    }
+    Ok(())
+}
+
+/// A tick label: integers without decimals, small values with a few.
+fn format_number(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nines_axis_round_trips_percentiles() {
+        assert!((nines(90.0) - 1.0).abs() < 1e-9);
+        assert!((nines(99.0) - 2.0).abs() < 1e-9);
+        assert_eq!(nines_label(2.0), "99%");
+        assert_eq!(nines_label(3.0), "99.9%");
+        assert_eq!(nines_label(0.0), "0%");
+        assert!(nines(100.0).is_finite());
+    }
+}
