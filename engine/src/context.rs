@@ -3,8 +3,10 @@
 
 use crate::events::{ProgressEvent, Sink};
 use crate::metrics::{TestMetrics, Window};
-use crate::plan::JobProtocol;
+use crate::plan::{JobProtocol, Service};
+use crate::supervisor::Supervisor;
 use crate::target::Target;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +24,12 @@ pub struct TestContext {
     pub sink: Arc<dyn Sink>,
     /// The plan's job protocol, when it has one.
     pub jobs: Option<Arc<JobProtocol>>,
+    /// The plan's services (what chaos tests restart, and how).
+    pub services: Arc<BTreeMap<String, Service>>,
+    /// The supervisor that started the environment's local processes, when
+    /// Shakedown started them (`shakedown run --demo`); `process` restarts
+    /// need it.
+    pub supervisor: Option<Arc<Supervisor>>,
 }
 
 impl TestContext {

@@ -138,6 +138,9 @@ pub fn metric_names(test: &TestSpec) -> Vec<String> {
         TestKind::JobWorkload(_) => JobWorkloadMetrics::names(),
         TestKind::Stream(_) => StreamMetrics::names(),
         TestKind::Assert(_) => AssertMetrics::names(),
+        TestKind::Chaos(_) => crate::chaos_model::ChaosMetrics::names(),
+        TestKind::StorageProbe(_) => crate::chaos_model::StorageProbeMetrics::names(),
+        TestKind::Health(_) => crate::chaos_model::HealthMetrics::names(),
     };
     let mut names: Vec<String> = fixed.into_iter().map(str::to_owned).collect();
     if let TestKind::Assert(spec) = &test.kind {

@@ -5,6 +5,7 @@
 //! drives load, follows jobs and streams, and runs a plan is behind the
 //! `runtime` feature.
 
+pub mod chaos_model;
 pub mod checks;
 pub mod criteria;
 pub mod events;
@@ -17,7 +18,19 @@ pub mod template;
 #[cfg(feature = "runtime")]
 pub mod assert;
 #[cfg(feature = "runtime")]
+pub mod bucket;
+#[cfg(feature = "runtime")]
+pub mod chaos;
+#[cfg(feature = "runtime")]
+pub mod chaos_runs;
+#[cfg(feature = "runtime")]
+pub mod chaos_streams;
+#[cfg(feature = "runtime")]
 pub mod context;
+#[cfg(feature = "runtime")]
+pub mod faults;
+#[cfg(feature = "runtime")]
+pub mod health;
 #[cfg(feature = "runtime")]
 pub mod job_workload;
 #[cfg(feature = "runtime")]
@@ -28,6 +41,8 @@ pub mod load;
 pub mod runner;
 #[cfg(feature = "runtime")]
 pub mod sse;
+#[cfg(feature = "runtime")]
+pub mod storage_probe;
 #[cfg(feature = "runtime")]
 pub mod store;
 #[cfg(feature = "runtime")]

@@ -377,6 +377,12 @@ pub enum TestMetrics {
     Stream(StreamMetrics),
     /// See [`AssertMetrics`].
     Assert(AssertMetrics),
+    /// See [`crate::chaos_model::ChaosMetrics`].
+    Chaos(crate::chaos_model::ChaosMetrics),
+    /// See [`crate::chaos_model::StorageProbeMetrics`].
+    StorageProbe(crate::chaos_model::StorageProbeMetrics),
+    /// See [`crate::chaos_model::HealthMetrics`].
+    Health(crate::chaos_model::HealthMetrics),
 }
 
 impl TestMetrics {
@@ -387,6 +393,9 @@ impl TestMetrics {
             TestMetrics::JobWorkload(m) => m.metric(name),
             TestMetrics::Stream(m) => m.metric(name),
             TestMetrics::Assert(m) => m.metric(name),
+            TestMetrics::Chaos(m) => m.metric(name),
+            TestMetrics::StorageProbe(m) => m.metric(name),
+            TestMetrics::Health(m) => m.metric(name),
         }
     }
 }

@@ -147,6 +147,10 @@ pub struct TestResult {
     /// Why it could not run to the end.
     #[serde(default)]
     pub error: Option<String>,
+    /// Chaos tests: each fault's proof (what was called, what it answered,
+    /// what Shakedown observed) with the service's health timeline.
+    #[serde(default)]
+    pub faults: Vec<crate::chaos_model::FaultEvidence>,
 }
 
 /// One criterion's outcome.

@@ -3,15 +3,17 @@
 //! results. Cancelling the token stops the current test within a second;
 //! what was measured is kept and the run is marked aborted.
 
+use crate::chaos_model::FaultEvidence;
 use crate::context::{TestContext, TestOutcome};
 use crate::criteria;
 use crate::events::{ProgressEvent, Sink, TestHeader};
-use crate::plan::{LoadedPlan, TestKind, TestSpec};
+use crate::plan::{LoadedPlan, RestartMethod, TestKind, TestSpec};
 use crate::results::{
     rfc3339, EnvironmentInfo, PlanInfo, RunResults, TestResult, TestStatus, ToolInfo,
     SCHEMA_VERSION,
 };
 use crate::run::RunStatus;
+use crate::supervisor::{HealthCheck, ProcessSpec, StopSignal, Supervisor};
 use crate::target::Target;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +38,14 @@ pub enum RunError {
     },
 }
 
+/// What a run may use beyond the plan.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// The supervisor of the environment's local processes (`shakedown run
+    /// --demo`); `process` restarts need it.
+    pub supervisor: Option<Arc<Supervisor>>,
+}
+
 /// Runs a plan.
 pub async fn run_plan(
     loaded: &LoadedPlan,
@@ -43,11 +53,98 @@ pub async fn run_plan(
     cancel: CancellationToken,
     sink: Arc<dyn Sink>,
 ) -> Result<RunResults, RunError> {
+    run_plan_with(loaded, environment, cancel, sink, RunOptions::default()).await
+}
+
+/// Every `process` service a chaos test restarts must be supervised (or
+/// have a program, which is started now).
+async fn prepare_services(
+    plan: &crate::plan::Plan,
+    options: &RunOptions,
+    target: &Target,
+) -> Result<(), RunError> {
+    for spec in &plan.tests {
+        let TestKind::Chaos(chaos) = &spec.kind else {
+            continue;
+        };
+        let Some(service) = plan.services.get(&chaos.service) else {
+            return Err(RunError::Invalid(format!(
+                "test {}: no service named {:?}",
+                spec.id, chaos.service
+            )));
+        };
+        let RestartMethod::Process(process) = &service.restart else {
+            continue;
+        };
+        let Some(supervisor) = &options.supervisor else {
+            return Err(RunError::Invalid(format!(
+                "test {}: service {:?} is restarted by `process`, which needs processes Shakedown supervises (shakedown run --demo)",
+                spec.id, chaos.service
+            )));
+        };
+        let name = process.name.as_deref().unwrap_or(&chaos.service);
+        if supervisor.info(name).await.is_some() {
+            continue;
+        }
+        let Some(program) = &process.program else {
+            return Err(RunError::Invalid(format!(
+                "test {}: no supervised process named {name:?} and the service names no program to start",
+                spec.id
+            )));
+        };
+        let health = match &service.health {
+            Some(h) => HealthCheck::Http {
+                url: target
+                    .url(h)
+                    .map_err(|e| RunError::Invalid(e.to_string()))?
+                    .to_string(),
+            },
+            None => {
+                return Err(RunError::Invalid(format!(
+                    "service {:?}: a process Shakedown starts needs a health URL",
+                    chaos.service
+                )))
+            }
+        };
+        let grace = process.grace_ms.map_or(10_000, |g| u64::from(g.get()));
+        supervisor
+            .start(ProcessSpec {
+                name: name.to_owned(),
+                argv: std::iter::once(program.clone())
+                    .chain(process.args.iter().cloned())
+                    .collect(),
+                env: process.env.clone().into_iter().collect(),
+                cwd: None,
+                user: None,
+                stop_signal: process
+                    .signal
+                    .map_or(StopSignal::Sigterm, crate::faults::process::stop_signal),
+                grace: Duration::from_millis(grace),
+                start_timeout: Duration::from_secs(60),
+                health,
+                log: None,
+            })
+            .await
+            .map_err(|e| RunError::Invalid(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Runs a plan with options (a supervisor for `process` restarts).
+pub async fn run_plan_with(
+    loaded: &LoadedPlan,
+    environment: Option<&str>,
+    cancel: CancellationToken,
+    sink: Arc<dyn Sink>,
+    options: RunOptions,
+) -> Result<RunResults, RunError> {
     let plan = &loaded.plan;
     let (env_name, env) = plan.environment(environment).map_err(RunError::Invalid)?;
     let target =
         Arc::new(Target::new(env_name, env).map_err(|e| RunError::Invalid(e.to_string()))?);
+    prepare_services(plan, &options, &target).await?;
     probe(&target).await?;
+    let services = Arc::new(plan.services.clone());
 
     let run_id = new_id();
     let started_at_ms = now_ms();
@@ -76,10 +173,13 @@ pub async fn run_plan(
             cancel: cancel.clone(),
             sink: sink.clone(),
             jobs: jobs.clone(),
+            services: services.clone(),
+            supervisor: options.supervisor.clone(),
         };
         let test_started = now_ms();
-        let outcome = run_test(spec, &ctx).await;
-        let result = test_result(spec, outcome, test_started, cancel.is_cancelled());
+        let (outcome, faults) = run_test_with_evidence(spec, &ctx).await;
+        let mut result = test_result(spec, outcome, test_started, cancel.is_cancelled());
+        result.faults = faults;
         sink.emit(&ProgressEvent::TestFinished {
             result: Box::new(result.clone()),
         });
@@ -126,12 +226,24 @@ pub async fn run_plan(
 
 /// Runs one test of any kind.
 pub async fn run_test(spec: &TestSpec, ctx: &TestContext) -> TestOutcome {
-    match &spec.kind {
+    run_test_with_evidence(spec, ctx).await.0
+}
+
+/// Runs one test of any kind; chaos tests also return their faults' proof.
+pub async fn run_test_with_evidence(
+    spec: &TestSpec,
+    ctx: &TestContext,
+) -> (TestOutcome, Vec<FaultEvidence>) {
+    let outcome = match &spec.kind {
         TestKind::HttpLoad(s) => crate::load::http_load::run(s, ctx).await,
         TestKind::JobWorkload(s) => crate::job_workload::run(s, ctx).await,
         TestKind::Stream(s) => crate::stream::run(s, ctx).await,
         TestKind::Assert(s) => crate::assert::run(s, ctx).await,
-    }
+        TestKind::Chaos(s) => return crate::chaos::run(s, ctx).await,
+        TestKind::StorageProbe(s) => crate::storage_probe::run(s, ctx).await,
+        TestKind::Health(s) => crate::health::run(s, ctx).await,
+    };
+    (outcome, Vec::new())
 }
 
 fn header(index: usize, test: &TestSpec) -> TestHeader {
@@ -151,7 +263,19 @@ fn header(index: usize, test: &TestSpec) -> TestHeader {
             ),
             None,
         ),
-        TestKind::Assert(_) => (Some(1), None),
+        TestKind::Assert(_) | TestKind::StorageProbe(_) | TestKind::Health(_) => (Some(1), None),
+        TestKind::Chaos(s) => (
+            Some(
+                s.jobs
+                    .as_ref()
+                    .and_then(|j| j.count)
+                    .map_or(0, |c| u64::from(c.get()))
+                    + s.streams
+                        .as_ref()
+                        .map_or(0, |st| u64::from(st.sessions.get())),
+            ),
+            None,
+        ),
     };
     TestHeader {
         index,
@@ -189,6 +313,7 @@ fn test_result(
         histogram: outcome.histogram,
         warnings: outcome.warnings,
         error: outcome.error,
+        faults: Vec::new(),
     }
 }
 

@@ -92,5 +92,18 @@ fn describe(kind: &TestKind) -> String {
             spec.path,
             spec.checks.len()
         ),
+        TestKind::Chaos(spec) => format!(
+            "restart {} during {} runs + {} SSE sessions",
+            spec.service,
+            spec.jobs
+                .as_ref()
+                .and_then(|j| j.count)
+                .map_or(0, |c| c.get()),
+            spec.streams.as_ref().map_or(0, |s| s.sessions.get())
+        ),
+        TestKind::StorageProbe(_) => {
+            "write, read back and delete an object in the bucket".to_owned()
+        }
+        TestKind::Health(_) => "readiness dependencies and bucket isolation".to_owned(),
     }
 }

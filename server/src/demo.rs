@@ -45,6 +45,16 @@ pub struct DemoStack {
     pub bucket_dir: PathBuf,
 }
 
+/// The supervisor of the running `shakedown demo`, for runs the web app
+/// starts (so their `process` restarts act on the demo's processes).
+static DEMO_SUPERVISOR: std::sync::OnceLock<Arc<Supervisor>> = std::sync::OnceLock::new();
+
+/// The demo's supervisor, when `shakedown demo` is running in this process.
+#[allow(dead_code)] // for the web app's run launcher
+pub fn demo_supervisor() -> Option<Arc<Supervisor>> {
+    DEMO_SUPERVISOR.get().cloned()
+}
+
 /// Runs the demo until Ctrl-C or SIGTERM.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -53,6 +63,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .tempdir()
         .context("cannot create the demo's temporary folder")?;
     let supervisor = Arc::new(Supervisor::new());
+    let _ = DEMO_SUPERVISOR.set(supervisor.clone());
     let outcome = async {
         let stack = start_stack(&supervisor, temp.path(), &args).await?;
         let serve_args = ServeArgs {

@@ -17,6 +17,9 @@ const FIELDS: &[&str] = &[
     "job_workload",
     "stream",
     "assert",
+    "chaos",
+    "storage_probe",
+    "health",
 ];
 
 struct TestVisitor;
@@ -51,6 +54,9 @@ impl<'de> Visitor<'de> for TestVisitor {
                 "job_workload" => Some(TestKind::JobWorkload(map.next_value()?)),
                 "stream" => Some(TestKind::Stream(map.next_value()?)),
                 "assert" => Some(TestKind::Assert(map.next_value()?)),
+                "chaos" => Some(TestKind::Chaos(map.next_value()?)),
+                "storage_probe" => Some(TestKind::StorageProbe(map.next_value()?)),
+                "health" => Some(TestKind::Health(map.next_value()?)),
                 other => return Err(de::Error::unknown_field(other, FIELDS)),
             };
             if let Some(found) = found {

@@ -10,11 +10,16 @@
 //! is in [`load`]; the checks that need more than one field are in
 //! [`validate`].
 
+pub mod chaos;
 mod kind_table;
 pub mod load;
 mod positive;
 pub mod validate;
 
+pub use chaos::{
+    AfterChecks, BucketAccess, ChaosSpec, ChaosStreams, HealthSpec, LocalBuckets, S3Buckets,
+    Signal, StorageProbeSpec,
+};
 pub use load::{load_file, load_str, LoadedPlan, Located, PlanError};
 pub use positive::Positive;
 
@@ -93,6 +98,10 @@ pub struct Environment {
     /// Free text shown in reports.
     #[serde(default)]
     pub description: Option<String>,
+    /// How Shakedown itself reaches the environment's bucket (to read
+    /// artifacts back, probe storage and check isolation).
+    #[serde(default)]
+    pub bucket: Option<BucketAccess>,
 }
 
 /// A service of the environment that chaos tests can restart.
@@ -103,9 +112,20 @@ pub struct Service {
     #[serde(default)]
     pub description: Option<String>,
     /// Path (on the environment's base URL) or URL whose success means the
-    /// service is up again after a restart.
+    /// service is up again after a restart. Probed every 100 ms from the
+    /// fault: a restart is observed when it fails and then passes again,
+    /// or when the identity read through the pointers below changes.
     #[serde(default)]
     pub health: Option<String>,
+    /// JSON pointer to the process id in the health answer (`/pid`).
+    #[serde(default)]
+    pub pid_pointer: Option<String>,
+    /// JSON pointer to the start time in the health answer (`/started_at`).
+    #[serde(default)]
+    pub started_at_pointer: Option<String>,
+    /// Give up observing the restart after this many seconds (60 unless set).
+    #[serde(default)]
+    pub observe_timeout_s: Option<Positive>,
     /// How to restart it.
     pub restart: RestartMethod,
 }
@@ -125,12 +145,20 @@ pub enum RestartMethod {
     Railway(RailwayRestart),
 }
 
-/// A supervised process.
+/// A process under Shakedown's supervisor (`shakedown run --demo`, or a
+/// program the plan names, which Shakedown starts before the run).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessRestart {
-    /// Program to run.
-    pub program: String,
+    /// The supervised process's name; the service's name unless set.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The signal the stop begins with; the process's own unless set.
+    #[serde(default)]
+    pub signal: Option<Signal>,
+    /// Program to start when no process of that name is supervised yet.
+    #[serde(default)]
+    pub program: Option<String>,
     /// Its arguments.
     #[serde(default)]
     pub args: Vec<String>,
@@ -323,11 +351,25 @@ pub enum TestKind {
     Stream(StreamSpec),
     /// One request whose JSON answer must hold given values.
     Assert(AssertSpec),
+    /// A workload plus a real restart of a service, then verification.
+    Chaos(ChaosSpec),
+    /// Write, read back, compare and delete an object in the bucket.
+    StorageProbe(StorageProbeSpec),
+    /// Readiness dependencies and bucket isolation.
+    Health(HealthSpec),
 }
 
 impl TestKind {
     /// Every kind's table name, in the order the schema lists them.
-    pub const NAMES: [&'static str; 4] = ["http_load", "job_workload", "stream", "assert"];
+    pub const NAMES: [&'static str; 7] = [
+        "http_load",
+        "job_workload",
+        "stream",
+        "assert",
+        "chaos",
+        "storage_probe",
+        "health",
+    ];
 
     /// The table name of this kind.
     pub fn name(&self) -> &'static str {
@@ -336,6 +378,9 @@ impl TestKind {
             TestKind::JobWorkload(_) => "job_workload",
             TestKind::Stream(_) => "stream",
             TestKind::Assert(_) => "assert",
+            TestKind::Chaos(_) => "chaos",
+            TestKind::StorageProbe(_) => "storage_probe",
+            TestKind::Health(_) => "health",
         }
     }
 }

@@ -77,10 +77,18 @@ impl Validator {
             if let Some(health) = &service.health {
                 self.target(&path.key("health"), health, &envs);
             }
+            for (field, pointer) in [
+                ("pid_pointer", &service.pid_pointer),
+                ("started_at_pointer", &service.started_at_pointer),
+            ] {
+                if let Some(pointer) = pointer {
+                    self.pointer(&path.key(field), pointer);
+                }
+            }
             let restart = path.key("restart");
             match &service.restart {
                 RestartMethod::Process(p) => {
-                    if p.program.trim().is_empty() {
+                    if p.program.as_deref().is_some_and(|p| p.trim().is_empty()) {
                         self.problem(
                             restart.key("process").key("program"),
                             "expected a program to run",
@@ -146,6 +154,62 @@ impl Validator {
                 }
                 TestKind::Stream(spec) => self.stream(&kind_path, spec, plan.jobs.as_ref(), &envs),
                 TestKind::Assert(spec) => self.assert(&kind_path, spec, &envs),
+                TestKind::Chaos(spec) => {
+                    if !plan.services.contains_key(&spec.service) {
+                        let known: Vec<&str> = plan.services.keys().map(String::as_str).collect();
+                        self.problem(
+                            kind_path.key("service"),
+                            format!(
+                                "no service named {:?}; the plan's services are: {}",
+                                spec.service,
+                                known.join(", ")
+                            ),
+                        );
+                    }
+                    if (spec.jobs.is_some() || spec.streams.is_some())
+                        && !self.needs_jobs(&kind_path, plan.jobs.as_ref())
+                    {
+                        continue;
+                    }
+                    if let Some(jobs) = &spec.jobs {
+                        if jobs.count.is_none() {
+                            self.problem(kind_path.key("jobs").key("count"), "expected a count");
+                        }
+                    }
+                    if let Some(path) = &spec.results_path {
+                        self.target(&kind_path.key("results_path"), path, &envs);
+                    }
+                    if let Some(checks) = &spec.after_checks {
+                        self.target(
+                            &kind_path.key("after_checks").key("path"),
+                            &checks.path,
+                            &envs,
+                        );
+                    }
+                }
+                TestKind::StorageProbe(_) => {
+                    for (name, env) in &envs {
+                        if env.bucket.is_none() {
+                            self.problem(
+                                kind_path.clone(),
+                                format!("environment {name:?} has no [bucket] to probe"),
+                            );
+                        }
+                    }
+                }
+                TestKind::Health(spec) => {
+                    for (name, env) in &envs {
+                        if env.readiness_path.is_none() {
+                            self.problem(
+                                kind_path.clone(),
+                                format!("environment {name:?} has no readiness_path"),
+                            );
+                        }
+                    }
+                    if spec.artifact_job.is_some() {
+                        self.needs_jobs(&kind_path, plan.jobs.as_ref());
+                    }
+                }
             }
         }
         for (i, criterion) in plan.criteria.iter().enumerate() {
@@ -698,6 +762,7 @@ mod tests {
             secrets: BTreeMap::new(),
             headers: BTreeMap::new(),
             description: None,
+            bucket: None,
         }
     }
 

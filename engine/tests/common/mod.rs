@@ -57,6 +57,7 @@ pub fn environment(base_url: &str) -> Environment {
         secrets: BTreeMap::new(),
         headers: BTreeMap::new(),
         description: None,
+        bucket: None,
     }
 }
 
@@ -79,6 +80,8 @@ pub fn context(base_url: &str, id: &str) -> (TestContext, Arc<Collect>) {
         cancel: CancellationToken::new(),
         sink: sink.clone(),
         jobs: None,
+        services: Default::default(),
+        supervisor: None,
     };
     (ctx, sink)
 }

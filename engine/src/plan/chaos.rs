@@ -1,0 +1,179 @@
+//! Plan tables of the chaos, storage and health tests (`[tests.chaos]`,
+//! `[tests.storage_probe]`, `[tests.health]`) and of the environment's
+//! bucket access (`[environments.NAME.bucket]`).
+
+use super::{JobMix, Positive};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The signal a `process` restart begins with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Signal {
+    /// Polite stop; most services finish their work and exit.
+    #[serde(rename = "SIGTERM")]
+    Sigterm,
+    /// PostgreSQL's fast shutdown.
+    #[serde(rename = "SIGINT")]
+    Sigint,
+    /// No chance to clean up: a crash.
+    #[serde(rename = "SIGKILL")]
+    Sigkill,
+}
+
+/// A workload plus a fault on a named service at a chosen moment, then
+/// verification with a deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChaosSpec {
+    /// The service to restart (a key of `[services]`).
+    pub service: String,
+    /// Runs submitted through the job protocol (`count` of one kind).
+    #[serde(default)]
+    pub jobs: Option<JobMix>,
+    /// SSE sessions, each following a new job's events.
+    #[serde(default)]
+    pub streams: Option<ChaosStreams>,
+    /// Fault this many milliseconds after the workload started.
+    #[serde(default)]
+    pub fault_after_ms: Option<u32>,
+    /// Fault once this many runs are reported `running` (or, with streams
+    /// only, once this many streams got an event); with `fault_after_ms`
+    /// too, whichever comes first.
+    #[serde(default)]
+    pub fault_after_started: Option<Positive>,
+    /// `process` restarts only: the signal to stop with, instead of the
+    /// service's own.
+    #[serde(default)]
+    pub signal: Option<Signal>,
+    /// Runs and streams not terminal this many seconds after the fault
+    /// count as stuck (60 unless set).
+    #[serde(default)]
+    pub deadline_s: Option<Positive>,
+    /// Path of a run's results (`/runs/{id}/results`); when set, a run
+    /// with more than one result counts as a duplicate.
+    #[serde(default)]
+    pub results_path: Option<String>,
+    /// JSON pointer to the number of results in that answer (`/count`).
+    #[serde(default)]
+    pub results_count_pointer: Option<String>,
+    /// Read every completed run's artifact back (over `artifact_path` and,
+    /// when the environment has a reachable bucket, from the bucket) and
+    /// compare its sha256 with the API's (true unless set).
+    #[serde(default)]
+    pub verify_artifacts: Option<bool>,
+    /// Health checks after recovery (the seed's "30 successful health checks").
+    #[serde(default)]
+    pub after_checks: Option<AfterChecks>,
+}
+
+/// SSE sessions of a chaos test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChaosStreams {
+    /// How many.
+    pub sessions: Positive,
+    /// The job each session creates and follows.
+    pub job: JobMix,
+    /// JSON pointer in an event's data that is `true` on the last event
+    /// (`/final` unless set).
+    #[serde(default)]
+    pub final_pointer: Option<String>,
+}
+
+/// Health checks after the service recovered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AfterChecks {
+    /// Path or URL checked; must answer 2xx.
+    pub path: String,
+    /// How many checks.
+    pub count: Positive,
+    /// Time between them in milliseconds (100 unless set).
+    #[serde(default)]
+    pub interval_ms: Option<Positive>,
+}
+
+/// Write, read back, compare and delete an object in the environment's bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StorageProbeSpec {
+    /// Key prefix of the probe object (`smoke-tests/` unless set).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Size of the probe object in bytes (1024 unless set).
+    #[serde(default)]
+    pub size_bytes: Option<Positive>,
+}
+
+/// The readiness endpoint's dependencies and bucket isolation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSpec {
+    /// JSON pointer to the dependency list in the readiness answer
+    /// (`/dependencies`); each entry has `name`, `status` and may have
+    /// `latency_ms`.
+    #[serde(default)]
+    pub dependencies_pointer: Option<String>,
+    /// Status word of a healthy dependency (`healthy` unless set).
+    #[serde(default)]
+    pub healthy_status: Option<String>,
+    /// JSON pointer to the bucket name the target reports
+    /// (`/dependencies/1/details/bucket`).
+    #[serde(default)]
+    pub bucket_pointer: Option<String>,
+    /// Runs of this job kind are created and their artifacts looked up:
+    /// `artifact_bucket_pointer` in the run must name the expected bucket
+    /// and the object must exist there (when the bucket is reachable).
+    #[serde(default)]
+    pub artifact_job: Option<JobMix>,
+    /// JSON pointer to the bucket a run reports its artifact in (`/artifact_bucket`).
+    #[serde(default)]
+    pub artifact_bucket_pointer: Option<String>,
+    /// How long the artifact jobs may take, in seconds (60 unless set).
+    #[serde(default)]
+    pub timeout_s: Option<Positive>,
+}
+
+/// How Shakedown itself reaches the environment's bucket: a local folder of
+/// buckets, or an S3-compatible endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketAccess {
+    /// Buckets are folders of one directory.
+    Local(LocalBuckets),
+    /// An S3-compatible server (path-style).
+    S3(S3Buckets),
+}
+
+/// Buckets as folders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocalBuckets {
+    /// The folder holding one folder per bucket.
+    #[serde(default)]
+    pub root: Option<String>,
+    /// Instead of `root`: a JSON pointer into the readiness answer to the
+    /// folder of the bucket the target uses
+    /// (`/dependencies/1/details/path`); its parent folder is the root.
+    #[serde(default)]
+    pub root_from_readiness: Option<String>,
+}
+
+/// An S3-compatible endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct S3Buckets {
+    /// Endpoint URL (`http://127.0.0.1:9000`); AWS when unset.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Region (`us-east-1` unless set).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Name of the environment secret holding the access key id.
+    pub access_key_secret: String,
+    /// Name of the environment secret holding the secret access key.
+    pub secret_key_secret: String,
+    /// Path-style addressing (true unless set).
+    #[serde(default)]
+    pub path_style: Option<bool>,
+}

@@ -1,0 +1,279 @@
+//! `shakedown run examples/step3.toml --demo` against the demo target, one
+//! demo stack per fault switch (127.0.0.1 only): the matching part of the
+//! example plan must find that switch's anomaly and say NO-GO, and the
+//! clean target must be GO with every restart observed.
+
+use engine::chaos_model::{ChaosMetrics, HealthMetrics};
+use engine::metrics::TestMetrics;
+use engine::results::{RunResults, TestResult};
+use engine::run::Verdict;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Once;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The demo target's binary must sit next to `shakedown`.
+fn build_sut() {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "sut", "--bin", "shakedown-sut"])
+            .current_dir(root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building shakedown-sut failed");
+    });
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The example plan with only the tests named (and their criteria), on a
+/// free port.
+fn step3_part(ids: &[&str], port: u16) -> String {
+    let text = std::fs::read_to_string(root().join("examples/step3.toml")).unwrap();
+    let mut plan: toml::Table = text.parse().unwrap();
+    let tests = plan["tests"].as_array().unwrap().clone();
+    plan["tests"] = toml::Value::Array(
+        tests
+            .into_iter()
+            .filter(|t| ids.contains(&t["id"].as_str().unwrap()))
+            .collect(),
+    );
+    let criteria = plan["criteria"].as_array().unwrap().clone();
+    plan["criteria"] = toml::Value::Array(
+        criteria
+            .into_iter()
+            .filter(|c| {
+                let expr = c["expr"].as_str().unwrap();
+                ids.iter().any(|id| expr.starts_with(&format!("{id}.")))
+            })
+            .collect(),
+    );
+    toml::to_string(&plan)
+        .unwrap()
+        .replace("http://127.0.0.1:8080", &format!("http://127.0.0.1:{port}"))
+}
+
+/// Runs a plan text with `--demo` and the given fault switches.
+fn run(plan: &str, faults: &[&str], tag: &str) -> (RunResults, String) {
+    build_sut();
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("chaos-{tag}-"))
+        .tempdir()
+        .unwrap();
+    let file = dir.path().join("plan.toml");
+    std::fs::write(&file, plan).unwrap();
+    let out = dir.path().join("out");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shakedown"));
+    cmd.arg("run")
+        .arg(&file)
+        .arg("--demo")
+        .arg("--out")
+        .arg(&out);
+    if !faults.is_empty() {
+        cmd.arg(format!("--demo-fault={}", faults.join(",")));
+    }
+    let output = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap_or_else(|e| {
+        panic!("{tag}: no results.json ({e}); stdout {stdout} stderr {stderr}")
+    });
+    let results: RunResults = serde_json::from_str(&json).unwrap();
+    (results, format!("{stdout}\n{json}"))
+}
+
+fn test<'a>(results: &'a RunResults, id: &str) -> &'a TestResult {
+    results.tests.iter().find(|t| t.id == id).unwrap()
+}
+
+fn chaos(results: &RunResults, id: &str) -> ChaosMetrics {
+    match &test(results, id).metrics {
+        Some(TestMetrics::Chaos(m)) => m.clone(),
+        other => panic!("{id}: {other:?}"),
+    }
+}
+
+#[test]
+fn clean_demo_is_go_with_every_restart_observed() {
+    let port = free_port();
+    let (results, log) = run(
+        &step3_part(&["C1", "C2", "C3", "S1", "H1"], port),
+        &[],
+        "clean",
+    );
+    assert_eq!(results.verdict, Some(Verdict::Go), "{log}");
+    for id in ["C1", "C2", "C3"] {
+        let m = chaos(&results, id);
+        assert_eq!(m.restart_observed, 1, "{id}");
+        assert!(m.recovery_ms > 0.0, "{id}");
+        let t = test(&results, id);
+        assert_eq!(t.faults.len(), 1, "{id}");
+        let fault = &t.faults[0];
+        assert!(fault.restart_observed && fault.call_ok, "{id}: {fault:?}");
+        assert!(fault
+            .supervisor
+            .as_ref()
+            .is_some_and(|s| s.old_pid != s.new_pid));
+        assert!(!fault.timeline.is_empty(), "{id}: no health timeline");
+        // Probed at least every 100 ms (start times of the probes).
+        assert!(
+            fault
+                .timeline
+                .windows(2)
+                .all(|w| w[1].at_ms - w[0].at_ms <= 150),
+            "{id}: {:?}",
+            fault.timeline
+        );
+    }
+    let c1 = chaos(&results, "C1");
+    assert_eq!((c1.runs_completed, c1.stuck, c1.duplicates), (4, 0, 0));
+    assert!(
+        c1.artifacts_checked == 4 && c1.artifacts_in_bucket == 4,
+        "{c1:?}"
+    );
+    let c2 = chaos(&results, "C2");
+    assert!(
+        c2.streams_interrupted > 0 && c2.streams_reconnected == c2.streams_interrupted,
+        "{c2:?}"
+    );
+    assert_eq!(c2.event_repeats + c2.event_gaps, 0);
+    let c3 = chaos(&results, "C3");
+    assert_eq!(c3.health_checks_after_ok, 30);
+    // results.json itself carries the proof and the timeline.
+    assert!(
+        log.contains("\"faults\"") && log.contains("\"timeline\"") && log.contains("\"old_pid\"")
+    );
+}
+
+#[test]
+fn lose_on_restart_leaves_stuck_runs() {
+    let (results, log) = run(
+        &step3_part(&["C1"], free_port()),
+        &["lose-on-restart"],
+        "lose",
+    );
+    let m = chaos(&results, "C1");
+    assert_eq!(m.restart_observed, 1, "{log}");
+    assert!(m.stuck > 0, "{m:?}");
+    assert_eq!(results.verdict, Some(Verdict::NoGo));
+}
+
+#[test]
+fn duplicate_results_are_counted() {
+    let (results, log) = run(
+        &step3_part(&["C1"], free_port()),
+        &["duplicate-results"],
+        "dup",
+    );
+    let m = chaos(&results, "C1");
+    assert_eq!(m.restart_observed, 1, "{log}");
+    assert!(m.duplicates > 0, "{m:?}");
+    assert_eq!(results.verdict, Some(Verdict::NoGo));
+}
+
+#[test]
+fn corrupt_artifacts_are_counted() {
+    let (results, log) = run(
+        &step3_part(&["C1"], free_port()),
+        &["corrupt-artifact"],
+        "corrupt",
+    );
+    let m = chaos(&results, "C1");
+    assert!(m.corrupted > 0, "{m:?} {log}");
+    assert_eq!(results.verdict, Some(Verdict::NoGo));
+}
+
+#[test]
+fn streams_that_do_not_resume_are_counted() {
+    let (results, log) = run(
+        &step3_part(&["C2"], free_port()),
+        &["no-stream-resume"],
+        "noresume",
+    );
+    let m = chaos(&results, "C2");
+    assert_eq!(m.restart_observed, 1, "{log}");
+    assert!(
+        m.streams_not_reconnected > 0 && m.event_repeats > 0,
+        "{m:?}"
+    );
+    assert_eq!(results.verdict, Some(Verdict::NoGo));
+}
+
+#[test]
+fn wrong_bucket_fails_isolation_and_graph_corruption_fails_integrity() {
+    let (results, log) = run(
+        &step3_part(&["H1"], free_port()),
+        &["wrong-bucket"],
+        "bucket",
+    );
+    match &test(&results, "H1").metrics {
+        Some(TestMetrics::Health(HealthMetrics {
+            isolation_ok,
+            bucket_match,
+            ..
+        })) => assert_eq!((*isolation_ok, *bucket_match), (0, 0), "{log}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(results.verdict, Some(Verdict::NoGo));
+
+    let (results, log) = run(
+        &step3_part(&["L1", "G1"], free_port()),
+        &["graph-corruption"],
+        "graph",
+    );
+    match &test(&results, "G1").metrics {
+        Some(TestMetrics::Assert(m)) => {
+            assert!(m.values["integrity_errors"] > 0.0, "{log}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(results.verdict, Some(Verdict::NoGo));
+}
+
+#[test]
+fn a_command_that_restarts_nothing_is_not_observed() {
+    let port = free_port();
+    let plan = format!(
+        r#"
+[plan]
+name = "noop-restart"
+[environments.demo]
+base_url = "http://127.0.0.1:{port}"
+health_path = "/health"
+[services.api]
+health = "/health"
+pid_pointer = "/pid"
+started_at_pointer = "/started_at"
+observe_timeout_s = 3
+restart.command = {{ run = "true", timeout_s = 10 }}
+[[tests]]
+id = "C9"
+[tests.chaos]
+service = "api"
+[[criteria]]
+expr = "C9.restart_observed == 1"
+"#
+    );
+    let (results, log) = run(&plan, &[], "noop");
+    let t = test(&results, "C9");
+    assert!(
+        t.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("restart not observed")),
+        "{log}"
+    );
+    let fault = &t.faults[0];
+    assert!(fault.call_ok && !fault.restart_observed, "{fault:?}");
+    assert!(fault.timeline.len() >= 20, "probed for 3 s every 100 ms");
+    assert_eq!(results.verdict, Some(Verdict::NoGo));
+}
