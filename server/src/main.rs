@@ -2,6 +2,8 @@
 //! this file only parses arguments and turns errors into exit codes.
 
 mod cmd_check;
+mod cmd_diff;
+mod cmd_report;
 mod cmd_run;
 mod cmd_schema;
 mod cmd_verify;
@@ -9,6 +11,7 @@ mod db;
 mod demo;
 mod evidence;
 mod readiness;
+mod report;
 mod serve;
 mod web;
 
@@ -38,6 +41,10 @@ enum Command {
     Verify(cmd_verify::VerifyArgs),
     /// Run a plan headless: exit 0 GO, 1 NO-GO or aborted, 2 invalid input or unreachable.
     Run(cmd_run::RunArgs),
+    /// Print or write a stored run's report (md, html, json, junit) after verifying its pack.
+    Report(cmd_report::ReportArgs),
+    /// Compare two stored runs metric by metric (exit 1 when the second regressed).
+    Diff(cmd_diff::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +71,8 @@ fn main() -> ExitCode {
             Command::Schema(args) => cmd_schema::run(args),
             Command::Verify(args) => cmd_verify::run(args).await,
             Command::Run(args) => cmd_run::run(args).await,
+            Command::Report(args) => cmd_report::run(args).await,
+            Command::Diff(args) => cmd_diff::run(args).await,
         }
     });
     match outcome {

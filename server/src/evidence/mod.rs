@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod pack;
+pub mod record;
 pub mod store;
 
 /// What can go wrong reading or writing evidence.
@@ -26,7 +27,6 @@ pub enum EvidenceError {
         reason: String,
     },
     /// A pack with this version already exists: packs are never overwritten.
-    #[allow(dead_code)]
     #[error("evidence pack {version} of run {run_id} already exists (packs are immutable)")]
     Exists { run_id: String, version: u32 },
     /// A file name that would escape the pack's folder.

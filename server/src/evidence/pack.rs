@@ -33,8 +33,6 @@ pub struct Manifest {
 }
 
 /// A pack as written: its version and the digest to store with the run.
-// Written by `shakedown run` once it stores packs (wired with the evidence issue).
-#[allow(dead_code)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenPack {
     pub version: u32,
@@ -94,7 +92,6 @@ impl VerifiedPack {
     }
 
     /// A verified file's bytes.
-    #[allow(dead_code)]
     pub fn file(&self, name: &str) -> Option<&[u8]> {
         self.files
             .iter()
@@ -131,8 +128,6 @@ pub async fn versions(store: &dyn ObjectStore, run_id: &str) -> Result<Vec<u32>,
 
 /// Writes a new pack version for the run: every file first, the manifest
 /// last and only if that version does not exist yet.
-// Written by `shakedown run` once it stores packs (wired with the evidence issue).
-#[allow(dead_code)]
 pub async fn write_pack(
     store: &dyn ObjectStore,
     run_id: &str,

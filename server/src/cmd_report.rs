@@ -1,0 +1,141 @@
+//! `shakedown report RUN_OR_PACK_DIR [--format md|html|json|junit] [--out FILE]`:
+//! verifies a stored pack (by run id in the evidence store, or a pack folder
+//! on disk with its manifest.json) and prints or writes one rendering. A pack
+//! whose files do not match its manifest is refused, naming the files.
+
+use crate::evidence::config::EvidenceArgs;
+use crate::evidence::pack::{self, VerifiedPack};
+use crate::evidence::store::LocalStore;
+use crate::report::{html, junit, markdown, Report};
+use anyhow::Context as _;
+use engine::results::RunResults;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Output formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// report.md
+    Md,
+    /// report.html
+    Html,
+    /// results.json
+    Json,
+    /// junit.xml
+    Junit,
+}
+
+/// Arguments of `shakedown report`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// A run id in the evidence store, or a folder holding a pack.
+    pub run: String,
+    /// What to print.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: Format,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Pack version (default: the newest).
+    #[arg(long)]
+    pub version: Option<u32>,
+    /// Folder holding the local evidence store (`DATA_DIR/evidence`).
+    #[arg(long, env = "SHAKEDOWN_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+}
+
+/// Reads and verifies a pack named by run id or folder.
+pub async fn load(
+    run: &str,
+    version: Option<u32>,
+    data_dir: &Path,
+    evidence: &EvidenceArgs,
+) -> anyhow::Result<VerifiedPack> {
+    let dir = Path::new(run);
+    if dir.join(pack::MANIFEST).is_file() {
+        // A pack folder in a local store's layout: `<root>/<run>/v<N>/`.
+        let version = dir
+            .file_name()
+            .and_then(|v| v.to_str()?.strip_prefix('v')?.parse().ok())
+            .context("a pack folder is named v<N>")?;
+        let run_dir = dir
+            .parent()
+            .context("a pack folder sits in its run's folder")?;
+        let run_id = run_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("the run folder's name is not text")?;
+        let root = run_dir.parent().unwrap_or(Path::new("."));
+        let store = LocalStore::new(root);
+        return Ok(pack::read_pack(&store, run_id, Some(version)).await?);
+    }
+    let store = evidence.open(data_dir).await?;
+    Ok(pack::read_pack(store.as_ref(), run, version).await?)
+}
+
+/// The pack's results, after checking it is intact.
+pub fn results_of(pack: &VerifiedPack) -> anyhow::Result<RunResults> {
+    if !pack.intact() {
+        let names: Vec<String> = pack.problems.iter().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "the evidence pack of run {} v{} is NOT intact: {}",
+            pack.manifest.run_id,
+            pack.manifest.version,
+            names.join("; ")
+        );
+    }
+    let bytes = pack
+        .file("results.json")
+        .context("the pack has no results.json")?;
+    serde_json::from_slice(bytes).context("results.json is not readable")
+}
+
+/// Runs the command.
+pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let pack = load(&args.run, args.version, &args.data_dir, &args.evidence).await?;
+    let results = match results_of(&pack) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("shakedown: {e:#}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let text = match args.format {
+        Format::Json => {
+            String::from_utf8_lossy(pack.file("results.json").unwrap_or_default()).into_owned()
+        }
+        Format::Junit => junit::render(&results),
+        Format::Md | Format::Html => {
+            let mut names: Vec<String> = pack.files.iter().map(|(n, _)| n.clone()).collect();
+            names.push(pack::MANIFEST.to_owned());
+            let stored = match args.format {
+                Format::Md => pack.file("report.md"),
+                _ => pack.file("report.html"),
+            };
+            // The stored rendering carries the comparison made at run time;
+            // prefer it, rebuild only when it is absent.
+            match stored {
+                Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                None => {
+                    let report = Report::build(&results, None, Vec::new(), names);
+                    if args.format == Format::Md {
+                        markdown::render(&report)
+                    } else {
+                        html::render(&report)
+                    }
+                }
+            }
+        }
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,89 @@
+//! Stores a finished run's evidence: renders every pack file, writes a new
+//! pack version to the evidence store and a plain copy (with the manifest)
+//! to the `--out` folder. The previous run of the same plan and environment,
+//! found in the store, feeds the report's comparison.
+
+use super::pack::{self, WrittenPack, MANIFEST};
+use super::store::ObjectStore;
+use super::EvidenceError;
+use engine::results::RunResults;
+use std::path::Path;
+
+/// Why a run's evidence could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The store refused.
+    #[error(transparent)]
+    Store(#[from] EvidenceError),
+    /// The results could not be serialised.
+    #[error("cannot serialise the results: {0}")]
+    Serialise(#[from] serde_json::Error),
+    /// The `--out` copy could not be written.
+    #[error("cannot write {path}: {source}")]
+    Copy {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The newest verified results in the store of another run with the same
+/// plan name and environment that started before `current`.
+pub async fn previous_run(store: &dyn ObjectStore, current: &RunResults) -> Option<RunResults> {
+    let keys = store.list("").await.ok()?;
+    let mut runs: Vec<&str> = keys
+        .iter()
+        .filter(|k| k.ends_with(MANIFEST))
+        .filter_map(|k| k.split('/').next())
+        .filter(|r| *r != current.run_id)
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    let mut best: Option<RunResults> = None;
+    for run in runs {
+        let Ok(p) = pack::read_pack(store, run, None).await else {
+            continue;
+        };
+        if !p.intact() {
+            continue;
+        }
+        let Some(r) = p
+            .file("results.json")
+            .and_then(|b| serde_json::from_slice::<RunResults>(b).ok())
+        else {
+            continue;
+        };
+        if r.plan.name == current.plan.name
+            && r.environment.name == current.environment.name
+            && r.started_at_ms < current.started_at_ms
+            && best
+                .as_ref()
+                .is_none_or(|b| b.started_at_ms < r.started_at_ms)
+        {
+            best = Some(r);
+        }
+    }
+    best
+}
+
+/// Writes the run's pack to the store and copies it into `out`.
+pub async fn store_run(
+    store: &dyn ObjectStore,
+    results: &RunResults,
+    out: &Path,
+) -> Result<WrittenPack, RecordError> {
+    let previous = previous_run(store, results).await;
+    let files = crate::report::pack_files(results, previous.as_ref())?;
+    let copy = |name: &str, bytes: &[u8]| {
+        let path = out.join(name);
+        std::fs::write(&path, bytes).map_err(|source| RecordError::Copy {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    for (name, bytes) in &files {
+        copy(name, bytes)?;
+    }
+    let written = pack::write_pack(store, &results.run_id, files, crate::db::now_ms()).await?;
+    copy(MANIFEST, &serde_json::to_vec_pretty(&written.manifest)?)?;
+    Ok(written)
+}

@@ -1,0 +1,197 @@
+//! `report.md`: the report in the seed document's structure.
+
+use super::model::Report;
+use super::values::number;
+use std::fmt::Write as _;
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}ms"))
+}
+
+fn pass(p: bool) -> &'static str {
+    if p {
+        "PASS"
+    } else {
+        "FAIL"
+    }
+}
+
+/// Renders the report as Markdown.
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# {}\n", r.title);
+    let env = r.environment.first().map_or("", |(_, v)| v.as_str());
+    let _ = writeln!(o, "**Environment:** {env}  ");
+    let _ = writeln!(o, "**Test Date:** {}  ", r.started_at);
+    let _ = writeln!(o, "**Tester:** {} (automated)  ", r.tool);
+    let _ = writeln!(o, "**Overall Status:** **{}**\n\n---\n", r.status);
+    if let Some(e) = &r.error {
+        let _ = writeln!(o, "> The run stopped early: {e}\n");
+    }
+
+    o.push_str(
+        "## Executive Summary\n\n| Criteria | Result | Notes |\n|----------|--------|-------|\n",
+    );
+    for s in &r.summary {
+        let _ = writeln!(
+            o,
+            "| {} | **{}** {} | {} |",
+            s.group,
+            s.result,
+            if s.passed { "✓" } else { "✗" },
+            s.notes
+        );
+    }
+    let _ = writeln!(o, "\n**GO/NO-GO Decision:** **{}**\n\n---\n", r.decision);
+
+    o.push_str("## Environment Configuration\n\n| Setting | Value |\n|---------|-------|\n");
+    for (k, v) in &r.environment {
+        let _ = writeln!(o, "| {k} | {v} |");
+    }
+    o.push_str("\n---\n\n## Test Results\n\n");
+    for t in &r.tests {
+        let _ = writeln!(
+            o,
+            "### {}: {}\n\n| Metric | Value |\n|--------|-------|",
+            t.id, t.title
+        );
+        for (k, v) in &t.metrics {
+            let _ = writeln!(o, "| {k} | {v} |");
+        }
+        for w in &t.warnings {
+            let _ = writeln!(o, "\n> Warning: {w}");
+        }
+        if let Some(e) = &t.error {
+            let _ = writeln!(o, "\n> Error: {e}");
+        }
+        let _ = writeln!(o, "\n**Evidence:**\n```json\n{}\n```\n", t.evidence_json);
+        for p in &t.restarts {
+            let _ = writeln!(
+                o,
+                "**Restart Proof ({}{}):**\n\n| Field | Value |\n|-------|-------|",
+                p.service,
+                if p.observed {
+                    ", observed"
+                } else {
+                    ", NOT observed"
+                }
+            );
+            for (k, v) in &p.rows {
+                let _ = writeln!(o, "| {k} | {} |", v.replace('|', "\\|").replace('\n', " "));
+            }
+            if let Some(rec) = &p.recovery {
+                let _ = writeln!(o, "\n**Recovery Time:** {rec}");
+            }
+            o.push('\n');
+        }
+    }
+    o.push_str("---\n\n## Integrity and Storage Checks\n\n");
+    if r.integrity.is_empty() {
+        o.push_str("No integrity or storage checks in this plan.\n\n");
+    } else {
+        o.push_str("| Test | Check | Actual | Result |\n|------|-------|--------|--------|\n");
+        for c in &r.integrity {
+            let res = c.passed.map_or("—", pass);
+            let _ = writeln!(o, "| {} | {} | {} | {} |", c.test, c.check, c.actual, res);
+        }
+        o.push('\n');
+    }
+    if !r.dependencies.is_empty() {
+        o.push_str("---\n\n## Service Health at Test Time\n\n| Test | Dependency | Status | Latency |\n|------|------------|--------|---------|\n");
+        for d in &r.dependencies {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                d.test, d.name, d.status, d.latency
+            );
+        }
+        o.push('\n');
+    }
+    o.push_str("---\n\n## Performance Summary\n\n### Latencies\n\n| Test | P50 | P95 | P99 | Status |\n|------|-----|-----|-----|--------|\n");
+    for p in &r.performance {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} |",
+            p.test,
+            ms(p.p50_ms),
+            ms(p.p95_ms),
+            ms(p.p99_ms),
+            p.status
+        );
+    }
+    o.push_str("\n### Total Operations Processed\n\n| Category | Operations | Success | Failures |\n|----------|------------|---------|----------|\n");
+    for t in &r.totals {
+        if t.category == "Total" {
+            let _ = writeln!(
+                o,
+                "| **Total** | **{}** | **{}** | **{}** |",
+                t.requests, t.ok, t.fail
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                t.category, t.requests, t.ok, t.fail
+            );
+        }
+    }
+    if !r.failures_by_class.is_empty() {
+        o.push_str("\n### Failures by Class\n\n| Class | Count |\n|-------|-------|\n");
+        for (c, n) in &r.failures_by_class {
+            let _ = writeln!(o, "| {c} | {n} |");
+        }
+    }
+    o.push_str("\n---\n\n## Criteria Checklist\n\n");
+    for c in &r.criteria {
+        let note = c
+            .note
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "- [{}] {} — `{}` = {}{note}",
+            if c.passed { "x" } else { " " },
+            c.label,
+            c.expr,
+            c.actual
+        );
+    }
+    o.push_str("\n---\n\n## Key Differences from Previous Run\n\n");
+    match &r.differences {
+        Some(d) => o.push_str(&d.to_markdown()),
+        None => o.push_str("No previous run of this plan against this environment.\n"),
+    }
+    o.push_str("\n---\n\n## Sign-Off\n\n");
+    if r.signoffs.is_empty() {
+        o.push_str("Not signed yet.\n");
+    } else {
+        o.push_str("| Approver | Decision | Comment | Time | Manifest digest |\n|----------|----------|---------|------|-----------------|\n");
+        for s in &r.signoffs {
+            let _ = writeln!(
+                o,
+                "| {} | **{}** | {} | {} | `{}` |",
+                s.approver, s.decision, s.comment, s.at, s.manifest_digest
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n```\nRun: {}\nStarted: {}\nFinished: {}\nDuration: {} seconds\nDecision: {}\n```",
+        r.run_id,
+        r.started_at,
+        r.finished_at,
+        number(r.duration_s),
+        r.decision
+    );
+    o.push_str("\n---\n\n## Output Files\n\n| File |\n|------|\n");
+    for f in &r.files {
+        let _ = writeln!(o, "| `{f}` |");
+    }
+    let _ = writeln!(
+        o,
+        "\n---\n\n*Generated by {} for run `{}`.*",
+        r.tool, r.run_id
+    );
+    o
+}
