@@ -9,7 +9,8 @@ use engine::metrics::TestMetrics;
 use engine::plan::load_file;
 use engine::results::RunResults;
 use engine::run::{RunStatus, Verdict};
-use engine::runner::{run_plan, RunError};
+use engine::runner::{run_plan_with, RunError, RunOptions};
+use engine::supervisor::Supervisor;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,6 +35,23 @@ pub struct RunArgs {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub evidence: crate::evidence::config::EvidenceArgs,
+    /// Start the demo target (PostgreSQL, API, worker) under Shakedown's
+    /// supervisor first, on the port of the plan's base URL, so `process`
+    /// restarts work; stop it all afterwards.
+    #[arg(long)]
+    pub demo: bool,
+    /// Fault switches for the demo target (comma-separated), with --demo.
+    #[arg(long = "demo-fault", value_delimiter = ',', requires = "demo")]
+    pub demo_faults: Vec<String>,
+}
+
+/// The port of the environment's base URL (the demo target listens there).
+fn demo_port(loaded: &engine::plan::LoadedPlan, env: Option<&str>) -> anyhow::Result<u16> {
+    let (_, environment) = loaded.plan.environment(env).map_err(anyhow::Error::msg)?;
+    let url = url::Url::parse(&environment.base_url)
+        .with_context(|| format!("base_url {:?}", environment.base_url))?;
+    url.port_or_known_default()
+        .context("the base URL has no port")
 }
 
 /// Runs the plan and maps the outcome to an exit code.
@@ -54,7 +72,44 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     });
     let sink = Arc::new(Bars::default());
-    let results = match run_plan(&loaded, args.environment.as_deref(), cancel, sink.clone()).await {
+    let mut options = RunOptions::default();
+    let mut demo = None;
+    if args.demo {
+        let port = demo_port(&loaded, args.environment.as_deref())?;
+        let temp = tempfile::Builder::new()
+            .prefix("shakedown-run-demo-")
+            .tempdir()
+            .context("cannot create the demo's temporary folder")?;
+        let supervisor = Arc::new(Supervisor::new());
+        let demo_args = crate::demo::DemoArgs {
+            addr: ([127, 0, 0, 1], 0).into(),
+            sut_port: port,
+            faults: args.demo_faults.clone(),
+            no_postgres: false,
+            site_root: PathBuf::new(),
+            plans_dir: PathBuf::new(),
+        };
+        eprintln!("shakedown: starting the demo target on 127.0.0.1:{port}");
+        if let Err(e) = crate::demo::start_stack(&supervisor, temp.path(), &demo_args).await {
+            supervisor.stop_all().await;
+            return Err(e.context("cannot start the demo target"));
+        }
+        options.supervisor = Some(supervisor.clone());
+        demo = Some((supervisor, temp));
+    }
+    let outcome = run_plan_with(
+        &loaded,
+        args.environment.as_deref(),
+        cancel,
+        sink.clone(),
+        options,
+    )
+    .await;
+    if let Some((supervisor, temp)) = demo {
+        supervisor.stop_all().await;
+        drop(temp);
+    }
+    let results = match outcome {
         Ok(results) => results,
         Err(e @ (RunError::Invalid(_) | RunError::Unreachable { .. })) => {
             eprintln!("shakedown: {e}");
@@ -151,6 +206,19 @@ fn summary_table(results: &RunResults) -> String {
                 m.failed_checks,
                 None,
             ),
+            Some(TestMetrics::Chaos(m)) => (
+                m.runs_started + m.streams,
+                m.runs_completed + m.streams_completed,
+                m.stuck + m.duplicates + m.corrupted + m.streams_not_reconnected + m.streams_failed,
+                None,
+            ),
+            Some(TestMetrics::StorageProbe(m)) => (1, m.ok, 1 - m.ok, None),
+            Some(TestMetrics::Health(m)) => (
+                m.dependencies_total,
+                m.dependencies_healthy,
+                m.dependencies_total - m.dependencies_healthy,
+                None,
+            ),
             None => (0, 0, 0, None),
         };
         let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
@@ -186,6 +254,17 @@ fn summary_table(results: &RunResults) -> String {
         }
         if let Some(error) = &test.error {
             out.push_str(&format!("error: {}: {error}\n", test.id));
+        }
+        for fault in &test.faults {
+            out.push_str(&format!(
+                "restart: {}: {} via {} -> observed {} ({}), recovery {} ms\n",
+                test.id,
+                fault.service,
+                fault.method,
+                fault.restart_observed,
+                fault.observation,
+                fault.recovery_ms.map_or("-".to_owned(), |r| r.to_string())
+            ));
         }
     }
     out.push_str("\ncriteria:\n");
