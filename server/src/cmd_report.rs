@@ -55,7 +55,7 @@ pub async fn load(
 ) -> anyhow::Result<VerifiedPack> {
     let dir = Path::new(run);
     if dir.join(pack::MANIFEST).is_file() {
-        // A pack folder in a local store's layout: `<root>/<run>/v<N>/`.
+        // A pack folder in a local store's layout: `<root>/runs/<run>/v<N>/`.
         let version = dir
             .file_name()
             .and_then(|v| v.to_str()?.strip_prefix('v')?.parse().ok())
@@ -67,7 +67,10 @@ pub async fn load(
             .file_name()
             .and_then(|n| n.to_str())
             .context("the run folder's name is not text")?;
-        let root = run_dir.parent().unwrap_or(Path::new("."));
+        let root = run_dir
+            .parent()
+            .and_then(Path::parent)
+            .context("a pack folder sits in <store>/runs/<run>/")?;
         let store = LocalStore::new(root);
         return Ok(pack::read_pack(&store, run_id, Some(version)).await?);
     }
@@ -89,7 +92,7 @@ pub fn results_of(pack: &VerifiedPack) -> anyhow::Result<RunResults> {
     let bytes = pack
         .file("results.json")
         .context("the pack has no results.json")?;
-    serde_json::from_slice(bytes).context("results.json is not readable")
+    crate::report::parse_results(bytes).context("results.json is not readable")
 }
 
 /// Runs the command.

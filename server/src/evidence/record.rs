@@ -29,11 +29,11 @@ pub enum RecordError {
 /// The newest verified results in the store of another run with the same
 /// plan name and environment that started before `current`.
 pub async fn previous_run(store: &dyn ObjectStore, current: &RunResults) -> Option<RunResults> {
-    let keys = store.list("").await.ok()?;
+    let keys = store.list("runs/").await.ok()?;
     let mut runs: Vec<&str> = keys
         .iter()
         .filter(|k| k.ends_with(MANIFEST))
-        .filter_map(|k| k.split('/').next())
+        .filter_map(|k| k.strip_prefix("runs/")?.split('/').next())
         .filter(|r| *r != current.run_id)
         .collect();
     runs.sort_unstable();
@@ -48,7 +48,7 @@ pub async fn previous_run(store: &dyn ObjectStore, current: &RunResults) -> Opti
         }
         let Some(r) = p
             .file("results.json")
-            .and_then(|b| serde_json::from_slice::<RunResults>(b).ok())
+            .and_then(|b| crate::report::parse_results(b).ok())
         else {
             continue;
         };
