@@ -4,6 +4,7 @@
 
 pub mod charts;
 pub mod components;
+pub mod live;
 pub mod routes;
 
 use leptos::prelude::*;
@@ -30,6 +31,8 @@ pub mod context {
     pub struct ServerContext {
         /// Where runs are kept.
         pub runs: Arc<dyn engine::store::RunStore>,
+        /// Starts and aborts runs.
+        pub launcher: Arc<dyn engine::store::Launcher>,
         /// The folder plans are offered from.
         pub plans_dir: PathBuf,
     }
@@ -80,6 +83,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=routes::not_found::NotFound>
                     <Route path=path!("/") view=routes::runs::RunsPage/>
                     <Route path=path!("/runs/new") view=routes::new_run::NewRunPage/>
+                    <Route path=path!("/runs/:id") view=routes::run::RunPage/>
                 </Routes>
             </main>
             <footer class="site-footer">

@@ -9,6 +9,7 @@ pub mod chaos_model;
 pub mod checks;
 pub mod criteria;
 pub mod events;
+pub mod launch;
 pub mod metrics;
 pub mod plan;
 pub mod results;

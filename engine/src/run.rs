@@ -141,6 +141,9 @@ pub struct RunSummary {
     pub started_at_ms: Option<i64>,
     /// When it reached a terminal status.
     pub finished_at_ms: Option<i64>,
+    /// Why it was interrupted or could not finish, when it was.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 impl RunSummary {
@@ -209,4 +212,19 @@ mod format_tests {
         assert_eq!(format_duration(4_911), "4.9 s");
         assert_eq!(format_duration(165_400), "2 min 45 s");
     }
+}
+
+/// One event of a run as stored and streamed: a gap-free sequence number
+/// per run (the SSE id), what kind of event it is, and its JSON data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// 1, 2, 3… within the run; never reused, never skipped.
+    pub seq: i64,
+    /// When it was recorded (Unix milliseconds).
+    pub at_ms: i64,
+    /// `status`, `run_started`, `test_started`, `window`, `test_finished`,
+    /// `run_finished`, `log`.
+    pub kind: String,
+    /// The event itself, as JSON text.
+    pub data: String,
 }

@@ -1,7 +1,8 @@
 //! Where runs are kept: the interface the engine and the web app write and
 //! read through, so neither depends on which database sits behind it.
 
-use crate::run::{RunStatus, RunSummary, Verdict};
+use crate::launch::{LaunchError, LaunchRequest, PlanChoice, PlanOutline};
+use crate::run::{RunStatus, RunSummary, StoredEvent, Verdict};
 use async_trait::async_trait;
 
 /// A store that could not do what was asked.
@@ -55,4 +56,34 @@ pub trait RunStore: Send + Sync {
     async fn get_run(&self, id: &str) -> Result<RunSummary, StoreError>;
     /// Runs matching the filter, newest first.
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError>;
+    /// Records why a run could not finish normally (shown with the run).
+    async fn record_error(&self, id: &str, error: &str) -> Result<(), StoreError>;
+    /// Appends events to a run's log; their sequence numbers must follow
+    /// the last stored one (a repeated number is refused, never duplicated).
+    async fn append_events(&self, run_id: &str, events: &[StoredEvent]) -> Result<(), StoreError>;
+    /// The run's events with a sequence number above `after`, in order, at
+    /// most `limit` of them.
+    async fn events_after(
+        &self,
+        run_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Marks every run still queued or running as interrupted, with the
+    /// reason, and returns them: called when the server starts, so no run
+    /// stays `running` after the process that ran it died.
+    async fn interrupt_unfinished(&self, reason: &str) -> Result<Vec<RunSummary>, StoreError>;
+}
+
+/// Starts and stops runs for the web app (implemented by the server's
+/// orchestrator).
+#[async_trait]
+pub trait Launcher: Send + Sync {
+    /// Reads and validates a plan without running it.
+    fn outline(&self, plan: &PlanChoice) -> Result<PlanOutline, LaunchError>;
+    /// Creates the run and starts it in the background (it queues while
+    /// another run holds the same environment).
+    async fn launch(&self, request: LaunchRequest) -> Result<RunSummary, LaunchError>;
+    /// Asks a run in progress to stop; `false` when it is not running here.
+    fn abort(&self, id: &str) -> bool;
 }

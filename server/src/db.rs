@@ -3,7 +3,7 @@
 //! the engine's `RunStore` interface.
 
 use async_trait::async_trait;
-use engine::run::{RunStatus, RunSummary, Verdict};
+use engine::run::{RunStatus, RunSummary, StoredEvent, Verdict};
 use engine::store::{NewRun, RunFilter, RunStore, StoreError};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -139,7 +139,7 @@ pub fn now_ms() -> i64 {
 }
 
 const RUN_COLUMNS: &str =
-    "id, plan, environment, status, verdict, created_at_ms, started_at_ms, finished_at_ms";
+    "id, plan, environment, status, verdict, created_at_ms, started_at_ms, finished_at_ms, error";
 
 fn run_from_row(row: &AnyRow) -> Result<RunSummary, StoreError> {
     let status: String = row.try_get("status").map_err(db_error)?;
@@ -158,6 +158,7 @@ fn run_from_row(row: &AnyRow) -> Result<RunSummary, StoreError> {
         created_at_ms: row.try_get("created_at_ms").map_err(db_error)?,
         started_at_ms: row.try_get("started_at_ms").map_err(db_error)?,
         finished_at_ms: row.try_get("finished_at_ms").map_err(db_error)?,
+        error: row.try_get("error").map_err(db_error)?,
     })
 }
 
@@ -232,6 +233,94 @@ impl RunStore for Db {
         .await
         .map_err(db_error)?;
         rows.iter().map(run_from_row).collect()
+    }
+
+    async fn record_error(&self, id: &str, error: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE runs SET error = $1 WHERE id = $2")
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(id.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn append_events(&self, run_id: &str, events: &[StoredEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for event in events {
+            sqlx::query(
+                "INSERT INTO run_events (run_id, seq, at_ms, kind, data) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(run_id)
+            .bind(event.seq)
+            .bind(event.at_ms)
+            .bind(&event.kind)
+            .bind(&event.data)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn events_after(
+        &self,
+        run_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at_ms, kind, data FROM run_events \
+             WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(run_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredEvent {
+                    seq: row.try_get("seq").map_err(db_error)?,
+                    at_ms: row.try_get("at_ms").map_err(db_error)?,
+                    kind: row.try_get("kind").map_err(db_error)?,
+                    data: row.try_get("data").map_err(db_error)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn interrupt_unfinished(&self, reason: &str) -> Result<Vec<RunSummary>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE status IN ('queued', 'running')"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let mut interrupted = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let run = run_from_row(row)?;
+            sqlx::query(
+                "UPDATE runs SET status = $1, error = $2, finished_at_ms = $3 \
+                 WHERE id = $4 AND status IN ('queued', 'running')",
+            )
+            .bind(RunStatus::Interrupted.as_str())
+            .bind(reason)
+            .bind(now_ms())
+            .bind(&run.id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+            interrupted.push(self.get_run(&run.id).await?);
+        }
+        Ok(interrupted)
     }
 }
 
@@ -344,6 +433,34 @@ mod tests {
             Err(StoreError::NotFound(_))
         ));
         db.ping().await.unwrap();
+
+        // Events: in order, resumable from any sequence number, never twice.
+        let event = |seq: i64| StoredEvent {
+            seq,
+            at_ms: 1_000 + seq,
+            kind: "log".into(),
+            data: format!("{{\"n\":{seq}}}"),
+        };
+        db.append_events(&b.id, &[event(1), event(2)])
+            .await
+            .unwrap();
+        db.append_events(&b.id, &[event(3)]).await.unwrap();
+        assert!(db.append_events(&b.id, &[event(3)]).await.is_err());
+        let all = db.events_after(&b.id, 0, 100).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(all[2], event(3));
+        let rest = db.events_after(&b.id, 1, 1).await.unwrap();
+        assert_eq!(rest, vec![event(2)]);
+
+        // A restart finds b still queued and a finished: only b is interrupted.
+        let interrupted = db.interrupt_unfinished("server restarted").await.unwrap();
+        assert_eq!(interrupted.len(), 1);
+        assert_eq!(interrupted[0].id, b.id);
+        assert_eq!(interrupted[0].status, RunStatus::Interrupted);
+        assert_eq!(interrupted[0].error.as_deref(), Some("server restarted"));
+        assert!(interrupted[0].finished_at_ms.is_some());
+        assert_eq!(db.get_run(&a.id).await.unwrap().status, RunStatus::Finished);
+        assert!(db.interrupt_unfinished("again").await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -10,8 +10,10 @@ mod cmd_verify;
 mod db;
 mod demo;
 mod evidence;
+mod orchestrator;
 mod readiness;
 mod report;
+mod run_stream;
 mod serve;
 mod web;
 

@@ -63,6 +63,20 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
         .clone()
         .unwrap_or_else(|| db::sqlite_url(&args.data_dir));
     let db = Db::open(&url).await?;
+    let interrupted = crate::orchestrator::seal_interrupted(
+        &db,
+        "Shakedown stopped while this run was in progress; what it measured until then is kept",
+    )
+    .await
+    .context("cannot close the runs left by the previous server")?;
+    for run in &interrupted {
+        tracing::warn!(
+            "run {} ({} on {}) was interrupted by a restart",
+            run.id,
+            run.plan,
+            run.environment
+        );
+    }
     Ok(AppState::new(
         db,
         evidence_dir,

@@ -2,7 +2,8 @@
 //! built site's static files, in one router built from the app's state.
 
 use crate::db::Db;
-use crate::readiness;
+use crate::orchestrator::{Launch, Orchestrator};
+use crate::{readiness, run_stream};
 use app::context::ServerContext;
 use axum::routing::get;
 use axum::Router;
@@ -18,6 +19,7 @@ pub struct AppState {
     pub evidence_dir: PathBuf,
     pub plans_dir: PathBuf,
     pub leptos: LeptosOptions,
+    pub orchestrator: Arc<Orchestrator>,
 }
 
 impl AppState {
@@ -27,17 +29,20 @@ impl AppState {
             .site_root(site_root.display().to_string())
             .site_pkg_dir("pkg")
             .build();
+        let orchestrator = Orchestrator::new(Arc::new(db.clone()), plans_dir.clone());
         AppState {
             db,
             evidence_dir,
             plans_dir,
             leptos,
+            orchestrator,
         }
     }
 
     fn server_context(&self) -> ServerContext {
         ServerContext {
             runs: Arc::new(self.db.clone()),
+            launcher: Arc::new(Launch(self.orchestrator.clone())),
             plans_dir: self.plans_dir.clone(),
         }
     }
@@ -57,6 +62,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(readiness::healthz))
         .route("/readyz", get(readiness::readyz))
+        .route("/api/runs/{id}/events", get(run_stream::events))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -2,4 +2,5 @@
 
 pub mod new_run;
 pub mod not_found;
+pub mod run;
 pub mod runs;

@@ -1,7 +1,13 @@
-//! New run: the plans a run can be started from.
+//! New run: choose a plan from the plans folder or paste one, pick the
+//! environment, the tests and optional overrides, and start it. Invalid
+//! plans are shown with the same file:line:column:field errors as
+//! `shakedown check`, next to the plan.
 
 use crate::components::error_view::ErrorView;
+use engine::launch::{LaunchError, LaunchRequest, PlanChoice, PlanOutline};
+use engine::run::RunSummary;
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
@@ -52,57 +58,294 @@ pub async fn list_plans() -> Result<PlanFolder, ServerFnError> {
     Ok(PlanFolder { folder, plans })
 }
 
-/// The plans a run can be started from.
+/// Validates a plan and describes it, or says exactly what is wrong.
+#[server(input = Json)]
+pub async fn check_plan(
+    plan: PlanChoice,
+) -> Result<Result<PlanOutline, LaunchError>, ServerFnError> {
+    let ctx = crate::context::server_context()?;
+    Ok(ctx.launcher.outline(&plan))
+}
+
+/// Starts a run.
+#[server(input = Json)]
+pub async fn start_run(
+    request: LaunchRequest,
+) -> Result<Result<RunSummary, LaunchError>, ServerFnError> {
+    let ctx = crate::context::server_context()?;
+    Ok(ctx.launcher.launch(request).await)
+}
+
+/// The New run form.
 #[component]
 pub fn NewRunPage() -> impl IntoView {
-    let plans = Resource::new(|| (), |_| list_plans());
+    let folder = Resource::new(|| (), |_| list_plans());
     view! {
         <Title text="New run"/>
         <h1>"New run"</h1>
         <Transition fallback=|| view! { <p class="loading">"Loading plans…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>
                 {move || Suspend::new(async move {
-                    plans.await.map(|folder| view! { <PlanList folder/> })
+                    folder.await.map(|folder| view! { <RunForm folder/> })
                 })}
             </ErrorBoundary>
         </Transition>
     }
 }
 
+fn parse_override(text: &str) -> Result<Option<u32>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<u32>() {
+        Ok(0) | Err(_) => Err(format!("expected a positive integer, got {text:?}")),
+        Ok(n) => Ok(Some(n)),
+    }
+}
+
 #[component]
-fn PlanList(folder: PlanFolder) -> impl IntoView {
-    if folder.plans.is_empty() {
-        return view! {
-            <div class="empty-state">
-                <p><strong>"No plans in " <code>{folder.folder}</code> "."</strong></p>
-                <p>"Put a plan file (TOML) there, or start the server with "
-                    <code>"--plans-dir"</code> " pointing at your plans."</p>
-            </div>
+fn RunForm(folder: PlanFolder) -> impl IntoView {
+    let first = folder
+        .plans
+        .first()
+        .map(|p| p.file.clone())
+        .unwrap_or_default();
+    let use_paste = RwSignal::new(folder.plans.is_empty());
+    let file = RwSignal::new(first);
+    let pasted = RwSignal::new(String::new());
+    let environment = RwSignal::new(String::new());
+    let excluded = RwSignal::new(Vec::<String>::new());
+    let concurrency = RwSignal::new(String::new());
+    let rounds = RwSignal::new(String::new());
+    let duration = RwSignal::new(String::new());
+
+    let choice = move || {
+        if use_paste.get() {
+            PlanChoice::Text {
+                name: "pasted.toml".to_owned(),
+                text: pasted.get(),
+            }
+        } else {
+            PlanChoice::File(file.get())
         }
-        .into_any();
-    }
-    let dir = folder.folder.clone();
-    view! {
-        <p>"Plans in " <code>{folder.folder}</code> ":"</p>
-        <ul class="plan-list">
-            {folder
-                .plans
+    };
+    let outline = Resource::new(choice, check_plan);
+    let start = ServerAction::<StartRun>::new();
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(Ok(run))) = start.value().get() {
+            navigate(&format!("/runs/{}", run.id), Default::default());
+        }
+    });
+    let launch_error = move || match start.value().get() {
+        Some(Ok(Err(e))) => Some(e),
+        Some(Err(e)) => Some(LaunchError {
+            field: String::new(),
+            message: e.to_string(),
+            problems: vec![],
+        }),
+        _ => None,
+    };
+    let field_error = move |field: &'static str| {
+        move || {
+            launch_error()
+                .filter(|e| e.field == field)
+                .map(|e| e.message)
+        }
+    };
+    let local_errors = move || {
+        [
+            ("concurrency", concurrency),
+            ("rounds", rounds),
+            ("duration_s", duration),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| parse_override(&value.get()).err().map(|e| (name, e)))
+        .collect::<Vec<_>>()
+    };
+    let local_error = move |field: &'static str| {
+        move || {
+            local_errors()
                 .into_iter()
-                .map(|plan| {
-                    let command = format!("shakedown run {}/{}", dir, plan.file);
-                    view! {
-                        <li>
-                            <strong>{plan.file}</strong>
-                            " "
-                            <span class="muted">{format!("{} bytes", plan.bytes)}</span>
-                            <br/>
-                            "From a terminal: "
-                            <code>{command}</code>
-                        </li>
+                .find(|(name, _)| *name == field)
+                .map(|(_, e)| e)
+        }
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !local_errors().is_empty() {
+            return;
+        }
+        let tests = outline
+            .get()
+            .and_then(|o| o.ok())
+            .and_then(|o| o.ok())
+            .map(|o| {
+                let excluded = excluded.get();
+                o.tests
+                    .into_iter()
+                    .map(|t| t.id)
+                    .filter(|id| !excluded.contains(id))
+                    .collect::<Vec<_>>()
+            });
+        start.dispatch(StartRun {
+            request: LaunchRequest {
+                plan: Some(choice()),
+                environment: Some(environment.get()).filter(|e| !e.is_empty()),
+                tests,
+                concurrency: parse_override(&concurrency.get()).ok().flatten(),
+                rounds: parse_override(&rounds.get()).ok().flatten(),
+                duration_s: parse_override(&duration.get()).ok().flatten(),
+            },
+        });
+    };
+
+    let plans = folder.plans.clone();
+    view! {
+        <form class="run-form" on:submit=submit novalidate>
+            <fieldset>
+                <legend>"Plan"</legend>
+                <label class="inline">
+                    <input type="radio" name="source" prop:checked=move || !use_paste.get()
+                        disabled=plans.is_empty()
+                        on:change=move |_| use_paste.set(false)/>
+                    " From " <code>{folder.folder.clone()}</code>
+                </label>
+                <select id="plan-file" name="plan" aria-label="Plan file"
+                    disabled=move || use_paste.get()
+                    on:change=move |ev| { file.set(event_target_value(&ev)); excluded.set(vec![]); }>
+                    {plans.iter().map(|p| {
+                        let f = p.file.clone();
+                        view! { <option value=f.clone() selected=move || file.get() == f>{p.file.clone()}</option> }
+                    }).collect_view()}
+                </select>
+                <label class="inline">
+                    <input type="radio" name="source" prop:checked=move || use_paste.get()
+                        on:change=move |_| use_paste.set(true)/>
+                    " Paste a plan (TOML)"
+                </label>
+                <Show when=move || use_paste.get()>
+                    <textarea id="plan-text" rows="14" spellcheck="false" aria-label="Plan TOML"
+                        prop:value=move || pasted.get()
+                        on:change=move |ev| pasted.set(event_target_value(&ev))></textarea>
+                </Show>
+            </fieldset>
+            <Transition fallback=|| view! { <p class="loading">"Checking the plan…"</p> }>
+                {move || Suspend::new(async move {
+                    match outline.await {
+                        Err(e) => view! { <p class="error-box" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(Err(e)) => view! { <PlanProblems error=e/> }.into_any(),
+                        Ok(Ok(o)) => view! { <OutlineFields outline=o environment excluded/> }.into_any(),
                     }
-                })
-                .collect_view()}
-        </ul>
+                })}
+            </Transition>
+            <fieldset>
+                <legend>"Overrides (empty: as the plan says)"</legend>
+                <div class="overrides">
+                    <OverrideInput id="concurrency" label="Concurrency" value=concurrency
+                        error=Signal::derive(move || local_error("concurrency")().or_else(field_error("concurrency")))/>
+                    <OverrideInput id="rounds" label="Rounds" value=rounds
+                        error=Signal::derive(move || local_error("rounds")().or_else(field_error("rounds")))/>
+                    <OverrideInput id="duration_s" label="Duration (s)" value=duration
+                        error=Signal::derive(move || local_error("duration_s")().or_else(field_error("duration_s")))/>
+                </div>
+            </fieldset>
+            {move || launch_error().filter(|e| !["concurrency", "rounds", "duration_s"].contains(&e.field.as_str())).map(|e| view! { <PlanProblems error=e/> })}
+            <button type="submit" class="primary" id="start-run" disabled=move || start.pending().get()>
+                {move || if start.pending().get() { "Starting…" } else { "Run" }}
+            </button>
+        </form>
     }
-    .into_any()
+}
+
+#[component]
+fn OverrideInput(
+    id: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let error_id = format!("{id}-error");
+    view! {
+        <label for=id>
+            {label}
+            <input id=id name=id type="text" inputmode="numeric" autocomplete="off"
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=error_id.clone()
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))/>
+            <span class="field-error" id=error_id>{move || error.get()}</span>
+        </label>
+    }
+}
+
+#[component]
+fn PlanProblems(error: LaunchError) -> impl IntoView {
+    view! {
+        <div class="error-box" role="alert" id="plan-problems">
+            <p><strong>{error.message.clone()}</strong></p>
+            <ul>
+                {error.problems.iter().map(|p| view! {
+                    <li><code>{format!("{}:{}:{}", p.file, p.line, p.column)}</code>
+                        " " {(!p.field.is_empty()).then(|| view! { <strong>{p.field.clone()}</strong> ": " })}
+                        {p.message.clone()}</li>
+                }).collect_view()}
+            </ul>
+        </div>
+    }
+}
+
+#[component]
+fn OutlineFields(
+    outline: PlanOutline,
+    environment: RwSignal<String>,
+    excluded: RwSignal<Vec<String>>,
+) -> impl IntoView {
+    if environment.get_untracked().is_empty()
+        || !outline.environments.contains(&environment.get_untracked())
+    {
+        environment.set(outline.environments.first().cloned().unwrap_or_default());
+    }
+    let envs = outline.environments.clone();
+    view! {
+        <p class="plan-summary" id="plan-summary">
+            <strong>{outline.title.clone().unwrap_or_else(|| outline.name.clone())}</strong>
+            {format!(" · {} tests · {} criteria", outline.tests.len(), outline.criteria)}
+        </p>
+        <fieldset>
+            <legend>"Environment"</legend>
+            <select id="environment" name="environment" aria-label="Environment"
+                on:change=move |ev| environment.set(event_target_value(&ev))>
+                {envs.into_iter().map(|e| {
+                    let value = e.clone();
+                    view! { <option value=e.clone() selected=move || environment.get() == value>{e.clone()}</option> }
+                }).collect_view()}
+            </select>
+        </fieldset>
+        <fieldset>
+            <legend>"Tests"</legend>
+            <ul class="test-choices">
+                {outline.tests.into_iter().map(|t| {
+                    let id = t.id.clone();
+                    let toggle = id.clone();
+                    view! {
+                        <li><label>
+                            <input type="checkbox" name="tests" value=id.clone()
+                                prop:checked=move || !excluded.get().contains(&id)
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    excluded.update(|x| {
+                                        x.retain(|i| i != &toggle);
+                                        if !on { x.push(toggle.clone()); }
+                                    });
+                                }/>
+                            " " <strong>{t.id.clone()}</strong> " " {t.title.clone()} " "
+                            <span class="muted">{t.kind.clone()}</span>
+                        </label></li>
+                    }
+                }).collect_view()}
+            </ul>
+        </fieldset>
+    }
 }

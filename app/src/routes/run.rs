@@ -1,0 +1,298 @@
+//! A run's live page: per-test progress, current rate and latency, errors,
+//! the event log and charts drawn on a canvas in the browser. It follows the
+//! run's event stream, which resumes with Last-Event-ID after a dropped
+//! connection or a server restart, without gaps or duplicated points.
+
+use crate::charts::{latency_over_time, throughput_over_time};
+use crate::components::error_view::ErrorView;
+use crate::live::{LiveRun, LiveTest};
+use engine::run::{format_duration, format_utc, RunSummary, StoredEvent};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+/// A run and every event it has produced so far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub run: RunSummary,
+    pub events: Vec<StoredEvent>,
+}
+
+/// Reads a run and its events.
+#[server]
+pub async fn load_run(id: String) -> Result<RunDetail, ServerFnError> {
+    let ctx = crate::context::server_context()?;
+    let run = ctx
+        .runs
+        .get_run(&id)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let events = ctx
+        .runs
+        .events_after(&id, 0, 100_000)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok(RunDetail { run, events })
+}
+
+/// Asks a run in progress to stop; what it measured is kept.
+#[server]
+pub async fn abort_run(id: String) -> Result<bool, ServerFnError> {
+    let ctx = crate::context::server_context()?;
+    Ok(ctx.launcher.abort(&id))
+}
+
+/// The live page of one run.
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let detail = Resource::new(id, load_run);
+    view! {
+        <Title text="Run"/>
+        <Transition fallback=|| view! { <p class="loading">"Loading the run…"</p> }>
+            <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>
+                {move || Suspend::new(async move {
+                    detail.await.map(|detail| view! { <LiveView detail/> })
+                })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
+#[component]
+fn LiveView(detail: RunDetail) -> impl IntoView {
+    let run = detail.run.clone();
+    let id = run.id.clone();
+    let live = RwSignal::new(LiveRun::from_events(&detail.events));
+    #[cfg(feature = "hydrate")]
+    {
+        let id = id.clone();
+        Effect::new(move |started: Option<()>| {
+            if started.is_none() {
+                follow(id.clone(), live);
+            }
+        });
+    }
+    let abort = ServerAction::<AbortRun>::new();
+    let abort_id = id.clone();
+    let status = move || {
+        live.with(|l| {
+            l.status
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|| run.status.as_str().to_owned())
+        })
+    };
+    let running = move || matches!(status().as_str(), "queued" | "running");
+    let verdict = move || live.with(|l| l.verdict.map(|v| v.as_str().to_owned()));
+    let started = run
+        .started_at_ms
+        .map(format_utc)
+        .unwrap_or_else(|| "not started".into());
+    let duration = run.duration_ms().map(format_duration);
+    view! {
+        <div class="page-head">
+            <h1>{format!("{} on {}", run.plan, run.environment)}</h1>
+            <Show when=running>
+                <button
+                    type="button"
+                    id="abort-run"
+                    disabled=move || abort.pending().get()
+                    on:click={
+                        let abort_id = abort_id.clone();
+                        move |_| {
+                            abort.dispatch(AbortRun { id: abort_id.clone() });
+                        }
+                    }
+                >
+                    {move || if abort.pending().get() { "Aborting…" } else { "Abort" }}
+                </button>
+            </Show>
+        </div>
+        <p class="run-meta">
+            <span id="run-status" class=move || format!("status {}", status())>{status}</span>
+            " "
+            {move || verdict().map(|v| {
+                let class = if v == "GO" { "verdict go" } else { "verdict no-go" };
+                view! { <span id="run-verdict" class=class>{v}</span> }
+            })}
+            " · started " {started}
+            {duration.map(|d| format!(" · took {d}"))}
+            " · id " <code>{id.clone()}</code>
+        </p>
+        {move || live.with(|l| l.error.clone()).map(|e| view! { <p class="error-box" role="alert">{e}</p> })}
+        <section aria-labelledby="tests-h">
+            <h2 id="tests-h">"Tests"</h2>
+            <div class="table-wrap">
+                <table class="tests">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Test"</th>
+                            <th scope="col">"State"</th>
+                            <th scope="col">"Progress"</th>
+                            <th scope="col">"Rate"</th>
+                            <th scope="col">"p50"</th>
+                            <th scope="col">"p95"</th>
+                            <th scope="col">"Errors"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        <For
+                            each=move || live.with(|l| l.tests.clone())
+                            key=|t| (t.id.clone(), t.state.clone(), t.done, t.windows.len())
+                            children=move |t| view! { <TestRow test=t/> }
+                        />
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <Charts live/>
+        <section aria-labelledby="log-h">
+            <h2 id="log-h">"Event log"</h2>
+            <ol class="event-log" id="event-log">
+                <For
+                    each=move || live.with(|l| l.log.clone())
+                    key=|line| line.seq * 1000 + line.text.len() as i64
+                    children=|line| view! {
+                        <li><time>{format_utc(line.at_ms)}</time> " " {line.text}</li>
+                    }
+                />
+            </ol>
+        </section>
+    }
+}
+
+#[component]
+fn TestRow(test: LiveTest) -> impl IntoView {
+    let progress = test.progress().unwrap_or(0.0);
+    let last = test.last_window().cloned();
+    let state_class = format!("state {}", test.state.to_lowercase());
+    view! {
+        <tr>
+            <th scope="row">{test.id.clone()} " " <span class="muted">{test.title.clone()}</span></th>
+            <td><span class=state_class>{test.state.clone()}</span></td>
+            <td>
+                <progress max="1" value=progress aria-label=format!("{} progress", test.id)></progress>
+                " " {test.done}
+                {test.planned.map(|p| format!(" / {p}"))}
+            </td>
+            <td>{last.as_ref().map(|w| format!("{}/s", w.count)).unwrap_or_default()}</td>
+            <td>{last.as_ref().map(|w| format!("{:.1} ms", w.p50_ms)).unwrap_or_default()}</td>
+            <td>{last.as_ref().map(|w| format!("{:.1} ms", w.p95_ms)).unwrap_or_default()}</td>
+            <td>{test.failed}</td>
+        </tr>
+    }
+}
+
+/// Latency and throughput of one test over time, drawn on canvases.
+#[component]
+fn Charts(live: RwSignal<LiveRun>) -> impl IntoView {
+    let chosen = RwSignal::new(None::<String>);
+    // The test shown: the one chosen, else the latest with data.
+    let shown = Memo::new(move |_| {
+        live.with(|l| {
+            chosen.get().or_else(|| {
+                l.tests
+                    .iter()
+                    .rev()
+                    .find(|t| !t.windows.is_empty())
+                    .map(|t| t.id.clone())
+            })
+        })
+    });
+    let windows = Memo::new(move |_| {
+        let id = shown.get();
+        live.with(|l| {
+            l.tests
+                .iter()
+                .find(|t| Some(&t.id) == id.as_ref())
+                .map(|t| t.windows.clone())
+                .unwrap_or_default()
+        })
+    });
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let id = shown.get().unwrap_or_default();
+        let windows = windows.get();
+        if windows.is_empty() {
+            return;
+        }
+        let latency = latency_over_time(&format!("{id} latency (ms)"), &windows);
+        let throughput = throughput_over_time(&format!("{id} throughput"), &windows);
+        if let Err(e) = crate::charts::draw_canvas("latency-canvas", &latency) {
+            leptos::logging::warn!("latency chart: {e}");
+        }
+        if let Err(e) = crate::charts::draw_canvas("throughput-canvas", &throughput) {
+            leptos::logging::warn!("throughput chart: {e}");
+        }
+    });
+    // The server renders the same charts as SVG for the first paint.
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (latency_over_time, throughput_over_time);
+    view! {
+        <section aria-labelledby="charts-h" class="charts">
+            <div class="page-head">
+                <h2 id="charts-h">"Charts"</h2>
+                <label>
+                    "Test "
+                    <select
+                        id="chart-test"
+                        on:change=move |ev| {
+                            let value = event_target_value(&ev);
+                            chosen.set((!value.is_empty()).then_some(value));
+                        }
+                    >
+                        <option value="">"latest"</option>
+                        <For
+                            each=move || live.with(|l| l.tests.iter().map(|t| t.id.clone()).collect::<Vec<_>>())
+                            key=|id| id.clone()
+                            children=|id| view! { <option value=id.clone()>{id.clone()}</option> }
+                        />
+                    </select>
+                </label>
+            </div>
+            <Show
+                when=move || !windows.with(|w| w.is_empty())
+                fallback=|| view! { <p class="muted chart-empty">"Charts appear after the first second of load."</p> }
+            >
+                <canvas id="latency-canvas" width="760" height="300" role="img" aria-label="Latency percentiles over time"></canvas>
+                <canvas id="throughput-canvas" width="760" height="300" role="img" aria-label="Throughput and errors over time"></canvas>
+            </Show>
+        </section>
+    }
+}
+
+/// Follows the run's event stream in the browser. The browser reconnects by
+/// itself and sends Last-Event-ID, so the stream resumes where it stopped.
+#[cfg(feature = "hydrate")]
+fn follow(id: String, live: RwSignal<LiveRun>) {
+    use leptos::wasm_bindgen::{closure::Closure, JsCast};
+    use leptos::web_sys::{EventSource, MessageEvent};
+    if live.with_untracked(|l| l.ended) {
+        return;
+    }
+    let after = live.with_untracked(|l| l.last_seq);
+    let Ok(source) = EventSource::new(&format!("/api/runs/{id}/events?after={after}")) else {
+        return;
+    };
+    let closer = source.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
+        let Some(text) = msg.data().as_string() else {
+            return;
+        };
+        let Ok(event) = serde_json::from_str::<StoredEvent>(&text) else {
+            return;
+        };
+        // The page is gone (signal disposed): stop listening.
+        match live.try_update(|l| {
+            l.apply(&event);
+            l.ended
+        }) {
+            Some(false) => {}
+            _ => closer.close(),
+        }
+    });
+    source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+}

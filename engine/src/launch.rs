@@ -1,0 +1,93 @@
+//! What a user asks for when starting a run from the web app, and what the
+//! New run page shows of a plan before that. Plain data: it crosses from the
+//! browser to the server as server-function arguments.
+
+use serde::{Deserialize, Serialize};
+
+/// Where the plan of a new run comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlanChoice {
+    /// A file in the server's plans folder, by name.
+    File(String),
+    /// TOML typed or uploaded by the user; `name` is used in messages.
+    Text { name: String, text: String },
+}
+
+/// A request to start a run, with the New run page's overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchRequest {
+    /// The plan.
+    pub plan: Option<PlanChoice>,
+    /// The environment (the plan's default when empty).
+    pub environment: Option<String>,
+    /// Only these tests (by id), with the criteria that concern them.
+    pub tests: Option<Vec<String>>,
+    /// Workers / requests in flight of every `http_load` and job test.
+    pub concurrency: Option<u32>,
+    /// Requests per worker of closed-model `http_load` tests.
+    pub rounds: Option<u32>,
+    /// Length of duration-based `http_load` tests, in seconds.
+    pub duration_s: Option<u32>,
+}
+
+/// One problem with a plan, where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanProblem {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The field (`tests[1].http_load.concurrency`); empty for syntax errors.
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for PlanProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Why a run was not started: a message for a form field, and the plan's
+/// problems when it is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchError {
+    /// The form field it concerns (`plan`, `environment`, `tests`,
+    /// `concurrency`, `rounds`, `duration_s`), or empty.
+    pub field: String,
+    pub message: String,
+    pub problems: Vec<PlanProblem>,
+}
+
+impl std::fmt::Display for LaunchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        for problem in &self.problems {
+            write!(f, "\n{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A test as the New run page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestOutline {
+    pub id: String,
+    pub title: String,
+    pub kind: String,
+}
+
+/// What the New run page shows of a valid plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOutline {
+    pub name: String,
+    pub title: Option<String>,
+    /// Environment names; the default first.
+    pub environments: Vec<String>,
+    pub tests: Vec<TestOutline>,
+    /// How many criteria decide GO or NO-GO.
+    pub criteria: usize,
+}

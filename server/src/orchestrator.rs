@@ -1,0 +1,527 @@
+//! Runs launched from the web app: each gets a row in the database, waits
+//! its turn when another run holds the same environment, runs in the
+//! engine with a sink that numbers its events, stores them and broadcasts
+//! them to live pages, and can be aborted at any time (what was measured
+//! until then is kept).
+
+use async_trait::async_trait;
+use engine::events::{ProgressEvent, Sink};
+use engine::launch::{
+    LaunchError, LaunchRequest, PlanChoice, PlanOutline, PlanProblem, TestOutline,
+};
+use engine::plan::{load_file, load_str, LoadedPlan, PlanError, Positive, TestKind};
+use engine::run::{RunStatus, RunSummary, StoredEvent, Verdict};
+use engine::runner::run_plan;
+use engine::store::{Launcher, NewRun, RunStore, StoreError};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// The event kind that closes a run's stream.
+pub const END: &str = "end";
+
+/// Why a run could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The plan is not valid (every problem, with file, line and field).
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    /// No such plan in the plans folder.
+    #[error("no plan named {0:?} in the plans folder")]
+    UnknownPlan(String),
+    /// The environment is not in the plan, or an override is invalid.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct LiveRun {
+    cancel: CancellationToken,
+    events: broadcast::Sender<StoredEvent>,
+}
+
+/// Starts, tracks and aborts runs.
+pub struct Orchestrator {
+    store: Arc<dyn RunStore>,
+    plans_dir: PathBuf,
+    live: Mutex<HashMap<String, LiveRun>>,
+    environments: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Orchestrator {
+    pub fn new(store: Arc<dyn RunStore>, plans_dir: PathBuf) -> Arc<Self> {
+        Arc::new(Orchestrator {
+            store,
+            plans_dir,
+            live: Mutex::new(HashMap::new()),
+            environments: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Reads and validates a plan, without running it.
+    pub fn load(&self, source: &PlanChoice) -> Result<LoadedPlan, StartError> {
+        match source {
+            PlanChoice::File(name) => {
+                let valid = !name.is_empty()
+                    && !name.contains(['/', '\\'])
+                    && !name.starts_with('.')
+                    && name.ends_with(".toml");
+                let path = self.plans_dir.join(name);
+                if !valid || !path.is_file() {
+                    return Err(StartError::UnknownPlan(name.clone()));
+                }
+                Ok(load_file(&path)?)
+            }
+            PlanChoice::Text { name, text } => Ok(load_str(text, name)?),
+        }
+    }
+
+    /// Creates the run and starts it in the background; it queues while
+    /// another run holds the same environment.
+    pub async fn start(
+        self: &Arc<Self>,
+        request: &LaunchRequest,
+    ) -> Result<RunSummary, StartError> {
+        let source = request.plan.as_ref().ok_or(StartError::Invalid {
+            field: "plan",
+            message: "choose a plan".to_owned(),
+        })?;
+        let mut loaded = self.load(source)?;
+        apply(&mut loaded, request)?;
+        let env_name = loaded
+            .plan
+            .environment(request.environment.as_deref().filter(|e| !e.is_empty()))
+            .map_err(|message| StartError::Invalid {
+                field: "environment",
+                message,
+            })?
+            .0
+            .to_owned();
+        let run = self
+            .store
+            .create_run(NewRun {
+                plan: loaded.plan.plan.name.clone(),
+                environment: env_name.clone(),
+            })
+            .await?;
+        let cancel = CancellationToken::new();
+        let (events, _) = broadcast::channel(1024);
+        lock(&self.live).insert(
+            run.id.clone(),
+            LiveRun {
+                cancel: cancel.clone(),
+                events: events.clone(),
+            },
+        );
+        let this = self.clone();
+        let id = run.id.clone();
+        tokio::spawn(async move {
+            this.drive(id, loaded, env_name, cancel, events).await;
+        });
+        Ok(run)
+    }
+
+    /// Asks a live run to stop; `false` when it is not running here.
+    pub fn abort(&self, id: &str) -> bool {
+        match lock(&self.live).get(id) {
+            Some(run) => {
+                run.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Live events of a run still in progress here.
+    pub fn subscribe(&self, id: &str) -> Option<broadcast::Receiver<StoredEvent>> {
+        lock(&self.live).get(id).map(|run| run.events.subscribe())
+    }
+
+    /// The store runs are kept in.
+    pub fn store(&self) -> &Arc<dyn RunStore> {
+        &self.store
+    }
+
+    fn environment_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.environments)
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    async fn drive(
+        self: Arc<Self>,
+        id: String,
+        loaded: LoadedPlan,
+        env_name: String,
+        cancel: CancellationToken,
+        events: broadcast::Sender<StoredEvent>,
+    ) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_events(
+            self.store.clone(),
+            id.clone(),
+            rx,
+            events.clone(),
+        ));
+        let sink = Arc::new(EventSink {
+            run_id: id.clone(),
+            tx: tx.clone(),
+        });
+        sink.status(RunStatus::Queued, None, None);
+
+        let env_lock = self.environment_lock(&env_name);
+        let outcome = tokio::select! {
+            guard = env_lock.lock_owned() => Some(guard),
+            () = cancel.cancelled() => None,
+        };
+        let (status, verdict, error) = match outcome {
+            None => (
+                RunStatus::Aborted,
+                None,
+                Some("aborted while queued".to_owned()),
+            ),
+            Some(_guard) => {
+                self.set_status(&id, RunStatus::Running, None).await;
+                sink.status(RunStatus::Running, None, None);
+                let sink_dyn: Arc<dyn Sink> = sink.clone();
+                match run_plan(&loaded, Some(&env_name), cancel.clone(), sink_dyn).await {
+                    Ok(results) => (results.status, results.verdict, results.error.clone()),
+                    // A run that cannot reach its environment is a NO-GO.
+                    Err(e) => (
+                        RunStatus::Finished,
+                        Some(Verdict::NoGo),
+                        Some(e.to_string()),
+                    ),
+                }
+            }
+        };
+        if let Some(error) = &error {
+            if let Err(e) = self.store.record_error(&id, error).await {
+                tracing::warn!("run {id}: cannot record its error: {e}");
+            }
+        }
+        self.set_status(&id, status, verdict).await;
+        sink.status(status, verdict, error);
+        sink.send(END, serde_json::json!({ "run_id": id }));
+        drop(sink);
+        drop(tx);
+        if writer.await.is_err() {
+            tracing::warn!("run {id}: event writer failed");
+        }
+        lock(&self.live).remove(&id);
+    }
+
+    async fn set_status(&self, id: &str, status: RunStatus, verdict: Option<Verdict>) {
+        if let Err(e) = self.store.set_status(id, status, verdict).await {
+            tracing::warn!("run {id}: cannot record status {status}: {e}");
+        }
+    }
+}
+
+/// Closes the runs a previous server process left queued or running: each
+/// becomes `interrupted` with the reason, keeps every event it stored, and
+/// gets a final status and end event so its live page and stream finish.
+pub async fn seal_interrupted(
+    store: &dyn RunStore,
+    reason: &str,
+) -> Result<Vec<RunSummary>, StoreError> {
+    let runs = store.interrupt_unfinished(reason).await?;
+    for run in &runs {
+        let mut last = 0;
+        loop {
+            let batch = store.events_after(&run.id, last, 1000).await?;
+            match batch.last() {
+                Some(event) => last = event.seq,
+                None => break,
+            }
+        }
+        let at_ms = crate::db::now_ms();
+        let status = serde_json::json!({
+            "run_id": run.id, "status": RunStatus::Interrupted, "verdict": null, "error": reason,
+        });
+        store
+            .append_events(
+                &run.id,
+                &[
+                    StoredEvent {
+                        seq: last + 1,
+                        at_ms,
+                        kind: "status".into(),
+                        data: status.to_string(),
+                    },
+                    StoredEvent {
+                        seq: last + 2,
+                        at_ms,
+                        kind: END.into(),
+                        data: serde_json::json!({ "run_id": run.id }).to_string(),
+                    },
+                ],
+            )
+            .await?;
+    }
+    Ok(runs)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Applies the New run page's overrides to a loaded plan.
+fn apply(loaded: &mut LoadedPlan, overrides: &LaunchRequest) -> Result<(), StartError> {
+    let plan = &mut loaded.plan;
+    if let Some(keep) = &overrides.tests {
+        if let Some(unknown) = keep
+            .iter()
+            .find(|id| !plan.tests.iter().any(|t| &t.id == *id))
+        {
+            return Err(StartError::Invalid {
+                field: "tests",
+                message: format!("no test {unknown:?} in plan {}", plan.plan.name),
+            });
+        }
+        if keep.is_empty() {
+            return Err(StartError::Invalid {
+                field: "tests",
+                message: "choose at least one test".into(),
+            });
+        }
+        plan.tests.retain(|t| keep.contains(&t.id));
+        plan.criteria.retain(|c| {
+            keep.iter()
+                .any(|id| criterion_test(&c.expr) == Some(id.as_str()))
+        });
+    }
+    let positive =
+        |field: &'static str, value: Option<u32>| -> Result<Option<Positive>, StartError> {
+            value
+                .map(|v| {
+                    Positive::new(v).ok_or_else(|| StartError::Invalid {
+                        field,
+                        message: format!("expected a positive integer, got {v}"),
+                    })
+                })
+                .transpose()
+        };
+    let concurrency = positive("concurrency", overrides.concurrency)?;
+    let rounds = positive("rounds", overrides.rounds)?;
+    let duration = positive("duration_s", overrides.duration_s)?;
+    for test in &mut plan.tests {
+        match &mut test.kind {
+            TestKind::HttpLoad(spec) => {
+                if concurrency.is_some() {
+                    spec.concurrency = concurrency;
+                }
+                if rounds.is_some() && spec.rounds.is_some() {
+                    spec.rounds = rounds;
+                }
+                if duration.is_some() && spec.duration_s.is_some() {
+                    spec.duration_s = duration;
+                }
+            }
+            TestKind::JobWorkload(spec) => {
+                if concurrency.is_some() {
+                    spec.concurrency = concurrency;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl From<StartError> for LaunchError {
+    fn from(e: StartError) -> Self {
+        let (field, problems) = match &e {
+            StartError::Plan(PlanError::Invalid(located)) => (
+                "plan",
+                located
+                    .iter()
+                    .map(|l| PlanProblem {
+                        file: l.file.clone(),
+                        line: l.line,
+                        column: l.column,
+                        field: l.field.clone(),
+                        message: l.message.clone(),
+                    })
+                    .collect(),
+            ),
+            StartError::Plan(_) | StartError::UnknownPlan(_) => ("plan", Vec::new()),
+            StartError::Invalid { field, .. } => (*field, Vec::new()),
+            StartError::Store(_) => ("", Vec::new()),
+        };
+        let message = match &e {
+            StartError::Plan(PlanError::Invalid(p)) => {
+                format!("the plan has {} problem(s)", p.len())
+            }
+            StartError::Invalid { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        LaunchError {
+            field: field.to_owned(),
+            message,
+            problems,
+        }
+    }
+}
+
+/// What the New run page shows of a loaded plan.
+fn outline(loaded: &LoadedPlan) -> PlanOutline {
+    let plan = &loaded.plan;
+    let default = plan.environment(None).ok().map(|(name, _)| name.to_owned());
+    let mut environments: Vec<String> = plan.environments.keys().cloned().collect();
+    if let Some(default) = default {
+        environments.retain(|e| *e != default);
+        environments.insert(0, default);
+    }
+    PlanOutline {
+        name: plan.plan.name.clone(),
+        title: plan.plan.title.clone(),
+        environments,
+        tests: plan
+            .tests
+            .iter()
+            .map(|t| TestOutline {
+                id: t.id.clone(),
+                title: t.display_title().to_owned(),
+                kind: t.kind.name().to_owned(),
+            })
+            .collect(),
+        criteria: plan.criteria.len(),
+    }
+}
+
+/// The orchestrator as the web app's server functions see it.
+pub struct Launch(pub Arc<Orchestrator>);
+
+#[async_trait]
+impl Launcher for Launch {
+    fn outline(&self, plan: &PlanChoice) -> Result<PlanOutline, LaunchError> {
+        Ok(outline(&self.0.load(plan)?))
+    }
+
+    async fn launch(&self, request: LaunchRequest) -> Result<RunSummary, LaunchError> {
+        Ok(self.0.start(&request).await?)
+    }
+
+    fn abort(&self, id: &str) -> bool {
+        self.0.abort(id)
+    }
+}
+
+/// The test a criterion expression is about (`L1.p95_ms < 2000` → `L1`).
+fn criterion_test(expr: &str) -> Option<&str> {
+    expr.trim().split('.').next().map(str::trim)
+}
+
+/// Numbers the engine's events and hands them to the writer.
+struct EventSink {
+    run_id: String,
+    tx: mpsc::UnboundedSender<(String, serde_json::Value)>,
+}
+
+impl EventSink {
+    fn send(&self, kind: &str, data: serde_json::Value) {
+        // The writer outlives every sender; a closed channel only happens
+        // while the run is being torn down.
+        let _ = self.tx.send((kind.to_owned(), data));
+    }
+
+    fn status(&self, status: RunStatus, verdict: Option<Verdict>, error: Option<String>) {
+        self.send(
+            "status",
+            serde_json::json!({ "run_id": self.run_id, "status": status, "verdict": verdict, "error": error }),
+        );
+    }
+}
+
+impl Sink for EventSink {
+    fn emit(&self, event: &ProgressEvent) {
+        let Ok(mut data) = serde_json::to_value(event) else {
+            return;
+        };
+        let kind = data
+            .get("event")
+            .and_then(|k| k.as_str())
+            .unwrap_or("event")
+            .to_owned();
+        // The engine numbers its own runs; the database's id is the one
+        // users see, so events carry that one.
+        if let Some(run_id) = data.get_mut("run_id") {
+            *run_id = serde_json::Value::String(self.run_id.clone());
+        }
+        if let Some(run_id) = data.pointer_mut("/results/run_id") {
+            *run_id = serde_json::Value::String(self.run_id.clone());
+        }
+        self.send(&kind, data);
+    }
+}
+
+/// Gives events their sequence numbers, stores them in batches and
+/// broadcasts each once stored. Storage failures are retried with backoff
+/// so no number is skipped or written twice.
+async fn write_events(
+    store: Arc<dyn RunStore>,
+    run_id: String,
+    mut rx: mpsc::UnboundedReceiver<(String, serde_json::Value)>,
+    live: broadcast::Sender<StoredEvent>,
+) {
+    let mut seq = 0i64;
+    let mut batch = Vec::new();
+    while let Some(first) = rx.recv().await {
+        batch.clear();
+        let mut next = Some(first);
+        while let Some((kind, data)) = next {
+            seq += 1;
+            batch.push(StoredEvent {
+                seq,
+                at_ms: crate::db::now_ms(),
+                kind,
+                data: data.to_string(),
+            });
+            next = if batch.len() < 256 {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        let mut delay = std::time::Duration::from_millis(100);
+        for attempt in 1.. {
+            match store.append_events(&run_id, &batch).await {
+                Ok(()) => break,
+                Err(e) if attempt < 30 => {
+                    tracing::warn!("run {run_id}: storing events failed (attempt {attempt}): {e}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!("run {run_id}: giving up storing events: {e}");
+                    break;
+                }
+            }
+        }
+        for event in &batch {
+            // No live page listening is fine.
+            let _ = live.send(event.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn criteria_name_their_test() {
+        assert_eq!(criterion_test("L1.p95_ms < 2000"), Some("L1"));
+        assert_eq!(criterion_test(" C2.stuck == 0"), Some("C2"));
+    }
+}
