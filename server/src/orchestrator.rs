@@ -11,7 +11,7 @@ use engine::launch::{
 };
 use engine::plan::{load_file, load_str, LoadedPlan, PlanError, Positive, TestKind};
 use engine::run::{RunStatus, RunSummary, StoredEvent, Verdict};
-use engine::runner::run_plan;
+use engine::runner::{run_plan_with, RunOptions};
 use engine::store::{Launcher, NewRun, RunStore, StoreError};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -191,7 +191,14 @@ impl Orchestrator {
                 self.set_status(&id, RunStatus::Running, None).await;
                 sink.status(RunStatus::Running, None, None);
                 let sink_dyn: Arc<dyn Sink> = sink.clone();
-                match run_plan(&loaded, Some(&env_name), cancel.clone(), sink_dyn).await {
+                // Under `shakedown demo`, `process` restarts go through the
+                // demo's supervisor.
+                let options = RunOptions {
+                    supervisor: crate::demo::demo_supervisor(),
+                };
+                match run_plan_with(&loaded, Some(&env_name), cancel.clone(), sink_dyn, options)
+                    .await
+                {
                     Ok(results) => (results.status, results.verdict, results.error.clone()),
                     // A run that cannot reach its environment is a NO-GO.
                     Err(e) => (
@@ -327,10 +334,8 @@ fn apply(loaded: &mut LoadedPlan, overrides: &LaunchRequest) -> Result<(), Start
                     spec.duration_s = duration;
                 }
             }
-            TestKind::JobWorkload(spec) => {
-                if concurrency.is_some() {
-                    spec.concurrency = concurrency;
-                }
+            TestKind::JobWorkload(spec) if concurrency.is_some() => {
+                spec.concurrency = concurrency;
             }
             _ => {}
         }
