@@ -85,7 +85,9 @@ fn run_raw(plan: &str, faults: &[&str], tag: &str) -> (String, String) {
         .arg(&file)
         .arg("--demo")
         .arg("--out")
-        .arg(&out);
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(dir.path());
     if !faults.is_empty() {
         cmd.arg(format!("--demo-fault={}", faults.join(",")));
     }
