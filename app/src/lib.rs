@@ -84,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=routes::runs::RunsPage/>
                     <Route path=path!("/runs/new") view=routes::new_run::NewRunPage/>
                     <Route path=path!("/runs/:id") view=routes::run::RunPage/>
+                    <Route path=path!("/runs/:id/report") view=routes::report::ReportPage/>
                 </Routes>
             </main>
             <footer class="site-footer">

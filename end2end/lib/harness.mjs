@@ -79,6 +79,40 @@ export async function startServer({ env = {}, args = [] } = {}) {
   };
 }
 
+/** Starts `shakedown demo` (demo target + web app) with a plans folder of
+ *  the test's own, and waits until it says it is up. */
+export async function startDemo({ plansDir, sutPort, args = [] }) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    BINARY,
+    ['demo', '--addr', `127.0.0.1:${port}`, '--sut-port', String(sutPort), '--plans-dir', plansDir,
+      '--site-root', join(ROOT, 'target', 'site'), ...args],
+    { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    await waitFor('the demo to be up', async () => {
+      if (child.exitCode !== null) throw new Error(`demo exited with ${child.exitCode}:\n${log}`);
+      return log.includes('Press Ctrl-C');
+    }, 90000);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`${e.message}\ndemo log:\n${log}`);
+  }
+  return {
+    base,
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGINT');
+      await exited;
+    },
+  };
+}
+
 /** Headless Chromium with the flags this machine needs (playwright gives
  *  it a fresh, empty profile of its own). */
 export async function startBrowser() {

@@ -91,3 +91,25 @@ pub struct PlanOutline {
     /// How many criteria decide GO or NO-GO.
     pub criteria: usize,
 }
+
+/// One file of a run's evidence pack, as the report page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceFile {
+    pub name: String,
+    pub bytes: u64,
+    /// Still matches the manifest's sha256.
+    pub intact: bool,
+}
+
+/// A run's newest evidence pack and the outcome of verifying it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceSummary {
+    pub version: u32,
+    /// sha256 of the manifest (what a sign-off is bound to).
+    pub manifest_sha256: String,
+    /// Every file matches the manifest.
+    pub intact: bool,
+    pub files: Vec<EvidenceFile>,
+    /// Each file that does not match, in words.
+    pub problems: Vec<String>,
+}

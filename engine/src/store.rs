@@ -1,7 +1,7 @@
 //! Where runs are kept: the interface the engine and the web app write and
 //! read through, so neither depends on which database sits behind it.
 
-use crate::launch::{LaunchError, LaunchRequest, PlanChoice, PlanOutline};
+use crate::launch::{EvidenceSummary, LaunchError, LaunchRequest, PlanChoice, PlanOutline};
 use crate::run::{RunStatus, RunSummary, StoredEvent, Verdict};
 use async_trait::async_trait;
 
@@ -86,4 +86,7 @@ pub trait Launcher: Send + Sync {
     async fn launch(&self, request: LaunchRequest) -> Result<RunSummary, LaunchError>;
     /// Asks a run in progress to stop; `false` when it is not running here.
     fn abort(&self, id: &str) -> bool;
+    /// The run's newest evidence pack, verified file by file; `Ok(None)`
+    /// when it has none.
+    async fn evidence(&self, id: &str) -> Result<Option<EvidenceSummary>, String>;
 }

@@ -123,7 +123,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     });
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let store = args.evidence.open(&args.data_dir).await?;
-    let written = crate::evidence::record::store_run(store.as_ref(), &results, &out).await?;
+    let written = crate::evidence::record::store_run(store.as_ref(), &results, Some(&out)).await?;
     println!(
         "evidence: {} pack v{} in {} (manifest sha256 {}); copies in {}",
         results.run_id,

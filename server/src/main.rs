@@ -10,6 +10,7 @@ mod cmd_verify;
 mod db;
 mod demo;
 mod evidence;
+mod evidence_files;
 mod orchestrator;
 mod readiness;
 mod report;

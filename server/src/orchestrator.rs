@@ -4,10 +4,12 @@
 //! them to live pages, and can be aborted at any time (what was measured
 //! until then is kept).
 
+use crate::evidence::store::ObjectStore;
 use async_trait::async_trait;
 use engine::events::{ProgressEvent, Sink};
 use engine::launch::{
-    LaunchError, LaunchRequest, PlanChoice, PlanOutline, PlanProblem, TestOutline,
+    EvidenceFile, EvidenceSummary, LaunchError, LaunchRequest, PlanChoice, PlanOutline,
+    PlanProblem, TestOutline,
 };
 use engine::plan::{load_file, load_str, LoadedPlan, PlanError, Positive, TestKind};
 use engine::run::{RunStatus, RunSummary, StoredEvent, Verdict};
@@ -49,15 +51,21 @@ struct LiveRun {
 /// Starts, tracks and aborts runs.
 pub struct Orchestrator {
     store: Arc<dyn RunStore>,
+    evidence: Arc<dyn ObjectStore>,
     plans_dir: PathBuf,
     live: Mutex<HashMap<String, LiveRun>>,
     environments: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Orchestrator {
-    pub fn new(store: Arc<dyn RunStore>, plans_dir: PathBuf) -> Arc<Self> {
+    pub fn new(
+        store: Arc<dyn RunStore>,
+        evidence: Arc<dyn ObjectStore>,
+        plans_dir: PathBuf,
+    ) -> Arc<Self> {
         Arc::new(Orchestrator {
             store,
+            evidence,
             plans_dir,
             live: Mutex::new(HashMap::new()),
             environments: Mutex::new(HashMap::new()),
@@ -148,6 +156,11 @@ impl Orchestrator {
         &self.store
     }
 
+    /// Where evidence packs are written.
+    pub fn evidence(&self) -> &Arc<dyn ObjectStore> {
+        &self.evidence
+    }
+
     fn environment_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
         lock(&self.environments)
             .entry(name.to_owned())
@@ -199,7 +212,11 @@ impl Orchestrator {
                 match run_plan_with(&loaded, Some(&env_name), cancel.clone(), sink_dyn, options)
                     .await
                 {
-                    Ok(results) => (results.status, results.verdict, results.error.clone()),
+                    Ok(mut results) => {
+                        results.run_id = id.clone();
+                        self.record_evidence(&results, &sink).await;
+                        (results.status, results.verdict, results.error.clone())
+                    }
                     // A run that cannot reach its environment is a NO-GO.
                     Err(e) => (
                         RunStatus::Finished,
@@ -223,6 +240,32 @@ impl Orchestrator {
             tracing::warn!("run {id}: event writer failed");
         }
         lock(&self.live).remove(&id);
+    }
+
+    /// Writes the run's evidence pack; the run's page links to its files.
+    async fn record_evidence(&self, results: &engine::results::RunResults, sink: &EventSink) {
+        match crate::evidence::record::store_run(self.evidence.as_ref(), results, None).await {
+            Ok(written) => sink.send(
+                "evidence",
+                serde_json::json!({
+                    "message": format!(
+                        "evidence pack v{} written ({} files, manifest sha256 {})",
+                        written.version,
+                        written.manifest.files.len(),
+                        written.manifest_digest
+                    ),
+                    "version": written.version,
+                    "manifest_sha256": written.manifest_digest,
+                }),
+            ),
+            Err(e) => {
+                tracing::warn!("run {}: evidence not written: {e}", results.run_id);
+                sink.send(
+                    "evidence",
+                    serde_json::json!({ "message": format!("evidence pack NOT written: {e}") }),
+                );
+            }
+        }
     }
 
     async fn set_status(&self, id: &str, status: RunStatus, verdict: Option<Verdict>) {
@@ -419,6 +462,32 @@ impl Launcher for Launch {
 
     fn abort(&self, id: &str) -> bool {
         self.0.abort(id)
+    }
+
+    async fn evidence(&self, id: &str) -> Result<Option<EvidenceSummary>, String> {
+        use crate::evidence::{pack, EvidenceError};
+        let pack = match pack::read_pack(self.0.evidence.as_ref(), id, None).await {
+            Ok(pack) => pack,
+            Err(EvidenceError::NoPack { .. }) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let broken: Vec<String> = pack.problems.iter().map(ToString::to_string).collect();
+        Ok(Some(EvidenceSummary {
+            version: pack.manifest.version,
+            manifest_sha256: pack.manifest_digest.clone(),
+            intact: pack.intact(),
+            files: pack
+                .manifest
+                .files
+                .iter()
+                .map(|f| EvidenceFile {
+                    name: f.name.clone(),
+                    bytes: f.bytes,
+                    intact: pack.file(&f.name).is_some(),
+                })
+                .collect(),
+            problems: broken,
+        }))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::db::Db;
 use crate::orchestrator::{Launch, Orchestrator};
-use crate::{readiness, run_stream};
+use crate::{evidence_files, readiness, run_stream};
 use app::context::ServerContext;
 use axum::routing::get;
 use axum::Router;
@@ -29,7 +29,8 @@ impl AppState {
             .site_root(site_root.display().to_string())
             .site_pkg_dir("pkg")
             .build();
-        let orchestrator = Orchestrator::new(Arc::new(db.clone()), plans_dir.clone());
+        let evidence = Arc::new(crate::evidence::store::LocalStore::new(&evidence_dir));
+        let orchestrator = Orchestrator::new(Arc::new(db.clone()), evidence, plans_dir.clone());
         AppState {
             db,
             evidence_dir,
@@ -63,6 +64,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(readiness::healthz))
         .route("/readyz", get(readiness::readyz))
         .route("/api/runs/{id}/events", get(run_stream::events))
+        .route("/api/runs/{id}/evidence", get(evidence_files::list))
+        .route(
+            "/api/runs/{id}/evidence/{file}",
+            get(evidence_files::download),
+        )
         .leptos_routes_with_context(
             &state,
             routes,

@@ -2,5 +2,6 @@
 
 pub mod new_run;
 pub mod not_found;
+pub mod report;
 pub mod run;
 pub mod runs;

@@ -120,6 +120,10 @@ fn LiveView(detail: RunDetail) -> impl IntoView {
             " · started " {started}
             {duration.map(|d| format!(" · took {d}"))}
             " · id " <code>{id.clone()}</code>
+            {
+                let report = format!("/runs/{id}/report");
+                move || live.with(|l| l.ended).then(|| view! { " · " <a id="report-link" href=report.clone()>"Report and evidence"</a> })
+            }
         </p>
         {move || live.with(|l| l.error.clone()).map(|e| view! { <p class="error-box" role="alert">{e}</p> })}
         <section aria-labelledby="tests-h">
@@ -152,9 +156,10 @@ fn LiveView(detail: RunDetail) -> impl IntoView {
             <h2 id="log-h">"Event log"</h2>
             <ol class="event-log" id="event-log">
                 <For
-                    each=move || live.with(|l| l.log.clone())
-                    key=|line| line.seq * 1000 + line.text.len() as i64
-                    children=|line| view! {
+                    // The log only grows: a line's position is its key.
+                    each=move || live.with(|l| l.log.clone().into_iter().enumerate().collect::<Vec<_>>())
+                    key=|(index, _)| *index
+                    children=|(_, line)| view! {
                         <li><time>{format_utc(line.at_ms)}</time> " " {line.text}</li>
                     }
                 />

@@ -123,7 +123,7 @@ fn RunRow(run: RunSummary) -> impl IntoView {
     };
     view! {
         <tr>
-            <td>{run.plan}</td>
+            <td><a href=format!("/runs/{}", run.id)>{run.plan}</a></td>
             <td>{run.environment}</td>
             <td><span class=format!("status {}", run.status.as_str())>{run.status.as_str()}</span></td>
             <td><span class=verdict_class>{verdict}</span></td>

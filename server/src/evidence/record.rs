@@ -65,15 +65,19 @@ pub async fn previous_run(store: &dyn ObjectStore, current: &RunResults) -> Opti
     best
 }
 
-/// Writes the run's pack to the store and copies it into `out`.
+/// Writes the run's pack to the store and, when `out` is given, copies it
+/// there.
 pub async fn store_run(
     store: &dyn ObjectStore,
     results: &RunResults,
-    out: &Path,
+    out: Option<&Path>,
 ) -> Result<WrittenPack, RecordError> {
     let previous = previous_run(store, results).await;
     let files = crate::report::pack_files(results, previous.as_ref())?;
     let copy = |name: &str, bytes: &[u8]| {
+        let Some(out) = out else {
+            return Ok(());
+        };
         let path = out.join(name);
         std::fs::write(&path, bytes).map_err(|source| RecordError::Copy {
             path: path.display().to_string(),

@@ -1,0 +1,137 @@
+// The web app against `shakedown demo`: start a run from New run, watch it
+// live (progress, a chart really drawn on the canvas), see the verdict and
+// the report page, download results.json, and abort a second run.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, screenshot, startBrowser, startDemo, waitFor, watchPage, ROOT } from '../lib/harness.mjs';
+
+let demo;
+let chrome;
+let plans;
+
+before(async () => {
+  const sutPort = await freePort();
+  plans = mkdtempSync(join(tmpdir(), 'shakedown-plans-'));
+  // A reduced step3: the load part, small, against this demo's target.
+  const step3 = readFileSync(join(ROOT, 'examples', 'step3.toml'), 'utf8').replaceAll('127.0.0.1:8080', `127.0.0.1:${sutPort}`);
+  writeFileSync(join(plans, 'step3.toml'), step3);
+  writeFileSync(join(plans, 'soak.toml'), `
+[plan]
+name = "soak"
+title = "A long load to abort"
+default_environment = "demo"
+
+[environments.demo]
+base_url = "http://127.0.0.1:${sutPort}"
+allowed_hosts = ["127.0.0.1"]
+health_path = "/health"
+
+[[tests]]
+id = "S1"
+title = "Health endpoint under steady load"
+[tests.http_load]
+path = "/health"
+rate = 50
+duration_s = 60
+
+[[criteria]]
+expr = "S1.fail == 0"
+`);
+  demo = await startDemo({ plansDir: plans, sutPort });
+  chrome = await startBrowser();
+});
+
+after(async () => {
+  await chrome?.close();
+  await demo?.stop();
+  if (plans) rmSync(plans, { recursive: true, force: true });
+});
+
+/** Counts canvas pixels that are neither white nor transparent. */
+async function inkedPixels(page, id) {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id);
+    if (!c) return 0;
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] > 0 && (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240)) n++;
+    }
+    return n;
+  }, id);
+}
+
+test('a run started from New run is followed live to its verdict and report', async () => {
+  const page = await chrome.browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const problems = watchPage(page);
+  await page.goto(`${demo.base}/runs/new`);
+  await page.selectOption('#plan-file', 'step3.toml');
+  await page.locator('#plan-summary').waitFor();
+  assert.match(await page.locator('#plan-summary').textContent(), /tests · \d+ criteria/);
+  // Keep the browser test short: the load tests and the integrity check.
+  for (const id of ['C1', 'C2', 'C3', 'S1', 'H1']) {
+    const box = page.locator(`input[name="tests"][value="${id}"]`);
+    if (await box.count()) await box.uncheck();
+  }
+  // A bad override is refused next to its field before anything is sent.
+  await page.fill('#concurrency', '-5');
+  await page.click('#start-run');
+  await page.locator('#concurrency-error', { hasText: 'expected a positive integer' }).waitFor();
+  await page.fill('#concurrency', '');
+  await screenshot(page, 'new-run-form');
+  await page.click('#start-run');
+  await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+  const runUrl = page.url();
+
+  // Live: progress appears, then a chart drawn on the canvas.
+  await page.locator('table.tests tbody tr').first().waitFor();
+  await waitFor('a chart drawn on the canvas', async () => (await inkedPixels(page, 'latency-canvas')) > 500, 60000, 250);
+  await screenshot(page, 'live-run');
+  await page.locator('#run-verdict').waitFor({ timeout: 120000 });
+  assert.equal(await page.locator('#run-verdict').textContent(), 'GO');
+  assert.equal(await page.locator('#run-status').textContent(), 'finished');
+  await page.locator('#event-log', { hasText: 'evidence pack v1 written' }).waitFor();
+  const log = await page.locator('#event-log').textContent();
+  assert.match(log, /L1 finished: PASS/);
+  assert.match(log, /run finished: GO/);
+
+  // The report page: verified evidence, the report, and every file to download.
+  await page.locator('#report-link').click();
+  await page.locator('#integrity').waitFor();
+  assert.match(await page.locator('#integrity').textContent(), /verified: all \d+ files match the manifest/);
+  await page.frameLocator('iframe.report-frame').locator('body').waitFor();
+  await screenshot(page, 'report');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('#pack-files a', { hasText: 'results.json' }).click(),
+  ]);
+  const saved = await download.path();
+  const results = JSON.parse(readFileSync(saved, 'utf8'));
+  assert.equal(results.run_id, runUrl.split('/').pop());
+  assert.equal(results.verdict, 'GO');
+  assert.deepEqual(problems, []);
+});
+
+test('a second run can be aborted and keeps what it measured', async () => {
+  const page = await chrome.browser.newPage({ viewport: { width: 1100, height: 900 } });
+  await page.goto(`${demo.base}/runs/new`);
+  await page.selectOption('#plan-file', 'soak.toml');
+  await page.locator('#plan-summary').waitFor();
+  await page.click('#start-run');
+  await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+  await waitFor('the soak test to be measuring', async () => (await inkedPixels(page, 'latency-canvas')) > 500, 60000, 250);
+  const clicked = Date.now();
+  await page.click('#abort-run');
+  await page.locator('#run-status', { hasText: 'aborted' }).waitFor({ timeout: 10000 });
+  assert.ok(Date.now() - clicked < 5000, 'abort took too long');
+  await screenshot(page, 'aborted-run');
+  // What was measured is kept: the runs list shows it, and its evidence.
+  await page.goto(`${demo.base}/`);
+  await page.locator('table.runs').waitFor();
+  assert.match(await page.locator('table.runs').textContent(), /soak[\s\S]*aborted/);
+  await screenshot(page, 'runs-list');
+});

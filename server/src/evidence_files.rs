@@ -1,0 +1,135 @@
+//! A run's evidence pack over HTTP: `GET /api/runs/{id}/evidence` lists the
+//! newest pack's files with the outcome of its verification, and
+//! `GET /api/runs/{id}/evidence/{file}` serves one file — only when it still
+//! matches the manifest; an altered or missing file is refused by name.
+
+use crate::evidence::pack::{self, FileProblem};
+use crate::evidence::EvidenceError;
+use crate::web::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+/// One file of the pack as listed.
+#[derive(Debug, Serialize)]
+pub struct FileEntry {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Still matches the manifest.
+    pub intact: bool,
+}
+
+/// The newest pack of a run.
+#[derive(Debug, Serialize)]
+pub struct PackListing {
+    pub run_id: String,
+    pub version: u32,
+    pub manifest_sha256: String,
+    pub intact: bool,
+    pub files: Vec<FileEntry>,
+    /// Each file that does not match, in words.
+    pub problems: Vec<String>,
+}
+
+fn refuse(e: EvidenceError) -> Response {
+    match e {
+        EvidenceError::NoPack { .. } => (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        other => (StatusCode::SERVICE_UNAVAILABLE, other.to_string()).into_response(),
+    }
+}
+
+fn problem_name(p: &FileProblem) -> &str {
+    match p {
+        FileProblem::Missing { name }
+        | FileProblem::Altered { name, .. }
+        | FileProblem::Unlisted { name } => name,
+    }
+}
+
+/// Lists the newest pack's files and whether each is intact.
+pub async fn list(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let store = state.orchestrator.evidence().clone();
+    let pack = match pack::read_pack(store.as_ref(), &id, None).await {
+        Ok(pack) => pack,
+        Err(e) => return refuse(e),
+    };
+    let files = pack
+        .manifest
+        .files
+        .iter()
+        .map(|entry| FileEntry {
+            name: entry.name.clone(),
+            bytes: entry.bytes,
+            sha256: entry.sha256.clone(),
+            intact: !pack.problems.iter().any(|p| problem_name(p) == entry.name),
+        })
+        .collect();
+    Json(PackListing {
+        run_id: id,
+        version: pack.manifest.version,
+        manifest_sha256: pack.manifest_digest.clone(),
+        intact: pack.intact(),
+        files,
+        problems: pack.problems.iter().map(ToString::to_string).collect(),
+    })
+    .into_response()
+}
+
+/// `?inline=1` shows the file in the browser instead of downloading it.
+#[derive(Debug, Deserialize)]
+pub struct Inline {
+    inline: Option<u8>,
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("json") => "application/json",
+        Some("html") => "text/html; charset=utf-8",
+        Some("md") => "text/markdown; charset=utf-8",
+        Some("xml") => "application/xml",
+        _ => "text/plain; charset=utf-8",
+    }
+}
+
+/// Serves one verified file of the newest pack.
+pub async fn download(
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+    Query(inline): Query<Inline>,
+) -> Response {
+    let store = state.orchestrator.evidence().clone();
+    let pack = match pack::read_pack(store.as_ref(), &id, None).await {
+        Ok(pack) => pack,
+        Err(e) => return refuse(e),
+    };
+    if let Some(problem) = pack.problems.iter().find(|p| problem_name(p) == file) {
+        return (
+            StatusCode::CONFLICT,
+            format!("evidence of run {id} is not intact: {problem}"),
+        )
+            .into_response();
+    }
+    let Some(bytes) = pack.file(&file) else {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no file {file:?} in the evidence of run {id}"),
+        )
+            .into_response();
+    };
+    let disposition = if inline.inline == Some(1) {
+        "inline".to_owned()
+    } else {
+        format!("attachment; filename=\"{id}-{file}\"")
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type(&file).to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes.to_vec(),
+    )
+        .into_response()
+}
