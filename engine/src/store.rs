@@ -52,6 +52,9 @@ pub trait RunStore: Send + Sync {
         status: RunStatus,
         verdict: Option<Verdict>,
     ) -> Result<RunSummary, StoreError>;
+    /// Records a run that ran elsewhere (a headless `shakedown run`), with
+    /// its own id, times, status and verdict; an existing row is left alone.
+    async fn import_run(&self, run: &RunSummary) -> Result<(), StoreError>;
     /// One run.
     async fn get_run(&self, id: &str) -> Result<RunSummary, StoreError>;
     /// Runs matching the filter, newest first.

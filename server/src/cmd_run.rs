@@ -30,9 +30,14 @@ pub struct RunArgs {
     /// `shakedown-results/<plan>-<start time>`.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Folder holding the local evidence store (`DATA_DIR/evidence`).
+    /// Folder holding the local evidence store (`DATA_DIR/evidence`) and
+    /// the default SQLite database, where the run is recorded so the web app
+    /// lists it.
     #[arg(long, env = "SHAKEDOWN_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// Database to record the run in (default: SQLite in the data folder).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     #[command(flatten)]
     pub evidence: crate::evidence::config::EvidenceArgs,
     /// Start the demo target (PostgreSQL, API, worker) under Shakedown's
@@ -132,6 +137,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         written.manifest_digest,
         out.display()
     );
+    record_in_database(&args.data_dir, args.database_url.as_deref(), &results).await;
     Ok(match (results.status, results.verdict) {
         (RunStatus::Finished, Some(Verdict::Go)) => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
@@ -289,4 +295,40 @@ fn summary_table(results: &RunResults) -> String {
     };
     out.push_str(&format!("\nverdict: {verdict}\n"));
     out
+}
+
+/// Records the run in the database the web app reads, so headless runs are
+/// listed with the others. A database that cannot be reached only warns:
+/// the run's results and evidence are already written.
+async fn record_in_database(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    results: &engine::results::RunResults,
+) {
+    use engine::store::RunStore;
+    let url = database_url
+        .map(str::to_owned)
+        .unwrap_or_else(|| crate::db::sqlite_url(data_dir));
+    let recorded = async {
+        std::fs::create_dir_all(data_dir).map_err(|e| e.to_string())?;
+        let db = crate::db::Db::open(&url).await.map_err(|e| e.to_string())?;
+        db.import_run(&engine::run::RunSummary {
+            id: results.run_id.clone(),
+            plan: results.plan.name.clone(),
+            environment: results.environment.name.clone(),
+            status: results.status,
+            verdict: results.verdict,
+            created_at_ms: results.started_at_ms,
+            started_at_ms: Some(results.started_at_ms),
+            finished_at_ms: Some(results.finished_at_ms),
+            error: results.error.clone(),
+        })
+        .await
+        .map_err(|e| e.to_string())
+    }
+    .await;
+    match recorded {
+        Ok(()) => println!("recorded in {}", crate::db::redact(&url)),
+        Err(e) => eprintln!("shakedown: warning: run not recorded in the database: {e}"),
+    }
 }

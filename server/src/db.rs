@@ -209,6 +209,27 @@ impl RunStore for Db {
         self.get_run(id).await
     }
 
+    async fn import_run(&self, run: &RunSummary) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO runs (id, plan, environment, status, verdict, created_at_ms, \
+             started_at_ms, finished_at_ms, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&run.id)
+        .bind(&run.plan)
+        .bind(&run.environment)
+        .bind(run.status.as_str())
+        .bind(run.verdict.map(|v| v.as_str()))
+        .bind(run.created_at_ms)
+        .bind(run.started_at_ms)
+        .bind(run.finished_at_ms)
+        .bind(run.error.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn get_run(&self, id: &str) -> Result<RunSummary, StoreError> {
         let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
             .bind(id)
@@ -433,6 +454,22 @@ mod tests {
             Err(StoreError::NotFound(_))
         ));
         db.ping().await.unwrap();
+
+        // A headless run is recorded with its own id and times, once.
+        let headless = RunSummary {
+            id: "cli-run-1".into(),
+            plan: "step3".into(),
+            environment: "ci".into(),
+            status: RunStatus::Finished,
+            verdict: Some(Verdict::NoGo),
+            created_at_ms: 10,
+            started_at_ms: Some(10),
+            finished_at_ms: Some(25),
+            error: None,
+        };
+        db.import_run(&headless).await.unwrap();
+        db.import_run(&headless).await.unwrap();
+        assert_eq!(db.get_run("cli-run-1").await.unwrap(), headless);
 
         // Events: in order, resumable from any sequence number, never twice.
         let event = |seq: i64| StoredEvent {
