@@ -44,9 +44,9 @@ export async function waitFor(what, check, ms = 15000, every = 100) {
 }
 
 /** Starts `shakedown serve` and waits until /readyz answers 200. */
-export async function startServer({ env = {}, args = [] } = {}) {
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'shakedown-e2e-'));
+export async function startServer({ env = {}, args = [], port: fixedPort, dataDir: keptDir } = {}) {
+  const port = fixedPort ?? (await freePort());
+  const dataDir = keptDir ?? mkdtempSync(join(tmpdir(), 'shakedown-e2e-'));
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(
     BINARY,
@@ -69,12 +69,44 @@ export async function startServer({ env = {}, args = [] } = {}) {
   }
   return {
     base,
+    port,
     dataDir,
     log: () => log,
+    /** SIGKILL: the process dies with no chance to clean up; the data stays. */
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
       rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts the demo target's API and worker (shakedown-sut) on a free port
+ *  with a SQLite database in a temporary folder. */
+export async function startTarget() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'shakedown-sut-'));
+  const bin = join(dirname(BINARY), 'shakedown-sut');
+  const common = ['--data-dir', dir, '--environment', 'e2e'];
+  const api = spawn(bin, ['api', '--listen', `127.0.0.1:${port}`, ...common], { stdio: 'ignore' });
+  const worker = spawn(bin, ['worker', ...common], { stdio: 'ignore' });
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor('the demo target to answer', async () => (await fetch(`${base}/health`)).ok, 30000);
+  return {
+    base,
+    port,
+    async stop() {
+      for (const child of [api, worker]) {
+        if (child.exitCode === null) {
+          child.kill('SIGTERM');
+          await new Promise((r) => child.once('exit', r));
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
