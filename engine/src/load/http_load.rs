@@ -8,6 +8,7 @@
 //! cannot see a stall that way; when it observes one it says so in a
 //! warning.
 
+use super::deadline::Deadline;
 use super::recorder::{encode, summarize, Batch, Outcome, Recorder, Sample};
 use super::transport::{Answer, Conn, Prepared, SendOptions};
 use crate::checks;
@@ -30,6 +31,8 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 const DEFAULT_TIMEOUT_MS: u32 = 30_000;
 /// Most requests in flight in the open model when the plan sets none.
 pub const DEFAULT_OPEN_CONCURRENCY: u32 = 64;
+/// Resolution of tokio's timer (it rounds deadlines up to it).
+const TIMER_TICK: Duration = Duration::from_millis(1);
 /// A send more than this after its intended time counts as late.
 const LATE_AFTER: Duration = Duration::from_millis(1);
 /// The closed model warns of a stall when no answer came for at least this
@@ -276,49 +279,72 @@ async fn worker(
     cancel: CancellationToken,
 ) {
     let mut batch: Batch = Vec::with_capacity(BATCH);
+    // One wait for cancellation around the whole loop rather than one per
+    // request: registering a waiter on the token takes its lock, and that
+    // cost was paid for every request. Cancelling drops the loop (and the
+    // request in flight) at its next await; what it measured is in `batch`.
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {}
+        _ = produce(&shared, &mut conn, &tx, &mut batch) => {}
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch).await;
+    }
+}
+
+/// Sends requests until the schedule says stop, adding a sample per answer
+/// to `batch` and handing full batches to the recorder.
+async fn produce(shared: &Shared, conn: &mut Conn, tx: &mpsc::Sender<Batch>, batch: &mut Batch) {
+    let mut deadline = Deadline::new(shared.prepared.timeout);
     let mut last_flush = Instant::now();
     loop {
-        if cancel.is_cancelled() {
-            break;
-        }
-        let (start_at, late) = match shared.schedule {
+        // When the request is sent (the timeout runs from then), when its
+        // latency starts (the intended time in the open model), and whether
+        // it went out late.
+        let (sent, start_at, late) = match shared.schedule {
             Schedule::Count(total) => {
                 if shared.next.fetch_add(1, Ordering::Relaxed) >= total {
-                    break;
+                    return;
                 }
-                (Instant::now(), false)
-            }
-            Schedule::Until(deadline) => {
                 let now = Instant::now();
-                if now >= deadline {
-                    break;
+                (now, now, false)
+            }
+            Schedule::Until(until) => {
+                let now = Instant::now();
+                if now >= until {
+                    return;
                 }
-                (now, false)
+                (now, now, false)
             }
             Schedule::Rate { total, interval_ns } => {
                 let k = shared.next.fetch_add(1, Ordering::Relaxed);
                 if k >= total {
-                    break;
+                    return;
                 }
                 let intended = shared.start + Duration::from_nanos((k as f64 * interval_ns) as u64);
-                let now = Instant::now();
+                let mut now = Instant::now();
                 if intended > now {
-                    tokio::select! {
-                        biased;
-                        _ = cancel.cancelled() => break,
-                        _ = tokio::time::sleep_until(tokio::time::Instant::from_std(intended)) => {}
+                    // tokio's timer ticks in whole milliseconds and rounds
+                    // a deadline up to the next tick, so sleeping until
+                    // `intended` sends up to a millisecond late and that
+                    // client delay lands in every latency. Wake a tick
+                    // early instead: a request that goes out before its
+                    // intended time is timed from when it really went out
+                    // (`min`), one that goes out after it from the intended
+                    // time, so a stall still shows in full.
+                    let wake = intended.checked_sub(TIMER_TICK).unwrap_or(intended);
+                    if wake > now {
+                        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
+                        now = Instant::now();
                     }
-                    (intended, false)
+                    (now, intended.min(now), false)
                 } else {
-                    (intended, now - intended > LATE_AFTER)
+                    (now, intended, now - intended > LATE_AFTER)
                 }
             }
         };
-        let answer = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => break,
-            answer = conn.send(&shared.prepared) => answer,
-        };
+        let answer = conn.send(&shared.prepared, &mut deadline, sent).await;
         let end = Instant::now();
         batch.push(Sample {
             start_us: micros(start_at.saturating_duration_since(shared.start)),
@@ -327,14 +353,11 @@ async fn worker(
             late,
         });
         if batch.len() >= BATCH || end.duration_since(last_flush) >= FLUSH_EVERY {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
             if tx.send(full).await.is_err() {
                 return;
             }
             last_flush = end;
         }
-    }
-    if !batch.is_empty() {
-        let _ = tx.send(batch).await;
     }
 }

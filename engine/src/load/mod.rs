@@ -5,6 +5,7 @@
 //! shared atomic counter says how much work is left and a cancellation
 //! token stops everyone.
 
+pub mod deadline;
 pub mod http_load;
 pub mod recorder;
 pub mod transport;

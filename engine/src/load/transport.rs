@@ -5,6 +5,7 @@
 //! reqwest with rustls. Either way a request ends in a status and,
 //! when checks need it, the body; or in an error class.
 
+use super::deadline::Deadline;
 use super::recorder::Outcome;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -13,7 +14,7 @@ use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, HOST, USER_AGENT};
 use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use url::Url;
 
@@ -161,12 +162,18 @@ impl Conn {
             .map_err(|e| PrepareError(format!("cannot build the HTTPS client: {e}")))
     }
 
-    /// Sends one request, within the timeout.
-    pub async fn send(&mut self, p: &Prepared) -> Result<Answer, Outcome> {
+    /// Sends one request, sent at `sent`, within the timeout (`deadline`
+    /// is the worker's; reqwest keeps its own).
+    pub async fn send(
+        &mut self,
+        p: &Prepared,
+        deadline: &mut Deadline,
+        sent: Instant,
+    ) -> Result<Answer, Outcome> {
         match self {
-            Conn::Hyper(slot) => match tokio::time::timeout(p.timeout, send_hyper(slot, p)).await {
-                Ok(result) => result,
-                Err(_) => {
+            Conn::Hyper(slot) => match deadline.run(sent, send_hyper(slot, p)).await {
+                Some(result) => result,
+                None => {
                     *slot = None;
                     Err(Outcome::Timeout)
                 }

@@ -1,0 +1,84 @@
+//! A per-request timeout that does not touch the timer wheel per request.
+//!
+//! `tokio::time::timeout` registers a timer entry for every request and
+//! removes it again when the answer comes first: a lock on the runtime's
+//! timer for each of them. A worker has one request in flight at a time,
+//! so it keeps one `Sleep` instead and moves it only when it fires: the
+//! request in flight has then either run past its own deadline (it timed
+//! out) or it started later than the one the sleep was set for, and the
+//! sleep is moved to its deadline. Timeouts stay exact; the timer is
+//! touched about once per timeout period instead of once per request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio::time::{sleep_until, Instant, Sleep};
+
+/// One worker's request timeout.
+pub struct Deadline {
+    timeout: Duration,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl Deadline {
+    /// A timeout of `timeout` per request.
+    pub fn new(timeout: Duration) -> Deadline {
+        Deadline {
+            timeout,
+            sleep: Box::pin(sleep_until(Instant::now() + timeout)),
+        }
+    }
+
+    /// Runs `work`, sent at `sent`, until it ends (`Some`) or `timeout`
+    /// after `sent` has passed (`None`). `sent` must not go back in time
+    /// from one call to the next (one worker, one request after another).
+    pub async fn run<F: Future>(&mut self, sent: std::time::Instant, work: F) -> Option<F::Output> {
+        let deadline = Instant::from_std(sent) + self.timeout;
+        tokio::pin!(work);
+        // The sleep was set for an earlier (or this) request's deadline, so
+        // it fires at most twice: once to be moved to `deadline`, once at it.
+        for _ in 0..2 {
+            tokio::select! {
+                biased;
+                out = &mut work => return Some(out),
+                () = &mut self.sleep => {
+                    if self.sleep.deadline() >= deadline {
+                        return None;
+                    }
+                    self.sleep.as_mut().reset(deadline);
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn quick_work_finishes_and_slow_work_times_out_on_time() {
+        let mut d = Deadline::new(Duration::from_millis(100));
+        // Together longer than the timeout: each request has its own.
+        for _ in 0..4 {
+            let out = d
+                .run(std::time::Instant::now(), async {
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                    7
+                })
+                .await;
+            assert_eq!(out, Some(7));
+        }
+        let started = std::time::Instant::now();
+        let out = d
+            .run(started, tokio::time::sleep(Duration::from_secs(5)))
+            .await;
+        assert_eq!(out, None);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(100) && took < Duration::from_millis(400),
+            "{took:?}"
+        );
+    }
+}
