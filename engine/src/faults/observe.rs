@@ -203,7 +203,21 @@ pub async fn watch(
             break;
         }
     }
+    // Probes still waiting for an answer finish (or time out), so the
+    // timeline has every 100 ms point.
+    let drain_until = tokio::time::Instant::now() + PROBE_TIMEOUT;
+    while let Ok(Some(Ok((at_ms, probe)))) =
+        tokio::time::timeout_at(drain_until, tasks.join_next()).await
+    {
+        timeline.push(HealthPoint {
+            at_ms,
+            healthy: probe.healthy,
+            pid: probe.pid,
+            started_at: probe.started_at,
+        });
+    }
     tasks.abort_all();
+    timeline.sort_by_key(|p| p.at_ms);
     judge(&before, &timeline)
 }
 
