@@ -134,4 +134,16 @@ test('a second run can be aborted and keeps what it measured', async () => {
   await page.locator('table.runs').waitFor();
   assert.match(await page.locator('table.runs').textContent(), /soak[\s\S]*aborted/);
   await screenshot(page, 'runs-list');
+  // Filters: by plan, then by verdict.
+  await page.selectOption('#filter-plan', 'soak');
+  await waitFor('only soak runs listed', async () => {
+    const text = await page.locator('table.runs tbody').textContent();
+    return text.includes('soak') && !text.includes('step3');
+  });
+  await page.selectOption('#filter-plan', '');
+  await page.selectOption('#filter-verdict', 'GO');
+  await waitFor('only GO runs listed', async () => {
+    const text = await page.locator('table.runs tbody').textContent();
+    return text.includes('step3') && !text.includes('soak');
+  });
 });

@@ -9,26 +9,58 @@ use serde::{Deserialize, Serialize};
 /// The runs list as of one moment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunsList {
-    /// Newest first.
+    /// Newest first, as filtered.
     pub runs: Vec<RunSummary>,
+    /// Every plan and environment that has runs (for the filters).
+    pub plans: Vec<String>,
+    pub environments: Vec<String>,
     /// When the server read them (Unix milliseconds).
     pub as_of_ms: i64,
 }
 
-/// Reads the runs list from the store.
+/// Reads the runs list from the store, filtered by plan, environment and
+/// verdict (empty: all).
 #[server]
-pub async fn list_runs() -> Result<RunsList, ServerFnError> {
+pub async fn list_runs(
+    plan: String,
+    environment: String,
+    verdict: String,
+) -> Result<RunsList, ServerFnError> {
     let ctx = crate::context::server_context()?;
-    let runs = ctx
+    let some = |s: String| (!s.is_empty()).then_some(s);
+    let verdict = some(verdict)
+        .map(|v| v.parse::<engine::run::Verdict>())
+        .transpose()
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let all = ctx
         .runs
         .list_runs(&engine::store::RunFilter::default())
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let distinct = |f: fn(&RunSummary) -> &String| {
+        let mut v: Vec<String> = all.iter().map(|r| f(r).clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let (plans, environments) = (distinct(|r| &r.plan), distinct(|r| &r.environment));
+    let (plan, environment) = (some(plan), some(environment));
+    let runs = all
+        .into_iter()
+        .filter(|r| plan.as_ref().is_none_or(|p| &r.plan == p))
+        .filter(|r| environment.as_ref().is_none_or(|e| &r.environment == e))
+        .filter(|r| verdict.is_none_or(|v| r.verdict == Some(v)))
+        .collect();
     let as_of_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default();
-    Ok(RunsList { runs, as_of_ms })
+    Ok(RunsList {
+        runs,
+        plans,
+        environments,
+        as_of_ms,
+    })
 }
 
 /// The runs page, with a button that reloads the list through the server
@@ -36,7 +68,13 @@ pub async fn list_runs() -> Result<RunsList, ServerFnError> {
 #[component]
 pub fn RunsPage() -> impl IntoView {
     let reloads = RwSignal::new(0u32);
-    let runs = Resource::new(move || reloads.get(), |_| list_runs());
+    let plan = RwSignal::new(String::new());
+    let environment = RwSignal::new(String::new());
+    let verdict = RwSignal::new(String::new());
+    let runs = Resource::new(
+        move || (reloads.get(), plan.get(), environment.get(), verdict.get()),
+        |(_, plan, environment, verdict)| list_runs(plan, environment, verdict),
+    );
     view! {
         <Title text="Runs"/>
         <div class="page-head">
@@ -52,10 +90,47 @@ pub fn RunsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading runs…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>
                 {move || Suspend::new(async move {
-                    runs.await.map(|list| view! { <RunsTable list/> })
+                    runs.await.map(|list| view! {
+                        <Filters list=list.clone() plan environment verdict/>
+                        <RunsTable list/>
+                    })
                 })}
             </ErrorBoundary>
         </Transition>
+    }
+}
+
+/// Filters by plan, environment and verdict.
+#[component]
+fn Filters(
+    list: RunsList,
+    plan: RwSignal<String>,
+    environment: RwSignal<String>,
+    verdict: RwSignal<String>,
+) -> impl IntoView {
+    let select = move |id: &'static str,
+                       label: &'static str,
+                       value: RwSignal<String>,
+                       options: Vec<String>| {
+        view! {
+            <label for=id>
+                {label} " "
+                <select id=id on:change=move |ev| value.set(event_target_value(&ev))>
+                    <option value="" selected=move || value.get().is_empty()>"all"</option>
+                    {options.into_iter().map(|o| {
+                        let same = o.clone();
+                        view! { <option value=o.clone() selected=move || value.get() == same>{o.clone()}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+        }
+    };
+    view! {
+        <div class="filters" role="group" aria-label="Filter runs">
+            {select("filter-plan", "Plan", plan, list.plans)}
+            {select("filter-environment", "Environment", environment, list.environments)}
+            {select("filter-verdict", "Verdict", verdict, vec!["GO".to_owned(), "NO-GO".to_owned()])}
+        </div>
     }
 }
 
