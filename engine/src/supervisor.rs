@@ -321,7 +321,15 @@ async fn stop(
         return Ok(("already gone".to_owned(), false));
     };
     let pid = nix::unistd::Pid::from_raw(pid as i32);
-    nix::sys::signal::kill(pid, signal.signal()).map_err(|e| SupervisorError::Signal {
+    // Each child leads its own process group (see `spawn`). SIGKILL goes to
+    // the whole group, so helpers it forked (PostgreSQL's backends) die with
+    // it and cannot hold its resources against the next start.
+    let sent = if signal == StopSignal::Sigkill {
+        nix::sys::signal::killpg(pid, signal.signal())
+    } else {
+        nix::sys::signal::kill(pid, signal.signal())
+    };
+    sent.map_err(|e| SupervisorError::Signal {
         name: spec.name.clone(),
         reason: e.to_string(),
     })?;
@@ -332,7 +340,9 @@ async fn stop(
             reason: e.to_string(),
         }),
         Err(_) => {
-            let _ = child.start_kill();
+            if nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL).is_err() {
+                let _ = child.start_kill();
+            }
             let status = child.wait().await.map_err(|e| SupervisorError::Signal {
                 name: spec.name.clone(),
                 reason: e.to_string(),

@@ -127,3 +127,43 @@ async fn start_failures_name_the_process() {
     let err = sup.restart("nobody", None).await.unwrap_err();
     assert_eq!(err.to_string(), "no process named \"nobody\" is supervised");
 }
+
+#[tokio::test]
+async fn sigkill_takes_the_process_helpers_with_it() {
+    let dir = std::env::temp_dir().join(format!("sup-group-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pid_file = dir.join("helper.pid");
+    let sup = Supervisor::new();
+    let port = free_port();
+    let mut spec = web_server("forking", port, false);
+    let python = spec.argv[2].clone();
+    // A helper process forked by the service, like a database's backends.
+    spec.argv = vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "sleep 300 & echo $! > {}; exec python3 -c \"$0\"",
+            pid_file.display()
+        ),
+        python,
+    ];
+    sup.start(spec).await.unwrap();
+    let helper: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(helper));
+    let proof = sup
+        .restart("forking", Some(StopSignal::Sigkill))
+        .await
+        .unwrap();
+    assert!(proof.observed());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while alive(helper) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!alive(helper), "the helper outlived SIGKILL of its group");
+    sup.stop_all().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
