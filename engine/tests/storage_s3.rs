@@ -1,6 +1,6 @@
 //! `storage_probe` against a real S3-compatible server on 127.0.0.1: the
 //! one named by `SHAKEDOWN_TEST_S3_ENDPOINT` (keys in
-//! `SHAKEDOWN_TEST_S3_ACCESS_KEY_ID` / `SHAKEDOWN_TEST_S3_SECRET_ACCESS_KEY`),
+//! `SHAKEDOWN_TEST_S3_KEY` / `SHAKEDOWN_TEST_S3_SECRET`),
 //! or SeaweedFS (`weed`) started here. Skipped when neither is available,
 //! unless `SHAKEDOWN_TEST_REQUIRE_S3=1`.
 
@@ -33,8 +33,8 @@ async fn server() -> Option<(String, String, String, Option<Weed>)> {
     if let Ok(endpoint) = std::env::var("SHAKEDOWN_TEST_S3_ENDPOINT") {
         return Some((
             endpoint,
-            std::env::var("SHAKEDOWN_TEST_S3_ACCESS_KEY_ID").unwrap(),
-            std::env::var("SHAKEDOWN_TEST_S3_SECRET_ACCESS_KEY").unwrap(),
+            std::env::var("SHAKEDOWN_TEST_S3_KEY").unwrap(),
+            std::env::var("SHAKEDOWN_TEST_S3_SECRET").unwrap(),
             None,
         ));
     }

