@@ -3,38 +3,14 @@
 //! example plan must find that switch's anomaly and say NO-GO, and the
 //! clean target must be GO with every restart observed.
 
+mod common;
+
+use common::{build_sut, free_port, root};
 use engine::chaos_model::{ChaosMetrics, HealthMetrics};
 use engine::metrics::TestMetrics;
 use engine::results::{RunResults, TestResult};
 use engine::run::Verdict;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Once;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The demo target's binary must sit next to `shakedown`.
-fn build_sut() {
-    static BUILD: Once = Once::new();
-    BUILD.call_once(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "sut", "--bin", "shakedown-sut"])
-            .current_dir(root())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building shakedown-sut failed");
-    });
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The example plan with only the tests named (and their criteria), on a
 /// free port.

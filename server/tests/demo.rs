@@ -2,17 +2,12 @@
 //! answers, and Ctrl-C leaves no process and no temporary folder behind.
 //! Needs `shakedown-sut` built beside `shakedown` (`cargo test --workspace`).
 
+mod common;
+
+use common::free_port;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn alive(pid: i32) -> bool {
     // A zombie is gone for our purposes; /proc/PID/stat shows state Z.

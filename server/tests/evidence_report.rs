@@ -3,34 +3,12 @@
 //! fault switch), their JUnit files, `shakedown diff` marking the
 //! regression, and `shakedown report` naming a file altered by one byte.
 
+mod common;
+
+use common::{build_sut, free_port, root};
 use quick_xml::events::Event;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Once;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn build_sut() {
-    static BUILD: Once = Once::new();
-    BUILD.call_once(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "sut", "--bin", "shakedown-sut"])
-            .current_dir(root())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building shakedown-sut failed");
-    });
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The example plan's L1 and its criteria only, against `port`.
 fn l1_plan(port: u16) -> String {
