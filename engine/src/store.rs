@@ -59,6 +59,16 @@ pub trait RunStore: Send + Sync {
     async fn get_run(&self, id: &str) -> Result<RunSummary, StoreError>;
     /// Runs matching the filter, newest first.
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError>;
+    /// Records the evidence pack written for a run: its version and the
+    /// sha256 of its manifest (what the report and sign-offs are bound to).
+    async fn record_evidence(
+        &self,
+        id: &str,
+        version: u32,
+        manifest_sha256: &str,
+    ) -> Result<(), StoreError>;
+    /// The run's newest recorded evidence: version and manifest sha256.
+    async fn evidence_of(&self, id: &str) -> Result<Option<(u32, String)>, StoreError>;
     /// Records why a run could not finish normally (shown with the run).
     async fn record_error(&self, id: &str, error: &str) -> Result<(), StoreError>;
     /// Appends events to a run's log; their sequence numbers must follow

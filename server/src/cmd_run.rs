@@ -137,7 +137,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         written.manifest_digest,
         out.display()
     );
-    record_in_database(&args.data_dir, args.database_url.as_deref(), &results).await;
+    record_in_database(
+        &args.data_dir,
+        args.database_url.as_deref(),
+        &results,
+        (written.version, &written.manifest_digest),
+    )
+    .await;
     Ok(match (results.status, results.verdict) {
         (RunStatus::Finished, Some(Verdict::Go)) => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
@@ -304,6 +310,7 @@ async fn record_in_database(
     data_dir: &std::path::Path,
     database_url: Option<&str>,
     results: &engine::results::RunResults,
+    (version, digest): (u32, &str),
 ) {
     use engine::store::RunStore;
     let url = database_url
@@ -324,7 +331,10 @@ async fn record_in_database(
             error: results.error.clone(),
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+        db.record_evidence(&results.run_id, version, digest)
+            .await
+            .map_err(|e| e.to_string())
     }
     .await;
     match recorded {

@@ -256,6 +256,41 @@ impl RunStore for Db {
         rows.iter().map(run_from_row).collect()
     }
 
+    async fn record_evidence(
+        &self,
+        id: &str,
+        version: u32,
+        manifest_sha256: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE runs SET evidence_version = $1, manifest_digest = $2 WHERE id = $3",
+        )
+        .bind(i64::from(version))
+        .bind(manifest_sha256)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(id.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn evidence_of(&self, id: &str) -> Result<Option<(u32, String)>, StoreError> {
+        let row = sqlx::query("SELECT evidence_version, manifest_digest FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        let version: Option<i64> = row.try_get("evidence_version").map_err(db_error)?;
+        let digest: Option<String> = row.try_get("manifest_digest").map_err(db_error)?;
+        Ok(version
+            .zip(digest)
+            .and_then(|(v, d)| Some((u32::try_from(v).ok()?, d))))
+    }
+
     async fn record_error(&self, id: &str, error: &str) -> Result<(), StoreError> {
         let done = sqlx::query("UPDATE runs SET error = $1 WHERE id = $2")
             .bind(error)
@@ -470,6 +505,15 @@ mod tests {
         db.import_run(&headless).await.unwrap();
         db.import_run(&headless).await.unwrap();
         assert_eq!(db.get_run("cli-run-1").await.unwrap(), headless);
+
+        // The evidence a run is bound to.
+        assert_eq!(db.evidence_of("cli-run-1").await.unwrap(), None);
+        db.record_evidence("cli-run-1", 2, "ab12").await.unwrap();
+        assert_eq!(
+            db.evidence_of("cli-run-1").await.unwrap(),
+            Some((2, "ab12".to_owned()))
+        );
+        assert!(db.record_evidence("nope", 1, "x").await.is_err());
 
         // Events: in order, resumable from any sequence number, never twice.
         let event = |seq: i64| StoredEvent {

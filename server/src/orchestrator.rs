@@ -245,19 +245,28 @@ impl Orchestrator {
     /// Writes the run's evidence pack; the run's page links to its files.
     async fn record_evidence(&self, results: &engine::results::RunResults, sink: &EventSink) {
         match crate::evidence::record::store_run(self.evidence.as_ref(), results, None).await {
-            Ok(written) => sink.send(
-                "evidence",
-                serde_json::json!({
-                    "message": format!(
-                        "evidence pack v{} written ({} files, manifest sha256 {})",
-                        written.version,
-                        written.manifest.files.len(),
-                        written.manifest_digest
-                    ),
-                    "version": written.version,
-                    "manifest_sha256": written.manifest_digest,
-                }),
-            ),
+            Ok(written) => {
+                if let Err(e) = self
+                    .store
+                    .record_evidence(&results.run_id, written.version, &written.manifest_digest)
+                    .await
+                {
+                    tracing::warn!("run {}: evidence digest not recorded: {e}", results.run_id);
+                }
+                sink.send(
+                    "evidence",
+                    serde_json::json!({
+                        "message": format!(
+                            "evidence pack v{} written ({} files, manifest sha256 {})",
+                            written.version,
+                            written.manifest.files.len(),
+                            written.manifest_digest
+                        ),
+                        "version": written.version,
+                        "manifest_sha256": written.manifest_digest,
+                    }),
+                )
+            }
             Err(e) => {
                 tracing::warn!("run {}: evidence not written: {e}", results.run_id);
                 sink.send(

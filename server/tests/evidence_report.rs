@@ -60,6 +60,9 @@ fn run(plan: &Path, data: &Path, out: &Path, faults: &[&str]) -> (i32, String) {
         args.push(&fault_arg);
     }
     let output = shakedown(&args, data);
+    // The run, its pack version and manifest digest are in the database.
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("recorded in sqlite://"), "{said}");
     let results: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     (
