@@ -184,6 +184,12 @@ export function watchPage(page) {
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('requestfailed', (r) => {
+    const error = r.failure()?.errorText ?? '';
+    // A run's event stream is closed by the page when the run ends, or when
+    // the user leaves: Chromium reports that as an aborted request.
+    if (error === 'net::ERR_ABORTED' && /\/api\/runs\/[^/]+\/events/.test(r.url())) return;
+    problems.push(`request failed: ${r.url()} ${error}`);
+  });
   return problems;
 }
