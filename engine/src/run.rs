@@ -180,6 +180,14 @@ mod tests {
     }
 }
 
+/// Milliseconds since the Unix epoch, now: the one clock every stored time
+/// comes from. (Server-side only: the browser has no system clock here.)
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// A Unix time in milliseconds as `YYYY-MM-DD HH:MM:SS UTC`, the way
 /// reports and pages show times.
 pub fn format_utc(ms: i64) -> String {

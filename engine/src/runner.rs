@@ -345,11 +345,7 @@ async fn probe(target: &Target) -> Result<(), RunError> {
     Ok(())
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+use crate::run::now_ms;
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -8,7 +8,7 @@ use engine::store::{NewRun, RunFilter, RunStore, StoreError};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Which database engine is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,17 +126,20 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
 
+/// An update that touched no row was about a run that does not exist.
+fn found(rows: u64, id: &str) -> Result<(), StoreError> {
+    if rows == 0 {
+        Err(StoreError::NotFound(id.to_owned()))
+    } else {
+        Ok(())
+    }
+}
+
 fn db_error(e: sqlx::Error) -> StoreError {
     StoreError::Database(first_line(&e.to_string()))
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
+pub use engine::run::now_ms;
 
 const RUN_COLUMNS: &str =
     "id, plan, environment, status, verdict, created_at_ms, started_at_ms, finished_at_ms, error";
@@ -203,9 +206,7 @@ impl RunStore for Db {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(id.to_owned()));
-        }
+        found(done.rows_affected(), id)?;
         self.get_run(id).await
     }
 
@@ -271,9 +272,7 @@ impl RunStore for Db {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(id.to_owned()));
-        }
+        found(done.rows_affected(), id)?;
         Ok(())
     }
 
@@ -298,9 +297,7 @@ impl RunStore for Db {
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(id.to_owned()));
-        }
+        found(done.rows_affected(), id)?;
         Ok(())
     }
 

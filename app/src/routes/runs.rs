@@ -51,10 +51,7 @@ pub async fn list_runs(
         .filter(|r| environment.as_ref().is_none_or(|e| &r.environment == e))
         .filter(|r| verdict.is_none_or(|v| r.verdict == Some(v)))
         .collect();
-    let as_of_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default();
+    let as_of_ms = engine::run::now_ms();
     Ok(RunsList {
         runs,
         plans,

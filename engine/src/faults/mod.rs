@@ -15,7 +15,7 @@ use crate::chaos_model::{FaultEvidence, SupervisorObservation};
 use crate::context::TestContext;
 use crate::plan::{RestartMethod, Service, Signal};
 use observe::HealthSource;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// How long to observe when the service sets no limit.
@@ -78,11 +78,7 @@ pub fn clip(text: &str) -> String {
     out
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+use crate::run::now_ms;
 
 /// The method's name.
 pub fn method_name(method: &RestartMethod) -> &'static str {
