@@ -26,6 +26,9 @@ pub mod context {
     use std::path::PathBuf;
     use std::sync::Arc;
 
+    use engine::access::{Principal, Role};
+    use leptos::prelude::{use_context, ServerFnError};
+
     /// Everything a server function may need from the running server.
     #[derive(Clone)]
     pub struct ServerContext {
@@ -33,15 +36,71 @@ pub mod context {
         pub runs: Arc<dyn engine::store::RunStore>,
         /// Starts and aborts runs.
         pub launcher: Arc<dyn engine::store::Launcher>,
+        /// Users, share links and the audit log.
+        pub access: Arc<dyn engine::access_store::AccessStore>,
+        /// Sign-offs and share links with their rules.
+        pub approvals: Arc<dyn engine::access_store::Approvals>,
         /// The folder plans are offered from.
         pub plans_dir: PathBuf,
     }
 
     /// The server's context, or an error a page can show.
-    pub fn server_context() -> Result<ServerContext, leptos::prelude::ServerFnError> {
-        leptos::prelude::use_context::<ServerContext>().ok_or_else(|| {
-            leptos::prelude::ServerFnError::new("server context is missing (server misconfigured)")
-        })
+    pub fn server_context() -> Result<ServerContext, ServerFnError> {
+        use_context::<ServerContext>()
+            .ok_or_else(|| ServerFnError::new("server context is missing (server misconfigured)"))
+    }
+
+    /// Who is asking, as the server's gate established it.
+    pub fn principal() -> Option<Principal> {
+        use_context::<http::request::Parts>()?
+            .extensions
+            .get::<Principal>()
+            .cloned()
+    }
+
+    fn refuse(status: http::StatusCode, message: String) -> ServerFnError {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        ServerFnError::new(message)
+    }
+
+    /// The principal when they have at least `role`; otherwise the call is
+    /// refused (401 without a login, 403 with too weak a role).
+    pub fn require(role: Role) -> Result<Principal, ServerFnError> {
+        match principal() {
+            Some(p) if p.can(role) => Ok(p),
+            Some(p) => Err(refuse(
+                http::StatusCode::FORBIDDEN,
+                format!("{} may not do this: it needs the {role} role", p.role),
+            )),
+            None => Err(refuse(
+                http::StatusCode::UNAUTHORIZED,
+                "log in first".to_owned(),
+            )),
+        }
+    }
+
+    /// A refusal from the approvals service, with its status.
+    pub fn approval_error(e: engine::access::ApprovalError) -> ServerFnError {
+        refuse(
+            http::StatusCode::from_u16(e.status).unwrap_or(http::StatusCode::BAD_REQUEST),
+            e.message,
+        )
+    }
+
+    /// Records what a user did (failures are logged, never shown).
+    pub async fn audit(
+        ctx: &ServerContext,
+        who: &Principal,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) {
+        let _ = ctx
+            .access
+            .audit(&who.name, action, target, detail, engine::run::now_ms())
+            .await;
     }
 }
 
@@ -68,16 +127,35 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let me = Resource::new(|| (), |_| components::account::whoami());
+    let nav = move || {
+        Suspend::new(async move {
+            let me = me.await.ok().flatten();
+            let operator = me
+                .as_ref()
+                .is_some_and(|p| p.can(engine::access::Role::Operator));
+            let admin = me
+                .as_ref()
+                .is_some_and(|p| p.can(engine::access::Role::Admin));
+            view! {
+                <nav aria-label="Main">
+                    <A href="/" exact=true>"Runs"</A>
+                    {operator.then(|| view! { <A href="/runs/new">"New run"</A> })}
+                    {admin.then(|| view! { <A href="/audit">"Audit log"</A> })}
+                </nav>
+                <div class="account-bar">
+                    <components::account::AccountBar me/>
+                </div>
+            }
+        })
+    };
     view! {
         <Stylesheet id="shakedown" href="/pkg/shakedown.css"/>
         <Title formatter=|page: String| format!("{page} · Shakedown")/>
         <Router>
             <header class="site-header">
                 <A href="/" attr:class="brand">"Shakedown"</A>
-                <nav aria-label="Main">
-                    <A href="/" exact=true>"Runs"</A>
-                    <A href="/runs/new">"New run"</A>
-                </nav>
+                <Transition fallback=|| ()>{nav}</Transition>
             </header>
             <main class="site-main">
                 <Routes fallback=routes::not_found::NotFound>
@@ -85,6 +163,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/runs/new") view=routes::new_run::NewRunPage/>
                     <Route path=path!("/runs/:id") view=routes::run::RunPage/>
                     <Route path=path!("/runs/:id/report") view=routes::report::ReportPage/>
+                    <Route path=path!("/login") view=routes::login::LoginPage/>
+                    <Route path=path!("/share/:token") view=routes::share::SharePage/>
+                    <Route path=path!("/audit") view=routes::audit::AuditPage/>
                 </Routes>
             </main>
             <footer class="site-footer">

@@ -43,14 +43,16 @@ export async function waitFor(what, check, ms = 15000, every = 100) {
   throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last})`);
 }
 
-/** Starts `shakedown serve` and waits until /readyz answers 200. */
-export async function startServer({ env = {}, args = [], port: fixedPort, dataDir: keptDir } = {}) {
+/** Starts `shakedown serve` and waits until /readyz answers 200. Local mode
+ *  (no login) unless `localMode: false`. */
+export async function startServer({ env = {}, args = [], port: fixedPort, dataDir: keptDir, localMode = true } = {}) {
   const port = fixedPort ?? (await freePort());
   const dataDir = keptDir ?? mkdtempSync(join(tmpdir(), 'shakedown-e2e-'));
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(
     BINARY,
-    ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--site-root', join(ROOT, 'target', 'site'), ...args],
+    ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--site-root', join(ROOT, 'target', 'site'),
+      ...(localMode ? ['--local-mode'] : []), ...args],
     { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';

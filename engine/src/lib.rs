@@ -5,6 +5,7 @@
 //! drives load, follows jobs and streams, and runs a plan is behind the
 //! `runtime` feature.
 
+pub mod access;
 pub mod chaos_model;
 pub mod checks;
 pub mod criteria;
@@ -16,6 +17,8 @@ pub mod results;
 pub mod run;
 pub mod template;
 
+#[cfg(feature = "runtime")]
+pub mod access_store;
 #[cfg(feature = "runtime")]
 pub mod assert;
 #[cfg(feature = "runtime")]

@@ -43,6 +43,10 @@ pub struct RunResults {
     pub criteria: Vec<CriterionResult>,
     /// Why the run stopped early, when it did.
     pub error: Option<String>,
+    /// Sign-offs, in packs re-exported after approvers signed (absent in
+    /// the pack a run writes when it ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signoff: Option<crate::access::SignOffState>,
 }
 
 /// Name and version of the tool.
@@ -86,6 +90,13 @@ pub struct EnvironmentInfo {
     pub base_url: String,
     /// The bucket it must use, when the plan names one.
     pub expected_bucket: Option<String>,
+    /// GO sign-offs needed for a final GO (environment, else plan, else 1).
+    #[serde(default = "one")]
+    pub required_approvals: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// How a test came out.

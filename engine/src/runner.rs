@@ -203,6 +203,10 @@ pub async fn run_plan_with(
             name: env_name.to_owned(),
             base_url: env.base_url.clone(),
             expected_bucket: env.expected_bucket.clone(),
+            required_approvals: env
+                .required_approvals
+                .or(plan.plan.required_approvals)
+                .map_or(1, |n| n.get()),
         },
         status: if aborted {
             RunStatus::Aborted
@@ -217,6 +221,7 @@ pub async fn run_plan_with(
         tests,
         criteria: criteria_results,
         error: aborted.then(|| "aborted by request".to_owned()),
+        signoff: None,
     };
     sink.emit(&ProgressEvent::RunFinished {
         results: Box::new(results.clone()),

@@ -17,6 +17,9 @@ pub enum StoreError {
     /// No run has that id.
     #[error("no run with id {0}")]
     NotFound(String),
+    /// The thing exists already, or no longer exists (said in full).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// What a new run is created with.

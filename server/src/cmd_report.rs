@@ -122,7 +122,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             match stored {
                 Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
                 None => {
-                    let report = Report::build(&results, None, Vec::new(), names);
+                    let report = Report::build(&results, None, names);
                     if args.format == Format::Md {
                         markdown::render(&report)
                     } else {

@@ -72,7 +72,7 @@ pub fn sqlite_url(data_dir: &Path) -> String {
 /// The process's database: a pool and the engine behind it.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     backend: Backend,
 }
 
@@ -127,7 +127,7 @@ fn first_line(text: &str) -> String {
 }
 
 /// An update that touched no row was about a run that does not exist.
-fn found(rows: u64, id: &str) -> Result<(), StoreError> {
+pub(crate) fn found(rows: u64, id: &str) -> Result<(), StoreError> {
     if rows == 0 {
         Err(StoreError::NotFound(id.to_owned()))
     } else {
@@ -135,7 +135,7 @@ fn found(rows: u64, id: &str) -> Result<(), StoreError> {
     }
 }
 
-fn db_error(e: sqlx::Error) -> StoreError {
+pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     StoreError::Database(first_line(&e.to_string()))
 }
 

@@ -4,7 +4,6 @@
 //! folder; no process is left behind.
 
 use crate::serve::{self, ServeArgs};
-use crate::web;
 use anyhow::{bail, Context};
 use engine::supervisor::{HealthCheck, ProcessSpec, StopSignal, Supervisor};
 use std::net::SocketAddr;
@@ -72,6 +71,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             database_url: None,
             site_root: args.site_root.clone(),
             plans_dir: args.plans_dir.clone(),
+            // The demo is one command on a laptop: no accounts to create.
+            auth: crate::auth::AuthArgs {
+                local_mode: true,
+                ..crate::auth::AuthArgs::default()
+            },
         };
         let state = serve::open(&serve_args).await?;
         let listener = tokio::net::TcpListener::bind(args.addr)
@@ -88,7 +92,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  its bucket    {}", stack.bucket_dir.display());
         println!("  data          {}", temp.path().display());
         println!("Press Ctrl-C to stop everything.");
-        axum::serve(listener, web::router(state))
+        println!("  local mode    no login: everyone who can reach it acts as admin");
+        axum::serve(listener, serve::app_service(state))
             .with_graceful_shutdown(serve::shutdown_signal())
             .await
             .context("server failed")

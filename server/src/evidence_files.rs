@@ -100,8 +100,30 @@ pub async fn download(
     Path((id, file)): Path<(String, String)>,
     Query(inline): Query<Inline>,
 ) -> Response {
+    serve_file(&state, &id, &file, inline).await
+}
+
+/// The same through a share link: the token opens its run's files only,
+/// while the link is neither expired nor revoked.
+pub async fn shared_download(
+    State(state): State<AppState>,
+    Path((token, file)): Path<(String, String)>,
+    Query(inline): Query<Inline>,
+) -> Response {
+    use engine::access_store::Approvals;
+    match state.approvals.open_share(&token).await {
+        Ok(id) => serve_file(&state, &id, &file, inline).await,
+        Err(e) => (
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::NOT_FOUND),
+            e.message,
+        )
+            .into_response(),
+    }
+}
+
+async fn serve_file(state: &AppState, id: &str, file: &str, inline: Inline) -> Response {
     let store = state.orchestrator.evidence().clone();
-    let pack = match pack::read_pack(store.as_ref(), &id, None).await {
+    let pack = match pack::read_pack(store.as_ref(), id, None).await {
         Ok(pack) => pack,
         Err(e) => return refuse(e),
     };
@@ -112,7 +134,7 @@ pub async fn download(
         )
             .into_response();
     }
-    let Some(bytes) = pack.file(&file) else {
+    let Some(bytes) = pack.file(file) else {
         return (
             StatusCode::NOT_FOUND,
             format!("no file {file:?} in the evidence of run {id}"),
@@ -126,7 +148,7 @@ pub async fn download(
     };
     (
         [
-            (header::CONTENT_TYPE, content_type(&file).to_owned()),
+            (header::CONTENT_TYPE, content_type(file).to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         bytes.to_vec(),

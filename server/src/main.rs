@@ -1,13 +1,21 @@
 //! `shakedown`: the command line. Each subcommand lives in its own module;
 //! this file only parses arguments and turns errors into exit codes.
 
+#![recursion_limit = "256"]
+
+mod access_api;
+mod approvals;
+mod auth;
 mod cmd_check;
 mod cmd_diff;
 mod cmd_report;
 mod cmd_run;
 mod cmd_schema;
+mod cmd_signoff;
+mod cmd_user;
 mod cmd_verify;
 mod db;
+mod db_access;
 mod demo;
 mod evidence;
 mod evidence_files;
@@ -15,6 +23,8 @@ mod orchestrator;
 mod readiness;
 mod report;
 mod run_stream;
+#[cfg(test)]
+mod security_tests;
 mod serve;
 mod web;
 
@@ -48,6 +58,12 @@ enum Command {
     Report(cmd_report::ReportArgs),
     /// Compare two stored runs metric by metric (exit 1 when the second regressed).
     Diff(cmd_diff::DiffArgs),
+    /// Manage users: add, list, set-role, passwd, disable, enable.
+    User(cmd_user::UserArgs),
+    /// Create API tokens (for `shakedown signoff` in CI).
+    Token(cmd_user::TokenArgs),
+    /// Sign a run GO or NO-GO through a server's API with an approver's token.
+    Signoff(cmd_signoff::SignoffArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +92,9 @@ fn main() -> ExitCode {
             Command::Run(args) => cmd_run::run(args).await,
             Command::Report(args) => cmd_report::run(args).await,
             Command::Diff(args) => cmd_diff::run(args).await,
+            Command::User(args) => cmd_user::run_user(args).await,
+            Command::Token(args) => cmd_user::run_token(args).await,
+            Command::Signoff(args) => cmd_signoff::run(args).await,
         }
     });
     match outcome {

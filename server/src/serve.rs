@@ -26,6 +26,8 @@ pub struct ServeArgs {
     /// Folder the New run page offers plans from.
     #[arg(long, env = "SHAKEDOWN_PLANS_DIR", default_value = "examples")]
     pub plans_dir: PathBuf,
+    #[command(flatten)]
+    pub auth: crate::auth::AuthArgs,
 }
 
 /// Opens what the server needs, then serves until told to stop.
@@ -41,10 +43,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         state.evidence_dir.display()
     );
     println!("Shakedown is serving http://{local}");
-    axum::serve(listener, web::router(state))
+    if state.auth.args.local_mode {
+        println!("Local mode: no login; everyone who can reach this address acts as admin.");
+    }
+    axum::serve(listener, app_service(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")
+}
+
+/// The router with each request's client address (for login rate limits).
+pub fn app_service(
+    state: AppState,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr> {
+    web::router(state).into_make_service_with_connect_info::<SocketAddr>()
 }
 
 /// The database (migrated) and the evidence directory (created).
@@ -82,6 +94,7 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
         evidence_dir,
         args.site_root.clone(),
         args.plans_dir.clone(),
+        args.auth.clone(),
     ))
 }
 

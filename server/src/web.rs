@@ -1,11 +1,13 @@
 //! The HTTP surface: probes, the Leptos pages and server functions, and the
 //! built site's static files, in one router built from the app's state.
 
+use crate::approvals::ApprovalService;
+use crate::auth::{self, Auth, AuthArgs};
 use crate::db::Db;
 use crate::orchestrator::{Launch, Orchestrator};
-use crate::{evidence_files, readiness, run_stream};
+use crate::{access_api, evidence_files, readiness, run_stream};
 use app::context::ServerContext;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -20,23 +22,36 @@ pub struct AppState {
     pub plans_dir: PathBuf,
     pub leptos: LeptosOptions,
     pub orchestrator: Arc<Orchestrator>,
+    pub auth: Arc<Auth>,
+    pub approvals: Arc<ApprovalService>,
 }
 
 impl AppState {
-    pub fn new(db: Db, evidence_dir: PathBuf, site_root: PathBuf, plans_dir: PathBuf) -> Self {
+    pub fn new(
+        db: Db,
+        evidence_dir: PathBuf,
+        site_root: PathBuf,
+        plans_dir: PathBuf,
+        auth: AuthArgs,
+    ) -> Self {
         let leptos = LeptosOptions::builder()
             .output_name(app::OUTPUT_NAME)
             .site_root(site_root.display().to_string())
             .site_pkg_dir("pkg")
             .build();
         let evidence = Arc::new(crate::evidence::store::LocalStore::new(&evidence_dir));
-        let orchestrator = Orchestrator::new(Arc::new(db.clone()), evidence, plans_dir.clone());
+        let orchestrator =
+            Orchestrator::new(Arc::new(db.clone()), evidence.clone(), plans_dir.clone());
+        let approvals = Arc::new(ApprovalService::new(db.clone(), evidence));
+        let auth = Arc::new(Auth::new(Arc::new(db.clone()), auth));
         AppState {
             db,
             evidence_dir,
             plans_dir,
             leptos,
             orchestrator,
+            auth,
+            approvals,
         }
     }
 
@@ -44,6 +59,8 @@ impl AppState {
         ServerContext {
             runs: Arc::new(self.db.clone()),
             launcher: Arc::new(Launch(self.orchestrator.clone())),
+            access: Arc::new(self.db.clone()),
+            approvals: self.approvals.clone(),
             plans_dir: self.plans_dir.clone(),
         }
     }
@@ -55,12 +72,27 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
     }
 }
 
-/// The whole application.
+/// The whole application, every route behind the authentication gate.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let context = state.server_context();
     let options = state.leptos.clone();
+    let gate = axum::middleware::from_fn_with_state(state.auth.clone(), auth::gate);
+    let login = Router::new()
+        .route("/auth/login", post(auth::login::login))
+        .route("/auth/logout", post(auth::login::logout))
+        .with_state(state.auth.clone());
     Router::new()
+        .merge(login)
+        .route(
+            "/api/runs/{id}/signoffs",
+            get(access_api::state).post(access_api::sign),
+        )
+        .route("/api/audit.jsonl", get(access_api::export))
+        .route(
+            "/api/share/{token}/evidence/{file}",
+            get(evidence_files::shared_download),
+        )
         .route("/healthz", get(readiness::healthz))
         .route("/readyz", get(readiness::readyz))
         .route("/api/runs/{id}/events", get(run_stream::events))
@@ -79,6 +111,7 @@ pub fn router(state: AppState) -> Router {
             app::shell,
         ))
         .with_state(state)
+        .layer(gate)
 }
 
 #[cfg(test)]
@@ -104,7 +137,16 @@ mod tests {
     fn state(db: Db, dir: &std::path::Path) -> AppState {
         let evidence = dir.join("evidence");
         std::fs::create_dir_all(&evidence).unwrap();
-        AppState::new(db, evidence, dir.join("site"), dir.join("plans"))
+        AppState::new(
+            db,
+            evidence,
+            dir.join("site"),
+            dir.join("plans"),
+            AuthArgs {
+                local_mode: true,
+                ..AuthArgs::default()
+            },
+        )
     }
 
     #[tokio::test]

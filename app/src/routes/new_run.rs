@@ -30,8 +30,9 @@ pub struct PlanFolder {
 }
 
 /// Lists the plan files in the server's plans folder.
-#[server]
+#[server(endpoint = "list_plans")]
 pub async fn list_plans() -> Result<PlanFolder, ServerFnError> {
+    crate::context::require(engine::access::Role::Operator)?;
     let ctx = crate::context::server_context()?;
     let folder = ctx.plans_dir.display().to_string();
     let mut plans = Vec::new();
@@ -59,21 +60,28 @@ pub async fn list_plans() -> Result<PlanFolder, ServerFnError> {
 }
 
 /// Validates a plan and describes it, or says exactly what is wrong.
-#[server(input = Json)]
+#[server(input = Json, endpoint = "check_plan")]
 pub async fn check_plan(
     plan: PlanChoice,
 ) -> Result<Result<PlanOutline, LaunchError>, ServerFnError> {
+    crate::context::require(engine::access::Role::Operator)?;
     let ctx = crate::context::server_context()?;
     Ok(ctx.launcher.outline(&plan))
 }
 
 /// Starts a run.
-#[server(input = Json)]
+#[server(input = Json, endpoint = "start_run")]
 pub async fn start_run(
     request: LaunchRequest,
 ) -> Result<Result<RunSummary, LaunchError>, ServerFnError> {
+    let who = crate::context::require(engine::access::Role::Operator)?;
     let ctx = crate::context::server_context()?;
-    Ok(ctx.launcher.launch(request).await)
+    let launched = ctx.launcher.launch(request).await;
+    if let Ok(run) = &launched {
+        let detail = format!("{} on {}", run.plan, run.environment);
+        crate::context::audit(&ctx, &who, "run_launched", &run.id, &detail).await;
+    }
+    Ok(launched)
 }
 
 /// The New run form.

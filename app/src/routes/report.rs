@@ -1,8 +1,14 @@
 //! A run's report page: the verdict, whether its evidence pack still matches
-//! its manifest (file by file), a download link for every file of the pack,
-//! and the report itself (the pack's report.html, charts included).
+//! its manifest (file by file), the sign-off block (recommendation, human
+//! decisions, final decision; the form for approvers), share links for
+//! operators, a download link for every file of the pack, and the report
+//! itself (the pack's report.html, charts included). The same view, without
+//! any control, is what a share link opens.
 
 use crate::components::error_view::ErrorView;
+use crate::components::share_links::SharePanel;
+use crate::components::signoff::SignOffPanel;
+use engine::access::{Principal, Role, ShareLink, SignOffState};
 use engine::launch::EvidenceSummary;
 use engine::run::{format_duration, format_utc, RunSummary};
 use leptos::prelude::*;
@@ -16,23 +22,58 @@ pub struct RunReport {
     pub run: RunSummary,
     /// `None` while the run has no pack yet.
     pub evidence: Option<EvidenceSummary>,
+    /// Recommendation, sign-offs and final decision.
+    pub signoff: SignOffState,
+    /// Who is looking (`None` through a share link).
+    pub me: Option<Principal>,
+    /// The run's share links (for operators and admins).
+    pub shares: Vec<ShareLink>,
+    /// The server's clock when this was read.
+    pub as_of_ms: i64,
 }
 
-/// Reads a run and verifies its newest evidence pack.
-#[server]
-pub async fn load_report(id: String) -> Result<RunReport, ServerFnError> {
+/// Reads a run, verifies its newest evidence pack and its sign-offs.
+#[cfg(feature = "ssr")]
+pub async fn run_report(id: &str, me: Option<Principal>) -> Result<RunReport, ServerFnError> {
     let ctx = crate::context::server_context()?;
     let run = ctx
         .runs
-        .get_run(&id)
+        .get_run(id)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
     let evidence = ctx
         .launcher
-        .evidence(&id)
+        .evidence(id)
         .await
         .map_err(ServerFnError::new)?;
-    Ok(RunReport { run, evidence })
+    let signoff = ctx
+        .approvals
+        .state(id)
+        .await
+        .map_err(crate::context::approval_error)?;
+    let shares = match &me {
+        Some(p) if p.can(Role::Operator) => ctx
+            .approvals
+            .shares(id)
+            .await
+            .map_err(crate::context::approval_error)?,
+        _ => Vec::new(),
+    };
+    Ok(RunReport {
+        run,
+        evidence,
+        signoff,
+        me,
+        shares,
+        as_of_ms: engine::run::now_ms(),
+    })
+}
+
+/// The report page's data.
+#[server(endpoint = "load_report")]
+pub async fn load_report(id: String) -> Result<RunReport, ServerFnError> {
+    let me = crate::context::require(Role::Viewer)?;
+    run_report(&id, Some(me)).await
 }
 
 /// The report page.
@@ -46,17 +87,30 @@ pub fn ReportPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading the report…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>
                 {move || Suspend::new(async move {
-                    report.await.map(|report| view! { <ReportView report/> })
+                    report.await.map(|report| {
+                        let base = format!("/api/runs/{}/evidence", report.run.id);
+                        view! { <ReportView report evidence_base=base/> }
+                    })
                 })}
             </ErrorBoundary>
         </Transition>
     }
 }
 
+/// The report: shared by the report page and share links (`me` is `None`
+/// there, so no control is shown). Evidence files are fetched under
+/// `evidence_base`.
 #[component]
-fn ReportView(report: RunReport) -> impl IntoView {
+pub fn ReportView(report: RunReport, evidence_base: String) -> impl IntoView {
     let run = report.run;
-    let id = run.id.clone();
+    let me = report.me.clone();
+    let can_sign = me.as_ref().is_some_and(|p| p.can(Role::Approver));
+    let can_share = me.as_ref().is_some_and(|p| p.can(Role::Operator));
+    let shared = me.is_none();
+    let signoff = report.signoff.clone();
+    let shares = report.shares.clone();
+    let run_id = run.id.clone();
+    let as_of = report.as_of_ms;
     let verdict = run.verdict.map(|v| v.as_str()).unwrap_or("no verdict");
     let verdict_class = match run.verdict {
         Some(engine::run::Verdict::Go) => "verdict go",
@@ -90,13 +144,13 @@ fn ReportView(report: RunReport) -> impl IntoView {
             };
             let has_html = ev.files.iter().any(|f| f.name == "report.html" && f.intact);
             let files = ev.files.clone();
-            let id_links = id.clone();
+            let base_links = evidence_base.clone();
             view! {
                 {status}
                 <h2>"Files"</h2>
                 <ul class="pack-files" id="pack-files">
                     {files.into_iter().map(|f| {
-                        let href = format!("/api/runs/{}/evidence/{}", id_links, f.name);
+                        let href = format!("{}/{}", base_links, f.name);
                         view! {
                             <li>
                                 <a href=href download=f.name.clone()>{f.name.clone()}</a>
@@ -109,7 +163,7 @@ fn ReportView(report: RunReport) -> impl IntoView {
                 {has_html.then(|| view! {
                     <h2>"Report"</h2>
                     <iframe class="report-frame" title="Evidence report"
-                        src=format!("/api/runs/{id}/evidence/report.html?inline=1")></iframe>
+                        src=format!("{evidence_base}/report.html?inline=1")></iframe>
                 })}
             }
             .into_any()
@@ -118,7 +172,7 @@ fn ReportView(report: RunReport) -> impl IntoView {
     view! {
         <div class="page-head">
             <h1>{format!("Report: {} on {}", run.plan, run.environment)}</h1>
-            <a href=format!("/runs/{}", run.id)>"Live page"</a>
+            {(!shared).then(|| view! { <a href=format!("/runs/{}", run.id)>"Live page"</a> })}
         </div>
         <p class="run-meta">
             <span class=format!("status {}", run.status.as_str())>{run.status.as_str()}</span>
@@ -127,6 +181,8 @@ fn ReportView(report: RunReport) -> impl IntoView {
             {run.duration_ms().map(|d| format!(" · took {}", format_duration(d)))}
         </p>
         {run.error.clone().map(|e| view! { <p class="error-box">{e}</p> })}
+        <SignOffPanel run_id=run_id.clone() state=signoff can_sign/>
+        {can_share.then(|| view! { <SharePanel run_id=run_id.clone() shares now=as_of/> })}
         {evidence}
     }
 }

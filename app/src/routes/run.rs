@@ -20,8 +20,9 @@ pub struct RunDetail {
 }
 
 /// Reads a run and its events.
-#[server]
+#[server(endpoint = "load_run")]
 pub async fn load_run(id: String) -> Result<RunDetail, ServerFnError> {
+    crate::context::require(engine::access::Role::Viewer)?;
     let ctx = crate::context::server_context()?;
     let run = ctx
         .runs
@@ -37,10 +38,15 @@ pub async fn load_run(id: String) -> Result<RunDetail, ServerFnError> {
 }
 
 /// Asks a run in progress to stop; what it measured is kept.
-#[server]
+#[server(endpoint = "abort_run")]
 pub async fn abort_run(id: String) -> Result<bool, ServerFnError> {
+    let who = crate::context::require(engine::access::Role::Operator)?;
     let ctx = crate::context::server_context()?;
-    Ok(ctx.launcher.abort(&id))
+    let stopped = ctx.launcher.abort(&id);
+    if stopped {
+        crate::context::audit(&ctx, &who, "run_aborted", &id, "").await;
+    }
+    Ok(stopped)
 }
 
 /// The live page of one run.

@@ -20,12 +20,13 @@ pub struct RunsList {
 
 /// Reads the runs list from the store, filtered by plan, environment and
 /// verdict (empty: all).
-#[server]
+#[server(endpoint = "list_runs")]
 pub async fn list_runs(
     plan: String,
     environment: String,
     verdict: String,
 ) -> Result<RunsList, ServerFnError> {
+    crate::context::require(engine::access::Role::Viewer)?;
     let ctx = crate::context::server_context()?;
     let some = |s: String| (!s.is_empty()).then_some(s);
     let verdict = some(verdict)

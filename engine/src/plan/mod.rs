@@ -65,6 +65,10 @@ pub struct PlanMeta {
     /// The environment used when none is named on the command line.
     #[serde(default)]
     pub default_environment: Option<String>,
+    /// How many approvers must sign GO before a run's final decision is GO
+    /// (an environment may ask for more); default 1.
+    #[serde(default)]
+    pub required_approvals: Option<Positive>,
 }
 
 /// One place the plan can run against.
@@ -98,6 +102,9 @@ pub struct Environment {
     /// Free text shown in reports.
     #[serde(default)]
     pub description: Option<String>,
+    /// Approvals needed for this environment, overriding the plan's.
+    #[serde(default)]
+    pub required_approvals: Option<Positive>,
     /// How Shakedown itself reaches the environment's bucket (to read
     /// artifacts back, probe storage and check isolation).
     #[serde(default)]

@@ -762,6 +762,7 @@ mod tests {
             secrets: BTreeMap::new(),
             headers: BTreeMap::new(),
             description: None,
+            required_approvals: None,
             bucket: None,
         }
     }

@@ -57,6 +57,7 @@ pub fn environment(base_url: &str) -> Environment {
         secrets: BTreeMap::new(),
         headers: BTreeMap::new(),
         description: None,
+        required_approvals: None,
         bucket: None,
     }
 }

@@ -281,19 +281,40 @@ pub fn render(r: &Report) -> String {
         None => o.push_str("<p>No previous run of this plan against this environment.</p>"),
     }
     o.push_str("<h2>Sign-off</h2>");
+    let _ = write!(
+        o,
+        "<p>System recommendation: <strong>{}</strong></p>",
+        esc(&r.decision)
+    );
+    if let Some(d) = &r.signoff_decision {
+        let _ = write!(o, "<p>Final decision: <strong>{}</strong></p>", esc(d));
+    }
     if r.signoffs.is_empty() {
         o.push_str("<p>Not signed yet.</p>");
     } else {
         table(
             &mut o,
-            &["Approver", "Decision", "Comment", "Time", "Manifest digest"],
+            &[
+                "Approver",
+                "Decision",
+                "Comment",
+                "Override reason",
+                "Time",
+                "Manifest digest",
+                "State",
+            ],
             r.signoffs.iter().map(|s| {
                 vec![
                     esc(&s.approver),
                     badge(&s.decision),
                     esc(&s.comment),
+                    s.override_reason
+                        .as_deref()
+                        .map(|o| format!("<strong class=\"warn\">{}</strong>", esc(o)))
+                        .unwrap_or_default(),
                     esc(&s.at),
                     format!("<code>{}</code>", esc(&s.manifest_digest)),
+                    esc(&s.state),
                 ]
             }),
         );

@@ -163,15 +163,25 @@ pub fn render(r: &Report) -> String {
         None => o.push_str("No previous run of this plan against this environment.\n"),
     }
     o.push_str("\n---\n\n## Sign-Off\n\n");
+    let _ = writeln!(o, "System recommendation: **{}**\n", r.decision);
+    if let Some(d) = &r.signoff_decision {
+        let _ = writeln!(o, "Final decision: **{d}**\n");
+    }
     if r.signoffs.is_empty() {
         o.push_str("Not signed yet.\n");
     } else {
-        o.push_str("| Approver | Decision | Comment | Time | Manifest digest |\n|----------|----------|---------|------|-----------------|\n");
+        o.push_str("| Approver | Decision | Comment | Override reason | Time | Manifest digest | State |\n|----------|----------|---------|-----------------|------|-----------------|-------|\n");
         for s in &r.signoffs {
             let _ = writeln!(
                 o,
-                "| {} | **{}** | {} | {} | `{}` |",
-                s.approver, s.decision, s.comment, s.at, s.manifest_digest
+                "| {} | **{}** | {} | {} | {} | `{}` | {} |",
+                cell(&s.approver),
+                s.decision,
+                cell(&s.comment),
+                s.override_reason.as_deref().map(cell).unwrap_or_default(),
+                s.at,
+                s.manifest_digest,
+                s.state
             );
         }
     }
@@ -194,4 +204,9 @@ pub fn render(r: &Report) -> String {
         r.tool, r.run_id
     );
     o
+}
+
+/// Text fit for a table cell: no pipes, no line breaks.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }

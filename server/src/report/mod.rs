@@ -35,7 +35,7 @@ pub fn pack_files(
     files.push(("junit.xml".to_owned(), junit::render(results).into_bytes()));
     let mut names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     names.extend(["report.md", "report.html", "manifest.json"].map(str::to_owned));
-    let report = Report::build(results, previous, Vec::new(), names);
+    let report = Report::build(results, previous, names);
     files.push((
         "report.md".to_owned(),
         markdown::render(&report).into_bytes(),

@@ -21,10 +21,39 @@ pub struct SignOff {
     pub decision: String,
     /// Their comment.
     pub comment: String,
+    /// Why they signed GO over failed criteria.
+    pub override_reason: Option<String>,
     /// When, RFC 3339.
     pub at: String,
     /// The manifest digest they signed.
     pub manifest_digest: String,
+    /// `counts`, `superseded` or `VOID` (evidence changed since).
+    pub state: String,
+}
+
+impl SignOff {
+    fn rows(state: &engine::access::SignOffState) -> Vec<SignOff> {
+        state
+            .signoffs
+            .iter()
+            .map(|v| SignOff {
+                approver: v.signoff.approver.clone(),
+                decision: v.signoff.decision.label().to_owned(),
+                comment: v.signoff.comment.clone(),
+                override_reason: v.signoff.override_reason.clone(),
+                at: engine::run::format_utc(v.signoff.at_ms),
+                manifest_digest: v.signoff.manifest_sha256.clone(),
+                state: if v.void {
+                    "VOID"
+                } else if v.superseded {
+                    "superseded"
+                } else {
+                    "counts"
+                }
+                .to_owned(),
+            })
+            .collect()
+    }
 }
 
 /// A `(label, value)` row.
@@ -75,6 +104,8 @@ pub struct Report {
     pub differences: Option<Comparison>,
     /// Sign-offs; empty means not signed yet.
     pub signoffs: Vec<SignOff>,
+    /// What the sign-offs add up to, with the approvals required.
+    pub signoff_decision: Option<String>,
     /// The pack's files.
     pub files: Vec<String>,
 }
@@ -205,7 +236,6 @@ impl Report {
     pub fn build(
         results: &RunResults,
         previous: Option<&RunResults>,
-        signoffs: Vec<SignOff>,
         files: Vec<String>,
     ) -> Report {
         let status = match results.status {
@@ -282,7 +312,12 @@ impl Report {
                 })
                 .collect(),
             differences: previous.map(|p| compare(p, results)),
-            signoffs,
+            signoffs: results
+                .signoff
+                .as_ref()
+                .map(SignOff::rows)
+                .unwrap_or_default(),
+            signoff_decision: results.signoff.as_ref().map(|s| s.decision.describe()),
             files,
             tests,
         }

@@ -1,0 +1,214 @@
+//! The sign-off block of a report: the system's recommendation beside the
+//! approvers' decisions (each with name, time, comment, override reason and
+//! the digest it is bound to; superseded and void ones marked), the final
+//! decision, a prominent warning when the evidence no longer matches what
+//! was signed, and — for approvers — the GO / NO-GO form.
+
+use engine::access::{
+    ApprovalError, Decision, FinalDecision, SignOffState, SignOffView, SignRequest,
+};
+use engine::run::format_utc;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+/// Signs the run; a refusal about a field comes back as `Ok(Err(..))` so the
+/// form shows it next to that field.
+#[server(input = Json, endpoint = "sign_run")]
+pub async fn sign_run(
+    id: String,
+    request: SignRequest,
+) -> Result<Result<SignOffState, ApprovalError>, ServerFnError> {
+    let who = crate::context::require(engine::access::Role::Approver)?;
+    let ctx = crate::context::server_context()?;
+    match ctx.approvals.sign(&who, &id, request).await {
+        Ok(state) => Ok(Ok(state)),
+        Err(e) if e.field.is_some() || e.status == 409 => Ok(Err(e)),
+        Err(e) => Err(crate::context::approval_error(e)),
+    }
+}
+
+fn decision_class(d: &FinalDecision) -> &'static str {
+    match d {
+        FinalDecision::Go { .. } => "verdict go",
+        FinalDecision::NoGo { .. } => "verdict no-go",
+        FinalDecision::Pending { .. } => "verdict",
+    }
+}
+
+#[component]
+fn SignOffRow(view: SignOffView) -> impl IntoView {
+    let s = view.signoff;
+    let state = if view.void {
+        "VOID: evidence changed"
+    } else if view.superseded {
+        "superseded"
+    } else {
+        "counts"
+    };
+    let class = if view.void {
+        "signoff void"
+    } else if view.superseded {
+        "signoff superseded"
+    } else {
+        "signoff"
+    };
+    let decision_class = match s.decision {
+        Decision::Go => "verdict go",
+        Decision::NoGo => "verdict no-go",
+    };
+    view! {
+        <tr class=class>
+            <td class="approver">{s.approver.clone()}</td>
+            <td><span class=decision_class>{s.decision.label()}</span></td>
+            <td class="comment">
+                {s.comment.clone()}
+                {s.override_reason.clone().map(|r| view! {
+                    <p class="override-reason warn-box">
+                        <strong>"Override of failed criteria: "</strong>{r}
+                    </p>
+                })}
+            </td>
+            <td>{format_utc(s.at_ms)}</td>
+            <td><code title=s.manifest_sha256.clone()>{s.manifest_sha256.chars().take(12).collect::<String>()}</code></td>
+            <td class="state">{state}</td>
+        </tr>
+    }
+}
+
+/// The sign-off block; the form only when `can_sign`.
+#[component]
+pub fn SignOffPanel(run_id: String, state: SignOffState, can_sign: bool) -> impl IntoView {
+    let state = RwSignal::new(state);
+    let decision = RwSignal::new(Decision::Go);
+    let comment = RwSignal::new(String::new());
+    let override_reason = RwSignal::new(String::new());
+    let sign = ServerAction::<SignRun>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(Ok(new_state))) = sign.value().get() {
+            state.set(new_state);
+            comment.set(String::new());
+            override_reason.set(String::new());
+        }
+    });
+    let refusal = move || match sign.value().get() {
+        Some(Ok(Err(e))) => Some(e),
+        Some(Err(e)) => Some(ApprovalError::status(500, e.to_string())),
+        _ => None,
+    };
+    let field_error = move |field: &'static str| {
+        move || {
+            refusal()
+                .filter(|e| e.field.as_deref() == Some(field))
+                .map(|e| view! { <p class="field-error" role="alert">{e.message}</p> })
+        }
+    };
+    let general_error = move || {
+        refusal()
+            .filter(|e| e.field.is_none())
+            .map(|e| view! { <p class="error-box" role="alert" id="signoff-error">{e.message}</p> })
+    };
+    let needs_override =
+        move || decision.get() == Decision::Go && state.with(|s| s.failed_criteria > 0);
+    let submit = {
+        let run_id = run_id.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let reason = override_reason.get();
+            sign.dispatch(SignRun {
+                id: run_id.clone(),
+                request: SignRequest {
+                    decision: decision.get(),
+                    comment: comment.get(),
+                    override_reason: needs_override().then_some(reason),
+                },
+            });
+        }
+    };
+    view! {
+        <section class="signoff-panel" id="signoff">
+            <h2>"Sign-off"</h2>
+            {move || state.with(|s| {
+                let recommendation = match s.recommendation {
+                    Some(v) => view! {
+                        <span class=format!("verdict {}", v.as_str().to_lowercase())>{v.as_str()}</span>
+                    }.into_any(),
+                    None => view! { <span class="verdict">"none (run did not finish)"</span> }.into_any(),
+                };
+                let failed = s.failed_criteria;
+                view! {
+                    <p id="recommendation">
+                        "System recommendation: " {recommendation}
+                        {(failed > 0).then(|| format!(" ({failed} criteria failed)"))}
+                    </p>
+                    <p id="final-decision">
+                        "Final decision: "
+                        <span class=decision_class(&s.decision)>{s.decision.describe()}</span>
+                    </p>
+                    {(!s.evidence_intact && !s.signoffs.is_empty()).then(|| view! {
+                        <div class="error-box void-warning" role="alert" id="signoff-void">
+                            <p><strong>"The evidence no longer matches what was signed."</strong></p>
+                            <p>"Every sign-off below is VOID: the evidence pack they are bound to is missing, altered, or differs from the digest recorded when the run ended."</p>
+                        </div>
+                    })}
+                    {if s.signoffs.is_empty() {
+                        view! { <p class="muted" id="no-signoffs">"Not signed yet."</p> }.into_any()
+                    } else {
+                        view! {
+                            <table class="signoffs" id="signoffs">
+                                <thead><tr>
+                                    <th>"Approver"</th><th>"Decision"</th><th>"Comment"</th>
+                                    <th>"Time (UTC)"</th><th>"Evidence"</th><th>"State"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {s.signoffs.iter().rev().cloned().map(|v| view! { <SignOffRow view=v/> }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    }}
+                    {s.not_signable_because.clone().filter(|_| can_sign).map(|why| view! {
+                        <p class="muted" id="not-signable">{format!("Cannot be signed: {why}.")}</p>
+                    })}
+                }
+            })}
+            {move || (can_sign && state.with(|s| s.signable)).then(|| view! {
+                <form class="signoff-form" id="signoff-form" on:submit=submit.clone()>
+                    <fieldset>
+                        <legend>"Your decision"</legend>
+                        <label>
+                            <input type="radio" name="decision" value="go"
+                                prop:checked=move || decision.get() == Decision::Go
+                                on:change=move |_| decision.set(Decision::Go)/>
+                            " GO"
+                        </label>
+                        <label>
+                            <input type="radio" name="decision" value="no-go"
+                                prop:checked=move || decision.get() == Decision::NoGo
+                                on:change=move |_| decision.set(Decision::NoGo)/>
+                            " NO-GO"
+                        </label>
+                    </fieldset>
+                    <label for="signoff-comment">"Comment"</label>
+                    <textarea id="signoff-comment" name="comment" rows="3"
+                        prop:value=move || comment.get()
+                        on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
+                    {field_error("comment")}
+                    {move || needs_override().then(|| view! {
+                        <div class="warn-box">
+                            <label for="signoff-override">
+                                <strong>"Criteria failed: why sign GO anyway? (required)"</strong>
+                            </label>
+                            <textarea id="signoff-override" name="override_reason" rows="2"
+                                prop:value=move || override_reason.get()
+                                on:input=move |ev| override_reason.set(event_target_value(&ev))></textarea>
+                        </div>
+                    })}
+                    {field_error("override_reason")}
+                    {general_error}
+                    <button type="submit" id="signoff-submit" disabled=move || sign.pending().get()>
+                        "Sign"
+                    </button>
+                </form>
+            })}
+        </section>
+    }
+}

@@ -1,0 +1,54 @@
+//! What a share link opens: the run's report, charts and evidence files,
+//! read-only, for someone without an account. A revoked, expired or
+//! unknown link gets a page that says which.
+
+use super::report::{ReportView, RunReport};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// The report behind a share token (open to everyone: the token is the
+/// credential).
+#[server(endpoint = "shared_report")]
+pub async fn shared_report(token: String) -> Result<RunReport, ServerFnError> {
+    let ctx = crate::context::server_context()?;
+    let run_id = ctx
+        .approvals
+        .open_share(&token)
+        .await
+        .map_err(crate::context::approval_error)?;
+    super::report::run_report(&run_id, None).await
+}
+
+/// The shared report page.
+#[component]
+pub fn SharePage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let report = Resource::new(token, shared_report);
+    view! {
+        <Title text="Shared report"/>
+        <Transition fallback=|| view! { <p class="loading">"Loading the report…"</p> }>
+            {move || Suspend::new(async move {
+                match report.await {
+                    Ok(report) => {
+                        let base = format!("/api/share/{}/evidence", token());
+                        view! {
+                            <p class="muted shared-note" id="shared-note">"Shared read-only report."</p>
+                            <ReportView report evidence_base=base/>
+                        }
+                        .into_any()
+                    }
+                    Err(e) => view! {
+                        <div class="error-box" role="alert" id="share-refused">
+                            <p><strong>"This link does not open a report."</strong></p>
+                            <p>{e.to_string().trim_start_matches("error running server function: ").to_owned()}</p>
+                            <p>"Ask whoever shared it for a new link."</p>
+                        </div>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,457 @@
+//! Who may do what, and what approvers decided: roles, the person behind a
+//! request, sign-offs bound to an evidence digest (and how they add up to a
+//! final decision), share links and audit entries. Plain data, so the
+//! browser bundle shares it with the server.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// What a user may do; each role includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads runs and reports.
+    Viewer,
+    /// Also launches and aborts runs, and creates share links.
+    Operator,
+    /// Also signs runs off.
+    Approver,
+    /// Also manages users and every share link, and reads the audit log.
+    Admin,
+}
+
+impl Role {
+    /// Every role, weakest first.
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Operator, Role::Approver, Role::Admin];
+
+    /// The word stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Whether this role includes `needed`.
+    pub fn allows(self, needed: Role) -> bool {
+        self >= needed
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is not one of the four.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}: expected viewer, operator, approver or admin")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+/// The person behind a request, as the server established it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The user's name (`local` in single-user local mode).
+    pub name: String,
+    /// What they may do.
+    pub role: Role,
+    /// Single-user local mode: nobody logged in, everyone who reaches the
+    /// server acts as this user.
+    pub local: bool,
+}
+
+impl Principal {
+    /// Whether they may do what `needed` allows.
+    pub fn can(&self, needed: Role) -> bool {
+        self.role.allows(needed)
+    }
+}
+
+/// A stored user (without the password hash, which stays in the server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Unique name used to log in.
+    pub name: String,
+    /// What they may do.
+    pub role: Role,
+    /// Disabled users cannot log in; their sessions and tokens stop working.
+    pub disabled: bool,
+    /// When created, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// An approver's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// Release may go ahead.
+    Go,
+    /// Release must not go ahead.
+    NoGo,
+}
+
+impl Decision {
+    /// `go` or `no-go`, as stored and typed on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Go => "go",
+            Decision::NoGo => "no-go",
+        }
+    }
+
+    /// `GO` or `NO-GO`, as shown.
+    pub fn label(self) -> &'static str {
+        match self {
+            Decision::Go => "GO",
+            Decision::NoGo => "NO-GO",
+        }
+    }
+}
+
+/// A decision word that is not `go` or `no-go`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown decision {0:?}: expected go or no-go")]
+pub struct UnknownDecision(pub String);
+
+impl FromStr for Decision {
+    type Err = UnknownDecision;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "go" => Ok(Decision::Go),
+            "no-go" | "nogo" | "no_go" => Ok(Decision::NoGo),
+            _ => Err(UnknownDecision(s.to_owned())),
+        }
+    }
+}
+
+/// One sign-off as stored: append-only, a later one by the same approver
+/// supersedes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SignOff {
+    /// Its number in the store (increasing).
+    pub id: i64,
+    /// The run it is about.
+    pub run_id: String,
+    /// Who signed.
+    pub approver: String,
+    /// GO or NO-GO.
+    pub decision: Decision,
+    /// Their comment.
+    pub comment: String,
+    /// Required to sign GO on a run whose criteria failed.
+    pub override_reason: Option<String>,
+    /// The evidence pack version they saw.
+    pub evidence_version: u32,
+    /// The sha256 of that pack's manifest: what they signed.
+    pub manifest_sha256: String,
+    /// When, milliseconds since the Unix epoch.
+    pub at_ms: i64,
+}
+
+/// A sign-off as shown: whether it still counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SignOffView {
+    /// The sign-off.
+    pub signoff: SignOff,
+    /// The same approver signed again later.
+    pub superseded: bool,
+    /// The evidence no longer matches what was signed.
+    pub void: bool,
+}
+
+/// What the sign-offs add up to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum FinalDecision {
+    /// Not enough valid GO sign-offs yet, and no NO-GO.
+    Pending { go: u32, required: u32 },
+    /// Enough approvers signed GO and none signed NO-GO.
+    Go { go: u32, required: u32 },
+    /// At least one current, valid NO-GO.
+    NoGo { by: Vec<String> },
+}
+
+impl FinalDecision {
+    /// A sentence for the page and the report.
+    pub fn describe(&self) -> String {
+        match self {
+            FinalDecision::Pending { go, required } => {
+                format!("Pending: {go} of {required} required GO sign-offs")
+            }
+            FinalDecision::Go { go, required } => {
+                format!("GO: {go} of {required} required approvals, no NO-GO")
+            }
+            FinalDecision::NoGo { by } => format!("NO-GO: blocked by {}", by.join(", ")),
+        }
+    }
+}
+
+/// Marks superseded and void sign-offs and computes the final decision.
+/// `evidence_sha256` is the manifest digest of the signed pack as it reads
+/// now (`None` when the pack is missing or no longer verifies): a sign-off
+/// whose digest differs is void and does not count. Any current NO-GO
+/// blocks; otherwise `required` current GOs make it GO.
+pub fn tally(
+    signoffs: &[SignOff],
+    evidence_sha256: Option<&str>,
+    required: u32,
+) -> (Vec<SignOffView>, FinalDecision) {
+    let required = required.max(1);
+    let mut views: Vec<SignOffView> = signoffs
+        .iter()
+        .map(|s| SignOffView {
+            superseded: signoffs
+                .iter()
+                .any(|later| later.approver == s.approver && later.id > s.id),
+            void: evidence_sha256 != Some(s.manifest_sha256.as_str()),
+            signoff: s.clone(),
+        })
+        .collect();
+    views.sort_by_key(|v| v.signoff.id);
+    let counting = || views.iter().filter(|v| !v.superseded && !v.void);
+    let mut blockers: Vec<String> = counting()
+        .filter(|v| v.signoff.decision == Decision::NoGo)
+        .map(|v| v.signoff.approver.clone())
+        .collect();
+    blockers.dedup();
+    let go = u32::try_from(
+        counting()
+            .filter(|v| v.signoff.decision == Decision::Go)
+            .count(),
+    )
+    .unwrap_or(u32::MAX);
+    let decision = if !blockers.is_empty() {
+        FinalDecision::NoGo { by: blockers }
+    } else if go >= required {
+        FinalDecision::Go { go, required }
+    } else {
+        FinalDecision::Pending { go, required }
+    };
+    (views, decision)
+}
+
+/// The sign-off block of a run: the system's recommendation beside the
+/// approvers' decisions, what they signed, and what it adds up to. Shown on
+/// the report page and written into re-exported packs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SignOffState {
+    /// The run's own verdict (GO/NO-GO from the criteria), if it finished.
+    pub recommendation: Option<crate::run::Verdict>,
+    /// Criteria that failed (signing GO over them needs an override reason).
+    pub failed_criteria: u32,
+    /// Whether the run can be signed (finished, evidence recorded and intact).
+    pub signable: bool,
+    /// Why not, when it cannot.
+    pub not_signable_because: Option<String>,
+    /// The evidence version sign-offs are bound to.
+    pub evidence_version: Option<u32>,
+    /// Its manifest sha256 as recorded when the run ended.
+    pub manifest_sha256: Option<String>,
+    /// Whether that pack still verifies and matches the recorded digest.
+    pub evidence_intact: bool,
+    /// GO sign-offs needed.
+    pub required_approvals: u32,
+    /// Every sign-off, oldest first.
+    pub signoffs: Vec<SignOffView>,
+    /// What they add up to.
+    pub decision: FinalDecision,
+}
+
+/// What an approver submits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignRequest {
+    /// GO or NO-GO.
+    pub decision: Decision,
+    /// Why (required).
+    pub comment: String,
+    /// Required to sign GO when criteria failed.
+    #[serde(default)]
+    pub override_reason: Option<String>,
+}
+
+/// Why a sign-off or a share link was refused; `field` names the form
+/// field at fault, when one is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApprovalError {
+    /// The form field at fault (`comment`, `override_reason`, `days`).
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// The HTTP status the API answers with.
+    pub status: u16,
+}
+
+impl ApprovalError {
+    /// A refusal about a form field (422).
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        ApprovalError {
+            field: Some(field.to_owned()),
+            message: message.into(),
+            status: 422,
+        }
+    }
+    /// A refusal with a status.
+    pub fn status(status: u16, message: impl Into<String>) -> Self {
+        ApprovalError {
+            field: None,
+            message: message.into(),
+            status,
+        }
+    }
+}
+
+/// A share link just created: the only time its token is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewShare {
+    /// The stored link.
+    pub link: ShareLink,
+    /// The path to hand out (`/share/<token>`).
+    pub path: String,
+}
+
+/// A share link as stored (never the token itself, only its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareLink {
+    /// Its number in the store.
+    pub id: i64,
+    /// The run whose report it opens.
+    pub run_id: String,
+    /// Who created it.
+    pub created_by: String,
+    /// When, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// When it stops working.
+    pub expires_at_ms: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at_ms: Option<i64>,
+}
+
+impl ShareLink {
+    /// Whether it opens the report at `now_ms`.
+    pub fn usable(&self, now_ms: i64) -> bool {
+        self.revoked_at_ms.is_none() && now_ms < self.expires_at_ms
+    }
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Its number (increasing).
+    pub id: i64,
+    /// When, milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// Who did it (a user name, `local`, `cli`, or `anonymous`).
+    pub actor: String,
+    /// What: `login`, `login_failed`, `logout`, `run_launched`,
+    /// `run_aborted`, `signoff`, `share_created`, `share_revoked`,
+    /// `user_added`, `user_changed`, `token_created`.
+    pub action: String,
+    /// What it was done to (a run id, a user name).
+    pub target: String,
+    /// Anything else worth knowing (never a secret).
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signoff(id: i64, who: &str, decision: Decision, digest: &str) -> SignOff {
+        SignOff {
+            id,
+            run_id: "r".into(),
+            approver: who.into(),
+            decision,
+            comment: String::new(),
+            override_reason: None,
+            evidence_version: 1,
+            manifest_sha256: digest.into(),
+            at_ms: id,
+        }
+    }
+
+    #[test]
+    fn roles_include_the_weaker_ones() {
+        assert!(Role::Admin.allows(Role::Approver));
+        assert!(Role::Approver.allows(Role::Operator));
+        assert!(!Role::Operator.allows(Role::Approver));
+        assert!(!Role::Viewer.allows(Role::Operator));
+        assert_eq!("approver".parse::<Role>(), Ok(Role::Approver));
+        assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn one_go_is_enough_by_default_and_a_no_go_blocks() {
+        let (_, d) = tally(&[signoff(1, "ann", Decision::Go, "d")], Some("d"), 1);
+        assert_eq!(d, FinalDecision::Go { go: 1, required: 1 });
+        let (_, d) = tally(
+            &[
+                signoff(1, "ann", Decision::Go, "d"),
+                signoff(2, "bob", Decision::NoGo, "d"),
+            ],
+            Some("d"),
+            1,
+        );
+        assert_eq!(
+            d,
+            FinalDecision::NoGo {
+                by: vec!["bob".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn a_later_signoff_supersedes_and_two_approvals_may_be_required() {
+        let all = [
+            signoff(1, "ann", Decision::NoGo, "d"),
+            signoff(2, "ann", Decision::Go, "d"),
+        ];
+        let (views, d) = tally(&all, Some("d"), 2);
+        assert!(views[0].superseded && !views[1].superseded);
+        assert_eq!(d, FinalDecision::Pending { go: 1, required: 2 });
+        let mut more = all.to_vec();
+        more.push(signoff(3, "bob", Decision::Go, "d"));
+        let (_, d) = tally(&more, Some("d"), 2);
+        assert_eq!(d, FinalDecision::Go { go: 2, required: 2 });
+    }
+
+    #[test]
+    fn signoffs_on_other_evidence_are_void() {
+        let (views, d) = tally(&[signoff(1, "ann", Decision::Go, "old")], Some("new"), 1);
+        assert!(views[0].void);
+        assert_eq!(d, FinalDecision::Pending { go: 0, required: 1 });
+        let (views, _) = tally(&[signoff(1, "ann", Decision::Go, "old")], None, 1);
+        assert!(views[0].void);
+    }
+
+    #[test]
+    fn share_links_expire_and_can_be_revoked() {
+        let mut link = ShareLink {
+            id: 1,
+            run_id: "r".into(),
+            created_by: "op".into(),
+            created_at_ms: 0,
+            expires_at_ms: 100,
+            revoked_at_ms: None,
+        };
+        assert!(link.usable(99));
+        assert!(!link.usable(100));
+        link.revoked_at_ms = Some(5);
+        assert!(!link.usable(10));
+    }
+}

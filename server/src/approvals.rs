@@ -1,0 +1,370 @@
+//! Sign-offs and share links with their rules: only finished runs whose
+//! recorded evidence still verifies can be signed; a sign-off is bound to
+//! that pack's manifest digest and void when the pack no longer matches;
+//! GO over failed criteria needs an override reason; every sign-off writes a
+//! new pack version carrying the sign-off block. Share links are random
+//! tokens stored hashed, with an expiry, revocable. Everything is audited.
+
+use crate::auth::token;
+use crate::db::Db;
+use crate::evidence::pack::{self, VerifiedPack};
+use crate::evidence::store::ObjectStore;
+use async_trait::async_trait;
+use engine::access::{
+    tally, ApprovalError, Decision, NewShare, Principal, Role, ShareLink, SignOffState, SignRequest,
+};
+use engine::access_store::{AccessStore, Approvals, NewSignOff};
+use engine::results::RunResults;
+use engine::run::{now_ms, RunStatus};
+use engine::store::{RunStore, StoreError};
+use std::sync::Arc;
+
+/// Longest comment or override reason accepted.
+const MAX_TEXT: usize = 4000;
+/// Longest share link lifetime, in days.
+pub const MAX_SHARE_DAYS: u32 = 365;
+
+/// The server's sign-off and share-link service.
+pub struct ApprovalService {
+    db: Db,
+    evidence: Arc<dyn ObjectStore>,
+}
+
+fn store_error(e: StoreError) -> ApprovalError {
+    match e {
+        StoreError::NotFound(id) => ApprovalError::status(404, format!("no run with id {id}")),
+        other => ApprovalError::status(503, other.to_string()),
+    }
+}
+
+/// The recorded pack of a run, read back and checked.
+struct Evidence {
+    version: u32,
+    recorded_sha256: String,
+    pack: Option<VerifiedPack>,
+}
+
+impl Evidence {
+    /// The digest as it reads now, when the pack verifies and matches
+    /// what was recorded.
+    fn current_sha256(&self) -> Option<&str> {
+        self.pack
+            .as_ref()
+            .filter(|p| p.intact() && p.manifest_digest == self.recorded_sha256)
+            .map(|p| p.manifest_digest.as_str())
+    }
+
+    fn results(&self) -> Option<RunResults> {
+        let bytes = self.pack.as_ref()?.file("results.json")?;
+        crate::report::parse_results(bytes).ok()
+    }
+}
+
+impl ApprovalService {
+    pub fn new(db: Db, evidence: Arc<dyn ObjectStore>) -> Self {
+        ApprovalService { db, evidence }
+    }
+
+    async fn evidence(&self, run_id: &str) -> Result<Option<Evidence>, ApprovalError> {
+        let Some((version, recorded_sha256)) =
+            self.db.evidence_of(run_id).await.map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let pack = pack::read_pack(self.evidence.as_ref(), run_id, Some(version))
+            .await
+            .ok();
+        Ok(Some(Evidence {
+            version,
+            recorded_sha256,
+            pack,
+        }))
+    }
+
+    async fn audit(&self, by: &str, action: &str, target: &str, detail: &str) {
+        if let Err(e) = self.db.audit(by, action, target, detail, now_ms()).await {
+            tracing::warn!("audit log: cannot record {action} on {target}: {e}");
+        }
+    }
+
+    /// Writes a new pack version: the signed pack's files with the sign-off
+    /// block in results.json, report.md and report.html.
+    async fn reexport(&self, results: &RunResults, state: &SignOffState) -> Result<(), String> {
+        let mut signed = results.clone();
+        signed.signoff = Some(state.clone());
+        let previous = crate::evidence::record::previous_run(self.evidence.as_ref(), results).await;
+        let files =
+            crate::report::pack_files(&signed, previous.as_ref()).map_err(|e| e.to_string())?;
+        pack::write_pack(self.evidence.as_ref(), &results.run_id, files, now_ms())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl Approvals for ApprovalService {
+    async fn state(&self, run_id: &str) -> Result<SignOffState, ApprovalError> {
+        let run = self.db.get_run(run_id).await.map_err(store_error)?;
+        let evidence = self.evidence(run_id).await?;
+        let signoffs = self.db.signoffs(run_id).await.map_err(store_error)?;
+        let current = evidence.as_ref().and_then(Evidence::current_sha256);
+        let results = evidence.as_ref().and_then(Evidence::results);
+        let required = results
+            .as_ref()
+            .map_or(1, |r| r.environment.required_approvals);
+        let (views, decision) = tally(&signoffs, current, required);
+        let not_signable_because = if run.status != RunStatus::Finished {
+            Some(format!(
+                "only finished runs can be signed; this one is {}",
+                run.status.as_str()
+            ))
+        } else if evidence.is_none() {
+            Some("the run has no recorded evidence pack".to_owned())
+        } else if current.is_none() {
+            Some("the evidence no longer matches its recorded manifest digest".to_owned())
+        } else if results.is_none() {
+            Some("the evidence pack has no readable results.json".to_owned())
+        } else {
+            None
+        };
+        let failed = results
+            .as_ref()
+            .map_or(0, |r| r.criteria.iter().filter(|c| !c.passed).count());
+        Ok(SignOffState {
+            recommendation: run.verdict,
+            failed_criteria: u32::try_from(failed).unwrap_or(u32::MAX),
+            signable: not_signable_because.is_none(),
+            not_signable_because,
+            evidence_version: evidence.as_ref().map(|e| e.version),
+            manifest_sha256: evidence.as_ref().map(|e| e.recorded_sha256.clone()),
+            evidence_intact: current.is_some(),
+            required_approvals: required.max(1),
+            signoffs: views,
+            decision,
+        })
+    }
+
+    async fn sign(
+        &self,
+        by: &Principal,
+        run_id: &str,
+        request: SignRequest,
+    ) -> Result<SignOffState, ApprovalError> {
+        if !by.can(Role::Approver) {
+            return Err(ApprovalError::status(
+                403,
+                format!("{} may not sign off: it needs the approver role", by.role),
+            ));
+        }
+        let comment = request.comment.trim().to_owned();
+        if comment.is_empty() {
+            return Err(ApprovalError::field("comment", "write a comment: say why"));
+        }
+        if comment.chars().count() > MAX_TEXT {
+            return Err(ApprovalError::field(
+                "comment",
+                format!("at most {MAX_TEXT} characters"),
+            ));
+        }
+        let override_reason = request
+            .override_reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        if override_reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_TEXT)
+        {
+            return Err(ApprovalError::field(
+                "override_reason",
+                format!("at most {MAX_TEXT} characters"),
+            ));
+        }
+        let before = self.state(run_id).await?;
+        if let Some(why) = &before.not_signable_because {
+            return Err(ApprovalError::status(409, format!("cannot sign: {why}")));
+        }
+        if request.decision == Decision::Go
+            && before.failed_criteria > 0
+            && override_reason.is_none()
+        {
+            return Err(ApprovalError::field(
+                "override_reason",
+                format!(
+                    "{} criteria failed: signing GO needs an override reason",
+                    before.failed_criteria
+                ),
+            ));
+        }
+        let (Some(version), Some(digest)) =
+            (before.evidence_version, before.manifest_sha256.clone())
+        else {
+            return Err(ApprovalError::status(409, "cannot sign: no evidence"));
+        };
+        let evidence = self.evidence(run_id).await?;
+        let results = evidence
+            .as_ref()
+            .filter(|e| e.current_sha256() == Some(digest.as_str()))
+            .and_then(Evidence::results)
+            .ok_or_else(|| {
+                ApprovalError::status(409, "cannot sign: the evidence changed while signing")
+            })?;
+        let signoff = self
+            .db
+            .add_signoff(NewSignOff {
+                run_id: run_id.to_owned(),
+                approver: by.name.clone(),
+                decision: request.decision,
+                comment,
+                override_reason: if request.decision == Decision::Go {
+                    override_reason
+                } else {
+                    None
+                },
+                evidence_version: version,
+                manifest_sha256: digest.clone(),
+                at_ms: now_ms(),
+            })
+            .await
+            .map_err(store_error)?;
+        self.audit(
+            &by.name,
+            "signoff",
+            run_id,
+            &format!(
+                "{}{} on manifest {digest}",
+                signoff.decision.label(),
+                if signoff.override_reason.is_some() {
+                    " (override)"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .await;
+        let after = self.state(run_id).await?;
+        if let Err(e) = self.reexport(&results, &after).await {
+            tracing::warn!(
+                "run {run_id}: sign-off recorded, but the signed pack could not be written: {e}"
+            );
+        }
+        Ok(after)
+    }
+
+    async fn create_share(
+        &self,
+        by: &Principal,
+        run_id: &str,
+        days: u32,
+    ) -> Result<NewShare, ApprovalError> {
+        if !by.can(Role::Operator) {
+            return Err(ApprovalError::status(
+                403,
+                format!(
+                    "{} may not share reports: it needs the operator role",
+                    by.role
+                ),
+            ));
+        }
+        if days == 0 || days > MAX_SHARE_DAYS {
+            return Err(ApprovalError::field(
+                "days",
+                format!("between 1 and {MAX_SHARE_DAYS} days"),
+            ));
+        }
+        self.db.get_run(run_id).await.map_err(store_error)?;
+        let secret = token::generate();
+        let now = now_ms();
+        let link = self
+            .db
+            .add_share(
+                run_id,
+                &token::digest(&secret),
+                &by.name,
+                now,
+                now + i64::from(days) * 86_400_000,
+            )
+            .await
+            .map_err(store_error)?;
+        self.audit(
+            &by.name,
+            "share_created",
+            run_id,
+            &format!("link {} for {days} days", link.id),
+        )
+        .await;
+        Ok(NewShare {
+            link,
+            path: format!("/share/{secret}"),
+        })
+    }
+
+    async fn shares(&self, run_id: &str) -> Result<Vec<ShareLink>, ApprovalError> {
+        self.db.shares(run_id).await.map_err(store_error)
+    }
+
+    async fn revoke_share(
+        &self,
+        by: &Principal,
+        run_id: &str,
+        id: i64,
+    ) -> Result<ShareLink, ApprovalError> {
+        if !by.can(Role::Operator) {
+            return Err(ApprovalError::status(
+                403,
+                format!("{} may not revoke share links", by.role),
+            ));
+        }
+        let link = self
+            .db
+            .shares(run_id)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .find(|l| l.id == id)
+            .ok_or_else(|| {
+                ApprovalError::status(404, format!("run {run_id} has no share link {id}"))
+            })?;
+        if link.created_by != by.name && !by.can(Role::Admin) {
+            return Err(ApprovalError::status(
+                403,
+                "only its creator or an admin may revoke this link",
+            ));
+        }
+        let revoked = self
+            .db
+            .revoke_share(run_id, id, now_ms())
+            .await
+            .map_err(store_error)?;
+        self.audit(&by.name, "share_revoked", run_id, &format!("link {id}"))
+            .await;
+        Ok(revoked)
+    }
+
+    async fn open_share(&self, secret: &str) -> Result<String, ApprovalError> {
+        let link = self
+            .db
+            .share_by_token(&token::digest(secret))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                ApprovalError::status(
+                    404,
+                    "this share link does not exist (check it was copied whole)",
+                )
+            })?;
+        if link.revoked_at_ms.is_some() {
+            return Err(ApprovalError::status(410, "this share link was revoked"));
+        }
+        if !link.usable(now_ms()) {
+            return Err(ApprovalError::status(
+                410,
+                format!(
+                    "this share link expired on {}",
+                    engine::run::format_utc(link.expires_at_ms)
+                ),
+            ));
+        }
+        Ok(link.run_id)
+    }
+}

@@ -1,0 +1,241 @@
+//! `shakedown user …` and `shakedown token add`: accounts, managed from the
+//! server's own machine (the first admin is created this way; the web app
+//! has no default password). Passwords are read from the terminal, or from
+//! standard input when it is not one — never from an argument. Every change
+//! is written to the audit log as done by `cli`.
+
+use crate::auth::{password, token};
+use crate::db::{self, Db};
+use anyhow::{bail, Context};
+use engine::access::Role;
+use engine::access_store::AccessStore;
+use engine::run::now_ms;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Which database holds the accounts.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DbArgs {
+    /// Folder of the default SQLite database.
+    #[arg(long, env = "SHAKEDOWN_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database URL (`postgres://…` or `sqlite://…`).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    async fn open(&self) -> anyhow::Result<Db> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
+        let url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| db::sqlite_url(&self.data_dir));
+        Ok(Db::open(&url).await?)
+    }
+}
+
+/// `shakedown user`.
+#[derive(clap::Args, Debug)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    command: UserCommand,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user; the password is asked on the terminal (twice) or read
+    /// from the first line of standard input.
+    Add {
+        name: String,
+        /// viewer, operator, approver or admin.
+        #[arg(long)]
+        role: Role,
+    },
+    /// List users with their roles.
+    List,
+    /// Change a user's role (their sessions end).
+    SetRole { name: String, role: Role },
+    /// Set a new password, read like `add` (their sessions end).
+    Passwd { name: String },
+    /// Stop a user from logging in (sessions and API tokens stop working).
+    Disable { name: String },
+    /// Let a disabled user log in again.
+    Enable { name: String },
+}
+
+/// `shakedown token add`.
+#[derive(clap::Args, Debug)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    command: TokenCommand,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum TokenCommand {
+    /// Create an API token for a user (for `shakedown signoff` in CI); it is
+    /// printed once and stored only as a hash.
+    Add {
+        /// The user it acts as.
+        #[arg(long)]
+        user: String,
+        /// What it is for (shown in the audit log).
+        #[arg(long, default_value = "api")]
+        label: String,
+        /// Days until it expires.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+}
+
+fn valid_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if !ok {
+        bail!("user name {name:?}: use 1-64 letters, digits, '.', '_', '-' or '@'");
+    }
+    Ok(())
+}
+
+/// Reads a password: twice on a terminal, else the first line of stdin.
+fn read_password(name: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("Password for {name}: "))
+            .context("cannot read the password from the terminal")?;
+        let again = rpassword::prompt_password("Again: ")
+            .context("cannot read the password from the terminal")?;
+        if first != again {
+            bail!("the two passwords differ");
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+    }
+}
+
+async fn hash_password(name: &str) -> anyhow::Result<String> {
+    let secret = read_password(name)?;
+    Ok(tokio::task::spawn_blocking(move || password::hash(&secret)).await??)
+}
+
+/// Runs `shakedown user …`.
+pub async fn run_user(args: UserArgs) -> anyhow::Result<ExitCode> {
+    let db = args.db.open().await?;
+    let audit = |action: &'static str, target: String, detail: String| {
+        let db = db.clone();
+        async move {
+            if let Err(e) = db.audit("cli", action, &target, &detail, now_ms()).await {
+                eprintln!("shakedown: warning: not written to the audit log: {e}");
+            }
+        }
+    };
+    match args.command {
+        UserCommand::Add { name, role } => {
+            valid_name(&name)?;
+            if db.credentials(&name).await?.is_some() {
+                bail!("a user named {name:?} already exists (use `shakedown user passwd` or `set-role`)");
+            }
+            let hash = hash_password(&name).await?;
+            let user = db.add_user(&name, role, &hash, now_ms()).await?;
+            audit("user_added", user.name.clone(), role.to_string()).await;
+            println!("user {} added with role {}", user.name, user.role);
+        }
+        UserCommand::List => {
+            let users = db.users().await?;
+            if users.is_empty() {
+                println!("no users yet: create the first admin with `shakedown user add NAME --role admin`");
+            }
+            for u in users {
+                println!(
+                    "{:<24} {:<9} {}{}",
+                    u.name,
+                    u.role.as_str(),
+                    engine::run::format_utc(u.created_at_ms),
+                    if u.disabled { "  (disabled)" } else { "" }
+                );
+            }
+        }
+        UserCommand::SetRole { name, role } => {
+            let user = db.update_user(&name, Some(role), None, None).await?;
+            audit("user_changed", name, format!("role {role}")).await;
+            println!("user {} now has role {}", user.name, user.role);
+        }
+        UserCommand::Passwd { name } => {
+            if db.credentials(&name).await?.is_none() {
+                bail!("no user named {name:?}");
+            }
+            let hash = hash_password(&name).await?;
+            db.update_user(&name, None, Some(&hash), None).await?;
+            audit("user_changed", name.clone(), "password".to_owned()).await;
+            println!("password of {name} changed; their sessions ended");
+        }
+        UserCommand::Disable { name } => {
+            db.update_user(&name, None, None, Some(true)).await?;
+            audit("user_changed", name.clone(), "disabled".to_owned()).await;
+            println!("user {name} disabled");
+        }
+        UserCommand::Enable { name } => {
+            db.update_user(&name, None, None, Some(false)).await?;
+            audit("user_changed", name.clone(), "enabled".to_owned()).await;
+            println!("user {name} enabled");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `shakedown token add`.
+pub async fn run_token(args: TokenArgs) -> anyhow::Result<ExitCode> {
+    let db = args.db.open().await?;
+    let TokenCommand::Add { user, label, days } = args.command;
+    if days == 0 || days > 3650 {
+        bail!("--days: between 1 and 3650");
+    }
+    let Some(creds) = db.credentials(&user).await? else {
+        bail!("no user named {user:?}");
+    };
+    if creds.user.disabled {
+        bail!("user {user:?} is disabled");
+    }
+    let secret = token::generate();
+    let now = now_ms();
+    db.add_api_token(
+        &token::digest(&secret),
+        &user,
+        &label,
+        now,
+        now + i64::from(days) * 86_400_000,
+    )
+    .await?;
+    if let Err(e) = db
+        .audit(
+            "cli",
+            "token_created",
+            &user,
+            &format!("{label}, {days} days"),
+            now,
+        )
+        .await
+    {
+        eprintln!("shakedown: warning: not written to the audit log: {e}");
+    }
+    eprintln!(
+        "API token for {user} ({}), valid {days} days. It is shown once; store it in a secret (e.g. SHAKEDOWN_TOKEN):",
+        creds.user.role
+    );
+    println!("{secret}");
+    Ok(ExitCode::SUCCESS)
+}
