@@ -2,6 +2,8 @@
 //! routes. Server functions sit beside the pages that call them; the server
 //! hands them the database through context.
 
+#![recursion_limit = "256"]
+
 pub mod charts;
 pub mod components;
 pub mod live;
