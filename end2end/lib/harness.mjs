@@ -12,7 +12,7 @@ import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const OUTPUT = join(ROOT, 'end2end', 'output');
-const BINARY = process.env.SHAKEDOWN_BIN ?? join(ROOT, 'target', 'debug', 'shakedown');
+export const BINARY = process.env.SHAKEDOWN_BIN ?? join(ROOT, 'target', 'debug', 'shakedown');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** A free TCP port on 127.0.0.1. */

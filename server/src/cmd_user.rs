@@ -18,10 +18,15 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug, Clone)]
 pub struct DbArgs {
     /// Folder of the default SQLite database.
-    #[arg(long, env = "SHAKEDOWN_DATA_DIR", default_value = "./data")]
+    #[arg(
+        long,
+        env = "SHAKEDOWN_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// Database URL (`postgres://…` or `sqlite://…`).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 }
 
