@@ -33,6 +33,8 @@ pub struct DemoArgs {
     /// Folder the New run page offers plans from.
     #[arg(long, env = "SHAKEDOWN_PLANS_DIR", default_value = "examples")]
     pub plans_dir: PathBuf,
+    #[command(flatten)]
+    pub lifecycle: crate::lifecycle::LifecycleArgs,
 }
 
 /// The processes of the demo target, started and supervised.
@@ -72,6 +74,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             database_url: None,
             site_root: args.site_root.clone(),
             plans_dir: args.plans_dir.clone(),
+            lifecycle: args.lifecycle.clone(),
         };
         let state = serve::open(&serve_args).await?;
         let listener = tokio::net::TcpListener::bind(args.addr)
@@ -88,8 +91,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  its bucket    {}", stack.bucket_dir.display());
         println!("  data          {}", temp.path().display());
         println!("Press Ctrl-C to stop everything.");
+        let orchestrator = state.orchestrator.clone();
+        args.lifecycle.apply(&orchestrator);
         axum::serve(listener, web::router(state))
-            .with_graceful_shutdown(serve::shutdown_signal())
+            .with_graceful_shutdown(crate::lifecycle::drain_on_signal(
+                orchestrator,
+                args.lifecycle.grace(),
+            ))
             .await
             .context("server failed")
     }

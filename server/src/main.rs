@@ -11,6 +11,7 @@ mod db;
 mod demo;
 mod evidence;
 mod evidence_files;
+mod lifecycle;
 mod orchestrator;
 mod readiness;
 mod report;

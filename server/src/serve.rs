@@ -26,6 +26,8 @@ pub struct ServeArgs {
     /// Folder the New run page offers plans from.
     #[arg(long, env = "SHAKEDOWN_PLANS_DIR", default_value = "examples")]
     pub plans_dir: PathBuf,
+    #[command(flatten)]
+    pub lifecycle: crate::lifecycle::LifecycleArgs,
 }
 
 /// Opens what the server needs, then serves until told to stop.
@@ -41,8 +43,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         state.evidence_dir.display()
     );
     println!("Shakedown is serving http://{local}");
+    let orchestrator = state.orchestrator.clone();
+    args.lifecycle.apply(&orchestrator);
     axum::serve(listener, web::router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(crate::lifecycle::drain_on_signal(
+            orchestrator,
+            args.lifecycle.grace(),
+        ))
         .await
         .context("server failed")
 }
@@ -83,27 +90,4 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
         args.site_root.clone(),
         args.plans_dir.clone(),
     ))
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
 }
