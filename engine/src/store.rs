@@ -17,6 +17,10 @@ pub enum StoreError {
     /// No run has that id.
     #[error("no run with id {0}")]
     NotFound(String),
+    /// The write disagrees with what is stored (another event under a
+    /// stored sequence number).
+    #[error("conflicting write: {0}")]
+    Conflict(String),
 }
 
 /// What a new run is created with.
@@ -72,7 +76,9 @@ pub trait RunStore: Send + Sync {
     /// Records why a run could not finish normally (shown with the run).
     async fn record_error(&self, id: &str, error: &str) -> Result<(), StoreError>;
     /// Appends events to a run's log; their sequence numbers must follow
-    /// the last stored one (a repeated number is refused, never duplicated).
+    /// the last stored one. Idempotent per sequence number: an event
+    /// already stored (a retried batch) is not stored again, another event
+    /// under a stored number is refused (`Conflict`); never duplicated.
     async fn append_events(&self, run_id: &str, events: &[StoredEvent]) -> Result<(), StoreError>;
     /// The run's events with a sequence number above `after`, in order, at
     /// most `limit` of them.

@@ -9,6 +9,7 @@ mod cmd_schema;
 mod cmd_verify;
 mod db;
 mod demo;
+mod event_writer;
 mod evidence;
 mod evidence_files;
 mod lifecycle;

@@ -5,6 +5,7 @@
 //! until then is kept). When the server shuts down it refuses new runs,
 //! gives running ones a grace period, then stops them as `interrupted`.
 
+use crate::event_writer;
 use crate::evidence::store::ObjectStore;
 use async_trait::async_trait;
 use engine::events::{ProgressEvent, Sink};
@@ -271,11 +272,22 @@ impl Orchestrator {
         stopped: StopReason,
     ) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_events(
+        // Too many events held while the database is away stops the run.
+        let overflow = {
+            let (stopped, cancel) = (stopped.clone(), cancel.clone());
+            move |reason: String| {
+                stopped.set(&reason);
+                cancel.cancel();
+            }
+        };
+        let writer = tokio::spawn(event_writer::write_events(
             self.store.clone(),
             id.clone(),
             rx,
             events.clone(),
+            event_writer::WriterConfig::with_bound(self.event_buffer.load(Ordering::Relaxed)),
+            overflow,
+            self.halt.clone(),
         ));
         let sink = Arc::new(EventSink {
             run_id: id.clone(),
@@ -344,8 +356,15 @@ impl Orchestrator {
         sink.send(END, serde_json::json!({ "run_id": id }));
         drop(sink);
         drop(tx);
-        if writer.await.is_err() {
-            tracing::warn!("run {id}: event writer failed");
+        match writer.await {
+            Ok(report) if report.retries > 0 => tracing::info!(
+                "run {id}: {} events stored after {} failed writes (at most {} held at once)",
+                report.stored,
+                report.retries,
+                report.peak_held
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("run {id}: event writer failed: {e}"),
         }
         lock(&self.live).remove(&id);
     }
@@ -692,56 +711,6 @@ impl Sink for EventSink {
             *run_id = serde_json::Value::String(self.run_id.clone());
         }
         self.send(&kind, data);
-    }
-}
-
-/// Gives events their sequence numbers, stores them in batches and
-/// broadcasts each once stored. Storage failures are retried with backoff
-/// so no number is skipped or written twice.
-async fn write_events(
-    store: Arc<dyn RunStore>,
-    run_id: String,
-    mut rx: mpsc::UnboundedReceiver<(String, serde_json::Value)>,
-    live: broadcast::Sender<StoredEvent>,
-) {
-    let mut seq = 0i64;
-    let mut batch = Vec::new();
-    while let Some(first) = rx.recv().await {
-        batch.clear();
-        let mut next = Some(first);
-        while let Some((kind, data)) = next {
-            seq += 1;
-            batch.push(StoredEvent {
-                seq,
-                at_ms: crate::db::now_ms(),
-                kind,
-                data: data.to_string(),
-            });
-            next = if batch.len() < 256 {
-                rx.try_recv().ok()
-            } else {
-                None
-            };
-        }
-        let mut delay = std::time::Duration::from_millis(100);
-        for attempt in 1.. {
-            match store.append_events(&run_id, &batch).await {
-                Ok(()) => break,
-                Err(e) if attempt < 30 => {
-                    tracing::warn!("run {run_id}: storing events failed (attempt {attempt}): {e}");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
-                }
-                Err(e) => {
-                    tracing::error!("run {run_id}: giving up storing events: {e}");
-                    break;
-                }
-            }
-        }
-        for event in &batch {
-            // No live page listening is fine.
-            let _ = live.send(event.clone());
-        }
     }
 }
 
