@@ -17,9 +17,10 @@ mod common;
 
 use common::free_port;
 use common::server::{
-    assert_gap_free, get, load_plan, plans_dir, read_db, read_events, start_run, wait_until,
-    ServeOptions, Server, SseEvent, Sut,
+    assert_gap_free, get, load_plan, plans_dir, read_db, read_events, shakedown_bin, start_run,
+    wait_until, ServeOptions, Server, SseEvent, Sut,
 };
+use engine::supervisor::{HealthCheck, ProcessSpec, StopSignal, Supervisor};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -203,4 +204,137 @@ fn a_postgres_restart_mid_run_loses_and_repeats_no_event() {
     run_through_a_postgres_restart(&server.base, &url, &datadir, || server.log_text());
     // Ready again: the probe reaches the database.
     assert_eq!(get(&format!("{}/readyz", server.base), &[], 5.0).0, 200);
+}
+
+#[test]
+fn a_sigkilled_server_leaves_no_run_running_and_its_stream_resumes_without_gaps() {
+    let _one = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some((url, datadir)) = cluster() else {
+        return;
+    };
+    let sut = Sut::start();
+    let dir = tempfile::Builder::new()
+        .prefix("self-restart-")
+        .tempdir()
+        .unwrap();
+    let plans = plans_dir(dir.path(), "long.toml", &load_plan(&sut.base, 120));
+    std::fs::write(plans.join("short.toml"), load_plan(&sut.base, 20)).unwrap();
+    let options = ServeOptions {
+        port: free_port(),
+        data_dir: dir.path().join("data"),
+        plans_dir: plans,
+        database_url: Some(url.clone()),
+        extra: Vec::new(),
+    };
+    std::fs::create_dir_all(&options.data_dir).unwrap();
+    let base = options.base();
+    let log = dir.path().join("serve.log");
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // Shakedown's own supervisor runs the server, as it runs a target.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let supervisor = Supervisor::new();
+    let mut argv = vec![shakedown_bin().display().to_string()];
+    argv.extend(options.argv());
+    rt.block_on(supervisor.start(ProcessSpec {
+        name: "shakedown".into(),
+        argv,
+        env: vec![("RUST_LOG".into(), "info,sqlx=warn".into())],
+        cwd: None,
+        user: None,
+        stop_signal: StopSignal::Sigterm,
+        grace: Duration::from_secs(10),
+        start_timeout: Duration::from_secs(60),
+        health: HealthCheck::Http {
+            url: format!("{base}/readyz"),
+        },
+        log: Some(log.clone()),
+    }))
+    .unwrap();
+
+    let id = start_run(&base, "long.toml").unwrap();
+    // A client follows the run's stream from the start: three windows.
+    let seen = wait_windows(&base, &id, 3);
+    let seen_ids: Vec<i64> = seen.iter().map(|e| e.id).collect();
+    assert_gap_free(&seen_ids, "the stream before the kill");
+    let last_seen = *seen_ids.last().unwrap();
+
+    let proof = rt
+        .block_on(supervisor.restart("shakedown", Some(StopSignal::Sigkill)))
+        .unwrap();
+    assert!(
+        proof.observed() && proof.old_exit.contains("SIGKILL"),
+        "{proof:?}"
+    );
+
+    // No run is left running.
+    assert_eq!(unfinished_runs(&url), 0);
+    let (run, events) = read_db(&url, &id);
+    assert_eq!(run.status, "interrupted", "{run:?}\n{}", log_text());
+    assert_eq!(
+        run.error.as_deref(),
+        Some(
+            "Shakedown stopped while this run was in progress; what it measured until then is kept"
+        )
+    );
+    assert!(run.finished_at_ms.is_some());
+    // What it measured until the kill is intact: every event the client
+    // saw is stored under its number, and the numbers have no gap.
+    let seqs: Vec<i64> = events.iter().map(|(s, _)| *s).collect();
+    assert_gap_free(&seqs, "stored events after the kill");
+    for event in &seen {
+        assert_eq!(
+            events.get(event.seq as usize - 1),
+            Some(&(event.seq, event.kind.clone())),
+            "event {} as the client saw it",
+            event.seq
+        );
+    }
+    assert_eq!(events.last().map(|(_, k)| k.as_str()), Some("end"));
+
+    // The client reconnects to the new server with Last-Event-ID: it gets
+    // exactly the rest, ending with the interrupted status and the end.
+    let resumed = read_events(&base, &id, Some(last_seen), 10.0);
+    let resumed_ids: Vec<i64> = resumed.iter().map(|e| e.id).collect();
+    let mut all = seen_ids.clone();
+    all.extend(&resumed_ids);
+    assert_eq!(all, seqs, "the stream resumed at {last_seen}");
+    let status = resumed
+        .iter()
+        .rev()
+        .find(|e| e.kind == "status")
+        .expect("a final status");
+    assert!(status.data.contains("\"interrupted\""), "{status:?}");
+    assert_eq!(resumed.last().map(|e| e.kind.as_str()), Some("end"));
+    // The run's page says so.
+    let (code, page) = get(&format!("{base}/runs/{id}"), &[], 10.0);
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("interrupted") && page.contains("Shakedown stopped while this run"),
+        "{page}"
+    );
+
+    // Then PostgreSQL restarts during a second run of the same server.
+    run_through_a_postgres_restart(&base, &url, &datadir, log_text);
+    assert_eq!(unfinished_runs(&url), 0);
+    rt.block_on(supervisor.stop_all());
+}
+
+/// Runs still queued or running.
+fn unfinished_runs(url: &str) -> i64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM runs WHERE status IN ('queued', 'running')")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        sqlx::Row::get::<i64, _>(&row, "n")
+    })
 }
