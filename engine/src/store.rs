@@ -17,7 +17,9 @@ pub enum StoreError {
     /// No run has that id.
     #[error("no run with id {0}")]
     NotFound(String),
-    /// The thing exists already, or no longer exists (said in full).
+    /// The write disagrees with what is stored (another event under a
+    /// stored sequence number), or the thing exists already or no longer
+    /// exists; said in full.
     #[error("{0}")]
     Conflict(String),
 }
@@ -75,7 +77,9 @@ pub trait RunStore: Send + Sync {
     /// Records why a run could not finish normally (shown with the run).
     async fn record_error(&self, id: &str, error: &str) -> Result<(), StoreError>;
     /// Appends events to a run's log; their sequence numbers must follow
-    /// the last stored one (a repeated number is refused, never duplicated).
+    /// the last stored one. Idempotent per sequence number: an event
+    /// already stored (a retried batch) is not stored again, another event
+    /// under a stored number is refused (`Conflict`); never duplicated.
     async fn append_events(&self, run_id: &str, events: &[StoredEvent]) -> Result<(), StoreError>;
     /// The run's events with a sequence number above `after`, in order, at
     /// most `limit` of them.

@@ -93,6 +93,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             no_postgres: false,
             site_root: PathBuf::new(),
             plans_dir: PathBuf::new(),
+            lifecycle: crate::lifecycle::LifecycleArgs {
+                shutdown_grace_s: 0,
+                event_buffer: crate::orchestrator::DEFAULT_EVENT_BUFFER,
+            },
         };
         eprintln!("shakedown: starting the demo target on 127.0.0.1:{port}");
         if let Err(e) = crate::demo::start_stack(&supervisor, temp.path(), &demo_args).await {

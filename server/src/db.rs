@@ -307,8 +307,12 @@ impl RunStore for Db {
         }
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         for event in events {
-            sqlx::query(
-                "INSERT INTO run_events (run_id, seq, at_ms, kind, data) VALUES ($1, $2, $3, $4, $5)",
+            // A batch retried after its commit's answer was lost finds its
+            // events stored: the same event again is a no-op; another event
+            // under a stored number is refused.
+            let done = sqlx::query(
+                "INSERT INTO run_events (run_id, seq, at_ms, kind, data) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (run_id, seq) DO NOTHING",
             )
             .bind(run_id)
             .bind(event.seq)
@@ -318,6 +322,23 @@ impl RunStore for Db {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+            if done.rows_affected() == 0 {
+                let row =
+                    sqlx::query("SELECT kind, data FROM run_events WHERE run_id = $1 AND seq = $2")
+                        .bind(run_id)
+                        .bind(event.seq)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                let kind: String = row.try_get("kind").map_err(db_error)?;
+                let data: String = row.try_get("data").map_err(db_error)?;
+                if kind != event.kind || data != event.data {
+                    return Err(StoreError::Conflict(format!(
+                        "event {} of run {run_id} is already stored with other content",
+                        event.seq
+                    )));
+                }
+            }
         }
         tx.commit().await.map_err(db_error)
     }
@@ -523,7 +544,17 @@ mod tests {
             .await
             .unwrap();
         db.append_events(&b.id, &[event(3)]).await.unwrap();
-        assert!(db.append_events(&b.id, &[event(3)]).await.is_err());
+        // A retried batch (its commit's answer lost) stores nothing twice;
+        // another event under a stored number is refused.
+        db.append_events(&b.id, &[event(2), event(3)])
+            .await
+            .unwrap();
+        let mut other = event(3);
+        other.data = "{\"n\":99}".into();
+        assert!(matches!(
+            db.append_events(&b.id, &[other]).await,
+            Err(StoreError::Conflict(_))
+        ));
         let all = db.events_after(&b.id, 0, 100).await.unwrap();
         assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
         assert_eq!(all[2], event(3));

@@ -32,6 +32,8 @@ pub struct DemoArgs {
     /// Folder the New run page offers plans from.
     #[arg(long, env = "SHAKEDOWN_PLANS_DIR", default_value = "examples")]
     pub plans_dir: PathBuf,
+    #[command(flatten)]
+    pub lifecycle: crate::lifecycle::LifecycleArgs,
 }
 
 /// The processes of the demo target, started and supervised.
@@ -76,6 +78,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 local_mode: true,
                 ..crate::auth::AuthArgs::default()
             },
+            lifecycle: args.lifecycle.clone(),
         };
         let state = serve::open(&serve_args).await?;
         let listener = tokio::net::TcpListener::bind(args.addr)
@@ -91,10 +94,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  its database  {}", stack.database_url);
         println!("  its bucket    {}", stack.bucket_dir.display());
         println!("  data          {}", temp.path().display());
-        println!("Press Ctrl-C to stop everything.");
         println!("  local mode    no login: everyone who can reach it acts as admin");
+        println!("Press Ctrl-C to stop everything.");
+        let orchestrator = state.orchestrator.clone();
+        args.lifecycle.apply(&orchestrator);
         axum::serve(listener, serve::app_service(state))
-            .with_graceful_shutdown(serve::shutdown_signal())
+            .with_graceful_shutdown(crate::lifecycle::drain_on_signal(
+                orchestrator,
+                args.lifecycle.grace(),
+            ))
             .await
             .context("server failed")
     }

@@ -2,8 +2,10 @@
 //! its turn when another run holds the same environment, runs in the
 //! engine with a sink that numbers its events, stores them and broadcasts
 //! them to live pages, and can be aborted at any time (what was measured
-//! until then is kept).
+//! until then is kept). When the server shuts down it refuses new runs,
+//! gives running ones a grace period, then stops them as `interrupted`.
 
+use crate::event_writer;
 use crate::evidence::store::ObjectStore;
 use async_trait::async_trait;
 use engine::events::{ProgressEvent, Sink};
@@ -17,7 +19,9 @@ use engine::runner::{run_plan_with, RunOptions};
 use engine::store::{Launcher, NewRun, RunStore, StoreError};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -39,14 +43,40 @@ pub enum StartError {
         field: &'static str,
         message: String,
     },
+    /// The server is stopping (SIGTERM): it starts no new run.
+    #[error("the server is shutting down; no new run can start (try again once it is back)")]
+    ShuttingDown,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why something other than the user stopped a run (a shutdown, the
+/// database gone for too long): the run ends `interrupted` with it.
+#[derive(Clone, Default)]
+struct StopReason(Arc<Mutex<Option<String>>>);
+
+impl StopReason {
+    /// Records the reason; the first one stays.
+    fn set(&self, reason: &str) {
+        lock(&self.0).get_or_insert_with(|| reason.to_owned());
+    }
+
+    fn get(&self) -> Option<String> {
+        lock(&self.0).clone()
+    }
 }
 
 struct LiveRun {
     cancel: CancellationToken,
     events: broadcast::Sender<StoredEvent>,
+    stopped: StopReason,
 }
+
+/// How long a shut-down run may take to stop and record itself once told.
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Default bound on the events a run holds while the database is away.
+pub const DEFAULT_EVENT_BUFFER: usize = 100_000;
 
 /// Starts, tracks and aborts runs.
 pub struct Orchestrator {
@@ -55,6 +85,12 @@ pub struct Orchestrator {
     plans_dir: PathBuf,
     live: Mutex<HashMap<String, LiveRun>>,
     environments: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Set once a shutdown began: no new runs.
+    closing: AtomicBool,
+    /// Cancelled when the server stops for good: writers stop retrying.
+    halt: CancellationToken,
+    /// Events a run may hold while the database is unreachable.
+    event_buffer: AtomicUsize,
 }
 
 impl Orchestrator {
@@ -69,7 +105,50 @@ impl Orchestrator {
             plans_dir,
             live: Mutex::new(HashMap::new()),
             environments: Mutex::new(HashMap::new()),
+            closing: AtomicBool::new(false),
+            halt: CancellationToken::new(),
+            event_buffer: AtomicUsize::new(DEFAULT_EVENT_BUFFER),
         })
+    }
+
+    /// Sets how many events a run may hold while the database is
+    /// unreachable (at least 1).
+    pub fn set_event_buffer(&self, events: usize) {
+        self.event_buffer.store(events.max(1), Ordering::Relaxed);
+    }
+
+    /// Stops the server's runs: refuses new ones at once, waits up to
+    /// `grace` for running ones to finish, then stops the rest, which end
+    /// `interrupted` with `reason` (what they measured kept, their
+    /// evidence written). Returns how many were interrupted.
+    pub async fn shutdown(&self, grace: Duration, reason: &str) -> usize {
+        self.closing.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + grace;
+        while self.live_count() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let stopped: Vec<String> = {
+            let live = lock(&self.live);
+            for run in live.values() {
+                run.stopped.set(reason);
+                run.cancel.cancel();
+            }
+            live.keys().cloned().collect()
+        };
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while self.live_count() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for id in lock(&self.live).keys() {
+            // The next start seals it as interrupted.
+            tracing::error!("run {id} did not stop within {STOP_TIMEOUT:?} of the shutdown");
+        }
+        self.halt.cancel();
+        stopped.len()
+    }
+
+    fn live_count(&self) -> usize {
+        lock(&self.live).len()
     }
 
     /// Reads and validates a plan, without running it.
@@ -96,6 +175,9 @@ impl Orchestrator {
         self: &Arc<Self>,
         request: &LaunchRequest,
     ) -> Result<RunSummary, StartError> {
+        if self.closing.load(Ordering::SeqCst) {
+            return Err(StartError::ShuttingDown);
+        }
         let source = request.plan.as_ref().ok_or(StartError::Invalid {
             field: "plan",
             message: "choose a plan".to_owned(),
@@ -120,17 +202,29 @@ impl Orchestrator {
             .await?;
         let cancel = CancellationToken::new();
         let (events, _) = broadcast::channel(1024);
-        lock(&self.live).insert(
-            run.id.clone(),
-            LiveRun {
-                cancel: cancel.clone(),
-                events: events.clone(),
-            },
-        );
+        let stopped = StopReason::default();
+        {
+            let mut live = lock(&self.live);
+            // A shutdown that began while the run was being created stops
+            // it at once; it still ends properly recorded.
+            if self.closing.load(Ordering::SeqCst) {
+                stopped.set("server shut down before the run started");
+                cancel.cancel();
+            }
+            live.insert(
+                run.id.clone(),
+                LiveRun {
+                    cancel: cancel.clone(),
+                    events: events.clone(),
+                    stopped: stopped.clone(),
+                },
+            );
+        }
         let this = self.clone();
         let id = run.id.clone();
         tokio::spawn(async move {
-            this.drive(id, loaded, env_name, cancel, events).await;
+            this.drive(id, loaded, env_name, cancel, events, stopped)
+                .await;
         });
         Ok(run)
     }
@@ -175,13 +269,25 @@ impl Orchestrator {
         env_name: String,
         cancel: CancellationToken,
         events: broadcast::Sender<StoredEvent>,
+        stopped: StopReason,
     ) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_events(
+        // Too many events held while the database is away stops the run.
+        let overflow = {
+            let (stopped, cancel) = (stopped.clone(), cancel.clone());
+            move |reason: String| {
+                stopped.set(&reason);
+                cancel.cancel();
+            }
+        };
+        let writer = tokio::spawn(event_writer::write_events(
             self.store.clone(),
             id.clone(),
             rx,
             events.clone(),
+            event_writer::WriterConfig::with_bound(self.event_buffer.load(Ordering::Relaxed)),
+            overflow,
+            self.halt.clone(),
         ));
         let sink = Arc::new(EventSink {
             run_id: id.clone(),
@@ -214,6 +320,14 @@ impl Orchestrator {
                 {
                     Ok(mut results) => {
                         results.run_id = id.clone();
+                        if let Some(reason) = stopped
+                            .get()
+                            .filter(|_| results.status == RunStatus::Aborted)
+                        {
+                            results.status = RunStatus::Interrupted;
+                            results.verdict = None;
+                            results.error = Some(reason);
+                        }
                         self.record_evidence(&results, &sink).await;
                         (results.status, results.verdict, results.error.clone())
                     }
@@ -226,18 +340,31 @@ impl Orchestrator {
                 }
             }
         };
-        if let Some(error) = &error {
-            if let Err(e) = self.store.record_error(&id, error).await {
-                tracing::warn!("run {id}: cannot record its error: {e}");
+        // Stopped by the server rather than by the user: interrupted.
+        let (status, verdict, error) = match stopped.get() {
+            Some(reason) if matches!(status, RunStatus::Aborted | RunStatus::Interrupted) => {
+                (RunStatus::Interrupted, None, Some(reason))
             }
+            _ => (status, verdict, error),
+        };
+        if let Some(error) = &error {
+            self.persist(&id, "its error", || self.store.record_error(&id, error))
+                .await;
         }
         self.set_status(&id, status, verdict).await;
         sink.status(status, verdict, error);
         sink.send(END, serde_json::json!({ "run_id": id }));
         drop(sink);
         drop(tx);
-        if writer.await.is_err() {
-            tracing::warn!("run {id}: event writer failed");
+        match writer.await {
+            Ok(report) if report.retries > 0 => tracing::info!(
+                "run {id}: {} events stored after {} failed writes (at most {} held at once)",
+                report.stored,
+                report.retries,
+                report.peak_held
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("run {id}: event writer failed: {e}"),
         }
         lock(&self.live).remove(&id);
     }
@@ -246,13 +373,14 @@ impl Orchestrator {
     async fn record_evidence(&self, results: &engine::results::RunResults, sink: &EventSink) {
         match crate::evidence::record::store_run(self.evidence.as_ref(), results, None).await {
             Ok(written) => {
-                if let Err(e) = self
-                    .store
-                    .record_evidence(&results.run_id, written.version, &written.manifest_digest)
-                    .await
-                {
-                    tracing::warn!("run {}: evidence digest not recorded: {e}", results.run_id);
-                }
+                self.persist(&results.run_id, "its evidence digest", || {
+                    self.store.record_evidence(
+                        &results.run_id,
+                        written.version,
+                        &written.manifest_digest,
+                    )
+                })
+                .await;
                 sink.send(
                     "evidence",
                     serde_json::json!({
@@ -278,9 +406,47 @@ impl Orchestrator {
     }
 
     async fn set_status(&self, id: &str, status: RunStatus, verdict: Option<Verdict>) {
-        if let Err(e) = self.store.set_status(id, status, verdict).await {
-            tracing::warn!("run {id}: cannot record status {status}: {e}");
+        self.persist(id, &format!("status {status}"), || {
+            self.store.set_status(id, status, verdict)
+        })
+        .await;
+    }
+
+    /// Writes something about a run, retrying with backoff while the
+    /// database is unreachable (until the server halts), so a run's end is
+    /// recorded once the database is back.
+    async fn persist<T, F, Fut>(&self, id: &str, what: &str, mut write: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut delay = Duration::from_millis(100);
+        for attempt in 1u32.. {
+            match write().await {
+                Ok(value) => {
+                    if attempt > 1 {
+                        tracing::info!("run {id}: {what} recorded after {attempt} attempts");
+                    }
+                    return Some(value);
+                }
+                Err(StoreError::Database(e)) if !self.halt.is_cancelled() => {
+                    tracing::warn!(
+                        "run {id}: cannot record {what} (attempt {attempt}, retrying in {} ms): {e}",
+                        delay.as_millis()
+                    );
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = self.halt.cancelled() => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::warn!("run {id}: cannot record {what}: {e}");
+                    return None;
+                }
+            }
         }
+        None
     }
 }
 
@@ -413,7 +579,7 @@ impl From<StartError> for LaunchError {
             ),
             StartError::Plan(_) | StartError::UnknownPlan(_) => ("plan", Vec::new()),
             StartError::Invalid { field, .. } => (*field, Vec::new()),
-            StartError::Store(_) => ("", Vec::new()),
+            StartError::Store(_) | StartError::ShuttingDown => ("", Vec::new()),
         };
         let message = match &e {
             StartError::Plan(PlanError::Invalid(p)) => {
@@ -545,56 +711,6 @@ impl Sink for EventSink {
             *run_id = serde_json::Value::String(self.run_id.clone());
         }
         self.send(&kind, data);
-    }
-}
-
-/// Gives events their sequence numbers, stores them in batches and
-/// broadcasts each once stored. Storage failures are retried with backoff
-/// so no number is skipped or written twice.
-async fn write_events(
-    store: Arc<dyn RunStore>,
-    run_id: String,
-    mut rx: mpsc::UnboundedReceiver<(String, serde_json::Value)>,
-    live: broadcast::Sender<StoredEvent>,
-) {
-    let mut seq = 0i64;
-    let mut batch = Vec::new();
-    while let Some(first) = rx.recv().await {
-        batch.clear();
-        let mut next = Some(first);
-        while let Some((kind, data)) = next {
-            seq += 1;
-            batch.push(StoredEvent {
-                seq,
-                at_ms: crate::db::now_ms(),
-                kind,
-                data: data.to_string(),
-            });
-            next = if batch.len() < 256 {
-                rx.try_recv().ok()
-            } else {
-                None
-            };
-        }
-        let mut delay = std::time::Duration::from_millis(100);
-        for attempt in 1.. {
-            match store.append_events(&run_id, &batch).await {
-                Ok(()) => break,
-                Err(e) if attempt < 30 => {
-                    tracing::warn!("run {run_id}: storing events failed (attempt {attempt}): {e}");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
-                }
-                Err(e) => {
-                    tracing::error!("run {run_id}: giving up storing events: {e}");
-                    break;
-                }
-            }
-        }
-        for event in &batch {
-            // No live page listening is fine.
-            let _ = live.send(event.clone());
-        }
     }
 }
 

@@ -8,9 +8,14 @@ use axum::Json;
 use serde::Serialize;
 use std::time::Instant;
 
-/// Liveness: answers as long as the process serves requests.
+/// Liveness: answers as long as the process serves requests, with its
+/// pid (how a restart of Shakedown itself is proved).
 pub async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "pid": std::process::id(),
+    }))
 }
 
 /// One dependency's state.

@@ -28,6 +28,8 @@ pub struct ServeArgs {
     pub plans_dir: PathBuf,
     #[command(flatten)]
     pub auth: crate::auth::AuthArgs,
+    #[command(flatten)]
+    pub lifecycle: crate::lifecycle::LifecycleArgs,
 }
 
 /// Opens what the server needs, then serves until told to stop.
@@ -46,8 +48,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if state.auth.args.local_mode {
         println!("Local mode: no login; everyone who can reach this address acts as admin.");
     }
+    let orchestrator = state.orchestrator.clone();
+    args.lifecycle.apply(&orchestrator);
     axum::serve(listener, app_service(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(crate::lifecycle::drain_on_signal(
+            orchestrator,
+            args.lifecycle.grace(),
+        ))
         .await
         .context("server failed")
 }
@@ -96,27 +103,4 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
         args.plans_dir.clone(),
         args.auth.clone(),
     ))
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
 }

@@ -33,3 +33,4 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+pub mod server;
