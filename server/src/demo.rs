@@ -79,6 +79,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 ..crate::auth::AuthArgs::default()
             },
             lifecycle: args.lifecycle.clone(),
+            caps: crate::caps::CapsArgs::default(),
         };
         let state = serve::open(&serve_args).await?;
         let listener = tokio::net::TcpListener::bind(args.addr)

@@ -6,6 +6,7 @@
 mod access_api;
 mod approvals;
 mod auth;
+mod caps;
 mod cmd_check;
 mod cmd_diff;
 mod cmd_report;

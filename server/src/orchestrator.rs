@@ -91,6 +91,8 @@ pub struct Orchestrator {
     halt: CancellationToken,
     /// Events a run may hold while the database is unreachable.
     event_buffer: AtomicUsize,
+    /// The server's caps on every run.
+    caps: Mutex<engine::plan::Limits>,
 }
 
 impl Orchestrator {
@@ -108,7 +110,13 @@ impl Orchestrator {
             closing: AtomicBool::new(false),
             halt: CancellationToken::new(),
             event_buffer: AtomicUsize::new(DEFAULT_EVENT_BUFFER),
+            caps: Mutex::new(engine::plan::Limits::default()),
         })
+    }
+
+    /// Sets the caps every run must stay within.
+    pub fn set_caps(&self, caps: engine::plan::Limits) {
+        *lock(&self.caps) = caps;
     }
 
     /// Sets how many events a run may hold while the database is
@@ -184,6 +192,7 @@ impl Orchestrator {
         })?;
         let mut loaded = self.load(source)?;
         apply(&mut loaded, request)?;
+        within_caps(&loaded.plan, &lock(&self.caps))?;
         let env_name = loaded
             .plan
             .environment(request.environment.as_deref().filter(|e| !e.is_empty()))
@@ -500,6 +509,31 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Refuses a plan (overrides applied) beyond its own limits or the
+/// server's caps; the field is the New run page's override when there is
+/// one.
+fn within_caps(plan: &engine::plan::Plan, caps: &engine::plan::Limits) -> Result<(), StartError> {
+    let field = |f: &str| match f {
+        "concurrency" | "sessions" => "concurrency",
+        "duration_s" => "duration_s",
+        _ => "plan",
+    };
+    if let Some(e) = engine::plan::excesses(plan, &plan.limits).first() {
+        return Err(StartError::Invalid {
+            field: field(e.field),
+            message: format!("{} (the plan's own limits)", e.describe()),
+        });
+    }
+    if let Some(e) = engine::plan::excesses(plan, caps).first() {
+        let flag = e.cap_name.replace('_', "-");
+        return Err(StartError::Invalid {
+            field: field(e.field),
+            message: format!("{} (this server's cap, --{flag})", e.describe()),
+        });
+    }
+    Ok(())
+}
+
 /// Applies the New run page's overrides to a loaded plan.
 fn apply(loaded: &mut LoadedPlan, overrides: &LaunchRequest) -> Result<(), StartError> {
     let plan = &mut loaded.plan;
@@ -722,5 +756,52 @@ mod tests {
     fn criteria_name_their_test() {
         assert_eq!(criterion_test("L1.p95_ms < 2000"), Some("L1"));
         assert_eq!(criterion_test(" C2.stuck == 0"), Some("C2"));
+    }
+
+    const CAPPED: &str = r#"
+[plan]
+name = "capped"
+default_environment = "local"
+[environments.local]
+base_url = "http://127.0.0.1:9"
+[limits]
+max_concurrency = 20
+[[tests]]
+id = "L1"
+[tests.http_load]
+path = "/"
+concurrency = 10
+duration_s = 30
+"#;
+
+    #[test]
+    fn runs_beyond_the_servers_caps_or_the_plans_limits_are_refused() {
+        let mut loaded = load_str(CAPPED, "capped.toml").unwrap();
+        assert!(within_caps(&loaded.plan, &engine::plan::Limits::default()).is_ok());
+        let server = engine::plan::Limits {
+            max_duration_s: Positive::new(10),
+            ..Default::default()
+        };
+        let err = within_caps(&loaded.plan, &server).unwrap_err();
+        assert!(
+            matches!(&err, StartError::Invalid { field: "duration_s", message }
+                if message == "test L1: duration_s 30 is over max_duration_s 10 (this server's cap, --max-duration-s)"),
+            "{err}"
+        );
+        // An override past the plan's own limit is refused too.
+        apply(
+            &mut loaded,
+            &LaunchRequest {
+                concurrency: Some(50),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let err = within_caps(&loaded.plan, &engine::plan::Limits::default()).unwrap_err();
+        assert!(
+            matches!(&err, StartError::Invalid { field: "concurrency", message }
+                if message.contains("concurrency 50 is over max_concurrency 20 (the plan's own limits)")),
+            "{err}"
+        );
     }
 }

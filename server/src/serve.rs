@@ -30,6 +30,8 @@ pub struct ServeArgs {
     pub auth: crate::auth::AuthArgs,
     #[command(flatten)]
     pub lifecycle: crate::lifecycle::LifecycleArgs,
+    #[command(flatten)]
+    pub caps: crate::caps::CapsArgs,
 }
 
 /// Opens what the server needs, then serves until told to stop.
@@ -50,6 +52,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let orchestrator = state.orchestrator.clone();
     args.lifecycle.apply(&orchestrator);
+    orchestrator.set_caps(args.caps.limits());
     axum::serve(listener, app_service(state))
         .with_graceful_shutdown(crate::lifecycle::drain_on_signal(
             orchestrator,

@@ -12,6 +12,7 @@
 
 pub mod chaos;
 mod kind_table;
+pub mod limits;
 pub mod load;
 mod positive;
 pub mod validate;
@@ -20,6 +21,7 @@ pub use chaos::{
     AfterChecks, BucketAccess, ChaosSpec, ChaosStreams, HealthSpec, LocalBuckets, S3Buckets,
     Signal, StorageProbeSpec,
 };
+pub use limits::{excesses, Excess, Limits};
 pub use load::{load_file, load_str, LoadedPlan, Located, PlanError};
 pub use positive::Positive;
 
@@ -48,6 +50,10 @@ pub struct Plan {
     /// Conditions over test metrics; all must hold for GO.
     #[serde(default)]
     pub criteria: Vec<Criterion>,
+    /// Caps the plan's own tests must stay within (rate, concurrency,
+    /// duration); the server may cap further.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 /// Who the plan is and what it is for.

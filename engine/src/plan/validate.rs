@@ -212,6 +212,19 @@ impl Validator {
                 }
             }
         }
+        for excess in super::limits::excesses(plan, &plan.limits) {
+            self.problem(
+                root()
+                    .key("tests")
+                    .index(excess.test_index)
+                    .key(excess.kind)
+                    .key(excess.field),
+                format!(
+                    "{} {} is over the plan's limits.{} of {}",
+                    excess.field, excess.value, excess.cap_name, excess.cap
+                ),
+            );
+        }
         for (i, criterion) in plan.criteria.iter().enumerate() {
             let path = root().key("criteria").index(i).key("expr");
             let expr = match criteria::parse(&criterion.expr) {
