@@ -143,7 +143,10 @@ pub fn App() -> impl IntoView {
                 <nav aria-label="Main">
                     <A href="/" exact=true>"Runs"</A>
                     {operator.then(|| view! { <A href="/runs/new">"New run"</A> })}
-                    {admin.then(|| view! { <A href="/audit">"Audit log"</A> })}
+                    {admin.then(|| view! {
+                        <A href="/users">"Users"</A>
+                        <A href="/audit">"Audit log"</A>
+                    })}
                 </nav>
                 <div class="account-bar">
                     <components::account::AccountBar me/>
@@ -168,6 +171,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=routes::login::LoginPage/>
                     <Route path=path!("/share/:token") view=routes::share::SharePage/>
                     <Route path=path!("/audit") view=routes::audit::AuditPage/>
+                    <Route path=path!("/users") view=routes::users::UsersPage/>
                 </Routes>
             </main>
             <footer class="site-footer">

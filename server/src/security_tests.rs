@@ -240,6 +240,12 @@ fn state_changing(run: &str, link: i64) -> Vec<(&'static str, String, &'static s
         ),
         (
             "POST",
+            "/api/change_user".into(),
+            form,
+            "name=operator&role=admin&disabled=false".into(),
+        ),
+        (
+            "POST",
             format!("/api/runs/{run}/signoffs"),
             json_type,
             json!({ "decision": "go", "comment": "fine" }).to_string(),
@@ -311,6 +317,8 @@ async fn every_state_change_is_refused_without_a_session_with_a_viewer_and_cross
     }
     // Nothing happened.
     assert!(site.db.signoffs(&run).await.unwrap().is_empty());
+    let operator = site.db.credentials("operator").await.unwrap().unwrap().user;
+    assert_eq!(operator.role, Role::Operator);
     let links = site.db.shares(&run).await.unwrap();
     assert_eq!(links.len(), 1);
     assert_eq!(links[0].revoked_at_ms, None);
@@ -772,4 +780,63 @@ async fn share_links_open_the_report_without_an_account_until_revoked_or_expired
     let a = open(old).await;
     assert_eq!(a.status, StatusCode::GONE);
     assert!(a.body.contains("expired"), "{}", a.body);
+}
+
+#[tokio::test]
+async fn admins_change_roles_and_disable_accounts_but_not_their_own() {
+    let site = site().await;
+    let admin = session(&site.app, "admin").await;
+    let viewer = session(&site.app, "viewer").await;
+    let change = |body: &'static str| {
+        let app = site.app.clone();
+        let admin = admin.clone();
+        async move {
+            send(
+                &app,
+                req("POST", "/api/change_user", Some(&admin), Some(ORIGIN))
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let a = change("name=viewer&role=operator&disabled=true").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.json()["role"], "operator");
+    // Disabling ended the viewer's session.
+    let a = send(
+        &site.app,
+        req("GET", "/api/audit.jsonl", Some(&viewer), None)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let locked_out = login_as(&site.app, "viewer", PASSWORD).await;
+    assert!(locked_out.headers.get(header::SET_COOKIE).is_none());
+    let a = change("name=admin&role=viewer&disabled=false").await;
+    assert_ne!(a.status, StatusCode::OK);
+    assert!(a.body.contains("your own account"), "{}", a.body);
+    let log = site.db.audit_log(10).await.unwrap();
+    let changed: Vec<_> = log.iter().filter(|e| e.action == "user_changed").collect();
+    assert_eq!(changed.len(), 1, "{log:?}");
+    assert_eq!(changed[0].detail, "role viewer -> operator, disabled");
+    assert_eq!(changed[0].actor, "admin");
+    // The export is JSON lines, oldest first.
+    let a = send(
+        &site.app,
+        req("GET", "/api/audit.jsonl", Some(&admin), None)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let lines: Vec<Value> = a
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.first().unwrap()["action"], "login");
+    assert!(lines.iter().any(|l| l["action"] == "user_changed"));
 }

@@ -8,3 +8,4 @@ pub mod report;
 pub mod run;
 pub mod runs;
 pub mod share;
+pub mod users;
