@@ -141,7 +141,7 @@ pub fn App() -> impl IntoView {
                 .is_some_and(|p| p.can(engine::access::Role::Admin));
             view! {
                 <nav aria-label="Main">
-                    <A href="/" exact=true>"Runs"</A>
+                    {me.is_some().then(|| view! { <A href="/" exact=true>"Runs"</A> })}
                     {operator.then(|| view! { <A href="/runs/new">"New run"</A> })}
                     {admin.then(|| view! {
                         <A href="/users">"Users"</A>

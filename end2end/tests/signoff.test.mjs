@@ -68,7 +68,7 @@ before(async () => {
   target = await startTarget();
   runs.good = recordRun('meets', 'S1.fail == 0', dataDir);
   runs.bad = recordRun('misses', 'S1.ok == 0', dataDir);
-  for (const [name, role] of [['ann', 'approver'], ['vic', 'viewer'], ['olga', 'operator']]) {
+  for (const [name, role] of [['ann', 'approver'], ['vic', 'viewer'], ['olga', 'operator'], ['adam', 'admin']]) {
     shakedown(['user', 'add', name, '--role', role, '--data-dir', dataDir], `${PASSWORD}\n`);
   }
   server = await startServer({ dataDir, localMode: false });
@@ -194,5 +194,28 @@ test('a share link opens the report without an account and with no controls, unt
   await shared.locator('#share-refused', { hasText: 'revoked' }).waitFor();
   await screenshot(shared, 'share-revoked');
   await stranger.close();
+  await context.close();
+});
+
+test('an admin reads the audit log and manages roles', async () => {
+  const context = await chrome.browser.newContext();
+  const page = await loginPage(context, 'adam');
+  await page.click('nav >> text=Audit log');
+  await page.waitForURL(/\/audit$/);
+  const audit = page.locator('#audit tbody');
+  await audit.locator('tr', { hasText: 'signoff' }).first().waitFor();
+  const text = await audit.textContent();
+  for (const action of ['login', 'signoff', 'share_created', 'share_revoked', 'user_added']) {
+    assert.match(text, new RegExp(action), `${action} is in the audit log`);
+  }
+  await screenshot(page, 'audit-log');
+  await page.click('nav >> text=Users');
+  await page.waitForURL(/\/users$/);
+  await page.selectOption('#role-vic', 'operator');
+  const row = page.locator('#users tr', { hasText: 'vic' });
+  await row.locator('button', { hasText: 'Save role' }).click();
+  await page.reload();
+  assert.equal(await page.locator('#role-vic').inputValue(), 'operator');
+  await screenshot(page, 'users');
   await context.close();
 });

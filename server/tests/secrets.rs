@@ -307,7 +307,20 @@ async fn a_planted_secret_is_in_no_database_log_evidence_file_or_page() {
         !stdout.contains(&secret) && !stderr.contains(&secret),
         "the secret is in the CLI's output"
     );
-    // The log really was written at debug level (the search was not vacuous).
+    // The log really was written at debug level (the search was not vacuous),
+    // and the share link's token is not in it either.
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("DEBUG"), "{log}");
+    assert!(
+        !log.contains(token),
+        "the share token is in the server's log"
+    );
+    for file in files(&data) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !contains(&bytes, token),
+            "the share token is in {}",
+            file.display()
+        );
+    }
 }
