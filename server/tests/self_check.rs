@@ -73,6 +73,34 @@ fn the_self_check_plan_is_go_against_a_running_shakedown_it_restarts() {
         .unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
     std::fs::create_dir_all(dir.path().join("plans")).unwrap();
+    // The server under test has accounts (no local mode): its evidence API
+    // is read with a viewer's API token.
+    let data = dir.path().join("data");
+    let add = Command::new(shakedown_bin())
+        .args(["user", "add", "checker", "--role", "viewer", "--data-dir"])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"self-check password\n")?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(add.success());
+    let token = Command::new(shakedown_bin())
+        .args(["token", "add", "--user", "checker", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "{token:?}");
+    let bearer = format!("Bearer {}", String::from_utf8_lossy(&token.stdout).trim());
+    let auth = [("Authorization", bearer.as_str())];
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let server = RestartLoop::start(dir.path(), port);
@@ -140,14 +168,14 @@ fn the_self_check_plan_is_go_against_a_running_shakedown_it_restarts() {
 
     // Evidence integrity, through the restarted server's API and the CLI.
     let run_id = results["run_id"].as_str().unwrap();
-    let (code, listing) = get(&format!("{base}/api/runs/{run_id}/evidence"), &[], 10.0);
+    let (code, listing) = get(&format!("{base}/api/runs/{run_id}/evidence"), &auth, 10.0);
     assert_eq!(code, 200, "{listing}");
     let listing: serde_json::Value = serde_json::from_str(&listing).unwrap();
     assert_eq!(listing["intact"], true, "{listing}");
     assert!(listing["files"].as_array().unwrap().len() >= 5, "{listing}");
     let (code, served) = get(
         &format!("{base}/api/runs/{run_id}/evidence/results.json"),
-        &[],
+        &auth,
         10.0,
     );
     assert_eq!(code, 200);
