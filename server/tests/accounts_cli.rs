@@ -120,7 +120,17 @@ async fn signoff_signs_through_the_api_with_an_approvers_token() {
         ),
     )
     .unwrap();
-    let run = shakedown(&["run", plan.to_str().unwrap()], &data, None);
+    let out_dir = dir.path().join("out");
+    let run = shakedown(
+        &[
+            "run",
+            plan.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &data,
+        None,
+    );
     assert!(run.status.success(), "{}", text(&run));
     let output = text(&run);
     let run_id = output
