@@ -234,6 +234,10 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 pub async fn gate(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
     let headers = req.headers();
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // The site's own assets are the same for everyone: no database lookup.
+    if safe && (req.uri().path().starts_with("/pkg/") || req.uri().path() == "/favicon.svg") {
+        return next.run(req).await;
+    }
     if !safe && bearer(headers).is_none() && !auth.same_origin(headers) {
         return refuse(
             StatusCode::FORBIDDEN,
