@@ -31,7 +31,8 @@ pub struct DbArgs {
 }
 
 impl DbArgs {
-    async fn open(&self) -> anyhow::Result<Db> {
+    /// Opens (and migrates) the database.
+    pub async fn open(&self) -> anyhow::Result<Db> {
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
         let url = self

@@ -11,6 +11,7 @@ mod cmd_check;
 mod cmd_diff;
 mod cmd_report;
 mod cmd_run;
+mod cmd_runs;
 mod cmd_schema;
 mod cmd_signoff;
 mod cmd_user;
@@ -61,6 +62,8 @@ enum Command {
     Report(cmd_report::ReportArgs),
     /// Compare two stored runs metric by metric (exit 1 when the second regressed).
     Diff(cmd_diff::DiffArgs),
+    /// List the runs in the database, with why interrupted or aborted ones stopped.
+    Runs(cmd_runs::RunsArgs),
     /// Manage users: add, list, set-role, passwd, disable, enable.
     User(cmd_user::UserArgs),
     /// Create API tokens (for `shakedown signoff` in CI).
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
             Command::Run(args) => cmd_run::run(args).await,
             Command::Report(args) => cmd_report::run(args).await,
             Command::Diff(args) => cmd_diff::run(args).await,
+            Command::Runs(args) => cmd_runs::run(args).await,
             Command::User(args) => cmd_user::run_user(args).await,
             Command::Token(args) => cmd_user::run_token(args).await,
             Command::Signoff(args) => cmd_signoff::run(args).await,

@@ -103,6 +103,21 @@ fn sigterm_refuses_new_runs_and_interrupts_the_running_one_after_the_grace() {
         "server shut down (SIGTERM) before the run finished"
     );
     assert!(results["tests"][0]["metrics"].is_object(), "{results}");
+
+    // The command line says so as well.
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_shakedown"))
+        .args(["runs", "--status", "interrupted", "--data-dir"])
+        .arg(&options.data_dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(text.contains(&id), "{text}");
+    assert!(
+        text.contains("interrupted: server shut down (SIGTERM) before the run finished"),
+        "{text}"
+    );
 }
 
 fn count_runs(url: &str) -> i64 {
