@@ -150,6 +150,13 @@ async fn serve_file(state: &AppState, id: &str, file: &str, inline: Inline) -> R
         [
             (header::CONTENT_TYPE, content_type(file).to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
+            // Pack files are documents, never code: even an HTML report
+            // shown inline runs no script and loads nothing.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:".to_owned(),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         ],
         bytes.to_vec(),
     )
