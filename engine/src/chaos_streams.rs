@@ -33,6 +33,18 @@ pub struct SessionEnd {
     pub note: Option<String>,
 }
 
+/// What marks a stream's last event: the value at a JSON pointer of its data.
+struct FinalMark<'a> {
+    pointer: &'a str,
+    equals: &'a Value,
+}
+
+impl FinalMark<'_> {
+    fn is_final(&self, data: &Value) -> bool {
+        data.pointer(self.pointer) == Some(self.equals)
+    }
+}
+
 enum Read {
     Final,
     Broken(String),
@@ -62,7 +74,10 @@ pub async fn session(
         return end;
     };
     let path = fill_path(path, &id, "");
-    let final_pointer = spec.final_pointer.as_deref().unwrap_or("/final");
+    let final_mark = FinalMark {
+        pointer: spec.final_pointer.as_deref().unwrap_or("/final"),
+        equals: spec.final_equals.as_ref().unwrap_or(&Value::Bool(true)),
+    };
     let mut last: Option<u64> = None;
     let mut connected_once = false;
     loop {
@@ -76,7 +91,7 @@ pub async fn session(
             client.target,
             &path,
             last,
-            final_pointer,
+            &final_mark,
             &mut end,
             &mut last,
             &first_events,
@@ -105,7 +120,7 @@ async fn read_once(
     target: &Target,
     path: &str,
     resume_from: Option<u64>,
-    final_pointer: &str,
+    final_mark: &FinalMark<'_>,
     end: &mut SessionEnd,
     last: &mut Option<u64>,
     first_events: &AtomicU64,
@@ -163,9 +178,34 @@ async fn read_once(
         }
         *last = Some(last.map_or(id, |l| l.max(id)));
         let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
-        if data.pointer(final_pointer) == Some(&Value::Bool(true)) {
+        if final_mark.is_final(&data) {
             end.failed_run = event.event == "failed";
             return Read::Final;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_last_event_is_marked_by_true_unless_the_plan_names_a_value() {
+        let default = FinalMark {
+            pointer: "/final",
+            equals: &Value::Bool(true),
+        };
+        assert!(default.is_final(&json!({"final": true})));
+        assert!(!default.is_final(&json!({"final": false})));
+        assert!(!default.is_final(&json!({"kind": "end"})));
+        let end = json!("end");
+        let by_kind = FinalMark {
+            pointer: "/kind",
+            equals: &end,
+        };
+        assert!(by_kind.is_final(&json!({"seq": 9, "kind": "end", "data": "{}"})));
+        assert!(!by_kind.is_final(&json!({"seq": 8, "kind": "status"})));
+        assert!(!by_kind.is_final(&Value::Null));
     }
 }

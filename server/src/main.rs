@@ -27,6 +27,7 @@ mod orchestrator;
 mod readiness;
 mod report;
 mod run_stream;
+mod runs_api;
 #[cfg(test)]
 mod security_tests;
 mod serve;

@@ -355,6 +355,7 @@ async fn pages_and_reads_need_a_login() {
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     assert_eq!(a.headers[header::LOCATION], "/login?next=%2F");
     for path in [
+        format!("/api/runs/{run}"),
         format!("/api/runs/{run}/events"),
         format!("/api/runs/{run}/evidence"),
         format!("/api/runs/{run}/evidence/results.json"),
@@ -839,4 +840,102 @@ async fn admins_change_roles_and_disable_accounts_but_not_their_own() {
         .collect();
     assert_eq!(lines.first().unwrap()["action"], "login");
     assert!(lines.iter().any(|l| l["action"] == "user_changed"));
+}
+
+#[tokio::test]
+async fn the_run_api_answers_viewers_with_the_summary_and_the_state_of_its_evidence() {
+    let site = site().await;
+    let run = finished_run(&site, false).await;
+    let path = format!("/api/runs/{run}");
+    let a = send(
+        &site.app,
+        req("GET", &path, None, None).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
+    let a = send(
+        &site.app,
+        Request::get(&path)
+            .header(header::AUTHORIZATION, "Bearer not-a-token")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
+
+    // A viewer's API token reads it, with no Origin (a plan's job protocol).
+    let secret = token::generate();
+    site.db
+        .add_api_token(&token::digest(&secret), "viewer", "self-check", 0, i64::MAX)
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {secret}");
+    let get = |path: String| {
+        Request::get(path)
+            .header(header::AUTHORIZATION, bearer.clone())
+            .body(Body::empty())
+            .unwrap()
+    };
+    let a = send(&site.app, get(path.clone())).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let answer = a.json();
+    assert_eq!(answer["id"], run.as_str());
+    assert_eq!(answer["status"], "finished");
+    assert_eq!(answer["verdict"], "GO", "{}", a.body);
+    assert!(answer["finished_at_ms"].as_i64().unwrap() > 0);
+    let evidence = &answer["evidence"];
+    assert_eq!(evidence["intact"], true, "{}", a.body);
+    assert_eq!(evidence["version"], 1);
+    assert_eq!(
+        evidence["results_key"],
+        format!("{run}/evidence/results.json")
+    );
+    // The sha256 named is that of the file served.
+    let served = send(
+        &site.app,
+        get(format!(
+            "/api/runs/{}",
+            evidence["results_key"].as_str().unwrap()
+        )),
+    )
+    .await;
+    assert_eq!(served.status, StatusCode::OK);
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(served.body.as_bytes()))
+    };
+    assert_eq!(evidence["results_sha256"], digest.as_str());
+
+    // An altered pack is reported so, and its file is no longer served.
+    let file = site.evidence.join(format!("runs/{run}/v1/results.json"));
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.push(b' ');
+    std::fs::write(&file, bytes).unwrap();
+    let a = send(&site.app, get(path.clone())).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["evidence"]["intact"], false, "{}", a.body);
+    assert!(a.body.contains("results.json"), "{}", a.body);
+    let served = send(&site.app, get(format!("{path}/evidence/results.json"))).await;
+    assert_eq!(served.status, StatusCode::CONFLICT);
+
+    // A running run has no evidence yet; an unknown id is a JSON 404.
+    let live = site
+        .db
+        .create_run(engine::store::NewRun {
+            plan: "p".into(),
+            environment: "e".into(),
+        })
+        .await
+        .unwrap();
+    site.db
+        .set_status(&live.id, RunStatus::Running, None)
+        .await
+        .unwrap();
+    let a = send(&site.app, get(format!("/api/runs/{}", live.id))).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["status"], "running");
+    assert_eq!(a.json()["evidence"], Value::Null);
+    let a = send(&site.app, get("/api/runs/no-such-run".to_owned())).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.json()["error"], "no run with id no-such-run");
 }

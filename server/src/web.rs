@@ -5,7 +5,7 @@ use crate::approvals::ApprovalService;
 use crate::auth::{self, Auth, AuthArgs};
 use crate::db::Db;
 use crate::orchestrator::{Launch, Orchestrator};
-use crate::{access_api, evidence_files, readiness, run_stream};
+use crate::{access_api, evidence_files, readiness, run_stream, runs_api};
 use app::context::ServerContext;
 use axum::routing::{get, post};
 use axum::Router;
@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(readiness::healthz))
         .route("/readyz", get(readiness::readyz))
+        .route("/api/runs/{id}", get(runs_api::run))
         .route("/api/runs/{id}/events", get(run_stream::events))
         .route("/api/runs/{id}/evidence", get(evidence_files::list))
         .route(

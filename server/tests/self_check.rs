@@ -2,8 +2,13 @@
 //! 127.0.0.1) kept alive by a restart loop: the plan is valid, its load on
 //! Shakedown's pages passes, its restart of Shakedown (SIGTERM through the
 //! loop, so the graceful shutdown runs) is observed by a new pid, readiness
-//! answers 30 times after it, and the run is GO. Its evidence pack is then
-//! read back through the restarted server's evidence API and verified.
+//! answers 30 times after it, and the run is GO. The plan also starts
+//! Shakedown runs through the server's API with an operator's token: their
+//! streams are followed to the end, their evidence checked against its
+//! manifest, and a SIGKILL of the server mid-stream must leave every stream
+//! resumed with Last-Event-ID (no gap, no repeat) and no run running. The
+//! run's own evidence pack is then read back through the restarted server's
+//! evidence API and verified.
 
 mod common;
 
@@ -23,7 +28,7 @@ impl RestartLoop {
     fn start(dir: &std::path::Path, port: u16) -> RestartLoop {
         let script = format!(
             r#"while [ ! -e stop ]; do
-  "$BIN" serve --addr 127.0.0.1:{port} --data-dir data --plans-dir plans --site-root data/site --shutdown-grace-s 5 >>serve.log 2>&1 &
+  "$BIN" serve --addr 127.0.0.1:{port} --data-dir data --plans-dir plans --site-root data/site --shutdown-grace-s 15 >>serve.log 2>&1 &
   echo $! >shakedown.pid
   wait $!
 done"#
@@ -73,33 +78,13 @@ fn the_self_check_plan_is_go_against_a_running_shakedown_it_restarts() {
         .unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
     std::fs::create_dir_all(dir.path().join("plans")).unwrap();
-    // The server under test has accounts (no local mode): its evidence API
-    // is read with a viewer's API token.
+    // The server under test has accounts (no local mode): the plan starts
+    // runs with an operator's API token; the evidence API is read here with
+    // a viewer's.
     let data = dir.path().join("data");
-    let add = Command::new(shakedown_bin())
-        .args(["user", "add", "checker", "--role", "viewer", "--data-dir"])
-        .arg(&data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(b"self-check password\n")?;
-            child.wait()
-        })
-        .unwrap();
-    assert!(add.success());
-    let token = Command::new(shakedown_bin())
-        .args(["token", "add", "--user", "checker", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(token.status.success(), "{token:?}");
-    let bearer = format!("Bearer {}", String::from_utf8_lossy(&token.stdout).trim());
+    let operator = add_user_with_token(&data, "selfcheck", "operator");
+    let viewer = add_user_with_token(&data, "checker", "viewer");
+    let bearer = format!("Bearer {viewer}");
     let auth = [("Authorization", bearer.as_str())];
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -123,9 +108,14 @@ fn the_self_check_plan_is_go_against_a_running_shakedown_it_restarts() {
         .arg(&out)
         .arg("--data-dir")
         .arg(dir.path().join("data"))
+        .env("SHAKEDOWN_SELF_CHECK_TOKEN", &operator)
         .env(
             "SHAKEDOWN_SELF_CHECK_RESTART",
             format!("kill -TERM \"$(cat '{}')\"", pid_file.display()),
+        )
+        .env(
+            "SHAKEDOWN_SELF_CHECK_CRASH",
+            format!("kill -KILL \"$(cat '{}')\"", pid_file.display()),
         )
         .output()
         .unwrap();
@@ -161,9 +151,56 @@ fn the_self_check_plan_is_go_against_a_running_shakedown_it_restarts() {
         "the restart went through the graceful shutdown: {}",
         server.log()
     );
-    for id in ["L1", "L2", "L3"] {
+    for id in ["L1", "L2", "L3", "L4", "H1", "S1", "C1", "C2"] {
         let t = test(id);
         assert_eq!(t["status"], "PASS", "{t}");
+    }
+    let metric = |id: &str, name: &str| test(id)["metrics"][name].as_u64().unwrap_or(u64::MAX);
+    // Runs started through the API: streams to their end, evidence intact.
+    assert_eq!(metric("S1", "sessions_ok"), 2);
+    assert_eq!(metric("S1", "exports_ok"), 2);
+    assert_eq!(metric("S1", "bucket_failures"), 0);
+    // The graceful restart: the runs in flight finished within the grace
+    // period with intact evidence, the stream completed.
+    assert_eq!(metric("C1", "runs_started"), 2);
+    assert_eq!(metric("C1", "runs_completed"), 2, "{}", test("C1"));
+    assert_eq!(metric("C1", "artifacts_checked"), 2);
+    assert_eq!(metric("C1", "corrupted"), 0);
+    assert_eq!(metric("C1", "stuck"), 0);
+    assert_eq!(metric("C1", "streams_completed"), 1, "{}", test("C1"));
+    // The crash: every stream was cut, and resumed on the new server with
+    // Last-Event-ID to its end, with no event skipped or repeated.
+    let c2 = test("C2");
+    assert_eq!(c2["faults"][0]["restart_observed"], true, "{c2}");
+    assert_eq!(metric("C2", "streams_interrupted"), 2, "{c2}");
+    assert_eq!(metric("C2", "streams_reconnected"), 2, "{c2}");
+    assert_eq!(metric("C2", "event_gaps"), 0);
+    assert_eq!(metric("C2", "event_repeats"), 0);
+    assert_eq!(metric("C2", "stuck"), 0);
+    assert!(
+        server.log().contains("was interrupted by a restart"),
+        "the crashed server's runs were sealed on the next start: {}",
+        server.log()
+    );
+
+    // What the server under test did with the runs the plan started: none
+    // left queued or running, the crash's marked interrupted, and every
+    // finished one's evidence intact.
+    let inner = server_runs(&data);
+    assert_eq!(inner.len(), 10, "{inner:?}");
+    assert!(
+        inner
+            .iter()
+            .all(|(_, status)| status == "finished" || status == "interrupted"),
+        "{inner:?}"
+    );
+    assert!(inner.iter().any(|(_, status)| status == "interrupted"));
+    for (id, status) in inner.iter().filter(|(_, s)| s == "finished") {
+        let (code, body) = get(&format!("{base}/api/runs/{id}"), &auth, 10.0);
+        assert_eq!(code, 200, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["status"], status.as_str());
+        assert_eq!(answer["evidence"]["intact"], true, "{body}");
     }
 
     // Evidence integrity, through the restarted server's API and the CLI.
@@ -192,4 +229,56 @@ fn the_self_check_plan_is_go_against_a_running_shakedown_it_restarts() {
     let report = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("self-check-report.md");
     std::fs::copy(out.join("report.md"), &report).unwrap();
     eprintln!("self-check report: {}", report.display());
+}
+
+/// Adds a user with `role` through the CLI and returns a new API token of it.
+fn add_user_with_token(data: &std::path::Path, name: &str, role: &str) -> String {
+    let add = Command::new(shakedown_bin())
+        .args(["user", "add", name, "--role", role, "--data-dir"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"self-check password\n")?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(add.success());
+    let token = Command::new(shakedown_bin())
+        .args(["token", "add", "--user", name, "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "{token:?}");
+    String::from_utf8_lossy(&token.stdout).trim().to_owned()
+}
+
+/// The (id, status) of every run the server under test started for the
+/// plan, from its database.
+fn server_runs(data: &std::path::Path) -> Vec<(String, String)> {
+    use sqlx::Row;
+    let url = format!("sqlite://{}?mode=ro", data.join("shakedown.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let rows = sqlx::query("SELECT id, status FROM runs WHERE plan = 'self-check-target'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        rows.iter()
+            .map(|r| (r.get::<String, _>("id"), r.get::<String, _>("status")))
+            .collect()
+    })
 }

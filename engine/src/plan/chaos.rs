@@ -78,6 +78,10 @@ pub struct ChaosStreams {
     /// (`/final` unless set).
     #[serde(default)]
     pub final_pointer: Option<String>,
+    /// The value at `final_pointer` that marks the last event, when it is
+    /// not `true` (e.g. `final_pointer = "/kind"`, `final_equals = "end"`).
+    #[serde(default)]
+    pub final_equals: Option<serde_json::Value>,
 }
 
 /// Health checks after the service recovered.
