@@ -1,9 +1,12 @@
 //! The live view of a run, rebuilt from its numbered events: per-test
 //! progress and latest figures, per-second windows for the charts, the
-//! status and verdict, and an event log. Pure functions over data, so the
+//! health lanes and fault markers of the recovery timeline, the status and
+//! verdict, and an event log. Pure functions over data, so the
 //! same code runs on the server (first render) and in the browser (each
 //! event as it arrives), and is tested natively.
 
+use crate::charts::{self, Chart, Health, Lane, Marker, MarkerKind, Span};
+use engine::chaos_model::{DependencyStatus, FaultEvidence};
 use engine::metrics::Window;
 use engine::run::{RunStatus, StoredEvent, Verdict};
 use serde::Deserialize;
@@ -69,7 +72,22 @@ pub struct LiveRun {
     pub last_seq: i64,
     /// The stream's final event arrived.
     pub ended: bool,
+    /// When the run started (Unix ms): the recovery timeline's zero.
+    pub origin_ms: Option<i64>,
+    /// The run has a chaos or health test, so a recovery timeline is due.
+    pub recovery_expected: bool,
+    /// Health per service seen so far: one lane per service.
+    pub lanes: Vec<Lane>,
+    /// Chaos tests started, faults injected, recoveries seen.
+    pub markers: Vec<Marker>,
 }
+
+/// Test kinds whose results feed the recovery timeline.
+const RECOVERY_KINDS: [&str; 2] = ["chaos", "health"];
+
+/// Shortest span drawn for a health answer (a probe takes milliseconds,
+/// too thin to see), in seconds.
+const MIN_PROBE_SPAN_S: f64 = 0.25;
 
 #[derive(Deserialize)]
 struct Header {
@@ -99,6 +117,64 @@ impl LiveRun {
 
     fn test_mut(&mut self, id: &str) -> Option<&mut LiveTest> {
         self.tests.iter_mut().find(|t| t.id == id)
+    }
+
+    /// Seconds since the run started.
+    fn since_origin(&self, at_ms: i64) -> f64 {
+        (at_ms - self.origin_ms.unwrap_or(at_ms)) as f64 / 1000.0
+    }
+
+    /// Adds spans to the service's lane (a new lane for a new service).
+    fn add_spans(&mut self, name: &str, spans: Vec<Span>) {
+        match self.lanes.iter_mut().find(|l| l.name == name) {
+            Some(lane) => lane.spans.extend(spans),
+            None => self.lanes.push(Lane {
+                name: name.to_owned(),
+                spans,
+            }),
+        }
+    }
+
+    /// What a finished chaos or health test adds to the recovery timeline:
+    /// each fault's probes and markers, or each dependency's answer.
+    fn add_recovery(&mut self, result: &serde_json::Value) {
+        let faults: Vec<FaultEvidence> = result
+            .get("faults")
+            .cloned()
+            .and_then(|f| serde_json::from_value(f).ok())
+            .unwrap_or_default();
+        if let Some(origin) = self.origin_ms {
+            let (lanes, markers) = charts::fault_lanes(&faults, origin);
+            for lane in lanes {
+                self.add_spans(&lane.name, lane.spans);
+            }
+            self.markers.extend(markers);
+        }
+        let dependencies: Vec<DependencyStatus> = result
+            .pointer("/metrics/dependencies")
+            .cloned()
+            .and_then(|d| serde_json::from_value(d).ok())
+            .unwrap_or_default();
+        let at = |name: &str| result.get(name).and_then(|v| v.as_i64());
+        if let (Some(started), Some(finished)) = (at("started_at_ms"), at("finished_at_ms")) {
+            let start = self.since_origin(started);
+            let end = self.since_origin(finished).max(start + MIN_PROBE_SPAN_S);
+            for d in dependencies {
+                let health = if d.healthy { Health::Up } else { Health::Down };
+                self.add_spans(&d.name, vec![Span { start, end, health }]);
+            }
+        }
+    }
+
+    /// The recovery timeline so far; `None` before anything is known.
+    pub fn recovery_chart(&self) -> Option<Chart> {
+        (!self.lanes.is_empty() || !self.markers.is_empty()).then(|| {
+            charts::recovery_timeline(
+                "Recovery timeline (health per service)",
+                self.lanes.clone(),
+                self.markers.clone(),
+            )
+        })
     }
 
     /// Applies one event; events at or below `last_seq` are ignored, so a
@@ -152,6 +228,11 @@ impl LiveRun {
                         ..LiveTest::default()
                     })
                     .collect();
+                self.origin_ms = Some(event.at_ms);
+                self.recovery_expected = self
+                    .tests
+                    .iter()
+                    .any(|t| RECOVERY_KINDS.contains(&t.kind.as_str()));
                 self.log
                     .push(log(format!("{} tests planned", self.tests.len())));
             }
@@ -160,10 +241,20 @@ impl LiveRun {
                     .pointer("/test/id")
                     .and_then(|v| v.as_str())
                     .unwrap_or_default();
+                let x = self.since_origin(event.at_ms);
                 if let Some(test) = self.test_mut(id) {
                     test.state = "running".to_owned();
                     let text = format!("{} started: {}", test.id, test.title);
+                    let chaos = test.kind == "chaos";
+                    let marker = Marker {
+                        x,
+                        label: format!("{} started", test.id),
+                        kind: MarkerKind::Note,
+                    };
                     self.log.push(log(text));
+                    if chaos {
+                        self.markers.push(marker);
+                    }
                 }
             }
             "window" => {
@@ -208,6 +299,15 @@ impl LiveRun {
                         .and_then(|v| v.as_u64())
                 };
                 let counts = count("ok").zip(count("fail"));
+                let kind = data
+                    .pointer("/result/kind")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                if RECOVERY_KINDS.contains(&kind) {
+                    if let Some(result) = data.get("result") {
+                        self.add_recovery(result);
+                    }
+                }
                 if let Some(test) = self.test_mut(&id) {
                     test.state = status.clone();
                     if let Some((ok, fail)) = counts {
@@ -368,6 +468,83 @@ mod tests {
             .iter()
             .any(|l| l.text == "worker restarted: pid 10 → 11"));
         assert!(live.log.iter().any(|l| l.text == "run finished: NO-GO"));
+    }
+
+    #[test]
+    fn chaos_and_health_results_build_the_recovery_timeline() {
+        let fault = serde_json::json!({
+            "service": "worker", "method": "process", "called": "restart", "answer": "ok",
+            "call_ok": true, "requested_at_ms": 5_000, "restart_observed": true,
+            "observation": "pid 1 -> 2", "recovery_ms": 2_000,
+            "timeline": [
+                {"at_ms": 0, "healthy": true}, {"at_ms": 500, "healthy": false},
+                {"at_ms": 2_000, "healthy": true}, {"at_ms": 2_100, "healthy": true}
+            ]
+        });
+        let all = vec![
+            ev(
+                3,
+                "run_started",
+                serde_json::json!({"tests": [
+                    {"index": 0, "id": "C1", "title": "Restart", "kind": "chaos", "planned": null, "duration_s": 5},
+                    {"index": 1, "id": "H1", "title": "Health", "kind": "health", "planned": 1, "duration_s": null}]}),
+            ),
+            ev(
+                4,
+                "test_started",
+                serde_json::json!({"test": {"index": 0, "id": "C1", "title": "Restart", "kind": "chaos", "planned": null, "duration_s": 5}}),
+            ),
+            ev(
+                5,
+                "test_finished",
+                serde_json::json!({"result": {"id": "C1", "kind": "chaos", "status": "PASS", "faults": [fault]}}),
+            ),
+            ev(
+                6,
+                "test_finished",
+                serde_json::json!({"result": {"id": "H1", "kind": "health", "status": "PASS",
+                    "started_at_ms": 9_000, "finished_at_ms": 9_010,
+                    "metrics": {"kind": "health", "dependencies": [
+                        {"name": "database", "status": "ok", "healthy": true, "latency_ms": 1.0},
+                        {"name": "queue", "status": "down", "healthy": false, "latency_ms": null}]}}}),
+            ),
+        ];
+        let started = LiveRun::from_events(&all[..2]);
+        assert!(started.recovery_expected);
+        let only_start = started.recovery_chart().unwrap();
+        assert_eq!(only_start.markers.len(), 1);
+        assert_eq!(only_start.markers[0].label, "C1 started");
+        assert_eq!(only_start.markers[0].x, 1.0);
+
+        let live = LiveRun::from_events(&all);
+        let chart = live.recovery_chart().unwrap();
+        let names: Vec<&str> = live.lanes.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["worker", "database", "queue"]);
+        let worker = &live.lanes[0].spans;
+        assert_eq!(worker.len(), 3);
+        assert_eq!((worker[1].start, worker[1].end), (2.5, 4.0));
+        assert_eq!(worker[1].health, Health::Down);
+        assert_eq!(live.lanes[2].spans[0].health, Health::Down);
+        assert_eq!(
+            (live.lanes[1].spans[0].start, live.lanes[1].spans[0].end),
+            (6.0, 6.25)
+        );
+        let labels: Vec<&str> = chart.markers.iter().map(|m| m.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["C1 started", "process worker", "worker recovered in 2.0 s"]
+        );
+        assert_eq!(
+            chart.readout(3.0).unwrap().1,
+            "3 s: worker down · database not probed · queue not probed"
+        );
+    }
+
+    #[test]
+    fn a_run_without_chaos_or_health_tests_expects_no_recovery_timeline() {
+        let live = LiveRun::from_events(&events());
+        assert!(!live.recovery_expected);
+        assert!(live.recovery_chart().is_none());
     }
 
     #[test]

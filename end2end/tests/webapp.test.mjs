@@ -1,6 +1,7 @@
 // The web app against `shakedown demo`: start a run from New run, watch it
 // live (progress, a chart really drawn on the canvas), see the verdict and
-// the report page, download results.json, and abort a second run.
+// the report page, download results.json, and abort a second run. The
+// charts are interactive: hovering shows values, the legend hides series.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,6 +52,61 @@ after(async () => {
   if (plans) rmSync(plans, { recursive: true, force: true });
 });
 
+/** A digest of every pixel of a canvas (to see whether a redraw changed it). */
+async function canvasDigest(page, id) {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id);
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let h = 2166136261;
+    for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 16777619);
+    return h >>> 0;
+  }, id);
+}
+
+/** The second a latency chart's readout is at (NaN when it shows none). */
+async function readoutSecond(page, id) {
+  const text = await page.locator(`#${id}-readout`).textContent();
+  return Number((/^(\d+) s: p50 [\d.]+ ms/.exec(text) ?? [])[1]);
+}
+
+/** Hovers a chart and reads its readout; hides the p95 series from its
+ *  legend, then shows it again, checking the canvas and aria-pressed. */
+async function exerciseChart(page, id, shot, { minSeconds = 1 } = {}) {
+  const readout = page.locator(`#${id}-readout`);
+  await page.hover(`#${id}`, { position: { x: 420, y: 150 } });
+  await waitFor('the readout to show values', async () => /^\d+ s: p50 [\d.]+ ms · p95 [\d.]+ ms · p99 [\d.]+ ms$/.test(await readout.textContent()));
+  // The keyboard reaches the same values: End goes to the last second,
+  // Home to the first, ArrowRight one second on (when there is one).
+  await page.focus(`#${id}`);
+  await page.keyboard.press('End');
+  const { last } = await waitFor('End to move the readout', async () => { const last = await readoutSecond(page, id); return Number.isFinite(last) && { last }; });
+  await page.keyboard.press('Home');
+  // With several seconds known to be there, Home must go back before the last.
+  const { first } = await waitFor('Home to move the readout to the first second', async () => {
+    const first = await readoutSecond(page, id);
+    return (minSeconds >= 2 ? first < last : first <= last) && { first };
+  });
+  if (first < last) {
+    await page.keyboard.press('ArrowRight');
+    await waitFor('ArrowRight to move the readout one second on', async () => (await readoutSecond(page, id)) > first);
+  }
+
+  const toggle = page.locator(`#${id}`).locator('xpath=..').locator('button.legend-toggle', { hasText: 'p95' });
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'true');
+  const before = await canvasDigest(page, id);
+  await toggle.click();
+  await waitFor('p95 to be hidden', async () => (await toggle.getAttribute('aria-pressed')) === 'false');
+  await waitFor('the canvas to be redrawn without p95', async () => (await canvasDigest(page, id)) !== before);
+  assert.doesNotMatch(await readout.textContent(), /p95/);
+  assert.match(await readout.textContent(), /p50 [\d.]+ ms · p99 [\d.]+ ms/);
+  await screenshot(page, shot);
+  // The toggle is a button: the keyboard brings the series back, as drawn before.
+  await toggle.focus();
+  await page.keyboard.press('Enter');
+  await waitFor('p95 to be shown again', async () => (await toggle.getAttribute('aria-pressed')) === 'true');
+  await waitFor('the canvas to be drawn as before', async () => (await canvasDigest(page, id)) === before);
+}
+
 /** Counts canvas pixels that are neither white nor transparent. */
 async function inkedPixels(page, id) {
   return page.evaluate((id) => {
@@ -98,13 +154,24 @@ test('a run started from New run is followed live to its verdict and report', as
   const log = await page.locator('#event-log').textContent();
   assert.match(log, /L1 finished: PASS/);
   assert.match(log, /run finished: GO/);
+  // No chaos or health test was chosen: the recovery timeline says so.
+  assert.match(await page.locator('#recovery-empty').textContent(), /no chaos or health test/);
+  assert.doesNotMatch(await page.locator('#latency-canvas-readout').textContent(), /\d/, 'values shown before any hover');
+  await exerciseChart(page, 'latency-canvas', 'live-chart-p95-hidden');
 
   // The report page: verified evidence, the report, and every file to download.
   await page.locator('#report-link').click();
   await page.locator('#integrity').waitFor();
   assert.match(await page.locator('#integrity').textContent(), /verified: all \d+ files match the manifest/);
   await page.frameLocator('iframe.report-frame').locator('body').waitFor();
+  // The report's own charts, drawn in the browser from results.json.
+  await page.locator('section.report-charts').waitFor();
+  await waitFor('a report chart drawn on its canvas', async () => (await inkedPixels(page, 'report-chart-0')) > 500, 30000, 250).catch(async (e) => {
+    throw new Error(`${e.message}; charts section: ${await page.locator('section.report-charts').textContent()}`);
+  });
   await screenshot(page, 'report');
+  assert.doesNotMatch(await page.locator('#report-chart-0-readout').textContent(), /\d/, 'values shown before any hover');
+  await exerciseChart(page, 'report-chart-0', 'report-chart-p95-hidden');
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     page.locator('#pack-files a', { hasText: 'results.json' }).click(),
@@ -124,11 +191,19 @@ test('a second run can be aborted and keeps what it measured', async () => {
   await page.click('#start-run');
   await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
   await waitFor('the soak test to be measuring', async () => (await inkedPixels(page, 'latency-canvas')) > 500, 60000, 250);
+  // Let it measure a few seconds, so its chart has a line to read.
+  await waitFor('three seconds measured', async () => {
+    await page.focus('#latency-canvas');
+    await page.keyboard.press('End');
+    return (await readoutSecond(page, 'latency-canvas')) >= 2;
+  }, 30000, 250);
   const clicked = Date.now();
   await page.click('#abort-run');
   await page.locator('#run-status', { hasText: 'aborted' }).waitFor({ timeout: 10000 });
   assert.ok(Date.now() - clicked < 5000, 'abort took too long');
   await screenshot(page, 'aborted-run');
+  // Its chart stays readable after the abort: every second, one by one.
+  await exerciseChart(page, 'latency-canvas', 'aborted-chart-p95-hidden', { minSeconds: 2 });
   // What was measured is kept: the runs list shows it, and its evidence.
   await page.goto(`${demo.base}/`);
   await page.locator('table.runs').waitFor();

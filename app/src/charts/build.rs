@@ -1,8 +1,13 @@
 //! Charts built from run results: latency percentiles and throughput over a
 //! test's per-second windows, the latency distribution from percentile
-//! points, and a recovery timeline from health lanes and fault markers.
+//! points, and a recovery timeline from health lanes and fault markers
+//! (built from the faults' evidence by [`fault_lanes`]).
 
-use super::model::{Axis, Chart, Lane, Marker, PercentilePoint, Plot, Point, Scale, Series};
+use super::model::{
+    Axis, Chart, Health, Lane, Marker, MarkerKind, PercentilePoint, Plot, Point, Scale, Series,
+    Span,
+};
+use engine::chaos_model::FaultEvidence;
 use engine::metrics::Window;
 
 fn seconds_axis() -> Axis {
@@ -107,5 +112,131 @@ pub fn recovery_timeline(title: &str, lanes: Vec<Lane>, markers: Vec<Marker>) ->
         },
         plot: Plot::Lanes(lanes),
         markers,
+    }
+}
+
+/// One lane per fault (the service's health probes during it) and its
+/// markers: the fault when it was requested and, when seen, the recovery.
+/// Times are seconds after `origin_ms` (Unix milliseconds).
+pub fn fault_lanes(faults: &[FaultEvidence], origin_ms: i64) -> (Vec<Lane>, Vec<Marker>) {
+    let mut lanes = Vec::new();
+    let mut markers = Vec::new();
+    for f in faults {
+        let service = f.service.as_str();
+        let offset = (f.requested_at_ms - origin_ms) as f64 / 1000.0;
+        let spans = f
+            .timeline
+            .windows(2)
+            .map(|w| Span {
+                start: offset + w[0].at_ms as f64 / 1000.0,
+                end: offset + w[1].at_ms as f64 / 1000.0,
+                health: if w[0].healthy {
+                    Health::Up
+                } else {
+                    Health::Down
+                },
+            })
+            .collect();
+        lanes.push(Lane {
+            name: service.to_owned(),
+            spans,
+        });
+        markers.push(Marker {
+            x: offset,
+            label: format!("{} {service}", f.method),
+            kind: MarkerKind::Fault,
+        });
+        if let Some(ms) = f.recovery_ms {
+            let ms = ms as f64;
+            markers.push(Marker {
+                x: offset + ms / 1000.0,
+                label: format!("{service} recovered in {:.1} s", ms / 1000.0),
+                kind: MarkerKind::Recovered,
+            });
+        }
+    }
+    (lanes, markers)
+}
+
+/// The charts of one test's result that need nothing but the result:
+/// latency and throughput per second, and the recovery timeline of its
+/// faults (the report page draws these; the HTML export adds the latency
+/// distribution, read from the histogram file).
+pub fn result_charts(t: &engine::results::TestResult) -> Vec<Chart> {
+    let mut charts = Vec::new();
+    if t.windows.iter().any(|w| w.count > 0) {
+        charts.push(latency_over_time(
+            &format!("{} latency percentiles per second", t.id),
+            &t.windows,
+        ));
+        charts.push(throughput_over_time(
+            &format!("{} throughput and errors per second", t.id),
+            &t.windows,
+        ));
+    }
+    if let Some(t0) = t.faults.iter().map(|f| f.requested_at_ms).min() {
+        let (lanes, markers) = fault_lanes(&t.faults, t0);
+        charts.push(recovery_timeline(
+            &format!("{} recovery timeline (health per service)", t.id),
+            lanes,
+            markers,
+        ));
+    }
+    charts
+}
+
+/// The charts of every test in a `results.json` text, in plan order. Test
+/// metrics are left out: the charts need none, and serde cannot read their
+/// integer-keyed maps back from inside an internally tagged enum.
+pub fn results_json_charts(text: &str) -> Result<Vec<Chart>, String> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("results.json: {e}"))?;
+    let tests = value
+        .get_mut("tests")
+        .and_then(|t| t.as_array_mut())
+        .ok_or_else(|| "results.json has no tests".to_owned())?;
+    let mut charts = Vec::new();
+    for test in tests.iter_mut() {
+        if let Some(fields) = test.as_object_mut() {
+            fields.remove("metrics");
+        }
+        let result: engine::results::TestResult = serde_json::from_value(test.take())
+            .map_err(|e| format!("results.json: a test: {e}"))?;
+        charts.extend(result_charts(&result));
+    }
+    Ok(charts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_json_with_status_counts_gives_each_tests_charts() {
+        let window = serde_json::json!({"second": 0, "count": 10, "errors": 0,
+            "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0, "max_ms": 4.0});
+        let text = serde_json::json!({
+            "run_id": "r",
+            "tests": [
+                {"id": "L1", "title": "Load", "kind": "http_load", "status": "PASS",
+                 "started_at_ms": 0, "finished_at_ms": 1000, "parameters": {},
+                 "metrics": {"kind": "http_load", "status_counts": {"200": 10}},
+                 "windows": [window]},
+                {"id": "G1", "title": "Graph", "kind": "assert", "status": "PASS",
+                 "started_at_ms": 0, "finished_at_ms": 1, "parameters": {}}
+            ]
+        })
+        .to_string();
+        let charts = results_json_charts(&text).unwrap();
+        let titles: Vec<&str> = charts.iter().map(|c| c.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "L1 latency percentiles per second",
+                "L1 throughput and errors per second"
+            ]
+        );
+        assert!(results_json_charts("{}").is_err());
+        assert!(results_json_charts("not json").is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Paints a [`Chart`] on any plotters `DrawingBackend`: the SVG backend on
 //! the server and the canvas backend in the browser share this code.
 
+use super::interact::Frame;
 use super::model::{Chart, Health, MarkerKind, Plot, Scale};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -32,6 +33,12 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
 ];
+/// A palette colour as CSS, for legends drawn in HTML.
+pub fn palette_css(index: u8) -> String {
+    let RGBColor(r, g, b) = PALETTE[usize::from(index) % PALETTE.len()];
+    format!("rgb({r}, {g}, {b})")
+}
+
 const UP: RGBColor = RGBColor(76, 175, 80);
 const DOWN: RGBColor = RGBColor(229, 57, 53);
 const UNKNOWN: RGBColor = RGBColor(189, 189, 189);
@@ -58,18 +65,28 @@ fn nines_label(x: f64) -> String {
     format!("{text}%")
 }
 
-fn to_x(scale: Scale, x: f64) -> f64 {
+/// A value to its position along an axis of this scale.
+pub(super) fn to_x(scale: Scale, x: f64) -> f64 {
     match scale {
         Scale::Linear => x,
         Scale::Nines => nines(x),
     }
 }
 
-/// Draws `chart` filling `area` (white background, caption, mesh, legend).
+/// A position along an axis of this scale back to its value.
+pub(super) fn from_x(scale: Scale, pos: f64) -> f64 {
+    match scale {
+        Scale::Linear => pos,
+        Scale::Nines => 100.0 * (1.0 - 10f64.powf(-pos)),
+    }
+}
+
+/// Draws `chart` filling `area` (white background, caption, mesh, legend)
+/// and tells where its plot area ended up.
 pub fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     chart: &Chart,
-) -> Result<(), ChartError> {
+) -> Result<Frame, ChartError> {
     area.fill(&WHITE).map_err(ChartError::from_drawing)?;
     let scale = chart.x.scale;
     let (x0, x1) = match chart.x_extent() {
@@ -92,7 +109,7 @@ fn draw_lines<DB: DrawingBackend>(
     chart: &Chart,
     series: &[super::model::Series],
     (x0, x1): (f64, f64),
-) -> Result<(), ChartError> {
+) -> Result<Frame, ChartError> {
     let scale = chart.x.scale;
     let y1 = chart.y_extent().map_or(1.0, |(_, hi)| hi).max(1e-3) * 1.1;
     let mut cc = ChartBuilder::on(area)
@@ -125,6 +142,13 @@ fn draw_lines<DB: DrawingBackend>(
             .filter(|p| p.x.is_finite() && p.y.is_finite())
             .map(|p| (to_x(scale, p.x), p.y))
             .collect();
+        // A dot on each point, so a series of one second still shows.
+        cc.draw_series(
+            points
+                .iter()
+                .map(|&(x, y)| Circle::new((x, y), 2, color.filled())),
+        )
+        .map_err(ChartError::from_drawing)?;
         cc.draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(ChartError::from_drawing)?
             .label(s.name.as_str())
@@ -142,7 +166,7 @@ fn draw_lines<DB: DrawingBackend>(
             .draw()
             .map_err(ChartError::from_drawing)?;
     }
-    Ok(())
+    Ok(frame(&cc, scale, (x0, x1)))
 }
 
 fn draw_lanes<DB: DrawingBackend>(
@@ -150,7 +174,7 @@ fn draw_lanes<DB: DrawingBackend>(
     chart: &Chart,
     lanes: &[super::model::Lane],
     (x0, x1): (f64, f64),
-) -> Result<(), ChartError> {
+) -> Result<Frame, ChartError> {
     let rows = lanes.len().max(1) as f64;
     let mut cc = ChartBuilder::on(area)
         .caption(&chart.title, (FONT, 16))
@@ -189,15 +213,31 @@ fn draw_lanes<DB: DrawingBackend>(
         )))
         .map_err(ChartError::from_drawing)?;
     }
-    draw_markers(&mut cc, chart, (0.0, rows))
+    draw_markers(&mut cc, chart, (0.0, rows))?;
+    Ok(frame(&cc, chart.x.scale, (x0, x1)))
+}
+
+type Plane =
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>;
+
+/// Where a chart context's plot area is on the drawing.
+fn frame<DB: DrawingBackend>(
+    cc: &ChartContext<'_, DB, Plane>,
+    scale: Scale,
+    (x0, x1): (f64, f64),
+) -> Frame {
+    let (xs, _) = cc.plotting_area().get_pixel_range();
+    Frame {
+        left_px: f64::from(xs.start),
+        right_px: f64::from(xs.end),
+        x0,
+        x1,
+        scale,
+    }
 }
 
 fn draw_markers<DB: DrawingBackend>(
-    cc: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
+    cc: &mut ChartContext<'_, DB, Plane>,
     chart: &Chart,
     (y0, y1): (f64, f64),
 ) -> Result<(), ChartError> {
@@ -227,7 +267,7 @@ fn draw_markers<DB: DrawingBackend>(
 }
 
 /// A tick label: integers without decimals, small values with a few.
-fn format_number(v: f64) -> String {
+pub(super) fn format_number(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
         format!("{}", v.round() as i64)
     } else if v.abs() >= 10.0 {

@@ -7,14 +7,20 @@
 //! [`Chart`] to the browser. [`build`] turns run results into charts.
 //! [`draw::draw`] paints a chart on any plotters `DrawingBackend`;
 //! [`render_svg`] (feature `ssr`) and [`draw_canvas`] (feature `hydrate`) pick
-//! the backend.
+//! the backend. [`interact`] turns pointer positions and keys into values
+//! read from the model (hover readout, legend toggles).
 
 pub mod build;
 pub mod draw;
+pub mod interact;
 pub mod model;
 
-pub use build::{latency_distribution, latency_over_time, recovery_timeline, throughput_over_time};
+pub use build::{
+    fault_lanes, latency_distribution, latency_over_time, recovery_timeline, result_charts,
+    results_json_charts, throughput_over_time,
+};
 pub use draw::ChartError;
+pub use interact::{Frame, LegendEntry};
 pub use model::{
     Axis, Chart, Health, Lane, Marker, MarkerKind, PercentilePoint, Plot, Point, Scale, Series,
     Span,
@@ -55,15 +61,16 @@ pub fn try_render_svg(chart: &Chart, width: u32, height: u32) -> Result<String, 
 }
 
 /// Draws the chart on the `<canvas>` element with this id, at the canvas'
-/// own size.
+/// own size, and tells where the plot area is on it (for the readout).
 #[cfg(feature = "hydrate")]
-pub fn draw_canvas(canvas_id: &str, chart: &Chart) -> Result<(), ChartError> {
+pub fn draw_canvas(canvas_id: &str, chart: &Chart) -> Result<Frame, ChartError> {
     use plotters::prelude::*;
     let backend = plotters_canvas::CanvasBackend::new(canvas_id)
         .ok_or_else(|| ChartError::NoCanvas(canvas_id.to_owned()))?;
     let root = backend.into_drawing_area();
-    draw::draw(&root, chart)?;
-    root.present().map_err(ChartError::from_drawing)
+    let frame = draw::draw(&root, chart)?;
+    root.present().map_err(ChartError::from_drawing)?;
+    Ok(frame)
 }
 
 #[cfg(feature = "ssr")]

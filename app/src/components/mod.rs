@@ -1,6 +1,8 @@
 //! Pieces of UI that several pages share.
 
 pub mod account;
+pub mod chart;
 pub mod error_view;
+pub mod report_charts;
 pub mod share_links;
 pub mod signoff;

@@ -6,6 +6,7 @@
 //! any control, is what a share link opens.
 
 use crate::components::error_view::ErrorView;
+use crate::components::report_charts::ReportCharts;
 use crate::components::share_links::SharePanel;
 use crate::components::signoff::SignOffPanel;
 use engine::access::{Principal, Role, ShareLink, SignOffState};
@@ -143,6 +144,11 @@ pub fn ReportView(report: RunReport, evidence_base: String) -> impl IntoView {
                 .into_any()
             };
             let has_html = ev.files.iter().any(|f| f.name == "report.html" && f.intact);
+            let results_url = ev
+                .files
+                .iter()
+                .any(|f| f.name == "results.json" && f.intact)
+                .then(|| format!("{evidence_base}/results.json"));
             let files = ev.files.clone();
             let base_links = evidence_base.clone();
             view! {
@@ -160,6 +166,7 @@ pub fn ReportView(report: RunReport, evidence_base: String) -> impl IntoView {
                         }
                     }).collect_view()}
                 </ul>
+                {results_url.map(|results_url| view! { <ReportCharts results_url/> })}
                 {has_html.then(|| view! {
                     <h2>"Report"</h2>
                     <iframe class="report-frame" title="Evidence report"

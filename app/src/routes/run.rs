@@ -1,9 +1,12 @@
 //! A run's live page: per-test progress, current rate and latency, errors,
-//! the event log and charts drawn on a canvas in the browser. It follows the
+//! the event log and charts drawn on a canvas in the browser (latency,
+//! throughput, recovery timeline; hover or arrow keys for values, legend
+//! buttons to hide series). It follows the
 //! run's event stream, which resumes with Last-Event-ID after a dropped
 //! connection or a server restart, without gaps or duplicated points.
 
-use crate::charts::{latency_over_time, throughput_over_time};
+use crate::charts::{latency_over_time, recovery_timeline, throughput_over_time};
+use crate::components::chart::InteractiveChart;
 use crate::components::error_view::ErrorView;
 use crate::live::{LiveRun, LiveTest};
 use engine::run::{format_duration, format_utc, RunSummary, StoredEvent};
@@ -196,7 +199,8 @@ fn TestRow(test: LiveTest) -> impl IntoView {
     }
 }
 
-/// Latency and throughput of one test over time, drawn on canvases.
+/// Latency and throughput of one test over time, drawn on canvases, and
+/// the run's recovery timeline.
 #[component]
 fn Charts(live: RwSignal<LiveRun>) -> impl IntoView {
     let chosen = RwSignal::new(None::<String>);
@@ -222,25 +226,13 @@ fn Charts(live: RwSignal<LiveRun>) -> impl IntoView {
                 .unwrap_or_default()
         })
     });
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        let id = shown.get().unwrap_or_default();
-        let windows = windows.get();
-        if windows.is_empty() {
-            return;
-        }
-        let latency = latency_over_time(&format!("{id} latency (ms)"), &windows);
-        let throughput = throughput_over_time(&format!("{id} throughput"), &windows);
-        if let Err(e) = crate::charts::draw_canvas("latency-canvas", &latency) {
-            leptos::logging::warn!("latency chart: {e}");
-        }
-        if let Err(e) = crate::charts::draw_canvas("throughput-canvas", &throughput) {
-            leptos::logging::warn!("throughput chart: {e}");
-        }
+    let test_id = move || shown.get().unwrap_or_default();
+    let latency = Signal::derive(move || {
+        windows.with(|w| latency_over_time(&format!("{} latency (ms)", test_id()), w))
     });
-    // The server renders the same charts as SVG for the first paint.
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (latency_over_time, throughput_over_time);
+    let throughput = Signal::derive(move || {
+        windows.with(|w| throughput_over_time(&format!("{} throughput", test_id()), w))
+    });
     view! {
         <section aria-labelledby="charts-h" class="charts">
             <div class="page-head">
@@ -267,8 +259,43 @@ fn Charts(live: RwSignal<LiveRun>) -> impl IntoView {
                 when=move || !windows.with(|w| w.is_empty())
                 fallback=|| view! { <p class="muted chart-empty">"Charts appear after the first second of load."</p> }
             >
-                <canvas id="latency-canvas" width="760" height="300" role="img" aria-label="Latency percentiles over time"></canvas>
-                <canvas id="throughput-canvas" width="760" height="300" role="img" aria-label="Throughput and errors over time"></canvas>
+                <InteractiveChart id="latency-canvas".to_owned() label="Latency percentiles over time".to_owned() chart=latency/>
+                <InteractiveChart id="throughput-canvas".to_owned() label="Throughput and errors over time".to_owned() chart=throughput/>
+            </Show>
+        </section>
+        <RecoveryChart live/>
+    }
+}
+
+/// Health per service and the faults injected, as chaos and health tests
+/// report them.
+#[component]
+fn RecoveryChart(live: RwSignal<LiveRun>) -> impl IntoView {
+    let chart = Memo::new(move |_| live.with(|l| l.recovery_chart()));
+    let empty = move || {
+        live.with(|l| {
+            if l.tests.is_empty() {
+                "The recovery timeline appears once the run has started."
+            } else if l.recovery_expected {
+                "The recovery timeline appears when the first chaos test starts or a health test finishes."
+            } else {
+                "This run has no chaos or health test, so there is no recovery timeline."
+            }
+        })
+    };
+    let drawn = Signal::derive(move || {
+        chart
+            .get()
+            .unwrap_or_else(|| recovery_timeline("Recovery timeline", Vec::new(), Vec::new()))
+    });
+    view! {
+        <section aria-labelledby="recovery-h" class="charts">
+            <h2 id="recovery-h">"Recovery timeline"</h2>
+            <Show
+                when=move || chart.with(Option::is_some)
+                fallback=move || view! { <p class="muted chart-empty" id="recovery-empty">{empty}</p> }
+            >
+                <InteractiveChart id="recovery-canvas".to_owned() label="Health per service over time, with faults and recoveries".to_owned() chart=drawn/>
             </Show>
         </section>
     }

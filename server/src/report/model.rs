@@ -5,7 +5,7 @@
 
 use super::compare::{compare, Comparison};
 use super::values::{label, leaves, number, redact_url, show};
-use app::charts::{self, Chart, Health, Lane, Marker, MarkerKind, PercentilePoint, Span};
+use app::charts::{self, Chart, PercentilePoint};
 use engine::results::{RunResults, TestResult, TestStatus};
 use engine::run::{RunStatus, Verdict};
 use serde::Serialize;
@@ -428,7 +428,7 @@ fn test_section(t: &TestResult) -> TestSection {
                 .collect::<Vec<_>>(),
         ));
     }
-    if let Some(chart) = recovery_chart(&t.id, &whole) {
+    if let Some(chart) = recovery_chart(&t.id, &t.faults) {
         charts.push(chart);
     }
     TestSection {
@@ -493,69 +493,11 @@ fn restart_proofs(whole: &Value) -> Vec<RestartProof> {
         .collect()
 }
 
-fn recovery_chart(id: &str, whole: &Value) -> Option<Chart> {
-    let faults = faults(whole);
-    if faults.is_empty() {
-        return None;
-    }
-    let mut lanes = Vec::new();
-    let mut markers = Vec::new();
-    let t0 = faults
-        .iter()
-        .filter_map(|f| f.get("requested_at_ms").and_then(Value::as_i64))
-        .min()
-        .unwrap_or(0);
-    for f in faults {
-        let service = f
-            .get("service")
-            .and_then(Value::as_str)
-            .unwrap_or("service");
-        let offset = f
-            .get("requested_at_ms")
-            .and_then(Value::as_i64)
-            .map_or(0.0, |at| (at - t0) as f64 / 1000.0);
-        let points: Vec<(f64, bool)> = f
-            .get("timeline")
-            .and_then(Value::as_array)
-            .map(|tl| {
-                tl.iter()
-                    .filter_map(|p| {
-                        Some((
-                            offset + p.get("at_ms")?.as_f64()? / 1000.0,
-                            p.get("healthy")?.as_bool()?,
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let spans = points
-            .windows(2)
-            .map(|w| Span {
-                start: w[0].0,
-                end: w[1].0,
-                health: if w[0].1 { Health::Up } else { Health::Down },
-            })
-            .collect();
-        lanes.push(Lane {
-            name: service.to_owned(),
-            spans,
-        });
-        markers.push(Marker {
-            x: offset,
-            label: format!(
-                "{} {service}",
-                f.get("method").and_then(Value::as_str).unwrap_or("fault")
-            ),
-            kind: MarkerKind::Fault,
-        });
-        if let Some(ms) = f.get("recovery_ms").and_then(Value::as_f64) {
-            markers.push(Marker {
-                x: offset + ms / 1000.0,
-                label: format!("{service} recovered in {:.1} s", ms / 1000.0),
-                kind: MarkerKind::Recovered,
-            });
-        }
-    }
+/// The recovery timeline of a chaos test, from its faults' evidence (the
+/// live page builds its own with the same function).
+fn recovery_chart(id: &str, faults: &[engine::chaos_model::FaultEvidence]) -> Option<Chart> {
+    let t0 = faults.iter().map(|f| f.requested_at_ms).min()?;
+    let (lanes, markers) = charts::fault_lanes(faults, t0);
     Some(charts::recovery_timeline(
         &format!("{id} recovery timeline (health per service)"),
         lanes,

@@ -1,0 +1,130 @@
+//! A chart on a canvas that can be read and changed: pointing at it (or the
+//! arrow keys, Home and End on the focused canvas) shows the values nearest
+//! the pointer in a readout under it, and a legend of toggle buttons hides
+//! and shows each series or lane, redrawing the canvas. The values come from
+//! the chart model (`charts::interact`), never from pixels.
+
+use crate::charts::{Chart, Frame};
+use leptos::prelude::*;
+
+/// Said by the readout until a value is asked for.
+const HINT: &str = "Point at the chart, or focus it and use the arrow keys, to read its values.";
+
+/// One interactive chart: legend, canvas and readout.
+#[component]
+pub fn InteractiveChart(
+    /// The canvas' id, unique on the page.
+    id: String,
+    /// What the chart shows, for screen readers.
+    label: String,
+    /// The chart; the canvas is redrawn when it changes.
+    #[prop(into)]
+    chart: Signal<Chart>,
+) -> impl IntoView {
+    let hidden = RwSignal::new(Vec::<String>::new());
+    let cursor = RwSignal::new(None::<f64>);
+    let frame = StoredValue::new(None::<Frame>);
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let shown = Memo::new(move |_| chart.with(|c| hidden.with(|h| c.hiding(h))));
+    let readout = Memo::new(move |_| cursor.get().and_then(|x| shown.with(|c| c.readout(x))));
+    #[cfg(feature = "hydrate")]
+    {
+        use crate::charts::{Marker, MarkerKind};
+        let id = id.clone();
+        Effect::new(move |_| {
+            let mut drawn = shown.get();
+            // The readout's position, as a thin line.
+            if let Some((x, _)) = readout.get() {
+                drawn.markers.push(Marker {
+                    x,
+                    label: String::new(),
+                    kind: MarkerKind::Note,
+                });
+            }
+            match crate::charts::draw_canvas(&id, &drawn) {
+                Ok(f) => frame.set_value(Some(f)),
+                Err(e) => leptos::logging::warn!("chart {id}: {e}"),
+            }
+        });
+    }
+    let on_move = move |ev: leptos::ev::MouseEvent| {
+        let (Some(f), Some(el)) = (frame.get_value(), canvas.get_untracked()) else {
+            return;
+        };
+        // The canvas may be drawn smaller than its pixel size (phones).
+        let shown_width = f64::from(el.client_width().max(1));
+        let px = f64::from(ev.offset_x()) * f64::from(el.width()) / shown_width;
+        cursor.set(Some(f.value_at(px)));
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let from = readout.get_untracked().map(|(x, _)| x);
+        let next = shown.with_untracked(|c| match ev.key().as_str() {
+            "ArrowRight" | "ArrowUp" => Some(c.step(from, true)),
+            "ArrowLeft" | "ArrowDown" => Some(c.step(from, false)),
+            "Home" => Some(c.step(None, true)),
+            "End" => Some(c.step(None, false)),
+            _ => None,
+        });
+        if let Some(next) = next {
+            ev.prevent_default();
+            cursor.set(next);
+        }
+    };
+    let readout_id = format!("{id}-readout");
+    let legend_label = format!("Series of {label}");
+    view! {
+        <figure class="chart">
+            <div class="chart-legend" role="group" aria-label=legend_label>
+                <For
+                    each=move || chart.with(|c| c.legend())
+                    key=|entry| entry.name.clone()
+                    children=move |entry| {
+                        let name = entry.name.clone();
+                        let pressed = {
+                            let name = name.clone();
+                            Memo::new(move |_| hidden.with(|h| !h.contains(&name)))
+                        };
+                        let swatch = entry
+                            .color
+                            .map(|c| format!("background: {}", crate::charts::draw::palette_css(c)));
+                        view! {
+                            <button
+                                type="button"
+                                class="legend-toggle"
+                                aria-pressed=move || pressed.get().to_string()
+                                title=move || if pressed.get() { "Hide this series" } else { "Show this series" }
+                                on:click=move |_| {
+                                    hidden.update(|h| {
+                                        if let Some(i) = h.iter().position(|n| *n == name) {
+                                            h.remove(i);
+                                        } else {
+                                            h.push(name.clone());
+                                        }
+                                    })
+                                }
+                            >
+                                {swatch.map(|style| view! { <span class="swatch" style=style aria-hidden="true"></span> })}
+                                {entry.name.clone()}
+                            </button>
+                        }
+                    }
+                />
+            </div>
+            <canvas
+                id=id
+                node_ref=canvas
+                width="760"
+                height="300"
+                role="img"
+                aria-label=label
+                aria-describedby=readout_id.clone()
+                tabindex="0"
+                on:mousemove=on_move
+                on:keydown=on_key
+            ></canvas>
+            <p class="chart-readout" id=readout_id aria-live="polite">
+                {move || readout.get().map(|(_, text)| text).unwrap_or_else(|| HINT.to_owned())}
+            </p>
+        </figure>
+    }
+}
