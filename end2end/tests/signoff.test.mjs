@@ -186,6 +186,8 @@ test('a share link opens the report without an account and with no controls, unt
   });
   assert.equal(file.status, 200);
   assert.match(file.text, /"run_id"/);
+  // The report itself (the pack's report.html, shown sandboxed).
+  await shared.frameLocator('iframe.report-frame').locator('h1', { hasText: 'Validation Evidence' }).waitFor();
   await screenshot(shared, 'shared-report');
   assert.deepEqual(problems, []);
 

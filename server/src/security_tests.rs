@@ -412,6 +412,21 @@ async fn login_sets_a_strict_cookie_and_logout_ends_the_session() {
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    let behind_tls = send(
+        &site.app,
+        req("POST", "/auth/login", None, Some(ORIGIN))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("x-forwarded-proto", "https")
+            .body(Body::from(format!(
+                "name=operator&password={}",
+                PASSWORD.replace(' ', "+")
+            )))
+            .unwrap(),
+    )
+    .await;
+    let tls_cookie = behind_tls.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(tls_cookie.contains("; Secure"), "{tls_cookie}");
     let token = cookie
         .split(';')
         .next()
@@ -467,7 +482,7 @@ async fn login_sets_a_strict_cookie_and_logout_ends_the_session() {
 
     let log = site.db.audit_log(10).await.unwrap();
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["logout", "login"]);
+    assert_eq!(actions, ["logout", "login", "login"]);
 }
 
 #[tokio::test]

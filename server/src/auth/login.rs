@@ -51,6 +51,11 @@ pub fn client_address(req_extensions: &axum::http::Extensions) -> Option<IpAddr>
 /// `POST /auth/login`.
 pub async fn login(State(auth): State<Arc<Auth>>, req: Request) -> Response {
     let address = client_address(req.extensions());
+    let https = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
     let Form(form) = match Form::<LoginForm>::from_request(req, &()).await {
         Ok(form) => form,
         Err(_) => return back_to_login("form", "/"),
@@ -112,7 +117,7 @@ pub async fn login(State(auth): State<Arc<Auth>>, req: Request) -> Response {
         .audit(&user.name, "login", &user.name, user.role.as_str(), now)
         .await;
     (
-        [(header::SET_COOKIE, auth.session_cookie(&session))],
+        [(header::SET_COOKIE, auth.session_cookie(&session, https))],
         Redirect::to(&next),
     )
         .into_response()

@@ -85,10 +85,15 @@ impl Auth {
                 .is_some_and(|u| u.scheme() == "https")
     }
 
-    /// The session cookie carrying `token`.
-    pub fn session_cookie(&self, token: &str) -> String {
+    /// The session cookie carrying `token`; `https` when the request came
+    /// over HTTPS (through a proxy that says so with `X-Forwarded-Proto`).
+    pub fn session_cookie(&self, token: &str, https: bool) -> String {
         let max_age = u64::from(self.args.session_hours) * 3600;
-        let secure = if self.secure() { "; Secure" } else { "" };
+        let secure = if https || self.secure() {
+            "; Secure"
+        } else {
+            ""
+        };
         format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}")
     }
 
