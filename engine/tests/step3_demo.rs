@@ -185,3 +185,53 @@ async fn step3_load_part_is_go_on_the_clean_demo_and_no_go_when_slow() {
         .collect();
     assert_eq!(failed, vec!["L1.p95_ms < 2000"]);
 }
+
+/// A weighted mix (weights and a total) whose jobs are followed over the
+/// target's event stream instead of polled: every job is counted once, the
+/// kinds split by their weights, and all reach success through the events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weighted_mix_followed_by_events_completes_every_job() {
+    let bin = sut_binary();
+    let demo = start_demo(&bin, "weighted", &[]);
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/step3.toml");
+    let text = std::fs::read_to_string(example)
+        .unwrap()
+        .replace("http://127.0.0.1:8080", &demo.base_url);
+    // step3's environments, services and job protocol, with one test of ours.
+    let head = text.split("[[tests]]").next().unwrap();
+    let plan = format!(
+        r#"{head}
+[[tests]]
+id = "W1"
+title = "Weighted mix followed by events"
+[tests.job_workload]
+mix = [{{ kind = "calibration", weight = 3 }}, {{ kind = "auto_tune", weight = 1 }}]
+total = 12
+concurrency = 4
+follow = "events"
+timeout_s = 60
+
+[[criteria]]
+expr = "W1.fail == 0"
+"#
+    );
+    let loaded = load_str(&plan, "weighted.toml").unwrap();
+    let results = run_plan(&loaded, None, CancellationToken::new(), Arc::new(NullSink))
+        .await
+        .unwrap();
+    drop(demo);
+    assert_eq!(results.verdict, Some(Verdict::Go), "{:#?}", results.tests);
+    match &results.tests[0].metrics {
+        Some(TestMetrics::JobWorkload(m)) => {
+            assert_eq!(
+                (m.jobs, m.submitted, m.ok, m.fail),
+                (12, 12, 12, 0),
+                "{m:?}"
+            );
+            assert_eq!(m.by_kind["calibration"].ok, 9, "{m:?}");
+            assert_eq!(m.by_kind["auto_tune"].ok, 3, "{m:?}");
+            assert_eq!(m.timed_out, 0);
+        }
+        other => panic!("W1: {other:?}"),
+    }
+}
