@@ -246,3 +246,32 @@ async fn cancelling_stops_within_a_second_and_keeps_what_was_measured() {
     let windows = sink.0.lock().unwrap().len();
     assert!(windows >= 1, "no live window event");
 }
+
+/// Answers much larger than the client's 4 KiB read buffer, with long
+/// headers, are read whole: a check on the last field of a 256 KiB JSON
+/// body holds on every request of a reused connection.
+#[tokio::test]
+async fn large_answers_are_read_whole_through_the_small_read_buffer() {
+    let app = Router::new().route(
+        "/big",
+        get(|| async {
+            let filler = "x".repeat(256 * 1024);
+            (
+                [("x-long-header", "h".repeat(6000))],
+                Json(json!({ "filler": filler, "last": 42 })),
+            )
+        }),
+    );
+    let server = serve(app).await;
+    let (ctx, _) = context(&server.base_url(), "B1");
+    let mut big = spec("/big");
+    big.concurrency = n(2);
+    big.rounds = n(10);
+    big.checks = vec![JsonCheck {
+        pointer: "/last".into(),
+        equals: json!(42),
+        name: None,
+    }];
+    let m = metrics(&http_load::run(&big, &ctx).await).clone();
+    assert_eq!((m.requests, m.ok, m.fail), (20, 20, 0), "{m:?}");
+}

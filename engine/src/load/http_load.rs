@@ -25,6 +25,10 @@ use tokio_util::sync::CancellationToken;
 
 /// Most samples a worker keeps before sending them.
 const BATCH: usize = 512;
+/// A worker's first batch capacity; later ones match what the last flush
+/// held (at 10,000 connections each worker sends a few requests per flush,
+/// and full-size batches would hold over 100 MB between them).
+const FIRST_BATCH: usize = 16;
 /// Longest a worker keeps samples before sending them.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Per-request timeout when the plan sets none.
@@ -278,7 +282,7 @@ async fn worker(
     tx: mpsc::Sender<Batch>,
     cancel: CancellationToken,
 ) {
-    let mut batch: Batch = Vec::with_capacity(BATCH);
+    let mut batch: Batch = Vec::with_capacity(FIRST_BATCH);
     // One wait for cancellation around the whole loop rather than one per
     // request: registering a waiter on the token takes its lock, and that
     // cost was paid for every request. Cancelling drops the loop (and the
@@ -353,7 +357,8 @@ async fn produce(shared: &Shared, conn: &mut Conn, tx: &mpsc::Sender<Batch>, bat
             late,
         });
         if batch.len() >= BATCH || end.duration_since(last_flush) >= FLUSH_EVERY {
-            let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
+            let next = batch.len().clamp(FIRST_BATCH, BATCH);
+            let full = std::mem::replace(batch, Vec::with_capacity(next));
             if tx.send(full).await.is_err() {
                 return;
             }
