@@ -29,6 +29,9 @@ pub enum TargetError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// The environment's `ca_file` cannot be used.
+    #[error("ca_file {path}: {reason}")]
+    Ca { path: String, reason: String },
 }
 
 /// A ready environment.
@@ -42,15 +45,43 @@ pub struct Target {
     pub headers: HeaderMap,
     /// Client for job, stream and assert requests.
     pub client: reqwest::Client,
+    /// Certificate authorities from the environment's `ca_file`, trusted
+    /// besides the system's.
+    pub roots: Vec<reqwest::Certificate>,
 }
 
 impl Target {
     /// Reads the secrets and builds the client.
     pub fn new(name: &str, env: &Environment) -> Result<Target, TargetError> {
         let headers = header_map(env, &env.headers)?;
-        let client = reqwest::Client::builder()
+        let roots = match &env.ca_file {
+            None => Vec::new(),
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| TargetError::Ca {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                let roots =
+                    reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| TargetError::Ca {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
+                if roots.is_empty() {
+                    return Err(TargetError::Ca {
+                        path: path.clone(),
+                        reason: "no PEM certificate in it".to_owned(),
+                    });
+                }
+                roots
+            }
+        };
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .tcp_nodelay(true)
+            .tcp_nodelay(true);
+        for root in &roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        let client = builder
             .build()
             .map_err(|e| TargetError::Client(e.to_string()))?;
         Ok(Target {
@@ -58,6 +89,7 @@ impl Target {
             env: env.clone(),
             headers,
             client,
+            roots,
         })
     }
 

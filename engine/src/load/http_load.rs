@@ -107,6 +107,7 @@ async fn prepare(spec: &HttpLoadSpec, ctx: &TestContext) -> Result<Prepared, Str
         want_body: !spec.checks.is_empty(),
         timeout: Duration::from_millis(u64::from(timeout_ms)),
         new_connection: spec.new_connection_per_request,
+        roots: ctx.target.roots.clone(),
     };
     Prepared::new(method, url, headers, body, json, options)
         .await

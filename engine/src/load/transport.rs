@@ -39,10 +39,12 @@ pub struct Prepared {
     pub timeout: Duration,
     /// Open a new connection for every request.
     pub new_connection: bool,
+    /// Extra certificate authorities trusted for `https://`.
+    pub roots: Vec<reqwest::Certificate>,
 }
 
 /// How requests are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SendOptions {
     /// Read and return the body (checks need it).
     pub want_body: bool,
@@ -50,6 +52,9 @@ pub struct SendOptions {
     pub timeout: Duration,
     /// Open a new connection for every request.
     pub new_connection: bool,
+    /// Extra certificate authorities trusted for `https://` (the
+    /// environment's `ca_file`).
+    pub roots: Vec<reqwest::Certificate>,
 }
 
 /// Why a request could not be prepared.
@@ -121,6 +126,7 @@ impl Prepared {
             want_body: options.want_body,
             timeout: options.timeout,
             new_connection: options.new_connection,
+            roots: options.roots,
         })
     }
 
@@ -155,6 +161,9 @@ impl Conn {
             .redirect(reqwest::redirect::Policy::none());
         if prepared.new_connection {
             builder = builder.pool_max_idle_per_host(0);
+        }
+        for root in &prepared.roots {
+            builder = builder.add_root_certificate(root.clone());
         }
         builder
             .build()

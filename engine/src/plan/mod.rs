@@ -111,6 +111,10 @@ pub struct Environment {
     /// Approvals needed for this environment, overriding the plan's.
     #[serde(default)]
     pub required_approvals: Option<Positive>,
+    /// PEM file of extra certificate authorities to trust for `https://`
+    /// (a private staging CA); the system's roots are trusted as well.
+    #[serde(default)]
+    pub ca_file: Option<String>,
     /// How Shakedown itself reaches the environment's bucket (to read
     /// artifacts back, probe storage and check isolation).
     #[serde(default)]

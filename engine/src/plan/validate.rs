@@ -776,6 +776,7 @@ mod tests {
             headers: BTreeMap::new(),
             description: None,
             required_approvals: None,
+            ca_file: None,
             bucket: None,
         }
     }

@@ -58,6 +58,7 @@ pub fn environment(base_url: &str) -> Environment {
         headers: BTreeMap::new(),
         description: None,
         required_approvals: None,
+        ca_file: None,
         bucket: None,
     }
 }
@@ -73,7 +74,12 @@ impl Sink for Collect {
 }
 
 pub fn context(base_url: &str, id: &str) -> (TestContext, Arc<Collect>) {
-    let env = environment(base_url);
+    context_for(&environment(base_url), id)
+}
+
+/// A test's context against an environment of the test's own.
+pub fn context_for(env: &Environment, id: &str) -> (TestContext, Arc<Collect>) {
+    let env = env.clone();
     let sink = Arc::new(Collect::default());
     let ctx = TestContext {
         test_id: id.to_owned(),
