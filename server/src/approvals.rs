@@ -11,10 +11,12 @@ use crate::evidence::pack::{self, VerifiedPack};
 use crate::evidence::store::ObjectStore;
 use async_trait::async_trait;
 use engine::access::{
-    tally, ApprovalError, Decision, NewShare, Principal, Role, ShareLink, SignOffState, SignRequest,
+    tally, ApprovalError, Decision, NewShare, Principal, Role, ShareLink, SignOff, SignOffState,
+    SignRequest,
 };
 use engine::access_store::{AccessStore, Approvals, NewSignOff};
 use engine::results::RunResults;
+use engine::run::RunSummary;
 use engine::run::{now_ms, RunStatus};
 use engine::store::{RunStore, StoreError};
 use std::sync::Arc;
@@ -60,6 +62,55 @@ impl Evidence {
     }
 }
 
+/// What a run's sign-off block is computed from, read once: the run, its
+/// recorded evidence pack (verified) and that pack's results.
+struct RunRead {
+    run: RunSummary,
+    evidence: Option<Evidence>,
+    results: Option<RunResults>,
+}
+
+impl RunRead {
+    /// The sign-off block given the run's sign-offs.
+    fn state(&self, signoffs: &[SignOff]) -> SignOffState {
+        let (run, evidence, results) = (&self.run, &self.evidence, &self.results);
+        let current = evidence.as_ref().and_then(Evidence::current_sha256);
+        let required = results
+            .as_ref()
+            .map_or(1, |r| r.environment.required_approvals);
+        let (views, decision) = tally(signoffs, current, required);
+        let not_signable_because = if run.status != RunStatus::Finished {
+            Some(format!(
+                "only finished runs can be signed; this one is {}",
+                run.status.as_str()
+            ))
+        } else if evidence.is_none() {
+            Some("the run has no recorded evidence pack".to_owned())
+        } else if current.is_none() {
+            Some("the evidence no longer matches its recorded manifest digest".to_owned())
+        } else if results.is_none() {
+            Some("the evidence pack has no readable results.json".to_owned())
+        } else {
+            None
+        };
+        let failed = results
+            .as_ref()
+            .map_or(0, |r| r.criteria.iter().filter(|c| !c.passed).count());
+        SignOffState {
+            recommendation: run.verdict,
+            failed_criteria: u32::try_from(failed).unwrap_or(u32::MAX),
+            signable: not_signable_because.is_none(),
+            not_signable_because,
+            evidence_version: evidence.as_ref().map(|e| e.version),
+            manifest_sha256: evidence.as_ref().map(|e| e.recorded_sha256.clone()),
+            evidence_intact: current.is_some(),
+            required_approvals: required.max(1),
+            signoffs: views,
+            decision,
+        }
+    }
+}
+
 impl ApprovalService {
     pub fn new(db: Db, evidence: Arc<dyn ObjectStore>) -> Self {
         ApprovalService { db, evidence }
@@ -79,6 +130,18 @@ impl ApprovalService {
             recorded_sha256,
             pack,
         }))
+    }
+
+    /// Reads the run and its recorded pack (verifying every file) once.
+    async fn read(&self, run_id: &str) -> Result<RunRead, ApprovalError> {
+        let run = self.db.get_run(run_id).await.map_err(store_error)?;
+        let evidence = self.evidence(run_id).await?;
+        let results = evidence.as_ref().and_then(Evidence::results);
+        Ok(RunRead {
+            run,
+            evidence,
+            results,
+        })
     }
 
     async fn audit(&self, by: &str, action: &str, target: &str, detail: &str) {
@@ -105,44 +168,8 @@ impl ApprovalService {
 #[async_trait]
 impl Approvals for ApprovalService {
     async fn state(&self, run_id: &str) -> Result<SignOffState, ApprovalError> {
-        let run = self.db.get_run(run_id).await.map_err(store_error)?;
-        let evidence = self.evidence(run_id).await?;
-        let signoffs = self.db.signoffs(run_id).await.map_err(store_error)?;
-        let current = evidence.as_ref().and_then(Evidence::current_sha256);
-        let results = evidence.as_ref().and_then(Evidence::results);
-        let required = results
-            .as_ref()
-            .map_or(1, |r| r.environment.required_approvals);
-        let (views, decision) = tally(&signoffs, current, required);
-        let not_signable_because = if run.status != RunStatus::Finished {
-            Some(format!(
-                "only finished runs can be signed; this one is {}",
-                run.status.as_str()
-            ))
-        } else if evidence.is_none() {
-            Some("the run has no recorded evidence pack".to_owned())
-        } else if current.is_none() {
-            Some("the evidence no longer matches its recorded manifest digest".to_owned())
-        } else if results.is_none() {
-            Some("the evidence pack has no readable results.json".to_owned())
-        } else {
-            None
-        };
-        let failed = results
-            .as_ref()
-            .map_or(0, |r| r.criteria.iter().filter(|c| !c.passed).count());
-        Ok(SignOffState {
-            recommendation: run.verdict,
-            failed_criteria: u32::try_from(failed).unwrap_or(u32::MAX),
-            signable: not_signable_because.is_none(),
-            not_signable_because,
-            evidence_version: evidence.as_ref().map(|e| e.version),
-            manifest_sha256: evidence.as_ref().map(|e| e.recorded_sha256.clone()),
-            evidence_intact: current.is_some(),
-            required_approvals: required.max(1),
-            signoffs: views,
-            decision,
-        })
+        let read = self.read(run_id).await?;
+        Ok(read.state(&self.db.signoffs(run_id).await.map_err(store_error)?))
     }
 
     async fn sign(
@@ -180,7 +207,8 @@ impl Approvals for ApprovalService {
                 format!("at most {MAX_TEXT} characters"),
             ));
         }
-        let before = self.state(run_id).await?;
+        let read = self.read(run_id).await?;
+        let before = read.state(&self.db.signoffs(run_id).await.map_err(store_error)?);
         if let Some(why) = &before.not_signable_because {
             return Err(ApprovalError::status(409, format!("cannot sign: {why}")));
         }
@@ -201,14 +229,10 @@ impl Approvals for ApprovalService {
         else {
             return Err(ApprovalError::status(409, "cannot sign: no evidence"));
         };
-        let evidence = self.evidence(run_id).await?;
-        let results = evidence
-            .as_ref()
-            .filter(|e| e.current_sha256() == Some(digest.as_str()))
-            .and_then(Evidence::results)
-            .ok_or_else(|| {
-                ApprovalError::status(409, "cannot sign: the evidence changed while signing")
-            })?;
+        // Signable means the pack verified and its results were readable.
+        let Some(results) = read.results.as_ref() else {
+            return Err(ApprovalError::status(409, "cannot sign: no results"));
+        };
         let signoff = self
             .db
             .add_signoff(NewSignOff {
@@ -242,8 +266,8 @@ impl Approvals for ApprovalService {
             ),
         )
         .await;
-        let after = self.state(run_id).await?;
-        if let Err(e) = self.reexport(&results, &after).await {
+        let after = read.state(&self.db.signoffs(run_id).await.map_err(store_error)?);
+        if let Err(e) = self.reexport(results, &after).await {
             tracing::warn!(
                 "run {run_id}: sign-off recorded, but the signed pack could not be written: {e}"
             );

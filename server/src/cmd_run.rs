@@ -317,12 +317,11 @@ async fn record_in_database(
     (version, digest): (u32, &str),
 ) {
     use engine::store::RunStore;
-    let url = database_url
-        .map(str::to_owned)
-        .unwrap_or_else(|| crate::db::sqlite_url(data_dir));
+    let url = crate::db::url_in(data_dir, database_url);
     let recorded = async {
-        std::fs::create_dir_all(data_dir).map_err(|e| e.to_string())?;
-        let db = crate::db::Db::open(&url).await.map_err(|e| e.to_string())?;
+        let db = crate::db::Db::open_in(data_dir, database_url)
+            .await
+            .map_err(|e| e.to_string())?;
         db.import_run(&engine::run::RunSummary {
             id: results.run_id.clone(),
             plan: results.plan.name.clone(),

@@ -5,7 +5,7 @@
 //! is written to the audit log as done by `cli`.
 
 use crate::auth::{password, token};
-use crate::db::{self, Db};
+use crate::db::Db;
 use anyhow::{bail, Context};
 use engine::access::Role;
 use engine::access_store::AccessStore;
@@ -33,13 +33,7 @@ pub struct DbArgs {
 impl DbArgs {
     /// Opens (and migrates) the database.
     pub async fn open(&self) -> anyhow::Result<Db> {
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
-        let url = self
-            .database_url
-            .clone()
-            .unwrap_or_else(|| db::sqlite_url(&self.data_dir));
-        Ok(Db::open(&url).await?)
+        Ok(Db::open_in(&self.data_dir, self.database_url.as_deref()).await?)
     }
 }
 

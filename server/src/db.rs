@@ -47,6 +47,8 @@ pub enum OpenError {
     Connect { url: String, reason: String },
     #[error("cannot migrate database {url}: {reason}")]
     Migrate { url: String, reason: String },
+    #[error("cannot create data directory {path}: {reason}")]
+    DataDir { path: String, reason: String },
 }
 
 /// The URL with any password replaced, fit for messages and logs.
@@ -69,6 +71,12 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     )
 }
 
+/// The database a command's `--database-url` and `--data-dir` name: the URL
+/// when given, else the SQLite file in the data directory.
+pub fn url_in(data_dir: &Path, database_url: Option<&str>) -> String {
+    database_url.map_or_else(|| sqlite_url(data_dir), str::to_owned)
+}
+
 /// The process's database: a pool and the engine behind it.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -89,6 +97,16 @@ impl Db {
             reason: first_line(&e.to_string()),
         })?;
         Ok(db)
+    }
+
+    /// Creates the data directory, then opens (and migrates) the database
+    /// [`url_in`] names.
+    pub async fn open_in(data_dir: &Path, database_url: Option<&str>) -> Result<Db, OpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| OpenError::DataDir {
+            path: data_dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Db::open(&url_in(data_dir, database_url)).await
     }
 
     /// Connects without touching the schema.

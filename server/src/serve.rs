@@ -1,7 +1,7 @@
 //! `shakedown serve`: opens the database and the evidence directory, then
 //! serves the web app until Ctrl-C or SIGTERM.
 
-use crate::db::{self, Db};
+use crate::db::Db;
 use crate::web::{self, AppState};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -71,8 +71,7 @@ pub fn app_service(
 
 /// The database (migrated) and the evidence directory (created).
 pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let db = Db::open_in(&args.data_dir, args.database_url.as_deref()).await?;
     let evidence_dir = args.data_dir.join("evidence");
     std::fs::create_dir_all(&evidence_dir).with_context(|| {
         format!(
@@ -80,11 +79,6 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
             evidence_dir.display()
         )
     })?;
-    let url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| db::sqlite_url(&args.data_dir));
-    let db = Db::open(&url).await?;
     let interrupted = crate::orchestrator::seal_interrupted(
         &db,
         "Shakedown stopped while this run was in progress; what it measured until then is kept",

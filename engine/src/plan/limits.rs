@@ -110,16 +110,3 @@ pub fn excesses(plan: &Plan, limits: &Limits) -> Vec<Excess> {
     }
     found
 }
-
-/// The tighter of two sets of caps, field by field.
-pub fn tightest(a: &Limits, b: &Limits) -> Limits {
-    let min = |x: Option<Positive>, y: Option<Positive>| match (x, y) {
-        (Some(x), Some(y)) => Some(if x.get() <= y.get() { x } else { y }),
-        (x, y) => x.or(y),
-    };
-    Limits {
-        max_concurrency: min(a.max_concurrency, b.max_concurrency),
-        max_rate: min(a.max_rate, b.max_rate),
-        max_duration_s: min(a.max_duration_s, b.max_duration_s),
-    }
-}
