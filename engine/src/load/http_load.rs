@@ -16,7 +16,7 @@ use crate::context::{TestContext, TestOutcome};
 use crate::metrics::{HttpLoadMetrics, TestMetrics};
 use crate::plan::{HttpLoadSpec, JsonCheck};
 use bytes::Bytes;
-use hyper::Method;
+use reqwest::Method;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -164,10 +164,7 @@ async fn drive(spec: &HttpLoadSpec, ctx: &TestContext, prepared: Prepared) -> Te
     let (tx, mut rx) = mpsc::channel::<Batch>(1024);
     let mut handles = Vec::new();
     for _ in 0..workers {
-        let conn = match &conn_template {
-            Conn::Hyper(_) => Conn::Hyper(None),
-            Conn::Reqwest(client) => Conn::Reqwest(client.clone()),
-        };
+        let conn = conn_template.sibling();
         handles.push(tokio::spawn(worker(
             shared.clone(),
             conn,

@@ -6,6 +6,7 @@
 //! token stops everyone.
 
 pub mod deadline;
+pub mod h1;
 pub mod http_load;
 pub mod recorder;
 pub mod transport;

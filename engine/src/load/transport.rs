@@ -1,21 +1,18 @@
 //! Sending one request on a worker's own connection.
 //!
-//! Plain `http://` targets use a hyper 1 HTTP/1.1 connection per worker
-//! (no pool, no locks: the fastest path). `https://` targets go through
-//! reqwest with rustls. Either way a request ends in a status and,
+//! Plain `http://` targets use one [`h1`](super::h1) connection per worker
+//! (no pool, no locks, no second task: the fastest path). `https://`
+//! targets go through reqwest with rustls. Either way a request ends in a status and,
 //! when checks need it, the body; or in an error class.
 
 use super::deadline::Deadline;
+use super::h1::{Connection, Failure, Wire};
 use super::recorder::Outcome;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{handshake, SendRequest};
-use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, HOST, USER_AGENT};
-use hyper::{Method, Request, Uri};
-use hyper_util::rt::TokioIo;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, HOST, USER_AGENT};
+use reqwest::Method;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 use url::Url;
 
 /// A request prepared once and sent many times.
@@ -25,9 +22,9 @@ pub struct Prepared {
     pub method: Method,
     /// Full URL (for reqwest).
     pub url: Url,
-    /// Path and query (for hyper).
-    pub uri: Uri,
-    /// Resolved addresses of the host (for hyper).
+    /// The request serialised for plain HTTP/1.1.
+    pub wire: Wire,
+    /// Resolved addresses of the host (for plain HTTP/1.1).
     pub addrs: Vec<SocketAddr>,
     /// Headers, Host included.
     pub headers: HeaderMap,
@@ -88,9 +85,6 @@ impl Prepared {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_owned(),
         };
-        let uri: Uri = path_and_query
-            .parse()
-            .map_err(|e| PrepareError(format!("{url}: {e}")))?;
         let bare = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -116,10 +110,11 @@ impl Prepared {
                 .entry(CONTENT_TYPE)
                 .or_insert(HeaderValue::from_static("application/json"));
         }
+        let wire = Wire::new(&method, &path_and_query, &headers, &body);
         Ok(Prepared {
             method,
             url,
-            uri,
+            wire,
             addrs,
             headers,
             body,
@@ -129,14 +124,6 @@ impl Prepared {
             roots: options.roots,
         })
     }
-
-    fn request(&self) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        request
-    }
 }
 
 /// A status and, when asked for, the body.
@@ -144,8 +131,8 @@ pub type Answer = (u16, Option<Bytes>);
 
 /// One worker's way of sending.
 pub enum Conn {
-    /// A hyper HTTP/1.1 connection, opened on first use and after errors.
-    Hyper(Option<SendRequest<Full<Bytes>>>),
+    /// A plain HTTP/1.1 connection, opened on first use and after errors.
+    Plain(Option<Connection>),
     /// reqwest (TLS), with its own pool.
     Reqwest(reqwest::Client),
 }
@@ -154,7 +141,7 @@ impl Conn {
     /// The right kind of connection for a prepared request.
     pub fn for_request(prepared: &Prepared) -> Result<Conn, PrepareError> {
         if prepared.url.scheme() == "http" {
-            return Ok(Conn::Hyper(None));
+            return Ok(Conn::Plain(None));
         }
         let mut builder = reqwest::Client::builder()
             .tcp_nodelay(true)
@@ -171,6 +158,15 @@ impl Conn {
             .map_err(|e| PrepareError(format!("cannot build the HTTPS client: {e}")))
     }
 
+    /// Another worker's connection of the same kind (reqwest clients share
+    /// their pool; plain connections are each worker's own).
+    pub fn sibling(&self) -> Conn {
+        match self {
+            Conn::Plain(_) => Conn::Plain(None),
+            Conn::Reqwest(client) => Conn::Reqwest(client.clone()),
+        }
+    }
+
     /// Sends one request, sent at `sent`, within the timeout (`deadline`
     /// is the worker's; reqwest keeps its own).
     pub async fn send(
@@ -180,7 +176,7 @@ impl Conn {
         sent: Instant,
     ) -> Result<Answer, Outcome> {
         match self {
-            Conn::Hyper(slot) => match deadline.run(sent, send_hyper(slot, p)).await {
+            Conn::Plain(slot) => match deadline.run(sent, send_plain(slot, p)).await {
                 Some(result) => result,
                 None => {
                     *slot = None;
@@ -192,65 +188,32 @@ impl Conn {
     }
 }
 
-async fn connect(p: &Prepared) -> Result<SendRequest<Full<Bytes>>, Outcome> {
-    let mut last = Outcome::Connect;
-    for addr in &p.addrs {
-        let stream = match TcpStream::connect(addr).await {
-            Ok(stream) => stream,
-            Err(_) => {
-                last = Outcome::Connect;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        match handshake(TokioIo::new(stream)).await {
-            Ok((sender, connection)) => {
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                return Ok(sender);
-            }
-            Err(_) => last = Outcome::Protocol,
-        }
+/// Sends on the worker's connection, opening one when there is none or the
+/// server closed it; a request that changes nothing is sent once more on a
+/// new connection when a kept-alive one turns out closed before answering.
+async fn send_plain(slot: &mut Option<Connection>, p: &Prepared) -> Result<Answer, Outcome> {
+    if slot.as_ref().is_some_and(Connection::closed_while_idle) {
+        *slot = None;
     }
-    Err(last)
-}
-
-async fn send_hyper(
-    slot: &mut Option<SendRequest<Full<Bytes>>>,
-    p: &Prepared,
-) -> Result<Answer, Outcome> {
-    let reusable = match slot.take() {
-        Some(mut sender) => sender.ready().await.is_ok().then_some(sender),
-        None => None,
-    };
-    let mut sender = match reusable {
-        Some(sender) => sender,
-        None => connect(p).await?,
-    };
-    let response = sender
-        .send_request(p.request())
-        .await
-        .map_err(|_| Outcome::Protocol)?;
-    let status = response.status().as_u16();
-    let mut body = response.into_body();
-    let bytes = if p.want_body {
-        Some(
-            body.collect()
+    loop {
+        let mut conn = match slot.take() {
+            Some(conn) => conn,
+            None => Connection::open(&p.addrs)
                 .await
-                .map_err(|_| Outcome::Protocol)?
-                .to_bytes(),
-        )
-    } else {
-        while let Some(frame) = body.frame().await {
-            frame.map_err(|_| Outcome::Protocol)?;
+                .map_err(|_| Outcome::Connect)?,
+        };
+        let reused = conn.reused();
+        match conn.exchange(&p.wire, p.want_body).await {
+            Ok((reply, reusable)) => {
+                if reusable && !p.new_connection {
+                    *slot = Some(conn);
+                }
+                return Ok((reply.status, reply.body));
+            }
+            Err(Failure::ClosedEarly) if reused && p.wire.idempotent() => continue,
+            Err(_) => return Err(Outcome::Protocol),
         }
-        None
-    };
-    if !p.new_connection {
-        *slot = Some(sender);
     }
-    Ok((status, bytes))
 }
 
 async fn send_reqwest(client: &reqwest::Client, p: &Prepared) -> Result<Answer, Outcome> {
