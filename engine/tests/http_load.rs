@@ -275,3 +275,71 @@ async fn large_answers_are_read_whole_through_the_small_read_buffer() {
     let m = metrics(&http_load::run(&big, &ctx).await).clone();
     assert_eq!((m.requests, m.ok, m.fail), (20, 20, 0), "{m:?}");
 }
+
+/// A raw HTTP/1.1 server on 127.0.0.1 that answers `per_connection`
+/// requests on each connection and then closes it without saying so
+/// beforehand (as servers with a keep-alive request limit or idle timeout
+/// do). Counts connections and requests that asked for `Connection: close`.
+async fn closing_server(per_connection: usize) -> (String, Arc<AtomicU64>, Arc<AtomicU64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicU64::new(0));
+    let asked_close = Arc::new(AtomicU64::new(0));
+    let (conns, close) = (connections.clone(), asked_close.clone());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            conns.fetch_add(1, Ordering::Relaxed);
+            let close = close.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for _ in 0..per_connection {
+                    let head = loop {
+                        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break seen.drain(..end + 4).collect::<Vec<u8>>();
+                        }
+                        let mut chunk = [0u8; 1024];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    if String::from_utf8_lossy(&head)
+                        .to_ascii_lowercase()
+                        .contains("connection: close")
+                    {
+                        close.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                    if socket.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, connections, asked_close)
+}
+
+#[tokio::test]
+async fn kept_alive_connections_the_server_closes_are_reopened_without_errors() {
+    let (base, connections, asked_close) = closing_server(3).await;
+    let (ctx, _) = context(&base, "K1");
+    let mut s = spec("/");
+    s.concurrency = n(2);
+    s.rounds = n(30);
+    let outcome = http_load::run(&s, &ctx).await;
+    let m = metrics(&outcome);
+    assert_eq!((m.requests, m.ok, m.fail), (60, 60, 0), "{:?}", m.errors);
+    assert!(connections.load(Ordering::Relaxed) >= 20);
+    assert_eq!(asked_close.load(Ordering::Relaxed), 0);
+
+    // A connection per request asks the server to close it.
+    let (base, connections, asked_close) = closing_server(3).await;
+    let (ctx, _) = context(&base, "K2");
+    s.new_connection_per_request = true;
+    let m = metrics(&http_load::run(&s, &ctx).await).clone();
+    assert_eq!((m.ok, m.fail), (60, 0));
+    assert_eq!(connections.load(Ordering::Relaxed), 60);
+    assert_eq!(asked_close.load(Ordering::Relaxed), 60);
+}

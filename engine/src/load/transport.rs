@@ -9,7 +9,7 @@ use super::deadline::Deadline;
 use super::h1::{Connection, Failure, Wire};
 use super::recorder::Outcome;
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, HOST, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, USER_AGENT};
 use reqwest::Method;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -110,7 +110,15 @@ impl Prepared {
                 .entry(CONTENT_TYPE)
                 .or_insert(HeaderValue::from_static("application/json"));
         }
-        let wire = Wire::new(&method, &path_and_query, &headers, &body);
+        let wire = if options.new_connection {
+            // The server closes first, so its side (not ours, which opens a
+            // connection per request) holds the TIME_WAIT sockets.
+            let mut closing = headers.clone();
+            closing.insert(CONNECTION, HeaderValue::from_static("close"));
+            Wire::new(&method, &path_and_query, &closing, &body)
+        } else {
+            Wire::new(&method, &path_and_query, &headers, &body)
+        };
         Ok(Prepared {
             method,
             url,
