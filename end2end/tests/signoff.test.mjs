@@ -112,6 +112,8 @@ test('an approver signs GO with a comment and it shows with name and time', asyn
   assert.match(text, /\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
   assert.match(text, /counts/);
   assert.match(await page.locator('#final-decision').textContent(), /GO: 1 of 1 required/);
+  // The sign-off wrote pack v2; the page shows it without a reload.
+  await page.locator('#integrity', { hasText: 'Evidence pack v2 verified' }).waitFor();
   await screenshot(page, 'signed-go');
   assert.deepEqual(problems, []);
   await context.close();

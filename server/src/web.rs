@@ -78,6 +78,12 @@ pub fn router(state: AppState) -> Router {
     let context = state.server_context();
     let options = state.leptos.clone();
     let gate = axum::middleware::from_fn_with_state(state.auth.clone(), auth::gate);
+    // The browser bundle, served gzip-compressed when `scripts/build-site`
+    // left a `.gz` beside a file and the browser accepts it (the wasm is
+    // about a quarter of its size that way); the raw file otherwise.
+    let pkg = std::path::Path::new(state.leptos.site_root.as_ref())
+        .join(state.leptos.site_pkg_dir.as_ref());
+    let bundle = tower_http::services::ServeDir::new(pkg).precompressed_gzip();
     let login = Router::new()
         .route("/auth/login", post(auth::login::login))
         .route("/auth/logout", post(auth::login::logout))
@@ -93,6 +99,7 @@ pub fn router(state: AppState) -> Router {
             "/api/share/{token}/evidence/{file}",
             get(evidence_files::shared_download),
         )
+        .nest_service("/pkg", bundle)
         .route("/healthz", get(readiness::healthz))
         .route("/readyz", get(readiness::readyz))
         .route("/api/runs/{id}", get(runs_api::run))
@@ -209,6 +216,36 @@ mod tests {
         assert!(body.contains("running"));
         assert!(body.contains("1 run as of"));
         assert!(!body.contains("No runs yet."));
+    }
+
+    #[tokio::test]
+    async fn the_bundle_is_sent_gzipped_to_browsers_that_accept_it() {
+        let (db, dir) = testing::sqlite().await;
+        let pkg = dir.path().join("site").join("pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::write(pkg.join("app.js"), "raw javascript").unwrap();
+        std::fs::write(pkg.join("app.js.gz"), "gzipped bytes").unwrap();
+        let app = router(state(db, dir.path()));
+        let ask = |gzip: bool| {
+            let mut req = Request::get("/pkg/app.js");
+            if gzip {
+                req = req.header("accept-encoding", "gzip, br");
+            }
+            app.clone().oneshot(req.body(Body::empty()).unwrap())
+        };
+        let res = ask(true).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-encoding"], "gzip");
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript"));
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"gzipped bytes");
+        let res = ask(false).await.unwrap();
+        assert!(res.headers().get("content-encoding").is_none());
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"raw javascript");
     }
 
     #[tokio::test]

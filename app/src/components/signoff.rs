@@ -75,9 +75,16 @@ fn SignOffRow(view: SignOffView) -> impl IntoView {
     }
 }
 
-/// The sign-off block; the form only when `can_sign`.
+/// The sign-off block; the form only when `can_sign`. `on_signed` runs
+/// after a sign-off is stored (the page reloads what it wrote: a new pack
+/// version).
 #[component]
-pub fn SignOffPanel(run_id: String, state: SignOffState, can_sign: bool) -> impl IntoView {
+pub fn SignOffPanel(
+    run_id: String,
+    state: SignOffState,
+    can_sign: bool,
+    #[prop(default = None)] on_signed: Option<Callback<()>>,
+) -> impl IntoView {
     let state = RwSignal::new(state);
     let decision = RwSignal::new(Decision::Go);
     let comment = RwSignal::new(String::new());
@@ -88,6 +95,9 @@ pub fn SignOffPanel(run_id: String, state: SignOffState, can_sign: bool) -> impl
             state.set(new_state);
             comment.set(String::new());
             override_reason.set(String::new());
+            if let Some(on_signed) = on_signed {
+                on_signed.run(());
+            }
         }
     });
     let refusal = move || match sign.value().get() {

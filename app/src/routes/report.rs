@@ -82,15 +82,17 @@ pub async fn load_report(id: String) -> Result<RunReport, ServerFnError> {
 pub fn ReportPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let report = Resource::new(id, load_report);
+    let loaded = Resource::new(id, load_report);
     view! {
         <Title text="Report"/>
         <Transition fallback=|| view! { <p class="loading">"Loading the report…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>
                 {move || Suspend::new(async move {
-                    report.await.map(|report| {
+                    loaded.await.map(|report| {
                         let base = format!("/api/runs/{}/evidence", report.run.id);
-                        view! { <ReportView report evidence_base=base/> }
+                        // A sign-off writes a new pack version: show it.
+                        let on_signed = Callback::new(move |()| loaded.refetch());
+                        view! { <ReportView report evidence_base=base on_signed=Some(on_signed)/> }
                     })
                 })}
             </ErrorBoundary>
@@ -100,9 +102,13 @@ pub fn ReportPage() -> impl IntoView {
 
 /// The report: shared by the report page and share links (`me` is `None`
 /// there, so no control is shown). Evidence files are fetched under
-/// `evidence_base`.
+/// `evidence_base`; `on_signed` runs after a sign-off is stored.
 #[component]
-pub fn ReportView(report: RunReport, evidence_base: String) -> impl IntoView {
+pub fn ReportView(
+    report: RunReport,
+    evidence_base: String,
+    #[prop(default = None)] on_signed: Option<Callback<()>>,
+) -> impl IntoView {
     let run = report.run;
     let me = report.me.clone();
     let can_sign = me.as_ref().is_some_and(|p| p.can(Role::Approver));
@@ -188,7 +194,7 @@ pub fn ReportView(report: RunReport, evidence_base: String) -> impl IntoView {
             {run.duration_ms().map(|d| format!(" · took {}", format_duration(d)))}
         </p>
         {run.error.clone().map(|e| view! { <p class="error-box">{e}</p> })}
-        <SignOffPanel run_id=run_id.clone() state=signoff can_sign/>
+        <SignOffPanel run_id=run_id.clone() state=signoff can_sign on_signed/>
         {can_share.then(|| view! { <SharePanel run_id=run_id.clone() shares now=as_of/> })}
         {evidence}
     }
