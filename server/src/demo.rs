@@ -80,6 +80,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             },
             lifecycle: args.lifecycle.clone(),
             caps: crate::caps::CapsArgs::default(),
+            evidence: crate::evidence::config::EvidenceArgs::default(),
         };
         let state = serve::open(&serve_args).await?;
         let listener = tokio::net::TcpListener::bind(args.addr)

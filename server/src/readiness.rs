@@ -53,13 +53,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         database.map_err(|e| e.to_string()),
     );
     let started = Instant::now();
-    let evidence = probe_dir(&state.evidence_dir).await;
-    let evidence = dependency(
-        "evidence",
-        state.evidence_dir.display().to_string(),
-        started,
-        evidence,
-    );
+    let evidence = state.evidence.probe().await.map_err(|e| match e {
+        crate::evidence::EvidenceError::Store { reason, .. } => reason,
+        other => other.to_string(),
+    });
+    let evidence = dependency("evidence", state.evidence.describe(), started, evidence);
     let dependencies = vec![database, evidence];
     let ready = dependencies.iter().all(|d| d.error.is_none());
     let code = if ready {
@@ -89,21 +87,5 @@ fn dependency(
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
         detail,
         error: outcome.err(),
-    }
-}
-
-/// Writes, reads back and removes a small file in the evidence directory.
-async fn probe_dir(dir: &std::path::Path) -> Result<(), String> {
-    let path = dir.join(format!(".ready-{}", uuid::Uuid::new_v4()));
-    let payload = b"shakedown readiness probe";
-    tokio::fs::write(&path, payload)
-        .await
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let back = tokio::fs::read(&path).await;
-    let _ = tokio::fs::remove_file(&path).await;
-    match back {
-        Ok(bytes) if bytes == payload => Ok(()),
-        Ok(_) => Err(format!("{} read back different bytes", path.display())),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
 }

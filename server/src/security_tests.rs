@@ -40,7 +40,7 @@ async fn site() -> Site {
     std::fs::create_dir_all(&evidence).unwrap();
     let state = AppState::new(
         db.clone(),
-        evidence.clone(),
+        std::sync::Arc::new(crate::evidence::store::LocalStore::new(&evidence)),
         dir.path().join("site"),
         dir.path().join("plans"),
         AuthArgs::default(),

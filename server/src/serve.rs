@@ -32,6 +32,9 @@ pub struct ServeArgs {
     pub lifecycle: crate::lifecycle::LifecycleArgs,
     #[command(flatten)]
     pub caps: crate::caps::CapsArgs,
+    /// Where evidence packs go: `DATA_DIR/evidence`, or a bucket.
+    #[command(flatten)]
+    pub evidence: crate::evidence::config::EvidenceArgs,
 }
 
 /// Opens what the server needs, then serves until told to stop.
@@ -44,7 +47,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         "serving http://{local} (database: {}, evidence: {})",
         state.db.backend().name(),
-        state.evidence_dir.display()
+        state.evidence.describe()
     );
     println!("Shakedown is serving http://{local}");
     if state.auth.args.local_mode {
@@ -69,16 +72,15 @@ pub fn app_service(
     web::router(state).into_make_service_with_connect_info::<SocketAddr>()
 }
 
-/// The database (migrated) and the evidence directory (created).
+/// The database (migrated) and the evidence store (the folder or bucket
+/// created when missing).
 pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
     let db = Db::open_in(&args.data_dir, args.database_url.as_deref()).await?;
-    let evidence_dir = args.data_dir.join("evidence");
-    std::fs::create_dir_all(&evidence_dir).with_context(|| {
-        format!(
-            "cannot create evidence directory {}",
-            evidence_dir.display()
-        )
-    })?;
+    let evidence = args
+        .evidence
+        .open(&args.data_dir)
+        .await
+        .context("cannot open the evidence store")?;
     let interrupted = crate::orchestrator::seal_interrupted(
         &db,
         "Shakedown stopped while this run was in progress; what it measured until then is kept",
@@ -95,7 +97,7 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
     }
     Ok(AppState::new(
         db,
-        evidence_dir,
+        evidence,
         args.site_root.clone(),
         args.plans_dir.clone(),
         args.auth.clone(),

@@ -4,6 +4,7 @@
 use crate::approvals::ApprovalService;
 use crate::auth::{self, Auth, AuthArgs};
 use crate::db::Db;
+use crate::evidence::store::ObjectStore;
 use crate::orchestrator::{Launch, Orchestrator};
 use crate::{access_api, evidence_files, readiness, run_stream, runs_api};
 use app::context::ServerContext;
@@ -18,7 +19,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
-    pub evidence_dir: PathBuf,
+    /// Where evidence packs are kept (a folder or a bucket).
+    pub evidence: Arc<dyn ObjectStore>,
     pub plans_dir: PathBuf,
     pub leptos: LeptosOptions,
     pub orchestrator: Arc<Orchestrator>,
@@ -29,7 +31,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         db: Db,
-        evidence_dir: PathBuf,
+        evidence: Arc<dyn ObjectStore>,
         site_root: PathBuf,
         plans_dir: PathBuf,
         auth: AuthArgs,
@@ -39,14 +41,13 @@ impl AppState {
             .site_root(site_root.display().to_string())
             .site_pkg_dir("pkg")
             .build();
-        let evidence = Arc::new(crate::evidence::store::LocalStore::new(&evidence_dir));
         let orchestrator =
             Orchestrator::new(Arc::new(db.clone()), evidence.clone(), plans_dir.clone());
-        let approvals = Arc::new(ApprovalService::new(db.clone(), evidence));
+        let approvals = Arc::new(ApprovalService::new(db.clone(), evidence.clone()));
         let auth = Arc::new(Auth::new(Arc::new(db.clone()), auth));
         AppState {
             db,
-            evidence_dir,
+            evidence,
             plans_dir,
             leptos,
             orchestrator,
@@ -147,7 +148,7 @@ mod tests {
         std::fs::create_dir_all(&evidence).unwrap();
         AppState::new(
             db,
-            evidence,
+            Arc::new(crate::evidence::store::LocalStore::new(evidence)),
             dir.join("site"),
             dir.join("plans"),
             AuthArgs {
@@ -179,7 +180,7 @@ mod tests {
     async fn readiness_fails_when_the_evidence_directory_goes() {
         let (db, dir) = testing::sqlite().await;
         let st = state(db, dir.path());
-        std::fs::remove_dir_all(&st.evidence_dir).unwrap();
+        std::fs::remove_dir_all(dir.path().join("evidence")).unwrap();
         let (status, body) = get(router(st), "/readyz").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         let ready: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -20,6 +20,10 @@ pub trait ObjectStore: Send + Sync {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, EvidenceError>;
     /// Where it is, for messages (no secrets).
     fn describe(&self) -> String;
+    /// Whether it can be used right now (for readiness): a folder is
+    /// written to, read back and cleaned; a bucket is asked whether it
+    /// exists with these credentials.
+    async fn probe(&self) -> Result<(), EvidenceError>;
 }
 
 fn check_key(key: &str) -> Result<(), EvidenceError> {
@@ -141,6 +145,26 @@ impl ObjectStore for LocalStore {
         }
         keys.sort();
         Ok(keys)
+    }
+
+    async fn probe(&self) -> Result<(), EvidenceError> {
+        let path = self
+            .root
+            .join(format!(".ready-{}", uuid::Uuid::new_v4().simple()));
+        let payload = b"shakedown readiness probe";
+        tokio::fs::write(&path, payload)
+            .await
+            .map_err(|e| self.error("write", &path, e))?;
+        let back = tokio::fs::read(&path).await;
+        let _ = tokio::fs::remove_file(&path).await;
+        match back {
+            Ok(bytes) if bytes == payload => Ok(()),
+            Ok(_) => Err(EvidenceError::Store {
+                store: self.describe(),
+                reason: format!("{} read back different bytes", path.display()),
+            }),
+            Err(e) => Err(self.error("read", &path, e)),
+        }
     }
 
     fn describe(&self) -> String {
@@ -314,6 +338,23 @@ impl ObjectStore for S3Store {
         }
         keys.sort();
         Ok(keys)
+    }
+
+    async fn probe(&self) -> Result<(), EvidenceError> {
+        let bucket = &self.settings.bucket;
+        self.client
+            .head_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                self.error(
+                    "reach bucket",
+                    bucket,
+                    aws_sdk_s3::error::DisplayErrorContext(e),
+                )
+            })
     }
 
     fn describe(&self) -> String {
