@@ -367,6 +367,28 @@ impl Connection {
     }
 }
 
+/// The answer headers that decide how its body ends and whether the
+/// connection stays open.
+#[derive(Debug, Clone, Copy)]
+enum Framer {
+    ContentLength,
+    TransferEncoding,
+    Connection,
+}
+
+impl Framer {
+    fn named(name: &str) -> Option<Framer> {
+        [
+            ("content-length", Framer::ContentLength),
+            ("transfer-encoding", Framer::TransferEncoding),
+            ("connection", Framer::Connection),
+        ]
+        .into_iter()
+        .find(|(known, _)| name.eq_ignore_ascii_case(known))
+        .map(|(_, which)| which)
+    }
+}
+
 /// Parses a status line and headers, `None` when more bytes are needed.
 fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<Head>, Failure> {
     let mut slots = [httparse::EMPTY_HEADER; HEADERS];
@@ -397,26 +419,34 @@ fn parse_with<'b>(
     let mut close = false;
     let mut keep_alive = false;
     for header in response.headers.iter() {
+        // Only three headers matter here; the rest are not even decoded.
+        let Some(which) = Framer::named(header.name) else {
+            continue;
+        };
         let value = std::str::from_utf8(header.value).map_err(|_| httparse::Error::HeaderValue)?;
-        if header.name.eq_ignore_ascii_case("content-length") {
-            let n: u64 = value
-                .trim()
-                .parse()
-                .map_err(|_| httparse::Error::HeaderValue)?;
-            if length.is_some_and(|l| l != n) {
-                return Err(httparse::Error::HeaderValue);
+        match which {
+            Framer::ContentLength => {
+                let n: u64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| httparse::Error::HeaderValue)?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(httparse::Error::HeaderValue);
+                }
+                length = Some(n);
             }
-            length = Some(n);
-        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-            encoded = true;
-            chunked = value
-                .rsplit(',')
-                .next()
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        } else if header.name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(str::trim) {
-                close |= token.eq_ignore_ascii_case("close");
-                keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+            Framer::TransferEncoding => {
+                encoded = true;
+                chunked = value
+                    .rsplit(',')
+                    .next()
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+            }
+            Framer::Connection => {
+                for token in value.split(',').map(str::trim) {
+                    close |= token.eq_ignore_ascii_case("close");
+                    keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+                }
             }
         }
     }

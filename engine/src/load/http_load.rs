@@ -300,6 +300,9 @@ async fn worker(
 async fn produce(shared: &Shared, conn: &mut Conn, tx: &mpsc::Sender<Batch>, batch: &mut Batch) {
     let mut deadline = Deadline::new(shared.prepared.timeout);
     let mut last_flush = Instant::now();
+    // The clock as of the end of the previous request: in the closed model
+    // the next one goes out right then, so it is not read twice.
+    let mut clock = last_flush;
     loop {
         // When the request is sent (the timeout runs from then), when its
         // latency starts (the intended time in the open model), and whether
@@ -309,15 +312,13 @@ async fn produce(shared: &Shared, conn: &mut Conn, tx: &mpsc::Sender<Batch>, bat
                 if shared.next.fetch_add(1, Ordering::Relaxed) >= total {
                     return;
                 }
-                let now = Instant::now();
-                (now, now, false)
+                (clock, clock, false)
             }
             Schedule::Until(until) => {
-                let now = Instant::now();
-                if now >= until {
+                if clock >= until {
                     return;
                 }
-                (now, now, false)
+                (clock, clock, false)
             }
             Schedule::Rate { total, interval_ns } => {
                 let k = shared.next.fetch_add(1, Ordering::Relaxed);
@@ -354,6 +355,7 @@ async fn produce(shared: &Shared, conn: &mut Conn, tx: &mpsc::Sender<Batch>, bat
             outcome: classify(answer, &shared.expect, &shared.checks),
             late,
         });
+        clock = end;
         if batch.len() >= BATCH || end.duration_since(last_flush) >= FLUSH_EVERY {
             let next = batch.len().clamp(FIRST_BATCH, BATCH);
             let full = std::mem::replace(batch, Vec::with_capacity(next));
@@ -361,6 +363,8 @@ async fn produce(shared: &Shared, conn: &mut Conn, tx: &mpsc::Sender<Batch>, bat
                 return;
             }
             last_flush = end;
+            // Handing the batch over may have waited.
+            clock = Instant::now();
         }
     }
 }
