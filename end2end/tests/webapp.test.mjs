@@ -1,7 +1,8 @@
 // The web app against `shakedown demo`: start a run from New run, watch it
 // live (progress, a chart really drawn on the canvas), see the verdict and
-// the report page, download results.json, and abort a second run. The
-// charts are interactive: hovering shows values, the legend hides series.
+// the report page, download results.json, watch a chaos test's real worker
+// restart drawn on the recovery timeline, and abort a run. The charts are
+// interactive: hovering shows values, the legend hides series.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -180,6 +181,43 @@ test('a run started from New run is followed live to its verdict and report', as
   const results = JSON.parse(readFileSync(saved, 'utf8'));
   assert.equal(results.run_id, runUrl.split('/').pop());
   assert.equal(results.verdict, 'GO');
+  assert.deepEqual(problems, []);
+});
+
+test('a chaos test draws the recovery timeline with the real restart', async () => {
+  const page = await chrome.browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const problems = watchPage(page);
+  await page.goto(`${demo.base}/runs/new`);
+  await page.selectOption('#plan-file', 'step3.toml');
+  await page.locator('#plan-summary').waitFor();
+  // Only C1: the demo's worker is really restarted while jobs run.
+  for (const box of await page.locator('input[name="tests"]').all()) {
+    if ((await box.getAttribute('value')) !== 'C1') await box.uncheck();
+  }
+  await page.click('#start-run');
+  await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+  await page.locator('#run-verdict').waitFor({ timeout: 120000 });
+  assert.equal(await page.locator('#run-verdict').textContent(), 'GO');
+  await waitFor('the recovery timeline drawn on its canvas', async () => (await inkedPixels(page, 'recovery-canvas')) > 500, 30000, 250);
+  await screenshot(page, 'recovery-timeline');
+  // Step through it with the keyboard: the worker's lane, the fault and the
+  // recovery are read from the chart.
+  const readout = page.locator('#recovery-canvas-readout');
+  await page.focus('#recovery-canvas');
+  await page.keyboard.press('Home');
+  await waitFor('the readout to show the first stop', async () => /^[\d.]+ s: .*worker/.test(await readout.textContent()));
+  const seen = [];
+  for (let i = 0; i < 2000; i++) {
+    const text = await readout.textContent();
+    seen.push(text);
+    if (/recovered in/.test(text)) break;
+    await page.keyboard.press('ArrowRight');
+    if ((await readout.textContent()) === text) break;
+  }
+  const all = seen.join('\n');
+  // The fault marker where the restart was requested, then the recovery.
+  assert.match(all, /worker (up|down) · process worker/, all);
+  assert.match(all, /worker recovered in [\d.]+ s/, all);
   assert.deepEqual(problems, []);
 });
 
