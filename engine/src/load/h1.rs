@@ -465,7 +465,8 @@ fn parse_with<'b>(
         len,
         status,
         framing,
-        close: close || (http10 && !keep_alive),
+        // After 101 the connection speaks another protocol.
+        close: close || (http10 && !keep_alive) || status == 101,
     }))
 }
 
@@ -612,6 +613,13 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(head.framing, Framing::Empty);
+        let head = parse_head(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((head.framing, head.close), (Framing::Empty, true));
     }
 
     #[test]
