@@ -42,6 +42,9 @@ pub struct Readiness {
     pub dependencies: Vec<Dependency>,
 }
 
+/// Longest a store probe may take before it counts as failing.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Readiness: probes every dependency; 503 when any fails.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let started = Instant::now();
@@ -53,10 +56,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         database.map_err(|e| e.to_string()),
     );
     let started = Instant::now();
-    let evidence = state.evidence.probe().await.map_err(|e| match e {
-        crate::evidence::EvidenceError::Store { reason, .. } => reason,
-        other => other.to_string(),
-    });
+    let evidence = match tokio::time::timeout(PROBE_TIMEOUT, state.evidence.probe()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(crate::evidence::EvidenceError::Store { reason, .. })) => Err(reason),
+        Ok(Err(other)) => Err(other.to_string()),
+        Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
+    };
     let evidence = dependency("evidence", state.evidence.describe(), started, evidence);
     let dependencies = vec![database, evidence];
     let ready = dependencies.iter().all(|d| d.error.is_none());

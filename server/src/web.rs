@@ -84,7 +84,14 @@ pub fn router(state: AppState) -> Router {
     // about a quarter of its size that way); the raw file otherwise.
     let pkg = std::path::Path::new(state.leptos.site_root.as_ref())
         .join(state.leptos.site_pkg_dir.as_ref());
-    let bundle = tower_http::services::ServeDir::new(pkg).precompressed_gzip();
+    let bundle = tower::ServiceBuilder::new()
+        // Caches in between must not hand the gzip copy to a browser that
+        // did not ask for it.
+        .layer(tower_http::set_header::SetResponseHeaderLayer::appending(
+            axum::http::header::VARY,
+            axum::http::HeaderValue::from_static("accept-encoding"),
+        ))
+        .service(tower_http::services::ServeDir::new(pkg).precompressed_gzip());
     let login = Router::new()
         .route("/auth/login", post(auth::login::login))
         .route("/auth/logout", post(auth::login::logout))
@@ -237,6 +244,7 @@ mod tests {
         let res = ask(true).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()["content-encoding"], "gzip");
+        assert_eq!(res.headers()["vary"], "accept-encoding");
         assert!(res.headers()["content-type"]
             .to_str()
             .unwrap()

@@ -13,7 +13,7 @@
 //! close, left extra bytes on, or answered in HTTP/1.0 without keep-alive.
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, CONTENT_LENGTH, TRANSFER_ENCODING};
+use reqwest::header::{HeaderMap, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use reqwest::Method;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -38,20 +38,33 @@ const IDLE_CHECK: Duration = Duration::from_millis(50);
 /// Why an exchange failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// The connection ended before any byte of the answer (a kept-alive
-    /// connection the server had closed): a request that changes nothing
-    /// may be sent again on a new one.
+    /// The connection ended before any byte of an answer was read (a
+    /// kept-alive connection the server had closed): a request that changes
+    /// nothing may be sent again on a new one.
     ClosedEarly,
     /// A broken connection or an answer that is not valid HTTP/1.1.
     Broken,
 }
 
 /// A request's bytes, ready to be written.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Wire {
     bytes: Bytes,
     head: bool,
     idempotent: bool,
+    closes: bool,
+}
+
+/// Without the bytes: they hold header values such as credentials.
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wire")
+            .field("bytes", &self.bytes.len())
+            .field("head", &self.head)
+            .field("idempotent", &self.idempotent)
+            .field("closes", &self.closes)
+            .finish()
+    }
 }
 
 impl Wire {
@@ -80,9 +93,14 @@ impl Wire {
         }
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body);
+        let closes = headers.get_all(CONNECTION).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+        });
         Wire {
             bytes: Bytes::from(out),
             head: *method == Method::HEAD,
+            closes,
             idempotent: matches!(
                 *method,
                 Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
@@ -178,17 +196,14 @@ impl Connection {
     ) -> Result<(Reply, bool), Failure> {
         self.buf.clear();
         self.pos = 0;
-        if self.stream.write_all(&wire.bytes).await.is_err() {
-            return Err(if self.used {
-                Failure::ClosedEarly
-            } else {
-                Failure::Broken
-            });
-        }
+        // A server may answer (413, say) and close before it has read a
+        // long body: when writing fails, its answer is still read if one
+        // came; with none, the read below fails as the write did.
+        let written = self.stream.write_all(&wire.bytes).await.is_ok();
         let head = self.read_head(wire.head).await?;
         self.consume(head.len);
         let mut body = want_body.then(Vec::new);
-        let mut reusable = !head.close;
+        let mut reusable = written && !head.close && !wire.closes;
         match head.framing {
             Framing::Empty => {}
             Framing::Length(n) => self.read_exact_body(n, body.as_mut()).await?,
@@ -305,6 +320,14 @@ impl Connection {
     async fn read_chunked(&mut self, mut body: Option<&mut Vec<u8>>) -> Result<(), Failure> {
         loop {
             let size = loop {
+                // httparse reads a size line without digits as 0.
+                if self
+                    .available()
+                    .first()
+                    .is_some_and(|b| !b.is_ascii_hexdigit())
+                {
+                    return Err(Failure::Broken);
+                }
                 match httparse::parse_chunk_size(self.available()) {
                     Ok(httparse::Status::Complete((used, size))) => {
                         self.consume(used);
@@ -426,14 +449,17 @@ fn parse_with<'b>(
         let value = std::str::from_utf8(header.value).map_err(|_| httparse::Error::HeaderValue)?;
         match which {
             Framer::ContentLength => {
-                let n: u64 = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| httparse::Error::HeaderValue)?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(httparse::Error::HeaderValue);
+                // 1*DIGIT, possibly as a list of the same value repeated.
+                for item in value.split(',').map(str::trim) {
+                    if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(httparse::Error::HeaderValue);
+                    }
+                    let n: u64 = item.parse().map_err(|_| httparse::Error::HeaderValue)?;
+                    if length.is_some_and(|l| l != n) {
+                        return Err(httparse::Error::HeaderValue);
+                    }
+                    length = Some(n);
                 }
-                length = Some(n);
             }
             Framer::TransferEncoding => {
                 encoded = true;
@@ -527,6 +553,18 @@ mod tests {
         assert!(!wire.idempotent());
         let wire = Wire::new(&Method::GET, "/", &headers, b"");
         assert_eq!(&wire.bytes[..], b"GET / HTTP/1.1\r\nhost: h:1\r\n\r\n");
+        assert!(!wire.closes);
+    }
+
+    #[test]
+    fn a_wire_hides_its_bytes_and_knows_when_it_asks_to_close() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer s3cr3t"));
+        headers.insert(CONNECTION, HeaderValue::from_static("Keep-Alive, Close"));
+        let wire = Wire::new(&Method::GET, "/", &headers, b"");
+        assert!(wire.closes);
+        let shown = format!("{wire:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
     }
 
     #[tokio::test]
@@ -577,6 +615,8 @@ mod tests {
             &b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort"[..],
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
             b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nab",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
             b"NOT HTTP AT ALL\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nContent-Le",
         ] {
@@ -609,6 +649,10 @@ mod tests {
             .unwrap();
         assert!(head.close);
         assert_eq!(head.framing, Framing::UntilClose);
+        let head = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n", false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.framing, Framing::Length(3));
         let head = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", true)
             .unwrap()
             .unwrap();

@@ -111,8 +111,8 @@ impl Prepared {
                 .or_insert(HeaderValue::from_static("application/json"));
         }
         let wire = if options.new_connection {
-            // The server closes first, so its side (not ours, which opens a
-            // connection per request) holds the TIME_WAIT sockets.
+            // Tell the server too, so it does not keep the connection open
+            // waiting for a next request that never comes.
             let mut closing = headers.clone();
             closing.insert(CONNECTION, HeaderValue::from_static("close"));
             Wire::new(&method, &path_and_query, &closing, &body)
