@@ -18,7 +18,8 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// `shakedown serve` started again every time it exits, until `stop` exists.
+/// `shakedown serve` started again every time it exits, until `stop` exists
+/// or the test process is gone (a killed test leaves no loop behind).
 struct RestartLoop {
     child: Child,
     dir: std::path::PathBuf,
@@ -26,8 +27,9 @@ struct RestartLoop {
 
 impl RestartLoop {
     fn start(dir: &std::path::Path, port: u16) -> RestartLoop {
+        let test = std::process::id();
         let script = format!(
-            r#"while [ ! -e stop ]; do
+            r#"while [ ! -e stop ] && kill -0 {test} 2>/dev/null; do
   "$BIN" serve --addr 127.0.0.1:{port} --data-dir data --plans-dir plans --site-root data/site --shutdown-grace-s 15 >>serve.log 2>&1 &
   echo $! >shakedown.pid
   wait $!
