@@ -40,6 +40,15 @@ fn spec(path: &str) -> HttpLoadSpec {
     }
 }
 
+/// A body check: the JSON at `pointer` equals `equals`.
+fn json_check(pointer: &str, equals: serde_json::Value) -> JsonCheck {
+    JsonCheck {
+        pointer: pointer.to_owned(),
+        equals,
+        name: None,
+    }
+}
+
 fn metrics(outcome: &engine::context::TestOutcome) -> &HttpLoadMetrics {
     match &outcome.metrics {
         TestMetrics::HttpLoad(m) => m,
@@ -124,11 +133,7 @@ async fn errors_are_counted_by_class() {
     let mut check = spec("/ok");
     check.concurrency = n(2);
     check.rounds = n(3);
-    check.checks = vec![JsonCheck {
-        pointer: "/errors".into(),
-        equals: json!(1),
-        name: None,
-    }];
+    check.checks = vec![json_check("/errors", json!(1))];
     let m = metrics(&http_load::run(&check, &ctx).await).clone();
     assert_eq!((m.ok, m.errors.check), (0, 6));
 
@@ -267,11 +272,7 @@ async fn large_answers_are_read_whole_through_the_small_read_buffer() {
     let mut big = spec("/big");
     big.concurrency = n(2);
     big.rounds = n(10);
-    big.checks = vec![JsonCheck {
-        pointer: "/last".into(),
-        equals: json!(42),
-        name: None,
-    }];
+    big.checks = vec![json_check("/last", json!(42))];
     let m = metrics(&http_load::run(&big, &ctx).await).clone();
     assert_eq!((m.requests, m.ok, m.fail), (20, 20, 0), "{m:?}");
 }

@@ -56,13 +56,19 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         database.map_err(|e| e.to_string()),
     );
     let started = Instant::now();
-    let evidence = match tokio::time::timeout(PROBE_TIMEOUT, state.evidence.probe()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(crate::evidence::EvidenceError::Store { reason, .. })) => Err(reason),
-        Ok(Err(other)) => Err(other.to_string()),
-        Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
-    };
-    let evidence = dependency("evidence", state.evidence.describe(), started, evidence);
+    let evidence =
+        match tokio::time::timeout(PROBE_TIMEOUT, state.orchestrator.evidence().probe()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(crate::evidence::EvidenceError::Store { reason, .. })) => Err(reason),
+            Ok(Err(other)) => Err(other.to_string()),
+            Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
+        };
+    let evidence = dependency(
+        "evidence",
+        state.orchestrator.evidence().describe(),
+        started,
+        evidence,
+    );
     let dependencies = vec![database, evidence];
     let ready = dependencies.iter().all(|d| d.error.is_none());
     let code = if ready {

@@ -47,7 +47,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         "serving http://{local} (database: {}, evidence: {})",
         state.db.backend().name(),
-        state.evidence.describe()
+        state.orchestrator.evidence().describe()
     );
     println!("Shakedown is serving http://{local}");
     if state.auth.args.local_mode {

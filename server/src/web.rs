@@ -19,8 +19,6 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
-    /// Where evidence packs are kept (a folder or a bucket).
-    pub evidence: Arc<dyn ObjectStore>,
     pub plans_dir: PathBuf,
     pub leptos: LeptosOptions,
     pub orchestrator: Arc<Orchestrator>,
@@ -43,11 +41,10 @@ impl AppState {
             .build();
         let orchestrator =
             Orchestrator::new(Arc::new(db.clone()), evidence.clone(), plans_dir.clone());
-        let approvals = Arc::new(ApprovalService::new(db.clone(), evidence.clone()));
+        let approvals = Arc::new(ApprovalService::new(db.clone(), evidence));
         let auth = Arc::new(Auth::new(Arc::new(db.clone()), auth));
         AppState {
             db,
-            evidence,
             plans_dir,
             leptos,
             orchestrator,
@@ -82,8 +79,9 @@ pub fn router(state: AppState) -> Router {
     // The browser bundle, served gzip-compressed when `scripts/build-site`
     // left a `.gz` beside a file and the browser accepts it (the wasm is
     // about a quarter of its size that way); the raw file otherwise.
-    let pkg = std::path::Path::new(state.leptos.site_root.as_ref())
-        .join(state.leptos.site_pkg_dir.as_ref());
+    let pkg_dir: &str = state.leptos.site_pkg_dir.as_ref();
+    let pkg_route = format!("/{pkg_dir}");
+    let pkg = std::path::Path::new(state.leptos.site_root.as_ref()).join(pkg_dir);
     let bundle = tower::ServiceBuilder::new()
         // Caches in between must not hand the gzip copy to a browser that
         // did not ask for it.
@@ -107,7 +105,7 @@ pub fn router(state: AppState) -> Router {
             "/api/share/{token}/evidence/{file}",
             get(evidence_files::shared_download),
         )
-        .nest_service("/pkg", bundle)
+        .nest_service(&pkg_route, bundle)
         .route("/healthz", get(readiness::healthz))
         .route("/readyz", get(readiness::readyz))
         .route("/api/runs/{id}", get(runs_api::run))

@@ -70,15 +70,24 @@ impl std::fmt::Debug for Wire {
 impl Wire {
     /// Serialises a request once: request line, the given headers (a
     /// Content-Length or Transfer-Encoding among them is replaced by the
-    /// body's real length), then the body.
-    pub fn new(method: &Method, path_and_query: &str, headers: &HeaderMap, body: &[u8]) -> Wire {
+    /// body's real length), then the body. With `close`, it asks the server
+    /// to close the connection after answering (a connection per request);
+    /// a `Connection: close` among the headers does the same.
+    pub fn new(
+        method: &Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        close: bool,
+    ) -> Wire {
         let mut out = Vec::with_capacity(256 + body.len());
         out.extend_from_slice(method.as_str().as_bytes());
         out.push(b' ');
         out.extend_from_slice(path_and_query.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
         for (name, value) in headers {
-            if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || (close && name == CONNECTION)
+            {
                 continue;
             }
             out.extend_from_slice(name.as_str().as_bytes());
@@ -91,12 +100,16 @@ impl Wire {
         if sends_body {
             out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
         }
+        if close {
+            out.extend_from_slice(b"connection: close\r\n");
+        }
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body);
-        let closes = headers.get_all(CONNECTION).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
-        });
+        let closes = close
+            || headers
+                .get_all(CONNECTION)
+                .iter()
+                .any(|v| v.to_str().is_ok_and(|v| has_token(v, "close")));
         Wire {
             bytes: Bytes::from(out),
             head: *method == Method::HEAD,
@@ -112,6 +125,12 @@ impl Wire {
     pub fn idempotent(&self) -> bool {
         self.idempotent
     }
+}
+
+/// Whether a comma-separated header value (`Connection`) lists `token`.
+fn has_token(list: &str, token: &str) -> bool {
+    list.split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 /// A status and, when asked for, the body.
@@ -194,8 +213,8 @@ impl Connection {
         wire: &Wire,
         want_body: bool,
     ) -> Result<(Reply, bool), Failure> {
-        self.buf.clear();
-        self.pos = 0;
+        // The buffer is empty here: every exchange ends by clearing it, and
+        // a failed one drops the connection.
         // A server may answer (413, say) and close before it has read a
         // long body: when writing fails, its answer is still read if one
         // came; with none, the read below fails as the write did.
@@ -310,10 +329,7 @@ impl Connection {
             if remaining == 0 {
                 return Ok(());
             }
-            match self.fill().await {
-                Ok(0) | Err(_) => return Err(Failure::Broken),
-                Ok(_) => {}
-            }
+            self.fill_to(1).await?;
         }
     }
 
@@ -469,10 +485,8 @@ fn parse_with<'b>(
                     .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
             }
             Framer::Connection => {
-                for token in value.split(',').map(str::trim) {
-                    close |= token.eq_ignore_ascii_case("close");
-                    keep_alive |= token.eq_ignore_ascii_case("keep-alive");
-                }
+                close |= has_token(value, "close");
+                keep_alive |= has_token(value, "keep-alive");
             }
         }
     }
@@ -537,7 +551,7 @@ mod tests {
     fn get() -> Wire {
         let mut headers = HeaderMap::new();
         headers.insert(HOST, HeaderValue::from_static("x"));
-        Wire::new(&Method::GET, "/a?b=1", &headers, b"")
+        Wire::new(&Method::GET, "/a?b=1", &headers, b"", false)
     }
 
     #[test]
@@ -545,13 +559,13 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(HOST, HeaderValue::from_static("h:1"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
-        let wire = Wire::new(&Method::POST, "/jobs", &headers, b"{}");
+        let wire = Wire::new(&Method::POST, "/jobs", &headers, b"{}", false);
         assert_eq!(
             &wire.bytes[..],
             b"POST /jobs HTTP/1.1\r\nhost: h:1\r\ncontent-length: 2\r\n\r\n{}"
         );
         assert!(!wire.idempotent());
-        let wire = Wire::new(&Method::GET, "/", &headers, b"");
+        let wire = Wire::new(&Method::GET, "/", &headers, b"", false);
         assert_eq!(&wire.bytes[..], b"GET / HTTP/1.1\r\nhost: h:1\r\n\r\n");
         assert!(!wire.closes);
     }
@@ -561,7 +575,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("authorization", HeaderValue::from_static("Bearer s3cr3t"));
         headers.insert(CONNECTION, HeaderValue::from_static("Keep-Alive, Close"));
-        let wire = Wire::new(&Method::GET, "/", &headers, b"");
+        let wire = Wire::new(&Method::GET, "/", &headers, b"", false);
         assert!(wire.closes);
         let shown = format!("{wire:?}");
         assert!(!shown.contains("s3cr3t"), "{shown}");

@@ -9,7 +9,7 @@ use super::deadline::Deadline;
 use super::h1::{Connection, Failure, Wire};
 use super::recorder::Outcome;
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, HOST, USER_AGENT};
 use reqwest::Method;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -110,15 +110,15 @@ impl Prepared {
                 .entry(CONTENT_TYPE)
                 .or_insert(HeaderValue::from_static("application/json"));
         }
-        let wire = if options.new_connection {
-            // Tell the server too, so it does not keep the connection open
-            // waiting for a next request that never comes.
-            let mut closing = headers.clone();
-            closing.insert(CONNECTION, HeaderValue::from_static("close"));
-            Wire::new(&method, &path_and_query, &closing, &body)
-        } else {
-            Wire::new(&method, &path_and_query, &headers, &body)
-        };
+        // A connection per request tells the server too, so it does not
+        // keep the connection open waiting for a request that never comes.
+        let wire = Wire::new(
+            &method,
+            &path_and_query,
+            &headers,
+            &body,
+            options.new_connection,
+        );
         Ok(Prepared {
             method,
             url,
@@ -213,7 +213,9 @@ async fn send_plain(slot: &mut Option<Connection>, p: &Prepared) -> Result<Answe
         let reused = conn.reused();
         match conn.exchange(&p.wire, p.want_body).await {
             Ok((reply, reusable)) => {
-                if reusable && !p.new_connection {
+                // Not after a connection-per-request one: its wire asked
+                // the server to close.
+                if reusable {
                     *slot = Some(conn);
                 }
                 return Ok((reply.status, reply.body));
