@@ -108,14 +108,18 @@ async function exerciseChart(page, id, shot, { minSeconds = 1 } = {}) {
   await waitFor('the canvas to be drawn as before', async () => (await canvasDigest(page, id)) === before);
 }
 
-/** A new page on New run with `plan` chosen and summarised, and the
- *  console problems it collects. */
-async function newRun(plan) {
+/** A new page on New run with `plan` (titled `title`) chosen and
+ *  summarised, and the console problems it collects. It waits for the
+ *  page to hydrate before choosing (else the choice never reaches the
+ *  app), and for the summary of that plan: while the new outline loads,
+ *  the previous plan's summary and test boxes stay on the page. */
+async function newRun(plan, title) {
   const page = await chrome.browser.newPage({ viewport: { width: 1100, height: 900 } });
   const problems = watchPage(page);
   await page.goto(`${demo.base}/runs/new`);
+  await page.locator('html[data-hydrated="true"]').waitFor();
   await page.selectOption('#plan-file', plan);
-  await page.locator('#plan-summary').waitFor();
+  await page.locator('#plan-summary', { hasText: title }).waitFor();
   return { page, problems };
 }
 
@@ -134,7 +138,7 @@ async function inkedPixels(page, id) {
 }
 
 test('a run started from New run is followed live to its verdict and report', async () => {
-  const { page, problems } = await newRun('step3.toml');
+  const { page, problems } = await newRun('step3.toml', 'Step 3: Load & Chaos Validation');
   assert.match(await page.locator('#plan-summary').textContent(), /tests · \d+ criteria/);
   // Keep the browser test short: the load tests and the integrity check.
   for (const id of ['C1', 'C2', 'C3', 'S1', 'H1']) {
@@ -192,7 +196,7 @@ test('a run started from New run is followed live to its verdict and report', as
 });
 
 test('a chaos test draws the recovery timeline with the real restart', async () => {
-  const { page, problems } = await newRun('step3.toml');
+  const { page, problems } = await newRun('step3.toml', 'Step 3: Load & Chaos Validation');
   // Only C1: the demo's worker is really restarted while jobs run.
   for (const box of await page.locator('input[name="tests"]').all()) {
     if ((await box.getAttribute('value')) !== 'C1') await box.uncheck();
@@ -230,7 +234,7 @@ test('a chaos test draws the recovery timeline with the real restart', async () 
 });
 
 test('a second run can be aborted and keeps what it measured', async () => {
-  const { page } = await newRun('soak.toml');
+  const { page } = await newRun('soak.toml', 'A long load to abort');
   await page.click('#start-run');
   await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
   await waitFor('the soak test to be measuring', async () => (await inkedPixels(page, 'latency-canvas')) > 500, 60000, 250);
