@@ -83,6 +83,15 @@ impl Bucket {
         }
     }
 
+    /// The directory holding the objects, for a local bucket.
+    pub fn local_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Bucket::Local(b) => Some(b.path()),
+            #[cfg(feature = "s3")]
+            Bucket::S3(_) => None,
+        }
+    }
+
     /// Stores an object, replacing any object with the same key.
     pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), BucketError> {
         check_key(key)?;

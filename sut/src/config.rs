@@ -3,7 +3,7 @@
 //! environment variable that holds them, never passed or logged as values.
 
 use crate::faults::{Faults, UnknownFault};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -14,6 +14,12 @@ pub struct Config {
     /// address is printed as `listening on http://ADDR`).
     #[arg(long, env = "SUT_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// Which HTTP API the `api` role serves: `runs` (`/runs`, `/health`, …)
+    /// or `tasks` (`/api/v2/…`, a job service of another design over the
+    /// same database, worker and fault switches).
+    #[arg(long, env = "SUT_SHAPE", value_enum, default_value_t = Shape::Runs)]
+    pub shape: Shape,
 
     /// Directory for the default SQLite file and the local bucket.
     #[arg(long, env = "SUT_DATA_DIR", default_value = "./sut-data")]
@@ -132,6 +138,15 @@ pub struct Config {
     /// with `staging` replaced by `production`, or `-production` appended).
     #[arg(long, env = "SUT_WRONG_BUCKET")]
     pub wrong_bucket: Option<String>,
+}
+
+/// The API's shape: its routes and JSON layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shape {
+    /// `/runs`, `/runs/{id}/events`, `/health/ready`, …
+    Runs,
+    /// `/api/v2/tasks`, `/api/v2/tasks/{id}/watch`, `/api/v2/ready`, …
+    Tasks,
 }
 
 impl Config {

@@ -3,7 +3,7 @@
 //! restart. The sequence number is the SSE event id.
 
 use crate::db::{now_ms, Db, DbError};
-use crate::runs::Claim;
+use crate::runs::{Claim, RunStatus};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -22,6 +22,18 @@ impl RunEvent {
     /// Whether this is the last event the run will ever have.
     pub fn is_final(&self) -> bool {
         self.data.get("final").and_then(|v| v.as_bool()) == Some(true)
+    }
+
+    /// For the final event, the status the run ended in (its `status`
+    /// field, else its kind); `None` for any other event.
+    pub fn final_status(&self) -> Option<RunStatus> {
+        if !self.is_final() {
+            return None;
+        }
+        let named = self.data.get("status").and_then(|v| v.as_str());
+        named
+            .and_then(|s| s.parse().ok())
+            .or_else(|| self.kind.parse().ok())
     }
 }
 
@@ -124,4 +136,13 @@ pub async fn after(
             })
         })
         .collect()
+}
+
+/// The sequence numbers of the run's events, in order.
+pub async fn seqs(db: &Db, run_id: &str) -> Result<Vec<i64>, DbError> {
+    let rows = sqlx::query("SELECT seq FROM run_events WHERE run_id = $1 ORDER BY seq")
+        .bind(run_id)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(|row| Ok(row.try_get("seq")?)).collect()
 }

@@ -1,26 +1,20 @@
 //! Health endpoints: liveness (`/health`), readiness with each dependency's
 //! status and latency (`/health/ready`), and a write/read/compare probe of
-//! the bucket (`/health/storage-test`).
+//! the bucket (`/health/storage-test`). The readiness probes themselves
+//! live in `readiness`, shared with the `tasks` shape.
 
+use super::readiness::{self, ms, Probe, CHECK_TIMEOUT};
 use super::State;
-use crate::workers;
 use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// How long one dependency check may take before it counts as failed.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
+/// An instant as RFC 3339 text.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
 /// `GET /health`: the process is up.
@@ -37,82 +31,42 @@ pub async fn health(Extract(state): Extract<State>) -> Json<Value> {
     }))
 }
 
-/// Times a check, bounded by `CHECK_TIMEOUT`, into a dependency entry.
-async fn check<F, T, E>(
-    name: &str,
-    details: impl FnOnce(Option<&T>) -> Value,
-    f: F,
-) -> (bool, Value)
-where
-    F: Future<Output = Result<T, E>>,
-    E: std::fmt::Display,
-{
-    let start = Instant::now();
-    let outcome = tokio::time::timeout(CHECK_TIMEOUT, f).await;
-    let latency_ms = ms(start.elapsed());
-    let (ok, value, error) = match outcome {
-        Ok(Ok(v)) => (true, Some(v), None),
-        Ok(Err(e)) => (false, None, Some(crate::db::first_line(&e.to_string()))),
-        Err(_) => (
-            false,
-            None,
-            Some(format!("no answer within {CHECK_TIMEOUT:?}")),
-        ),
-    };
+/// One dependency as `/health/ready` lists it.
+fn entry<T>(name: &str, probe: &Probe<T>, details: Value) -> Value {
     let mut entry = json!({
         "name": name,
-        "status": if ok { "healthy" } else { "unhealthy" },
-        "latency_ms": latency_ms,
-        "details": details(value.as_ref()),
+        "status": if probe.ok { "healthy" } else { "unhealthy" },
+        "latency_ms": probe.took_ms,
+        "details": details,
     });
-    if let (Some(error), Some(obj)) = (error, entry.as_object_mut()) {
+    if let (Some(error), Some(obj)) = (&probe.error, entry.as_object_mut()) {
         obj.insert("error".into(), json!(error));
     }
-    (ok, entry)
+    entry
 }
 
 /// `GET /health/ready`: database, storage and worker heartbeat; 200 when
 /// all are healthy, 503 otherwise.
 pub async fn ready(Extract(state): Extract<State>) -> (StatusCode, Json<Value>) {
-    let stale_ms = state.cfg.worker_stale_ms as i64;
-    let backend = state.db.backend.name();
-    let (database, storage, worker) = tokio::join!(
-        check(
-            "database",
-            |_: Option<&()>| json!({ "backend": backend }),
-            state.db.ping()
-        ),
-        check(
-            "storage",
-            |_: Option<&()>| state.bucket.details(),
-            state.bucket.check()
-        ),
-        async {
-            let (_, mut entry) = check(
-                "worker",
-                |l: Option<&workers::Liveness>| {
-                    json!({
-                        "workers_alive": l.map(|l| l.workers_alive),
-                        "last_heartbeat_age_ms": l.and_then(|l| l.last_heartbeat_age_ms),
-                        "stale_after_ms": stale_ms,
-                        "workers": l.map(|l| l.workers.clone()).unwrap_or_default(),
-                    })
-                },
-                workers::liveness(&state.db, stale_ms),
-            )
-            .await;
-            let alive = entry["details"]["workers_alive"].as_i64().unwrap_or(0) > 0;
-            if !alive {
-                if let Some(obj) = entry.as_object_mut() {
-                    obj.insert("status".into(), json!("unhealthy"));
-                    obj.entry("error")
-                        .or_insert(json!("no worker heartbeat within the stale limit"));
-                }
-            }
-            (alive, entry)
-        }
+    let r = readiness::check_all(&state).await;
+    let live = r.workers.value.as_ref();
+    let database = entry(
+        "database",
+        &r.database,
+        json!({ "backend": state.db.backend.name() }),
     );
-    let all = database.0 && storage.0 && worker.0;
+    let storage = entry("storage", &r.storage, state.bucket.details());
+    let worker = entry(
+        "worker",
+        &r.workers,
+        json!({
+            "workers_alive": live.map(|l| l.workers_alive),
+            "last_heartbeat_age_ms": live.and_then(|l| l.last_heartbeat_age_ms),
+            "stale_after_ms": r.stale_ms,
+            "workers": live.map(|l| l.workers.clone()).unwrap_or_default(),
+        }),
+    );
+    let all = r.ready();
     let code = if all {
         StatusCode::OK
     } else {
@@ -123,7 +77,7 @@ pub async fn ready(Extract(state): Extract<State>) -> (StatusCode, Json<Value>) 
         Json(json!({
             "status": if all { "ready" } else { "not_ready" },
             "environment": state.cfg.environment,
-            "dependencies": [database.1, storage.1, worker.1],
+            "dependencies": [database, storage, worker],
         })),
     )
 }

@@ -1,17 +1,22 @@
 //! The API role: an axum server over the database and the bucket. Routes
 //! live in one module per area; this one holds the shared state, the
-//! router and the serve loop (graceful on SIGTERM, bounded so open event
-//! streams cannot hold the process).
+//! routers of the two shapes (`--shape runs`, the default, and
+//! `--shape tasks`) and the serve loop (graceful on SIGTERM, bounded so
+//! open event streams cannot hold the process).
 
 mod artifacts;
 mod error;
 mod health;
+mod readiness;
 mod runs;
 mod stream;
+mod tasks;
+mod tasks_health;
+mod tasks_watch;
 mod universe;
 
 use crate::bucket::Bucket;
-use crate::config::Config;
+use crate::config::{Config, Shape};
 use crate::db::Db;
 use crate::faults::Faults;
 use axum::routing::{get, post};
@@ -28,6 +33,8 @@ pub struct AppState {
     pub bucket: Bucket,
     pub started: Instant,
     pub started_at: time::OffsetDateTime,
+    /// This process's identity, made at start (`/api/v2/about`).
+    pub boot: uuid::Uuid,
     /// Expansions this process has done (drives `graph-corruption`).
     pub expansions: AtomicU64,
 }
@@ -35,8 +42,16 @@ pub struct AppState {
 /// Shared state handle.
 pub type State = Arc<AppState>;
 
-/// The API's routes.
+/// The routes of the configured shape.
 pub fn router(state: State) -> Router {
+    match state.cfg.shape {
+        Shape::Runs => runs_router(state),
+        Shape::Tasks => tasks_router(state),
+    }
+}
+
+/// The `runs` shape.
+fn runs_router(state: State) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/health/ready", get(health::ready))
@@ -49,6 +64,23 @@ pub fn router(state: State) -> Router {
         .route("/universe/nodes/{id}/expand", post(universe::expand))
         .route("/universe/integrity", get(universe::integrity))
         .route("/artifacts/{*key}", get(artifacts::get))
+        .with_state(state)
+}
+
+/// The `tasks` shape: the same work under `/api/v2`, laid out differently
+/// (see `tasks`, `tasks_watch`, `tasks_health`).
+fn tasks_router(state: State) -> Router {
+    Router::new()
+        .route("/api/v2/about", get(tasks_health::about))
+        .route("/api/v2/ready", get(tasks_health::ready))
+        .route("/api/v2/tasks", post(tasks::create))
+        .route("/api/v2/tasks/{id}", get(tasks::get))
+        .route("/api/v2/tasks/{id}/outputs", get(tasks::outputs))
+        .route("/api/v2/tasks/{id}/watch", get(tasks_watch::watch))
+        .route("/api/v2/backlog", get(tasks::backlog))
+        .route("/api/v2/files/{*key}", get(artifacts::get))
+        .route("/api/v2/nodes/{id}/expand", post(universe::expand))
+        .route("/api/v2/graph/check", get(universe::integrity))
         .with_state(state)
 }
 
@@ -66,10 +98,12 @@ pub async fn serve(cfg: Config, faults: Faults, db: Db, bucket: Bucket) -> anyho
         bucket,
         started: Instant::now(),
         started_at: time::OffsetDateTime::now_utc(),
+        boot: uuid::Uuid::new_v4(),
         expansions: AtomicU64::new(0),
     });
+    let shape = state.cfg.shape;
     println!("listening on http://{addr}");
-    tracing::info!(%addr, "api listening");
+    tracing::info!(%addr, ?shape, boot = %state.boot, "api listening");
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
         let _ = stop_rx.changed().await;
