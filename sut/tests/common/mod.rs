@@ -72,6 +72,11 @@ impl Stack {
     }
 
     fn command(&mut self, role: &str, extra: &[&str]) -> Command {
+        let listen = format!("127.0.0.1:{}", self.port);
+        self.command_on(role, &listen, extra)
+    }
+
+    fn command_on(&mut self, role: &str, listen: &str, extra: &[&str]) -> Command {
         self.logs += 1;
         let log = self.dir.path().join(format!("{role}-{}.log", self.logs));
         let mut cmd = Command::new(BIN);
@@ -79,7 +84,7 @@ impl Stack {
             .arg("--data-dir")
             .arg(self.dir.path())
             .arg("--listen")
-            .arg(format!("127.0.0.1:{}", self.port))
+            .arg(listen)
             .args(&self.common)
             .args(extra)
             .env_remove("SUT_FAULTS")
@@ -120,6 +125,50 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("API not healthy within 30s\n{}", self.logs_text());
+    }
+
+    /// Starts the API on a port the system picks (`--listen 127.0.0.1:0`)
+    /// and waits for its `listening on http://ADDR` line; `base()` then
+    /// names that address. Needs no route of either shape to answer.
+    pub async fn start_api_any_port(&mut self, extra: &[&str]) {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut cmd = self.command_on("api", "127.0.0.1:0", extra);
+        cmd.stdout(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        self.api = Some(child);
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            let line = match tokio::time::timeout_at(deadline, lines.next_line()).await {
+                Err(_) => panic!("API printed no address within 30s\n{}", self.logs_text()),
+                Ok(Err(e)) => panic!("reading the API's stdout: {e}\n{}", self.logs_text()),
+                Ok(Ok(None)) => panic!("API exited at start\n{}", self.logs_text()),
+                Ok(Ok(Some(line))) => line,
+            };
+            let port = line
+                .strip_prefix("listening on http://")
+                .and_then(|addr| addr.trim().parse::<std::net::SocketAddr>().ok())
+                .map(|addr| addr.port());
+            if let Some(port) = port {
+                break port;
+            }
+        };
+        self.port = port;
+        // Keep reading so the API never writes into a closed pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    }
+
+    /// Sends SIGTERM to the API; returns its exit status (bounded wait).
+    pub async fn term_api(&mut self, within: Duration) -> std::process::ExitStatus {
+        let api = self.api.as_mut().expect("API started");
+        let pid = api.id().expect("API still running") as i32;
+        // SAFETY: plain kill(2) on a child we spawned and still own.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        tokio::time::timeout(within, api.wait())
+            .await
+            .expect("API did not exit after SIGTERM")
+            .unwrap()
     }
 
     /// Starts a worker; returns its index.
@@ -348,7 +397,10 @@ impl Stack {
 /// One event read from an SSE stream.
 #[derive(Debug, Clone)]
 pub struct SseEvent {
+    /// The `id:` line as a number, when it is one.
     pub id: Option<i64>,
+    /// The `id:` line as sent; `None` when the event had none.
+    pub raw_id: Option<String>,
     pub event: String,
     pub data: Value,
 }
@@ -361,10 +413,23 @@ pub async fn read_sse(
     within: Duration,
     max: Option<usize>,
 ) -> Result<Vec<SseEvent>, String> {
+    let last = last_event_id.map(|id| id.to_string());
+    read_sse_from(http, url, last.as_deref(), within, max).await
+}
+
+/// Reads an SSE stream (bounded by time and count), resuming after an
+/// event id of any form.
+pub async fn read_sse_from(
+    http: &reqwest::Client,
+    url: &str,
+    last_event_id: Option<&str>,
+    within: Duration,
+    max: Option<usize>,
+) -> Result<Vec<SseEvent>, String> {
     use futures_util::StreamExt;
     let mut req = http.get(url).header("accept", "text/event-stream");
     if let Some(id) = last_event_id {
-        req = req.header("last-event-id", id.to_string());
+        req = req.header("last-event-id", id);
     }
     let deadline = tokio::time::Instant::now() + within;
     let resp = tokio::time::timeout_at(deadline, req.send())
@@ -390,7 +455,7 @@ pub async fn read_sse(
             let (mut id, mut event, mut data) = (None, String::from("message"), String::new());
             for line in block.lines() {
                 if let Some(v) = line.strip_prefix("id:") {
-                    id = v.trim().parse().ok();
+                    id = Some(v.trim().to_owned());
                 } else if let Some(v) = line.strip_prefix("event:") {
                     event = v.trim().to_owned();
                 } else if let Some(v) = line.strip_prefix("data:") {
@@ -401,7 +466,8 @@ pub async fn read_sse(
                 continue; // keep-alive comment
             }
             out.push(SseEvent {
-                id,
+                id: id.as_deref().and_then(|v| v.parse().ok()),
+                raw_id: id,
                 event,
                 data: serde_json::from_str(&data).unwrap_or(Value::Null),
             });
