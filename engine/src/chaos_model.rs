@@ -20,6 +20,9 @@ pub struct HealthPoint {
     /// Start time read from the answer, when the plan names a pointer.
     #[serde(default)]
     pub started_at: Option<String>,
+    /// The value at the service's `identity_pointer`, when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 /// What the supervisor saw of a `process` restart (from the operating
@@ -104,6 +107,17 @@ pub struct ChaosMetrics {
     pub runs_recovered: u64,
     /// Runs that could not be submitted.
     pub submit_errors: u64,
+    /// Jobs in flight (not queued, not terminal) when the fault was injected.
+    #[serde(default)]
+    pub jobs_in_flight_at_fault: u64,
+    /// SSE sessions that had their first event and not yet their last when
+    /// the fault was injected.
+    #[serde(default)]
+    pub sessions_in_flight_at_fault: u64,
+    /// Runs whose results could not be counted (the results pointer did
+    /// not resolve to a number or a list).
+    #[serde(default)]
+    pub results_unreadable: u64,
     /// Completed runs whose artifact was checked.
     pub artifacts_checked: u64,
     /// Completed runs whose artifact was missing, unreadable, or whose
@@ -154,6 +168,9 @@ impl ChaosMetrics {
             "duplicates",
             "runs_recovered",
             "submit_errors",
+            "jobs_in_flight_at_fault",
+            "sessions_in_flight_at_fault",
+            "results_unreadable",
             "artifacts_checked",
             "corrupted",
             "artifacts_in_bucket",
@@ -185,6 +202,9 @@ impl ChaosMetrics {
             "duplicates" => self.duplicates as f64,
             "runs_recovered" => self.runs_recovered as f64,
             "submit_errors" => self.submit_errors as f64,
+            "jobs_in_flight_at_fault" => self.jobs_in_flight_at_fault as f64,
+            "sessions_in_flight_at_fault" => self.sessions_in_flight_at_fault as f64,
+            "results_unreadable" => self.results_unreadable as f64,
             "artifacts_checked" => self.artifacts_checked as f64,
             "corrupted" => self.corrupted as f64,
             "artifacts_in_bucket" => self.artifacts_in_bucket as f64,
@@ -264,6 +284,17 @@ pub struct DependencyStatus {
     pub latency_ms: Option<f64>,
 }
 
+/// An answer of the target kept as evidence: what was asked and what came back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordedAnswer {
+    /// `GET http://…/health`.
+    pub request: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The body: JSON when it parsed, else the text (clipped to 4 KiB).
+    pub body: serde_json::Value,
+}
+
 /// What a `health` test measured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HealthMetrics {
@@ -291,6 +322,13 @@ pub struct HealthMetrics {
     /// 1 when the reported bucket matches and every artifact looked up is
     /// in the expected bucket (and at least one was, when artifacts were asked for).
     pub isolation_ok: u64,
+    /// The readiness answer itself.
+    #[serde(default)]
+    pub readiness_answer: Option<RecordedAnswer>,
+    /// The health (liveness) answer itself, when the environment has a
+    /// `health_path`.
+    #[serde(default)]
+    pub health_answer: Option<RecordedAnswer>,
 }
 
 impl HealthMetrics {

@@ -5,8 +5,8 @@
 
 use crate::bucket::Buckets;
 use crate::chaos_model::ChaosMetrics;
-use crate::jobs::JobClient;
-use crate::plan::{ChaosSpec, JobMix};
+use crate::jobs::{not_found, JobClient, JobStatus};
+use crate::plan::{ChaosSpec, JobMix, JobPhase};
 use crate::template::fill_path;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -32,11 +32,11 @@ pub async fn submit(client: &JobClient<'_>, mix: &JobMix, test_id: &str) -> (Vec
     (ids, errors)
 }
 
-/// Statuses of the runs now (`None` when unreadable).
-pub async fn statuses(client: &JobClient<'_>, ids: &[String]) -> Vec<Option<String>> {
+/// Phases of the runs now (`None` when unreadable).
+pub async fn phases(client: &JobClient<'_>, ids: &[String]) -> Vec<Option<JobPhase>> {
     let all = ids
         .iter()
-        .map(|id| async move { client.status(id).await.ok().map(|(status, _)| status) });
+        .map(|id| async move { client.status(id).await.ok().map(|s| s.phase) });
     futures_util::future::join_all(all).await
 }
 
@@ -47,11 +47,11 @@ async fn follow(
     id: &str,
     deadline: Instant,
     cancel: &CancellationToken,
-) -> Option<(String, Value)> {
+) -> Option<JobStatus> {
     loop {
-        if let Ok((status, document)) = client.status(id).await {
-            if client.protocol.terminal_statuses.contains(&status) {
-                return Some((status, document));
+        if let Ok(status) = client.status(id).await {
+            if matches!(status.phase, JobPhase::Terminal(_)) {
+                return Some(status);
             }
         }
         if Instant::now() >= deadline || cancel.is_cancelled() {
@@ -61,23 +61,75 @@ async fn follow(
     }
 }
 
-async fn result_count(client: &JobClient<'_>, spec: &ChaosSpec, id: &str) -> Option<f64> {
+/// How many results a run has, and how many of them repeat another
+/// (by `results_key_pointer`, or any result after the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultCount {
+    /// Results read.
+    pub count: u64,
+    /// Results beyond the first of their kind.
+    pub repeated: u64,
+}
+
+/// Counts the results in an answer: a number or a list at `pointer`;
+/// with `key_pointer`, list items whose key was seen before are repeats.
+pub fn count_results(
+    document: &Value,
+    pointer: &str,
+    key_pointer: Option<&str>,
+) -> Option<ResultCount> {
+    match document.pointer(pointer)? {
+        Value::Number(n) => {
+            let count = n.as_f64().filter(|c| *c >= 0.0)? as u64;
+            Some(ResultCount {
+                count,
+                repeated: count.saturating_sub(1),
+            })
+        }
+        Value::Array(items) => {
+            let count = items.len() as u64;
+            let repeated = match key_pointer {
+                Some(key) => {
+                    let mut seen = BTreeSet::new();
+                    items
+                        .iter()
+                        .filter(|item| {
+                            let k = item.pointer(key).map(Value::to_string).unwrap_or_default();
+                            !seen.insert(k)
+                        })
+                        .count() as u64
+                }
+                None => count.saturating_sub(1),
+            };
+            Some(ResultCount { count, repeated })
+        }
+        _ => None,
+    }
+}
+
+/// Reads a run's results; `Err` names the pointer and what was found.
+async fn result_count(
+    client: &JobClient<'_>,
+    spec: &ChaosSpec,
+    id: &str,
+) -> Option<Result<ResultCount, String>> {
     let path = spec.results_path.as_deref()?;
     let pointer = spec.results_count_pointer.as_deref().unwrap_or("/count");
-    let url = client.target.url(&fill_path(path, id, "")).ok()?;
-    let document: Value = client
-        .target
-        .client
-        .get(url)
-        .headers(client.target.headers.clone())
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    document.pointer(pointer).and_then(Value::as_f64)
+    Some(
+        client
+            .get_json(&fill_path(path, id, ""))
+            .await
+            .and_then(|(document, request)| {
+                count_results(&document, pointer, spec.results_key_pointer.as_deref()).ok_or_else(
+                    || {
+                        format!(
+                            "duplicates not counted: {} (expected a number or a list)",
+                            not_found(pointer, &request, &document.to_string())
+                        )
+                    },
+                )
+            }),
+    )
 }
 
 /// Reads the artifact from the bucket and compares its sha256 with the
@@ -138,18 +190,27 @@ pub async fn verify(
         spec.verify_artifacts.unwrap_or(true) && client.protocol.artifact_pointer.is_some();
     let mut notes = Vec::new();
     for (id, end) in ends {
-        let Some((status, document)) = end else {
+        let Some(status) = end else {
             metrics.stuck += 1;
             notes.push(format!("run {id} not terminal by the deadline"));
             continue;
         };
-        if let Some(count) = result_count(client, spec, id).await {
-            if count > 1.0 {
+        match result_count(client, spec, id).await {
+            Some(Ok(results)) if results.repeated > 0 => {
                 metrics.duplicates += 1;
-                notes.push(format!("run {id} has {count} results"));
+                notes.push(format!(
+                    "run {id} has {} results ({} repeated)",
+                    results.count, results.repeated
+                ));
             }
+            Some(Err(e)) => {
+                metrics.results_unreadable += 1;
+                notes.push(format!("run {id}: {e}"));
+            }
+            Some(Ok(_)) | None => {}
         }
-        if !client.protocol.success_statuses.contains(&status) {
+        let document = status.document;
+        if status.phase != JobPhase::Terminal(true) {
             metrics.runs_failed += 1;
             continue;
         }
@@ -176,4 +237,35 @@ pub async fn verify(
         }
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn results_are_a_number_or_a_list_and_repeats_may_be_read_by_key() {
+        let count = |doc: Value, key: Option<&str>| count_results(&doc, "/r", key);
+        assert_eq!(
+            count(json!({"r": 2}), None),
+            Some(ResultCount {
+                count: 2,
+                repeated: 1
+            })
+        );
+        assert_eq!(
+            count(json!({"r": [{"step": 1}]}), None),
+            Some(ResultCount {
+                count: 1,
+                repeated: 0
+            })
+        );
+        let twice = json!({"r": [{"task": "a"}, {"task": "a"}]});
+        assert_eq!(count(twice.clone(), None).map(|c| c.repeated), Some(1));
+        let distinct = json!({"r": [{"step": 1}, {"step": 2}, {"step": 2}]});
+        assert_eq!(count(distinct, Some("/step")).map(|c| c.repeated), Some(1));
+        assert_eq!(count(json!({"r": "two"}), None), None);
+        assert_eq!(count(json!({"other": 1}), None), None);
+    }
 }

@@ -1,27 +1,32 @@
 //! The SSE sessions of a chaos test. Each session creates a job and reads
-//! its event stream; when the connection breaks before the final event it
-//! reconnects with `Last-Event-ID` (every 100 ms until the deadline) and
-//! checks that the ids continue with no gap and no repeat.
+//! its event stream; when the connection breaks before the last event it
+//! reconnects (every 100 ms until the deadline), with `Last-Event-ID` when
+//! the events carry ids, and checks that the ids continue with no gap and
+//! no repeat: numeric ids by sequence, other ids (UUIDs) by whether they
+//! were seen before, so a stream that replays from the start shows as
+//! repeats. The last event is what the plan names (an event name or a
+//! value in the data), or the stream's close once the job is terminal.
 
 use crate::jobs::JobClient;
-use crate::plan::ChaosStreams;
-use crate::sse::SseReader;
-use crate::target::Target;
+use crate::plan::{ChaosStreams, JobPhase, StreamEnd};
+use crate::sse::{SseEvent, SseReader};
 use crate::template::fill_path;
 use serde_json::Value;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// How one session ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionEnd {
+    /// The job the session followed, once created.
+    pub job: Option<String>,
     /// The first connection opened.
     pub opened: bool,
     /// The final event arrived.
     pub finished: bool,
-    /// The final event reported a failed run.
+    /// The job behind the stream ended in a failure status.
     pub failed_run: bool,
     /// The connection broke at least once before the final event.
     pub interrupted: bool,
@@ -33,15 +38,79 @@ pub struct SessionEnd {
     pub note: Option<String>,
 }
 
-/// What marks a stream's last event: the value at a JSON pointer of its data.
-struct FinalMark<'a> {
-    pointer: &'a str,
-    equals: &'a Value,
+/// Sessions under way, for the fault's trigger and its evidence.
+#[derive(Debug, Default)]
+pub struct SessionCounters {
+    first_events: AtomicU64,
+    finished: AtomicU64,
 }
 
-impl FinalMark<'_> {
-    fn is_final(&self, data: &Value) -> bool {
-        data.pointer(self.pointer) == Some(self.equals)
+impl SessionCounters {
+    /// Sessions that had their first event and not yet their last.
+    pub fn in_flight(&self) -> u64 {
+        let first = self.first_events.load(Ordering::Relaxed);
+        first.saturating_sub(self.finished.load(Ordering::Relaxed))
+    }
+}
+
+/// What marks a stream's last event.
+enum LastEvent {
+    /// An event name or a value in the data.
+    Marked(StreamEnd),
+    /// The stream closing once the job is terminal.
+    Close,
+}
+
+impl LastEvent {
+    fn for_session(spec: &ChaosStreams, protocol_end: Option<&StreamEnd>) -> LastEvent {
+        if let Some(pointer) = &spec.final_pointer {
+            return LastEvent::Marked(StreamEnd {
+                pointer: Some(pointer.clone()),
+                equals: spec.final_equals.clone(),
+                ..StreamEnd::default()
+            });
+        }
+        match protocol_end {
+            Some(end) if end.is_last("", "").is_some() => LastEvent::Marked(end.clone()),
+            _ => LastEvent::Close,
+        }
+    }
+
+    fn is_last(&self, event: &SseEvent) -> bool {
+        match self {
+            LastEvent::Marked(end) => end.is_last(&event.event, &event.data) == Some(true),
+            LastEvent::Close => false,
+        }
+    }
+}
+
+/// The ids a session has seen, to count gaps and repeats.
+#[derive(Default)]
+struct Ids {
+    /// The last id received, sent back as `Last-Event-ID`.
+    last: Option<String>,
+    /// The highest numeric id so far.
+    highest: Option<u64>,
+    /// Every id so far.
+    seen: HashSet<String>,
+}
+
+impl Ids {
+    fn record(&mut self, id: &str, end: &mut SessionEnd) {
+        let id = id.trim();
+        if let Ok(n) = id.parse::<u64>() {
+            let expected = self.highest.map_or(1, |h| h + 1);
+            if n < expected {
+                end.repeats += 1;
+            } else if n > expected && self.highest.is_some() {
+                end.gaps += n - expected;
+            }
+            self.highest = Some(self.highest.map_or(n, |h| h.max(n)));
+        } else if self.seen.contains(id) {
+            end.repeats += 1;
+        }
+        self.seen.insert(id.to_owned());
+        self.last = Some(id.to_owned());
     }
 }
 
@@ -50,15 +119,14 @@ enum Read {
     Broken(String),
 }
 
-/// Runs one session to its final event or the deadline. `first_events`
-/// counts sessions that got their first event (for the fault trigger).
+/// Runs one session to its final event or the deadline.
 pub async fn session(
     client: &JobClient<'_>,
     spec: &ChaosStreams,
     test_id: &str,
     deadline: Instant,
     cancel: &CancellationToken,
-    first_events: Arc<AtomicU64>,
+    counters: &SessionCounters,
 ) -> SessionEnd {
     let mut end = SessionEnd::default();
     let params = spec.job.params.clone().unwrap_or(Value::Null);
@@ -69,43 +137,41 @@ pub async fn session(
             return end;
         }
     };
+    end.job = Some(id.clone());
     let Some(path) = client.protocol.events_path.as_deref() else {
         end.note = Some("the job protocol has no events_path".to_owned());
         return end;
     };
     let path = fill_path(path, &id, "");
-    let final_mark = FinalMark {
-        pointer: spec.final_pointer.as_deref().unwrap_or("/final"),
-        equals: spec.final_equals.as_ref().unwrap_or(&Value::Bool(true)),
+    let last_event = LastEvent::for_session(spec, client.protocol.stream_end.as_ref());
+    let mut ids = Ids::default();
+    let mut session = Session {
+        client,
+        path: &path,
+        job: &id,
+        last_event: &last_event,
+        counters,
+        deadline,
+        got_first: false,
     };
-    let mut last: Option<u64> = None;
-    let mut connected_once = false;
     loop {
         if Instant::now() >= deadline || cancel.is_cancelled() {
             end.note = Some(format!(
                 "stream of job {id} did not reach its final event by the deadline"
             ));
-            return end;
+            break;
         }
-        let read = read_once(
-            client.target,
-            &path,
-            last,
-            &final_mark,
-            &mut end,
-            &mut last,
-            &first_events,
-            &mut connected_once,
-            deadline,
-        )
-        .await;
-        match read {
+        match session.read_once(&mut ids, &mut end).await {
             Read::Final => {
                 end.finished = true;
-                return end;
+                end.failed_run = matches!(
+                    client.status(&id).await.map(|s| s.phase),
+                    Ok(JobPhase::Terminal(false))
+                );
+                break;
             }
             Read::Broken(why) => {
-                if connected_once {
+                if end.opened {
                     end.interrupted = true;
                 }
                 end.note = Some(why);
@@ -113,75 +179,87 @@ pub async fn session(
             }
         }
     }
+    if session.got_first {
+        counters.finished.fetch_add(1, Ordering::Relaxed);
+    }
+    end
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn read_once(
-    target: &Target,
-    path: &str,
-    resume_from: Option<u64>,
-    final_mark: &FinalMark<'_>,
-    end: &mut SessionEnd,
-    last: &mut Option<u64>,
-    first_events: &AtomicU64,
-    connected_once: &mut bool,
+/// One session's fixed parts.
+struct Session<'a> {
+    client: &'a JobClient<'a>,
+    path: &'a str,
+    job: &'a str,
+    last_event: &'a LastEvent,
+    counters: &'a SessionCounters,
     deadline: Instant,
-) -> Read {
-    let url = match target.url(path) {
-        Ok(url) => url,
-        Err(e) => return Read::Broken(e.to_string()),
-    };
-    let mut request = target
-        .client
-        .get(url.clone())
-        .headers(target.headers.clone())
-        .header("accept", "text/event-stream");
-    if let Some(id) = resume_from {
-        request = request.header("last-event-id", id.to_string());
-    }
-    let response = match request.send().await {
-        Ok(r) if r.status().is_success() => r,
-        Ok(r) => return Read::Broken(format!("GET {url} answered {}", r.status())),
-        Err(e) => return Read::Broken(format!("GET {url}: {e}")),
-    };
-    if !*connected_once {
-        *connected_once = true;
+    got_first: bool,
+}
+
+impl Session<'_> {
+    /// One connection: reads until the last event, a break, or the deadline.
+    async fn read_once(&mut self, ids: &mut Ids, end: &mut SessionEnd) -> Read {
+        let target = self.client.target;
+        let url = match target.url(self.path) {
+            Ok(url) => url,
+            Err(e) => return Read::Broken(e.to_string()),
+        };
+        let mut request = target
+            .client
+            .get(url.clone())
+            .headers(target.headers.clone())
+            .header("accept", "text/event-stream");
+        if let Some(id) = &ids.last {
+            request = request.header("last-event-id", id.as_str());
+        }
+        let response = match request.send().await {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => return Read::Broken(format!("GET {url} answered {}", r.status())),
+            Err(e) => return Read::Broken(format!("GET {url}: {e}")),
+        };
         end.opened = true;
+        let mut reader = SseReader::new(response);
+        loop {
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            let next = match tokio::time::timeout(remaining, reader.next()).await {
+                Err(_) => return Read::Broken("deadline passed while reading".to_owned()),
+                Ok(next) => next,
+            };
+            let event = match next {
+                Ok(Some(event)) => event,
+                Ok(None) => return self.closed(&url).await,
+                Err(e) => return Read::Broken(format!("{url}: {e}")),
+            };
+            if !self.got_first {
+                self.got_first = true;
+                self.counters.first_events.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(id) = event.id.as_deref().filter(|i| !i.trim().is_empty()) {
+                ids.record(id, end);
+            }
+            if self.last_event.is_last(&event) {
+                return Read::Final;
+            }
+        }
     }
-    let mut reader = SseReader::new(response);
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let next = match tokio::time::timeout(remaining, reader.next()).await {
-            Err(_) => return Read::Broken("deadline passed while reading".to_owned()),
-            Ok(next) => next,
-        };
-        let event = match next {
-            Ok(Some(event)) => event,
-            Ok(None) => return Read::Broken(format!("{url}: stream ended before the final event")),
-            Err(e) => return Read::Broken(format!("{url}: {e}")),
-        };
-        let Some(id) = event
-            .id
-            .as_deref()
-            .and_then(|i| i.trim().parse::<u64>().ok())
-        else {
-            continue;
-        };
-        if last.is_none() {
-            first_events.fetch_add(1, Ordering::Relaxed);
+
+    /// The server closed the stream: the end when the plan says the close
+    /// ends it and the job is terminal, else a break to reconnect after.
+    async fn closed(&self, url: &url::Url) -> Read {
+        if let LastEvent::Close = self.last_event {
+            match self.client.status(self.job).await {
+                Ok(status) if matches!(status.phase, JobPhase::Terminal(_)) => return Read::Final,
+                Ok(status) => {
+                    return Read::Broken(format!(
+                        "{url}: stream closed while job {} was {}",
+                        self.job,
+                        status.text()
+                    ))
+                }
+                Err(e) => return Read::Broken(format!("{url}: stream closed; {e}")),
+            }
         }
-        let expected = last.map_or(1, |l| l + 1);
-        if id < expected {
-            end.repeats += 1;
-        } else if id > expected {
-            end.gaps += id - expected;
-        }
-        *last = Some(last.map_or(id, |l| l.max(id)));
-        let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
-        if final_mark.is_final(&data) {
-            end.failed_run = event.event == "failed";
-            return Read::Final;
-        }
+        Read::Broken(format!("{url}: stream ended before the final event"))
     }
 }
 
@@ -190,22 +268,76 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn event(name: &str, data: Value) -> SseEvent {
+        SseEvent {
+            id: None,
+            event: name.to_owned(),
+            data: data.to_string(),
+        }
+    }
+
+    fn streams(final_pointer: Option<&str>, final_equals: Option<Value>) -> ChaosStreams {
+        ChaosStreams {
+            sessions: crate::plan::Positive::new(1).expect("positive"),
+            job: crate::plan::JobMix {
+                kind: "k".to_owned(),
+                count: None,
+                weight: None,
+                params: None,
+            },
+            final_pointer: final_pointer.map(str::to_owned),
+            final_equals,
+        }
+    }
+
     #[test]
-    fn the_last_event_is_marked_by_true_unless_the_plan_names_a_value() {
-        let default = FinalMark {
-            pointer: "/final",
-            equals: &Value::Bool(true),
+    fn the_last_event_is_a_value_in_the_data_an_event_name_or_the_close() {
+        let by_kind = LastEvent::for_session(&streams(Some("/kind"), Some(json!("end"))), None);
+        assert!(by_kind.is_last(&event("message", json!({"seq": 9, "kind": "end"}))));
+        assert!(!by_kind.is_last(&event("message", json!({"seq": 8, "kind": "status"}))));
+        let by_true = LastEvent::for_session(&streams(Some("/final"), None), None);
+        assert!(by_true.is_last(&event("completed", json!({"final": true}))));
+        assert!(!by_true.is_last(&event("progress", json!({"final": false}))));
+        let named = StreamEnd {
+            event: Some("end".to_owned()),
+            ..StreamEnd::default()
         };
-        assert!(default.is_final(&json!({"final": true})));
-        assert!(!default.is_final(&json!({"final": false})));
-        assert!(!default.is_final(&json!({"kind": "end"})));
-        let end = json!("end");
-        let by_kind = FinalMark {
-            pointer: "/kind",
-            equals: &end,
-        };
-        assert!(by_kind.is_final(&json!({"seq": 9, "kind": "end", "data": "{}"})));
-        assert!(!by_kind.is_final(&json!({"seq": 8, "kind": "status"})));
-        assert!(!by_kind.is_final(&Value::Null));
+        let by_name = LastEvent::for_session(&streams(None, None), Some(&named));
+        assert!(by_name.is_last(&event("end", Value::Null)));
+        assert!(!by_name.is_last(&event("progress", json!({"final": true}))));
+        let close = LastEvent::for_session(&streams(None, None), Some(&StreamEnd::default()));
+        assert!(matches!(close, LastEvent::Close));
+        assert!(!close.is_last(&event("end", json!({"final": true}))));
+    }
+
+    #[test]
+    fn numeric_ids_count_gaps_and_repeats_and_other_ids_count_repeats_by_membership() {
+        let mut end = SessionEnd::default();
+        let mut ids = Ids::default();
+        for id in ["1", "2", "4", "4", "3"] {
+            ids.record(id, &mut end);
+        }
+        assert_eq!((end.gaps, end.repeats), (1, 2));
+        assert_eq!(ids.last.as_deref(), Some("3"));
+
+        let mut end = SessionEnd::default();
+        let mut ids = Ids::default();
+        let replay = [
+            "ev-a1", "ev-b2", "ev-c3", "ev-a1", "ev-b2", "ev-c3", "ev-d4",
+        ];
+        for id in replay {
+            ids.record(id, &mut end);
+        }
+        assert_eq!((end.gaps, end.repeats), (0, 3));
+    }
+
+    #[test]
+    fn a_stream_resumed_mid_way_has_no_gap_at_its_first_id() {
+        let mut end = SessionEnd::default();
+        let mut ids = Ids::default();
+        for id in ["7", "8", "9"] {
+            ids.record(id, &mut end);
+        }
+        assert_eq!((end.gaps, end.repeats), (0, 0));
     }
 }

@@ -5,7 +5,7 @@
 //! expected bucket.
 
 use crate::bucket::Buckets;
-use crate::chaos_model::{DependencyStatus, HealthMetrics};
+use crate::chaos_model::{DependencyStatus, HealthMetrics, RecordedAnswer};
 use crate::context::{TestContext, TestOutcome};
 use crate::jobs::{JobClient, JobEnd};
 use crate::metrics::TestMetrics;
@@ -37,6 +37,103 @@ pub async fn run(spec: &HealthSpec, ctx: &TestContext) -> TestOutcome {
     outcome
 }
 
+/// GETs a path and keeps the answer as evidence; the JSON body when it is JSON.
+async fn record(ctx: &TestContext, path: &str) -> Result<(RecordedAnswer, Duration), String> {
+    let url = ctx.target.url(path).map_err(|e| e.to_string())?;
+    let request = format!("GET {url}");
+    let t = Instant::now();
+    let response = ctx
+        .target
+        .client
+        .get(url.clone())
+        .headers(ctx.target.headers.clone())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| format!("{request}: {e}"))?;
+    let status = response.status().as_u16();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| format!("{request}: {e}"))?;
+    let took = t.elapsed();
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|_| Value::String(text.chars().take(4096).collect()));
+    Ok((
+        RecordedAnswer {
+            request,
+            status,
+            body,
+        },
+        took,
+    ))
+}
+
+/// Whether a dependency's status means healthy: the plan's value, else
+/// `true` or a usual word (`healthy`, `ok`, `up`, `pass`).
+fn is_healthy(status: &Value, wanted: Option<&Value>) -> bool {
+    match (wanted, status) {
+        (Some(wanted), status) => crate::plan::status_eq(wanted, status),
+        (None, Value::Bool(b)) => *b,
+        (None, Value::String(word)) => ["healthy", "ok", "up", "pass"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w)),
+        (None, _) => false,
+    }
+}
+
+/// The dependencies in a readiness answer: a list of entries with a name,
+/// or an object keyed by name.
+pub fn dependencies(spec: &HealthSpec, document: &Value) -> Result<Vec<DependencyStatus>, String> {
+    let pointer = spec
+        .dependencies_pointer
+        .as_deref()
+        .unwrap_or("/dependencies");
+    let status_pointer = spec
+        .dependency_status_pointer
+        .as_deref()
+        .unwrap_or("/status");
+    let latency_pointer = spec
+        .dependency_latency_pointer
+        .as_deref()
+        .unwrap_or("/latency_ms");
+    let name_pointer = spec.dependency_name_pointer.as_deref().unwrap_or("/name");
+    let named: Vec<(String, &Value)> = match document.pointer(pointer) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let name = item
+                    .pointer(name_pointer)
+                    .map(crate::plan::status_text)
+                    .unwrap_or_else(|| format!("#{i}"));
+                (name, item)
+            })
+            .collect(),
+        Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        _ => return Err(format!(
+            "`{pointer}` in the readiness answer is not a list or an object of dependencies: {}",
+            clip(&document.to_string())
+        )),
+    };
+    Ok(named
+        .into_iter()
+        .map(|(name, dep)| {
+            let status = dep.pointer(status_pointer).cloned().unwrap_or(Value::Null);
+            DependencyStatus {
+                name,
+                healthy: is_healthy(&status, spec.healthy_status.as_ref()),
+                status: crate::plan::status_text(&status),
+                latency_ms: dep.pointer(latency_pointer).and_then(Value::as_f64),
+            }
+        })
+        .collect())
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
 async fn readiness(
     spec: &HealthSpec,
     ctx: &TestContext,
@@ -48,50 +145,15 @@ async fn readiness(
         .readiness_path
         .as_deref()
         .ok_or("the environment has no readiness_path")?;
-    let url = ctx.target.url(path).map_err(|e| e.to_string())?;
-    let t = Instant::now();
-    let response = ctx
-        .target
-        .client
-        .get(url.clone())
-        .headers(ctx.target.headers.clone())
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    m.status = Some(response.status().as_u16());
-    let document: Value = response
-        .json()
-        .await
-        .map_err(|e| format!("GET {url}: not JSON: {e}"))?;
-    m.latency_ms = t.elapsed().as_secs_f64() * 1000.0;
-    let healthy = spec.healthy_status.as_deref().unwrap_or("healthy");
-    let pointer = spec
-        .dependencies_pointer
-        .as_deref()
-        .unwrap_or("/dependencies");
-    for dep in document
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let status = dep
-            .get("status")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        m.dependencies.push(DependencyStatus {
-            name: dep
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_owned(),
-            healthy: status == healthy,
-            status,
-            latency_ms: dep.get("latency_ms").and_then(Value::as_f64),
-        });
+    if let Some(health) = &ctx.target.env.health_path {
+        m.health_answer = record(ctx, health).await.ok().map(|(answer, _)| answer);
     }
+    let (answer, took) = record(ctx, path).await?;
+    m.status = Some(answer.status);
+    m.latency_ms = took.as_secs_f64() * 1000.0;
+    let document = answer.body.clone();
+    m.readiness_answer = Some(answer);
+    m.dependencies = dependencies(spec, &document)?;
     m.dependencies_total = m.dependencies.len() as u64;
     m.dependencies_healthy = m.dependencies.iter().filter(|d| d.healthy).count() as u64;
     if let Some(pointer) = &spec.bucket_pointer {
@@ -178,4 +240,70 @@ async fn artifacts(
         m.artifacts_in_expected_bucket += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec() -> HealthSpec {
+        HealthSpec {
+            dependencies_pointer: None,
+            dependency_name_pointer: None,
+            dependency_status_pointer: None,
+            dependency_latency_pointer: None,
+            healthy_status: None,
+            bucket_pointer: None,
+            artifact_job: None,
+            artifact_bucket_pointer: None,
+            timeout_s: None,
+        }
+    }
+
+    #[test]
+    fn dependencies_are_read_from_a_list_of_named_entries() {
+        let answer = json!({"dependencies": [
+            {"name": "database", "status": "healthy", "latency_ms": 1.5},
+            {"name": "bucket", "status": "degraded"}
+        ]});
+        let deps = dependencies(&spec(), &answer).expect("a list");
+        assert_eq!(deps.len(), 2);
+        assert!(deps[0].healthy && !deps[1].healthy);
+        assert_eq!(deps[0].latency_ms, Some(1.5));
+        assert_eq!(deps[1].status, "degraded");
+    }
+
+    #[test]
+    fn dependencies_are_read_from_an_object_keyed_by_name_with_boolean_status() {
+        let answer = json!({"ready": false, "checks": {
+            "db": {"ok": true, "took_ms": 0.7},
+            "store": {"ok": false, "took_ms": 3}
+        }});
+        let spec = HealthSpec {
+            dependencies_pointer: Some("/checks".to_owned()),
+            dependency_status_pointer: Some("/ok".to_owned()),
+            dependency_latency_pointer: Some("/took_ms".to_owned()),
+            ..spec()
+        };
+        let deps = dependencies(&spec, &answer).expect("an object");
+        let names: Vec<&str> = deps.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["db", "store"]);
+        assert!(deps[0].healthy && !deps[1].healthy);
+        assert_eq!(deps[1].latency_ms, Some(3.0));
+        assert_eq!(deps[1].status, "false");
+    }
+
+    #[test]
+    fn a_plan_may_name_the_healthy_value_and_a_missing_list_is_named() {
+        let answer = json!({"deps": [{"name": "a", "status": "GREEN"}]});
+        let spec = HealthSpec {
+            dependencies_pointer: Some("/deps".to_owned()),
+            healthy_status: Some(json!("GREEN")),
+            ..spec()
+        };
+        assert!(dependencies(&spec, &answer).expect("list")[0].healthy);
+        let e = dependencies(&spec, &json!({"other": 1})).expect_err("no deps");
+        assert!(e.contains("`/deps`"), "{e}");
+    }
 }

@@ -2,7 +2,7 @@
 //! read its id and status through JSON pointers, follow it by polling or by
 //! its SSE events to a terminal status, and check its artifact.
 
-use crate::plan::{Follow, JobProtocol};
+use crate::plan::{status_text, Follow, JobPhase, JobProtocol, StreamEnd};
 use crate::sse::SseReader;
 use crate::target::Target;
 use crate::template::{fill_path, render, JobVars};
@@ -39,9 +39,38 @@ pub struct JobClient<'a> {
     pub target: &'a Target,
 }
 
+/// A job's status as read from the target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobStatus {
+    /// The value at the protocol's `status_pointer`.
+    pub value: Value,
+    /// Where that puts the job.
+    pub phase: JobPhase,
+    /// The whole answer.
+    pub document: Value,
+}
+
+impl JobStatus {
+    /// The status as text, for messages.
+    pub fn text(&self) -> String {
+        status_text(&self.value)
+    }
+}
+
+/// "`/job/state` not found in the answer of GET http://…: {…}".
+pub fn not_found(pointer: &str, request: &str, answer: &str) -> String {
+    format!(
+        "`{pointer}` not found in the answer of {request}: {}",
+        clip(answer)
+    )
+}
+
 impl JobClient<'_> {
-    async fn get_json(&self, path: &str) -> Result<Value, String> {
+    /// GETs a path and returns its JSON answer and the request's name
+    /// (`GET http://…`) for messages.
+    pub async fn get_json(&self, path: &str) -> Result<(Value, String), String> {
         let url = self.target.url(path).map_err(|e| e.to_string())?;
+        let request = format!("GET {url}");
         let response = self
             .target
             .client
@@ -50,18 +79,22 @@ impl JobClient<'_> {
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
+            .map_err(|e| format!("{request}: {e}"))?;
         let status = response.status();
-        if !status.is_success() {
-            return Err(format!("GET {url} answered {status}"));
-        }
-        response
-            .json::<Value>()
+        let text = response
+            .text()
             .await
-            .map_err(|e| format!("GET {url}: not JSON: {e}"))
+            .map_err(|e| format!("{request}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{request} answered {status}: {}", clip(&text)));
+        }
+        let document = serde_json::from_str(&text)
+            .map_err(|e| format!("{request}: not JSON ({e}): {}", clip(&text)))?;
+        Ok((document, request))
     }
 
-    /// Creates a job and returns its id.
+    /// Creates a job and returns its id: read at `id_pointer`, or from the
+    /// answer's `Location` header when the plan names no pointer.
     pub async fn submit(
         &self,
         kind: &str,
@@ -83,19 +116,29 @@ impl JobClient<'_> {
             .target
             .url(&self.protocol.create_path)
             .map_err(|e| e.to_string())?;
-        let method = reqwest::Method::from_bytes(self.protocol.create_method.as_str().as_bytes())
-            .unwrap_or(reqwest::Method::POST);
-        let response = self
+        let method_name = self.protocol.create_method.as_str();
+        let method =
+            reqwest::Method::from_bytes(method_name.as_bytes()).unwrap_or(reqwest::Method::POST);
+        let mut request = self
             .target
             .client
             .request(method, url.clone())
             .headers(self.target.headers.clone())
             .json(&body)
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT);
+        if let Some(header) = &self.protocol.idempotency_header {
+            request = request.header(header.as_str(), key.as_str());
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| format!("create job at {url}: {e}"))?;
         let status = response.status();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.unwrap_or_default();
         if !status.is_success() {
             return Err(format!(
@@ -103,38 +146,49 @@ impl JobClient<'_> {
                 clip(&text)
             ));
         }
+        let Some(pointer) = &self.protocol.id_pointer else {
+            return location
+                .as_deref()
+                .and_then(id_from_location)
+                .ok_or_else(|| {
+                    format!(
+                        "create job at {url} answered {status} without a Location header \
+                         naming the job (Location: {}), and the plan names no id_pointer",
+                        location.as_deref().unwrap_or("absent")
+                    )
+                });
+        };
         let document: Value = serde_json::from_str(&text)
             .map_err(|_| format!("create job at {url}: answer is not JSON: {}", clip(&text)))?;
-        match document.pointer(&self.protocol.id_pointer) {
-            Some(Value::String(id)) => Ok(id.clone()),
+        match document.pointer(pointer) {
+            Some(Value::String(id)) if !id.is_empty() => Ok(id.clone()),
             Some(Value::Number(n)) => Ok(n.to_string()),
-            _ => Err(format!(
-                "create job at {url}: no id at {}",
-                self.protocol.id_pointer
-            )),
+            _ => Err(not_found(pointer, &format!("{method_name} {url}"), &text)),
         }
     }
 
-    /// The job's status and document.
-    pub async fn status(&self, id: &str) -> Result<(String, Value), String> {
-        let document = self
+    /// The job's status.
+    pub async fn status(&self, id: &str) -> Result<JobStatus, String> {
+        let (document, request) = self
             .get_json(&fill_path(&self.protocol.status_path, id, ""))
             .await?;
-        let status = document
-            .pointer(&self.protocol.status_pointer)
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("job {id}: no status at {}", self.protocol.status_pointer))?
-            .to_owned();
-        Ok((status, document))
+        let pointer = &self.protocol.status_pointer;
+        let value = match document.pointer(pointer) {
+            Some(value) if !value.is_null() => value.clone(),
+            _ => return Err(not_found(pointer, &request, &document.to_string())),
+        };
+        Ok(JobStatus {
+            phase: self.protocol.phase(&value, &document),
+            value,
+            document,
+        })
     }
 
-    fn end(&self, status: String, document: Value) -> Option<JobEnd> {
-        if self.protocol.success_statuses.contains(&status) {
-            Some(JobEnd::Succeeded(document))
-        } else if self.protocol.terminal_statuses.contains(&status) {
-            Some(JobEnd::Failed(status))
-        } else {
-            None
+    fn end(&self, status: JobStatus) -> Option<JobEnd> {
+        match status.phase {
+            JobPhase::Terminal(true) => Some(JobEnd::Succeeded(status.document)),
+            JobPhase::Terminal(false) => Some(JobEnd::Failed(status.text())),
+            JobPhase::Queued | JobPhase::InFlight => None,
         }
     }
 
@@ -160,8 +214,8 @@ impl JobClient<'_> {
             ));
             loop {
                 match self.status(id).await {
-                    Ok((status, document)) => {
-                        if let Some(end) = self.end(status, document) {
+                    Ok(status) => {
+                        if let Some(end) = self.end(status) {
                             return end;
                         }
                     }
@@ -177,8 +231,9 @@ impl JobClient<'_> {
         }
     }
 
-    /// Reads a job's SSE events until the server ends the stream; calls
-    /// `on_event` with the time since opening for each.
+    /// Reads a job's SSE events to the end the protocol's `stream_end`
+    /// names (or to the stream's close); calls `on_event` with the time
+    /// since opening for each.
     pub async fn read_events(
         &self,
         id: &str,
@@ -189,7 +244,13 @@ impl JobClient<'_> {
             .events_path
             .as_deref()
             .ok_or("the job protocol has no events_path")?;
-        read_sse(self.target, &fill_path(path, id, ""), None, on_event).await
+        read_sse(
+            self.target,
+            &fill_path(path, id, ""),
+            self.protocol.stream_end.as_ref(),
+            on_event,
+        )
+        .await
     }
 
     /// Checks a successful job's artifact: its key is present and, when the
@@ -250,21 +311,33 @@ impl JobClient<'_> {
     /// Samples the queue metric, when the plan names one.
     pub async fn queue_depth(&self) -> Option<Result<f64, String>> {
         let metric = self.protocol.queue_metric.as_ref()?;
-        Some(self.get_json(&metric.path).await.and_then(|doc| {
-            doc.pointer(&metric.pointer)
-                .and_then(Value::as_f64)
-                .ok_or_else(|| format!("no number at {} in {}", metric.pointer, metric.path))
-        }))
+        Some(
+            self.get_json(&metric.path)
+                .await
+                .and_then(|(doc, request)| {
+                    doc.pointer(&metric.pointer)
+                        .and_then(Value::as_f64)
+                        .ok_or_else(|| not_found(&metric.pointer, &request, &doc.to_string()))
+                }),
+        )
     }
 }
 
-/// Opens an SSE path and reads it to its end. Returns an error when the
-/// stream could not be opened or broke; `end_event`, when given, must have
-/// been seen.
+/// The job id a `Location` header names: its last path segment
+/// (`/api/v2/tasks/42?x=1` gives `42`).
+pub fn id_from_location(location: &str) -> Option<String> {
+    let path = location.split(['?', '#']).next()?;
+    let segment = path.trim_end_matches('/').rsplit('/').next()?;
+    (!segment.is_empty() && !segment.contains(':')).then(|| segment.to_owned())
+}
+
+/// Opens an SSE path and reads it to its end: the last event `end` names
+/// (an error when the stream closes before it), or the close itself when
+/// `end` names no event. Errors when the stream could not be opened or broke.
 pub async fn read_sse(
     target: &Target,
     path: &str,
-    end_event: Option<&str>,
+    end: Option<&StreamEnd>,
     mut on_event: impl FnMut(Duration),
 ) -> Result<(), String> {
     let url = target.url(path).map_err(|e| e.to_string())?;
@@ -281,23 +354,64 @@ pub async fn read_sse(
         return Err(format!("GET {url} answered {}", response.status()));
     }
     let mut reader = SseReader::new(response);
-    let mut saw_end = end_event.is_none();
+    let mut needs_end = false;
     while let Some(event) = reader.next().await.map_err(|e| format!("{url}: {e}"))? {
         on_event(opened.elapsed());
-        if end_event == Some(event.event.as_str()) {
-            saw_end = true;
+        match end.and_then(|end| end.is_last(&event.event, &event.data)) {
+            Some(true) => return Ok(()),
+            Some(false) => needs_end = true,
+            None => {}
         }
     }
-    if saw_end {
-        Ok(())
-    } else {
+    if needs_end {
         Err(format!(
-            "{url}: the stream ended without a {:?} event",
-            end_event.unwrap_or_default()
+            "{url}: the stream ended without the last event the plan names ({})",
+            end.map(describe_end).unwrap_or_default()
         ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The plan's stream end in words.
+pub fn describe_end(end: &StreamEnd) -> String {
+    let mut names: Vec<&str> = end.events.iter().map(String::as_str).collect();
+    names.extend(end.event.as_deref());
+    let mut parts = Vec::new();
+    if !names.is_empty() {
+        parts.push(format!("event {}", names.join(" or ")));
+    }
+    if let Some(pointer) = &end.pointer {
+        let equals = end.equals.clone().unwrap_or(Value::Bool(true));
+        parts.push(format!("{pointer} == {equals} in its data"));
+    }
+    if parts.is_empty() {
+        "the stream's close".to_owned()
+    } else {
+        parts.join(", or ")
     }
 }
 
 fn clip(text: &str) -> String {
-    text.chars().take(200).collect()
+    let mut out: String = text.chars().take(300).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_location_names_the_job_by_its_last_segment() {
+        assert_eq!(id_from_location("/api/v2/tasks/42").as_deref(), Some("42"));
+        assert_eq!(
+            id_from_location("http://127.0.0.1:9/jobs/ab-c/?watch=1").as_deref(),
+            Some("ab-c")
+        );
+        assert_eq!(id_from_location("http://127.0.0.1:9"), None);
+        assert_eq!(id_from_location(""), None);
+    }
 }

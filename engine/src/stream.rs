@@ -5,7 +5,7 @@ use crate::context::{TestContext, TestOutcome};
 use crate::jobs::{read_sse, JobClient, JobEnd};
 use crate::load::recorder::{encode, summarize, Outcome, Recorder, Sample};
 use crate::metrics::{StreamMetrics, TestMetrics};
-use crate::plan::{Follow, StreamSpec};
+use crate::plan::{Follow, StreamEnd, StreamSpec};
 use crate::template::fill_path;
 use hdrhistogram::Histogram;
 use std::time::{Duration, Instant};
@@ -47,8 +47,12 @@ pub async fn run(spec: &StreamSpec, ctx: &TestContext) -> TestOutcome {
             let mut events = 0u64;
             let mut first_event = None;
             let session = async {
-                let path = match (&spec.path, &spec.session_job, &ctx.jobs) {
-                    (Some(path), _, _) => path.clone(),
+                let named = spec.end_event.clone().map(|event| StreamEnd {
+                    event: Some(event),
+                    ..StreamEnd::default()
+                });
+                let (path, end) = match (&spec.path, &spec.session_job, &ctx.jobs) {
+                    (Some(path), _, _) => (path.clone(), named),
                     (None, Some(job), Some(protocol)) => {
                         let client = JobClient {
                             protocol,
@@ -60,11 +64,14 @@ pub async fn run(spec: &StreamSpec, ctx: &TestContext) -> TestOutcome {
                             .events_path
                             .as_deref()
                             .ok_or("the job protocol has no events_path")?;
-                        fill_path(events_path, &id, "")
+                        (
+                            fill_path(events_path, &id, ""),
+                            named.or_else(|| protocol.stream_end.clone()),
+                        )
                     }
                     _ => return Err("the session has neither path nor session_job".to_owned()),
                 };
-                read_sse(&ctx.target, &path, spec.end_event.as_deref(), |at| {
+                read_sse(&ctx.target, &path, end.as_ref(), |at| {
                     events += 1;
                     first_event.get_or_insert(at);
                 })

@@ -88,6 +88,7 @@ fn context(base_url: &str, restart: RestartMethod) -> TestContext {
         health: Some("/health".to_owned()),
         pid_pointer: Some("/pid".to_owned()),
         started_at_pointer: None,
+        identity_pointer: None,
         observe_timeout_s: Positive::new(2),
         restart,
     };

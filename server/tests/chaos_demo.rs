@@ -5,38 +5,20 @@
 
 mod common;
 
-use common::{build_sut, free_port, root};
-use engine::chaos_model::{ChaosMetrics, HealthMetrics};
+use common::plans::{chaos, example, fault_after_the_workload, keep, test, text_on_port};
+use common::{build_sut, free_port};
+use engine::chaos_model::HealthMetrics;
 use engine::metrics::TestMetrics;
-use engine::results::{RunResults, TestResult};
+use engine::results::RunResults;
 use engine::run::Verdict;
 use std::process::Command;
 
 /// The example plan with only the tests named (and their criteria), on a
 /// free port.
 fn step3_part(ids: &[&str], port: u16) -> String {
-    let text = std::fs::read_to_string(root().join("examples/step3.toml")).unwrap();
-    let mut plan: toml::Table = text.parse().unwrap();
-    let tests = plan["tests"].as_array().unwrap().clone();
-    plan["tests"] = toml::Value::Array(
-        tests
-            .into_iter()
-            .filter(|t| ids.contains(&t["id"].as_str().unwrap()))
-            .collect(),
-    );
-    let criteria = plan["criteria"].as_array().unwrap().clone();
-    plan["criteria"] = toml::Value::Array(
-        criteria
-            .into_iter()
-            .filter(|c| {
-                let expr = c["expr"].as_str().unwrap();
-                ids.iter().any(|id| expr.starts_with(&format!("{id}.")))
-            })
-            .collect(),
-    );
-    toml::to_string(&plan)
-        .unwrap()
-        .replace("http://127.0.0.1:8080", &format!("http://127.0.0.1:{port}"))
+    let mut plan = example("step3.toml");
+    keep(&mut plan, ids);
+    text_on_port(&plan, 8080, port)
 }
 
 /// Runs a plan text with `--demo` and the given fault switches.
@@ -76,17 +58,6 @@ fn run_raw(plan: &str, faults: &[&str], tag: &str) -> (String, String) {
     (stdout, json)
 }
 
-fn test<'a>(results: &'a RunResults, id: &str) -> &'a TestResult {
-    results.tests.iter().find(|t| t.id == id).unwrap()
-}
-
-fn chaos(results: &RunResults, id: &str) -> ChaosMetrics {
-    match &test(results, id).metrics {
-        Some(TestMetrics::Chaos(m)) => m.clone(),
-        other => panic!("{id}: {other:?}"),
-    }
-}
-
 #[test]
 fn clean_demo_is_go_with_every_restart_observed() {
     let port = free_port();
@@ -121,11 +92,16 @@ fn clean_demo_is_go_with_every_restart_observed() {
     }
     let c1 = chaos(&results, "C1");
     assert_eq!((c1.runs_completed, c1.stuck, c1.duplicates), (4, 0, 0));
+    assert_eq!(c1.jobs_in_flight_at_fault, 4, "the fault landed mid-run");
     assert!(
         c1.artifacts_checked == 4 && c1.artifacts_in_bucket == 4,
         "{c1:?}"
     );
     let c2 = chaos(&results, "C2");
+    assert_eq!(
+        c2.sessions_in_flight_at_fault, 4,
+        "the fault landed mid-stream"
+    );
     assert!(
         c2.streams_interrupted > 0 && c2.streams_reconnected == c2.streams_interrupted,
         "{c2:?}"
@@ -228,6 +204,24 @@ fn wrong_bucket_fails_isolation_and_graph_corruption_fails_integrity() {
         .unwrap();
     assert!(errors > 0.0, "{g1}");
     assert_eq!(results["verdict"], "NO-GO");
+}
+
+#[test]
+fn a_fault_after_the_workload_ended_is_an_error_not_a_pass() {
+    let mut plan = example("step3.toml");
+    keep(&mut plan, &["C1"]);
+    fault_after_the_workload(&mut plan, "C1");
+    let (results, log) = run(&text_on_port(&plan, 8080, free_port()), &[], "missed");
+    let t = test(&results, "C1");
+    assert!(
+        t.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("the fault missed the workload: 0 of 4 jobs in flight")),
+        "{log}"
+    );
+    assert!(t.faults.is_empty(), "no restart when nothing is in flight");
+    assert_eq!(chaos(&results, "C1").jobs_in_flight_at_fault, 0);
+    assert_eq!(results.verdict, Some(Verdict::NoGo));
 }
 
 #[test]

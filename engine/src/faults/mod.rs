@@ -107,6 +107,7 @@ fn health_source(
         url,
         pid_pointer: service.pid_pointer.clone(),
         started_at_pointer: service.started_at_pointer.clone(),
+        identity_pointer: service.identity_pointer.clone(),
     }))
 }
 

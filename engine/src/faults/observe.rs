@@ -25,6 +25,8 @@ pub struct HealthSource {
     pub pid_pointer: Option<String>,
     /// JSON pointer to the start time.
     pub started_at_pointer: Option<String>,
+    /// JSON pointer to any other identity (boot id, version).
+    pub identity_pointer: Option<String>,
 }
 
 /// One probe's answer.
@@ -36,22 +38,38 @@ pub struct Probe {
     pub pid: Option<String>,
     /// Start time read from the answer.
     pub started_at: Option<String>,
+    /// Other identity read from the answer.
+    pub identity: Option<String>,
 }
 
 impl Probe {
-    /// `pid X, started Y` or what of it is known.
+    /// `pid X, started Y, identity Z` with what of it the plan reads.
     pub fn identity(&self) -> Option<String> {
-        match (&self.pid, &self.started_at) {
-            (None, None) => None,
-            (pid, started) => Some(format!(
-                "pid {}, started {}",
-                pid.as_deref().unwrap_or("?"),
-                started.as_deref().unwrap_or("?")
-            )),
-        }
+        let parts: Vec<String> = [
+            ("pid", &self.pid),
+            ("started", &self.started_at),
+            ("identity", &self.identity),
+        ]
+        .into_iter()
+        .filter_map(|(label, value)| value.as_ref().map(|v| format!("{label} {v}")))
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
-    fn key(&self) -> (Option<&str>, Option<&str>) {
-        (self.pid.as_deref(), self.started_at.as_deref())
+    fn key(&self) -> [Option<&str>; 3] {
+        [
+            self.pid.as_deref(),
+            self.started_at.as_deref(),
+            self.identity.as_deref(),
+        ]
+    }
+    fn point(self, at_ms: u64) -> HealthPoint {
+        HealthPoint {
+            at_ms,
+            healthy: self.healthy,
+            pid: self.pid,
+            started_at: self.started_at,
+            identity: self.identity,
+        }
     }
 }
 
@@ -69,6 +87,7 @@ pub async fn probe(target: &Target, source: &HealthSource) -> Probe {
         healthy: false,
         pid: None,
         started_at: None,
+        identity: None,
     };
     let request = target
         .client
@@ -89,6 +108,7 @@ pub async fn probe(target: &Target, source: &HealthSource) -> Probe {
         healthy: true,
         pid: read(&source.pid_pointer),
         started_at: read(&source.started_at_pointer),
+        identity: read(&source.identity_pointer),
     }
 }
 
@@ -119,6 +139,7 @@ pub fn judge(before: &Probe, timeline: &[HealthPoint]) -> Observed {
             healthy: true,
             pid: point.pid.clone(),
             started_at: point.started_at.clone(),
+            identity: point.identity.clone(),
         };
         let changed = before.healthy && probe.identity().is_some() && probe.key() != before.key();
         if changed || (before.healthy && last_down.is_some()) {
@@ -187,12 +208,7 @@ pub async fn watch(
                 tasks.spawn(async move { (at_ms, probe(&target, &source).await) });
             }
             Some(Ok((at_ms, probe))) = tasks.join_next(), if !tasks.is_empty() => {
-                timeline.push(HealthPoint {
-                    at_ms,
-                    healthy: probe.healthy,
-                    pid: probe.pid,
-                    started_at: probe.started_at,
-                });
+                timeline.push(probe.point(at_ms));
                 timeline.sort_by_key(|p| p.at_ms);
                 if done.is_cancelled() && judge(&before, &timeline).restarted {
                     break;
@@ -209,12 +225,7 @@ pub async fn watch(
     while let Ok(Some(Ok((at_ms, probe)))) =
         tokio::time::timeout_at(drain_until, tasks.join_next()).await
     {
-        timeline.push(HealthPoint {
-            at_ms,
-            healthy: probe.healthy,
-            pid: probe.pid,
-            started_at: probe.started_at,
-        });
+        timeline.push(probe.point(at_ms));
     }
     tasks.abort_all();
     timeline.sort_by_key(|p| p.at_ms);
@@ -231,6 +242,7 @@ mod tests {
             healthy,
             pid: pid.map(str::to_owned),
             started_at: None,
+            identity: None,
         }
     }
 
@@ -239,6 +251,7 @@ mod tests {
             healthy: true,
             pid: Some(pid.to_owned()),
             started_at: None,
+            identity: None,
         }
     }
 
@@ -264,6 +277,25 @@ mod tests {
         );
         assert!(seen.restarted);
         assert_eq!(seen.recovery_ms, Some(200));
+    }
+
+    #[test]
+    fn any_identity_change_is_a_restart_without_a_pid() {
+        let boot = |at_ms, id: &str| HealthPoint {
+            identity: Some(id.to_owned()),
+            ..point(at_ms, true, None)
+        };
+        let before = Probe {
+            healthy: true,
+            pid: None,
+            started_at: None,
+            identity: Some("boot-a".to_owned()),
+        };
+        let seen = judge(&before, &[boot(0, "boot-a"), boot(100, "boot-b")]);
+        assert!(seen.restarted, "{}", seen.how);
+        assert!(seen.how.contains("identity boot-b"), "{}", seen.how);
+        let unchanged = judge(&before, &[boot(0, "boot-a"), boot(100, "boot-a")]);
+        assert!(!unchanged.restarted);
     }
 
     #[test]

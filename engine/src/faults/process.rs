@@ -33,6 +33,7 @@ fn observation(proof: &RestartProof) -> SupervisorObservation {
                 healthy: s.healthy,
                 pid: None,
                 started_at: None,
+                identity: None,
             })
             .collect(),
     }

@@ -36,9 +36,11 @@ pub struct ChaosSpec {
     /// Fault this many milliseconds after the workload started.
     #[serde(default)]
     pub fault_after_ms: Option<u32>,
-    /// Fault once this many runs are reported `running` (or, with streams
-    /// only, once this many streams got an event); with `fault_after_ms`
-    /// too, whichever comes first.
+    /// Fault once this many jobs are in flight (a status the job protocol
+    /// counts as in flight, not queued and not terminal) plus sessions that
+    /// got their first event; with `fault_after_ms` too, whichever comes
+    /// first. A trigger that does not fire within 60 s makes the test an
+    /// error, and so does a fault that finds nothing in flight.
     #[serde(default)]
     pub fault_after_started: Option<Positive>,
     /// `process` restarts only: the signal to stop with, instead of the
@@ -53,9 +55,15 @@ pub struct ChaosSpec {
     /// with more than one result counts as a duplicate.
     #[serde(default)]
     pub results_path: Option<String>,
-    /// JSON pointer to the number of results in that answer (`/count`).
+    /// JSON pointer to the results in that answer: a number (how many) or
+    /// a list (its length counts). `/count` unless set.
     #[serde(default)]
     pub results_count_pointer: Option<String>,
+    /// With a list of results: JSON pointer inside each item to what makes
+    /// it unique (`/step`); a value seen twice is a duplicate, instead of
+    /// any second item.
+    #[serde(default)]
+    pub results_key_pointer: Option<String>,
     /// Read every completed run's artifact back (over `artifact_path` and,
     /// when the environment has a reachable bucket, from the bucket) and
     /// compare its sha256 with the API's (true unless set).
@@ -74,8 +82,8 @@ pub struct ChaosStreams {
     pub sessions: Positive,
     /// The job each session creates and follows.
     pub job: JobMix,
-    /// JSON pointer in an event's data that is `true` on the last event
-    /// (`/final` unless set).
+    /// JSON pointer in an event's data that marks the last event; when
+    /// unset, the job protocol's `stream_end` says.
     #[serde(default)]
     pub final_pointer: Option<String>,
     /// The value at `final_pointer` that marks the last event, when it is
@@ -113,14 +121,26 @@ pub struct StorageProbeSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSpec {
-    /// JSON pointer to the dependency list in the readiness answer
-    /// (`/dependencies`); each entry has `name`, `status` and may have
-    /// `latency_ms`.
+    /// JSON pointer to the dependencies in the readiness answer
+    /// (`/dependencies` unless set): a list of objects with a name, or an
+    /// object keyed by dependency name (`/checks`).
     #[serde(default)]
     pub dependencies_pointer: Option<String>,
-    /// Status word of a healthy dependency (`healthy` unless set).
+    /// JSON pointer inside a list entry to its name (`/name` unless set).
     #[serde(default)]
-    pub healthy_status: Option<String>,
+    pub dependency_name_pointer: Option<String>,
+    /// JSON pointer inside a dependency to its status (`/status` unless
+    /// set; `/ok` for `{"ok": true}`).
+    #[serde(default)]
+    pub dependency_status_pointer: Option<String>,
+    /// JSON pointer inside a dependency to its latency in ms (`/latency_ms`
+    /// unless set).
+    #[serde(default)]
+    pub dependency_latency_pointer: Option<String>,
+    /// Status of a healthy dependency, a word or a boolean. When unset:
+    /// `true`, or one of the words `healthy`, `ok`, `up`, `pass` in any case.
+    #[serde(default)]
+    pub healthy_status: Option<serde_json::Value>,
     /// JSON pointer to the bucket name the target reports
     /// (`/dependencies/1/details/bucket`).
     #[serde(default)]

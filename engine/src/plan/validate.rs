@@ -80,6 +80,7 @@ impl Validator {
             for (field, pointer) in [
                 ("pid_pointer", &service.pid_pointer),
                 ("started_at_pointer", &service.started_at_pointer),
+                ("identity_pointer", &service.identity_pointer),
             ] {
                 if let Some(pointer) = pointer {
                     self.pointer(&path.key(field), pointer);
@@ -179,6 +180,19 @@ impl Validator {
                     if let Some(path) = &spec.results_path {
                         self.target(&kind_path.key("results_path"), path, &envs);
                     }
+                    for (field, pointer) in [
+                        ("results_count_pointer", &spec.results_count_pointer),
+                        ("results_key_pointer", &spec.results_key_pointer),
+                    ] {
+                        if let Some(pointer) = pointer {
+                            self.pointer(&kind_path.key(field), pointer);
+                        }
+                    }
+                    if let Some(pointer) =
+                        spec.streams.as_ref().and_then(|s| s.final_pointer.as_ref())
+                    {
+                        self.pointer(&kind_path.key("streams").key("final_pointer"), pointer);
+                    }
                     if let Some(checks) = &spec.after_checks {
                         self.target(
                             &kind_path.key("after_checks").key("path"),
@@ -198,6 +212,21 @@ impl Validator {
                     }
                 }
                 TestKind::Health(spec) => {
+                    for (field, pointer) in [
+                        ("dependencies_pointer", &spec.dependencies_pointer),
+                        ("dependency_name_pointer", &spec.dependency_name_pointer),
+                        ("dependency_status_pointer", &spec.dependency_status_pointer),
+                        (
+                            "dependency_latency_pointer",
+                            &spec.dependency_latency_pointer,
+                        ),
+                        ("bucket_pointer", &spec.bucket_pointer),
+                        ("artifact_bucket_pointer", &spec.artifact_bucket_pointer),
+                    ] {
+                        if let Some(pointer) = pointer {
+                            self.pointer(&kind_path.key(field), pointer);
+                        }
+                    }
                     for (name, env) in &envs {
                         if env.readiness_path.is_none() {
                             self.problem(
@@ -399,6 +428,14 @@ impl Validator {
         }
     }
 
+    fn stream_end(&mut self, path: &FieldPath, end: &crate::plan::StreamEnd) {
+        if let Some(pointer) = &end.pointer {
+            self.pointer(&path.key("pointer"), pointer);
+        } else if end.equals.is_some() {
+            self.problem(path.key("equals"), "equals needs a pointer to compare with");
+        }
+    }
+
     fn checks(&mut self, path: &FieldPath, checks: &[JsonCheck], names_allowed: bool) {
         let mut names = BTreeSet::new();
         for (i, check) in checks.iter().enumerate() {
@@ -494,9 +531,10 @@ impl Validator {
                 );
             }
         }
-        self.pointer(&path.key("id_pointer"), &jobs.id_pointer);
         self.pointer(&path.key("status_pointer"), &jobs.status_pointer);
         for (field, pointer) in [
+            ("id_pointer", &jobs.id_pointer),
+            ("outcome_pointer", &jobs.outcome_pointer),
             ("result_pointer", &jobs.result_pointer),
             ("artifact_pointer", &jobs.artifact_pointer),
             ("artifact_sha256_pointer", &jobs.artifact_sha256_pointer),
@@ -505,18 +543,51 @@ impl Validator {
                 self.pointer(&path.key(field), pointer);
             }
         }
+        if let Some(end) = &jobs.stream_end {
+            self.stream_end(&path.key("stream_end"), end);
+        }
+        for (field, list) in [
+            ("queued_statuses", &jobs.queued_statuses),
+            ("in_flight_statuses", &jobs.in_flight_statuses),
+            ("terminal_statuses", &jobs.terminal_statuses),
+            ("success_statuses", &jobs.success_statuses),
+        ] {
+            for (i, status) in list.iter().enumerate() {
+                if !(status.is_string() || status.is_number() || status.is_boolean()) {
+                    self.problem(
+                        path.key(field).index(i),
+                        format!("expected a string, number or boolean status, got {status}"),
+                    );
+                }
+            }
+        }
         if jobs.terminal_statuses.is_empty() {
             self.problem(
                 path.key("terminal_statuses"),
                 "expected at least one terminal status",
             );
         }
-        for (i, status) in jobs.success_statuses.iter().enumerate() {
-            if !jobs.terminal_statuses.contains(status) {
-                self.problem(
-                    path.key("success_statuses").index(i),
-                    format!("{status:?} is not one of terminal_statuses"),
-                );
+        for (field, list) in [
+            ("queued_statuses", &jobs.queued_statuses),
+            ("in_flight_statuses", &jobs.in_flight_statuses),
+        ] {
+            for (i, status) in list.iter().enumerate() {
+                if jobs.is_terminal(status) {
+                    self.problem(
+                        path.key(field).index(i),
+                        format!("{status} is also one of terminal_statuses"),
+                    );
+                }
+            }
+        }
+        if jobs.outcome_pointer.is_none() {
+            for (i, status) in jobs.success_statuses.iter().enumerate() {
+                if !jobs.is_terminal(status) {
+                    self.problem(
+                        path.key("success_statuses").index(i),
+                        format!("{status} is not one of terminal_statuses"),
+                    );
+                }
             }
         }
         if jobs.success_statuses.is_empty() {

@@ -1,5 +1,6 @@
 //! Helpers the integration tests share: the workspace root, the demo
-//! target's binary built next to `shakedown`, and free loopback ports.
+//! target's binary built next to `shakedown`, free loopback ports, and
+//! feeding a child's standard input without racing its exit.
 
 #![allow(dead_code)] // each test file uses its own subset
 
@@ -33,4 +34,23 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Writes `input` to the child's standard input and closes it. A child may
+/// exit before reading (a refused argument, say): the pipe is then broken,
+/// which is not an error here; callers judge the child by its exit status
+/// and output, never by whether the write got through.
+pub fn feed_stdin(child: &mut std::process::Child, input: &[u8]) {
+    use std::io::Write;
+    let Some(mut stdin) = child.stdin.take() else {
+        return;
+    };
+    match stdin.write_all(input) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => panic!("cannot write to the child's standard input: {e}"),
+    }
+    // Dropping `stdin` closes it: the child reads end of file.
+}
+
+pub mod plans;
 pub mod server;
