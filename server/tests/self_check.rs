@@ -242,12 +242,7 @@ fn add_user_with_token(data: &std::path::Path, name: &str, role: &str) -> String
         .stdout(Stdio::null())
         .spawn()
         .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(b"self-check password\n")?;
+            common::feed_stdin(&mut child, b"self-check password\n");
             child.wait()
         })
         .unwrap();
