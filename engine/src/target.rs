@@ -1,13 +1,25 @@
 //! The environment a run talks to, made ready for requests: URLs resolved
 //! and checked against the allowed hosts, secrets read from environment
 //! variables, and one shared HTTP client for everything but `http_load`.
+//!
+//! Every request stays inside the allowed hosts on every hop: a redirect is
+//! followed only to an allowed host, and only to another origin when the
+//! environment sends no secrets; names that resolve to link-local addresses
+//! (where cloud metadata services answer, 169.254.169.254) or other
+//! addresses no target lives at are refused unless `allowed_hosts` names
+//! that address itself.
 
-use crate::plan::validate::{resolve, secret_refs};
+use crate::plan::validate::{host_allowed, resolve, secret_refs};
 use crate::plan::Environment;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
+
+/// Most redirects followed for one request.
+const MAX_REDIRECTS: usize = 10;
 
 /// An environment that cannot be used as it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,9 +87,14 @@ impl Target {
                 roots
             }
         };
+        let env_arc = Arc::new(env.clone());
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            .redirect(redirect_policy(env_arc))
+            .dns_resolver(Arc::new(GuardedResolver {
+                named: named_addresses(&env.allowed_hosts),
+            }));
         for root in &roots {
             builder = builder.add_root_certificate(root.clone());
         }
@@ -136,4 +153,138 @@ fn header_map(
         map.insert(name, value);
     }
     Ok(map)
+}
+
+/// Whether no target should ever be reached at this address unless the
+/// plan names it: link-local (cloud metadata services answer at
+/// 169.254.169.254 and fd00:ec2::254), unspecified, broadcast, multicast.
+pub fn forbidden_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()
+        }
+        IpAddr::V6(v6) => {
+            let link_local = (v6.segments()[0] & 0xffc0) == 0xfe80;
+            let ec2_metadata = v6.segments() == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254];
+            let mapped = v6
+                .to_ipv4_mapped()
+                .is_some_and(|v4| forbidden_address(IpAddr::V4(v4)));
+            link_local || ec2_metadata || mapped || v6.is_unspecified() || v6.is_multicast()
+        }
+    }
+}
+
+/// The addresses `allowed_hosts` names literally (`169.254.10.1`, `[fe80::1]:80`).
+pub fn named_addresses(allowed_hosts: &[String]) -> Vec<IpAddr> {
+    allowed_hosts
+        .iter()
+        .filter_map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<IpAddr>()
+                .ok()
+                .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+                .or_else(|| {
+                    entry
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<IpAddr>()
+                        .ok()
+                })
+        })
+        .collect()
+}
+
+/// The addresses of `host` Shakedown may connect to: the forbidden ones
+/// are dropped unless named; none left is an error naming them.
+pub fn checked_addresses(
+    host: &str,
+    addrs: Vec<SocketAddr>,
+    named: &[IpAddr],
+) -> Result<Vec<SocketAddr>, String> {
+    let (ok, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs
+        .into_iter()
+        .partition(|a| !forbidden_address(a.ip()) || named.contains(&a.ip()));
+    if ok.is_empty() && !refused.is_empty() {
+        let list: Vec<String> = refused.iter().map(|a| a.ip().to_string()).collect();
+        return Err(format!(
+            "{host} resolves to {}, a link-local or otherwise reserved address Shakedown does not send to unless allowed_hosts names it",
+            list.join(", ")
+        ));
+    }
+    Ok(ok)
+}
+
+/// reqwest's name resolution with [`checked_addresses`] applied.
+struct GuardedResolver {
+    named: Vec<IpAddr>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let named = self.named.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ok = checked_addresses(&host, found, &named).map_err(|e| {
+                Box::new(std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))
+                    as Box<dyn std::error::Error + Send + Sync>
+            })?;
+            Ok(Box::new(ok.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Follows a redirect only to an allowed host, and to another origin only
+/// when the environment sends no secrets (a header carrying one would
+/// travel to a host the plan did not name for it).
+fn redirect_policy(env: Arc<Environment>) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let next = attempt.url().clone();
+        let Some(first) = attempt.previous().first().cloned() else {
+            return attempt.follow();
+        };
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects from {first}"));
+        }
+        if !host_allowed(&env, &next) {
+            return attempt.error(format!(
+                "{first} redirected to {next}, outside the environment's allowed_hosts"
+            ));
+        }
+        if next.origin() != first.origin() && !env.secrets.is_empty() {
+            return attempt.error(format!(
+                "{first} redirected to {next}, another host: not followed, because the environment's requests carry secrets"
+            ));
+        }
+        attempt.follow()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_and_link_local_addresses_are_refused_unless_named() {
+        let metadata: SocketAddr = "169.254.169.254:80".parse().expect("addr");
+        let loopback: SocketAddr = "127.0.0.1:80".parse().expect("addr");
+        let v6: SocketAddr = "[fe80::1]:80".parse().expect("addr");
+        let ec2: SocketAddr = "[fd00:ec2::254]:80".parse().expect("addr");
+        for refused in [metadata, v6, ec2] {
+            let e = checked_addresses("evil.test", vec![refused], &[]).expect_err("refused");
+            assert!(e.contains("evil.test resolves to"), "{e}");
+        }
+        assert_eq!(
+            checked_addresses("ok.test", vec![loopback, metadata], &[]),
+            Ok(vec![loopback])
+        );
+        let named = named_addresses(&["169.254.169.254".to_owned(), "[fe80::1]:80".to_owned()]);
+        assert_eq!(
+            checked_addresses("meta.test", vec![metadata], &named),
+            Ok(vec![metadata])
+        );
+        assert_eq!(checked_addresses("v6.test", vec![v6], &named), Ok(vec![v6]));
+    }
 }

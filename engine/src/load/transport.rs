@@ -96,6 +96,10 @@ impl Prepared {
         if addrs.is_empty() {
             return Err(PrepareError(format!("{host} resolves to no address")));
         }
+        // An address literal in the URL was allowed by name already.
+        let literal: Vec<std::net::IpAddr> = bare.parse().into_iter().collect();
+        let addrs =
+            crate::target::checked_addresses(&host, addrs, &literal).map_err(PrepareError)?;
         let authority = HeaderValue::from_str(&authority)
             .map_err(|_| PrepareError(format!("{authority} is not a valid Host header")))?;
         headers.insert(HOST, authority);
@@ -159,6 +163,10 @@ impl Conn {
         }
         for root in &prepared.roots {
             builder = builder.add_root_certificate(root.clone());
+        }
+        // Connect to the addresses checked when the request was prepared.
+        if let Some(host) = prepared.url.host_str() {
+            builder = builder.resolve_to_addrs(host, &prepared.addrs);
         }
         builder
             .build()
