@@ -36,6 +36,13 @@ pub struct DemoArgs {
     pub lifecycle: crate::lifecycle::LifecycleArgs,
 }
 
+/// Whether `SHAKEDOWN_LOCAL_MODE_OPEN_TO_NETWORK=1` lets the demo (local
+/// mode: no login, everyone acts as admin) listen on an address other than
+/// loopback.
+fn open_to_network() -> bool {
+    std::env::var("SHAKEDOWN_LOCAL_MODE_OPEN_TO_NETWORK").is_ok_and(|v| v == "1" || v == "true")
+}
+
 /// The processes of the demo target, started and supervised.
 pub struct DemoStack {
     /// Base URL of the target's API.
@@ -58,6 +65,7 @@ pub fn demo_supervisor() -> Option<Arc<Supervisor>> {
 
 /// Runs the demo until Ctrl-C or SIGTERM.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    serve::check_local_mode_bind(args.addr, true, open_to_network())?;
     let started = Instant::now();
     let temp = tempfile::Builder::new()
         .prefix("shakedown-demo-")
@@ -81,6 +89,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             lifecycle: args.lifecycle.clone(),
             caps: crate::caps::CapsArgs::default(),
             evidence: crate::evidence::config::EvidenceArgs::default(),
+            local_mode_open_to_network: open_to_network(),
         };
         let state = serve::open(&serve_args).await?;
         let listener = tokio::net::TcpListener::bind(args.addr)

@@ -1,9 +1,20 @@
 //! `shakedown serve`: opens the database and the evidence directory, then
 //! serves the web app until Ctrl-C or SIGTERM.
+//!
+//! Local mode (no login, everyone is the admin `local`) is a loopback-only
+//! convenience: it binds only loopback addresses unless
+//! `--local-mode-open-to-network` says otherwise, and it answers only
+//! requests addressed to a loopback name (`Host`), coming from a page of
+//! that same loopback origin when they name one (`Origin`). A page on a
+//! rebinding domain that resolves to 127.0.0.1 is refused by its `Host`.
 
 use crate::db::Db;
 use crate::web::{self, AppState};
 use anyhow::Context;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -35,10 +46,19 @@ pub struct ServeArgs {
     /// Where evidence packs go: `DATA_DIR/evidence`, or a bucket.
     #[command(flatten)]
     pub evidence: crate::evidence::config::EvidenceArgs,
+    /// Allow local mode on an address other than loopback: then everyone
+    /// who can reach that address acts as admin, with no login.
+    #[arg(long, env = "SHAKEDOWN_LOCAL_MODE_OPEN_TO_NETWORK")]
+    pub local_mode_open_to_network: bool,
 }
 
 /// Opens what the server needs, then serves until told to stop.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    check_local_mode_bind(
+        args.addr,
+        args.auth.local_mode,
+        args.local_mode_open_to_network,
+    )?;
     let state = open(&args).await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -65,11 +85,93 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("server failed")
 }
 
-/// The router with each request's client address (for login rate limits).
+/// The router with each request's client address (for login rate limits);
+/// in local mode, only requests addressed to and coming from loopback.
 pub fn app_service(
     state: AppState,
 ) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr> {
-    web::router(state).into_make_service_with_connect_info::<SocketAddr>()
+    let local_mode = state.auth.args.local_mode;
+    let mut router = web::router(state);
+    if local_mode {
+        router = router.layer(axum::middleware::from_fn(loopback_only));
+    }
+    router.into_make_service_with_connect_info::<SocketAddr>()
+}
+
+/// Refuses local mode on an address other than loopback unless the flag
+/// that says so is given.
+pub fn check_local_mode_bind(
+    addr: SocketAddr,
+    local_mode: bool,
+    open_to_network: bool,
+) -> anyhow::Result<()> {
+    if local_mode && !addr.ip().is_loopback() {
+        if !open_to_network {
+            anyhow::bail!(
+                "local mode (no login, everyone acts as admin) listens only on loopback addresses, not {addr}; \
+                 listen on 127.0.0.1, or add --local-mode-open-to-network if everyone who can reach {addr} may act as admin"
+            );
+        }
+        eprintln!(
+            "WARNING: local mode on {addr}: everyone who can reach it acts as admin, with no login"
+        );
+    }
+    Ok(())
+}
+
+/// Whether a `Host` header (or an origin's host and port) names loopback:
+/// `localhost` (or a name under it), `127.x.y.z`, `[::1]`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let Ok(url) = url::Url::parse(&format!("http://{host}")) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Local mode's guard: the request's `Host` must be a loopback name or
+/// address, and its `Origin`, when sent, that very origin.
+async fn loopback_only(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if !is_loopback_host(&host) {
+        return refuse(&format!(
+            "local mode answers only requests addressed to a loopback name or address, not Host: {host:?}"
+        ));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let same = origin
+            .to_str()
+            .ok()
+            .and_then(|o| url::Url::parse(o).ok())
+            .is_some_and(|o| {
+                let origin_host = match (o.host_str(), o.port()) {
+                    (Some(h), Some(p)) => format!("{h}:{p}"),
+                    (Some(h), None) => h.to_owned(),
+                    (None, _) => String::new(),
+                };
+                is_loopback_host(&origin_host) && origin_host.eq_ignore_ascii_case(&host)
+            });
+        if !same {
+            return refuse("local mode answers only pages of its own loopback origin");
+        }
+    }
+    next.run(req).await
+}
+
+fn refuse(why: &str) -> Response {
+    (StatusCode::FORBIDDEN, format!("{why}\n")).into_response()
 }
 
 /// The database (migrated) and the evidence store (the folder or bucket
@@ -102,4 +204,42 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
         args.plans_dir.clone(),
         args.auth.clone(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_names_under_localhost_and_loopback_addresses() {
+        for host in [
+            "localhost:3000",
+            "127.0.0.1:3000",
+            "127.1.2.3",
+            "[::1]:3000",
+            "app.localhost",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:3000",
+            "127.0.0.1.evil.example",
+            "0.0.0.0:3000",
+            "10.0.0.1",
+            "",
+            "localhost.evil",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn local_mode_binds_loopback_unless_told_loudly() {
+        let any: SocketAddr = "0.0.0.0:3000".parse().expect("addr");
+        let lo: SocketAddr = "127.0.0.1:3000".parse().expect("addr");
+        assert!(check_local_mode_bind(any, true, false).is_err());
+        assert!(check_local_mode_bind(any, true, true).is_ok());
+        assert!(check_local_mode_bind(lo, true, false).is_ok());
+        assert!(check_local_mode_bind(any, false, false).is_ok());
+    }
 }
