@@ -208,8 +208,15 @@ pub fn evaluate(criteria: &[Criterion], tests: &[TestResult]) -> Vec<CriterionRe
 
 /// Sets each finished test's PASS/FAIL from the criteria that name it
 /// (a test with an error stays ERROR, an aborted one ABORTED), and returns
-/// the run's verdict: GO only when every test passed and every criterion held.
-pub fn decide(plan: &Plan, tests: &mut [TestResult], criteria: &[CriterionResult]) -> Verdict {
+/// the run's verdict: GO only when every test passed, every criterion held
+/// and no supervised process exited unasked during the run (a service that
+/// crashed is an anomaly whatever the criteria say).
+pub fn decide(
+    plan: &Plan,
+    tests: &mut [TestResult],
+    criteria: &[CriterionResult],
+    unplanned_exits: &[crate::results::UnplannedExit],
+) -> Verdict {
     for test in tests.iter_mut() {
         if matches!(test.status, TestStatus::Pass | TestStatus::Fail) {
             let failed = criteria.iter().any(|c| c.test == test.id && !c.passed);
@@ -226,7 +233,7 @@ pub fn decide(plan: &Plan, tests: &mut [TestResult], criteria: &[CriterionResult
         .all(|spec| tests.iter().any(|t| t.id == spec.id));
     let all_pass = tests.iter().all(|t| t.status == TestStatus::Pass);
     let all_hold = criteria.iter().all(|c| c.passed);
-    if all_ran && all_pass && all_hold {
+    if all_ran && all_pass && all_hold && unplanned_exits.is_empty() {
         Verdict::Go
     } else {
         Verdict::NoGo

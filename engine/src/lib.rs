@@ -42,6 +42,8 @@ pub mod jobs;
 #[cfg(feature = "runtime")]
 pub mod load;
 #[cfg(feature = "runtime")]
+pub mod programs;
+#[cfg(feature = "runtime")]
 pub mod runner;
 #[cfg(feature = "runtime")]
 pub mod sse;

@@ -47,6 +47,82 @@ pub struct RunResults {
     /// the pack a run writes when it ends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signoff: Option<crate::access::SignOffState>,
+    /// Supervised processes that exited without being asked to while the
+    /// run went on (a crash, an OOM kill, a `kill -9` from a shell). Each
+    /// one makes the run NO-GO whatever the criteria say. Absent in files
+    /// written before supervisors restarted crashed processes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unplanned_exits: Vec<UnplannedExit>,
+}
+
+/// A supervised process that exited unasked (not through a restart or a
+/// stop Shakedown requested), and what the supervisor did about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UnplannedExit {
+    /// The supervised process's name (the service).
+    pub service: String,
+    /// Its PID.
+    pub pid: u32,
+    /// How it ended: `exit code 1`, `killed by SIGKILL`.
+    pub exit: String,
+    /// Its exit code, when it exited.
+    #[serde(default)]
+    pub code: Option<i32>,
+    /// The signal that ended it (`SIGKILL`), when one did.
+    #[serde(default)]
+    pub signal: Option<String>,
+    /// When it ended, milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// How long it had run, in milliseconds.
+    #[serde(default)]
+    pub uptime_ms: u64,
+    /// How long the supervisor waited before starting it again (its
+    /// back-off, doubling while the process keeps crashing).
+    #[serde(default)]
+    pub restart_delay_ms: Option<u64>,
+    /// When the supervisor started it again, milliseconds since the Unix
+    /// epoch; absent when it did not (yet).
+    #[serde(default)]
+    pub restarted_at_ms: Option<i64>,
+    /// The PID of the process started in its place.
+    #[serde(default)]
+    pub new_pid: Option<u32>,
+    /// Anything else the reader must know (a restart that failed, a
+    /// requested restart or stop that took over).
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The test that was running when it happened.
+    #[serde(default)]
+    pub test: Option<String>,
+}
+
+impl UnplannedExit {
+    /// One line for reports and warnings: what ended, how, and what the
+    /// supervisor did.
+    pub fn describe(&self) -> String {
+        let mut line = format!(
+            "{} (pid {}) exited unasked ({}) after {:.1} s",
+            self.service,
+            self.pid,
+            self.exit,
+            self.uptime_ms as f64 / 1000.0
+        );
+        match (self.new_pid, self.restart_delay_ms) {
+            (Some(pid), Some(delay)) => {
+                line.push_str(&format!(
+                    "; the supervisor started it again as pid {pid} after {delay} ms"
+                ));
+            }
+            (Some(pid), None) => {
+                line.push_str(&format!("; the supervisor started it again as pid {pid}"));
+            }
+            (None, _) => line.push_str("; not started again by the supervisor"),
+        }
+        if let Some(note) = &self.note {
+            line.push_str(&format!(" ({note})"));
+        }
+        line
+    }
 }
 
 /// Name and version of the tool.

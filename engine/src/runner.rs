@@ -7,13 +7,13 @@ use crate::chaos_model::FaultEvidence;
 use crate::context::{TestContext, TestOutcome};
 use crate::criteria;
 use crate::events::{ProgressEvent, Sink, TestHeader};
-use crate::plan::{LoadedPlan, RestartMethod, TestKind, TestSpec};
+use crate::plan::{LoadedPlan, TestKind, TestSpec};
 use crate::results::{
     rfc3339, EnvironmentInfo, PlanInfo, RunResults, TestResult, TestStatus, ToolInfo,
-    SCHEMA_VERSION,
+    UnplannedExit, SCHEMA_VERSION,
 };
 use crate::run::RunStatus;
-use crate::supervisor::{HealthCheck, ProcessSpec, StopSignal, Supervisor};
+use crate::supervisor::Supervisor;
 use crate::target::Target;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,13 +36,31 @@ pub enum RunError {
         /// What happened.
         reason: String,
     },
+    /// A program a service names could not be started (or did not pass
+    /// its health check).
+    #[error("cannot start service {service:?} (program {program}): {reason}")]
+    Start {
+        /// The service.
+        service: String,
+        /// Its program.
+        program: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The run was cancelled before its first test (while its programs
+    /// were starting).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 /// What a run may use beyond the plan.
 #[derive(Clone, Default)]
 pub struct RunOptions {
     /// The supervisor of the environment's local processes (`shakedown run
-    /// --demo`); `process` restarts need it.
+    /// --demo`, `shakedown demo`). Without one, a plan whose services name
+    /// programs gets a supervisor of its own for the run
+    /// ([`crate::programs`]). Its unplanned exits during the run go into
+    /// the results and make the run NO-GO.
     pub supervisor: Option<Arc<Supervisor>>,
 }
 
@@ -56,81 +74,9 @@ pub async fn run_plan(
     run_plan_with(loaded, environment, cancel, sink, RunOptions::default()).await
 }
 
-/// Every `process` service a chaos test restarts must be supervised (or
-/// have a program, which is started now).
-async fn prepare_services(
-    plan: &crate::plan::Plan,
-    options: &RunOptions,
-    target: &Target,
-) -> Result<(), RunError> {
-    for spec in &plan.tests {
-        let TestKind::Chaos(chaos) = &spec.kind else {
-            continue;
-        };
-        let Some(service) = plan.services.get(&chaos.service) else {
-            return Err(RunError::Invalid(format!(
-                "test {}: no service named {:?}",
-                spec.id, chaos.service
-            )));
-        };
-        let RestartMethod::Process(process) = &service.restart else {
-            continue;
-        };
-        let Some(supervisor) = &options.supervisor else {
-            return Err(RunError::Invalid(format!(
-                "test {}: service {:?} is restarted by `process`, which needs processes Shakedown supervises (shakedown run --demo)",
-                spec.id, chaos.service
-            )));
-        };
-        let name = process.name.as_deref().unwrap_or(&chaos.service);
-        if supervisor.info(name).await.is_some() {
-            continue;
-        }
-        let Some(program) = &process.program else {
-            return Err(RunError::Invalid(format!(
-                "test {}: no supervised process named {name:?} and the service names no program to start",
-                spec.id
-            )));
-        };
-        let health = match &service.health {
-            Some(h) => HealthCheck::Http {
-                url: target
-                    .url(h)
-                    .map_err(|e| RunError::Invalid(e.to_string()))?
-                    .to_string(),
-            },
-            None => {
-                return Err(RunError::Invalid(format!(
-                    "service {:?}: a process Shakedown starts needs a health URL",
-                    chaos.service
-                )))
-            }
-        };
-        let grace = process.grace_ms.map_or(10_000, |g| u64::from(g.get()));
-        supervisor
-            .start(ProcessSpec {
-                name: name.to_owned(),
-                argv: std::iter::once(program.clone())
-                    .chain(process.args.iter().cloned())
-                    .collect(),
-                env: process.env.clone().into_iter().collect(),
-                cwd: None,
-                user: None,
-                stop_signal: process
-                    .signal
-                    .map_or(StopSignal::Sigterm, crate::faults::process::stop_signal),
-                grace: Duration::from_millis(grace),
-                start_timeout: Duration::from_secs(60),
-                health,
-                log: None,
-            })
-            .await
-            .map_err(|e| RunError::Invalid(e.to_string()))?;
-    }
-    Ok(())
-}
-
-/// Runs a plan with options (a supervisor for `process` restarts).
+/// Runs a plan with options (a supervisor for `process` restarts). The
+/// programs the plan's services name are started first and stopped at the
+/// end, whatever the outcome ([`crate::programs`]).
 pub async fn run_plan_with(
     loaded: &LoadedPlan,
     environment: Option<&str>,
@@ -142,7 +88,28 @@ pub async fn run_plan_with(
     let (env_name, env) = plan.environment(environment).map_err(RunError::Invalid)?;
     let target =
         Arc::new(Target::new(env_name, env).map_err(|e| RunError::Invalid(e.to_string()))?);
-    prepare_services(plan, &options, &target).await?;
+    // Unplanned exits from here on belong to this run.
+    let since_ms = now_ms();
+    let programs =
+        crate::programs::start(plan, options.supervisor.clone(), &target, &cancel).await?;
+    let supervisor = programs.supervisor().cloned();
+    let outcome = run_tests(loaded, target, cancel, sink, supervisor, since_ms).await;
+    programs.stop().await;
+    outcome
+}
+
+/// Probes the environment, runs the tests and decides.
+async fn run_tests(
+    loaded: &LoadedPlan,
+    target: Arc<Target>,
+    cancel: CancellationToken,
+    sink: Arc<dyn Sink>,
+    supervisor: Option<Arc<Supervisor>>,
+    since_ms: i64,
+) -> Result<RunResults, RunError> {
+    let plan = &loaded.plan;
+    let env_name = target.name.as_str();
+    let env = &target.env;
     probe(&target).await?;
     let services = Arc::new(plan.services.clone());
 
@@ -174,7 +141,7 @@ pub async fn run_plan_with(
             sink: sink.clone(),
             jobs: jobs.clone(),
             services: services.clone(),
-            supervisor: options.supervisor.clone(),
+            supervisor: supervisor.clone(),
         };
         let test_started = now_ms();
         let (outcome, faults) = run_test_with_evidence(spec, &ctx).await;
@@ -186,8 +153,12 @@ pub async fn run_plan_with(
         tests.push(result);
     }
     let aborted = cancel.is_cancelled();
+    let unplanned_exits = supervisor
+        .as_ref()
+        .map(|s| attribute(s.unplanned_exits_since(since_ms), &mut tests))
+        .unwrap_or_default();
     let criteria_results = criteria::evaluate(&plan.criteria, &tests);
-    let verdict = criteria::decide(plan, &mut tests, &criteria_results);
+    let verdict = criteria::decide(plan, &mut tests, &criteria_results, &unplanned_exits);
     let finished_at_ms = now_ms();
     let results = RunResults {
         schema_version: SCHEMA_VERSION,
@@ -222,11 +193,28 @@ pub async fn run_plan_with(
         criteria: criteria_results,
         error: aborted.then(|| "aborted by request".to_owned()),
         signoff: None,
+        unplanned_exits,
     };
     sink.emit(&ProgressEvent::RunFinished {
         results: Box::new(results.clone()),
     });
     Ok(results)
+}
+
+/// Names the test each unplanned exit happened in, and warns that test's
+/// readers.
+fn attribute(mut exits: Vec<UnplannedExit>, tests: &mut [TestResult]) -> Vec<UnplannedExit> {
+    for exit in &mut exits {
+        if let Some(test) = tests
+            .iter_mut()
+            .find(|t| t.started_at_ms <= exit.at_ms && exit.at_ms <= t.finished_at_ms)
+        {
+            exit.test = Some(test.id.clone());
+            test.warnings
+                .push(format!("unplanned process exit: {}", exit.describe()));
+        }
+    }
+    exits
 }
 
 /// Runs one test of any kind.

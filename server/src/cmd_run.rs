@@ -1,7 +1,10 @@
 //! `shakedown run PLAN [--env NAME] [--out DIR]`: runs a plan headless with
 //! a progress bar per test, prints a summary table, writes results.json.
-//! Exit 0 for GO, 1 for NO-GO or aborted, 2 for invalid input or an
-//! unreachable environment. Ctrl-C aborts; the partial result is written.
+//! Exit 0 for GO, 1 for NO-GO or aborted, 2 for invalid input, an
+//! unreachable environment or a service's program that cannot start.
+//! Ctrl-C aborts; the partial result is written. The programs a plan's
+//! services name are started and stopped by the run itself (the engine's
+//! `programs`), with or without `--demo`.
 
 use anyhow::Context as _;
 use engine::events::{ProgressEvent, Sink};
@@ -120,9 +123,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let results = match outcome {
         Ok(results) => results,
-        Err(e @ (RunError::Invalid(_) | RunError::Unreachable { .. })) => {
+        Err(e @ (RunError::Invalid(_) | RunError::Unreachable { .. } | RunError::Start { .. })) => {
             eprintln!("shakedown: {e}");
             return Ok(ExitCode::from(2));
+        }
+        // Ctrl-C while the plan's programs were starting: nothing ran.
+        Err(e @ RunError::Interrupted(_)) => {
+            eprintln!("shakedown: {e}");
+            return Ok(ExitCode::from(1));
         }
     };
     print!("{}", summary_table(&results));
@@ -282,6 +290,16 @@ fn summary_table(results: &RunResults) -> String {
                 fault.recovery_ms.map_or("-".to_owned(), |r| r.to_string())
             ));
         }
+    }
+    for exit in &results.unplanned_exits {
+        out.push_str(&format!(
+            "anomaly: {}{}\n",
+            exit.test
+                .as_deref()
+                .map(|t| format!("{t}: "))
+                .unwrap_or_default(),
+            exit.describe()
+        ));
     }
     out.push_str("\ncriteria:\n");
     for c in &results.criteria {

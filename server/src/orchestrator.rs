@@ -173,7 +173,23 @@ impl Orchestrator {
                 }
                 Ok(load_file(&path)?)
             }
-            PlanChoice::Text { name, text } => Ok(load_str(text, name)?),
+            PlanChoice::Text { name, text } => {
+                let loaded = load_str(text, name)?;
+                // Programs to run on this machine are the admins' to name,
+                // in the plans folder; a pasted plan may not.
+                if let Some(service) = loaded.plan.services.iter().find_map(|(name, s)| {
+                    matches!(&s.restart, engine::plan::RestartMethod::Process(p) if p.program.is_some())
+                        .then_some(name)
+                }) {
+                    return Err(StartError::Invalid {
+                        field: "plan",
+                        message: format!(
+                            "service {service:?} names a program to run: only plans in the server's plans folder may"
+                        ),
+                    });
+                }
+                Ok(loaded)
+            }
         }
     }
 
@@ -320,7 +336,8 @@ impl Orchestrator {
                 sink.status(RunStatus::Running, None, None);
                 let sink_dyn: Arc<dyn Sink> = sink.clone();
                 // Under `shakedown demo`, `process` restarts go through the
-                // demo's supervisor.
+                // demo's supervisor; otherwise the run supervises the
+                // programs its plan's services name itself.
                 let options = RunOptions {
                     supervisor: crate::demo::demo_supervisor(),
                 };
@@ -339,6 +356,10 @@ impl Orchestrator {
                         }
                         self.record_evidence(&results, &sink).await;
                         (results.status, results.verdict, results.error.clone())
+                    }
+                    // Cancelled while its programs were starting.
+                    Err(e @ engine::runner::RunError::Interrupted(_)) => {
+                        (RunStatus::Aborted, None, Some(e.to_string()))
                     }
                     // A run that cannot reach its environment is a NO-GO.
                     Err(e) => (

@@ -189,6 +189,7 @@ async fn finished_run(site: &Site, failed: bool) -> String {
         }],
         error: None,
         signoff: None,
+        unplanned_exits: vec![],
     };
     let store = crate::evidence::store::LocalStore::new(&site.evidence);
     let written = crate::evidence::record::store_run(&store, &results, None)

@@ -104,6 +104,21 @@ pub fn render(r: &Report) -> String {
         if nogo { " nogo" } else { "" },
         esc(&r.decision)
     );
+    if !r.anomalies.is_empty() {
+        o.push_str("<h2>Anomalies: unplanned process exits</h2><p class=\"regression\">Supervised services exited without being asked to during the run; each one makes the run NO-GO whatever the criteria say.</p>");
+        table(
+            &mut o,
+            &["Service", "Test", "Time", "What happened"],
+            r.anomalies.iter().map(|a| {
+                vec![
+                    esc(&a.service),
+                    a.test.as_deref().map_or_else(|| "—".to_owned(), esc),
+                    esc(&a.at),
+                    esc(&a.what),
+                ]
+            }),
+        );
+    }
 
     o.push_str("<h2>Environment configuration</h2>");
     table(

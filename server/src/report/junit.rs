@@ -1,6 +1,7 @@
 //! `junit.xml`: one testsuite for the run, one testcase per test; a test's
 //! failed criteria become its `<failure>`, a test that could not run an
-//! `<error>`.
+//! `<error>`. Supervised processes that exited unasked during the run are
+//! one more testcase, failed, so CI sees the anomaly the report names.
 
 use engine::results::{RunResults, TestStatus};
 use std::fmt::Write as _;
@@ -79,10 +80,22 @@ pub fn render(r: &RunResults) -> String {
         }
         cases.push_str("</testcase>\n");
     }
+    let mut n = r.tests.len();
+    if !r.unplanned_exits.is_empty() {
+        n += 1;
+        failures += 1;
+        let lines: Vec<String> = r.unplanned_exits.iter().map(|e| e.describe()).collect();
+        let _ = write!(
+            cases,
+            "    <testcase classname=\"{}\" name=\"unplanned process exits\" time=\"0.000\">\n      <failure message=\"{} supervised process(es) exited unasked during the run\" type=\"anomaly\">{}</failure>\n    </testcase>\n",
+            esc(&r.plan.name),
+            r.unplanned_exits.len(),
+            esc(&lines.join("\n"))
+        );
+    }
     let secs = (r.finished_at_ms - r.started_at_ms) as f64 / 1000.0;
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"shakedown\" tests=\"{n}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{secs:.3}\">\n  <testsuite name=\"{plan}\" tests=\"{n}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{secs:.3}\" timestamp=\"{ts}\">\n    <properties>\n      <property name=\"run_id\" value=\"{run}\"/>\n      <property name=\"environment\" value=\"{env}\"/>\n    </properties>\n{cases}  </testsuite>\n</testsuites>\n",
-        n = r.tests.len(),
         plan = esc(&r.plan.name),
         ts = esc(&r.started_at),
         run = esc(&r.run_id),

@@ -43,6 +43,20 @@ pub fn render(r: &Report) -> String {
         );
     }
     let _ = writeln!(o, "\n**GO/NO-GO Decision:** **{}**\n\n---\n", r.decision);
+    if !r.anomalies.is_empty() {
+        o.push_str("## Anomalies: Unplanned Process Exits\n\nSupervised services exited without being asked to during the run; each one makes the run NO-GO whatever the criteria say.\n\n| Service | Test | Time | What happened |\n|---------|------|------|---------------|\n");
+        for a in &r.anomalies {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                cell(&a.service),
+                a.test.as_deref().map_or_else(|| "—".to_owned(), cell),
+                a.at,
+                cell(&a.what)
+            );
+        }
+        o.push_str("\n---\n\n");
+    }
 
     o.push_str("## Environment Configuration\n\n| Setting | Value |\n|---------|-------|\n");
     for (k, v) in &r.environment {

@@ -82,6 +82,9 @@ pub struct Report {
     pub tool: String,
     /// Why the run stopped early.
     pub error: Option<String>,
+    /// Supervised processes that exited unasked during the run: each one
+    /// makes the run NO-GO whatever the criteria say.
+    pub anomalies: Vec<AnomalyRow>,
     /// One row per criterion group.
     pub summary: Vec<SummaryRow>,
     /// Environment and plan settings (never secrets).
@@ -108,6 +111,20 @@ pub struct Report {
     pub signoff_decision: Option<String>,
     /// The pack's files.
     pub files: Vec<String>,
+}
+
+/// A supervised process that exited unasked during the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnomalyRow {
+    /// The service (supervised process name).
+    pub service: String,
+    /// The test running at the time, when one was.
+    pub test: Option<String>,
+    /// When, as `YYYY-MM-DD HH:MM:SS UTC`.
+    pub at: String,
+    /// The whole story in a sentence: pid, how it ended, what the
+    /// supervisor did.
+    pub what: String,
 }
 
 /// A criterion group in the executive summary.
@@ -250,9 +267,17 @@ impl Report {
             Verdict::NoGo => "NO-GO".to_owned(),
         });
         let failed = results.criteria.iter().filter(|c| !c.passed).count();
+        let crashes = match results.unplanned_exits.len() {
+            0 => String::new(),
+            1 => "1 service exited unasked; ".to_owned(),
+            n => format!("{n} unplanned service exits; "),
+        };
         let decision = match (&verdict, failed) {
-            (Some(v), 0) => format!("{v} - all {} criteria met", results.criteria.len()),
-            (Some(v), n) => format!("{v} - {n} of {} criteria not met", results.criteria.len()),
+            (Some(v), 0) => format!("{v} - {crashes}all {} criteria met", results.criteria.len()),
+            (Some(v), n) => format!(
+                "{v} - {crashes}{n} of {} criteria not met",
+                results.criteria.len()
+            ),
             (None, _) => format!(
                 "No decision - the run did not finish ({})",
                 results.error.as_deref().unwrap_or("stopped early")
@@ -293,6 +318,16 @@ impl Report {
             duration_s: (results.finished_at_ms - results.started_at_ms) as f64 / 1000.0,
             tool: format!("{} {}", results.tool.name, results.tool.version),
             error: results.error.clone(),
+            anomalies: results
+                .unplanned_exits
+                .iter()
+                .map(|e| AnomalyRow {
+                    service: e.service.clone(),
+                    test: e.test.clone(),
+                    at: engine::run::format_utc(e.at_ms),
+                    what: e.describe(),
+                })
+                .collect(),
             summary: summary(results),
             environment,
             integrity: integrity(results),
