@@ -1,6 +1,6 @@
-//! `shakedown user …` and `shakedown token add`: accounts, managed from the
-//! server's own machine (the first admin is created this way; the web app
-//! has no default password). Passwords are read from the terminal, or from
+//! `shakedown user …` and `shakedown token add|list|revoke`: accounts and
+//! API tokens, managed from the server's own machine (the first admin is
+//! created this way; the web app has no default password). Passwords are read from the terminal, or from
 //! standard input when it is not one — never from an argument. Every change
 //! is written to the audit log as done by `cli`.
 
@@ -60,15 +60,17 @@ enum UserCommand {
     List,
     /// Change a user's role (their sessions end).
     SetRole { name: String, role: Role },
-    /// Set a new password, read like `add` (their sessions end).
+    /// Set a new password, read like `add` (their sessions and API tokens
+    /// end).
     Passwd { name: String },
-    /// Stop a user from logging in (sessions and API tokens stop working).
+    /// Stop a user from logging in (their sessions and API tokens end).
     Disable { name: String },
-    /// Let a disabled user log in again.
+    /// Let a disabled user log in again (with new API tokens: the old ones
+    /// ended).
     Enable { name: String },
 }
 
-/// `shakedown token add`.
+/// `shakedown token add|list|revoke`.
 #[derive(clap::Args, Debug)]
 pub struct TokenArgs {
     #[command(subcommand)]
@@ -92,16 +94,24 @@ enum TokenCommand {
         #[arg(long, default_value_t = 90)]
         days: u32,
     },
+    /// List API tokens (never the tokens themselves): id, user, label,
+    /// created, expires.
+    List {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke an API token by the id `list` shows (or a longer prefix of
+    /// its sha256); it stops working at once.
+    Revoke { id: String },
 }
 
 fn valid_name(name: &str) -> anyhow::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if !ok {
-        bail!("user name {name:?}: use 1-64 letters, digits, '.', '_', '-' or '@'");
+    if !crate::auth::valid_user_name(name) {
+        bail!(
+            "user name {name:?}: use 1-{} letters, digits, '.', '_', '-' or '@'",
+            crate::auth::MAX_NAME_BYTES
+        );
     }
     Ok(())
 }
@@ -181,12 +191,12 @@ pub async fn run_user(args: UserArgs) -> anyhow::Result<ExitCode> {
             let hash = hash_password(&name).await?;
             db.update_user(&name, None, Some(&hash), None).await?;
             audit("user_changed", name.clone(), "password".to_owned()).await;
-            println!("password of {name} changed; their sessions ended");
+            println!("password of {name} changed; their sessions and API tokens ended");
         }
         UserCommand::Disable { name } => {
             db.update_user(&name, None, None, Some(true)).await?;
             audit("user_changed", name.clone(), "disabled".to_owned()).await;
-            println!("user {name} disabled");
+            println!("user {name} disabled; their sessions and API tokens ended");
         }
         UserCommand::Enable { name } => {
             db.update_user(&name, None, None, Some(false)).await?;
@@ -197,10 +207,70 @@ pub async fn run_user(args: UserArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `shakedown token add`.
+/// Runs `shakedown token …`.
 pub async fn run_token(args: TokenArgs) -> anyhow::Result<ExitCode> {
     let db = args.db.open().await?;
-    let TokenCommand::Add { user, label, days } = args.command;
+    match args.command {
+        TokenCommand::Add { user, label, days } => add_token(&db, user, label, days).await,
+        TokenCommand::List { user } => list_tokens(&db, user.as_deref()).await,
+        TokenCommand::Revoke { id } => revoke_token(&db, &id).await,
+    }
+}
+
+async fn list_tokens(db: &Db, user: Option<&str>) -> anyhow::Result<ExitCode> {
+    let tokens = db.api_tokens(user).await?;
+    if tokens.is_empty() {
+        match user {
+            Some(user) => println!("no API tokens for {user}"),
+            None => println!("no API tokens"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = now_ms();
+    println!(
+        "{:<12}  {:<24} {:<16} {:<20} EXPIRES",
+        "ID", "USER", "LABEL", "CREATED"
+    );
+    for t in tokens {
+        println!(
+            "{:<12}  {:<24} {:<16} {:<20} {}{}",
+            t.id,
+            t.user,
+            t.label,
+            engine::run::format_utc(t.created_at_ms),
+            engine::run::format_utc(t.expires_at_ms),
+            if t.expires_at_ms <= now {
+                "  (expired)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn revoke_token(db: &Db, id: &str) -> anyhow::Result<ExitCode> {
+    let token = db.revoke_api_token(id).await?;
+    if let Err(e) = db
+        .audit(
+            "cli",
+            "token_revoked",
+            &token.user,
+            &format!("{} ({})", token.id, token.label),
+            now_ms(),
+        )
+        .await
+    {
+        eprintln!("shakedown: warning: not written to the audit log: {e}");
+    }
+    println!(
+        "API token {} of {} ({}) revoked",
+        token.id, token.user, token.label
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn add_token(db: &Db, user: String, label: String, days: u32) -> anyhow::Result<ExitCode> {
     if days == 0 || days > 3650 {
         bail!("--days: between 1 and 3650");
     }

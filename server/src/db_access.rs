@@ -1,6 +1,7 @@
 //! The database behind the engine's `AccessStore`: users, sessions, API
 //! tokens, sign-offs, share links and the audit log, on SQLite and
-//! PostgreSQL alike (migration 0030).
+//! PostgreSQL alike (migration 0030). Listing and revoking API tokens
+//! (`shakedown token list|revoke`) are the server's own, beside the trait.
 
 use crate::db::{db_error, found, Db};
 use async_trait::async_trait;
@@ -59,7 +60,85 @@ fn share_from_row(row: &AnyRow) -> Result<ShareLink, StoreError> {
     })
 }
 
+/// How many hex digits of a token's stored sha256 name it in listings.
+pub const TOKEN_ID_LEN: usize = 12;
+
+/// An API token as listed: never the token, an id made of the first
+/// [`TOKEN_ID_LEN`] hex digits of its stored sha256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenInfo {
+    pub id: String,
+    pub user: String,
+    pub label: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+fn token_from_row(row: &AnyRow) -> Result<ApiTokenInfo, StoreError> {
+    let digest: String = row.try_get("token_sha256").map_err(db_error)?;
+    Ok(ApiTokenInfo {
+        id: digest.chars().take(TOKEN_ID_LEN).collect(),
+        user: row.try_get("user_name").map_err(db_error)?,
+        label: row.try_get("label").map_err(db_error)?,
+        created_at_ms: row.try_get("created_at_ms").map_err(db_error)?,
+        expires_at_ms: row.try_get("expires_at_ms").map_err(db_error)?,
+    })
+}
+
+const TOKEN_COLUMNS: &str = "token_sha256, user_name, label, created_at_ms, expires_at_ms";
+
 impl Db {
+    /// API tokens (expired ones too, until revoked), of one user or all,
+    /// by user and age.
+    pub async fn api_tokens(&self, user: Option<&str>) -> Result<Vec<ApiTokenInfo>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens \
+             WHERE CAST($1 AS TEXT) IS NULL OR user_name = $1 \
+             ORDER BY user_name, created_at_ms, token_sha256"
+        ))
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    /// Deletes the API token whose id (the start of its sha256, at least 8
+    /// hex digits) is `id`, and returns it; refused when no token or more
+    /// than one has that id.
+    pub async fn revoke_api_token(&self, id: &str) -> Result<ApiTokenInfo, StoreError> {
+        let id = id.trim().to_ascii_lowercase();
+        if id.len() < 8 || id.len() > 64 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(StoreError::Conflict(format!(
+                "{id:?} is not a token id (8 to 64 hex digits, as `shakedown token list` shows)"
+            )));
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_sha256 LIKE $1"
+        ))
+        .bind(format!("{id}%"))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let row = match rows.as_slice() {
+            [row] => row,
+            [] => return Err(StoreError::Conflict(format!("no API token with id {id}"))),
+            _ => {
+                return Err(StoreError::Conflict(format!(
+                    "more than one API token has an id starting {id}: give more digits"
+                )))
+            }
+        };
+        let digest: String = row.try_get("token_sha256").map_err(db_error)?;
+        let token = token_from_row(row)?;
+        sqlx::query("DELETE FROM api_tokens WHERE token_sha256 = $1")
+            .bind(&digest)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(token)
+    }
+
     async fn user(&self, name: &str) -> Result<User, StoreError> {
         let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1"))
             .bind(name)
@@ -149,6 +228,17 @@ impl AccessStore for Db {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        // A new password or disabling also ends their API tokens (a leaked
+        // password is changed, a departed user disabled: neither should
+        // leave a working token behind; enabling again does not bring
+        // them back).
+        if password_hash.is_some() || disabled == Some(true) {
+            sqlx::query("DELETE FROM api_tokens WHERE user_name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
         tx.commit().await.map_err(db_error)?;
         self.user(name).await
     }
@@ -456,6 +546,7 @@ mod tests {
             .add_api_token("t2", "ghost", "ci", 10, 1000)
             .await
             .is_err());
+        api_tokens(&db).await;
 
         let run = db
             .create_run(NewRun {
@@ -495,6 +586,62 @@ mod tests {
         let log = db.audit_log(10).await.unwrap();
         assert_eq!(log[0].action, "signoff");
         assert_eq!(log[1].action, "login");
+    }
+
+    /// Tokens are listed by id (never the token), revoked by id, and end
+    /// with a new password or disabling, not with a role change.
+    async fn api_tokens(db: &Db) {
+        db.add_user("tia", Role::Operator, "$argon2id$x", 5)
+            .await
+            .unwrap();
+        let digests = [
+            "aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111",
+            "aaaaaaaaaaaa2222222222222222222222222222222222222222222222222222",
+            "bbbbbbbbbbbb3333333333333333333333333333333333333333333333333333",
+        ];
+        for (i, d) in digests.iter().enumerate() {
+            db.add_api_token(d, "tia", &format!("label{i}"), 10 + i as i64, 1000)
+                .await
+                .unwrap();
+        }
+        let mine = db.api_tokens(Some("tia")).await.unwrap();
+        assert_eq!(mine.len(), 3);
+        assert_eq!(mine[0].id, "aaaaaaaaaaaa");
+        assert_eq!(mine[0].label, "label0");
+        assert_eq!(db.api_tokens(None).await.unwrap().len(), 4, "ann's too");
+        assert!(db.api_tokens(Some("nobody")).await.unwrap().is_empty());
+        let ambiguous = db.revoke_api_token("aaaaaaaaaaaa").await.unwrap_err();
+        assert!(
+            ambiguous.to_string().contains("more than one"),
+            "{ambiguous}"
+        );
+        assert!(db.revoke_api_token("aaaa").await.is_err(), "too short");
+        assert!(db.revoke_api_token("aaaaaaaa%").await.is_err(), "not hex");
+        assert!(db.revoke_api_token("cccccccccccc").await.is_err());
+        let gone = db.revoke_api_token("BBBBBBBBBBBB").await.unwrap();
+        assert_eq!(gone.label, "label2");
+        assert!(db.api_token_user(digests[2], 20).await.unwrap().is_none());
+        db.revoke_api_token("aaaaaaaaaaaa2").await.unwrap();
+        assert!(db.api_token_user(digests[0], 20).await.unwrap().is_some());
+        // A role change keeps tokens; a new password ends them.
+        db.update_user("tia", Some(Role::Approver), None, None)
+            .await
+            .unwrap();
+        assert!(db.api_token_user(digests[0], 20).await.unwrap().is_some());
+        db.update_user("tia", None, Some("$argon2id$y"), None)
+            .await
+            .unwrap();
+        assert!(db.api_token_user(digests[0], 20).await.unwrap().is_none());
+        assert!(db.api_tokens(Some("tia")).await.unwrap().is_empty());
+        // Disabling ends them too, for good.
+        db.add_api_token(digests[1], "tia", "again", 30, 1000)
+            .await
+            .unwrap();
+        db.update_user("tia", None, None, Some(true)).await.unwrap();
+        db.update_user("tia", None, None, Some(false))
+            .await
+            .unwrap();
+        assert!(db.api_token_user(digests[1], 40).await.unwrap().is_none());
     }
 
     #[tokio::test]

@@ -2,14 +2,19 @@
 //! newest pack's files with the outcome of its verification, and
 //! `GET /api/runs/{id}/evidence/{file}` serves one file — only when it still
 //! matches the manifest; an altered or missing file is refused by name.
+//! Both need a viewer (checked here as well as by the login gate); a share
+//! link's token opens its own run's files without an account
+//! (`/api/share/{token}/evidence/{file}`).
 
+use crate::auth::require;
 use crate::evidence::pack::{self, FileProblem};
 use crate::evidence::EvidenceError;
 use crate::web::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use engine::access::Role;
 use serde::{Deserialize, Serialize};
 
 /// One file of the pack as listed.
@@ -50,7 +55,14 @@ fn problem_name(p: &FileProblem) -> &str {
 }
 
 /// Lists the newest pack's files and whether each is intact.
-pub async fn list(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+pub async fn list(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refusal) = require(&extensions, Role::Viewer) {
+        return refusal.into_response();
+    }
     let store = state.orchestrator.evidence().clone();
     let pack = match pack::read_pack(store.as_ref(), &id, None).await {
         Ok(pack) => pack,
@@ -97,9 +109,13 @@ fn content_type(name: &str) -> &'static str {
 /// Serves one verified file of the newest pack.
 pub async fn download(
     State(state): State<AppState>,
+    extensions: Extensions,
     Path((id, file)): Path<(String, String)>,
     Query(inline): Query<Inline>,
 ) -> Response {
+    if let Err(refusal) = require(&extensions, Role::Viewer) {
+        return refusal.into_response();
+    }
     serve_file(&state, &id, &file, inline).await
 }
 
@@ -113,15 +129,35 @@ pub async fn shared_download(
     use engine::access_store::Approvals;
     match state.approvals.open_share(&token).await {
         Ok(id) => serve_file(&state, &id, &file, inline).await,
-        Err(e) => (
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::NOT_FOUND),
-            e.message,
-        )
-            .into_response(),
+        Err(e) => as_document(
+            (
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::NOT_FOUND),
+                e.message,
+            )
+                .into_response(),
+        ),
     }
 }
 
+/// Pack files are documents, never code: even an HTML report shown inline
+/// (the report page frames it) runs no script and loads nothing.
+const DOCUMENT_POLICY: &str =
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+
+/// A refusal where a pack file was asked for gets the files' own policy:
+/// it shows (as text) in the report page's frame like the file would.
+fn as_document(mut res: Response) -> Response {
+    res.headers_mut()
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(header::HeaderValue::from_static(DOCUMENT_POLICY));
+    res
+}
+
 async fn serve_file(state: &AppState, id: &str, file: &str, inline: Inline) -> Response {
+    as_document(pack_file(state, id, file, inline).await)
+}
+
+async fn pack_file(state: &AppState, id: &str, file: &str, inline: Inline) -> Response {
     let store = state.orchestrator.evidence().clone();
     let pack = match pack::read_pack(store.as_ref(), id, None).await {
         Ok(pack) => pack,
@@ -150,12 +186,7 @@ async fn serve_file(state: &AppState, id: &str, file: &str, inline: Inline) -> R
         [
             (header::CONTENT_TYPE, content_type(file).to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
-            // Pack files are documents, never code: even an HTML report
-            // shown inline runs no script and loads nothing.
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:".to_owned(),
-            ),
+            (header::CONTENT_SECURITY_POLICY, DOCUMENT_POLICY.to_owned()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         ],
         bytes.to_vec(),

@@ -29,6 +29,9 @@ mod report;
 mod run_stream;
 mod runs_api;
 #[cfg(test)]
+mod security_hardening_tests;
+mod security_headers;
+#[cfg(test)]
 mod security_tests;
 mod serve;
 mod web;
@@ -67,7 +70,7 @@ enum Command {
     Runs(cmd_runs::RunsArgs),
     /// Manage users: add, list, set-role, passwd, disable, enable.
     User(cmd_user::UserArgs),
-    /// Create API tokens (for `shakedown signoff` in CI).
+    /// Create, list and revoke API tokens (for `shakedown signoff` in CI).
     Token(cmd_user::TokenArgs),
     /// Sign a run GO or NO-GO through a server's API with an approver's token.
     Signoff(cmd_signoff::SignoffArgs),

@@ -1,10 +1,14 @@
 //! `/healthz` (the process answers) and `/readyz` (its database and evidence
-//! directory work), each dependency with its status and latency.
+//! directory work), each dependency with its status and latency. `/readyz`
+//! is public: anyone gets only each dependency's name, status and latency;
+//! an admin (logged in, or local mode) also gets what is behind it
+//! (backend, folder, bucket endpoint) and why it fails.
 
 use crate::web::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Extensions, StatusCode};
 use axum::Json;
+use engine::access::{Principal, Role};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -27,9 +31,10 @@ pub struct Dependency {
     pub status: &'static str,
     /// How long the probe took.
     pub latency_ms: f64,
-    /// What is behind it (backend or folder).
-    pub detail: String,
-    /// Why it fails, when it does.
+    /// What is behind it (backend or folder); admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Why it fails, when it does; admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -46,7 +51,13 @@ pub struct Readiness {
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Readiness: probes every dependency; 503 when any fails.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+pub async fn readyz(
+    State(state): State<AppState>,
+    extensions: Extensions,
+) -> (StatusCode, Json<Readiness>) {
+    let admin = extensions
+        .get::<Principal>()
+        .is_some_and(|p| p.can(Role::Admin));
     let started = Instant::now();
     let database = state.db.ping().await;
     let database = dependency(
@@ -69,8 +80,14 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         started,
         evidence,
     );
-    let dependencies = vec![database, evidence];
+    let mut dependencies = vec![database, evidence];
     let ready = dependencies.iter().all(|d| d.error.is_none());
+    if !admin {
+        for d in &mut dependencies {
+            d.detail = None;
+            d.error = None;
+        }
+    }
     let code = if ready {
         StatusCode::OK
     } else {
@@ -96,7 +113,7 @@ fn dependency(
         name,
         status: if outcome.is_ok() { "ok" } else { "failing" },
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-        detail,
+        detail: Some(detail),
         error: outcome.err(),
     }
 }

@@ -2,14 +2,17 @@
 //! event's id is its sequence number; a client that reconnects with
 //! `Last-Event-ID` (or `?after=N`) gets exactly the events after it, first
 //! from the database, then live, with no gap and no repeat. The stream ends
-//! with the run's `end` event.
+//! with the run's `end` event. Viewers and above (checked here as well as
+//! by the login gate).
 
+use crate::auth::require;
 use crate::orchestrator::END;
 use crate::web::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use engine::access::Role;
 use engine::run::StoredEvent;
 use engine::store::{RunStore, StoreError};
 use futures_util::stream::Stream;
@@ -31,7 +34,11 @@ pub async fn events(
     Path(id): Path<String>,
     Query(query): Query<After>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Response {
+    if let Err(refusal) = require(&extensions, Role::Viewer) {
+        return refusal.into_response();
+    }
     let after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

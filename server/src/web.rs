@@ -1,13 +1,17 @@
 //! The HTTP surface: probes, the Leptos pages and server functions, and the
-//! built site's static files, in one router built from the app's state.
+//! built site's static files, in one router built from the app's state,
+//! every route behind the authentication gate and every answer with the
+//! security headers (`security_headers`).
 
 use crate::approvals::ApprovalService;
 use crate::auth::{self, Auth, AuthArgs};
 use crate::db::Db;
 use crate::evidence::store::ObjectStore;
 use crate::orchestrator::{Launch, Orchestrator};
+use crate::security_headers::{self, CspNonce};
 use crate::{access_api, evidence_files, readiness, run_stream, runs_api};
 use app::context::ServerContext;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::*;
@@ -70,10 +74,24 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// What every Leptos render gets: the server's context, and this
+/// request's CSP nonce as Leptos's own (its inline scripts carry it, and
+/// `security_headers` names it in the policy).
+fn render_context(context: ServerContext) -> impl Fn() + Clone + Send + 'static {
+    move || {
+        provide_context(context.clone());
+        let nonce = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+        if let Some(CspNonce(nonce)) = nonce {
+            provide_context(leptos::nonce::Nonce::from_value(nonce));
+        }
+    }
+}
+
 /// The whole application, every route behind the authentication gate.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let context = state.server_context();
+    let context = render_context(state.server_context());
     let options = state.leptos.clone();
     let gate = axum::middleware::from_fn_with_state(state.auth.clone(), auth::gate);
     // The browser bundle, served gzip-compressed when `scripts/build-site`
@@ -90,8 +108,12 @@ pub fn router(state: AppState) -> Router {
             axum::http::HeaderValue::from_static("accept-encoding"),
         ))
         .service(tower_http::services::ServeDir::new(pkg).precompressed_gzip());
+    // The login form is small: a larger body is refused before it is read.
     let login = Router::new()
-        .route("/auth/login", post(auth::login::login))
+        .route(
+            "/auth/login",
+            post(auth::login::login).layer(DefaultBodyLimit::max(auth::login::MAX_FORM_BYTES)),
+        )
         .route("/auth/logout", post(auth::login::logout))
         .with_state(state.auth.clone());
     Router::new()
@@ -115,17 +137,16 @@ pub fn router(state: AppState) -> Router {
             "/api/runs/{id}/evidence/{file}",
             get(evidence_files::download),
         )
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(context.clone()),
-            move || app::shell(options.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
         .with_state(state)
         .layer(gate)
+        .layer(axum::middleware::from_fn(security_headers::add))
 }
 
 #[cfg(test)]

@@ -6,15 +6,28 @@ use super::report::{ReportView, RunReport};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+/// A share link's token: the credential itself, so its `Debug` does not
+/// show it (it travels as a plain string).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ShareToken(pub String);
+
+impl std::fmt::Debug for ShareToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShareToken(<redacted>)")
+    }
+}
 
 /// The report behind a share token (open to everyone: the token is the
 /// credential).
 #[server(endpoint = "shared_report")]
-pub async fn shared_report(token: String) -> Result<RunReport, ServerFnError> {
+pub async fn shared_report(token: ShareToken) -> Result<RunReport, ServerFnError> {
     let ctx = crate::context::server_context()?;
     let run_id = ctx
         .approvals
-        .open_share(&token)
+        .open_share(&token.0)
         .await
         .map_err(crate::context::approval_error)?;
     super::report::run_report(&run_id, None).await
@@ -25,7 +38,7 @@ pub async fn shared_report(token: String) -> Result<RunReport, ServerFnError> {
 pub fn SharePage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
-    let report = Resource::new(token, shared_report);
+    let report = Resource::new(move || ShareToken(token()), shared_report);
     view! {
         <Title text="Shared report"/>
         <Transition fallback=|| view! { <p class="loading">"Loading the report…"</p> }>
@@ -50,5 +63,19 @@ pub fn SharePage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ShareToken, SharedReport};
+
+    #[test]
+    fn the_token_is_not_printed() {
+        let call = SharedReport {
+            token: ShareToken("s3cr3t-share-token".into()),
+        };
+        let shown = format!("{call:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
     }
 }

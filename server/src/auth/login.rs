@@ -1,10 +1,19 @@
 //! The login form's target and logout: `POST /auth/login` checks the
 //! password (rate-limited per account and per address, with one answer for
-//! a wrong password and an unknown user), starts a session in an HttpOnly,
-//! SameSite=Strict cookie and goes back where the user was headed;
-//! `POST /auth/logout` ends it.
+//! a wrong password, an unknown user and a name that cannot be one), starts
+//! a session in an HttpOnly, SameSite=Strict cookie and goes back where the
+//! user was headed, if that is a page of this site; `POST /auth/logout`
+//! ends it.
+//!
+//! What an anonymous client can make the server do is bounded: the form is
+//! at most [`MAX_FORM_BYTES`] (the router refuses a larger body without
+//! reading it), names and passwords have a length limit, the attempt is
+//! counted before argon2 runs, at most [`super::PASSWORD_CHECKS_AT_ONCE`]
+//! checks run at once, a lockout is audited once per window, and what goes
+//! into the audit log is clipped.
 
-use super::{password, token, Auth, SESSION_COOKIE};
+use super::rate_limit::Key;
+use super::{clip, token, valid_user_name, Auth, SESSION_COOKIE};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap};
@@ -15,8 +24,14 @@ use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+/// The largest login form body accepted, in bytes.
+pub const MAX_FORM_BYTES: usize = 8 * 1024;
+
+/// The longest password checked, in bytes.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
 /// What the login form sends.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct LoginForm {
     pub name: String,
     pub password: String,
@@ -24,13 +39,88 @@ pub struct LoginForm {
     pub next: String,
 }
 
-/// Only paths on this site, never `//elsewhere` or a full URL.
-fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
-        next
-    } else {
-        "/"
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("name", &clip(&self.name))
+            .field("password", &"<redacted>")
+            .field("next", &clip(&self.next))
+            .finish()
     }
+}
+
+/// `text` with its `%XX` escapes decoded (bytes that do not form UTF-8
+/// become U+FFFD).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                // Two hex digits: at most 255.
+                out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Where to go after logging in: `next` when it is a page of this site
+/// (`site` is the site's own URL), `/` otherwise. `next` must be a path —
+/// one `/`, then no control character, whitespace or backslash, also once
+/// `%`-decoded (browsers drop tabs and newlines and read `\` as `/`) — and
+/// is resolved against the site with the URL parser; it must stay on the
+/// site's origin, and what is kept is the resolved path and query.
+pub fn safe_next(next: &str, site: &url::Url) -> String {
+    const HOME: &str = "/";
+    let decoded = percent_decoded(next);
+    let refused = !next.starts_with('/')
+        || next.starts_with("//")
+        || next
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        || decoded.starts_with("//")
+        || decoded.chars().any(|c| c.is_control() || c == '\\');
+    if refused {
+        return HOME.to_owned();
+    }
+    let Ok(resolved) = site.join(next) else {
+        return HOME.to_owned();
+    };
+    if resolved.origin() != site.origin() {
+        return HOME.to_owned();
+    }
+    let mut kept = resolved.path().to_owned();
+    if let Some(query) = resolved.query() {
+        kept.push('?');
+        kept.push_str(query);
+    }
+    // The resolved path may itself have become `//…` (`/..//host`).
+    if kept.starts_with("//") || kept.contains('\\') {
+        return HOME.to_owned();
+    }
+    kept
+}
+
+/// The site's own URL: `--public-url`, else the one the request's Host
+/// names (only what `next` is resolved against, never a redirect target).
+fn site_url(auth: &Auth, headers: &HeaderMap) -> url::Url {
+    if let Some(public) = &auth.args.public_url {
+        return public.clone();
+    }
+    let from_host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| url::Url::parse(&format!("http://{h}/")).ok())
+        .filter(|u| u.path() == "/" && u.query().is_none() && u.username().is_empty());
+    from_host
+        .unwrap_or_else(|| url::Url::parse("http://localhost/").expect("a constant URL parses"))
 }
 
 fn back_to_login(error: &str, next: &str) -> Response {
@@ -56,31 +146,59 @@ pub async fn login(State(auth): State<Arc<Auth>>, req: Request) -> Response {
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let site = site_url(&auth, req.headers());
+    // A body over the router's limit fails here, unread.
     let Form(form) = match Form::<LoginForm>::from_request(req, &()).await {
         Ok(form) => form,
         Err(_) => return back_to_login("form", "/"),
     };
-    let next = safe_next(&form.next).to_owned();
+    let next = safe_next(&form.next, &site);
     let name = form.name.trim();
-    if let Err(wait) = auth.limiter.check(name, address) {
+    let plausible = valid_user_name(name) && form.password.len() <= MAX_PASSWORD_BYTES;
+    // Counted before anything is checked: parallel attempts cannot get
+    // past the limit. A name that cannot be an account counts against the
+    // address only.
+    let reservation = match auth.limiter.reserve(plausible.then_some(name), address) {
+        Ok(reservation) => reservation,
+        Err(locked) => {
+            if locked.first {
+                let (target, what) = match &locked.key {
+                    Key::Account(account) => (clip(account), "account"),
+                    Key::Address(ip) => (ip.to_string(), "address"),
+                };
+                let minutes = locked.wait.as_secs().div_ceil(60).max(1);
+                let detail =
+                    format!("{what} locked: too many failed attempts (for up to {minutes} min)");
+                let _ = auth
+                    .store
+                    .audit("anonymous", "login_locked", &target, &detail, now_ms())
+                    .await;
+            }
+            tracing::warn!("login refused for a locked account or address");
+            let minutes = locked.wait.as_secs().div_ceil(60).max(1);
+            return back_to_login(&format!("locked:{minutes}"), &next);
+        }
+    };
+    if !plausible {
+        // The same answer as a wrong password, without argon2.
         let _ = auth
             .store
             .audit(
                 "anonymous",
-                "login_locked",
-                name,
-                "too many failed attempts",
+                "login_failed",
+                &clip(name),
+                "not a valid user name or password length",
                 now_ms(),
             )
             .await;
-        tracing::warn!("login refused for a locked account or address");
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        return back_to_login(&format!("locked:{minutes}"), &next);
+        drop(reservation);
+        return back_to_login("invalid", &next);
     }
     let credentials = match auth.store.credentials(name).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!("login: {e}");
+            auth.limiter.release(reservation);
             return back_to_login("unavailable", &next);
         }
     };
@@ -88,19 +206,17 @@ pub async fn login(State(auth): State<Arc<Auth>>, req: Request) -> Response {
         .as_ref()
         .filter(|c| !c.user.disabled)
         .map(|c| c.password_hash.clone());
-    let secret = form.password;
-    let ok = tokio::task::spawn_blocking(move || password::verify(&secret, stored.as_deref()))
-        .await
-        .unwrap_or(false);
+    let ok = auth.verifier.verify(form.password, stored).await;
     let Some(user) = credentials.filter(|_| ok).map(|c| c.user) else {
-        auth.limiter.failed(name, address);
+        // The reservation stays: it was a failed attempt.
+        drop(reservation);
         let _ = auth
             .store
-            .audit("anonymous", "login_failed", name, "", now_ms())
+            .audit("anonymous", "login_failed", &clip(name), "", now_ms())
             .await;
         return back_to_login("invalid", &next);
     };
-    auth.limiter.succeeded(name);
+    auth.limiter.succeeded(reservation);
     let session = token::generate();
     let now = now_ms();
     let expires = now + i64::from(auth.args.session_hours) * 3_600_000;
@@ -150,13 +266,75 @@ pub async fn logout(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Respon
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{safe_next, LoginForm};
+
+    fn site() -> url::Url {
+        url::Url::parse("https://shakedown.example.com/").unwrap()
+    }
 
     #[test]
-    fn next_stays_on_this_site() {
-        assert_eq!(safe_next("/runs/1"), "/runs/1");
-        assert_eq!(safe_next("//evil.example"), "/");
-        assert_eq!(safe_next("https://evil.example"), "/");
-        assert_eq!(safe_next("/\\evil"), "/");
+    fn paths_of_this_site_are_kept() {
+        let s = site();
+        assert_eq!(safe_next("/runs/1", &s), "/runs/1");
+        assert_eq!(safe_next("/", &s), "/");
+        assert_eq!(
+            safe_next("/runs?status=running", &s),
+            "/runs?status=running"
+        );
+        assert_eq!(safe_next("/runs/a%20b", &s), "/runs/a%20b");
+        assert_eq!(safe_next("/runs/./x/../y", &s), "/runs/y");
+        // Behind a proxy with a path of its own, still this origin.
+        let prefixed = url::Url::parse("https://example.com/shakedown/").unwrap();
+        assert_eq!(safe_next("/runs/1", &prefixed), "/runs/1");
+    }
+
+    #[test]
+    fn anything_else_goes_home() {
+        let s = site();
+        for next in [
+            "",
+            "runs",
+            "//evil.example",
+            "//evil.example/runs",
+            "///evil.example",
+            "/\\evil.example",
+            "/\\\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "/%0a/evil.example",
+            "/%0D%0A/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/%5Cevil.example",
+            "/%2F/evil.example",
+            "/%2f%2fevil.example",
+            "/..//evil.example",
+            "/./..//evil.example",
+            "https://evil.example",
+            "https://shakedown.example.com/runs",
+            "http:evil.example",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            " /runs",
+            "/runs\u{0}",
+        ] {
+            assert_eq!(safe_next(next, &s), "/", "{next:?}");
+        }
+    }
+
+    #[test]
+    fn the_form_does_not_print_its_password() {
+        let form = LoginForm {
+            name: "ann".into(),
+            password: "correct horse battery staple".into(),
+            next: "/runs".into(),
+        };
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("horse"), "{shown}");
+        assert!(
+            shown.contains("ann") && shown.contains("redacted"),
+            "{shown}"
+        );
     }
 }

@@ -59,11 +59,45 @@ impl Default for AuthArgs {
     }
 }
 
+/// The longest user name, in bytes.
+pub const MAX_NAME_BYTES: usize = 64;
+
+/// How many password checks (argon2, about 19 MiB each) run at once.
+pub const PASSWORD_CHECKS_AT_ONCE: usize = 2;
+
+/// Whether `name` can be a user name: 1 to [`MAX_NAME_BYTES`] letters,
+/// digits, `.`, `_`, `-` or `@`.
+pub fn valid_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_BYTES
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+}
+
+/// Text from a request, made fit for the audit log: at most
+/// [`MAX_NAME_BYTES`] bytes (cut at a character, marked with `…`), control
+/// characters replaced.
+pub fn clip(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let c = if c.is_control() { '\u{fffd}' } else { c };
+        if out.len() + c.len_utf8() > MAX_NAME_BYTES {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The authentication state shared by every request.
 pub struct Auth {
     pub store: Arc<dyn AccessStore>,
     pub args: AuthArgs,
     pub limiter: LoginLimiter,
+    /// Password checks, bounded and counted.
+    pub verifier: password::Verifier,
 }
 
 impl Auth {
@@ -72,6 +106,7 @@ impl Auth {
             store,
             args,
             limiter: LoginLimiter::new(Limits::default()),
+            verifier: password::Verifier::new(PASSWORD_CHECKS_AT_ONCE),
         }
     }
 

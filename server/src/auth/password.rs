@@ -1,11 +1,14 @@
 //! Password hashing with argon2id (PHC strings with their own salt and
-//! parameters), and a check that costs the same whether or not the user
-//! exists.
+//! parameters), a check that costs the same whether or not the user
+//! exists, and a [`Verifier`] that bounds how many checks run at once
+//! (each holds about 19 MiB) and counts them.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::Semaphore;
 
 /// The shortest password `shakedown user add` accepts.
 pub const MIN_LENGTH: usize = 12;
@@ -48,6 +51,59 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
         .verify_password(password.as_bytes(), &parsed)
         .is_ok();
     ok && real
+}
+
+/// Runs password checks off the async threads, at most `concurrency` at
+/// a time; the others wait their turn without holding argon2's memory.
+#[derive(Debug)]
+pub struct Verifier {
+    permits: Arc<Semaphore>,
+    runs: AtomicU64,
+    busy: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl Verifier {
+    pub fn new(concurrency: usize) -> Self {
+        Verifier {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            runs: AtomicU64::new(0),
+            busy: Arc::new(AtomicUsize::new(0)),
+            peak: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// [`verify`] once a permit is free. The permit goes with the work, so
+    /// a request given up halfway (the client left) still holds it until
+    /// argon2 is done.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> bool {
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            return false;
+        };
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let busy = self.busy.clone();
+        let peak = self.peak.clone();
+        tokio::task::spawn_blocking(move || {
+            let now = busy.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let ok = verify(&password, stored.as_deref());
+            busy.fetch_sub(1, Ordering::SeqCst);
+            drop(permit);
+            ok
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// How many checks have run.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::SeqCst)
+    }
+
+    /// The most checks that ran at the same time.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
 }
 
 #[cfg(test)]
