@@ -105,7 +105,9 @@ pub struct HttpLoadMetrics {
     pub fail: u64,
     /// Failures by class.
     pub errors: ErrorCounts,
-    /// Answers by HTTP status code.
+    /// Answers by HTTP status code (JSON object keys are the codes as
+    /// text; read back whether they are text or numbers).
+    #[serde(deserialize_with = "status_keys")]
     pub status_counts: BTreeMap<u16, u64>,
     /// Latency of all requests, failed ones included; from the intended send
     /// time in the open model.
@@ -397,5 +399,45 @@ impl TestMetrics {
             TestMetrics::StorageProbe(m) => m.metric(name),
             TestMetrics::Health(m) => m.metric(name),
         }
+    }
+}
+
+/// Reads status counts whose keys are numbers written as text: inside the
+/// tagged [`TestMetrics`], serde hands the keys over as strings, which a
+/// plain `u16` key does not accept.
+fn status_keys<'de, D>(deserializer: D) -> Result<BTreeMap<u16, u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw: BTreeMap<String, u64> = Deserialize::deserialize(deserializer)?;
+    raw.into_iter()
+        .map(|(code, count)| {
+            code.trim()
+                .parse::<u16>()
+                .map(|code| (code, count))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!("status code {code:?} is not a number"))
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_counts_read_back_inside_the_tagged_metrics() {
+        let mut load = HttpLoadMetrics::default();
+        load.status_counts.insert(200, 2);
+        load.status_counts.insert(503, 1);
+        let metrics = TestMetrics::HttpLoad(load.clone());
+        let text = serde_json::to_string(&metrics).expect("serialised");
+        assert!(text.contains(r#""200":2"#), "{text}");
+        let back: TestMetrics = serde_json::from_str(&text).expect("read back");
+        assert_eq!(back, metrics);
+        let bad = text.replace(r#""200""#, r#""ok""#);
+        let e = serde_json::from_str::<TestMetrics>(&bad).expect_err("not a code");
+        assert!(e.to_string().contains("\"ok\" is not a number"), "{e}");
     }
 }

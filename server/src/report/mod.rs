@@ -57,36 +57,7 @@ fn safe_name(id: &str) -> String {
         .collect()
 }
 
-/// Reads `results.json`. Works around serde's internally tagged enums (test
-/// metrics) not reading integer map keys (`status_counts`) back from JSON
-/// strings: those maps are taken out, parsed apart and put back.
+/// Reads `results.json`.
 pub fn parse_results(bytes: &[u8]) -> Result<RunResults, serde_json::Error> {
-    use engine::metrics::TestMetrics;
-    use std::collections::BTreeMap;
-    let mut value: serde_json::Value = serde_json::from_slice(bytes)?;
-    let mut counts = Vec::new();
-    if let Some(tests) = value.get_mut("tests").and_then(|t| t.as_array_mut()) {
-        for (i, t) in tests.iter_mut().enumerate() {
-            let taken = t
-                .get_mut("metrics")
-                .and_then(|m| m.as_object_mut())
-                .and_then(|m| m.remove("status_counts"));
-            if let Some(map) = taken {
-                let parsed: BTreeMap<u16, u64> = serde_json::from_value(map)?;
-                if let Some(m) = t.get_mut("metrics").and_then(|m| m.as_object_mut()) {
-                    m.insert("status_counts".to_owned(), serde_json::json!({}));
-                }
-                counts.push((i, parsed));
-            }
-        }
-    }
-    let mut results: RunResults = serde_json::from_value(value)?;
-    for (i, parsed) in counts {
-        if let Some(TestMetrics::HttpLoad(m)) =
-            results.tests.get_mut(i).and_then(|t| t.metrics.as_mut())
-        {
-            m.status_counts = parsed;
-        }
-    }
-    Ok(results)
+    serde_json::from_slice(bytes)
 }
