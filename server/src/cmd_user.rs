@@ -228,12 +228,12 @@ async fn list_tokens(db: &Db, user: Option<&str>) -> anyhow::Result<ExitCode> {
     }
     let now = now_ms();
     println!(
-        "{:<12}  {:<24} {:<16} {:<20} EXPIRES",
+        "{:<12}  {:<24} {:<16} {:<24} EXPIRES",
         "ID", "USER", "LABEL", "CREATED"
     );
     for t in tokens {
         println!(
-            "{:<12}  {:<24} {:<16} {:<20} {}{}",
+            "{:<12}  {:<24} {:<16} {:<24} {}{}",
             t.id,
             t.user,
             t.label,
