@@ -92,25 +92,26 @@ pub async fn run_plan_with(
     let since_ms = now_ms();
     let programs =
         crate::programs::start(plan, options.supervisor.clone(), &target, &cancel).await?;
-    let supervisor = programs.supervisor().cloned();
-    let outcome = run_tests(loaded, target, cancel, sink, supervisor, since_ms).await;
-    programs.stop().await;
-    outcome
+    if let Err(e) = probe(&target).await {
+        programs.stop().await;
+        return Err(e);
+    }
+    Ok(run_tests(loaded, target, cancel, sink, programs, since_ms).await)
 }
 
-/// Probes the environment, runs the tests and decides.
+/// Runs the tests, stops the programs the run started, and decides.
 async fn run_tests(
     loaded: &LoadedPlan,
     target: Arc<Target>,
     cancel: CancellationToken,
     sink: Arc<dyn Sink>,
-    supervisor: Option<Arc<Supervisor>>,
+    programs: crate::programs::Programs,
     since_ms: i64,
-) -> Result<RunResults, RunError> {
+) -> RunResults {
     let plan = &loaded.plan;
     let env_name = target.name.as_str();
     let env = &target.env;
-    probe(&target).await?;
+    let supervisor = programs.supervisor().cloned();
     let services = Arc::new(plan.services.clone());
 
     let run_id = new_id();
@@ -153,6 +154,9 @@ async fn run_tests(
         tests.push(result);
     }
     let aborted = cancel.is_cancelled();
+    // Stopped before the exits are read: a process that died before its
+    // stop was requested is among them, whoever noticed it first.
+    programs.stop().await;
     let unplanned_exits = supervisor
         .as_ref()
         .map(|s| attribute(s.unplanned_exits_since(since_ms), &mut tests))
@@ -169,6 +173,8 @@ async fn run_tests(
             title: plan.plan.title.clone(),
             file: loaded.file.clone(),
             sha256: loaded.sha256.clone(),
+            origin: Some(loaded.origin.clone()),
+            text: Some(loaded.text.clone()),
         },
         environment: EnvironmentInfo {
             name: env_name.to_owned(),
@@ -198,7 +204,7 @@ async fn run_tests(
     sink.emit(&ProgressEvent::RunFinished {
         results: Box::new(results.clone()),
     });
-    Ok(results)
+    results
 }
 
 /// Names the test each unplanned exit happened in, and warns that test's

@@ -97,6 +97,21 @@ expr = "L1.fail == 0"
     )
 }
 
+/// `GET /ready`: 200 once the program wrote its pid (its health check, so
+/// a started program has always written it), 503 before.
+fn ready(pid_file: PathBuf) -> axum::routing::MethodRouter {
+    get(move || {
+        let pid_file = pid_file.clone();
+        async move {
+            if read_pid(&pid_file).is_some() {
+                axum::http::StatusCode::OK
+            } else {
+                axum::http::StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    })
+}
+
 /// Writes its pid to `$DIR/victim.pid` (atomically) and sleeps.
 const SLEEPER: &str = r#"echo $$ > "$DIR/victim.pid.tmp" && mv "$DIR/victim.pid.tmp" "$DIR/victim.pid" && exec sleep 300"#;
 
@@ -138,10 +153,11 @@ async fn a_crash_during_a_run_makes_it_no_go_and_is_named() {
     let server = common::serve(
         Router::new()
             .route("/health", get(|| async { "up" }))
+            .route("/ready", ready(pid_file.clone()))
             .route("/work", get(work)),
     )
     .await;
-    let text = plan(&server.base_url(), &dir, "sh", SLEEPER, "/health", "/work");
+    let text = plan(&server.base_url(), &dir, "sh", SLEEPER, "/ready", "/work");
     let loaded = load_str(&text, "programs.toml").unwrap();
     let results = run_plan_with(
         &loaded,
@@ -187,10 +203,11 @@ async fn a_clean_run_records_no_exit_and_stops_its_program() {
     let server = common::serve(
         Router::new()
             .route("/health", get(|| async { "up" }))
+            .route("/ready", ready(dir.join("victim.pid")))
             .route("/work", get(|| async { "ok" })),
     )
     .await;
-    let text = plan(&server.base_url(), &dir, "sh", SLEEPER, "/health", "/work");
+    let text = plan(&server.base_url(), &dir, "sh", SLEEPER, "/ready", "/work");
     let loaded = load_str(&text, "programs.toml").unwrap();
     let results = run_plan_with(
         &loaded,
@@ -219,7 +236,12 @@ async fn a_clean_run_records_no_exit_and_stops_its_program() {
 #[tokio::test]
 async fn a_program_that_cannot_start_is_named_with_its_output() {
     let dir = temp_dir("broken");
-    let server = common::serve(Router::new().route("/health", get(|| async { "up" }))).await;
+    let server = common::serve(
+        Router::new()
+            .route("/health", get(|| async { "up" }))
+            .route("/ready", ready(dir.join("victim.pid"))),
+    )
+    .await;
     let missing = dir.join("no-such-program");
     let text = plan(
         &server.base_url(),
@@ -258,34 +280,28 @@ async fn a_program_that_cannot_start_is_named_with_its_output() {
         &dir,
         "sh",
         "echo the database is gone >&2; exit 4",
-        "/health",
+        "/ready",
         "/health",
     );
     let loaded = load_str(&text, "programs.toml").unwrap();
-    // Its health check passes at once (the target answers), so the exit
-    // may come before or after it: either way the program is named.
-    let outcome = run_plan_with(
+    // It exits before its health check can pass (it never writes its pid).
+    let err = run_plan_with(
         &loaded,
         None,
         CancellationToken::new(),
         Arc::new(NullSink),
         RunOptions::default(),
     )
-    .await;
-    match outcome {
-        Err(RunError::Start { reason, .. }) => {
-            assert!(reason.contains("exit code 4"), "{reason}");
-            assert!(reason.contains("the database is gone"), "{reason}");
-        }
-        Ok(results) => {
-            assert_eq!(results.verdict, Some(Verdict::NoGo));
-            assert!(results
-                .unplanned_exits
-                .iter()
-                .any(|e| e.service == "victim" && e.code == Some(4)));
-        }
-        Err(e) => panic!("{e}"),
-    }
+    .await
+    .unwrap_err();
+    let RunError::Start { reason, .. } = &err else {
+        panic!("{err}");
+    };
+    assert!(
+        reason.contains("exited during start-up (exit code 4)"),
+        "{reason}"
+    );
+    assert!(reason.contains("the database is gone"), "{reason}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
