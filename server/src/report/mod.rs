@@ -61,3 +61,79 @@ fn safe_name(id: &str) -> String {
 pub fn parse_results(bytes: &[u8]) -> Result<RunResults, serde_json::Error> {
     serde_json::from_slice(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use engine::results::{RunResults, UnplannedExit};
+
+    /// A finished NO-GO run whose one criterion held (built from JSON, so
+    /// fields added later with defaults need no change here).
+    fn results(exits: Vec<UnplannedExit>) -> RunResults {
+        let mut results: RunResults = serde_json::from_value(serde_json::json!({
+            "schema_version": engine::results::SCHEMA_VERSION,
+            "tool": { "name": "shakedown", "version": "0" },
+            "run_id": "r1",
+            "plan": { "name": "p", "title": null, "file": "p.toml", "sha256": "00" },
+            "environment": { "name": "e", "base_url": "http://127.0.0.1:9", "expected_bucket": null },
+            "status": "finished",
+            "verdict": "NO-GO",
+            "started_at_ms": 1_700_000_000_000_i64,
+            "finished_at_ms": 1_700_000_010_000_i64,
+            "started_at": "",
+            "finished_at": "",
+            "tests": [],
+            "criteria": [{
+                "expr": "L1.fail == 0", "group": null, "label": null, "test": "L1",
+                "metric": "fail", "actual": 0.0, "passed": true, "note": null
+            }],
+            "error": null
+        }))
+        .unwrap();
+        results.unplanned_exits = exits;
+        results
+    }
+
+    #[test]
+    fn unplanned_exits_are_named_as_anomalies_in_every_rendering() {
+        let exit = UnplannedExit {
+            service: "worker".into(),
+            pid: 4242,
+            exit: "killed by SIGKILL".into(),
+            code: None,
+            signal: Some("SIGKILL".into()),
+            at_ms: 1_700_000_005_000,
+            uptime_ms: 4_000,
+            restart_delay_ms: Some(100),
+            restarted_at_ms: Some(1_700_000_005_100),
+            new_pid: Some(4343),
+            note: None,
+            test: Some("C1".into()),
+        };
+        let files = super::pack_files(&results(vec![exit]), None).unwrap();
+        let file = |name: &str| {
+            let (_, bytes) = files.iter().find(|(n, _)| n == name).unwrap();
+            String::from_utf8(bytes.clone()).unwrap()
+        };
+        let md = file("report.md");
+        assert!(md.contains("## Anomalies: Unplanned Process Exits"), "{md}");
+        assert!(md.contains("| worker | C1 | 2023-11-14 22:13:25 UTC | worker (pid 4242) exited unasked (killed by SIGKILL) after 4.0 s; the supervisor started it again as pid 4343 after 100 ms |"), "{md}");
+        assert!(
+            md.contains("NO-GO - 1 service exited unasked; all 1 criteria met"),
+            "{md}"
+        );
+        let html = file("report.html");
+        assert!(html.contains("Anomalies: unplanned process exits"));
+        assert!(html.contains("worker (pid 4242) exited unasked"));
+        let junit = file("junit.xml");
+        assert!(
+            junit.contains("name=\"unplanned process exits\""),
+            "{junit}"
+        );
+        assert!(junit.contains("tests=\"1\" failures=\"1\""), "{junit}");
+
+        // Without any, no section.
+        let files = super::pack_files(&results(vec![]), None).unwrap();
+        let (_, md) = files.iter().find(|(n, _)| n == "report.md").unwrap();
+        assert!(!String::from_utf8_lossy(md).contains("Anomalies"));
+    }
+}
