@@ -14,13 +14,12 @@
 //! A program named without a slash is looked for beside the running
 //! `shakedown` first (where `shakedown-sut` is built and installed), then on
 //! `PATH`; it runs in Shakedown's working directory. Its output goes to
-//! `<name>.log` in a temporary folder, removed after the run unless a
-//! program failed to start (the error names the log and quotes its last
-//! lines).
+//! `<name>.log` in a temporary folder, removed after the run; the error of
+//! a program that failed to start quotes its last lines.
 
 use crate::plan::{Plan, ProcessRestart, RestartMethod, TestKind};
 use crate::runner::RunError;
-use crate::supervisor::{HealthCheck, ProcessSpec, StopSignal, Supervisor};
+use crate::supervisor::{HealthCheck, ProcessSpec, StopSignal, Supervisor, SupervisorError};
 use crate::target::Target;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -139,13 +138,7 @@ pub async fn start(
     match start_all(&mut run, plan, &wanted, target, cancel).await {
         Ok(()) => Ok(run),
         Err(e) => {
-            // The logs stay when a program failed to start: its error names them.
-            run.stop_started().await;
-            if !matches!(e, RunError::Start { .. }) {
-                if let Some(dir) = run.logs.take() {
-                    let _ = std::fs::remove_dir_all(dir);
-                }
-            }
+            run.stop().await;
             Err(e)
         }
     }
@@ -175,10 +168,17 @@ async fn start_all(
                 }
             };
             if let Err(e) = started {
+                // The log goes with the run: its last lines are quoted instead.
+                let what = match e {
+                    SupervisorError::ExitedEarly { status, .. } => {
+                        format!("it exited during start-up ({status})")
+                    }
+                    other => other.to_string(),
+                };
                 return Err(RunError::Start {
                     service: program.service.to_owned(),
                     program: program.program.to_owned(),
-                    reason: format!("{e}{}", log.as_deref().map(tail).unwrap_or_default()),
+                    reason: format!("{what}{}", log.as_deref().map(tail).unwrap_or_default()),
                 });
             }
             run.started.push(program.name.to_owned());
