@@ -289,11 +289,6 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
 
     let session_jobs = collect_sessions(&mut sessions, deadline, &mut metrics, &mut warnings).await;
     if let Some(client) = &client {
-        // The jobs behind the streams are verified like the others.
-        let mut open_at_fault = open_at_fault;
-        open_at_fault.extend(session_jobs.iter().cloned());
-        metrics.runs_started += session_jobs.len() as u64;
-        ids.extend(session_jobs);
         let buckets = match &ctx.target.env.bucket {
             Some(access) => match Buckets::open(&ctx.target, access).await {
                 Ok(b) => Some(b),
@@ -304,18 +299,33 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
             },
             None => None,
         };
-        let notes = chaos_runs::verify(
-            client,
-            spec,
-            &ids,
-            &open_at_fault,
-            buckets.as_ref(),
-            ctx.target.env.expected_bucket.as_deref(),
-            deadline,
-            &ctx.cancel,
-            &mut metrics,
-        )
-        .await;
+        let verify = |ids: Vec<String>, open: BTreeSet<String>| {
+            let buckets = buckets.as_ref();
+            async move {
+                let mut counted = ChaosMetrics::default();
+                let notes = chaos_runs::verify(
+                    client,
+                    spec,
+                    &ids,
+                    &open,
+                    buckets,
+                    ctx.target.env.expected_bucket.as_deref(),
+                    deadline,
+                    &ctx.cancel,
+                    &mut counted,
+                )
+                .await;
+                (counted, notes)
+            }
+        };
+        let (runs, notes) = verify(ids, open_at_fault).await;
+        add_run_counts(&mut metrics, &runs);
+        warnings.extend(notes.into_iter().take(20));
+        // The jobs behind the streams are verified like the others: their
+        // anomalies count; their ends are the streams' figures.
+        let open: BTreeSet<String> = session_jobs.iter().cloned().collect();
+        let (streamed, notes) = verify(session_jobs, open).await;
+        add_anomalies(&mut metrics, &streamed);
         warnings.extend(notes.into_iter().take(20));
     }
 
@@ -336,17 +346,40 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
     (outcome, vec![evidence])
 }
 
+/// Adds what went wrong with some jobs: stuck, duplicated, corrupted,
+/// results unreadable, and the artifacts checked.
+fn add_anomalies(m: &mut ChaosMetrics, other: &ChaosMetrics) {
+    m.stuck += other.stuck;
+    m.duplicates += other.duplicates;
+    m.corrupted += other.corrupted;
+    m.results_unreadable += other.results_unreadable;
+    m.artifacts_checked += other.artifacts_checked;
+    m.artifacts_in_bucket += other.artifacts_in_bucket;
+}
+
+/// Adds the workload's own jobs: how they ended, and their anomalies.
+fn add_run_counts(m: &mut ChaosMetrics, runs: &ChaosMetrics) {
+    m.runs_completed += runs.runs_completed;
+    m.runs_failed += runs.runs_failed;
+    m.runs_recovered += runs.runs_recovered;
+    add_anomalies(m, runs);
+}
+
 fn count_session(end: &SessionEnd, m: &mut ChaosMetrics, warnings: &mut Vec<String>) {
     m.streams_opened += u64::from(end.opened);
     m.streams_interrupted += u64::from(end.interrupted);
     m.event_gaps += end.gaps;
     m.event_repeats += end.repeats;
     let clean = end.gaps == 0 && end.repeats == 0;
-    if end.finished && end.failed_run {
-        m.streams_failed_gracefully += 1;
-    } else if end.finished && clean {
-        m.streams_completed += 1;
+    if end.finished && clean {
+        // Resumed to its last event with every id once: reconnected,
+        // whatever became of the job behind it.
         m.streams_reconnected += u64::from(end.interrupted);
+        if end.failed_run {
+            m.streams_failed_gracefully += 1;
+        } else {
+            m.streams_completed += 1;
+        }
     } else if end.interrupted {
         m.streams_not_reconnected += 1;
     } else {

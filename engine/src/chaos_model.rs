@@ -139,7 +139,8 @@ pub struct ChaosMetrics {
     /// Interrupted sessions that could not resume cleanly (a gap, a repeat,
     /// or no stream by the deadline).
     pub streams_not_reconnected: u64,
-    /// Sessions whose final event reported a failed run (ended cleanly).
+    /// Sessions that reached their last event cleanly while the job behind
+    /// them ended in a failure status.
     pub streams_failed_gracefully: u64,
     /// Sessions that failed in any other way.
     pub streams_failed: u64,

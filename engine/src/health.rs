@@ -111,10 +111,12 @@ pub fn dependencies(spec: &HealthSpec, document: &Value) -> Result<Vec<Dependenc
             })
             .collect(),
         Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "`{pointer}` in the readiness answer is not a list or an object of dependencies: {}",
             clip(&document.to_string())
-        )),
+        ))
+        }
     };
     Ok(named
         .into_iter()

@@ -155,6 +155,14 @@ pub struct PlanInfo {
     pub file: String,
     /// sha256 of the file's bytes, lowercase hex.
     pub sha256: String,
+    /// Where the plan came from: a file of the command line, the server's
+    /// plans folder, or text pasted in the browser (with the folder plan
+    /// whose environments it used). Absent in files written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::plan::PlanOrigin>,
+    /// The plan's text itself, as it was run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// Which environment the run used (never its secrets).

@@ -90,6 +90,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             caps: crate::caps::CapsArgs::default(),
             evidence: crate::evidence::config::EvidenceArgs::default(),
             local_mode_open_to_network: open_to_network(),
+            // On a laptop, the New run page's paste box is for trying
+            // tests against the example plans' environments.
+            allow_pasted_plans: true,
         };
         let state = serve::open(&serve_args).await?;
         let listener = tokio::net::TcpListener::bind(args.addr)
@@ -109,6 +112,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("Press Ctrl-C to stop everything.");
         let orchestrator = state.orchestrator.clone();
         args.lifecycle.apply(&orchestrator);
+        orchestrator.allow_pasted_plans(serve_args.allow_pasted_plans);
         axum::serve(listener, serve::app_service(state))
             .with_graceful_shutdown(crate::lifecycle::drain_on_signal(
                 orchestrator,

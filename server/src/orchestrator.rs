@@ -13,7 +13,7 @@ use engine::launch::{
     EvidenceFile, EvidenceSummary, LaunchError, LaunchRequest, PlanChoice, PlanOutline,
     PlanProblem, TestOutline,
 };
-use engine::plan::{load_file, load_str, LoadedPlan, PlanError, Positive, TestKind};
+use engine::plan::{load_file, LoadedPlan, PlanError, Positive, TestKind};
 use engine::run::{RunStatus, RunSummary, StoredEvent, Verdict};
 use engine::runner::{run_plan_with, RunOptions};
 use engine::store::{Launcher, NewRun, RunStore, StoreError};
@@ -93,6 +93,9 @@ pub struct Orchestrator {
     event_buffer: AtomicUsize,
     /// The server's caps on every run.
     caps: Mutex<engine::plan::Limits>,
+    /// Whether plans pasted in the browser may run (off unless the
+    /// server's `--allow-pasted-plans` says so).
+    pasted_plans: AtomicBool,
 }
 
 impl Orchestrator {
@@ -111,7 +114,14 @@ impl Orchestrator {
             halt: CancellationToken::new(),
             event_buffer: AtomicUsize::new(DEFAULT_EVENT_BUFFER),
             caps: Mutex::new(engine::plan::Limits::default()),
+            pasted_plans: AtomicBool::new(false),
         })
+    }
+
+    /// Lets plans pasted in the browser run (against a folder plan's
+    /// environments), or not.
+    pub fn allow_pasted_plans(&self, allowed: bool) {
+        self.pasted_plans.store(allowed, Ordering::Relaxed);
     }
 
     /// Sets the caps every run must stay within.
@@ -162,35 +172,38 @@ impl Orchestrator {
     /// Reads and validates a plan, without running it.
     pub fn load(&self, source: &PlanChoice) -> Result<LoadedPlan, StartError> {
         match source {
-            PlanChoice::File(name) => {
-                let valid = !name.is_empty()
-                    && !name.contains(['/', '\\'])
-                    && !name.starts_with('.')
-                    && name.ends_with(".toml");
-                let path = self.plans_dir.join(name);
-                if !valid || !path.is_file() {
-                    return Err(StartError::UnknownPlan(name.clone()));
-                }
-                Ok(load_file(&path)?)
-            }
+            PlanChoice::File(name) => Ok(self.folder_plan(name)?),
             PlanChoice::Text { name, text } => {
-                let loaded = load_str(text, name)?;
-                // Programs to run on this machine are the admins' to name,
-                // in the plans folder; a pasted plan may not.
-                if let Some(service) = loaded.plan.services.iter().find_map(|(name, s)| {
-                    matches!(&s.restart, engine::plan::RestartMethod::Process(p) if p.program.is_some())
-                        .then_some(name)
-                }) {
+                if !self.pasted_plans.load(Ordering::Relaxed) {
                     return Err(StartError::Invalid {
                         field: "plan",
-                        message: format!(
-                            "service {service:?} names a program to run: only plans in the server's plans folder may"
-                        ),
+                        message: "this server runs only the plans in its plans folder \
+                                  (pasted plans are allowed with serve --allow-pasted-plans)"
+                            .to_owned(),
                     });
                 }
-                Ok(loaded)
+                // Environments and services (commands, programs, files,
+                // secrets, buckets, hosts) come from the folder plan it names.
+                Ok(engine::plan::pasted::load_pasted(text, name, |from| {
+                    self.folder_plan(from).map_err(|e| e.to_string())
+                })?)
             }
         }
+    }
+
+    /// A plan of the plans folder, by file name.
+    fn folder_plan(&self, name: &str) -> Result<LoadedPlan, StartError> {
+        let valid = !name.is_empty()
+            && !name.contains(['/', '\\'])
+            && !name.starts_with('.')
+            && name.ends_with(".toml");
+        let path = self.plans_dir.join(name);
+        if !valid || !path.is_file() {
+            return Err(StartError::UnknownPlan(name.to_owned()));
+        }
+        let mut loaded = load_file(&path)?;
+        loaded.origin = engine::plan::PlanOrigin::Folder;
+        Ok(loaded)
     }
 
     /// Creates the run and starts it in the background; it queues while
@@ -797,7 +810,7 @@ duration_s = 30
 
     #[test]
     fn runs_beyond_the_servers_caps_or_the_plans_limits_are_refused() {
-        let mut loaded = load_str(CAPPED, "capped.toml").unwrap();
+        let mut loaded = engine::plan::load_str(CAPPED, "capped.toml").unwrap();
         assert!(within_caps(&loaded.plan, &engine::plan::Limits::default()).is_ok());
         let server = engine::plan::Limits {
             max_duration_s: Positive::new(10),

@@ -163,6 +163,8 @@ async fn finished_run(site: &Site, failed: bool) -> String {
             title: None,
             file: "p.toml".into(),
             sha256: "00".into(),
+            origin: None,
+            text: None,
         },
         environment: EnvironmentInfo {
             name: "e".into(),

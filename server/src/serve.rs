@@ -50,6 +50,11 @@ pub struct ServeArgs {
     /// who can reach that address acts as admin, with no login.
     #[arg(long, env = "SHAKEDOWN_LOCAL_MODE_OPEN_TO_NETWORK")]
     pub local_mode_open_to_network: bool,
+    /// Let operators run plans pasted in the browser. Such a plan describes
+    /// tests and criteria only, and runs against the environments and
+    /// services of a plan in the plans folder (`environments_from`).
+    #[arg(long, env = "SHAKEDOWN_ALLOW_PASTED_PLANS")]
+    pub allow_pasted_plans: bool,
 }
 
 /// Opens what the server needs, then serves until told to stop.
@@ -76,6 +81,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let orchestrator = state.orchestrator.clone();
     args.lifecycle.apply(&orchestrator);
     orchestrator.set_caps(args.caps.limits());
+    orchestrator.allow_pasted_plans(args.allow_pasted_plans);
     axum::serve(listener, app_service(state))
         .with_graceful_shutdown(crate::lifecycle::drain_on_signal(
             orchestrator,

@@ -4,7 +4,8 @@
 //! `shakedown run` both send it to a loopback target, which counts it; then
 //! the database files, the server's log (at debug level), every file of the
 //! evidence packs and every page and API answer are searched for it, and it
-//! is in none of them.
+//! is in none of them. A pasted plan that names the same variable as its own
+//! secret is refused before it sends anything.
 
 mod common;
 
@@ -116,6 +117,7 @@ async fn a_planted_secret_is_in_no_database_log_evidence_file_or_page() {
         .args([
             "serve",
             "--local-mode",
+            "--allow-pasted-plans",
             "--addr",
             &format!("127.0.0.1:{port}"),
         ])
@@ -207,6 +209,44 @@ async fn a_planted_secret_is_in_no_database_log_evidence_file_or_page() {
         .await
         .unwrap();
     let share_path = shared["path"].as_str().unwrap().to_owned();
+
+    // A pasted plan that names the server's variable as its own secret,
+    // sent to the same target: refused before any request is made.
+    let before = seen.load(Ordering::SeqCst);
+    let pasted = format!(
+        r#"
+[plan]
+name = "steal"
+environments_from = "secret.toml"
+[environments.mine]
+base_url = "{base}"
+allowed_hosts = ["127.0.0.1"]
+secrets = {{ stolen = "{SECRET_VAR}" }}
+headers = {{ Authorization = "Bearer ${{secret.stolen}}" }}
+[[tests]]
+id = "X1"
+[tests.http_load]
+path = "/ping"
+concurrency = 1
+rounds = 1
+"#
+    );
+    let refused = post(
+        "/api/start_run",
+        json!({ "request": { "plan": { "Text": { "name": "steal.toml", "text": pasted } },
+            "environment": "mine", "tests": null, "concurrency": null, "rounds": null, "duration_s": null } }),
+    )
+    .send()
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        refused.contains("a pasted plan may not define environments"),
+        "{refused}"
+    );
+    assert_eq!(seen.load(Ordering::SeqCst), before, "no request was made");
 
     // A headless run of the same plan, with its own output folder.
     let out_dir = work.path().join("out");

@@ -96,6 +96,11 @@ fn the_self_check_plan_is_go_against_a_running_shakedown_it_restarts() {
     });
     let pid_before = std::fs::read_to_string(dir.path().join("shakedown.pid")).unwrap();
 
+    // The runs the plan starts use this folder plan of the server under test.
+    let target = std::fs::read_to_string(root().join("examples/self-check-target.toml"))
+        .unwrap()
+        .replace("http://127.0.0.1:3000", &base);
+    std::fs::write(dir.path().join("plans/self-check-target.toml"), target).unwrap();
     let plan = std::fs::read_to_string(&plan_file)
         .unwrap()
         .replace("http://127.0.0.1:3000", &base);
@@ -166,7 +171,8 @@ fn the_self_check_plan_is_go_against_a_running_shakedown_it_restarts() {
     // period with intact evidence, the stream completed.
     assert_eq!(metric("C1", "runs_started"), 2);
     assert_eq!(metric("C1", "runs_completed"), 2, "{}", test("C1"));
-    assert_eq!(metric("C1", "artifacts_checked"), 2);
+    // The two runs', and the one behind the stream (verified like them).
+    assert_eq!(metric("C1", "artifacts_checked"), 3);
     assert_eq!(metric("C1", "corrupted"), 0);
     assert_eq!(metric("C1", "stuck"), 0);
     assert_eq!(metric("C1", "streams_completed"), 1, "{}", test("C1"));

@@ -4,6 +4,8 @@
 
 use super::validate;
 use super::Plan;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::ops::Range;
@@ -70,6 +72,28 @@ pub struct LoadedPlan {
     pub file: String,
     /// sha256 of the file's bytes, lowercase hex.
     pub sha256: String,
+    /// The plan's text as it was read.
+    pub text: String,
+    /// Where the plan came from.
+    pub origin: PlanOrigin,
+}
+
+/// Where a plan came from, for the evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum PlanOrigin {
+    /// A file read by the command line.
+    File,
+    /// A file in the server's plans folder (the admins').
+    Folder,
+    /// Text pasted in the browser, run against the environments and
+    /// services of a folder plan.
+    Pasted {
+        /// The folder plan it took its environments from.
+        environments_from: String,
+        /// That file's sha256.
+        environments_sha256: String,
+    },
 }
 
 /// Reads and validates a plan file.
@@ -84,6 +108,17 @@ pub fn load_file(path: &Path) -> Result<LoadedPlan, PlanError> {
 
 /// Parses and validates plan text; `file` is only used in messages.
 pub fn load_str(source: &str, file: &str) -> Result<LoadedPlan, PlanError> {
+    load_with(source, file, |_, plan| Ok(plan))
+}
+
+/// Reads a plan's text, lets `complete` finish it (a pasted plan takes its
+/// environments from a folder plan; its problems are located in `source`),
+/// then validates it.
+pub fn load_with(
+    source: &str,
+    file: &str,
+    complete: impl FnOnce(&Spanned<DeTable<'_>>, Plan) -> Result<Plan, Vec<(FieldPath, String)>>,
+) -> Result<LoadedPlan, PlanError> {
     let at = |span: Range<usize>, field: String, message: String| {
         let (line, column) = line_column(source, span.start);
         Located {
@@ -128,6 +163,17 @@ pub fn load_str(source: &str, file: &str) -> Result<LoadedPlan, PlanError> {
             )]));
         }
     };
+    let plan = complete(&document, plan).map_err(|problems| {
+        PlanError::Invalid(
+            problems
+                .into_iter()
+                .map(|(path, message)| {
+                    let span = path.find_span(&document).unwrap_or(0..0);
+                    at(span, path.to_string(), message)
+                })
+                .collect(),
+        )
+    })?;
     let problems = validate::validate(&plan);
     if !problems.is_empty() {
         let mut located: Vec<(usize, Located)> = problems
@@ -149,6 +195,8 @@ pub fn load_str(source: &str, file: &str) -> Result<LoadedPlan, PlanError> {
         plan,
         file: file.to_owned(),
         sha256: hex::encode(Sha256::digest(source.as_bytes())),
+        text: source.to_owned(),
+        origin: PlanOrigin::File,
     })
 }
 
@@ -205,7 +253,7 @@ impl FieldPath {
 
     /// The span of the deepest part of this path present in the document:
     /// the value when it is there, else its nearest parent.
-    fn find_span(&self, document: &Spanned<DeTable<'_>>) -> Option<Range<usize>> {
+    pub fn find_span(&self, document: &Spanned<DeTable<'_>>) -> Option<Range<usize>> {
         let mut best = document.span();
         let mut value: Option<&Spanned<DeValue<'_>>> = None;
         let mut table: Option<&DeTable<'_>> = Some(document.get_ref());

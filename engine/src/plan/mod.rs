@@ -14,6 +14,7 @@ pub mod chaos;
 mod kind_table;
 pub mod limits;
 pub mod load;
+pub mod pasted;
 mod positive;
 pub mod validate;
 
@@ -22,7 +23,7 @@ pub use chaos::{
     Signal, StorageProbeSpec,
 };
 pub use limits::{excesses, Excess, Limits};
-pub use load::{load_file, load_str, LoadedPlan, Located, PlanError};
+pub use load::{load_file, load_str, LoadedPlan, Located, PlanError, PlanOrigin};
 pub use positive::Positive;
 
 use schemars::JsonSchema;
@@ -35,7 +36,10 @@ use std::collections::BTreeMap;
 pub struct Plan {
     /// Name, title and description.
     pub plan: PlanMeta,
-    /// Where the plan can run, by name (`staging`, `demo`, ...).
+    /// Where the plan can run, by name (`staging`, `demo`, ...). A plan
+    /// pasted in the browser has none: it names a folder plan in
+    /// `[plan] environments_from` and runs against that plan's.
+    #[serde(default)]
     pub environments: BTreeMap<String, Environment>,
     /// Services that chaos tests can restart, by name.
     #[serde(default)]
@@ -71,6 +75,11 @@ pub struct PlanMeta {
     /// The environment used when none is named on the command line.
     #[serde(default)]
     pub default_environment: Option<String>,
+    /// For a plan pasted in the browser: the plan in the server's plans
+    /// folder whose environments, services and job protocol it runs with
+    /// (`step3.toml`).
+    #[serde(default)]
+    pub environments_from: Option<String>,
     /// How many approvers must sign GO before a run's final decision is GO
     /// (an environment may ask for more); default 1.
     #[serde(default)]
