@@ -316,12 +316,22 @@ impl ApprovalError {
 }
 
 /// A share link just created: the only time its token is known.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewShare {
     /// The stored link.
     pub link: ShareLink,
     /// The path to hand out (`/share/<token>`).
     pub path: String,
+}
+
+impl std::fmt::Debug for NewShare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The path holds the link's token.
+        f.debug_struct("NewShare")
+            .field("link", &self.link)
+            .field("path", &"/share/<redacted>")
+            .finish()
+    }
 }
 
 /// A share link as stored (never the token itself, only its hash).
@@ -370,6 +380,20 @@ pub struct AuditEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_share_link_does_not_print_its_token() {
+        let link: ShareLink = serde_json::from_value(serde_json::json!({
+            "id": 1, "run_id": "r", "created_by": "ann", "created_at_ms": 0,
+            "expires_at_ms": 1, "revoked_at_ms": null
+        }))
+        .expect("a link");
+        let share = NewShare {
+            link,
+            path: "/share/s3cr3t-token".to_owned(),
+        };
+        assert!(!format!("{share:?}").contains("s3cr3t-token"));
+    }
 
     fn signoff(id: i64, who: &str, decision: Decision, digest: &str) -> SignOff {
         SignOff {

@@ -11,12 +11,21 @@ use crate::store::StoreError;
 use async_trait::async_trait;
 
 /// A user with what logging in needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// The user.
     pub user: User,
     /// The argon2 PHC string.
     pub password_hash: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
 }
 
 /// A sign-off about to be recorded.
