@@ -19,14 +19,14 @@ fn pass(p: bool) -> &'static str {
 /// Renders the report as Markdown.
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "# {}\n", r.title);
+    let _ = writeln!(o, "# {}\n", text(&r.title));
     let env = r.environment.first().map_or("", |(_, v)| v.as_str());
-    let _ = writeln!(o, "**Environment:** {env}  ");
+    let _ = writeln!(o, "**Environment:** {}  ", text(env));
     let _ = writeln!(o, "**Test Date:** {}  ", r.started_at);
     let _ = writeln!(o, "**Tester:** {} (automated)  ", r.tool);
     let _ = writeln!(o, "**Overall Status:** **{}**\n\n---\n", r.status);
     if let Some(e) = &r.error {
-        let _ = writeln!(o, "> The run stopped early: {e}\n");
+        let _ = writeln!(o, "> The run stopped early: {}\n", text(e));
     }
 
     o.push_str(
@@ -36,10 +36,10 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             o,
             "| {} | **{}** {} | {} |",
-            s.group,
+            cell(&s.group),
             s.result,
             if s.passed { "✓" } else { "✗" },
-            s.notes
+            cell(&s.notes)
         );
     }
     let _ = writeln!(o, "\n**GO/NO-GO Decision:** **{}**\n\n---\n", r.decision);
@@ -60,25 +60,31 @@ pub fn render(r: &Report) -> String {
 
     o.push_str("## Environment Configuration\n\n| Setting | Value |\n|---------|-------|\n");
     for (k, v) in &r.environment {
-        let _ = writeln!(o, "| {k} | {v} |");
+        let _ = writeln!(o, "| {} | {} |", cell(k), cell(v));
     }
     o.push_str("\n---\n\n## Test Results\n\n");
     for t in &r.tests {
         let _ = writeln!(
             o,
             "### {}: {}\n\n| Metric | Value |\n|--------|-------|",
-            t.id, t.title
+            t.id,
+            text(&t.title)
         );
         for (k, v) in &t.metrics {
-            let _ = writeln!(o, "| {k} | {v} |");
+            let _ = writeln!(o, "| {} | {} |", cell(k), cell(v));
         }
         for w in &t.warnings {
-            let _ = writeln!(o, "\n> Warning: {w}");
+            let _ = writeln!(o, "\n> Warning: {}", text(w));
         }
         if let Some(e) = &t.error {
-            let _ = writeln!(o, "\n> Error: {e}");
+            let _ = writeln!(o, "\n> Error: {}", text(e));
         }
-        let _ = writeln!(o, "\n**Evidence:**\n```json\n{}\n```\n", t.evidence_json);
+        let fence = fence_for(&t.evidence_json);
+        let _ = writeln!(
+            o,
+            "\n**Evidence:**\n{fence}json\n{}\n{fence}\n",
+            t.evidence_json
+        );
         for p in &t.restarts {
             let _ = writeln!(
                 o,
@@ -91,7 +97,7 @@ pub fn render(r: &Report) -> String {
                 }
             );
             for (k, v) in &p.rows {
-                let _ = writeln!(o, "| {k} | {} |", v.replace('|', "\\|").replace('\n', " "));
+                let _ = writeln!(o, "| {} | {} |", cell(k), cell(v));
             }
             if let Some(rec) = &p.recovery {
                 let _ = writeln!(o, "\n**Recovery Time:** {rec}");
@@ -106,7 +112,14 @@ pub fn render(r: &Report) -> String {
         o.push_str("| Test | Check | Actual | Result |\n|------|-------|--------|--------|\n");
         for c in &r.integrity {
             let res = c.passed.map_or("—", pass);
-            let _ = writeln!(o, "| {} | {} | {} | {} |", c.test, c.check, c.actual, res);
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                cell(&c.test),
+                cell(&c.check),
+                cell(&c.actual),
+                res
+            );
         }
         o.push('\n');
     }
@@ -116,7 +129,10 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} |",
-                d.test, d.name, d.status, d.latency
+                cell(&d.test),
+                cell(&d.name),
+                cell(&d.status),
+                cell(&d.latency)
             );
         }
         o.push('\n');
@@ -166,7 +182,7 @@ pub fn render(r: &Report) -> String {
             o,
             "- [{}] {} — `{}` = {}{note}",
             if c.passed { "x" } else { " " },
-            c.label,
+            text(&c.label),
             c.expr,
             c.actual
         );
@@ -220,7 +236,56 @@ pub fn render(r: &Report) -> String {
     o
 }
 
-/// Text fit for a table cell: no pipes, no line breaks.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+/// Text from a plan or a target, shown as itself: Markdown's and HTML's
+/// special characters escaped, so it cannot add links, images, markup or
+/// headings to the report.
+fn text(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text fit for a table cell: escaped, on one line.
+fn cell(raw: &str) -> String {
+    text(raw)
+}
+
+/// A code fence longer than any run of backticks in `body`.
+fn fence_for(body: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_text_cannot_add_markup_to_the_report() {
+        let evil = "![x](http://evil.example/p.png) <script>alert(1)</script> | [link](javascript:x)\n# Heading";
+        let shown = text(evil);
+        assert!(!shown.contains("!["), "{shown}");
+        assert!(!shown.contains("<script"), "{shown}");
+        assert!(!shown.replace("\\]", "").contains(']'), "{shown}");
+        assert!(!shown.contains('\n'), "{shown}");
+        assert!(shown.contains("\\|"), "{shown}");
+        assert_eq!(fence_for("no ticks"), "```");
+        assert_eq!(fence_for("a ```` b"), "`````");
+    }
 }
