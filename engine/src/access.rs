@@ -253,6 +253,10 @@ pub struct SignOffState {
     pub recommendation: Option<crate::run::Verdict>,
     /// Criteria that failed (signing GO over them needs an override reason).
     pub failed_criteria: u32,
+    /// Tests of the plan this run left out: a partial run (signing GO on
+    /// it needs an override reason too).
+    #[serde(default)]
+    pub left_out_tests: Vec<String>,
     /// Whether the run can be signed (finished, evidence recorded and intact).
     pub signable: bool,
     /// Why not, when it cannot.

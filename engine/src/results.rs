@@ -163,6 +163,10 @@ pub struct PlanInfo {
     /// The plan's text itself, as it was run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// Tests of the plan left out of this run: a partial run, whose
+    /// criteria cover only what ran (GO on it needs an override reason).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deselected_tests: Vec<String>,
 }
 
 /// Which environment the run used (never its secrets).

@@ -175,6 +175,7 @@ async fn run_tests(
             sha256: loaded.sha256.clone(),
             origin: Some(loaded.origin.clone()),
             text: Some(loaded.text.clone()),
+            deselected_tests: loaded.deselected.clone(),
         },
         environment: EnvironmentInfo {
             name: env_name.to_owned(),

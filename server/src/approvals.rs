@@ -97,6 +97,10 @@ impl RunRead {
             .as_ref()
             .map_or(0, |r| r.criteria.iter().filter(|c| !c.passed).count());
         SignOffState {
+            left_out_tests: results
+                .as_ref()
+                .map(|r| r.plan.deselected_tests.clone())
+                .unwrap_or_default(),
             recommendation: run.verdict,
             failed_criteria: u32::try_from(failed).unwrap_or(u32::MAX),
             signable: not_signable_because.is_none(),
@@ -207,10 +211,41 @@ impl Approvals for ApprovalService {
                 format!("at most {MAX_TEXT} characters"),
             ));
         }
+        // Separation of duties: whoever launched a run does not approve it
+        // (local mode has one identity for everyone, so it is exempt).
+        if !by.local
+            && self
+                .db
+                .launched_by(run_id)
+                .await
+                .map_err(store_error)?
+                .as_deref()
+                == Some(by.name.as_str())
+        {
+            return Err(ApprovalError::status(
+                403,
+                format!(
+                    "{} launched this run: another approver must sign it off",
+                    by.name
+                ),
+            ));
+        }
         let read = self.read(run_id).await?;
         let before = read.state(&self.db.signoffs(run_id).await.map_err(store_error)?);
         if let Some(why) = &before.not_signable_because {
             return Err(ApprovalError::status(409, format!("cannot sign: {why}")));
+        }
+        if request.decision == Decision::Go
+            && !before.left_out_tests.is_empty()
+            && override_reason.is_none()
+        {
+            return Err(ApprovalError::field(
+                "override_reason",
+                format!(
+                    "a partial run (tests {} left out): signing GO needs an override reason",
+                    before.left_out_tests.join(", ")
+                ),
+            ));
         }
         if request.decision == Decision::Go
             && before.failed_criteria > 0

@@ -492,6 +492,22 @@ impl AccessStore for Db {
     }
 }
 
+impl Db {
+    /// Who launched a run from the web app or the API (the audit log's
+    /// `run_launched` entry); `None` for runs started headless.
+    pub async fn launched_by(&self, run_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT actor FROM audit_log WHERE action = 'run_launched' AND target = $1 ORDER BY id LIMIT 1",
+        )
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(|row| row.try_get("actor").map_err(db_error))
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

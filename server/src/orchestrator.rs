@@ -587,6 +587,12 @@ fn apply(loaded: &mut LoadedPlan, overrides: &LaunchRequest) -> Result<(), Start
                 message: "choose at least one test".into(),
             });
         }
+        loaded.deselected = plan
+            .tests
+            .iter()
+            .filter(|t| !keep.contains(&t.id))
+            .map(|t| t.id.clone())
+            .collect();
         plan.tests.retain(|t| keep.contains(&t.id));
         plan.criteria.retain(|c| {
             keep.iter()

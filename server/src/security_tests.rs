@@ -136,6 +136,11 @@ async fn session(app: &Router, name: &str) -> String {
 /// A finished run with a written, recorded evidence pack; `failed` criteria
 /// fail.
 async fn finished_run(site: &Site, failed: bool) -> String {
+    finished_run_leaving_out(site, failed, &[]).await
+}
+
+/// A finished run of which the launcher left out the tests `left_out`.
+async fn finished_run_leaving_out(site: &Site, failed: bool, left_out: &[&str]) -> String {
     let run = site
         .db
         .create_run(engine::store::NewRun {
@@ -165,6 +170,7 @@ async fn finished_run(site: &Site, failed: bool) -> String {
             sha256: "00".into(),
             origin: None,
             text: None,
+            deselected_tests: left_out.iter().map(|t| t.to_string()).collect(),
         },
         environment: EnvironmentInfo {
             name: "e".into(),
@@ -534,6 +540,96 @@ async fn a_failed_login_does_not_say_whether_the_user_exists_and_repeated_failur
         .to_str()
         .unwrap()
         .contains("error=locked"));
+}
+
+#[tokio::test]
+async fn a_partial_run_is_marked_and_gets_go_only_with_an_override_reason() {
+    let site = site().await;
+    let run = finished_run_leaving_out(&site, false, &["C1", "C2"]).await;
+    let approver = session(&site.app, "approver").await;
+    let sign = |reason: Option<&'static str>| {
+        let (app, run, approver) = (site.app.clone(), run.clone(), approver.clone());
+        async move {
+            send(
+                &app,
+                req("POST", "/api/sign_run", Some(&approver), Some(ORIGIN))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(sign_body(&run, "go", "all green", reason)))
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let refused = sign(None).await;
+    assert_eq!(
+        refused.json()["Err"]["field"],
+        "override_reason",
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains("a partial run (tests C1, C2 left out)"),
+        "{}",
+        refused.body
+    );
+    assert!(site.db.signoffs(&run).await.unwrap().is_empty());
+    let signed = sign(Some("chaos runs tomorrow on the full plan")).await;
+    let state = &signed.json()["Ok"];
+    assert_eq!(
+        state["left_out_tests"],
+        json!(["C1", "C2"]),
+        "{}",
+        signed.body
+    );
+    assert_eq!(state["decision"]["state"], "go");
+    let v2 =
+        std::fs::read_to_string(site.evidence.join(format!("runs/{run}/v2/report.md"))).unwrap();
+    assert!(
+        v2.contains("Partial run: tests C1, C2 of the plan were left out"),
+        "{v2}"
+    );
+}
+
+#[tokio::test]
+async fn an_approver_cannot_sign_off_a_run_they_launched() {
+    let site = site().await;
+    let run = finished_run(&site, false).await;
+    // As start_run records it when the approver launched the run.
+    site.db
+        .audit("approver", "run_launched", &run, "p.toml on e", now_ms())
+        .await
+        .unwrap();
+    let sign = |who: String| {
+        let app = site.app.clone();
+        let run = run.clone();
+        async move {
+            send(
+                &app,
+                req("POST", "/api/sign_run", Some(&who), Some(ORIGIN))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(sign_body(&run, "go", "looks good", None)))
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let own = sign(session(&site.app, "approver").await).await;
+    assert!(
+        own.body
+            .contains("approver launched this run: another approver must sign it off"),
+        "{}",
+        own.body
+    );
+    assert!(site.db.signoffs(&run).await.unwrap().is_empty());
+    let other = sign(session(&site.app, "admin").await).await;
+    assert_eq!(
+        other.json()["Ok"]["decision"]["state"],
+        "go",
+        "{}",
+        other.body
+    );
 }
 
 #[tokio::test]

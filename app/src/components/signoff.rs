@@ -117,8 +117,10 @@ pub fn SignOffPanel(
             .filter(|e| e.field.is_none())
             .map(|e| view! { <p class="error-box" role="alert" id="signoff-error">{e.message}</p> })
     };
-    let needs_override =
-        move || decision.get() == Decision::Go && state.with(|s| s.failed_criteria > 0);
+    let needs_override = move || {
+        decision.get() == Decision::Go
+            && state.with(|s| s.failed_criteria > 0 || !s.left_out_tests.is_empty())
+    };
     let submit = {
         let run_id = run_id.clone();
         move |ev: leptos::ev::SubmitEvent| {
@@ -150,6 +152,12 @@ pub fn SignOffPanel(
                         "System recommendation: " {recommendation}
                         {(failed > 0).then(|| format!(" ({failed} criteria failed)"))}
                     </p>
+                    {(!s.left_out_tests.is_empty()).then(|| view! {
+                        <p class="warning" id="partial-run">
+                            "Partial run: tests " {s.left_out_tests.join(", ")}
+                            " of the plan were left out, so its criteria about them were not checked."
+                        </p>
+                    })}
                     <p id="final-decision">
                         "Final decision: "
                         <span class=decision_class(&s.decision)>{s.decision.describe()}</span>

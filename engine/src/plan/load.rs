@@ -76,6 +76,8 @@ pub struct LoadedPlan {
     pub text: String,
     /// Where the plan came from.
     pub origin: PlanOrigin,
+    /// Tests of the plan left out of this run (by id), when only some run.
+    pub deselected: Vec<String>,
 }
 
 /// Where a plan came from, for the evidence.
@@ -197,6 +199,7 @@ pub fn load_with(
         sha256: hex::encode(Sha256::digest(source.as_bytes())),
         text: source.to_owned(),
         origin: PlanOrigin::File,
+        deselected: Vec::new(),
     })
 }
 

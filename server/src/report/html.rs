@@ -74,6 +74,13 @@ pub fn render(r: &Report) -> String {
         esc(&r.title),
         esc(r.environment.first().map_or("", |(_, v)| v.as_str())),
         esc(&r.started_at), number(r.duration_s), esc(&r.tool), esc(&r.run_id), badge(&r.status));
+    if !r.left_out_tests.is_empty() {
+        let _ = write!(
+            o,
+            "<p class=\"regression\" id=\"partial-run\">Partial run: tests {} of the plan were left out; their criteria were not checked.</p>",
+            esc(&r.left_out_tests.join(", "))
+        );
+    }
     if let Some(e) = &r.error {
         let _ = write!(
             o,

@@ -28,6 +28,13 @@ pub fn render(r: &Report) -> String {
     if let Some(e) = &r.error {
         let _ = writeln!(o, "> The run stopped early: {}\n", text(e));
     }
+    if !r.left_out_tests.is_empty() {
+        let _ = writeln!(
+            o,
+            "> Partial run: tests {} of the plan were left out; their criteria were not checked.\n",
+            text(&r.left_out_tests.join(", "))
+        );
+    }
 
     o.push_str(
         "## Executive Summary\n\n| Criteria | Result | Notes |\n|----------|--------|-------|\n",

@@ -72,6 +72,8 @@ pub struct Report {
     pub verdict: Option<String>,
     /// The recommendation in a sentence.
     pub decision: String,
+    /// Tests of the plan this run left out (a partial run).
+    pub left_out_tests: Vec<String>,
     /// Start, RFC 3339.
     pub started_at: String,
     /// End, RFC 3339.
@@ -314,6 +316,7 @@ impl Report {
             verdict,
             decision,
             started_at: results.started_at.clone(),
+            left_out_tests: results.plan.deselected_tests.clone(),
             finished_at: results.finished_at.clone(),
             duration_s: (results.finished_at_ms - results.started_at_ms) as f64 / 1000.0,
             tool: format!("{} {}", results.tool.name, results.tool.version),
