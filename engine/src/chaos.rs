@@ -255,26 +255,27 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
         ids = submitted;
     }
 
-    let trigger = await_trigger(spec, ctx, client.as_ref(), &ids, &counters, started).await;
-    let (Ok(workload) | Err((workload, _))) = &trigger;
+    let (workload, not_fired) =
+        match await_trigger(spec, ctx, client.as_ref(), &ids, &counters, started).await {
+            Ok(workload) => (workload, None),
+            Err((workload, why)) => (workload, Some(why)),
+        };
     metrics.jobs_in_flight_at_fault = workload.jobs_in_flight;
     metrics.sessions_in_flight_at_fault = workload.sessions_in_flight;
     let has_workload = !ids.is_empty() || metrics.streams > 0;
-    let miss = match &trigger {
-        Err((_, why)) => Some(why.clone()),
-        Ok(workload) if has_workload && workload.in_flight() == 0 => Some(format!(
-            "the fault missed the workload: {}",
-            workload.describe(ids.len(), metrics.streams)
-        )),
-        Ok(_) => None,
-    };
+    let miss = not_fired.or_else(|| {
+        (has_workload && workload.in_flight() == 0).then(|| {
+            format!(
+                "the fault missed the workload: {}",
+                workload.describe(ids.len(), metrics.streams)
+            )
+        })
+    });
     if let Some(why) = miss {
         sessions.abort_all();
         return failed(metrics, why);
     }
-    let open_at_fault = match trigger {
-        Ok(workload) | Err((workload, _)) => workload.open,
-    };
+    let open_at_fault = workload.open;
 
     let evidence = match faults::inject(ctx, &spec.service, spec.signal).await {
         Ok(evidence) => evidence,

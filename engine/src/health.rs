@@ -114,7 +114,7 @@ pub fn dependencies(spec: &HealthSpec, document: &Value) -> Result<Vec<Dependenc
         _ => {
             return Err(format!(
             "`{pointer}` in the readiness answer is not a list or an object of dependencies: {}",
-            clip(&document.to_string())
+            crate::jobs::clip(&document.to_string())
         ))
         }
     };
@@ -130,10 +130,6 @@ pub fn dependencies(spec: &HealthSpec, document: &Value) -> Result<Vec<Dependenc
             }
         })
         .collect())
-}
-
-fn clip(text: &str) -> String {
-    text.chars().take(300).collect()
 }
 
 async fn readiness(

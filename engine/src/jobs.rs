@@ -392,7 +392,8 @@ pub fn describe_end(end: &StreamEnd) -> String {
     }
 }
 
-fn clip(text: &str) -> String {
+/// At most 300 characters of a target's answer, for messages.
+pub(crate) fn clip(text: &str) -> String {
     let mut out: String = text.chars().take(300).collect();
     if out.len() < text.len() {
         out.push('…');
