@@ -61,21 +61,25 @@ pub async fn run(spec: &AssertSpec, ctx: &TestContext) -> TestOutcome {
         Err(e) => return failed_all(format!("GET {url}: {e}"), None, ms(started)),
     };
     let status = response.status().as_u16();
-    let body = response.bytes().await;
+    let body = ctx.target.read_bytes(response).await;
     let latency_ms = ms(started);
     let expected = if spec.expect_status.is_empty() {
         (200..300).contains(&status)
     } else {
         spec.expect_status.contains(&status)
     };
-    let document = match body
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-    {
-        Some(document) => document,
-        None => {
+    let document = match body.map(|b| serde_json::from_slice::<serde_json::Value>(&b)) {
+        Ok(Ok(document)) => document,
+        Ok(Err(_)) => {
             return failed_all(
                 format!("{url} answered {status} without a JSON body"),
+                Some(status),
+                latency_ms,
+            )
+        }
+        Err(e) => {
+            return failed_all(
+                format!("{url} answered {status}: {e}"),
                 Some(status),
                 latency_ms,
             )

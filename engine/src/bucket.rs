@@ -45,16 +45,19 @@ impl Buckets {
                     .as_deref()
                     .ok_or("root_from_readiness needs the environment's readiness_path")?;
                 let url = target.url(path).map_err(|e| e.to_string())?;
-                let document: serde_json::Value = target
+                let response = target
                     .client
                     .get(url.clone())
                     .headers(target.headers.clone())
                     .timeout(Duration::from_secs(10))
                     .send()
                     .await
-                    .map_err(|e| format!("GET {url}: {e}"))?
-                    .json()
+                    .map_err(|e| format!("GET {url}: {e}"))?;
+                let body = target
+                    .read_bytes(response)
                     .await
+                    .map_err(|e| format!("GET {url}: {e}"))?;
+                let document: serde_json::Value = serde_json::from_slice(&body)
                     .map_err(|e| format!("GET {url}: not JSON: {e}"))?;
                 let folder = document
                     .pointer(pointer)

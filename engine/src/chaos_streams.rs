@@ -218,7 +218,7 @@ impl Session<'_> {
             Err(e) => return Read::Broken(format!("GET {url}: {e}")),
         };
         end.opened = true;
-        let mut reader = SseReader::new(response);
+        let mut reader = SseReader::new(response, target.answer_limit);
         loop {
             let remaining = self.deadline.saturating_duration_since(Instant::now());
             let next = match tokio::time::timeout(remaining, reader.next()).await {

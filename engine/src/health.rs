@@ -52,8 +52,9 @@ async fn record(ctx: &TestContext, path: &str) -> Result<(RecordedAnswer, Durati
         .await
         .map_err(|e| format!("{request}: {e}"))?;
     let status = response.status().as_u16();
-    let text = response
-        .text()
+    let text = ctx
+        .target
+        .read_text(response)
         .await
         .map_err(|e| format!("{request}: {e}"))?;
     let took = t.elapsed();

@@ -81,8 +81,9 @@ impl JobClient<'_> {
             .await
             .map_err(|e| format!("{request}: {e}"))?;
         let status = response.status();
-        let text = response
-            .text()
+        let text = self
+            .target
+            .read_text(response)
             .await
             .map_err(|e| format!("{request}: {e}"))?;
         if !status.is_success() {
@@ -139,7 +140,10 @@ impl JobClient<'_> {
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let text = response.text().await.unwrap_or_default();
+        let text = match self.target.read_text(response).await {
+            Ok(text) => text,
+            Err(e) => return Err(format!("create job at {url} answered {status}: {e}")),
+        };
         if !status.is_success() {
             return Err(format!(
                 "create job at {url} answered {status}: {}",
@@ -289,8 +293,9 @@ impl JobClient<'_> {
                 response.status()
             ));
         }
-        let bytes = response
-            .bytes()
+        let bytes = self
+            .target
+            .read_bytes(response)
             .await
             .map_err(|e| format!("artifact {key}: {e}"))?;
         if let Some(sha_pointer) = &self.protocol.artifact_sha256_pointer {
@@ -353,7 +358,7 @@ pub async fn read_sse(
     if !response.status().is_success() {
         return Err(format!("GET {url} answered {}", response.status()));
     }
-    let mut reader = SseReader::new(response);
+    let mut reader = SseReader::new(response, target.answer_limit);
     let mut needs_end = false;
     while let Some(event) = reader.next().await.map_err(|e| format!("{url}: {e}"))? {
         on_event(opened.elapsed());

@@ -20,6 +20,8 @@ pub mod template;
 #[cfg(feature = "runtime")]
 pub mod access_store;
 #[cfg(feature = "runtime")]
+pub mod answer;
+#[cfg(feature = "runtime")]
 pub mod assert;
 #[cfg(feature = "runtime")]
 pub mod bucket;

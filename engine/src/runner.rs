@@ -86,8 +86,11 @@ pub async fn run_plan_with(
 ) -> Result<RunResults, RunError> {
     let plan = &loaded.plan;
     let (env_name, env) = plan.environment(environment).map_err(RunError::Invalid)?;
-    let target =
-        Arc::new(Target::new(env_name, env).map_err(|e| RunError::Invalid(e.to_string()))?);
+    let target = Arc::new(
+        Target::new(env_name, env)
+            .map_err(|e| RunError::Invalid(e.to_string()))?
+            .with_answer_limit(plan.limits.answer_bytes()),
+    );
     // Unplanned exits from here on belong to this run.
     let since_ms = now_ms();
     let programs =

@@ -20,16 +20,19 @@ pub struct SseReader {
     buffer: String,
     pending: SseEvent,
     has_data: bool,
+    limit: usize,
 }
 
 impl SseReader {
-    /// Wraps a response (its status should already be checked).
-    pub fn new(response: reqwest::Response) -> SseReader {
+    /// Wraps a response (its status should already be checked); one
+    /// event or line past `limit` bytes ends the reading with an error.
+    pub fn new(response: reqwest::Response, limit: usize) -> SseReader {
         SseReader {
             stream: response.bytes_stream().boxed(),
             buffer: String::new(),
             pending: SseEvent::default(),
             has_data: false,
+            limit,
         }
     }
 
@@ -42,6 +45,12 @@ impl SseReader {
                 if let Some(event) = self.line(line) {
                     return Ok(Some(event));
                 }
+            }
+            if self.buffer.len() + self.pending.data.len() > self.limit {
+                return Err(format!(
+                    "an event is larger than max_answer_bytes ({} bytes)",
+                    self.limit
+                ));
             }
             match self.stream.next().await {
                 Some(Ok(chunk)) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),

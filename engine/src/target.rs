@@ -60,6 +60,8 @@ pub struct Target {
     /// Certificate authorities from the environment's `ca_file`, trusted
     /// besides the system's.
     pub roots: Vec<reqwest::Certificate>,
+    /// Largest answer body read, in bytes (`max_answer_bytes`).
+    pub answer_limit: usize,
 }
 
 impl Target {
@@ -107,7 +109,30 @@ impl Target {
             headers,
             client,
             roots,
+            answer_limit: crate::plan::Limits::default().answer_bytes(),
         })
+    }
+
+    /// The same target reading answers of at most `limit` bytes.
+    pub fn with_answer_limit(mut self, limit: usize) -> Target {
+        self.answer_limit = limit;
+        self
+    }
+
+    /// An answer's body, refused past `answer_limit`.
+    pub async fn read_bytes(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<bytes::Bytes, crate::answer::AnswerError> {
+        crate::answer::read_bytes(response, self.answer_limit).await
+    }
+
+    /// An answer's body as text, refused past `answer_limit`.
+    pub async fn read_text(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<String, crate::answer::AnswerError> {
+        crate::answer::read_text(response, self.answer_limit).await
     }
 
     /// The URL of a plan path or URL, refused outside the allowed hosts.

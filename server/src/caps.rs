@@ -1,31 +1,109 @@
-//! The server's global caps on runs launched from the web app
-//! (`--max-concurrency`, `--max-rate`, `--max-duration-s`): a run whose
-//! plan, overrides included, asks for more is refused before it starts,
-//! with the test and field named.
+//! The server's caps on runs launched from the web app or the API: how
+//! many workers, requests per second, seconds, rounds, jobs, sessions and
+//! tests a run may ask for, how big a storage probe object and an answer
+//! read from the target may be. Each has a default a shared server can live
+//! with, overridable by its flag (0 lifts it). A run whose plan, overrides
+//! included, asks for more is refused before it starts, with the test and
+//! field named.
 
 use engine::plan::{Limits, Positive};
 
-/// Caps for every run this server starts; unset means no cap.
-#[derive(clap::Args, Debug, Clone, Default)]
+/// Caps for every run this server starts.
+#[derive(clap::Args, Debug, Clone)]
 pub struct CapsArgs {
-    /// Most workers, requests in flight or stream sessions of any one test.
-    #[arg(long, env = "SHAKEDOWN_MAX_CONCURRENCY")]
-    pub max_concurrency: Option<u32>,
-    /// Highest arrival rate (requests per second) of any open-model test.
-    #[arg(long, env = "SHAKEDOWN_MAX_RATE")]
-    pub max_rate: Option<u32>,
-    /// Longest `duration_s` of any test, in seconds.
-    #[arg(long, env = "SHAKEDOWN_MAX_DURATION_S")]
-    pub max_duration_s: Option<u32>,
+    /// Most workers, requests in flight or stream sessions of any one test
+    /// (0: no cap).
+    #[arg(long, env = "SHAKEDOWN_MAX_CONCURRENCY", default_value_t = 1_000)]
+    pub max_concurrency: u32,
+    /// Highest arrival rate (requests per second) of any open-model test
+    /// (0: no cap).
+    #[arg(long, env = "SHAKEDOWN_MAX_RATE", default_value_t = 10_000)]
+    pub max_rate: u32,
+    /// Longest `duration_s` of any test, in seconds (0: no cap).
+    #[arg(long, env = "SHAKEDOWN_MAX_DURATION_S", default_value_t = 3_600)]
+    pub max_duration_s: u32,
+    /// Most `rounds` of a closed-model load test and after-recovery checks
+    /// of a chaos test (0: no cap).
+    #[arg(long, env = "SHAKEDOWN_MAX_ROUNDS", default_value_t = 100_000)]
+    pub max_rounds: u32,
+    /// Most jobs one test submits (0: no cap).
+    #[arg(long, env = "SHAKEDOWN_MAX_JOBS", default_value_t = 10_000)]
+    pub max_jobs: u32,
+    /// Most SSE sessions of one test (0: no cap).
+    #[arg(long, env = "SHAKEDOWN_MAX_SESSIONS", default_value_t = 1_000)]
+    pub max_sessions: u32,
+    /// Most tests in one run (0: no cap).
+    #[arg(long, env = "SHAKEDOWN_MAX_TESTS", default_value_t = 200)]
+    pub max_tests: u32,
+    /// Largest storage probe object in bytes (0: no cap).
+    #[arg(long, env = "SHAKEDOWN_MAX_PROBE_BYTES", default_value_t = 64 << 20)]
+    pub max_probe_bytes: u32,
+    /// Largest answer body read from a target, in bytes; a larger answer
+    /// fails the request that read it (0: the plan's, or 16 MiB).
+    #[arg(long, env = "SHAKEDOWN_MAX_ANSWER_BYTES", default_value_t = 16 << 20)]
+    pub max_answer_bytes: u32,
+}
+
+impl Default for CapsArgs {
+    /// The flags' defaults.
+    fn default() -> Self {
+        CapsArgs {
+            max_concurrency: 1_000,
+            max_rate: 10_000,
+            max_duration_s: 3_600,
+            max_rounds: 100_000,
+            max_jobs: 10_000,
+            max_sessions: 1_000,
+            max_tests: 200,
+            max_probe_bytes: 64 << 20,
+            max_answer_bytes: 16 << 20,
+        }
+    }
 }
 
 impl CapsArgs {
     /// As plan limits (a cap of 0 is no cap).
     pub fn limits(&self) -> Limits {
         Limits {
-            max_concurrency: self.max_concurrency.and_then(Positive::new),
-            max_rate: self.max_rate.and_then(Positive::new),
-            max_duration_s: self.max_duration_s.and_then(Positive::new),
+            max_concurrency: Positive::new(self.max_concurrency),
+            max_rate: Positive::new(self.max_rate),
+            max_duration_s: Positive::new(self.max_duration_s),
+            max_rounds: Positive::new(self.max_rounds),
+            max_jobs: Positive::new(self.max_jobs),
+            max_sessions: Positive::new(self.max_sessions),
+            max_tests: Positive::new(self.max_tests),
+            max_probe_bytes: Positive::new(self.max_probe_bytes),
+            max_answer_bytes: Positive::new(self.max_answer_bytes),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        caps: CapsArgs,
+    }
+
+    #[test]
+    fn every_cap_has_a_default_and_zero_lifts_it() {
+        let caps = CapsArgs::default().limits();
+        assert_eq!(
+            Cli::try_parse_from(["x"]).unwrap().caps.limits(),
+            caps,
+            "Default agrees with the flags' defaults"
+        );
+        assert_eq!(caps.max_tests, Positive::new(200));
+        assert_eq!(caps.max_probe_bytes, Positive::new(64 << 20));
+        assert_eq!(caps.answer_bytes(), 16 << 20);
+        let cli = Cli::try_parse_from(["x", "--max-rounds", "0", "--max-jobs", "7"]).unwrap();
+        let caps = cli.caps.limits();
+        assert_eq!(caps.max_rounds, None);
+        assert_eq!(caps.max_jobs, Positive::new(7));
+        assert_eq!(caps.max_sessions, Positive::new(1_000));
     }
 }

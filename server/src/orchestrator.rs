@@ -221,7 +221,10 @@ impl Orchestrator {
         })?;
         let mut loaded = self.load(source)?;
         apply(&mut loaded, request)?;
-        within_caps(&loaded.plan, &lock(&self.caps))?;
+        let caps = *lock(&self.caps);
+        within_caps(&loaded.plan, &caps)?;
+        // The answer size cap is enforced while the run reads answers.
+        loaded.plan.limits.max_answer_bytes = loaded.plan.limits.tightest(&caps).max_answer_bytes;
         let env_name = loaded
             .plan
             .environment(request.environment.as_deref().filter(|e| !e.is_empty()))
@@ -547,21 +550,23 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// server's caps; the field is the New run page's override when there is
 /// one.
 fn within_caps(plan: &engine::plan::Plan, caps: &engine::plan::Limits) -> Result<(), StartError> {
-    let field = |f: &str| match f {
+    let field = |e: &engine::plan::Excess| match e.field {
         "concurrency" | "sessions" => "concurrency",
         "duration_s" => "duration_s",
+        "rounds" => "rounds",
+        "tests" => "tests",
         _ => "plan",
     };
     if let Some(e) = engine::plan::excesses(plan, &plan.limits).first() {
         return Err(StartError::Invalid {
-            field: field(e.field),
+            field: field(e),
             message: format!("{} (the plan's own limits)", e.describe()),
         });
     }
     if let Some(e) = engine::plan::excesses(plan, caps).first() {
         let flag = e.cap_name.replace('_', "-");
         return Err(StartError::Invalid {
-            field: field(e.field),
+            field: field(e),
             message: format!("{} (this server's cap, --{flag})", e.describe()),
         });
     }
@@ -828,6 +833,22 @@ duration_s = 30
                 if message == "test L1: duration_s 30 is over max_duration_s 10 (this server's cap, --max-duration-s)"),
             "{err}"
         );
+        // The server's default caps: rounds past --max-rounds are refused
+        // with the test and field named, and 0 lifts the cap.
+        let defaults = crate::caps::CapsArgs::default();
+        let many_rounds = CAPPED.replace("duration_s = 30", "rounds = 200000");
+        let huge = engine::plan::load_str(&many_rounds, "capped.toml").unwrap();
+        let err = within_caps(&huge.plan, &defaults.limits()).unwrap_err();
+        assert!(
+            matches!(&err, StartError::Invalid { field: "rounds", message }
+                if message == "test L1: rounds 200000 is over max_rounds 100000 (this server's cap, --max-rounds)"),
+            "{err}"
+        );
+        let lifted = crate::caps::CapsArgs {
+            max_rounds: 0,
+            ..defaults
+        };
+        assert!(within_caps(&huge.plan, &lifted.limits()).is_ok());
         // An override past the plan's own limit is refused too.
         apply(
             &mut loaded,

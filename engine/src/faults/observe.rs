@@ -101,7 +101,10 @@ pub async fn probe(target: &Target, source: &HealthSource) -> Probe {
     if !response.status().is_success() {
         return down;
     }
-    let document: Value = response.json().await.unwrap_or(Value::Null);
+    let document: Value = match target.read_bytes(response).await {
+        Ok(body) => serde_json::from_slice(&body).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
     let read =
         |pointer: &Option<String>| pointer.as_deref().and_then(|p| text(document.pointer(p)));
     Probe {

@@ -35,7 +35,10 @@ async fn send(
         Err(e) => Called::failed(called, format!("request failed: {e}")),
         Ok(response) => {
             let status = response.status().as_u16();
-            let text = response.text().await.unwrap_or_default();
+            let text = target
+                .read_text(response)
+                .await
+                .unwrap_or_else(|e| format!("({e})"));
             Called {
                 answer: format!("HTTP {status}: {}", super::clip(&text)),
                 ok: accept(status, &text),

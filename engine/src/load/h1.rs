@@ -44,6 +44,24 @@ pub enum Failure {
     ClosedEarly,
     /// A broken connection or an answer that is not valid HTTP/1.1.
     Broken,
+    /// A kept body past its cap (`max_answer_bytes`).
+    TooLarge,
+}
+
+/// An answer body being kept, refused past its cap.
+struct Kept {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl Kept {
+    fn extend(&mut self, more: &[u8]) -> Result<(), Failure> {
+        if self.bytes.len().saturating_add(more.len()) > self.limit {
+            return Err(Failure::TooLarge);
+        }
+        self.bytes.extend_from_slice(more);
+        Ok(())
+    }
 }
 
 /// A request's bytes, ready to be written.
@@ -206,12 +224,13 @@ impl Connection {
         !matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
     }
 
-    /// Writes the request and reads its whole answer. `Ok` carries whether
-    /// the connection may be used again.
+    /// Writes the request and reads its whole answer, keeping the body
+    /// when `keep_body` gives its cap in bytes. `Ok` carries whether the
+    /// connection may be used again.
     pub async fn exchange(
         &mut self,
         wire: &Wire,
-        want_body: bool,
+        keep_body: Option<usize>,
     ) -> Result<(Reply, bool), Failure> {
         // The buffer is empty here: every exchange ends by clearing it, and
         // a failed one drops the connection.
@@ -221,7 +240,10 @@ impl Connection {
         let written = self.stream.write_all(&wire.bytes).await.is_ok();
         let head = self.read_head(wire.head).await?;
         self.consume(head.len);
-        let mut body = want_body.then(Vec::new);
+        let mut body = keep_body.map(|limit| Kept {
+            bytes: Vec::new(),
+            limit,
+        });
         let mut reusable = written && !head.close && !wire.closes;
         match head.framing {
             Framing::Empty => {}
@@ -246,7 +268,7 @@ impl Connection {
         Ok((
             Reply {
                 status: head.status,
-                body: body.map(Bytes::from),
+                body: body.map(|kept| Bytes::from(kept.bytes)),
             },
             reusable,
         ))
@@ -313,7 +335,7 @@ impl Connection {
     async fn read_exact_body(
         &mut self,
         n: u64,
-        mut body: Option<&mut Vec<u8>>,
+        mut body: Option<&mut Kept>,
     ) -> Result<(), Failure> {
         let mut remaining = n;
         loop {
@@ -322,7 +344,7 @@ impl Connection {
                 .len()
                 .min(usize::try_from(remaining).unwrap_or(usize::MAX));
             if let Some(body) = body.as_deref_mut() {
-                body.extend_from_slice(&self.available()[..take]);
+                body.extend(&self.available()[..take])?;
             }
             self.consume(take);
             remaining -= take as u64;
@@ -333,7 +355,7 @@ impl Connection {
         }
     }
 
-    async fn read_chunked(&mut self, mut body: Option<&mut Vec<u8>>) -> Result<(), Failure> {
+    async fn read_chunked(&mut self, mut body: Option<&mut Kept>) -> Result<(), Failure> {
         loop {
             let size = loop {
                 // httparse reads a size line without digits as 0.
@@ -390,10 +412,10 @@ impl Connection {
         }
     }
 
-    async fn read_to_close(&mut self, mut body: Option<&mut Vec<u8>>) -> Result<(), Failure> {
+    async fn read_to_close(&mut self, mut body: Option<&mut Kept>) -> Result<(), Failure> {
         loop {
             if let Some(body) = body.as_deref_mut() {
-                body.extend_from_slice(self.available());
+                body.extend(self.available())?;
             }
             let all = self.available().len();
             self.consume(all);
@@ -592,19 +614,19 @@ mod tests {
         .await;
         let mut conn = Connection::open(&[addr]).await.unwrap();
         let wire = get();
-        let (reply, reuse) = conn.exchange(&wire, true).await.unwrap();
+        let (reply, reuse) = conn.exchange(&wire, Some(usize::MAX)).await.unwrap();
         assert_eq!(
             (reply.status, reply.body.as_deref(), reuse),
             (200, Some(&b"hello"[..]), true)
         );
-        let (reply, reuse) = conn.exchange(&wire, true).await.unwrap();
+        let (reply, reuse) = conn.exchange(&wire, Some(usize::MAX)).await.unwrap();
         assert_eq!(
             (reply.status, reply.body.as_deref(), reuse),
             (201, Some(&b"abc0123456789"[..]), true)
         );
-        let (reply, reuse) = conn.exchange(&wire, false).await.unwrap();
+        let (reply, reuse) = conn.exchange(&wire, None).await.unwrap();
         assert_eq!((reply.status, reply.body, reuse), (204, None, true));
-        let (reply, reuse) = conn.exchange(&wire, true).await.unwrap();
+        let (reply, reuse) = conn.exchange(&wire, Some(usize::MAX)).await.unwrap();
         assert_eq!(
             (reply.status, reply.body.as_deref(), reuse),
             (503, Some(&b"until the end"[..]), false)
@@ -616,9 +638,9 @@ mod tests {
         let addr = serve(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]).await;
         let mut conn = Connection::open(&[addr]).await.unwrap();
         let wire = get();
-        assert!(conn.exchange(&wire, false).await.is_ok());
+        assert!(conn.exchange(&wire, None).await.is_ok());
         assert_eq!(
-            conn.exchange(&wire, false).await.unwrap_err(),
+            conn.exchange(&wire, None).await.unwrap_err(),
             Failure::ClosedEarly
         );
     }
@@ -637,7 +659,7 @@ mod tests {
             let addr = serve(vec![answer]).await;
             let mut conn = Connection::open(&[addr]).await.unwrap();
             assert_eq!(
-                conn.exchange(&get(), true).await.unwrap_err(),
+                conn.exchange(&get(), Some(usize::MAX)).await.unwrap_err(),
                 Failure::Broken,
                 "{}",
                 String::from_utf8_lossy(answer)

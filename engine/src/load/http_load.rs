@@ -105,6 +105,7 @@ async fn prepare(spec: &HttpLoadSpec, ctx: &TestContext) -> Result<Prepared, Str
     let timeout_ms = spec.timeout_ms.map_or(DEFAULT_TIMEOUT_MS, |t| t.get());
     let options = SendOptions {
         want_body: !spec.checks.is_empty(),
+        body_limit: ctx.target.answer_limit,
         timeout: Duration::from_millis(u64::from(timeout_ms)),
         new_connection: spec.new_connection_per_request,
         roots: ctx.target.roots.clone(),

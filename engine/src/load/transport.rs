@@ -32,6 +32,8 @@ pub struct Prepared {
     pub body: Bytes,
     /// Read and return the body (checks need it).
     pub want_body: bool,
+    /// Largest body read, in bytes; a larger one fails the request.
+    pub body_limit: usize,
     /// Per-request timeout.
     pub timeout: Duration,
     /// Open a new connection for every request.
@@ -45,6 +47,8 @@ pub struct Prepared {
 pub struct SendOptions {
     /// Read and return the body (checks need it).
     pub want_body: bool,
+    /// Largest body read, in bytes (`max_answer_bytes`).
+    pub body_limit: usize,
     /// Per-request timeout.
     pub timeout: Duration,
     /// Open a new connection for every request.
@@ -131,6 +135,7 @@ impl Prepared {
             headers,
             body,
             want_body: options.want_body,
+            body_limit: options.body_limit,
             timeout: options.timeout,
             new_connection: options.new_connection,
             roots: options.roots,
@@ -219,7 +224,10 @@ async fn send_plain(slot: &mut Option<Connection>, p: &Prepared) -> Result<Answe
                 .map_err(|_| Outcome::Connect)?,
         };
         let reused = conn.reused();
-        match conn.exchange(&p.wire, p.want_body).await {
+        match conn
+            .exchange(&p.wire, p.want_body.then_some(p.body_limit))
+            .await
+        {
             Ok((reply, reusable)) => {
                 // Not after a connection-per-request one: its wire asked
                 // the server to close.
@@ -253,6 +261,11 @@ async fn send_reqwest(client: &reqwest::Client, p: &Prepared) -> Result<Answer, 
         .await
         .map_err(classify)?;
     let status = response.status().as_u16();
-    let bytes = response.bytes().await.map_err(classify)?;
+    let bytes = crate::answer::read_bytes(response, p.body_limit)
+        .await
+        .map_err(|e| match e {
+            crate::answer::AnswerError::Read(e) => classify(e),
+            crate::answer::AnswerError::TooLarge { .. } => Outcome::Protocol,
+        })?;
     Ok((status, p.want_body.then_some(bytes)))
 }

@@ -1,13 +1,18 @@
-//! Caps on how hard a run may push its target: a plan's own `[limits]`
-//! (its tests may not exceed them: `shakedown check` refuses the plan) and
-//! the server's global caps (a run launched from the web app that would
-//! exceed them, overrides included, is refused before it starts).
+//! Caps on how much a run may ask of its target and of the machine running
+//! it: a plan's own `[limits]` (its tests may not exceed them: `shakedown
+//! check` refuses the plan) and the server's caps (a run launched from the
+//! web app that would exceed them, overrides included, is refused before it
+//! starts). `max_answer_bytes` is enforced while the run reads answers.
 
 use super::{Plan, Positive, TestKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The most a run may ask of its target; unset means no cap.
+/// Largest answer body read from a target when neither the plan nor the
+/// server sets `max_answer_bytes` (16 MiB).
+pub const DEFAULT_MAX_ANSWER_BYTES: u32 = 16 * 1024 * 1024;
+
+/// The most a run may ask; unset means no cap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -20,93 +25,277 @@ pub struct Limits {
     /// Longest `duration_s` of any test.
     #[serde(default)]
     pub max_duration_s: Option<Positive>,
+    /// Most `rounds` of a closed-model load test, and most after-recovery
+    /// checks of a chaos test.
+    #[serde(default)]
+    pub max_rounds: Option<Positive>,
+    /// Most jobs one test submits (a workload's jobs, a chaos test's jobs,
+    /// a stream test's exports).
+    #[serde(default)]
+    pub max_jobs: Option<Positive>,
+    /// Most SSE sessions of one test.
+    #[serde(default)]
+    pub max_sessions: Option<Positive>,
+    /// Most tests in the plan.
+    #[serde(default)]
+    pub max_tests: Option<Positive>,
+    /// Largest storage probe object, in bytes.
+    #[serde(default)]
+    pub max_probe_bytes: Option<Positive>,
+    /// Largest answer body read from the target, in bytes (an answer past
+    /// it fails the request that read it); 16 MiB unless set.
+    #[serde(default)]
+    pub max_answer_bytes: Option<Positive>,
 }
 
-/// A test setting beyond a cap.
+impl Limits {
+    /// Each cap the tighter of `self`'s and `other`'s.
+    pub fn tightest(&self, other: &Limits) -> Limits {
+        let min = |a: Option<Positive>, b: Option<Positive>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Limits {
+            max_concurrency: min(self.max_concurrency, other.max_concurrency),
+            max_rate: min(self.max_rate, other.max_rate),
+            max_duration_s: min(self.max_duration_s, other.max_duration_s),
+            max_rounds: min(self.max_rounds, other.max_rounds),
+            max_jobs: min(self.max_jobs, other.max_jobs),
+            max_sessions: min(self.max_sessions, other.max_sessions),
+            max_tests: min(self.max_tests, other.max_tests),
+            max_probe_bytes: min(self.max_probe_bytes, other.max_probe_bytes),
+            max_answer_bytes: min(self.max_answer_bytes, other.max_answer_bytes),
+        }
+    }
+
+    /// The answer body cap in bytes, the default when unset.
+    pub fn answer_bytes(&self) -> usize {
+        let cap = self
+            .max_answer_bytes
+            .map_or(DEFAULT_MAX_ANSWER_BYTES, Positive::get);
+        usize::try_from(cap).unwrap_or(usize::MAX)
+    }
+}
+
+/// A plan setting beyond a cap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Excess {
-    /// The test's position in the plan.
-    pub test_index: usize,
-    /// Its id.
-    pub test_id: String,
-    /// Its kind table (`http_load`, ...).
-    pub kind: &'static str,
-    /// The field over the cap (`concurrency`, `rate`, `duration_s`, `sessions`).
+    /// The test over the cap: its position, id and kind table
+    /// (`http_load`, ...); `None` when the plan as a whole is (`max_tests`).
+    pub test: Option<(usize, String, &'static str)>,
+    /// The field over the cap (`concurrency`, `rate`, `jobs.count`, ...).
     pub field: &'static str,
     /// The value asked for.
     pub value: u32,
     /// The cap.
     pub cap: u32,
-    /// Which cap (`max_concurrency`, `max_rate`, `max_duration_s`).
+    /// Which cap (`max_concurrency`, `max_rate`, ...).
     pub cap_name: &'static str,
 }
 
 impl Excess {
-    /// `test L1: concurrency 500 is over max_concurrency 256`.
+    /// `test L1: concurrency 500 is over max_concurrency 256`, or
+    /// `the plan: 120 tests is over max_tests 100`.
     pub fn describe(&self) -> String {
+        let whose = match &self.test {
+            Some((_, id, _)) => format!("test {id}"),
+            None => "the plan".to_owned(),
+        };
         format!(
-            "test {}: {} {} is over {} {}",
-            self.test_id, self.field, self.value, self.cap_name, self.cap
+            "{whose}: {} {} is over {} {}",
+            self.field, self.value, self.cap_name, self.cap
         )
     }
 }
 
-/// Every test setting of `plan` beyond `limits`.
+/// Every plan setting beyond `limits`.
 pub fn excesses(plan: &Plan, limits: &Limits) -> Vec<Excess> {
     let mut found = Vec::new();
+    if let (Ok(count), Some(cap)) = (u32::try_from(plan.tests.len()), limits.max_tests) {
+        if count > cap.get() {
+            found.push(Excess {
+                test: None,
+                field: "tests",
+                value: count,
+                cap: cap.get(),
+                cap_name: "max_tests",
+            });
+        }
+    }
     for (i, test) in plan.tests.iter().enumerate() {
-        let kind = test.kind.name();
-        let mut over =
-            |field: &'static str, value: Option<u32>, cap: Option<Positive>, cap_name| {
-                if let (Some(value), Some(cap)) = (value, cap) {
-                    if value > cap.get() {
-                        found.push(Excess {
-                            test_index: i,
-                            test_id: test.id.clone(),
-                            kind,
-                            field,
-                            value,
-                            cap: cap.get(),
-                            cap_name,
-                        });
-                    }
+        let whose = (i, test.id.clone(), test.kind.name());
+        let mut over = |field: &'static str, value: Option<u32>, (cap, cap_name): Cap| {
+            if let (Some(value), Some(cap)) = (value, cap) {
+                if value > cap.get() {
+                    found.push(Excess {
+                        test: Some(whose.clone()),
+                        field,
+                        value,
+                        cap: cap.get(),
+                        cap_name,
+                    });
                 }
-            };
+            }
+        };
         let get = |p: Option<Positive>| p.map(Positive::get);
+        let concurrency = (limits.max_concurrency, "max_concurrency");
+        let jobs = (limits.max_jobs, "max_jobs");
+        let sessions = (limits.max_sessions, "max_sessions");
+        let rounds = (limits.max_rounds, "max_rounds");
         match &test.kind {
             TestKind::HttpLoad(spec) => {
-                over(
-                    "concurrency",
-                    get(spec.concurrency),
-                    limits.max_concurrency,
-                    "max_concurrency",
-                );
-                over("rate", get(spec.rate), limits.max_rate, "max_rate");
+                over("concurrency", get(spec.concurrency), concurrency);
+                over("rate", get(spec.rate), (limits.max_rate, "max_rate"));
                 over(
                     "duration_s",
                     get(spec.duration_s),
-                    limits.max_duration_s,
-                    "max_duration_s",
+                    (limits.max_duration_s, "max_duration_s"),
                 );
+                over("rounds", get(spec.rounds), rounds);
             }
             TestKind::JobWorkload(spec) => {
-                over(
-                    "concurrency",
-                    get(spec.concurrency),
-                    limits.max_concurrency,
-                    "max_concurrency",
-                );
+                over("concurrency", get(spec.concurrency), concurrency);
+                let counted: u64 = spec
+                    .mix
+                    .iter()
+                    .filter_map(|m| m.count)
+                    .map(|c| u64::from(c.get()))
+                    .sum();
+                match spec.total {
+                    Some(total) => over("total", Some(total.get()), jobs),
+                    None => over("mix.count", Some(saturate(counted)), jobs),
+                }
             }
             TestKind::Stream(spec) => {
+                over("sessions", Some(spec.sessions), concurrency);
+                over("sessions", Some(spec.sessions), sessions);
+                let exports = spec.exports.as_ref().and_then(|e| e.count);
+                over("exports.count", get(exports), jobs);
+            }
+            TestKind::Chaos(spec) => {
+                let count = spec.jobs.as_ref().and_then(|j| j.count);
+                over("jobs.count", get(count), jobs);
+                let streams = spec.streams.as_ref().map(|s| s.sessions);
+                over("streams.sessions", get(streams), sessions);
+                let checks = spec.after_checks.as_ref().map(|c| c.count);
+                over("after_checks.count", get(checks), rounds);
+            }
+            TestKind::StorageProbe(spec) => {
                 over(
-                    "sessions",
-                    Some(spec.sessions),
-                    limits.max_concurrency,
-                    "max_concurrency",
+                    "size_bytes",
+                    get(spec.size_bytes),
+                    (limits.max_probe_bytes, "max_probe_bytes"),
                 );
             }
-            _ => {}
+            TestKind::Assert(_) | TestKind::Health(_) => {}
         }
     }
     found
+}
+
+/// A cap and its name.
+type Cap = (Option<Positive>, &'static str);
+
+fn saturate(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = r#"
+[plan]
+name = "big"
+default_environment = "local"
+[environments.local]
+base_url = "http://127.0.0.1:9"
+bucket.local = { root = "/tmp/shakedown-limits-test" }
+[jobs]
+create_path = "/jobs"
+status_path = "/jobs/{id}"
+id_pointer = "/id"
+status_pointer = "/status"
+terminal_statuses = ["done"]
+success_statuses = ["done"]
+[services.worker]
+restart = { command = { run = "true" } }
+[[tests]]
+id = "L1"
+[tests.http_load]
+path = "/"
+concurrency = 4
+rounds = 5000
+[[tests]]
+id = "J1"
+[tests.job_workload]
+mix = [{ kind = "a", count = 600 }, { kind = "b", count = 600 }]
+[[tests]]
+id = "C1"
+[tests.chaos]
+service = "worker"
+jobs = { kind = "a", count = 2000 }
+streams = { sessions = 300, job = { kind = "a" } }
+after_checks = { path = "/", count = 9000 }
+[[tests]]
+id = "P1"
+[tests.storage_probe]
+size_bytes = 100000000
+"#;
+
+    fn cap(n: u32) -> Option<Positive> {
+        Positive::new(n)
+    }
+
+    #[test]
+    fn every_capped_field_is_named_with_its_test() {
+        let plan = crate::plan::load_str(PLAN, "big.toml").unwrap().plan;
+        let limits = Limits {
+            max_rounds: cap(1000),
+            max_jobs: cap(1000),
+            max_sessions: cap(100),
+            max_tests: cap(3),
+            max_probe_bytes: cap(1 << 20),
+            ..Limits::default()
+        };
+        let found: Vec<String> = excesses(&plan, &limits)
+            .iter()
+            .map(Excess::describe)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "the plan: tests 4 is over max_tests 3",
+                "test L1: rounds 5000 is over max_rounds 1000",
+                "test J1: mix.count 1200 is over max_jobs 1000",
+                "test C1: jobs.count 2000 is over max_jobs 1000",
+                "test C1: streams.sessions 300 is over max_sessions 100",
+                "test C1: after_checks.count 9000 is over max_rounds 1000",
+                "test P1: size_bytes 100000000 is over max_probe_bytes 1048576",
+            ]
+        );
+        assert!(excesses(&plan, &Limits::default()).is_empty());
+    }
+
+    #[test]
+    fn the_tightest_of_two_limits_wins_field_by_field() {
+        let a = Limits {
+            max_rounds: cap(10),
+            max_jobs: cap(5),
+            ..Limits::default()
+        };
+        let b = Limits {
+            max_rounds: cap(3),
+            max_answer_bytes: cap(1024),
+            ..Limits::default()
+        };
+        let t = a.tightest(&b);
+        assert_eq!(t.max_rounds, cap(3));
+        assert_eq!(t.max_jobs, cap(5));
+        assert_eq!(t.answer_bytes(), 1024);
+        assert_eq!(
+            Limits::default().answer_bytes(),
+            DEFAULT_MAX_ANSWER_BYTES as usize
+        );
+    }
 }

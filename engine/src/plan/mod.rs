@@ -22,7 +22,7 @@ pub use chaos::{
     AfterChecks, BucketAccess, ChaosSpec, ChaosStreams, HealthSpec, LocalBuckets, S3Buckets,
     Signal, StorageProbeSpec,
 };
-pub use limits::{excesses, Excess, Limits};
+pub use limits::{excesses, Excess, Limits, DEFAULT_MAX_ANSWER_BYTES};
 pub use load::{load_file, load_str, LoadedPlan, Located, PlanError, PlanOrigin};
 pub use positive::Positive;
 

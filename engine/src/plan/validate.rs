@@ -242,12 +242,16 @@ impl Validator {
             }
         }
         for excess in super::limits::excesses(plan, &plan.limits) {
-            self.problem(
-                root()
+            let path = match &excess.test {
+                Some((index, _, kind)) => root()
                     .key("tests")
-                    .index(excess.test_index)
-                    .key(excess.kind)
+                    .index(*index)
+                    .key(kind)
                     .key(excess.field),
+                None => root().key("tests"),
+            };
+            self.problem(
+                path,
                 format!(
                     "{} {} is over the plan's limits.{} of {}",
                     excess.field, excess.value, excess.cap_name, excess.cap
