@@ -267,8 +267,13 @@ pub struct SignOffState {
     pub manifest_sha256: Option<String>,
     /// Whether that pack still verifies and matches the recorded digest.
     pub evidence_intact: bool,
-    /// GO sign-offs needed.
+    /// GO sign-offs needed: the larger of the server's required approvals
+    /// for the run's environment and what its plan asks.
     pub required_approvals: u32,
+    /// Where `required_approvals` comes from, in words ("the server's
+    /// policy for staging (the plan asks 1)"); absent in older packs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_approvals_source: Option<String>,
     /// Every sign-off, oldest first.
     pub signoffs: Vec<SignOffView>,
     /// What they add up to.

@@ -2,9 +2,12 @@
 //! recorded evidence still verifies can be signed; a sign-off is bound to
 //! that pack's manifest digest and void when the pack no longer matches;
 //! GO over failed criteria needs an override reason; every sign-off writes a
-//! new pack version carrying the sign-off block. Share links are random
+//! new pack version carrying the sign-off block. A run needs the larger of
+//! the server's required approvals for its environment
+//! ([`ApprovalPolicy`]) and what its plan asks. Share links are random
 //! tokens stored hashed, with an expiry, revocable. Everything is audited.
 
+use crate::approval_policy::ApprovalPolicy;
 use crate::auth::token;
 use crate::db::Db;
 use crate::evidence::pack::{self, VerifiedPack};
@@ -30,6 +33,7 @@ pub const MAX_SHARE_DAYS: u32 = 365;
 pub struct ApprovalService {
     db: Db,
     evidence: Arc<dyn ObjectStore>,
+    policy: ApprovalPolicy,
 }
 
 fn store_error(e: StoreError) -> ApprovalError {
@@ -71,13 +75,19 @@ struct RunRead {
 }
 
 impl RunRead {
-    /// The sign-off block given the run's sign-offs.
-    fn state(&self, signoffs: &[SignOff]) -> SignOffState {
+    /// The sign-off block given the run's sign-offs, under the server's
+    /// approval policy: the plan may ask for more approvals, never fewer.
+    fn state(&self, policy: &ApprovalPolicy, signoffs: &[SignOff]) -> SignOffState {
         let (run, evidence, results) = (&self.run, &self.evidence, &self.results);
         let current = evidence.as_ref().and_then(Evidence::current_sha256);
-        let required = results
-            .as_ref()
-            .map_or(1, |r| r.environment.required_approvals);
+        let (environment, asked) = results.as_ref().map_or((run.environment.as_str(), 1), |r| {
+            (
+                r.environment.name.as_str(),
+                r.environment.required_approvals,
+            )
+        });
+        let requirement = policy.requirement(environment, asked);
+        let required = requirement.required;
         let (views, decision) = tally(signoffs, current, required);
         let not_signable_because = if run.status != RunStatus::Finished {
             Some(format!(
@@ -109,6 +119,7 @@ impl RunRead {
             manifest_sha256: evidence.as_ref().map(|e| e.recorded_sha256.clone()),
             evidence_intact: current.is_some(),
             required_approvals: required.max(1),
+            required_approvals_source: Some(requirement.source),
             signoffs: views,
             decision,
         }
@@ -116,8 +127,12 @@ impl RunRead {
 }
 
 impl ApprovalService {
-    pub fn new(db: Db, evidence: Arc<dyn ObjectStore>) -> Self {
-        ApprovalService { db, evidence }
+    pub fn new(db: Db, evidence: Arc<dyn ObjectStore>, policy: ApprovalPolicy) -> Self {
+        ApprovalService {
+            db,
+            evidence,
+            policy,
+        }
     }
 
     async fn evidence(&self, run_id: &str) -> Result<Option<Evidence>, ApprovalError> {
@@ -173,7 +188,10 @@ impl ApprovalService {
 impl Approvals for ApprovalService {
     async fn state(&self, run_id: &str) -> Result<SignOffState, ApprovalError> {
         let read = self.read(run_id).await?;
-        Ok(read.state(&self.db.signoffs(run_id).await.map_err(store_error)?))
+        Ok(read.state(
+            &self.policy,
+            &self.db.signoffs(run_id).await.map_err(store_error)?,
+        ))
     }
 
     async fn sign(
@@ -231,7 +249,10 @@ impl Approvals for ApprovalService {
             ));
         }
         let read = self.read(run_id).await?;
-        let before = read.state(&self.db.signoffs(run_id).await.map_err(store_error)?);
+        let before = read.state(
+            &self.policy,
+            &self.db.signoffs(run_id).await.map_err(store_error)?,
+        );
         if let Some(why) = &before.not_signable_because {
             return Err(ApprovalError::status(409, format!("cannot sign: {why}")));
         }
@@ -301,7 +322,10 @@ impl Approvals for ApprovalService {
             ),
         )
         .await;
-        let after = read.state(&self.db.signoffs(run_id).await.map_err(store_error)?);
+        let after = read.state(
+            &self.policy,
+            &self.db.signoffs(run_id).await.map_err(store_error)?,
+        );
         if let Err(e) = self.reexport(results, &after).await {
             tracing::warn!(
                 "run {run_id}: sign-off recorded, but the signed pack could not be written: {e}"

@@ -88,6 +88,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             },
             lifecycle: args.lifecycle.clone(),
             caps: crate::caps::CapsArgs::default(),
+            approvals: crate::approval_policy::ApprovalPolicyArgs::default(),
             evidence: crate::evidence::config::EvidenceArgs::default(),
             local_mode_open_to_network: open_to_network(),
             // On a laptop, the New run page's paste box is for trying

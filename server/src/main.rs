@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 mod access_api;
+mod approval_policy;
 mod approvals;
 mod auth;
 mod caps;

@@ -43,6 +43,9 @@ pub struct ServeArgs {
     pub lifecycle: crate::lifecycle::LifecycleArgs,
     #[command(flatten)]
     pub caps: crate::caps::CapsArgs,
+    /// GO sign-offs each environment's runs need at least.
+    #[command(flatten)]
+    pub approvals: crate::approval_policy::ApprovalPolicyArgs,
     /// Where evidence packs go: `DATA_DIR/evidence`, or a bucket.
     #[command(flatten)]
     pub evidence: crate::evidence::config::EvidenceArgs,
@@ -183,6 +186,7 @@ fn refuse(why: &str) -> Response {
 /// The database (migrated) and the evidence store (the folder or bucket
 /// created when missing).
 pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
+    let approval_policy = args.approvals.policy()?;
     let db = Db::open_in(&args.data_dir, args.database_url.as_deref()).await?;
     let evidence = args
         .evidence
@@ -209,7 +213,8 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
         args.site_root.clone(),
         args.plans_dir.clone(),
         args.auth.clone(),
-    ))
+    )
+    .with_approval_policy(approval_policy))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! every route behind the authentication gate and every answer with the
 //! security headers (`security_headers`).
 
+use crate::approval_policy::ApprovalPolicy;
 use crate::approvals::ApprovalService;
 use crate::auth::{self, Auth, AuthArgs};
 use crate::db::Db;
@@ -45,7 +46,11 @@ impl AppState {
             .build();
         let orchestrator =
             Orchestrator::new(Arc::new(db.clone()), evidence.clone(), plans_dir.clone());
-        let approvals = Arc::new(ApprovalService::new(db.clone(), evidence));
+        let approvals = Arc::new(ApprovalService::new(
+            db.clone(),
+            evidence,
+            ApprovalPolicy::default(),
+        ));
         let auth = Arc::new(Auth::new(Arc::new(db.clone()), auth));
         AppState {
             db,
@@ -55,6 +60,17 @@ impl AppState {
             auth,
             approvals,
         }
+    }
+
+    /// The same state with sign-offs under the server's approval policy
+    /// (`--required-approvals`).
+    pub fn with_approval_policy(mut self, policy: ApprovalPolicy) -> Self {
+        self.approvals = Arc::new(ApprovalService::new(
+            self.db.clone(),
+            self.orchestrator.evidence().clone(),
+            policy,
+        ));
+        self
     }
 
     fn server_context(&self) -> ServerContext {

@@ -1,8 +1,10 @@
 //! The sign-off block of a report: the system's recommendation beside the
 //! approvers' decisions (each with name, time, comment, override reason and
 //! the digest it is bound to; superseded and void ones marked), the final
-//! decision, a prominent warning when the evidence no longer matches what
-//! was signed, and — for approvers — the GO / NO-GO form.
+//! decision with the approvals it needs and where that number comes from
+//! (the server's policy or the plan), a prominent warning when the evidence
+//! no longer matches what was signed, and — for approvers — the GO / NO-GO
+//! form.
 
 use engine::access::{
     ApprovalError, Decision, FinalDecision, SignOffState, SignOffView, SignRequest,
@@ -162,6 +164,11 @@ pub fn SignOffPanel(
                         "Final decision: "
                         <span class=decision_class(&s.decision)>{s.decision.describe()}</span>
                     </p>
+                    {s.required_approvals_source.clone().map(|source| view! {
+                        <p class="muted" id="required-approvals-source">
+                            {format!("Required approvals: {}, from {source}.", s.required_approvals)}
+                        </p>
+                    })}
                     {(!s.evidence_intact && !s.signoffs.is_empty()).then(|| view! {
                         <div class="error-box void-warning" role="alert" id="signoff-void">
                             <p><strong>"The evidence no longer matches what was signed."</strong></p>
