@@ -6,7 +6,7 @@
 //! event as it arrives), and is tested natively.
 
 use crate::charts::{self, Chart, Health, Lane, Marker, MarkerKind, Span};
-use engine::chaos_model::{DependencyStatus, FaultEvidence};
+use engine::metrics::resilience::{DependencyStatus, FaultEvidence};
 use engine::metrics::Window;
 use engine::run::{RunStatus, StoredEvent, Verdict};
 use serde::Deserialize;

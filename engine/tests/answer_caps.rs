@@ -9,10 +9,10 @@ use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use common::{context, serve};
-use engine::context::TestContext;
 use engine::metrics::TestMetrics;
 use engine::plan::{AssertSpec, HttpLoadSpec, HttpMethod, JsonCheck, Positive};
-use engine::target::Target;
+use engine::runner::context::TestContext;
+use engine::runner::target::Target;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -65,10 +65,10 @@ fn assert_spec(path: &str) -> AssertSpec {
 async fn an_assert_answer_past_the_cap_fails_and_says_why() {
     let server = serve(router()).await;
     let ctx = capped_context(&server.base_url()).await;
-    let small = engine::assert::run(&assert_spec("/small"), &ctx).await;
+    let small = engine::kinds::assert::run(&assert_spec("/small"), &ctx).await;
     assert!(small.error.is_none(), "{:?}", small.error);
     for path in ["/big", "/big-chunked"] {
-        let outcome = engine::assert::run(&assert_spec(path), &ctx).await;
+        let outcome = engine::kinds::assert::run(&assert_spec(path), &ctx).await;
         let TestMetrics::Assert(metrics) = &outcome.metrics else {
             panic!("not assert metrics")
         };
@@ -105,7 +105,7 @@ async fn load_requests_whose_bodies_pass_the_cap_count_as_protocol_errors() {
         timeout_ms: None,
     };
     for (path, ok, protocol) in [("/small", 10, 0), ("/big", 0, 10), ("/big-chunked", 0, 10)] {
-        let outcome = engine::load::http_load::run(&spec(path), &ctx).await;
+        let outcome = engine::kinds::http_load::run(&spec(path), &ctx).await;
         let TestMetrics::HttpLoad(m) = &outcome.metrics else {
             panic!("not load metrics")
         };

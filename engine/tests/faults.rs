@@ -8,12 +8,12 @@ mod common;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use engine::context::TestContext;
 use engine::faults;
 use engine::plan::{
     CommandRestart, HttpMethod, HttpRestart, Positive, RailwayRestart, RestartMethod, Service,
 };
-use engine::target::Target;
+use engine::runner::context::TestContext;
+use engine::runner::target::Target;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::{closed_port, context, serve};
-use engine::load::http_load;
+use engine::kinds::http_load;
 use engine::metrics::{HttpLoadMetrics, TestMetrics};
 use engine::plan::{HttpLoadSpec, HttpMethod, JsonCheck, Positive};
 use serde_json::json;
@@ -49,7 +49,7 @@ fn json_check(pointer: &str, equals: serde_json::Value) -> JsonCheck {
     }
 }
 
-fn metrics(outcome: &engine::context::TestOutcome) -> &HttpLoadMetrics {
+fn metrics(outcome: &engine::runner::context::TestOutcome) -> &HttpLoadMetrics {
     match &outcome.metrics {
         TestMetrics::HttpLoad(m) => m,
         other => panic!("not http_load metrics: {other:?}"),

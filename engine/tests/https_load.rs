@@ -7,10 +7,10 @@
 mod common;
 
 use common::{context_for, environment};
-use engine::load::http_load;
+use engine::kinds::http_load;
 use engine::metrics::TestMetrics;
 use engine::plan::{HttpLoadSpec, HttpMethod, Positive};
-use engine::target::Target;
+use engine::runner::target::Target;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::collections::BTreeMap;
 use std::sync::Arc;

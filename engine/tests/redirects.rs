@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use common::{environment, serve};
-use engine::target::Target;
+use engine::runner::target::Target;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@ mod common;
 
 use engine::metrics::TestMetrics;
 use engine::plan::{BucketAccess, S3Buckets, StorageProbeSpec};
-use engine::target::Target;
+use engine::runner::target::Target;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -125,10 +125,10 @@ async fn storage_probe_writes_reads_compares_and_deletes_in_s3() {
     }));
     let target = Target::new("s3", &env).unwrap();
     let access_cfg = env.bucket.clone().unwrap();
-    let buckets = engine::bucket::Buckets::open(&target, &access_cfg)
+    let buckets = engine::clients::bucket::Buckets::open(&target, &access_cfg)
         .await
         .unwrap();
-    let engine::bucket::Buckets::S3(client) = &buckets else {
+    let engine::clients::bucket::Buckets::S3(client) = &buckets else {
         panic!("not S3");
     };
     // The bucket may take a moment to be creatable after start-up.
@@ -138,7 +138,7 @@ async fn storage_probe_writes_reads_compares_and_deletes_in_s3() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let (ctx, _) = common::context(&endpoint, "S1");
-    let ctx = engine::context::TestContext {
+    let ctx = engine::runner::context::TestContext {
         target: Arc::new(target),
         ..ctx
     };
@@ -146,7 +146,7 @@ async fn storage_probe_writes_reads_compares_and_deletes_in_s3() {
         prefix: None,
         size_bytes: None,
     };
-    let outcome = engine::storage_probe::run(&spec, &ctx).await;
+    let outcome = engine::kinds::storage_probe::run(&spec, &ctx).await;
     assert_eq!(outcome.error, None, "{:?}", outcome.warnings);
     let TestMetrics::StorageProbe(m) = outcome.metrics else {
         panic!("{:?}", outcome.metrics);
@@ -165,10 +165,10 @@ async fn storage_probe_writes_reads_compares_and_deletes_in_s3() {
     let mut env = ctx.target.env.clone();
     env.secrets
         .insert("sk".into(), "SHAKEDOWN_TEST_PROBE_BAD_SK".into());
-    let ctx = engine::context::TestContext {
+    let ctx = engine::runner::context::TestContext {
         target: Arc::new(Target::new("s3", &env).unwrap()),
         ..ctx
     };
-    let outcome = engine::storage_probe::run(&spec, &ctx).await;
+    let outcome = engine::kinds::storage_probe::run(&spec, &ctx).await;
     assert!(outcome.error.is_some(), "{:?}", outcome.metrics);
 }

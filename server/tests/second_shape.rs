@@ -11,7 +11,7 @@ mod common;
 
 use common::plans::{chaos, example, fault_after_the_workload, keep, test, text_on_port};
 use common::{build_sut, free_port};
-use engine::chaos_model::HealthMetrics;
+use engine::metrics::resilience::HealthMetrics;
 use engine::metrics::TestMetrics;
 use engine::results::RunResults;
 use engine::run::Verdict;

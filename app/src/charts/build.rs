@@ -7,7 +7,7 @@ use super::model::{
     Axis, Chart, Health, Lane, Marker, MarkerKind, PercentilePoint, Plot, Point, Scale, Series,
     Span,
 };
-use engine::chaos_model::FaultEvidence;
+use engine::metrics::resilience::FaultEvidence;
 use engine::metrics::Window;
 
 fn seconds_axis() -> Axis {

@@ -5,10 +5,10 @@
 
 use axum::serve::ListenerExt;
 use axum::Router;
-use engine::context::TestContext;
 use engine::events::{ProgressEvent, Sink};
 use engine::plan::Environment;
-use engine::target::Target;
+use engine::runner::context::TestContext;
+use engine::runner::target::Target;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

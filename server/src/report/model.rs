@@ -533,7 +533,10 @@ fn restart_proofs(whole: &Value) -> Vec<RestartProof> {
 
 /// The recovery timeline of a chaos test, from its faults' evidence (the
 /// live page builds its own with the same function).
-fn recovery_chart(id: &str, faults: &[engine::chaos_model::FaultEvidence]) -> Option<Chart> {
+fn recovery_chart(
+    id: &str,
+    faults: &[engine::metrics::resilience::FaultEvidence],
+) -> Option<Chart> {
     let t0 = faults.iter().map(|f| f.requested_at_ms).min()?;
     let (lanes, markers) = charts::fault_lanes(faults, t0);
     Some(charts::recovery_timeline(

@@ -3,7 +3,7 @@
 //! from a run's results.
 
 use super::root;
-use engine::chaos_model::ChaosMetrics;
+use engine::metrics::resilience::ChaosMetrics;
 use engine::metrics::TestMetrics;
 use engine::results::{RunResults, TestResult};
 

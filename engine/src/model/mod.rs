@@ -1,0 +1,14 @@
+//! Plain data shared by the server and the browser (serde and JSON Schema,
+//! no I/O): what a plan says, what a run measured and concluded, and how
+//! runs are watched, launched and signed.
+
+pub mod access;
+pub mod criteria;
+pub mod events;
+pub mod json_checks;
+pub mod launch;
+pub mod metrics;
+pub mod plan;
+pub mod results;
+pub mod run;
+pub mod template;

@@ -1,0 +1,292 @@
+//! The results of a run, as written to `results.json`.
+//!
+//! Versioned by [`SCHEMA_VERSION`]: readers check it before trusting the
+//! rest. Later versions add fields (restart proofs, health timelines) with
+//! defaults, so older files stay readable.
+
+use crate::metrics::{TestMetrics, Window};
+use crate::run::{RunStatus, Verdict};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The version of this format. Bump it when a field changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunResults {
+    /// Always [`SCHEMA_VERSION`] when written by this version.
+    pub schema_version: u32,
+    /// The tool that produced the file.
+    pub tool: ToolInfo,
+    /// Stable identifier of the run (a UUID).
+    pub run_id: String,
+    /// The plan, by name and digest.
+    pub plan: PlanInfo,
+    /// The environment it ran against.
+    pub environment: EnvironmentInfo,
+    /// Finished (every test ran), aborted or interrupted.
+    pub status: RunStatus,
+    /// GO or NO-GO for finished runs; absent for aborted or interrupted ones.
+    pub verdict: Option<Verdict>,
+    /// Start, milliseconds since the Unix epoch.
+    pub started_at_ms: i64,
+    /// End, milliseconds since the Unix epoch.
+    pub finished_at_ms: i64,
+    /// Start as RFC 3339.
+    pub started_at: String,
+    /// End as RFC 3339.
+    pub finished_at: String,
+    /// The tests that ran, in plan order.
+    pub tests: Vec<TestResult>,
+    /// Each criterion with its result.
+    pub criteria: Vec<CriterionResult>,
+    /// Why the run stopped early, when it did.
+    pub error: Option<String>,
+    /// Sign-offs, in packs re-exported after approvers signed (absent in
+    /// the pack a run writes when it ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signoff: Option<crate::access::SignOffState>,
+    /// Supervised processes that exited without being asked to while the
+    /// run went on (a crash, an OOM kill, a `kill -9` from a shell). Each
+    /// one makes the run NO-GO whatever the criteria say. Absent in files
+    /// written before supervisors restarted crashed processes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unplanned_exits: Vec<UnplannedExit>,
+}
+
+/// A supervised process that exited unasked (not through a restart or a
+/// stop Shakedown requested), and what the supervisor did about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UnplannedExit {
+    /// The supervised process's name (the service).
+    pub service: String,
+    /// Its PID.
+    pub pid: u32,
+    /// How it ended: `exit code 1`, `killed by SIGKILL`.
+    pub exit: String,
+    /// Its exit code, when it exited.
+    #[serde(default)]
+    pub code: Option<i32>,
+    /// The signal that ended it (`SIGKILL`), when one did.
+    #[serde(default)]
+    pub signal: Option<String>,
+    /// When it ended, milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// How long it had run, in milliseconds.
+    #[serde(default)]
+    pub uptime_ms: u64,
+    /// How long the supervisor waited before starting it again (its
+    /// back-off, doubling while the process keeps crashing).
+    #[serde(default)]
+    pub restart_delay_ms: Option<u64>,
+    /// When the supervisor started it again, milliseconds since the Unix
+    /// epoch; absent when it did not (yet).
+    #[serde(default)]
+    pub restarted_at_ms: Option<i64>,
+    /// The PID of the process started in its place.
+    #[serde(default)]
+    pub new_pid: Option<u32>,
+    /// Anything else the reader must know (a restart that failed, a
+    /// requested restart or stop that took over).
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The test that was running when it happened.
+    #[serde(default)]
+    pub test: Option<String>,
+}
+
+impl UnplannedExit {
+    /// One line for reports and warnings: what ended, how, and what the
+    /// supervisor did.
+    pub fn describe(&self) -> String {
+        let mut line = format!(
+            "{} (pid {}) exited unasked ({}) after {:.1} s",
+            self.service,
+            self.pid,
+            self.exit,
+            self.uptime_ms as f64 / 1000.0
+        );
+        match (self.new_pid, self.restart_delay_ms) {
+            (Some(pid), Some(delay)) => {
+                line.push_str(&format!(
+                    "; the supervisor started it again as pid {pid} after {delay} ms"
+                ));
+            }
+            (Some(pid), None) => {
+                line.push_str(&format!("; the supervisor started it again as pid {pid}"));
+            }
+            (None, _) => line.push_str("; not started again by the supervisor"),
+        }
+        if let Some(note) = &self.note {
+            line.push_str(&format!(" ({note})"));
+        }
+        line
+    }
+}
+
+/// Name and version of the tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ToolInfo {
+    /// `shakedown`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+impl ToolInfo {
+    /// This build of the engine.
+    pub fn current() -> ToolInfo {
+        ToolInfo {
+            name: "shakedown".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
+/// Which plan ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlanInfo {
+    /// The plan's name.
+    pub name: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// The file as the user named it.
+    pub file: String,
+    /// sha256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+    /// Where the plan came from: a file of the command line, the server's
+    /// plans folder, or text pasted in the browser (with the folder plan
+    /// whose environments it used). Absent in files written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::plan::PlanOrigin>,
+    /// The plan's text itself, as it was run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Tests of the plan left out of this run: a partial run, whose
+    /// criteria cover only what ran (GO on it needs an override reason).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deselected_tests: Vec<String>,
+}
+
+/// Which environment the run used (never its secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EnvironmentInfo {
+    /// Its name in the plan.
+    pub name: String,
+    /// Its base URL.
+    pub base_url: String,
+    /// The bucket it must use, when the plan names one.
+    pub expected_bucket: Option<String>,
+    /// GO sign-offs needed for a final GO (environment, else plan, else 1).
+    #[serde(default = "one")]
+    pub required_approvals: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// How a test came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TestStatus {
+    /// It ran and every criterion naming it held.
+    Pass,
+    /// It ran and a criterion naming it failed.
+    Fail,
+    /// It could not be run to the end (target unreachable, bad answer).
+    Error,
+    /// The run was stopped while it ran; its metrics are partial.
+    Aborted,
+}
+
+impl TestStatus {
+    /// The word shown in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestStatus::Pass => "PASS",
+            TestStatus::Fail => "FAIL",
+            TestStatus::Error => "ERROR",
+            TestStatus::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// One test's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TestResult {
+    /// Its id in the plan.
+    pub id: String,
+    /// Its title (the id when the plan gives none).
+    pub title: String,
+    /// Its kind (`http_load`, ...).
+    pub kind: String,
+    /// PASS, FAIL, ERROR or ABORTED.
+    pub status: TestStatus,
+    /// Start, milliseconds since the Unix epoch.
+    pub started_at_ms: i64,
+    /// End, milliseconds since the Unix epoch.
+    pub finished_at_ms: i64,
+    /// The test's table from the plan, as run.
+    pub parameters: serde_json::Value,
+    /// What it measured; absent when it could not start.
+    pub metrics: Option<TestMetrics>,
+    /// Per-second windows.
+    #[serde(default)]
+    pub windows: Vec<Window>,
+    /// The whole test's latency histogram in microseconds, HdrHistogram V2
+    /// deflate serialisation in base64 (mergeable across agents).
+    #[serde(default)]
+    pub histogram: Option<String>,
+    /// Things a reader must know to trust the figures (for example that the
+    /// closed model under-reports a stall).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Why it could not run to the end.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Chaos tests: each fault's proof (what was called, what it answered,
+    /// what Shakedown observed) with the service's health timeline.
+    #[serde(default)]
+    pub faults: Vec<crate::metrics::resilience::FaultEvidence>,
+}
+
+/// One criterion's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CriterionResult {
+    /// The expression as written.
+    pub expr: String,
+    /// Its group in the executive summary.
+    pub group: Option<String>,
+    /// Its label.
+    pub label: Option<String>,
+    /// The test it names.
+    pub test: String,
+    /// The metric it names.
+    pub metric: String,
+    /// The measured value, when there is one.
+    pub actual: Option<f64>,
+    /// Whether it held.
+    pub passed: bool,
+    /// Why it could not be evaluated, when it could not.
+    pub note: Option<String>,
+}
+
+impl RunResults {
+    /// The JSON Schema of `results.json`.
+    pub fn json_schema() -> schemars::Schema {
+        schemars::schema_for!(RunResults)
+    }
+}
+
+/// Milliseconds since the Unix epoch as RFC 3339.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}

@@ -1,0 +1,399 @@
+//! The `chaos` test: start a workload (runs through the job protocol and/or
+//! SSE sessions), restart a service at the chosen moment (after a delay or
+//! once enough of the workload is in flight), then verify with a deadline
+//! what happened to the work, and keep the restart's proof. A restart
+//! Shakedown did not observe, a trigger that did not fire, or a fault that
+//! found nothing in flight makes the test an error, so the run is NO-GO
+//! whatever the other figures say.
+
+pub mod runs;
+pub mod streams;
+
+use crate::clients::bucket::Buckets;
+use crate::clients::jobs::JobClient;
+use crate::faults;
+use crate::metrics::resilience::{ChaosMetrics, FaultEvidence};
+use crate::metrics::TestMetrics;
+use crate::plan::{AfterChecks, ChaosSpec, JobPhase};
+use crate::runner::context::{TestContext, TestOutcome};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use streams::{SessionCounters, SessionEnd};
+use tokio::task::JoinSet;
+
+/// Verification deadline after the fault when the plan sets none.
+const DEFAULT_DEADLINE_S: u32 = 60;
+/// The fault happens at the latest this long after the workload started.
+const TRIGGER_LIMIT: Duration = Duration::from_secs(60);
+
+/// The workload as it stood when the trigger was decided.
+#[derive(Debug, Default)]
+struct Workload {
+    /// Jobs in flight.
+    jobs_in_flight: u64,
+    /// Sessions between their first and last event.
+    sessions_in_flight: u64,
+    /// Jobs not terminal (or unreadable): the ones the fault may hit.
+    open: BTreeSet<String>,
+}
+
+impl Workload {
+    fn in_flight(&self) -> u64 {
+        self.jobs_in_flight + self.sessions_in_flight
+    }
+
+    /// "2 of 4 jobs and 0 of 2 sessions in flight".
+    fn describe(&self, jobs: usize, sessions: u64) -> String {
+        let mut parts = Vec::new();
+        if jobs > 0 {
+            parts.push(format!("{} of {jobs} jobs", self.jobs_in_flight));
+        }
+        if sessions > 0 {
+            parts.push(format!(
+                "{} of {sessions} sessions",
+                self.sessions_in_flight
+            ));
+        }
+        format!("{} in flight", parts.join(" and "))
+    }
+}
+
+/// Reads the workload now.
+async fn measure(
+    client: Option<&JobClient<'_>>,
+    ids: &[String],
+    counters: &SessionCounters,
+) -> Workload {
+    let mut workload = Workload {
+        sessions_in_flight: counters.in_flight(),
+        ..Workload::default()
+    };
+    if let (Some(client), false) = (client, ids.is_empty()) {
+        let phases = runs::phases(client, ids).await;
+        for (id, phase) in ids.iter().zip(phases) {
+            if phase == Some(JobPhase::InFlight) {
+                workload.jobs_in_flight += 1;
+            }
+            if !matches!(phase, Some(JobPhase::Terminal(_))) {
+                workload.open.insert(id.clone());
+            }
+        }
+    }
+    workload
+}
+
+/// Waits for the moment of the fault: `fault_after_ms`, or enough of the
+/// workload in flight. `Err` says why the fault must not be injected.
+async fn await_trigger(
+    spec: &ChaosSpec,
+    ctx: &TestContext,
+    client: Option<&JobClient<'_>>,
+    ids: &[String],
+    counters: &SessionCounters,
+    started: Instant,
+) -> Result<Workload, (Workload, String)> {
+    let wanted = spec.fault_after_started.map(|w| u64::from(w.get()));
+    loop {
+        let workload = measure(client, ids, counters).await;
+        let elapsed = started.elapsed();
+        let time_up = spec
+            .fault_after_ms
+            .is_some_and(|ms| elapsed >= Duration::from_millis(u64::from(ms)));
+        let enough = wanted.is_some_and(|w| workload.in_flight() >= w);
+        if time_up || enough || (wanted.is_none() && spec.fault_after_ms.is_none()) {
+            return Ok(workload);
+        }
+        if ctx.cancel.is_cancelled() {
+            return Err((workload, "aborted before the fault".to_owned()));
+        }
+        if elapsed >= TRIGGER_LIMIT {
+            let why = format!(
+                "the fault's trigger did not fire within {} s: it wanted {} in flight, and at most {} were; no fault was injected",
+                TRIGGER_LIMIT.as_secs(),
+                wanted.unwrap_or(0),
+                workload.in_flight()
+            );
+            return Err((workload, why));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Starts the SSE sessions; each returns how it ended.
+fn start_sessions(
+    spec: &ChaosSpec,
+    ctx: &TestContext,
+    protocol: &Arc<crate::plan::JobProtocol>,
+    counters: &Arc<SessionCounters>,
+    until: Instant,
+) -> JoinSet<SessionEnd> {
+    let mut sessions = JoinSet::new();
+    let Some(streams) = &spec.streams else {
+        return sessions;
+    };
+    for _ in 0..streams.sessions.get() {
+        let (streams, protocol, target) = (streams.clone(), protocol.clone(), ctx.target.clone());
+        let (test_id, cancel, counters) =
+            (ctx.test_id.clone(), ctx.cancel.clone(), counters.clone());
+        sessions.spawn(async move {
+            let client = JobClient {
+                protocol: &protocol,
+                target: &target,
+            };
+            streams::session(&client, &streams, &test_id, until, &cancel, &counters).await
+        });
+    }
+    sessions
+}
+
+/// Collects the sessions (they stop by their own deadline); returns the
+/// jobs behind them.
+async fn collect_sessions(
+    sessions: &mut JoinSet<SessionEnd>,
+    deadline: Instant,
+    metrics: &mut ChaosMetrics,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    let mut jobs = Vec::new();
+    let cap = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
+    tokio::pin!(cap);
+    loop {
+        tokio::select! {
+            next = sessions.join_next() => match next {
+                Some(Ok(end)) => {
+                    count_session(&end, metrics, warnings);
+                    jobs.extend(end.job);
+                }
+                Some(Err(_)) => metrics.streams_failed += 1,
+                None => break,
+            },
+            _ = &mut cap => {
+                let left = sessions.len() as u64;
+                metrics.streams_failed += left;
+                if left > 0 {
+                    warnings.push(format!("{left} streams still open at the deadline"));
+                }
+                sessions.abort_all();
+                break;
+            }
+        }
+    }
+    jobs
+}
+
+/// The seed's "N successful health checks after recovery".
+async fn after_checks(checks: &AfterChecks, ctx: &TestContext, metrics: &mut ChaosMetrics) {
+    let every = Duration::from_millis(u64::from(checks.interval_ms.map_or(100, |i| i.get())));
+    let Ok(url) = ctx.target.url(&checks.path) else {
+        return;
+    };
+    for _ in 0..checks.count.get() {
+        let ok = ctx
+            .target
+            .client
+            .get(url.clone())
+            .headers(ctx.target.headers.clone())
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        metrics.health_checks_after += 1;
+        metrics.health_checks_after_ok += u64::from(ok);
+        tokio::time::sleep(every).await;
+    }
+}
+
+fn failed(metrics: ChaosMetrics, error: String) -> (TestOutcome, Vec<FaultEvidence>) {
+    let mut outcome = TestOutcome::new(TestMetrics::Chaos(metrics));
+    outcome.error = Some(error);
+    (outcome, Vec::new())
+}
+
+/// Runs the test; the evidence of the fault comes back beside the outcome.
+pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<FaultEvidence>) {
+    let started = Instant::now();
+    let mut metrics = ChaosMetrics::default();
+    let mut warnings = Vec::new();
+    let protocol = ctx.jobs.clone();
+    let protocol = match (&protocol, spec.jobs.is_some() || spec.streams.is_some()) {
+        (None, true) => {
+            return failed(
+                metrics,
+                "the chaos workload needs the plan's [jobs] table".to_owned(),
+            )
+        }
+        (protocol, _) => protocol.clone(),
+    };
+    let client = protocol.as_deref().map(|protocol| JobClient {
+        protocol,
+        target: &ctx.target,
+    });
+    let deadline_after = Duration::from_secs(u64::from(
+        spec.deadline_s.map_or(DEFAULT_DEADLINE_S, |d| d.get()),
+    ));
+    let counters = Arc::new(SessionCounters::default());
+
+    // Sessions start first, so they are mid-stream when the fault comes.
+    let mut sessions = match &protocol {
+        Some(protocol) => start_sessions(
+            spec,
+            ctx,
+            protocol,
+            &counters,
+            started + TRIGGER_LIMIT + deadline_after,
+        ),
+        None => JoinSet::new(),
+    };
+    metrics.streams = spec
+        .streams
+        .as_ref()
+        .map_or(0, |s| u64::from(s.sessions.get()));
+    let mut ids = Vec::new();
+    if let (Some(mix), Some(client)) = (&spec.jobs, &client) {
+        let (submitted, errors) = runs::submit(client, mix, &ctx.test_id).await;
+        metrics.runs_started = submitted.len() as u64;
+        metrics.submit_errors = errors;
+        ids = submitted;
+    }
+
+    let (workload, not_fired) =
+        match await_trigger(spec, ctx, client.as_ref(), &ids, &counters, started).await {
+            Ok(workload) => (workload, None),
+            Err((workload, why)) => (workload, Some(why)),
+        };
+    metrics.jobs_in_flight_at_fault = workload.jobs_in_flight;
+    metrics.sessions_in_flight_at_fault = workload.sessions_in_flight;
+    let has_workload = !ids.is_empty() || metrics.streams > 0;
+    let miss = not_fired.or_else(|| {
+        (has_workload && workload.in_flight() == 0).then(|| {
+            format!(
+                "the fault missed the workload: {}",
+                workload.describe(ids.len(), metrics.streams)
+            )
+        })
+    });
+    if let Some(why) = miss {
+        sessions.abort_all();
+        return failed(metrics, why);
+    }
+    let open_at_fault = workload.open;
+
+    let evidence = match faults::inject(ctx, &spec.service, spec.signal).await {
+        Ok(evidence) => evidence,
+        Err(e) => {
+            sessions.abort_all();
+            return failed(metrics, format!("restart not observed: {e}"));
+        }
+    };
+    metrics.restart_observed = u64::from(evidence.restart_observed);
+    metrics.recovery_ms = evidence.recovery_ms.unwrap_or(0) as f64;
+    let deadline = Instant::now() + deadline_after;
+
+    let session_jobs = collect_sessions(&mut sessions, deadline, &mut metrics, &mut warnings).await;
+    if let Some(client) = &client {
+        let buckets = match &ctx.target.env.bucket {
+            Some(access) => match Buckets::open(&ctx.target, access).await {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    warnings.push(format!("artifacts not read from the bucket: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let verify = |ids: Vec<String>, open: BTreeSet<String>| {
+            let buckets = buckets.as_ref();
+            async move {
+                let mut counted = ChaosMetrics::default();
+                let notes = runs::verify(
+                    client,
+                    spec,
+                    &ids,
+                    &open,
+                    buckets,
+                    ctx.target.env.expected_bucket.as_deref(),
+                    deadline,
+                    &ctx.cancel,
+                    &mut counted,
+                )
+                .await;
+                (counted, notes)
+            }
+        };
+        let (runs, notes) = verify(ids, open_at_fault).await;
+        add_run_counts(&mut metrics, &runs);
+        warnings.extend(notes.into_iter().take(20));
+        // The jobs behind the streams are verified like the others: their
+        // anomalies count; their ends are the streams' figures.
+        let open: BTreeSet<String> = session_jobs.iter().cloned().collect();
+        let (streamed, notes) = verify(session_jobs, open).await;
+        add_anomalies(&mut metrics, &streamed);
+        warnings.extend(notes.into_iter().take(20));
+    }
+
+    if let Some(checks) = &spec.after_checks {
+        after_checks(checks, ctx, &mut metrics).await;
+    }
+    metrics.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let unreadable = metrics.results_unreadable;
+    let mut outcome = TestOutcome::new(TestMetrics::Chaos(metrics));
+    outcome.warnings = warnings;
+    if !evidence.restart_observed {
+        outcome.error = Some(format!("restart not observed: {}", evidence.observation));
+    } else if unreadable > 0 {
+        outcome.error = Some(format!(
+            "duplicates not checked for {unreadable} runs: the results answer did not fit the plan (see the warnings)"
+        ));
+    }
+    (outcome, vec![evidence])
+}
+
+/// Adds what went wrong with some jobs: stuck, duplicated, corrupted,
+/// results unreadable, and the artifacts checked.
+fn add_anomalies(m: &mut ChaosMetrics, other: &ChaosMetrics) {
+    m.stuck += other.stuck;
+    m.duplicates += other.duplicates;
+    m.corrupted += other.corrupted;
+    m.results_unreadable += other.results_unreadable;
+    m.artifacts_checked += other.artifacts_checked;
+    m.artifacts_in_bucket += other.artifacts_in_bucket;
+}
+
+/// Adds the workload's own jobs: how they ended, and their anomalies.
+fn add_run_counts(m: &mut ChaosMetrics, runs: &ChaosMetrics) {
+    m.runs_completed += runs.runs_completed;
+    m.runs_failed += runs.runs_failed;
+    m.runs_recovered += runs.runs_recovered;
+    add_anomalies(m, runs);
+}
+
+fn count_session(end: &SessionEnd, m: &mut ChaosMetrics, warnings: &mut Vec<String>) {
+    m.streams_opened += u64::from(end.opened);
+    m.streams_interrupted += u64::from(end.interrupted);
+    m.event_gaps += end.gaps;
+    m.event_repeats += end.repeats;
+    let clean = end.gaps == 0 && end.repeats == 0;
+    if end.finished && clean {
+        // Resumed to its last event with every id once: reconnected,
+        // whatever became of the job behind it.
+        m.streams_reconnected += u64::from(end.interrupted);
+        if end.failed_run {
+            m.streams_failed_gracefully += 1;
+        } else {
+            m.streams_completed += 1;
+        }
+    } else if end.interrupted {
+        m.streams_not_reconnected += 1;
+    } else {
+        m.streams_failed += 1;
+    }
+    if !(end.finished && clean) {
+        if let Some(note) = &end.note {
+            warnings.push(format!(
+                "stream: {note} (gaps {}, repeats {})",
+                end.gaps, end.repeats
+            ));
+        }
+    }
+}

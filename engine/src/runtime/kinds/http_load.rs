@@ -1,0 +1,377 @@
+//! `http_load`: closed model (concurrency × rounds, or concurrency for a
+//! duration) and open model (constant arrival rate for a duration).
+//!
+//! In the open model request `k` is due at `start + k / rate`; its latency
+//! is measured from that intended time, so a target that stalls delays
+//! every request behind the stall and the percentiles show it (no
+//! coordinated omission, as in wrk2 and oha's rate mode). The closed model
+//! cannot see a stall that way; when it observes one it says so in a
+//! warning.
+
+use crate::json_checks;
+use crate::load::deadline::Deadline;
+use crate::load::recorder::{encode, summarize, Batch, Outcome, Recorder, Sample};
+use crate::load::transport::{Answer, Conn, Prepared, SendOptions};
+use crate::metrics::{HttpLoadMetrics, TestMetrics};
+use crate::plan::{HttpLoadSpec, JsonCheck};
+use crate::runner::context::{TestContext, TestOutcome};
+use bytes::Bytes;
+use reqwest::Method;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Most samples a worker keeps before sending them.
+const BATCH: usize = 512;
+/// A worker's first batch capacity; later ones match what the last flush
+/// held (at 10,000 connections each worker sends a few requests per flush,
+/// and full-size batches would hold over 100 MB between them).
+const FIRST_BATCH: usize = 16;
+/// Longest a worker keeps samples before sending them.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Per-request timeout when the plan sets none.
+const DEFAULT_TIMEOUT_MS: u32 = 30_000;
+/// Most requests in flight in the open model when the plan sets none.
+pub const DEFAULT_OPEN_CONCURRENCY: u32 = 64;
+/// Resolution of tokio's timer (it rounds deadlines up to it).
+const TIMER_TICK: Duration = Duration::from_millis(1);
+/// A send more than this after its intended time counts as late.
+const LATE_AFTER: Duration = Duration::from_millis(1);
+/// The closed model warns of a stall when no answer came for at least this
+/// long ...
+const STALL_MIN_GAP_MS: u64 = 200;
+/// ... and for at least this many times the median latency.
+const STALL_GAP_FACTOR: f64 = 10.0;
+
+/// How the work is handed out.
+#[derive(Debug, Clone, Copy)]
+enum Schedule {
+    /// Closed model, this many requests in all.
+    Count(u64),
+    /// Closed model, until this time.
+    Until(Instant),
+    /// Open model: `total` requests, one every `interval_ns`.
+    Rate { total: u64, interval_ns: f64 },
+}
+
+struct Shared {
+    start: Instant,
+    next: AtomicU64,
+    schedule: Schedule,
+    prepared: Prepared,
+    expect: Vec<u16>,
+    checks: Vec<JsonCheck>,
+}
+
+/// Requests the test will send when that is known in advance.
+pub fn planned(spec: &HttpLoadSpec) -> Option<u64> {
+    match (spec.rate, spec.rounds, spec.duration_s) {
+        (Some(rate), _, Some(d)) => Some(u64::from(rate.get()) * u64::from(d.get())),
+        (None, Some(rounds), _) => {
+            Some(u64::from(spec.concurrency.map_or(1, |c| c.get())) * u64::from(rounds.get()))
+        }
+        _ => None,
+    }
+}
+
+/// Runs an `http_load` test.
+pub async fn run(spec: &HttpLoadSpec, ctx: &TestContext) -> TestOutcome {
+    match prepare(spec, ctx).await {
+        Ok(prepared) => drive(spec, ctx, prepared).await,
+        Err(e) => TestOutcome {
+            error: Some(e),
+            ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
+        },
+    }
+}
+
+async fn prepare(spec: &HttpLoadSpec, ctx: &TestContext) -> Result<Prepared, String> {
+    let url = ctx.target.url(&spec.path).map_err(|e| e.to_string())?;
+    let headers = ctx
+        .target
+        .headers_with(&spec.headers)
+        .map_err(|e| e.to_string())?;
+    let (body, json) = match (&spec.json, &spec.body) {
+        (Some(json), _) => (
+            Bytes::from(serde_json::to_vec(json).map_err(|e| e.to_string())?),
+            true,
+        ),
+        (None, Some(body)) => (Bytes::from(body.clone()), false),
+        (None, None) => (Bytes::new(), false),
+    };
+    let method = Method::from_bytes(spec.method.as_str().as_bytes()).map_err(|e| e.to_string())?;
+    let timeout_ms = spec.timeout_ms.map_or(DEFAULT_TIMEOUT_MS, |t| t.get());
+    let options = SendOptions {
+        want_body: !spec.checks.is_empty(),
+        body_limit: ctx.target.answer_limit,
+        timeout: Duration::from_millis(u64::from(timeout_ms)),
+        new_connection: spec.new_connection_per_request,
+        roots: ctx.target.roots.clone(),
+    };
+    Prepared::new(method, url, headers, body, json, options)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn drive(spec: &HttpLoadSpec, ctx: &TestContext, prepared: Prepared) -> TestOutcome {
+    let start = Instant::now();
+    let open = spec.rate.is_some();
+    let (schedule, workers) = match (spec.rate, spec.rounds, spec.duration_s) {
+        (Some(rate), _, duration) => {
+            let seconds = duration.map_or(1, |d| d.get());
+            (
+                Schedule::Rate {
+                    total: u64::from(rate.get()) * u64::from(seconds),
+                    interval_ns: 1e9 / f64::from(rate.get()),
+                },
+                spec.concurrency
+                    .map_or(DEFAULT_OPEN_CONCURRENCY, |c| c.get()),
+            )
+        }
+        (None, Some(rounds), _) => {
+            let workers = spec.concurrency.map_or(1, |c| c.get());
+            (
+                Schedule::Count(u64::from(workers) * u64::from(rounds.get())),
+                workers,
+            )
+        }
+        (None, None, duration) => (
+            Schedule::Until(
+                start + Duration::from_secs(u64::from(duration.map_or(1, |d| d.get()))),
+            ),
+            spec.concurrency.map_or(1, |c| c.get()),
+        ),
+    };
+    let timeout = prepared.timeout;
+    let conn_template = match Conn::for_request(&prepared) {
+        Ok(conn) => conn,
+        Err(e) => {
+            return TestOutcome {
+                error: Some(e.to_string()),
+                ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
+            }
+        }
+    };
+    let shared = Arc::new(Shared {
+        start,
+        next: AtomicU64::new(0),
+        schedule,
+        prepared,
+        expect: spec.expect_status.clone(),
+        checks: spec.checks.clone(),
+    });
+    let (tx, mut rx) = mpsc::channel::<Batch>(1024);
+    let mut handles = Vec::new();
+    for _ in 0..workers {
+        let conn = conn_template.sibling();
+        handles.push(tokio::spawn(worker(
+            shared.clone(),
+            conn,
+            tx.clone(),
+            ctx.cancel.child_token(),
+        )));
+    }
+    drop(tx);
+
+    let mut recorder = Recorder::new();
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::from_std(start + Duration::from_secs(1)),
+        Duration::from_secs(1),
+    );
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let keep_open_s = u32::try_from(timeout.as_secs())
+        .unwrap_or(u32::MAX)
+        .saturating_add(2);
+    loop {
+        tokio::select! {
+            batch = rx.recv() => match batch {
+                Some(batch) => batch.iter().for_each(|s| recorder.record(s)),
+                None => break,
+            },
+            _ = ticker.tick() => {
+                let second = u32::try_from(start.elapsed().as_secs()).unwrap_or(u32::MAX);
+                if let Some(window) = second.checked_sub(1).and_then(|s| recorder.window(s)) {
+                    ctx.window(window, recorder.requests, recorder.failed());
+                }
+                recorder.close_windows_before(second.saturating_sub(keep_open_s));
+            }
+        }
+    }
+    for handle in handles {
+        let _ = handle.await;
+    }
+    let elapsed = start.elapsed();
+    finish(recorder, elapsed, open, ctx.cancel.is_cancelled())
+}
+
+fn finish(mut recorder: Recorder, elapsed: Duration, open: bool, cancelled: bool) -> TestOutcome {
+    let latency = summarize(recorder.histogram());
+    let gap = recorder.longest_gap_ms();
+    let seconds = elapsed.as_secs_f64();
+    let metrics = HttpLoadMetrics {
+        requests: recorder.requests,
+        ok: recorder.ok,
+        fail: recorder.failed(),
+        errors: recorder.errors.clone(),
+        status_counts: recorder.status_counts.clone(),
+        rps: if seconds > 0.0 {
+            recorder.requests as f64 / seconds
+        } else {
+            0.0
+        },
+        duration_ms: seconds * 1000.0,
+        longest_gap_ms: gap as f64,
+        late_sends: recorder.late_sends,
+        latency: latency.clone(),
+    };
+    let mut warnings = Vec::new();
+    if !open && gap >= STALL_MIN_GAP_MS && gap as f64 >= STALL_GAP_FACTOR * latency.p50_ms {
+        warnings.push(format!(
+            "closed model: no answer arrived for {gap} ms (median latency {:.1} ms), so the target stalled; \
+             while a request waits its worker sends nothing, so the closed model under-reports the stall \
+             in its percentiles (coordinated omission). Measure it with the open model (rate and duration_s).",
+            latency.p50_ms
+        ));
+    }
+    if cancelled {
+        warnings.push("the run was aborted during this test; its figures are partial".to_owned());
+    }
+    TestOutcome {
+        histogram: encode(recorder.histogram()),
+        windows: recorder.finish_windows(),
+        metrics: TestMetrics::HttpLoad(metrics),
+        warnings,
+        error: None,
+    }
+}
+
+fn classify(answer: Result<Answer, Outcome>, expect: &[u16], checks: &[JsonCheck]) -> Outcome {
+    let (status, body) = match answer {
+        Ok(answer) => answer,
+        Err(outcome) => return outcome,
+    };
+    let expected = if expect.is_empty() {
+        (200..300).contains(&status)
+    } else {
+        expect.contains(&status)
+    };
+    if !expected {
+        return Outcome::Status(status);
+    }
+    if !checks.is_empty() {
+        let passed = body
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|doc| json_checks::all_pass(&doc, checks));
+        if !passed {
+            return Outcome::Check(status);
+        }
+    }
+    Outcome::Ok(status)
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+async fn worker(
+    shared: Arc<Shared>,
+    mut conn: Conn,
+    tx: mpsc::Sender<Batch>,
+    cancel: CancellationToken,
+) {
+    let mut batch: Batch = Vec::with_capacity(FIRST_BATCH);
+    // One wait for cancellation around the whole loop rather than one per
+    // request: registering a waiter on the token takes its lock, and that
+    // cost was paid for every request. Cancelling drops the loop (and the
+    // request in flight) at its next await; what it measured is in `batch`.
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {}
+        _ = produce(&shared, &mut conn, &tx, &mut batch) => {}
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch).await;
+    }
+}
+
+/// Sends requests until the schedule says stop, adding a sample per answer
+/// to `batch` and handing full batches to the recorder.
+async fn produce(shared: &Shared, conn: &mut Conn, tx: &mpsc::Sender<Batch>, batch: &mut Batch) {
+    let mut deadline = Deadline::new(shared.prepared.timeout);
+    let mut last_flush = Instant::now();
+    // The clock as of the end of the previous request: in the closed model
+    // the next one goes out right then, so it is not read twice.
+    let mut clock = last_flush;
+    loop {
+        // When the request is sent (the timeout runs from then), when its
+        // latency starts (the intended time in the open model), and whether
+        // it went out late.
+        let (sent, start_at, late) = match shared.schedule {
+            Schedule::Count(total) => {
+                if shared.next.fetch_add(1, Ordering::Relaxed) >= total {
+                    return;
+                }
+                (clock, clock, false)
+            }
+            Schedule::Until(until) => {
+                if clock >= until {
+                    return;
+                }
+                (clock, clock, false)
+            }
+            Schedule::Rate { total, interval_ns } => {
+                let k = shared.next.fetch_add(1, Ordering::Relaxed);
+                if k >= total {
+                    return;
+                }
+                let intended = shared.start + Duration::from_nanos((k as f64 * interval_ns) as u64);
+                let mut now = Instant::now();
+                if intended > now {
+                    // tokio's timer ticks in whole milliseconds and rounds
+                    // a deadline up to the next tick, so sleeping until
+                    // `intended` sends up to a millisecond late and that
+                    // client delay lands in every latency. Wake a tick
+                    // early instead: a request that goes out before its
+                    // intended time is timed from when it really went out
+                    // (`min`), one that goes out after it from the intended
+                    // time, so a stall still shows in full.
+                    let wake = intended.checked_sub(TIMER_TICK).unwrap_or(intended);
+                    if wake > now {
+                        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
+                        now = Instant::now();
+                    }
+                    (now, intended.min(now), false)
+                } else {
+                    (now, intended, now - intended > LATE_AFTER)
+                }
+            }
+        };
+        let answer = conn.send(&shared.prepared, &mut deadline, sent).await;
+        let end = Instant::now();
+        batch.push(Sample {
+            start_us: micros(start_at.saturating_duration_since(shared.start)),
+            latency_us: micros(end.saturating_duration_since(start_at)),
+            outcome: classify(answer, &shared.expect, &shared.checks),
+            late,
+        });
+        // Checks parse the body after `end`; that time is not the next
+        // request's.
+        clock = if shared.checks.is_empty() {
+            end
+        } else {
+            Instant::now()
+        };
+        if batch.len() >= BATCH || end.duration_since(last_flush) >= FLUSH_EVERY {
+            let next = batch.len().clamp(FIRST_BATCH, BATCH);
+            let full = std::mem::replace(batch, Vec::with_capacity(next));
+            if tx.send(full).await.is_err() {
+                return;
+            }
+            last_flush = end;
+            // Handing the batch over may have waited.
+            clock = Instant::now();
+        }
+    }
+}

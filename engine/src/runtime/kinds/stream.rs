@@ -1,0 +1,246 @@
+//! `stream`: concurrent SSE sessions (time to first event, events, clean
+//! end) and, alongside, export jobs whose artifacts must then exist.
+
+use crate::clients::jobs::{read_sse, JobClient, JobEnd};
+use crate::load::recorder::{encode, summarize, Outcome, Recorder, Sample};
+use crate::metrics::{StreamMetrics, TestMetrics};
+use crate::plan::{Follow, StreamEnd, StreamSpec};
+use crate::runner::context::{TestContext, TestOutcome};
+use crate::template::fill_path;
+use hdrhistogram::Histogram;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// Deadline when the plan sets none.
+const DEFAULT_TIMEOUT_S: u32 = 120;
+
+enum Done {
+    Session {
+        ok: bool,
+        events: u64,
+        first_event: Option<Duration>,
+        start_us: u64,
+        latency_us: u64,
+        error: Option<String>,
+    },
+    Export {
+        ok: bool,
+        bucket_failure: bool,
+        start_us: u64,
+        latency_us: u64,
+        error: Option<String>,
+    },
+}
+
+/// Runs a `stream` test.
+pub async fn run(spec: &StreamSpec, ctx: &TestContext) -> TestOutcome {
+    let start = Instant::now();
+    let timeout = Duration::from_secs(u64::from(
+        spec.timeout_s.map_or(DEFAULT_TIMEOUT_S, |t| t.get()),
+    ));
+    let mut set = JoinSet::new();
+    for _ in 0..spec.sessions {
+        let ctx = ctx.clone();
+        let spec = spec.clone();
+        set.spawn(async move {
+            let opened = Instant::now();
+            let mut events = 0u64;
+            let mut first_event = None;
+            let session = async {
+                let named = spec.end_event.clone().map(|event| StreamEnd {
+                    event: Some(event),
+                    ..StreamEnd::default()
+                });
+                let (path, end) = match (&spec.path, &spec.session_job, &ctx.jobs) {
+                    (Some(path), _, _) => (path.clone(), named),
+                    (None, Some(job), Some(protocol)) => {
+                        let client = JobClient {
+                            protocol,
+                            target: &ctx.target,
+                        };
+                        let params = job.params.clone().unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+                        let id = client.submit(&job.kind, &params, &ctx.test_id).await?;
+                        let events_path = protocol
+                            .events_path
+                            .as_deref()
+                            .ok_or("the job protocol has no events_path")?;
+                        (
+                            fill_path(events_path, &id, ""),
+                            named.or_else(|| protocol.stream_end.clone()),
+                        )
+                    }
+                    _ => return Err("the session has neither path nor session_job".to_owned()),
+                };
+                read_sse(&ctx.target, &path, end.as_ref(), |at| {
+                    events += 1;
+                    first_event.get_or_insert(at);
+                })
+                .await
+            };
+            let result = tokio::select! {
+                _ = ctx.cancel.cancelled() => Err("aborted".to_owned()),
+                _ = tokio::time::sleep(timeout) => Err(format!("not ended after {} s", timeout.as_secs())),
+                r = session => r,
+            };
+            let ok = result.is_ok() && events > 0;
+            let error = match result {
+                Err(e) => Some(e),
+                Ok(()) if events == 0 => Some("the stream ended without events".to_owned()),
+                Ok(()) => None,
+            };
+            Done::Session {
+                ok,
+                events,
+                first_event,
+                start_us: micros(opened.duration_since(start)),
+                latency_us: micros(opened.elapsed()),
+                error,
+            }
+        });
+    }
+    if let (Some(exports), Some(protocol)) = (&spec.exports, &ctx.jobs) {
+        for _ in 0..exports.count.map_or(0, |c| c.get()) {
+            let ctx = ctx.clone();
+            let protocol = protocol.clone();
+            let export = exports.clone();
+            set.spawn(async move {
+                let client = JobClient {
+                    protocol: &protocol,
+                    target: &ctx.target,
+                };
+                let submitted = Instant::now();
+                let params = export
+                    .params
+                    .clone()
+                    .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+                let end = match client.submit(&export.kind, &params, &ctx.test_id).await {
+                    Ok(id) => {
+                        client
+                            .wait(&id, Follow::Poll, submitted + timeout, &ctx.cancel)
+                            .await
+                    }
+                    Err(e) => JobEnd::Error(e),
+                };
+                let latency_us = micros(submitted.elapsed());
+                let (ok, bucket_failure, error) = match end {
+                    JobEnd::Succeeded(document) => match client.check_artifact(&document).await {
+                        Ok(()) => (true, false, None),
+                        Err(e) => (false, true, Some(e)),
+                    },
+                    JobEnd::Failed(status) => (false, false, Some(format!("ended {status}"))),
+                    JobEnd::TimedOut => (false, false, Some("timed out".to_owned())),
+                    JobEnd::Cancelled => (false, false, Some("aborted".to_owned())),
+                    JobEnd::Error(e) => (false, false, Some(e)),
+                };
+                Done::Export {
+                    ok,
+                    bucket_failure,
+                    start_us: micros(submitted.duration_since(start)),
+                    latency_us,
+                    error,
+                }
+            });
+        }
+    }
+
+    let mut metrics = StreamMetrics {
+        sessions: u64::from(spec.sessions),
+        exports: spec
+            .exports
+            .as_ref()
+            .and_then(|e| e.count)
+            .map_or(0, |c| u64::from(c.get())),
+        ..Default::default()
+    };
+    let mut recorder = Recorder::new();
+    let mut first_events = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)
+        .expect("constant histogram bounds are valid");
+    let mut errors = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        let Ok(done) = joined else { continue };
+        let (ok, start_us, latency_us, error) = match done {
+            Done::Session {
+                ok,
+                events,
+                first_event,
+                start_us,
+                latency_us,
+                error,
+            } => {
+                metrics.events += events;
+                if let Some(first) = first_event {
+                    first_events.saturating_record(micros(first).max(1));
+                }
+                if ok {
+                    metrics.sessions_ok += 1;
+                } else {
+                    metrics.sessions_failed += 1;
+                }
+                (ok, start_us, latency_us, error)
+            }
+            Done::Export {
+                ok,
+                bucket_failure,
+                start_us,
+                latency_us,
+                error,
+            } => {
+                if ok {
+                    metrics.exports_ok += 1;
+                } else {
+                    metrics.exports_failed += 1;
+                }
+                if bucket_failure {
+                    metrics.bucket_failures += 1;
+                }
+                (ok, start_us, latency_us, error)
+            }
+        };
+        errors.extend(error);
+        recorder.record(&Sample {
+            start_us,
+            latency_us,
+            outcome: if ok {
+                Outcome::Ok(0)
+            } else {
+                Outcome::Status(0)
+            },
+            late: false,
+        });
+        ctx.window(
+            recorder
+                .window(u32::try_from(start_us / 1_000_000).unwrap_or(0))
+                .unwrap_or_default(),
+            recorder.requests,
+            metrics.sessions_failed + metrics.exports_failed,
+        );
+    }
+    metrics.ok = metrics.sessions_ok + metrics.exports_ok;
+    metrics.fail = metrics.sessions_failed + metrics.exports_failed;
+    metrics.first_event = summarize(&first_events);
+    metrics.latency = summarize(recorder.histogram());
+    metrics.duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let mut warnings = Vec::new();
+    if ctx.cancel.is_cancelled() {
+        warnings.push("the run was aborted during this test; its figures are partial".to_owned());
+    }
+    if !errors.is_empty() {
+        let shown: Vec<String> = errors.iter().take(3).cloned().collect();
+        warnings.push(format!(
+            "{} sessions or exports failed, first: {}",
+            errors.len(),
+            shown.join("; ")
+        ));
+    }
+    TestOutcome {
+        histogram: encode(recorder.histogram()),
+        windows: recorder.finish_windows(),
+        metrics: TestMetrics::Stream(metrics),
+        warnings,
+        error: None,
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}

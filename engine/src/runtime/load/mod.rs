@@ -1,0 +1,12 @@
+//! Load generation for `http_load` (`kinds::http_load`): closed and open
+//! models.
+//!
+//! Shaped like oha: workers only produce (send, time, classify) and hand
+//! compact samples in batches to one recorder that owns the histograms; a
+//! shared atomic counter says how much work is left and a cancellation
+//! token stops everyone.
+
+pub mod deadline;
+pub mod h1;
+pub mod recorder;
+pub mod transport;

@@ -1,0 +1,14 @@
+//! Running a plan: the runner and its context ([`runner`]), one module per
+//! test kind ([`kinds`]), clients that talk to the target ([`clients`]),
+//! the load generator ([`load`]), restarts and their proof ([`faults`]),
+//! the programs Shakedown supervises ([`supervisor`]), and the storage
+//! traits the server implements ([`store`], [`access_store`]).
+
+pub mod access_store;
+pub mod clients;
+pub mod faults;
+pub mod kinds;
+pub mod load;
+pub mod runner;
+pub mod store;
+pub mod supervisor;

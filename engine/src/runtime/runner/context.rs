@@ -1,0 +1,73 @@
+//! What every test runner gets (the target, the cancellation token, the
+//! sink) and what it gives back.
+
+use crate::events::{ProgressEvent, Sink};
+use crate::metrics::{TestMetrics, Window};
+use crate::plan::{JobProtocol, Service};
+use crate::runner::target::Target;
+use crate::supervisor::Supervisor;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Given to a test when it starts.
+#[derive(Clone)]
+pub struct TestContext {
+    /// The test's id.
+    pub test_id: String,
+    /// The environment.
+    pub target: Arc<Target>,
+    /// Cancelled when the run is aborted; tests stop within a second and
+    /// return what they measured.
+    pub cancel: CancellationToken,
+    /// Where progress goes.
+    pub sink: Arc<dyn Sink>,
+    /// The plan's job protocol, when it has one.
+    pub jobs: Option<Arc<JobProtocol>>,
+    /// The plan's services (what chaos tests restart, and how).
+    pub services: Arc<BTreeMap<String, Service>>,
+    /// The supervisor that started the environment's local processes, when
+    /// Shakedown started them (`shakedown run --demo`); `process` restarts
+    /// need it.
+    pub supervisor: Option<Arc<Supervisor>>,
+}
+
+impl TestContext {
+    /// Sends a window event.
+    pub fn window(&self, window: Window, done: u64, failed: u64) {
+        self.sink.emit(&ProgressEvent::Window {
+            test_id: self.test_id.clone(),
+            window,
+            done,
+            failed,
+        });
+    }
+}
+
+/// What a test measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestOutcome {
+    /// Its metrics.
+    pub metrics: TestMetrics,
+    /// Per-second windows.
+    pub windows: Vec<Window>,
+    /// Whole-test latency histogram (base64 HdrHistogram V2 deflate).
+    pub histogram: Option<String>,
+    /// Caveats for the reader.
+    pub warnings: Vec<String>,
+    /// Why it could not run to the end, when it could not.
+    pub error: Option<String>,
+}
+
+impl TestOutcome {
+    /// An outcome with metrics only.
+    pub fn new(metrics: TestMetrics) -> TestOutcome {
+        TestOutcome {
+            metrics,
+            windows: Vec::new(),
+            histogram: None,
+            warnings: Vec::new(),
+            error: None,
+        }
+    }
+}

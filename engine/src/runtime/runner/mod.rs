@@ -1,0 +1,359 @@
+//! The runner: executes a plan's tests in order against one environment,
+//! reports progress to a sink, evaluates the criteria and returns the
+//! results. Cancelling the token stops the current test within a second;
+//! what was measured is kept and the run is marked aborted.
+
+pub mod context;
+pub mod programs;
+pub mod target;
+
+use crate::criteria;
+use crate::events::{ProgressEvent, Sink, TestHeader};
+use crate::metrics::resilience::FaultEvidence;
+use crate::plan::{LoadedPlan, TestKind, TestSpec};
+use crate::results::{
+    rfc3339, EnvironmentInfo, PlanInfo, RunResults, TestResult, TestStatus, ToolInfo,
+    UnplannedExit, SCHEMA_VERSION,
+};
+use crate::run::RunStatus;
+use crate::runner::context::{TestContext, TestOutcome};
+use crate::runner::target::Target;
+use crate::supervisor::Supervisor;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long the reachability probe waits.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A run that could not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// The plan or the environment cannot be used as they are.
+    #[error("{0}")]
+    Invalid(String),
+    /// The environment did not answer its health check.
+    #[error("environment {name} is unreachable: {reason}")]
+    Unreachable {
+        /// The environment's name.
+        name: String,
+        /// What happened.
+        reason: String,
+    },
+    /// A program a service names could not be started (or did not pass
+    /// its health check).
+    #[error("cannot start service {service:?} (program {program}): {reason}")]
+    Start {
+        /// The service.
+        service: String,
+        /// Its program.
+        program: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The run was cancelled before its first test (while its programs
+    /// were starting).
+    #[error("{0}")]
+    Interrupted(String),
+}
+
+/// What a run may use beyond the plan.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// The supervisor of the environment's local processes (`shakedown run
+    /// --demo`, `shakedown demo`). Without one, a plan whose services name
+    /// programs gets a supervisor of its own for the run
+    /// ([`crate::runner::programs`]). Its unplanned exits during the run go into
+    /// the results and make the run NO-GO.
+    pub supervisor: Option<Arc<Supervisor>>,
+}
+
+/// Runs a plan.
+pub async fn run_plan(
+    loaded: &LoadedPlan,
+    environment: Option<&str>,
+    cancel: CancellationToken,
+    sink: Arc<dyn Sink>,
+) -> Result<RunResults, RunError> {
+    run_plan_with(loaded, environment, cancel, sink, RunOptions::default()).await
+}
+
+/// Runs a plan with options (a supervisor for `process` restarts). The
+/// programs the plan's services name are started first and stopped at the
+/// end, whatever the outcome ([`crate::runner::programs`]).
+pub async fn run_plan_with(
+    loaded: &LoadedPlan,
+    environment: Option<&str>,
+    cancel: CancellationToken,
+    sink: Arc<dyn Sink>,
+    options: RunOptions,
+) -> Result<RunResults, RunError> {
+    let plan = &loaded.plan;
+    let (env_name, env) = plan.environment(environment).map_err(RunError::Invalid)?;
+    let target = Arc::new(
+        Target::new(env_name, env)
+            .map_err(|e| RunError::Invalid(e.to_string()))?
+            .with_answer_limit(plan.limits.answer_bytes()),
+    );
+    // Unplanned exits from here on belong to this run.
+    let since_ms = now_ms();
+    let programs =
+        crate::runner::programs::start(plan, options.supervisor.clone(), &target, &cancel).await?;
+    if let Err(e) = probe(&target).await {
+        programs.stop().await;
+        return Err(e);
+    }
+    Ok(run_tests(loaded, target, cancel, sink, programs, since_ms).await)
+}
+
+/// Runs the tests, stops the programs the run started, and decides.
+async fn run_tests(
+    loaded: &LoadedPlan,
+    target: Arc<Target>,
+    cancel: CancellationToken,
+    sink: Arc<dyn Sink>,
+    programs: crate::runner::programs::Programs,
+    since_ms: i64,
+) -> RunResults {
+    let plan = &loaded.plan;
+    let env_name = target.name.as_str();
+    let env = &target.env;
+    let supervisor = programs.supervisor().cloned();
+    let services = Arc::new(plan.services.clone());
+
+    let run_id = new_id();
+    let started_at_ms = now_ms();
+    let headers: Vec<TestHeader> = plan
+        .tests
+        .iter()
+        .enumerate()
+        .map(|(index, test)| header(index, test))
+        .collect();
+    sink.emit(&ProgressEvent::RunStarted {
+        run_id: run_id.clone(),
+        plan: plan.plan.name.clone(),
+        environment: env_name.to_owned(),
+        tests: headers.clone(),
+    });
+    let jobs = plan.jobs.clone().map(Arc::new);
+    let mut tests = Vec::new();
+    for (spec, header) in plan.tests.iter().zip(headers) {
+        if cancel.is_cancelled() {
+            break;
+        }
+        sink.emit(&ProgressEvent::TestStarted { test: header });
+        let ctx = TestContext {
+            test_id: spec.id.clone(),
+            target: target.clone(),
+            cancel: cancel.clone(),
+            sink: sink.clone(),
+            jobs: jobs.clone(),
+            services: services.clone(),
+            supervisor: supervisor.clone(),
+        };
+        let test_started = now_ms();
+        let (outcome, faults) = run_test_with_evidence(spec, &ctx).await;
+        let mut result = test_result(spec, outcome, test_started, cancel.is_cancelled());
+        result.faults = faults;
+        sink.emit(&ProgressEvent::TestFinished {
+            result: Box::new(result.clone()),
+        });
+        tests.push(result);
+    }
+    let aborted = cancel.is_cancelled();
+    // Stopped before the exits are read: a process that died before its
+    // stop was requested is among them, whoever noticed it first.
+    programs.stop().await;
+    let unplanned_exits = supervisor
+        .as_ref()
+        .map(|s| attribute(s.unplanned_exits_since(since_ms), &mut tests))
+        .unwrap_or_default();
+    let criteria_results = criteria::evaluate(&plan.criteria, &tests);
+    let verdict = criteria::decide(plan, &mut tests, &criteria_results, &unplanned_exits);
+    let finished_at_ms = now_ms();
+    let results = RunResults {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo::current(),
+        run_id,
+        plan: PlanInfo {
+            name: plan.plan.name.clone(),
+            title: plan.plan.title.clone(),
+            file: loaded.file.clone(),
+            sha256: loaded.sha256.clone(),
+            origin: Some(loaded.origin.clone()),
+            text: Some(loaded.text.clone()),
+            deselected_tests: loaded.deselected.clone(),
+        },
+        environment: EnvironmentInfo {
+            name: env_name.to_owned(),
+            base_url: env.base_url.clone(),
+            expected_bucket: env.expected_bucket.clone(),
+            required_approvals: env
+                .required_approvals
+                .or(plan.plan.required_approvals)
+                .map_or(1, |n| n.get()),
+        },
+        status: if aborted {
+            RunStatus::Aborted
+        } else {
+            RunStatus::Finished
+        },
+        verdict: (!aborted).then_some(verdict),
+        started_at_ms,
+        finished_at_ms,
+        started_at: rfc3339(started_at_ms),
+        finished_at: rfc3339(finished_at_ms),
+        tests,
+        criteria: criteria_results,
+        error: aborted.then(|| "aborted by request".to_owned()),
+        signoff: None,
+        unplanned_exits,
+    };
+    sink.emit(&ProgressEvent::RunFinished {
+        results: Box::new(results.clone()),
+    });
+    results
+}
+
+/// Names the test each unplanned exit happened in, and warns that test's
+/// readers.
+fn attribute(mut exits: Vec<UnplannedExit>, tests: &mut [TestResult]) -> Vec<UnplannedExit> {
+    for exit in &mut exits {
+        if let Some(test) = tests
+            .iter_mut()
+            .find(|t| t.started_at_ms <= exit.at_ms && exit.at_ms <= t.finished_at_ms)
+        {
+            exit.test = Some(test.id.clone());
+            test.warnings
+                .push(format!("unplanned process exit: {}", exit.describe()));
+        }
+    }
+    exits
+}
+
+/// Runs one test of any kind.
+pub async fn run_test(spec: &TestSpec, ctx: &TestContext) -> TestOutcome {
+    run_test_with_evidence(spec, ctx).await.0
+}
+
+/// Runs one test of any kind; chaos tests also return their faults' proof.
+pub async fn run_test_with_evidence(
+    spec: &TestSpec,
+    ctx: &TestContext,
+) -> (TestOutcome, Vec<FaultEvidence>) {
+    let outcome = match &spec.kind {
+        TestKind::HttpLoad(s) => crate::kinds::http_load::run(s, ctx).await,
+        TestKind::JobWorkload(s) => crate::kinds::job_workload::run(s, ctx).await,
+        TestKind::Stream(s) => crate::kinds::stream::run(s, ctx).await,
+        TestKind::Assert(s) => crate::kinds::assert::run(s, ctx).await,
+        TestKind::Chaos(s) => return crate::kinds::chaos::run(s, ctx).await,
+        TestKind::StorageProbe(s) => crate::kinds::storage_probe::run(s, ctx).await,
+        TestKind::Health(s) => crate::kinds::health::run(s, ctx).await,
+    };
+    (outcome, Vec::new())
+}
+
+fn header(index: usize, test: &TestSpec) -> TestHeader {
+    let (planned, duration_s) = match &test.kind {
+        TestKind::HttpLoad(s) => (
+            crate::kinds::http_load::planned(s),
+            s.duration_s.map(|d| d.get()),
+        ),
+        TestKind::JobWorkload(s) => (Some(crate::kinds::job_workload::planned(s)), None),
+        TestKind::Stream(s) => (
+            Some(
+                u64::from(s.sessions)
+                    + s.exports
+                        .as_ref()
+                        .and_then(|e| e.count)
+                        .map_or(0, |c| u64::from(c.get())),
+            ),
+            None,
+        ),
+        TestKind::Assert(_) | TestKind::StorageProbe(_) | TestKind::Health(_) => (Some(1), None),
+        TestKind::Chaos(s) => (
+            Some(
+                s.jobs
+                    .as_ref()
+                    .and_then(|j| j.count)
+                    .map_or(0, |c| u64::from(c.get()))
+                    + s.streams
+                        .as_ref()
+                        .map_or(0, |st| u64::from(st.sessions.get())),
+            ),
+            None,
+        ),
+    };
+    TestHeader {
+        index,
+        id: test.id.clone(),
+        title: test.display_title().to_owned(),
+        kind: test.kind.name().to_owned(),
+        planned,
+        duration_s,
+    }
+}
+
+fn test_result(
+    spec: &TestSpec,
+    outcome: TestOutcome,
+    started_at_ms: i64,
+    aborted: bool,
+) -> TestResult {
+    let status = if aborted {
+        TestStatus::Aborted
+    } else if outcome.error.is_some() {
+        TestStatus::Error
+    } else {
+        TestStatus::Pass
+    };
+    TestResult {
+        id: spec.id.clone(),
+        title: spec.display_title().to_owned(),
+        kind: spec.kind.name().to_owned(),
+        status,
+        started_at_ms,
+        finished_at_ms: now_ms(),
+        parameters: serde_json::to_value(spec).unwrap_or(serde_json::Value::Null),
+        metrics: Some(outcome.metrics),
+        windows: outcome.windows,
+        histogram: outcome.histogram,
+        warnings: outcome.warnings,
+        error: outcome.error,
+        faults: Vec::new(),
+    }
+}
+
+/// Checks that the environment answers: its health path must answer 2xx;
+/// without one, the base URL must answer at all.
+async fn probe(target: &Target) -> Result<(), RunError> {
+    let unreachable = |reason: String| RunError::Unreachable {
+        name: target.name.clone(),
+        reason,
+    };
+    let path = target.env.health_path.as_deref().unwrap_or("/");
+    let url = target
+        .url(path)
+        .map_err(|e| RunError::Invalid(e.to_string()))?;
+    let response = target
+        .client
+        .get(url.clone())
+        .headers(target.headers.clone())
+        .timeout(PROBE_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| unreachable(format!("GET {url}: {e}")))?;
+    if target.env.health_path.is_some() && !response.status().is_success() {
+        return Err(unreachable(format!(
+            "GET {url} answered {}",
+            response.status()
+        )));
+    }
+    Ok(())
+}
+
+use crate::run::now_ms;
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
