@@ -12,3 +12,4 @@ pub mod plan;
 pub mod results;
 pub mod run;
 pub mod template;
+pub mod time;
