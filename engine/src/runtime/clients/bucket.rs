@@ -46,9 +46,7 @@ impl Buckets {
                     .ok_or("root_from_readiness needs the environment's readiness_path")?;
                 let url = target.url(path).map_err(|e| e.to_string())?;
                 let response = target
-                    .client
                     .get(url.clone())
-                    .headers(target.headers.clone())
                     .timeout(Duration::from_secs(10))
                     .send()
                     .await

@@ -10,6 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 /// Timeout of each request of the protocol.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -66,20 +67,23 @@ pub fn not_found(pointer: &str, request: &str, answer: &str) -> String {
 }
 
 impl JobClient<'_> {
+    /// GETs a URL within the protocol's request timeout; the error names
+    /// the request.
+    async fn get(&self, url: &Url) -> Result<reqwest::Response, String> {
+        self.target
+            .get(url.clone())
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))
+    }
+
     /// GETs a path and returns its JSON answer and the request's name
     /// (`GET http://…`) for messages.
     pub async fn get_json(&self, path: &str) -> Result<(Value, String), String> {
         let url = self.target.url(path).map_err(|e| e.to_string())?;
         let request = format!("GET {url}");
-        let response = self
-            .target
-            .client
-            .get(url.clone())
-            .headers(self.target.headers.clone())
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| format!("{request}: {e}"))?;
+        let response = self.get(&url).await?;
         let status = response.status();
         let text = self
             .target
@@ -122,9 +126,7 @@ impl JobClient<'_> {
             reqwest::Method::from_bytes(method_name.as_bytes()).unwrap_or(reqwest::Method::POST);
         let mut request = self
             .target
-            .client
             .request(method, url.clone())
-            .headers(self.target.headers.clone())
             .json(&body)
             .timeout(REQUEST_TIMEOUT);
         if let Some(header) = &self.protocol.idempotency_header {
@@ -278,15 +280,7 @@ impl JobClient<'_> {
             .target
             .url(&fill_path(path, "", key))
             .map_err(|e| e.to_string())?;
-        let response = self
-            .target
-            .client
-            .get(url.clone())
-            .headers(self.target.headers.clone())
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
+        let response = self.get(&url).await?;
         if !response.status().is_success() {
             return Err(format!(
                 "artifact {key}: GET {url} answered {}",
@@ -348,9 +342,7 @@ pub async fn read_sse(
     let url = target.url(path).map_err(|e| e.to_string())?;
     let opened = Instant::now();
     let response = target
-        .client
         .get(url.clone())
-        .headers(target.headers.clone())
         .header("accept", "text/event-stream")
         .send()
         .await

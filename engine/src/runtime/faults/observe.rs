@@ -89,12 +89,7 @@ pub async fn probe(target: &Target, source: &HealthSource) -> Probe {
         started_at: None,
         identity: None,
     };
-    let request = target
-        .client
-        .get(source.url.clone())
-        .headers(target.headers.clone())
-        .timeout(PROBE_TIMEOUT)
-        .send();
+    let request = target.get(source.url.clone()).timeout(PROBE_TIMEOUT).send();
     let Ok(response) = request.await else {
         return down;
     };

@@ -47,9 +47,7 @@ pub async fn run(spec: &AssertSpec, ctx: &TestContext) -> TestOutcome {
     let started = Instant::now();
     let request = ctx
         .target
-        .client
         .request(method, url.clone())
-        .headers(ctx.target.headers.clone())
         .timeout(timeout)
         .send();
     let response = tokio::select! {

@@ -5,7 +5,7 @@
 //! expected bucket.
 
 use crate::clients::bucket::Buckets;
-use crate::clients::jobs::{JobClient, JobEnd};
+use crate::clients::jobs::JobEnd;
 use crate::metrics::resilience::{DependencyStatus, HealthMetrics, RecordedAnswer};
 use crate::metrics::TestMetrics;
 use crate::plan::{Follow, HealthSpec};
@@ -44,9 +44,7 @@ async fn record(ctx: &TestContext, path: &str) -> Result<(RecordedAnswer, Durati
     let t = Instant::now();
     let response = ctx
         .target
-        .client
         .get(url.clone())
-        .headers(ctx.target.headers.clone())
         .timeout(Duration::from_secs(30))
         .send()
         .await
@@ -173,18 +171,13 @@ async fn artifacts(
     m: &mut HealthMetrics,
     warnings: &mut Vec<String>,
 ) -> Result<(), String> {
-    let protocol = ctx
-        .jobs
-        .as_deref()
+    let client = ctx
+        .job_client()
         .ok_or("artifact_job needs the plan's [jobs] table")?;
     let expected = m
         .expected_bucket
         .clone()
         .ok_or("the environment names no expected_bucket")?;
-    let client = JobClient {
-        protocol,
-        target: &ctx.target,
-    };
     let buckets = match &ctx.target.env.bucket {
         Some(access) => Some(Buckets::open(&ctx.target, access).await?),
         None => None,
@@ -193,7 +186,8 @@ async fn artifacts(
         .artifact_bucket_pointer
         .as_deref()
         .unwrap_or("/artifact_bucket");
-    let key_pointer = protocol
+    let key_pointer = client
+        .protocol
         .artifact_pointer
         .as_deref()
         .ok_or("the job protocol has no artifact_pointer")?;

@@ -10,11 +10,11 @@
 
 use crate::json_checks;
 use crate::load::deadline::Deadline;
-use crate::load::recorder::{encode, summarize, Batch, Outcome, Recorder, Sample};
+use crate::load::recorder::{micros, summarize, Batch, Outcome, Recorder, Sample};
 use crate::load::transport::{Answer, Conn, Prepared, SendOptions};
 use crate::metrics::{HttpLoadMetrics, TestMetrics};
 use crate::plan::{HttpLoadSpec, JsonCheck};
-use crate::runner::context::{TestContext, TestOutcome};
+use crate::runner::context::{TestContext, TestOutcome, ABORTED_WARNING};
 use bytes::Bytes;
 use reqwest::Method;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -206,7 +206,7 @@ async fn drive(spec: &HttpLoadSpec, ctx: &TestContext, prepared: Prepared) -> Te
     finish(recorder, elapsed, open, ctx.cancel.is_cancelled())
 }
 
-fn finish(mut recorder: Recorder, elapsed: Duration, open: bool, cancelled: bool) -> TestOutcome {
+fn finish(recorder: Recorder, elapsed: Duration, open: bool, cancelled: bool) -> TestOutcome {
     let latency = summarize(recorder.histogram());
     let gap = recorder.longest_gap_ms();
     let seconds = elapsed.as_secs_f64();
@@ -236,15 +236,9 @@ fn finish(mut recorder: Recorder, elapsed: Duration, open: bool, cancelled: bool
         ));
     }
     if cancelled {
-        warnings.push("the run was aborted during this test; its figures are partial".to_owned());
+        warnings.push(ABORTED_WARNING.to_owned());
     }
-    TestOutcome {
-        histogram: encode(recorder.histogram()),
-        windows: recorder.finish_windows(),
-        metrics: TestMetrics::HttpLoad(metrics),
-        warnings,
-        error: None,
-    }
+    TestOutcome::recorded(TestMetrics::HttpLoad(metrics), recorder, warnings)
 }
 
 fn classify(answer: Result<Answer, Outcome>, expect: &[u16], checks: &[JsonCheck]) -> Outcome {
@@ -269,10 +263,6 @@ fn classify(answer: Result<Answer, Outcome>, expect: &[u16], checks: &[JsonCheck
         }
     }
     Outcome::Ok(status)
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 async fn worker(

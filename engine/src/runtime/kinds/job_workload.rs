@@ -2,11 +2,11 @@
 //! and followed to a terminal status; end-to-end latency, outcomes per
 //! kind, and the queue backlog peak sampled while the jobs run.
 
-use crate::clients::jobs::{JobClient, JobEnd};
-use crate::load::recorder::{encode, summarize, Outcome, Recorder, Sample};
+use crate::clients::jobs::JobEnd;
+use crate::load::recorder::{micros, summarize, Outcome, Recorder, Sample};
 use crate::metrics::{JobWorkloadMetrics, TestMetrics};
 use crate::plan::{JobMix, JobWorkloadSpec};
-use crate::runner::context::{TestContext, TestOutcome};
+use crate::runner::context::{errors_warning, TestContext, TestOutcome, ABORTED_WARNING};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -73,7 +73,7 @@ struct Finished {
 
 /// Runs a `job_workload` test.
 pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
-    let Some(protocol) = ctx.jobs.clone() else {
+    let Some(client) = ctx.job_client() else {
         return TestOutcome {
             error: Some("the plan has no [jobs] table".to_owned()),
             ..TestOutcome::new(TestMetrics::JobWorkload(JobWorkloadMetrics::default()))
@@ -91,7 +91,6 @@ pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
     let mut set = JoinSet::new();
     for mix in &jobs {
         let ctx = ctx.clone();
-        let protocol = protocol.clone();
         let permits = permits.clone();
         let kind = mix.kind.clone();
         let params = mix
@@ -101,10 +100,7 @@ pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
         let follow = spec.follow;
         set.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let client = JobClient {
-                protocol: &protocol,
-                target: &ctx.target,
-            };
+            let client = ctx.job_client().expect("the plan has a [jobs] table");
             let submitted_at = Instant::now();
             let start_us = micros(submitted_at.duration_since(start));
             let (submitted, end) = match client.submit(&kind, &params, &ctx.test_id).await {
@@ -136,7 +132,8 @@ pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
     let mut recorder = Recorder::new();
     let mut errors = Vec::new();
     let queue_interval = Duration::from_millis(u64::from(
-        protocol
+        client
+            .protocol
             .queue_metric
             .as_ref()
             .and_then(|q| q.interval_ms)
@@ -147,10 +144,6 @@ pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
         tokio::time::Instant::from_std(start + Duration::from_secs(1)),
         Duration::from_secs(1),
     );
-    let client = JobClient {
-        protocol: &protocol,
-        target: &ctx.target,
-    };
     loop {
         tokio::select! {
             joined = set.join_next() => {
@@ -158,7 +151,7 @@ pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
                 let Ok(done) = joined else { continue };
                 record(&mut metrics, &mut recorder, &mut errors, done);
             }
-            _ = queue_tick.tick(), if protocol.queue_metric.is_some() => {
+            _ = queue_tick.tick(), if client.protocol.queue_metric.is_some() => {
                 if let Some(Ok(depth)) = client.queue_depth().await {
                     metrics.queue_samples += 1;
                     metrics.queue_backlog_peak = Some(metrics.queue_backlog_peak.map_or(depth, |p| p.max(depth)));
@@ -176,26 +169,13 @@ pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
     metrics.duration_ms = start.elapsed().as_secs_f64() * 1000.0;
     let mut warnings = Vec::new();
     if ctx.cancel.is_cancelled() {
-        warnings.push("the run was aborted during this test; its figures are partial".to_owned());
+        warnings.push(ABORTED_WARNING.to_owned());
     }
-    if protocol.queue_metric.is_some() && metrics.queue_samples == 0 {
+    if client.protocol.queue_metric.is_some() && metrics.queue_samples == 0 {
         warnings.push("the queue metric could not be read; no backlog peak".to_owned());
     }
-    if !errors.is_empty() {
-        let shown: Vec<String> = errors.iter().take(3).cloned().collect();
-        warnings.push(format!(
-            "{} jobs hit errors, first: {}",
-            errors.len(),
-            shown.join("; ")
-        ));
-    }
-    TestOutcome {
-        histogram: encode(recorder.histogram()),
-        windows: recorder.finish_windows(),
-        metrics: TestMetrics::JobWorkload(metrics),
-        warnings,
-        error: None,
-    }
+    warnings.extend(errors_warning(&errors, "jobs hit errors"));
+    TestOutcome::recorded(TestMetrics::JobWorkload(metrics), recorder, warnings)
 }
 
 fn record(
@@ -244,8 +224,4 @@ fn record(
             late: false,
         });
     }
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

@@ -1,11 +1,11 @@
 //! `stream`: concurrent SSE sessions (time to first event, events, clean
 //! end) and, alongside, export jobs whose artifacts must then exist.
 
-use crate::clients::jobs::{read_sse, JobClient, JobEnd};
-use crate::load::recorder::{encode, summarize, Outcome, Recorder, Sample};
+use crate::clients::jobs::{read_sse, JobEnd};
+use crate::load::recorder::{micros, summarize, Outcome, Recorder, Sample};
 use crate::metrics::{StreamMetrics, TestMetrics};
 use crate::plan::{Follow, StreamEnd, StreamSpec};
-use crate::runner::context::{TestContext, TestOutcome};
+use crate::runner::context::{errors_warning, TestContext, TestOutcome, ABORTED_WARNING};
 use crate::template::fill_path;
 use hdrhistogram::Histogram;
 use std::time::{Duration, Instant};
@@ -51,13 +51,10 @@ pub async fn run(spec: &StreamSpec, ctx: &TestContext) -> TestOutcome {
                     event: Some(event),
                     ..StreamEnd::default()
                 });
-                let (path, end) = match (&spec.path, &spec.session_job, &ctx.jobs) {
+                let (path, end) = match (&spec.path, &spec.session_job, ctx.job_client()) {
                     (Some(path), _, _) => (path.clone(), named),
-                    (None, Some(job), Some(protocol)) => {
-                        let client = JobClient {
-                            protocol,
-                            target: &ctx.target,
-                        };
+                    (None, Some(job), Some(client)) => {
+                        let protocol = client.protocol;
                         let params = job.params.clone().unwrap_or_else(|| serde_json::Value::Object(Default::default()));
                         let id = client.submit(&job.kind, &params, &ctx.test_id).await?;
                         let events_path = protocol
@@ -98,16 +95,12 @@ pub async fn run(spec: &StreamSpec, ctx: &TestContext) -> TestOutcome {
             }
         });
     }
-    if let (Some(exports), Some(protocol)) = (&spec.exports, &ctx.jobs) {
+    if let (Some(exports), Some(_)) = (&spec.exports, &ctx.jobs) {
         for _ in 0..exports.count.map_or(0, |c| c.get()) {
             let ctx = ctx.clone();
-            let protocol = protocol.clone();
             let export = exports.clone();
             set.spawn(async move {
-                let client = JobClient {
-                    protocol: &protocol,
-                    target: &ctx.target,
-                };
+                let client = ctx.job_client().expect("the plan has a [jobs] table");
                 let submitted = Instant::now();
                 let params = export
                     .params
@@ -222,25 +215,8 @@ pub async fn run(spec: &StreamSpec, ctx: &TestContext) -> TestOutcome {
     metrics.duration_ms = start.elapsed().as_secs_f64() * 1000.0;
     let mut warnings = Vec::new();
     if ctx.cancel.is_cancelled() {
-        warnings.push("the run was aborted during this test; its figures are partial".to_owned());
+        warnings.push(ABORTED_WARNING.to_owned());
     }
-    if !errors.is_empty() {
-        let shown: Vec<String> = errors.iter().take(3).cloned().collect();
-        warnings.push(format!(
-            "{} sessions or exports failed, first: {}",
-            errors.len(),
-            shown.join("; ")
-        ));
-    }
-    TestOutcome {
-        histogram: encode(recorder.histogram()),
-        windows: recorder.finish_windows(),
-        metrics: TestMetrics::Stream(metrics),
-        warnings,
-        error: None,
-    }
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+    warnings.extend(errors_warning(&errors, "sessions or exports failed"));
+    TestOutcome::recorded(TestMetrics::Stream(metrics), recorder, warnings)
 }

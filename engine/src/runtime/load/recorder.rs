@@ -12,6 +12,7 @@ use base64::Engine as _;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// Highest latency a histogram holds, in microseconds (one hour); longer
 /// values are clamped.
@@ -60,6 +61,12 @@ pub struct Sample {
 
 /// A batch from one worker.
 pub type Batch = Vec<Sample>;
+
+/// A duration in whole microseconds, the unit of a [`Sample`] (saturating
+/// at `u64::MAX`).
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
 
 fn new_histogram(sigfig: u8) -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, sigfig).expect("constant histogram bounds are valid")

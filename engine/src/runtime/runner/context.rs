@@ -1,7 +1,9 @@
 //! What every test runner gets (the target, the cancellation token, the
 //! sink) and what it gives back.
 
+use crate::clients::jobs::JobClient;
 use crate::events::{ProgressEvent, Sink};
+use crate::load::recorder::{encode, Recorder};
 use crate::metrics::{TestMetrics, Window};
 use crate::plan::{JobProtocol, Service};
 use crate::runner::target::Target;
@@ -42,6 +44,15 @@ impl TestContext {
             failed,
         });
     }
+
+    /// A client for the plan's job protocol, when the plan has a `[jobs]`
+    /// table.
+    pub fn job_client(&self) -> Option<JobClient<'_>> {
+        self.jobs.as_deref().map(|protocol| JobClient {
+            protocol,
+            target: &self.target,
+        })
+    }
 }
 
 /// What a test measured.
@@ -70,4 +81,38 @@ impl TestOutcome {
             error: None,
         }
     }
+
+    /// The outcome of a test that recorded its requests: the whole-test
+    /// histogram and the per-second windows go with the metrics.
+    pub fn recorded(
+        metrics: TestMetrics,
+        mut recorder: Recorder,
+        warnings: Vec<String>,
+    ) -> TestOutcome {
+        TestOutcome {
+            histogram: encode(recorder.histogram()),
+            windows: recorder.finish_windows(),
+            metrics,
+            warnings,
+            error: None,
+        }
+    }
+}
+
+/// The warning of a test the run was aborted during.
+pub(crate) const ABORTED_WARNING: &str =
+    "the run was aborted during this test; its figures are partial";
+
+/// "`N` `what`, first: `a`; `b`; `c`": how many errors there were and the
+/// first three, when there were any.
+pub(crate) fn errors_warning(errors: &[String], what: &str) -> Option<String> {
+    if errors.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = errors.iter().take(3).cloned().collect();
+    Some(format!(
+        "{} {what}, first: {}",
+        errors.len(),
+        shown.join("; ")
+    ))
 }

@@ -336,9 +336,7 @@ async fn probe(target: &Target) -> Result<(), RunError> {
         .url(path)
         .map_err(|e| RunError::Invalid(e.to_string()))?;
     let response = target
-        .client
         .get(url.clone())
-        .headers(target.headers.clone())
         .timeout(PROBE_TIMEOUT)
         .send()
         .await

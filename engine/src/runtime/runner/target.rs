@@ -135,6 +135,18 @@ impl Target {
         crate::clients::answer::read_text(response, self.answer_limit).await
     }
 
+    /// A request with the environment's headers, sent by the shared client.
+    pub fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, url)
+            .headers(self.headers.clone())
+    }
+
+    /// A GET with the environment's headers, sent by the shared client.
+    pub fn get(&self, url: Url) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::GET, url)
+    }
+
     /// The URL of a plan path or URL, refused outside the allowed hosts.
     pub fn url(&self, path_or_url: &str) -> Result<Url, TargetError> {
         resolve(&self.env, path_or_url).map_err(TargetError::Url)

@@ -120,28 +120,31 @@ async fn await_trigger(
     }
 }
 
-/// Starts the SSE sessions; each returns how it ended.
+/// Starts the SSE sessions (none without the plan's job protocol); each
+/// returns how it ended.
 fn start_sessions(
     spec: &ChaosSpec,
     ctx: &TestContext,
-    protocol: &Arc<crate::plan::JobProtocol>,
     counters: &Arc<SessionCounters>,
     until: Instant,
 ) -> JoinSet<SessionEnd> {
     let mut sessions = JoinSet::new();
-    let Some(streams) = &spec.streams else {
+    let (Some(streams), Some(_)) = (&spec.streams, &ctx.jobs) else {
         return sessions;
     };
     for _ in 0..streams.sessions.get() {
-        let (streams, protocol, target) = (streams.clone(), protocol.clone(), ctx.target.clone());
-        let (test_id, cancel, counters) =
-            (ctx.test_id.clone(), ctx.cancel.clone(), counters.clone());
+        let (streams, ctx, counters) = (streams.clone(), ctx.clone(), counters.clone());
         sessions.spawn(async move {
-            let client = JobClient {
-                protocol: &protocol,
-                target: &target,
-            };
-            streams::session(&client, &streams, &test_id, until, &cancel, &counters).await
+            let client = ctx.job_client().expect("the plan has a [jobs] table");
+            streams::session(
+                &client,
+                &streams,
+                &ctx.test_id,
+                until,
+                &ctx.cancel,
+                &counters,
+            )
+            .await
         });
     }
     sessions
@@ -191,9 +194,7 @@ async fn after_checks(checks: &AfterChecks, ctx: &TestContext, metrics: &mut Cha
     for _ in 0..checks.count.get() {
         let ok = ctx
             .target
-            .client
             .get(url.clone())
-            .headers(ctx.target.headers.clone())
             .timeout(Duration::from_secs(5))
             .send()
             .await
@@ -215,36 +216,25 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
     let started = Instant::now();
     let mut metrics = ChaosMetrics::default();
     let mut warnings = Vec::new();
-    let protocol = ctx.jobs.clone();
-    let protocol = match (&protocol, spec.jobs.is_some() || spec.streams.is_some()) {
-        (None, true) => {
-            return failed(
-                metrics,
-                "the chaos workload needs the plan's [jobs] table".to_owned(),
-            )
-        }
-        (protocol, _) => protocol.clone(),
-    };
-    let client = protocol.as_deref().map(|protocol| JobClient {
-        protocol,
-        target: &ctx.target,
-    });
+    let client = ctx.job_client();
+    if client.is_none() && (spec.jobs.is_some() || spec.streams.is_some()) {
+        return failed(
+            metrics,
+            "the chaos workload needs the plan's [jobs] table".to_owned(),
+        );
+    }
     let deadline_after = Duration::from_secs(u64::from(
         spec.deadline_s.map_or(DEFAULT_DEADLINE_S, |d| d.get()),
     ));
     let counters = Arc::new(SessionCounters::default());
 
     // Sessions start first, so they are mid-stream when the fault comes.
-    let mut sessions = match &protocol {
-        Some(protocol) => start_sessions(
-            spec,
-            ctx,
-            protocol,
-            &counters,
-            started + TRIGGER_LIMIT + deadline_after,
-        ),
-        None => JoinSet::new(),
-    };
+    let mut sessions = start_sessions(
+        spec,
+        ctx,
+        &counters,
+        started + TRIGGER_LIMIT + deadline_after,
+    );
     metrics.streams = spec
         .streams
         .as_ref()

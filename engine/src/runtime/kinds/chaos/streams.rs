@@ -205,9 +205,7 @@ impl Session<'_> {
             Err(e) => return Read::Broken(e.to_string()),
         };
         let mut request = target
-            .client
             .get(url.clone())
-            .headers(target.headers.clone())
             .header("accept", "text/event-stream");
         if let Some(id) = &ids.last {
             request = request.header("last-event-id", id.as_str());
