@@ -1,0 +1,241 @@
+//! Tests (`[[tests]]`): the fields every test has, the kinds of test, and
+//! the tables of the HTTP load, job workload, stream and assert kinds (the
+//! chaos, storage probe and health tables are in [`super::chaos`]).
+
+use super::{ChaosSpec, HealthSpec, HttpMethod, Positive, StorageProbeSpec};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One test: an id that criteria refer to, a title, and exactly one kind
+/// table (`[tests.http_load]`, `[tests.job_workload]`, `[tests.stream]`,
+/// `[tests.assert]`).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct TestSpec {
+    /// Identifier used by criteria and reports (`L1`, `C2`): a letter, then
+    /// letters, digits or `_`.
+    pub id: String,
+    /// Title shown in reports.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Free text shown in reports.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// What the test does.
+    #[serde(flatten)]
+    pub kind: TestKind,
+}
+
+/// The kinds of test. Each is a table named after the kind inside the test.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TestKind {
+    /// HTTP load, closed or open model.
+    HttpLoad(HttpLoadSpec),
+    /// Jobs submitted through the job protocol and followed to the end.
+    JobWorkload(JobWorkloadSpec),
+    /// Concurrent SSE sessions and export jobs.
+    Stream(StreamSpec),
+    /// One request whose JSON answer must hold given values.
+    Assert(AssertSpec),
+    /// A workload plus a real restart of a service, then verification.
+    Chaos(ChaosSpec),
+    /// Write, read back, compare and delete an object in the bucket.
+    StorageProbe(StorageProbeSpec),
+    /// Readiness dependencies and bucket isolation.
+    Health(HealthSpec),
+}
+
+impl TestKind {
+    /// Every kind's table name, in the order the schema lists them.
+    pub const NAMES: [&'static str; 7] = [
+        "http_load",
+        "job_workload",
+        "stream",
+        "assert",
+        "chaos",
+        "storage_probe",
+        "health",
+    ];
+
+    /// The table name of this kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TestKind::HttpLoad(_) => "http_load",
+            TestKind::JobWorkload(_) => "job_workload",
+            TestKind::Stream(_) => "stream",
+            TestKind::Assert(_) => "assert",
+            TestKind::Chaos(_) => "chaos",
+            TestKind::StorageProbe(_) => "storage_probe",
+            TestKind::Health(_) => "health",
+        }
+    }
+}
+
+impl TestSpec {
+    /// Title, or the id when there is none.
+    pub fn display_title(&self) -> &str {
+        self.title.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// HTTP load.
+///
+/// Closed model: `concurrency` workers, each sending its next request when
+/// the previous answer arrives, for `rounds` (concurrency × rounds requests
+/// in all) or for `duration_s`. Open model: `rate` requests per second for
+/// `duration_s`, latency measured from each request's intended send time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpLoadSpec {
+    /// Method, GET unless set.
+    #[serde(default = "HttpMethod::get")]
+    pub method: HttpMethod,
+    /// Path on the base URL, or an absolute URL on an allowed host.
+    pub path: String,
+    /// Extra headers; `${secret.NAME}` is replaced at run time.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Raw request body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// JSON request body (sent with `content-type: application/json`).
+    #[serde(default)]
+    pub json: Option<serde_json::Value>,
+    /// Statuses that count as success; any 2xx when empty.
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    /// Checks on the JSON body of each answer.
+    #[serde(default)]
+    pub checks: Vec<JsonCheck>,
+    /// Workers (closed model) or most requests in flight (open model, 64
+    /// unless set).
+    #[serde(default)]
+    pub concurrency: Option<Positive>,
+    /// Closed model: requests per worker.
+    #[serde(default)]
+    pub rounds: Option<Positive>,
+    /// Test length in seconds (closed model without rounds, or open model).
+    #[serde(default)]
+    pub duration_s: Option<Positive>,
+    /// Open model: requests per second.
+    #[serde(default)]
+    pub rate: Option<Positive>,
+    /// Open a new connection for every request instead of reusing them.
+    #[serde(default)]
+    pub new_connection_per_request: bool,
+    /// Per-request timeout in milliseconds (30000 unless set).
+    #[serde(default)]
+    pub timeout_ms: Option<Positive>,
+}
+
+/// A check on a JSON answer: the value at `pointer` must equal `equals`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JsonCheck {
+    /// JSON pointer (`/errors`, `/nodes/0/id`).
+    pub pointer: String,
+    /// Expected value.
+    pub equals: serde_json::Value,
+    /// When set, the value found is also a metric of the test under this
+    /// name (numbers and booleans only), for criteria and reports.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Jobs of several kinds submitted through the job protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobWorkloadSpec {
+    /// The kinds of job, each with a count, or each with a weight and a `total`.
+    pub mix: Vec<JobMix>,
+    /// Jobs in all when the mix has weights.
+    #[serde(default)]
+    pub total: Option<Positive>,
+    /// Most jobs in flight at once; all of them unless set.
+    #[serde(default)]
+    pub concurrency: Option<Positive>,
+    /// How jobs are followed to their end.
+    #[serde(default)]
+    pub follow: Follow,
+    /// A job not terminal after this many seconds counts as timed out (120
+    /// unless set).
+    #[serde(default)]
+    pub timeout_s: Option<Positive>,
+}
+
+/// One kind of job in a workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobMix {
+    /// The job kind, as the target names it (`calibration`).
+    pub kind: String,
+    /// How many.
+    #[serde(default)]
+    pub count: Option<Positive>,
+    /// Share of `total`.
+    #[serde(default)]
+    pub weight: Option<Positive>,
+    /// Params put into the create body's `"{{params}}"`.
+    #[serde(default)]
+    pub params: Option<serde_json::Value>,
+}
+
+/// How a job is followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Follow {
+    /// Poll `status_path` every `poll_interval_ms`.
+    #[default]
+    Poll,
+    /// Read `events_path` (SSE) until it ends, then read the status once.
+    Events,
+}
+
+/// Concurrent SSE sessions, plus export jobs whose artifacts must exist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// Sessions opened at once.
+    #[serde(default)]
+    pub sessions: u32,
+    /// Each session reads this SSE path. When unset, each session creates a
+    /// job of `session_job` and reads its `events_path`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The job each session follows when `path` is unset.
+    #[serde(default)]
+    pub session_job: Option<JobMix>,
+    /// When set, a session ends cleanly only after an event of this name
+    /// (for sessions that follow a job, the job protocol's `stream_end`
+    /// applies when this is unset).
+    #[serde(default)]
+    pub end_event: Option<String>,
+    /// Export jobs run alongside the sessions; each must end successfully
+    /// with an artifact.
+    #[serde(default)]
+    pub exports: Option<JobMix>,
+    /// Sessions and exports not done after this many seconds fail (120
+    /// unless set).
+    #[serde(default)]
+    pub timeout_s: Option<Positive>,
+}
+
+/// One request whose JSON answer must hold given values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssertSpec {
+    /// Method, GET unless set.
+    #[serde(default = "HttpMethod::get")]
+    pub method: HttpMethod,
+    /// Path on the base URL, or an absolute URL on an allowed host.
+    pub path: String,
+    /// Statuses that count as success; any 2xx when empty.
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    /// The checks; at least one.
+    pub checks: Vec<JsonCheck>,
+    /// Timeout in milliseconds (30000 unless set).
+    #[serde(default)]
+    pub timeout_ms: Option<Positive>,
+}
