@@ -1,43 +1,9 @@
-//! `shakedown`: the command line. Each subcommand lives in its own module;
-//! this file only parses arguments and turns errors into exit codes.
-
-#![recursion_limit = "256"]
-
-mod access_api;
-mod approval_policy;
-mod approvals;
-mod auth;
-mod caps;
-mod cmd_check;
-mod cmd_diff;
-mod cmd_report;
-mod cmd_run;
-mod cmd_runs;
-mod cmd_schema;
-mod cmd_signoff;
-mod cmd_user;
-mod cmd_verify;
-mod db;
-mod db_access;
-mod demo;
-mod event_writer;
-mod evidence;
-mod evidence_files;
-mod lifecycle;
-mod orchestrator;
-mod readiness;
-mod report;
-mod run_stream;
-mod runs_api;
-#[cfg(test)]
-mod security_hardening_tests;
-mod security_headers;
-#[cfg(test)]
-mod security_tests;
-mod serve;
-mod web;
+//! `shakedown`: the command line. Each subcommand lives in its own module of
+//! the library (`server::cli`); this file only parses arguments and turns
+//! errors into exit codes.
 
 use clap::{Parser, Subcommand};
+use server::cli::{check, demo, diff, report, run, runs, schema, serve, signoff, user, verify};
 use std::process::ExitCode;
 
 /// Validates a staging environment before a release: real load, real
@@ -56,25 +22,25 @@ enum Command {
     /// Start the demo target (PostgreSQL, API, worker) and the web app together.
     Demo(demo::DemoArgs),
     /// Validate a plan file without running it (exit 2 when invalid).
-    Check(cmd_check::CheckArgs),
+    Check(check::CheckArgs),
     /// Print the JSON Schema of plan files.
-    Schema(cmd_schema::SchemaArgs),
+    Schema(schema::SchemaArgs),
     /// Check a run's evidence pack against its manifest (exit 1 when tampered).
-    Verify(cmd_verify::VerifyArgs),
+    Verify(verify::VerifyArgs),
     /// Run a plan headless: exit 0 GO, 1 NO-GO or aborted, 2 invalid input or unreachable.
-    Run(cmd_run::RunArgs),
+    Run(run::RunArgs),
     /// Print or write a stored run's report (md, html, json, junit) after verifying its pack.
-    Report(cmd_report::ReportArgs),
+    Report(report::ReportArgs),
     /// Compare two stored runs metric by metric (exit 1 when the second regressed).
-    Diff(cmd_diff::DiffArgs),
+    Diff(diff::DiffArgs),
     /// List the runs in the database, with why interrupted or aborted ones stopped.
-    Runs(cmd_runs::RunsArgs),
+    Runs(runs::RunsArgs),
     /// Manage users: add, list, set-role, passwd, disable, enable.
-    User(cmd_user::UserArgs),
+    User(user::UserArgs),
     /// Create, list and revoke API tokens (for `shakedown signoff` in CI).
-    Token(cmd_user::TokenArgs),
+    Token(user::TokenArgs),
     /// Sign a run GO or NO-GO through a server's API with an approver's token.
-    Signoff(cmd_signoff::SignoffArgs),
+    Signoff(signoff::SignoffArgs),
 }
 
 fn main() -> ExitCode {
@@ -97,16 +63,16 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
-            Command::Check(args) => cmd_check::run(args),
-            Command::Schema(args) => cmd_schema::run(args),
-            Command::Verify(args) => cmd_verify::run(args).await,
-            Command::Run(args) => cmd_run::run(args).await,
-            Command::Report(args) => cmd_report::run(args).await,
-            Command::Diff(args) => cmd_diff::run(args).await,
-            Command::Runs(args) => cmd_runs::run(args).await,
-            Command::User(args) => cmd_user::run_user(args).await,
-            Command::Token(args) => cmd_user::run_token(args).await,
-            Command::Signoff(args) => cmd_signoff::run(args).await,
+            Command::Check(args) => check::run(args),
+            Command::Schema(args) => schema::run(args),
+            Command::Verify(args) => verify::run(args).await,
+            Command::Run(args) => run::run(args).await,
+            Command::Report(args) => report::run(args).await,
+            Command::Diff(args) => diff::run(args).await,
+            Command::Runs(args) => runs::run(args).await,
+            Command::User(args) => user::run_user(args).await,
+            Command::Token(args) => user::run_token(args).await,
+            Command::Signoff(args) => signoff::run(args).await,
         }
     });
     match outcome {

@@ -2,7 +2,7 @@
 //! prints each changed metric with previous, current and change, marking
 //! regressions. Exit 1 when B regressed against A.
 
-use crate::cmd_report::{load, results_of};
+use super::packs::{load, results_of};
 use crate::evidence::config::EvidenceArgs;
 use crate::report::compare;
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! (interrupted by a restart or a lost database, aborted) — why. Filters by
 //! plan, environment and status; `--json` for scripts.
 
-use crate::cmd_user::DbArgs;
+use super::args::DbArgs;
 use engine::run::{format_duration, format_utc, RunStatus};
 use engine::store::{RunFilter, RunStore};
 use std::process::ExitCode;

@@ -40,9 +40,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub auth: crate::auth::AuthArgs,
     #[command(flatten)]
-    pub lifecycle: crate::lifecycle::LifecycleArgs,
+    pub lifecycle: crate::runs::lifecycle::LifecycleArgs,
     #[command(flatten)]
-    pub caps: crate::caps::CapsArgs,
+    pub caps: crate::runs::caps::CapsArgs,
     /// GO sign-offs each environment's runs need at least.
     #[command(flatten)]
     pub approvals: crate::approval_policy::ApprovalPolicyArgs,
@@ -86,7 +86,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     orchestrator.set_caps(args.caps.limits());
     orchestrator.allow_pasted_plans(args.allow_pasted_plans);
     axum::serve(listener, app_service(state))
-        .with_graceful_shutdown(crate::lifecycle::drain_on_signal(
+        .with_graceful_shutdown(crate::runs::lifecycle::drain_on_signal(
             orchestrator,
             args.lifecycle.grace(),
         ))
@@ -193,7 +193,7 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
         .open(&args.data_dir)
         .await
         .context("cannot open the evidence store")?;
-    let interrupted = crate::orchestrator::seal_interrupted(
+    let interrupted = crate::runs::orchestrator::seal_interrupted(
         &db,
         "Shakedown stopped while this run was in progress; what it measured until then is kept",
     )

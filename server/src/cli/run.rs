@@ -89,20 +89,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .tempdir()
             .context("cannot create the demo's temporary folder")?;
         let supervisor = Arc::new(Supervisor::new());
-        let demo_args = crate::demo::DemoArgs {
+        let demo_args = crate::cli::demo::DemoArgs {
             addr: ([127, 0, 0, 1], 0).into(),
             sut_port: port,
             faults: args.demo_faults.clone(),
             no_postgres: false,
             site_root: PathBuf::new(),
             plans_dir: PathBuf::new(),
-            lifecycle: crate::lifecycle::LifecycleArgs {
+            lifecycle: crate::runs::lifecycle::LifecycleArgs {
                 shutdown_grace_s: 0,
-                event_buffer: crate::orchestrator::DEFAULT_EVENT_BUFFER,
+                event_buffer: crate::runs::orchestrator::DEFAULT_EVENT_BUFFER,
             },
         };
         eprintln!("shakedown: starting the demo target on 127.0.0.1:{port}");
-        if let Err(e) = crate::demo::start_stack(&supervisor, temp.path(), &demo_args).await {
+        if let Err(e) = crate::cli::demo::start_stack(&supervisor, temp.path(), &demo_args).await {
             supervisor.stop_all().await;
             return Err(e.context("cannot start the demo target"));
         }

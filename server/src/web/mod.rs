@@ -3,20 +3,25 @@
 //! every route behind the authentication gate and every answer with the
 //! security headers (`security_headers`).
 
+pub mod api;
+pub mod probes;
+pub mod security_headers;
+
 use crate::approval_policy::ApprovalPolicy;
 use crate::approvals::ApprovalService;
 use crate::auth::{self, Auth, AuthArgs};
 use crate::db::Db;
 use crate::evidence::store::ObjectStore;
-use crate::orchestrator::{Launch, Orchestrator};
-use crate::security_headers::{self, CspNonce};
-use crate::{access_api, evidence_files, readiness, run_stream, runs_api};
+use crate::runs::launch::Launch;
+use crate::runs::orchestrator::Orchestrator;
+use api::{events, evidence, runs, signoffs};
 use app::context::ServerContext;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use security_headers::CspNonce;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -136,23 +141,20 @@ pub fn router(state: AppState) -> Router {
         .merge(login)
         .route(
             "/api/runs/{id}/signoffs",
-            get(access_api::state).post(access_api::sign),
+            get(signoffs::state).post(signoffs::sign),
         )
-        .route("/api/audit.jsonl", get(access_api::export))
+        .route("/api/audit.jsonl", get(signoffs::export))
         .route(
             "/api/share/{token}/evidence/{file}",
-            get(evidence_files::shared_download),
+            get(evidence::shared_download),
         )
         .nest_service(&pkg_route, bundle)
-        .route("/healthz", get(readiness::healthz))
-        .route("/readyz", get(readiness::readyz))
-        .route("/api/runs/{id}", get(runs_api::run))
-        .route("/api/runs/{id}/events", get(run_stream::events))
-        .route("/api/runs/{id}/evidence", get(evidence_files::list))
-        .route(
-            "/api/runs/{id}/evidence/{file}",
-            get(evidence_files::download),
-        )
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .route("/api/runs/{id}", get(runs::run))
+        .route("/api/runs/{id}/events", get(events::events))
+        .route("/api/runs/{id}/evidence", get(evidence::list))
+        .route("/api/runs/{id}/evidence/{file}", get(evidence::download))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(options.clone())
         })

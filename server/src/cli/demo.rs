@@ -3,7 +3,7 @@
 //! in one command. Ctrl-C stops everything and removes the temporary
 //! folder; no process is left behind.
 
-use crate::serve::{self, ServeArgs};
+use crate::cli::serve::{self, ServeArgs};
 use anyhow::{bail, Context};
 use engine::supervisor::{HealthCheck, ProcessSpec, StopSignal, Supervisor};
 use std::net::SocketAddr;
@@ -33,7 +33,7 @@ pub struct DemoArgs {
     #[arg(long, env = "SHAKEDOWN_PLANS_DIR", default_value = "examples")]
     pub plans_dir: PathBuf,
     #[command(flatten)]
-    pub lifecycle: crate::lifecycle::LifecycleArgs,
+    pub lifecycle: crate::runs::lifecycle::LifecycleArgs,
 }
 
 /// Whether `SHAKEDOWN_LOCAL_MODE_OPEN_TO_NETWORK=1` lets the demo (local
@@ -53,16 +53,6 @@ pub struct DemoStack {
     pub bucket_dir: PathBuf,
 }
 
-/// The supervisor of the running `shakedown demo`, for runs the web app
-/// starts (so their `process` restarts act on the demo's processes).
-static DEMO_SUPERVISOR: std::sync::OnceLock<Arc<Supervisor>> = std::sync::OnceLock::new();
-
-/// The demo's supervisor, when `shakedown demo` is running in this process.
-#[allow(dead_code)] // for the web app's run launcher
-pub fn demo_supervisor() -> Option<Arc<Supervisor>> {
-    DEMO_SUPERVISOR.get().cloned()
-}
-
 /// Runs the demo until Ctrl-C or SIGTERM.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     serve::check_local_mode_bind(args.addr, true, open_to_network())?;
@@ -72,7 +62,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .tempdir()
         .context("cannot create the demo's temporary folder")?;
     let supervisor = Arc::new(Supervisor::new());
-    let _ = DEMO_SUPERVISOR.set(supervisor.clone());
     let outcome = async {
         let stack = start_stack(&supervisor, temp.path(), &args).await?;
         let serve_args = ServeArgs {
@@ -87,7 +76,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 ..crate::auth::AuthArgs::default()
             },
             lifecycle: args.lifecycle.clone(),
-            caps: crate::caps::CapsArgs::default(),
+            caps: crate::runs::caps::CapsArgs::default(),
             approvals: crate::approval_policy::ApprovalPolicyArgs::default(),
             evidence: crate::evidence::config::EvidenceArgs::default(),
             local_mode_open_to_network: open_to_network(),
@@ -113,9 +102,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("Press Ctrl-C to stop everything.");
         let orchestrator = state.orchestrator.clone();
         args.lifecycle.apply(&orchestrator);
+        orchestrator.set_caps(serve_args.caps.limits());
         orchestrator.allow_pasted_plans(serve_args.allow_pasted_plans);
+        // Runs the web app starts restart the demo's own processes.
+        orchestrator.use_supervisor(supervisor.clone());
         axum::serve(listener, serve::app_service(state))
-            .with_graceful_shutdown(crate::lifecycle::drain_on_signal(
+            .with_graceful_shutdown(crate::runs::lifecycle::drain_on_signal(
                 orchestrator,
                 args.lifecycle.grace(),
             ))

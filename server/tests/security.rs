@@ -6,9 +6,6 @@
 //! their rules and go void when the evidence changes; share links open the
 //! report without an account until revoked or expired.
 
-use crate::auth::{password, token, AuthArgs};
-use crate::db::{testing, Db};
-use crate::web::{router, AppState};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
@@ -21,6 +18,9 @@ use engine::run::{now_ms, RunStatus, RunSummary, Verdict};
 use engine::store::RunStore;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
+use server::auth::{password, token, AuthArgs};
+use server::db::{testing, Db};
+use server::web::{router, AppState};
 use tower::ServiceExt;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -40,7 +40,7 @@ async fn site() -> Site {
     std::fs::create_dir_all(&evidence).unwrap();
     let state = AppState::new(
         db.clone(),
-        std::sync::Arc::new(crate::evidence::store::LocalStore::new(&evidence)),
+        std::sync::Arc::new(server::evidence::store::LocalStore::new(&evidence)),
         dir.path().join("site"),
         dir.path().join("plans"),
         AuthArgs::default(),
@@ -97,7 +97,7 @@ fn req(
     if let Some(c) = cookie {
         b = b.header(
             header::COOKIE,
-            format!("{}={c}", crate::auth::SESSION_COOKIE),
+            format!("{}={c}", server::auth::SESSION_COOKIE),
         );
     }
     if let Some(o) = origin {
@@ -199,8 +199,8 @@ async fn finished_run_leaving_out(site: &Site, failed: bool, left_out: &[&str]) 
         signoff: None,
         unplanned_exits: vec![],
     };
-    let store = crate::evidence::store::LocalStore::new(&site.evidence);
-    let written = crate::evidence::record::store_run(&store, &results, None)
+    let store = server::evidence::store::LocalStore::new(&site.evidence);
+    let written = server::evidence::record::store_run(&store, &results, None)
         .await
         .unwrap();
     site.db
@@ -676,8 +676,8 @@ async fn signoffs_are_bound_to_the_evidence_and_follow_the_rules() {
         "the 3 failures are a known flaky probe"
     );
     // A new pack version carries the sign-off block.
-    let versions = crate::evidence::pack::versions(
-        &crate::evidence::store::LocalStore::new(&site.evidence),
+    let versions = server::evidence::pack::versions(
+        &server::evidence::store::LocalStore::new(&site.evidence),
         &failed_run,
     )
     .await

@@ -3,7 +3,7 @@
 //! the graceful shutdown on SIGTERM or Ctrl-C (no new runs, running ones
 //! get the grace period to finish, the rest end `interrupted`).
 
-use crate::orchestrator::Orchestrator;
+use crate::runs::orchestrator::Orchestrator;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ pub struct LifecycleArgs {
     pub shutdown_grace_s: u64,
     /// How many events a run may hold in memory while the database is
     /// unreachable; beyond that the run is stopped with the reason.
-    #[arg(long, env = "SHAKEDOWN_EVENT_BUFFER", default_value_t = crate::orchestrator::DEFAULT_EVENT_BUFFER)]
+    #[arg(long, env = "SHAKEDOWN_EVENT_BUFFER", default_value_t = crate::runs::orchestrator::DEFAULT_EVENT_BUFFER)]
     pub event_buffer: usize,
 }
 

@@ -2,6 +2,8 @@
 //! PostgreSQL for `postgres://` URLs, each with its own migrations, behind
 //! the engine's `RunStore` interface.
 
+pub mod access;
+
 use async_trait::async_trait;
 use engine::run::{RunStatus, RunSummary, StoredEvent, Verdict};
 use engine::store::{NewRun, RunFilter, RunStore, StoreError};
@@ -416,10 +418,11 @@ impl RunStore for Db {
     }
 }
 
-#[cfg(test)]
 pub mod testing {
-    //! Databases for tests: a fresh SQLite file always, and a fresh database
-    //! in the throwaway PostgreSQL cluster the test command starts.
+    //! Databases for tests (this crate's and `server/tests/`): a fresh
+    //! SQLite file always, and a fresh database in the throwaway PostgreSQL
+    //! cluster the test command starts. Failing to make one panics: only
+    //! tests call these.
 
     use super::Db;
 

@@ -7,10 +7,6 @@
 //! and the events and evidence handlers trusting the gate alone. Each test
 //! fails on the code before the fix.
 
-use crate::auth::login::client_address;
-use crate::auth::{password, token, Auth, AuthArgs, SESSION_COOKIE};
-use crate::db::{testing, Db};
-use crate::web::{router, AppState};
 use axum::body::Body;
 use axum::extract::connect_info::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
@@ -20,6 +16,10 @@ use engine::access_store::AccessStore;
 use engine::run::now_ms;
 use engine::store::RunStore;
 use http_body_util::BodyExt;
+use server::auth::login::client_address;
+use server::auth::{password, token, Auth, AuthArgs, SESSION_COOKIE};
+use server::db::{testing, Db};
+use server::web::{router, AppState};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -42,7 +42,7 @@ async fn site() -> Site {
     std::fs::create_dir_all(&evidence).unwrap();
     let state = AppState::new(
         db.clone(),
-        Arc::new(crate::evidence::store::LocalStore::new(&evidence)),
+        Arc::new(server::evidence::store::LocalStore::new(&evidence)),
         dir.path().join("site"),
         dir.path().join("plans"),
         AuthArgs::default(),
@@ -199,7 +199,7 @@ async fn password_checks_run_at_most_two_at_a_time() {
     }
     assert_eq!(site.auth.verifier.runs(), 12, "each name is checked once");
     assert!(
-        site.auth.verifier.peak() <= crate::auth::PASSWORD_CHECKS_AT_ONCE,
+        site.auth.verifier.peak() <= server::auth::PASSWORD_CHECKS_AT_ONCE,
         "{} checks at once",
         site.auth.verifier.peak()
     );
@@ -488,8 +488,8 @@ async fn run_with_pack(site: &Site) -> String {
         })
         .await
         .unwrap();
-    let store = crate::evidence::store::LocalStore::new(site.dir.path().join("evidence"));
-    crate::evidence::pack::write_pack(
+    let store = server::evidence::store::LocalStore::new(site.dir.path().join("evidence"));
+    server::evidence::pack::write_pack(
         &store,
         &run.id,
         vec![
@@ -548,15 +548,15 @@ async fn events_and_evidence_check_the_role_themselves() {
     let bare = Router::new()
         .route(
             "/api/runs/{id}/events",
-            axum::routing::get(crate::run_stream::events),
+            axum::routing::get(server::web::api::events::events),
         )
         .route(
             "/api/runs/{id}/evidence",
-            axum::routing::get(crate::evidence_files::list),
+            axum::routing::get(server::web::api::evidence::list),
         )
         .route(
             "/api/runs/{id}/evidence/{file}",
-            axum::routing::get(crate::evidence_files::download),
+            axum::routing::get(server::web::api::evidence::download),
         )
         .with_state(site.state.clone());
     let paths = [

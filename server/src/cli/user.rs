@@ -4,6 +4,7 @@
 //! standard input when it is not one — never from an argument. Every change
 //! is written to the audit log as done by `cli`.
 
+use super::args::DbArgs;
 use crate::auth::{password, token};
 use crate::db::Db;
 use anyhow::{bail, Context};
@@ -11,31 +12,7 @@ use engine::access::Role;
 use engine::access_store::AccessStore;
 use engine::run::now_ms;
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Which database holds the accounts.
-#[derive(clap::Args, Debug, Clone)]
-pub struct DbArgs {
-    /// Folder of the default SQLite database.
-    #[arg(
-        long,
-        env = "SHAKEDOWN_DATA_DIR",
-        default_value = "./data",
-        global = true
-    )]
-    pub data_dir: PathBuf,
-    /// Database URL (`postgres://…` or `sqlite://…`).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
-    pub database_url: Option<String>,
-}
-
-impl DbArgs {
-    /// Opens (and migrates) the database.
-    pub async fn open(&self) -> anyhow::Result<Db> {
-        Ok(Db::open_in(&self.data_dir, self.database_url.as_deref()).await?)
-    }
-}
 
 /// `shakedown user`.
 #[derive(clap::Args, Debug)]

@@ -6,7 +6,7 @@
 //! by the login gate).
 
 use crate::auth::require;
-use crate::orchestrator::END;
+use crate::runs::orchestrator::END;
 use crate::web::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};

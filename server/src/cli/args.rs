@@ -1,0 +1,27 @@
+//! Arguments several subcommands share: where the database is.
+
+use crate::db::Db;
+use std::path::PathBuf;
+
+/// Which database holds the runs and accounts.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DbArgs {
+    /// Folder of the default SQLite database.
+    #[arg(
+        long,
+        env = "SHAKEDOWN_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Database URL (`postgres://…` or `sqlite://…`).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    /// Opens (and migrates) the database.
+    pub async fn open(&self) -> anyhow::Result<Db> {
+        Ok(Db::open_in(&self.data_dir, self.database_url.as_deref()).await?)
+    }
+}

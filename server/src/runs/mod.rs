@@ -1,0 +1,13 @@
+//! Runs launched from the web app or the API: the orchestrator that queues,
+//! drives and records them ([`orchestrator`]), the checks a launch goes
+//! through ([`launch`]: overrides, caps, plan outline), the server's caps
+//! ([`caps`]), the engine's events on their way to the database and the
+//! browser ([`sink`], [`event_writer`]), and graceful shutdown
+//! ([`lifecycle`]).
+
+pub mod caps;
+pub mod event_writer;
+pub mod launch;
+pub mod lifecycle;
+pub mod orchestrator;
+pub mod sink;

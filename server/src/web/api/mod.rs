@@ -1,0 +1,8 @@
+//! The JSON and SSE API beside the pages: a run's summary ([`runs`]), its
+//! events ([`events`]), its sign-offs and the audit export ([`signoffs`]),
+//! and its evidence files ([`evidence`]).
+
+pub mod events;
+pub mod evidence;
+pub mod runs;
+pub mod signoffs;
