@@ -177,31 +177,8 @@ pub async fn inject(
         Some((saw, observation)) => (saw, Some(observation)),
         None => (false, None),
     };
-    let (restart_observed, observation, recovery_ms) = match (&observed, supervisor_saw) {
-        (Some(o), _) if o.restarted => (true, o.how.clone(), o.recovery_ms),
-        (o, true) => {
-            let sup = supervisor.as_ref();
-            let why = o
-                .as_ref()
-                .map(|o| format!("; health URL: {}", o.how))
-                .unwrap_or_default();
-            (
-                true,
-                format!(
-                    "supervisor saw pid {} end and pid {} pass its health check{why}",
-                    sup.map_or(0, |s| s.old_pid),
-                    sup.map_or(0, |s| s.new_pid)
-                ),
-                sup.map(|s| s.recovery_ms),
-            )
-        }
-        (Some(o), false) => (false, o.how.clone(), None),
-        (None, false) => (
-            false,
-            "the service has no health URL to observe the restart with".to_owned(),
-            None,
-        ),
-    };
+    let (restart_observed, observation, recovery_ms) =
+        verdict(observed.as_ref(), supervisor_saw, supervisor.as_ref());
     Ok(FaultEvidence {
         service: name.to_owned(),
         method: method_name(&service.restart).to_owned(),
@@ -217,4 +194,37 @@ pub async fn inject(
         timeline: observed.map(|o| o.timeline).unwrap_or_default(),
         supervisor,
     })
+}
+
+/// Whether the restart was observed, how, and how long recovery took: the
+/// health URL's view when it saw the restart, else the supervisor's when it
+/// saw one.
+fn verdict(
+    observed: Option<&observe::Observed>,
+    supervisor_saw: bool,
+    supervisor: Option<&SupervisorObservation>,
+) -> (bool, String, Option<u64>) {
+    match (observed, supervisor_saw) {
+        (Some(o), _) if o.restarted => (true, o.how.clone(), o.recovery_ms),
+        (o, true) => {
+            let why = o
+                .map(|o| format!("; health URL: {}", o.how))
+                .unwrap_or_default();
+            (
+                true,
+                format!(
+                    "supervisor saw pid {} end and pid {} pass its health check{why}",
+                    supervisor.map_or(0, |s| s.old_pid),
+                    supervisor.map_or(0, |s| s.new_pid)
+                ),
+                supervisor.map(|s| s.recovery_ms),
+            )
+        }
+        (Some(o), false) => (false, o.how.clone(), None),
+        (None, false) => (
+            false,
+            "the service has no health URL to observe the restart with".to_owned(),
+            None,
+        ),
+    }
 }

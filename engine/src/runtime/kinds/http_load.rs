@@ -115,10 +115,9 @@ async fn prepare(spec: &HttpLoadSpec, ctx: &TestContext) -> Result<Prepared, Str
         .map_err(|e| e.to_string())
 }
 
-async fn drive(spec: &HttpLoadSpec, ctx: &TestContext, prepared: Prepared) -> TestOutcome {
-    let start = Instant::now();
-    let open = spec.rate.is_some();
-    let (schedule, workers) = match (spec.rate, spec.rounds, spec.duration_s) {
+/// How the work is handed out, and to how many workers.
+fn schedule(spec: &HttpLoadSpec, start: Instant) -> (Schedule, u32) {
+    match (spec.rate, spec.rounds, spec.duration_s) {
         (Some(rate), _, duration) => {
             let seconds = duration.map_or(1, |d| d.get());
             (
@@ -143,7 +142,15 @@ async fn drive(spec: &HttpLoadSpec, ctx: &TestContext, prepared: Prepared) -> Te
             ),
             spec.concurrency.map_or(1, |c| c.get()),
         ),
-    };
+    }
+}
+
+/// Runs the workers to the end of the schedule (or the run's abort) and
+/// records their samples, sending a window every second.
+async fn drive(spec: &HttpLoadSpec, ctx: &TestContext, prepared: Prepared) -> TestOutcome {
+    let start = Instant::now();
+    let open = spec.rate.is_some();
+    let (schedule, workers) = schedule(spec, start);
     let timeout = prepared.timeout;
     let conn_template = match Conn::for_request(&prepared) {
         Ok(conn) => conn,

@@ -2,7 +2,7 @@
 //! and followed to a terminal status; end-to-end latency, outcomes per
 //! kind, and the queue backlog peak sampled while the jobs run.
 
-use crate::clients::jobs::JobEnd;
+use crate::clients::jobs::{JobClient, JobEnd};
 use crate::load::recorder::{micros, summarize, Outcome, Recorder, Sample};
 use crate::metrics::{JobWorkloadMetrics, TestMetrics};
 use crate::plan::{JobMix, JobWorkloadSpec};
@@ -81,6 +81,36 @@ pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
     };
     let jobs = expand(spec);
     let start = Instant::now();
+    let set = submit_all(spec, ctx, &jobs, start);
+    let mut metrics = JobWorkloadMetrics {
+        jobs: jobs.len() as u64,
+        ..Default::default()
+    };
+    for mix in &jobs {
+        metrics.by_kind.entry(mix.kind.clone()).or_default().jobs += 1;
+    }
+    let (recorder, errors) = collect(set, ctx, &client, start, &mut metrics).await;
+    metrics.latency = summarize(recorder.histogram());
+    metrics.duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let mut warnings = Vec::new();
+    if ctx.cancel.is_cancelled() {
+        warnings.push(ABORTED_WARNING.to_owned());
+    }
+    if client.protocol.queue_metric.is_some() && metrics.queue_samples == 0 {
+        warnings.push("the queue metric could not be read; no backlog peak".to_owned());
+    }
+    warnings.extend(errors_warning(&errors, "jobs hit errors"));
+    TestOutcome::recorded(TestMetrics::JobWorkload(metrics), recorder, warnings)
+}
+
+/// Spawns a task per job: each waits for a permit (`concurrency`), submits
+/// its job and follows it to its end or its deadline.
+fn submit_all(
+    spec: &JobWorkloadSpec,
+    ctx: &TestContext,
+    jobs: &[&JobMix],
+    start: Instant,
+) -> JoinSet<Finished> {
     let deadline_after = Duration::from_secs(u64::from(
         spec.timeout_s.map_or(DEFAULT_TIMEOUT_S, |t| t.get()),
     ));
@@ -89,7 +119,7 @@ pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
             .map_or(jobs.len().max(1), |c| c.get() as usize),
     ));
     let mut set = JoinSet::new();
-    for mix in &jobs {
+    for mix in jobs {
         let ctx = ctx.clone();
         let permits = permits.clone();
         let kind = mix.kind.clone();
@@ -121,14 +151,19 @@ pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
             }
         });
     }
+    set
+}
 
-    let mut metrics = JobWorkloadMetrics {
-        jobs: jobs.len() as u64,
-        ..Default::default()
-    };
-    for mix in &jobs {
-        metrics.by_kind.entry(mix.kind.clone()).or_default().jobs += 1;
-    }
+/// Records the jobs as they finish, samples the queue metric and sends a
+/// window every second until the last job is done; returns the recorder
+/// and the jobs' errors.
+async fn collect(
+    mut set: JoinSet<Finished>,
+    ctx: &TestContext,
+    client: &JobClient<'_>,
+    start: Instant,
+    metrics: &mut JobWorkloadMetrics,
+) -> (Recorder, Vec<String>) {
     let mut recorder = Recorder::new();
     let mut errors = Vec::new();
     let queue_interval = Duration::from_millis(u64::from(
@@ -149,7 +184,7 @@ pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
             joined = set.join_next() => {
                 let Some(joined) = joined else { break };
                 let Ok(done) = joined else { continue };
-                record(&mut metrics, &mut recorder, &mut errors, done);
+                record(metrics, &mut recorder, &mut errors, done);
             }
             _ = queue_tick.tick(), if client.protocol.queue_metric.is_some() => {
                 if let Some(Ok(depth)) = client.queue_depth().await {
@@ -165,17 +200,7 @@ pub async fn run(spec: &JobWorkloadSpec, ctx: &TestContext) -> TestOutcome {
             }
         }
     }
-    metrics.latency = summarize(recorder.histogram());
-    metrics.duration_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let mut warnings = Vec::new();
-    if ctx.cancel.is_cancelled() {
-        warnings.push(ABORTED_WARNING.to_owned());
-    }
-    if client.protocol.queue_metric.is_some() && metrics.queue_samples == 0 {
-        warnings.push("the queue metric could not be read; no backlog peak".to_owned());
-    }
-    warnings.extend(errors_warning(&errors, "jobs hit errors"));
-    TestOutcome::recorded(TestMetrics::JobWorkload(metrics), recorder, warnings)
+    (recorder, errors)
 }
 
 fn record(

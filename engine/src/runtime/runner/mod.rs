@@ -10,7 +10,7 @@ pub mod target;
 use crate::criteria;
 use crate::events::{ProgressEvent, Sink, TestHeader};
 use crate::metrics::resilience::FaultEvidence;
-use crate::plan::{LoadedPlan, TestKind, TestSpec};
+use crate::plan::{LoadedPlan, Plan, TestKind, TestSpec};
 use crate::results::{
     rfc3339, EnvironmentInfo, PlanInfo, RunResults, TestResult, TestStatus, ToolInfo,
     UnplannedExit, SCHEMA_VERSION,
@@ -116,10 +116,7 @@ async fn run_tests(
     since_ms: i64,
 ) -> RunResults {
     let plan = &loaded.plan;
-    let env_name = target.name.as_str();
-    let env = &target.env;
     let supervisor = programs.supervisor().cloned();
-    let services = Arc::new(plan.services.clone());
 
     let run_id = new_id();
     let started_at_ms = now_ms();
@@ -132,9 +129,60 @@ async fn run_tests(
     sink.emit(&ProgressEvent::RunStarted {
         run_id: run_id.clone(),
         plan: plan.plan.name.clone(),
-        environment: env_name.to_owned(),
+        environment: target.name.clone(),
         tests: headers.clone(),
     });
+    let mut tests = run_each(plan, headers, &target, &cancel, &sink, &supervisor).await;
+    let aborted = cancel.is_cancelled();
+    // Stopped before the exits are read: a process that died before its
+    // stop was requested is among them, whoever noticed it first.
+    programs.stop().await;
+    let unplanned_exits = supervisor
+        .as_ref()
+        .map(|s| attribute(s.unplanned_exits_since(since_ms), &mut tests))
+        .unwrap_or_default();
+    let criteria_results = criteria::evaluate(&plan.criteria, &tests);
+    let verdict = criteria::decide(plan, &mut tests, &criteria_results, &unplanned_exits);
+    let finished_at_ms = now_ms();
+    let results = RunResults {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo::current(),
+        run_id,
+        plan: plan_info(loaded),
+        environment: environment_info(plan, &target),
+        status: if aborted {
+            RunStatus::Aborted
+        } else {
+            RunStatus::Finished
+        },
+        verdict: (!aborted).then_some(verdict),
+        started_at_ms,
+        finished_at_ms,
+        started_at: rfc3339(started_at_ms),
+        finished_at: rfc3339(finished_at_ms),
+        tests,
+        criteria: criteria_results,
+        error: aborted.then(|| "aborted by request".to_owned()),
+        signoff: None,
+        unplanned_exits,
+    };
+    sink.emit(&ProgressEvent::RunFinished {
+        results: Box::new(results.clone()),
+    });
+    results
+}
+
+/// Runs the plan's tests in order until the run is cancelled, reporting
+/// each one's start and result.
+async fn run_each(
+    plan: &Plan,
+    headers: Vec<TestHeader>,
+    target: &Arc<Target>,
+    cancel: &CancellationToken,
+    sink: &Arc<dyn Sink>,
+    supervisor: &Option<Arc<Supervisor>>,
+) -> Vec<TestResult> {
+    let services = Arc::new(plan.services.clone());
     let jobs = plan.jobs.clone().map(Arc::new);
     let mut tests = Vec::new();
     for (spec, header) in plan.tests.iter().zip(headers) {
@@ -160,59 +208,35 @@ async fn run_tests(
         });
         tests.push(result);
     }
-    let aborted = cancel.is_cancelled();
-    // Stopped before the exits are read: a process that died before its
-    // stop was requested is among them, whoever noticed it first.
-    programs.stop().await;
-    let unplanned_exits = supervisor
-        .as_ref()
-        .map(|s| attribute(s.unplanned_exits_since(since_ms), &mut tests))
-        .unwrap_or_default();
-    let criteria_results = criteria::evaluate(&plan.criteria, &tests);
-    let verdict = criteria::decide(plan, &mut tests, &criteria_results, &unplanned_exits);
-    let finished_at_ms = now_ms();
-    let results = RunResults {
-        schema_version: SCHEMA_VERSION,
-        tool: ToolInfo::current(),
-        run_id,
-        plan: PlanInfo {
-            name: plan.plan.name.clone(),
-            title: plan.plan.title.clone(),
-            file: loaded.file.clone(),
-            sha256: loaded.sha256.clone(),
-            origin: Some(loaded.origin.clone()),
-            text: Some(loaded.text.clone()),
-            deselected_tests: loaded.deselected.clone(),
-        },
-        environment: EnvironmentInfo {
-            name: env_name.to_owned(),
-            base_url: env.base_url.clone(),
-            expected_bucket: env.expected_bucket.clone(),
-            required_approvals: env
-                .required_approvals
-                .or(plan.plan.required_approvals)
-                .map_or(1, |n| n.get()),
-        },
-        status: if aborted {
-            RunStatus::Aborted
-        } else {
-            RunStatus::Finished
-        },
-        verdict: (!aborted).then_some(verdict),
-        started_at_ms,
-        finished_at_ms,
-        started_at: rfc3339(started_at_ms),
-        finished_at: rfc3339(finished_at_ms),
-        tests,
-        criteria: criteria_results,
-        error: aborted.then(|| "aborted by request".to_owned()),
-        signoff: None,
-        unplanned_exits,
-    };
-    sink.emit(&ProgressEvent::RunFinished {
-        results: Box::new(results.clone()),
-    });
-    results
+    tests
+}
+
+/// The plan as the results name it: the file, its hash and its text.
+fn plan_info(loaded: &LoadedPlan) -> PlanInfo {
+    PlanInfo {
+        name: loaded.plan.plan.name.clone(),
+        title: loaded.plan.plan.title.clone(),
+        file: loaded.file.clone(),
+        sha256: loaded.sha256.clone(),
+        origin: Some(loaded.origin.clone()),
+        text: Some(loaded.text.clone()),
+        deselected_tests: loaded.deselected.clone(),
+    }
+}
+
+/// The environment as the results name it, with the approvals its runs
+/// need (the environment's number, else the plan's, else one).
+fn environment_info(plan: &Plan, target: &Target) -> EnvironmentInfo {
+    let env = &target.env;
+    EnvironmentInfo {
+        name: target.name.clone(),
+        base_url: env.base_url.clone(),
+        expected_bucket: env.expected_bucket.clone(),
+        required_approvals: env
+            .required_approvals
+            .or(plan.plan.required_approvals)
+            .map_or(1, |n| n.get()),
+    }
 }
 
 /// Names the test each unplanned exit happened in, and warns that test's

@@ -214,12 +214,16 @@ fn failed(metrics: ChaosMetrics, error: String) -> (TestOutcome, Vec<FaultEviden
 /// Runs the test; the evidence of the fault comes back beside the outcome.
 pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<FaultEvidence>) {
     let started = Instant::now();
-    let mut metrics = ChaosMetrics::default();
-    let mut warnings = Vec::new();
-    let client = ctx.job_client();
-    if client.is_none() && (spec.jobs.is_some() || spec.streams.is_some()) {
+    let mut test = Chaos {
+        spec,
+        ctx,
+        client: ctx.job_client(),
+        metrics: ChaosMetrics::default(),
+        warnings: Vec::new(),
+    };
+    if test.client.is_none() && (spec.jobs.is_some() || spec.streams.is_some()) {
         return failed(
-            metrics,
+            test.metrics,
             "the chaos workload needs the plan's [jobs] table".to_owned(),
         );
     }
@@ -235,58 +239,123 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
         &counters,
         started + TRIGGER_LIMIT + deadline_after,
     );
-    metrics.streams = spec
+    test.metrics.streams = spec
         .streams
         .as_ref()
         .map_or(0, |s| u64::from(s.sessions.get()));
-    let mut ids = Vec::new();
-    if let (Some(mix), Some(client)) = (&spec.jobs, &client) {
-        let (submitted, errors) = runs::submit(client, mix, &ctx.test_id).await;
-        metrics.runs_started = submitted.len() as u64;
-        metrics.submit_errors = errors;
-        ids = submitted;
-    }
-
-    let (workload, not_fired) =
-        match await_trigger(spec, ctx, client.as_ref(), &ids, &counters, started).await {
-            Ok(workload) => (workload, None),
-            Err((workload, why)) => (workload, Some(why)),
-        };
-    metrics.jobs_in_flight_at_fault = workload.jobs_in_flight;
-    metrics.sessions_in_flight_at_fault = workload.sessions_in_flight;
-    let has_workload = !ids.is_empty() || metrics.streams > 0;
-    let miss = not_fired.or_else(|| {
-        (has_workload && workload.in_flight() == 0).then(|| {
-            format!(
-                "the fault missed the workload: {}",
-                workload.describe(ids.len(), metrics.streams)
-            )
-        })
-    });
-    if let Some(why) = miss {
-        sessions.abort_all();
-        return failed(metrics, why);
-    }
-    let open_at_fault = workload.open;
-
-    let evidence = match faults::inject(ctx, &spec.service, spec.signal).await {
-        Ok(evidence) => evidence,
-        Err(e) => {
+    let ids = test.submit().await;
+    let fault = match test.await_fault(&ids, &counters, started).await {
+        Ok(open_at_fault) => test.inject().await.map(|proof| (open_at_fault, proof)),
+        Err(why) => Err(why),
+    };
+    let (open_at_fault, evidence) = match fault {
+        Ok(fault) => fault,
+        Err(why) => {
             sessions.abort_all();
-            return failed(metrics, format!("restart not observed: {e}"));
+            return failed(test.metrics, why);
         }
     };
-    metrics.restart_observed = u64::from(evidence.restart_observed);
-    metrics.recovery_ms = evidence.recovery_ms.unwrap_or(0) as f64;
     let deadline = Instant::now() + deadline_after;
 
-    let session_jobs = collect_sessions(&mut sessions, deadline, &mut metrics, &mut warnings).await;
-    if let Some(client) = &client {
+    let session_jobs = collect_sessions(
+        &mut sessions,
+        deadline,
+        &mut test.metrics,
+        &mut test.warnings,
+    )
+    .await;
+    test.verify(ids, open_at_fault, session_jobs, deadline)
+        .await;
+    if let Some(checks) = &spec.after_checks {
+        after_checks(checks, ctx, &mut test.metrics).await;
+    }
+    test.metrics.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    test.finish(evidence)
+}
+
+/// A chaos test under way: what its steps read, and what they measured.
+struct Chaos<'a> {
+    spec: &'a ChaosSpec,
+    ctx: &'a TestContext,
+    client: Option<JobClient<'a>>,
+    metrics: ChaosMetrics,
+    warnings: Vec<String>,
+}
+
+impl Chaos<'_> {
+    /// Submits the workload's runs; returns their ids.
+    async fn submit(&mut self) -> Vec<String> {
+        let (Some(mix), Some(client)) = (&self.spec.jobs, &self.client) else {
+            return Vec::new();
+        };
+        let (submitted, errors) = runs::submit(client, mix, &self.ctx.test_id).await;
+        self.metrics.runs_started = submitted.len() as u64;
+        self.metrics.submit_errors = errors;
+        submitted
+    }
+
+    /// Waits for the fault's trigger and checks that the fault would hit
+    /// the workload; returns the runs still open then, or why the fault
+    /// must not be injected.
+    async fn await_fault(
+        &mut self,
+        ids: &[String],
+        counters: &SessionCounters,
+        started: Instant,
+    ) -> Result<BTreeSet<String>, String> {
+        let client = self.client.as_ref();
+        let (workload, not_fired) =
+            match await_trigger(self.spec, self.ctx, client, ids, counters, started).await {
+                Ok(workload) => (workload, None),
+                Err((workload, why)) => (workload, Some(why)),
+            };
+        self.metrics.jobs_in_flight_at_fault = workload.jobs_in_flight;
+        self.metrics.sessions_in_flight_at_fault = workload.sessions_in_flight;
+        let has_workload = !ids.is_empty() || self.metrics.streams > 0;
+        let miss = not_fired.or_else(|| {
+            (has_workload && workload.in_flight() == 0).then(|| {
+                format!(
+                    "the fault missed the workload: {}",
+                    workload.describe(ids.len(), self.metrics.streams)
+                )
+            })
+        });
+        match miss {
+            Some(why) => Err(why),
+            None => Ok(workload.open),
+        }
+    }
+
+    /// Restarts the service; returns its proof.
+    async fn inject(&mut self) -> Result<FaultEvidence, String> {
+        let evidence = faults::inject(self.ctx, &self.spec.service, self.spec.signal)
+            .await
+            .map_err(|e| format!("restart not observed: {e}"))?;
+        self.metrics.restart_observed = u64::from(evidence.restart_observed);
+        self.metrics.recovery_ms = evidence.recovery_ms.unwrap_or(0) as f64;
+        Ok(evidence)
+    }
+
+    /// Verifies the runs and the jobs behind the streams by the deadline:
+    /// how they ended, duplicates, artifacts (also in the bucket, when the
+    /// environment names one).
+    async fn verify(
+        &mut self,
+        ids: Vec<String>,
+        open_at_fault: BTreeSet<String>,
+        session_jobs: Vec<String>,
+        deadline: Instant,
+    ) {
+        let Some(client) = &self.client else {
+            return;
+        };
+        let (spec, ctx) = (self.spec, self.ctx);
         let buckets = match &ctx.target.env.bucket {
             Some(access) => match Buckets::open(&ctx.target, access).await {
                 Ok(b) => Some(b),
                 Err(e) => {
-                    warnings.push(format!("artifacts not read from the bucket: {e}"));
+                    self.warnings
+                        .push(format!("artifacts not read from the bucket: {e}"));
                     None
                 }
             },
@@ -312,31 +381,31 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
             }
         };
         let (runs, notes) = verify(ids, open_at_fault).await;
-        add_run_counts(&mut metrics, &runs);
-        warnings.extend(notes.into_iter().take(20));
+        add_run_counts(&mut self.metrics, &runs);
+        self.warnings.extend(notes.into_iter().take(20));
         // The jobs behind the streams are verified like the others: their
         // anomalies count; their ends are the streams' figures.
         let open: BTreeSet<String> = session_jobs.iter().cloned().collect();
         let (streamed, notes) = verify(session_jobs, open).await;
-        add_anomalies(&mut metrics, &streamed);
-        warnings.extend(notes.into_iter().take(20));
+        add_anomalies(&mut self.metrics, &streamed);
+        self.warnings.extend(notes.into_iter().take(20));
     }
 
-    if let Some(checks) = &spec.after_checks {
-        after_checks(checks, ctx, &mut metrics).await;
+    /// The outcome: an error when the restart was not observed or
+    /// duplicates could not be counted.
+    fn finish(self, evidence: FaultEvidence) -> (TestOutcome, Vec<FaultEvidence>) {
+        let unreadable = self.metrics.results_unreadable;
+        let mut outcome = TestOutcome::new(TestMetrics::Chaos(self.metrics));
+        outcome.warnings = self.warnings;
+        if !evidence.restart_observed {
+            outcome.error = Some(format!("restart not observed: {}", evidence.observation));
+        } else if unreadable > 0 {
+            outcome.error = Some(format!(
+                "duplicates not checked for {unreadable} runs: the results answer did not fit the plan (see the warnings)"
+            ));
+        }
+        (outcome, vec![evidence])
     }
-    metrics.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let unreadable = metrics.results_unreadable;
-    let mut outcome = TestOutcome::new(TestMetrics::Chaos(metrics));
-    outcome.warnings = warnings;
-    if !evidence.restart_observed {
-        outcome.error = Some(format!("restart not observed: {}", evidence.observation));
-    } else if unreadable > 0 {
-        outcome.error = Some(format!(
-            "duplicates not checked for {unreadable} runs: the results answer did not fit the plan (see the warnings)"
-        ));
-    }
-    (outcome, vec![evidence])
 }
 
 /// Adds what went wrong with some jobs: stuck, duplicated, corrupted,
