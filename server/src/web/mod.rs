@@ -173,7 +173,7 @@ mod tests {
     use crate::db::testing;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
-    use engine::store::{NewRun, RunStore};
+    use engine::store::RunStore;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
@@ -244,13 +244,7 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains("No runs yet."), "{body}");
 
-        let run = db
-            .create_run(NewRun {
-                plan: "step3-plan".into(),
-                environment: "demo-env".into(),
-            })
-            .await
-            .unwrap();
+        let run = testing::new_run(&db, "step3-plan", "demo-env").await;
         db.set_status(&run.id, engine::run::RunStatus::Running, None)
             .await
             .unwrap();
