@@ -34,9 +34,9 @@ pub enum JobEnd {
 
 /// Talks the job protocol to a target.
 pub struct JobClient<'a> {
-    /// The protocol.
+    /// The plan's `[jobs]` table: paths, body template and pointers.
     pub protocol: &'a JobProtocol,
-    /// The target.
+    /// The environment the jobs run in.
     pub target: &'a Target,
 }
 

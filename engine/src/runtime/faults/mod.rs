@@ -33,11 +33,9 @@ pub enum FaultError {
     /// The health URL cannot be used.
     #[error("service {service:?}: health {health:?}: {reason}")]
     Health {
-        /// The service.
         service: String,
         /// Its health path or URL.
         health: String,
-        /// What is wrong.
         reason: String,
     },
 }

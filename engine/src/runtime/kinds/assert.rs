@@ -1,5 +1,5 @@
-//! `assert`: one request whose JSON answer must hold given values (the
-//! seed's graph integrity check).
+//! `assert`: one request whose JSON answer must hold given values (a graph
+//! integrity check, say, whose answer must report no integrity errors).
 
 use crate::json_checks;
 use crate::metrics::{AssertMetrics, CheckOutcome, TestMetrics};

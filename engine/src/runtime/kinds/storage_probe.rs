@@ -1,6 +1,6 @@
 //! The `storage_probe` test: write an object to the environment's bucket,
-//! read it back and compare, remove it, and time the write and the read
-//! (the seed's REP check). Local folder buckets or S3 (aws-sdk-s3).
+//! read it back and compare, remove it, and time the write and the read.
+//! Local folder buckets or S3 (aws-sdk-s3).
 
 use crate::clients::bucket::Buckets;
 use crate::metrics::resilience::StorageProbeMetrics;

@@ -53,7 +53,6 @@ pub struct Sample {
     pub start_us: u64,
     /// From start to the complete answer (or the error), µs.
     pub latency_us: u64,
-    /// What happened.
     pub outcome: Outcome,
     /// Open model: sent more than a millisecond after its intended time.
     pub late: bool,
@@ -112,9 +111,9 @@ pub struct Recorder {
     /// Bit per millisecond: some answer completed in it.
     completions: Vec<u64>,
     last_completion_ms: u64,
-    /// Counts.
+    /// Requests recorded, answered or not.
     pub requests: u64,
-    /// Successes.
+    /// Requests with the expected status whose checks passed.
     pub ok: u64,
     /// Failures by class.
     pub errors: ErrorCounts,

@@ -18,7 +18,6 @@ use url::Url;
 /// A request prepared once and sent many times.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    /// Method.
     pub method: Method,
     /// Full URL (for reqwest).
     pub url: Url,
@@ -28,7 +27,6 @@ pub struct Prepared {
     pub addrs: Vec<SocketAddr>,
     /// Headers, Host included.
     pub headers: HeaderMap,
-    /// Body.
     pub body: Bytes,
     /// Read and return the body (checks need it).
     pub want_body: bool,

@@ -15,9 +15,10 @@ use tokio_util::sync::CancellationToken;
 /// Given to a test when it starts.
 #[derive(Clone)]
 pub struct TestContext {
-    /// The test's id.
+    /// The test's id in the plan, for its progress events and the job
+    /// protocol's body template.
     pub test_id: String,
-    /// The environment.
+    /// The environment the run talks to, ready for requests.
     pub target: Arc<Target>,
     /// Cancelled when the run is aborted; tests stop within a second and
     /// return what they measured.
@@ -58,7 +59,7 @@ impl TestContext {
 /// What a test measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestOutcome {
-    /// Its metrics.
+    /// The figures of the test's kind.
     pub metrics: TestMetrics,
     /// Per-second windows.
     pub windows: Vec<Window>,

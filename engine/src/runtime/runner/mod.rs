@@ -34,21 +34,13 @@ pub enum RunError {
     Invalid(String),
     /// The environment did not answer its health check.
     #[error("environment {name} is unreachable: {reason}")]
-    Unreachable {
-        /// The environment's name.
-        name: String,
-        /// What happened.
-        reason: String,
-    },
+    Unreachable { name: String, reason: String },
     /// A program a service names could not be started (or did not pass
     /// its health check).
     #[error("cannot start service {service:?} (program {program}): {reason}")]
     Start {
-        /// The service.
         service: String,
-        /// Its program.
         program: String,
-        /// What happened.
         reason: String,
     },
     /// The run was cancelled before its first test (while its programs

@@ -51,7 +51,7 @@ pub enum TargetError {
 pub struct Target {
     /// Its name in the plan.
     pub name: String,
-    /// Its definition.
+    /// The environment as the plan defines it.
     pub env: Environment,
     /// Headers for every request, secrets filled in.
     pub headers: HeaderMap,

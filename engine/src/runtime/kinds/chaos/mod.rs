@@ -185,7 +185,9 @@ async fn collect_sessions(
     jobs
 }
 
-/// The seed's "N successful health checks after recovery".
+/// After recovery: `count` health checks of `path`, one every `interval_ms`
+/// (100 ms unless the plan says), each counted and, when it passes, counted
+/// as passed.
 async fn after_checks(checks: &AfterChecks, ctx: &TestContext, metrics: &mut ChaosMetrics) {
     let every = Duration::from_millis(u64::from(checks.interval_ms.map_or(100, |i| i.get())));
     let Ok(url) = ctx.target.url(&checks.path) else {
