@@ -124,7 +124,7 @@ pub fn excesses(plan: &Plan, limits: &Limits) -> Vec<Excess> {
     }
     for (i, test) in plan.tests.iter().enumerate() {
         let whose = (i, test.id.clone(), test.kind.name());
-        let mut over = |field: &'static str, value: Option<u32>, (cap, cap_name): Cap| {
+        capped_settings(&test.kind, limits, |field, value, (cap, cap_name)| {
             if let (Some(value), Some(cap)) = (value, cap) {
                 if value > cap.get() {
                     found.push(Excess {
@@ -136,61 +136,70 @@ pub fn excesses(plan: &Plan, limits: &Limits) -> Vec<Excess> {
                     });
                 }
             }
-        };
-        let get = |p: Option<Positive>| p.map(Positive::get);
-        let concurrency = (limits.max_concurrency, "max_concurrency");
-        let jobs = (limits.max_jobs, "max_jobs");
-        let sessions = (limits.max_sessions, "max_sessions");
-        let rounds = (limits.max_rounds, "max_rounds");
-        match &test.kind {
-            TestKind::HttpLoad(spec) => {
-                over("concurrency", get(spec.concurrency), concurrency);
-                over("rate", get(spec.rate), (limits.max_rate, "max_rate"));
-                over(
-                    "duration_s",
-                    get(spec.duration_s),
-                    (limits.max_duration_s, "max_duration_s"),
-                );
-                over("rounds", get(spec.rounds), rounds);
-            }
-            TestKind::JobWorkload(spec) => {
-                over("concurrency", get(spec.concurrency), concurrency);
-                let counted: u64 = spec
-                    .mix
-                    .iter()
-                    .filter_map(|m| m.count)
-                    .map(|c| u64::from(c.get()))
-                    .sum();
-                match spec.total {
-                    Some(total) => over("total", Some(total.get()), jobs),
-                    None => over("mix.count", Some(saturate(counted)), jobs),
-                }
-            }
-            TestKind::Stream(spec) => {
-                over("sessions", Some(spec.sessions), concurrency);
-                over("sessions", Some(spec.sessions), sessions);
-                let exports = spec.exports.as_ref().and_then(|e| e.count);
-                over("exports.count", get(exports), jobs);
-            }
-            TestKind::Chaos(spec) => {
-                let count = spec.jobs.as_ref().and_then(|j| j.count);
-                over("jobs.count", get(count), jobs);
-                let streams = spec.streams.as_ref().map(|s| s.sessions);
-                over("streams.sessions", get(streams), sessions);
-                let checks = spec.after_checks.as_ref().map(|c| c.count);
-                over("after_checks.count", get(checks), rounds);
-            }
-            TestKind::StorageProbe(spec) => {
-                over(
-                    "size_bytes",
-                    get(spec.size_bytes),
-                    (limits.max_probe_bytes, "max_probe_bytes"),
-                );
-            }
-            TestKind::Assert(_) | TestKind::Health(_) => {}
-        }
+        });
     }
     found
+}
+
+/// Hands `over` each capped setting of a test: its field, its value when
+/// set, and the cap that applies with its name.
+fn capped_settings(
+    kind: &TestKind,
+    limits: &Limits,
+    mut over: impl FnMut(&'static str, Option<u32>, Cap),
+) {
+    let get = |p: Option<Positive>| p.map(Positive::get);
+    let concurrency = (limits.max_concurrency, "max_concurrency");
+    let jobs = (limits.max_jobs, "max_jobs");
+    let sessions = (limits.max_sessions, "max_sessions");
+    let rounds = (limits.max_rounds, "max_rounds");
+    match kind {
+        TestKind::HttpLoad(spec) => {
+            over("concurrency", get(spec.concurrency), concurrency);
+            over("rate", get(spec.rate), (limits.max_rate, "max_rate"));
+            over(
+                "duration_s",
+                get(spec.duration_s),
+                (limits.max_duration_s, "max_duration_s"),
+            );
+            over("rounds", get(spec.rounds), rounds);
+        }
+        TestKind::JobWorkload(spec) => {
+            over("concurrency", get(spec.concurrency), concurrency);
+            let counted: u64 = spec
+                .mix
+                .iter()
+                .filter_map(|m| m.count)
+                .map(|c| u64::from(c.get()))
+                .sum();
+            match spec.total {
+                Some(total) => over("total", Some(total.get()), jobs),
+                None => over("mix.count", Some(saturate(counted)), jobs),
+            }
+        }
+        TestKind::Stream(spec) => {
+            over("sessions", Some(spec.sessions), concurrency);
+            over("sessions", Some(spec.sessions), sessions);
+            let exports = spec.exports.as_ref().and_then(|e| e.count);
+            over("exports.count", get(exports), jobs);
+        }
+        TestKind::Chaos(spec) => {
+            let count = spec.jobs.as_ref().and_then(|j| j.count);
+            over("jobs.count", get(count), jobs);
+            let streams = spec.streams.as_ref().map(|s| s.sessions);
+            over("streams.sessions", get(streams), sessions);
+            let checks = spec.after_checks.as_ref().map(|c| c.count);
+            over("after_checks.count", get(checks), rounds);
+        }
+        TestKind::StorageProbe(spec) => {
+            over(
+                "size_bytes",
+                get(spec.size_bytes),
+                (limits.max_probe_bytes, "max_probe_bytes"),
+            );
+        }
+        TestKind::Assert(_) | TestKind::Health(_) => {}
+    }
 }
 
 /// A cap and its name.

@@ -121,78 +121,20 @@ pub fn load_with(
     file: &str,
     complete: impl FnOnce(&Spanned<DeTable<'_>>, Plan) -> Result<Plan, Vec<(FieldPath, String)>>,
 ) -> Result<LoadedPlan, PlanError> {
-    let at = |span: Range<usize>, field: String, message: String| {
-        let (line, column) = line_column(source, span.start);
-        Located {
-            file: file.to_owned(),
-            line,
-            column,
-            field,
-            message,
-        }
-    };
-    let document = match DeTable::parse(source) {
-        Ok(document) => document,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            return Err(PlanError::Invalid(vec![at(
-                span,
-                String::new(),
-                e.message().trim_end().to_owned(),
-            )]));
-        }
-    };
-    let deserializer = toml::Deserializer::parse(source).map_err(|e| {
-        PlanError::Invalid(vec![at(
-            e.span().unwrap_or(0..0),
-            String::new(),
-            e.message().trim_end().to_owned(),
-        )])
-    })?;
-    let plan: Plan = match serde_path_to_error::deserialize(deserializer) {
-        Ok(plan) => plan,
-        Err(e) => {
-            let path = FieldPath::from_serde(e.path());
-            let inner = e.into_inner();
-            let span = inner
-                .span()
-                .or_else(|| path.find_span(&document))
-                .unwrap_or(0..0);
-            return Err(PlanError::Invalid(vec![at(
-                span,
-                path.to_string(),
-                inner.message().trim_end().to_owned(),
-            )]));
-        }
-    };
+    let in_file = Source { text: source, file };
+    let (document, plan) = in_file.parse()?;
     let plan = complete(&document, plan).map_err(|problems| {
         PlanError::Invalid(
             problems
                 .into_iter()
                 .map(|(path, message)| {
                     let span = path.find_span(&document).unwrap_or(0..0);
-                    at(span, path.to_string(), message)
+                    in_file.at(span, path.to_string(), message)
                 })
                 .collect(),
         )
     })?;
-    let problems = validate::validate(&plan);
-    if !problems.is_empty() {
-        let mut located: Vec<(usize, Located)> = problems
-            .into_iter()
-            .map(|problem| {
-                let span = problem.path.find_span(&document).unwrap_or(0..0);
-                (
-                    span.start,
-                    at(span, problem.path.to_string(), problem.message),
-                )
-            })
-            .collect();
-        located.sort_by_key(|(start, _)| *start);
-        return Err(PlanError::Invalid(
-            located.into_iter().map(|(_, l)| l).collect(),
-        ));
-    }
+    in_file.validate(&document, &plan)?;
     Ok(LoadedPlan {
         plan,
         file: file.to_owned(),
@@ -201,6 +143,76 @@ pub fn load_with(
         origin: PlanOrigin::File,
         deselected: Vec::new(),
     })
+}
+
+/// A plan's text and the file it was read from, to locate problems in.
+struct Source<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl<'a> Source<'a> {
+    /// A problem at a span of the text.
+    fn at(&self, span: Range<usize>, field: String, message: String) -> Located {
+        let (line, column) = line_column(self.text, span.start);
+        Located {
+            file: self.file.to_owned(),
+            line,
+            column,
+            field,
+            message,
+        }
+    }
+
+    /// The text as a TOML document (for the spans of fields) and as a plan.
+    fn parse(&self) -> Result<(Spanned<DeTable<'a>>, Plan), PlanError> {
+        let syntax = |span: Option<Range<usize>>, message: &str| {
+            PlanError::Invalid(vec![self.at(
+                span.unwrap_or(0..0),
+                String::new(),
+                message.trim_end().to_owned(),
+            )])
+        };
+        let document = DeTable::parse(self.text).map_err(|e| syntax(e.span(), e.message()))?;
+        let deserializer =
+            toml::Deserializer::parse(self.text).map_err(|e| syntax(e.span(), e.message()))?;
+        let plan: Plan = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = FieldPath::from_serde(e.path());
+            let inner = e.into_inner();
+            let span = inner
+                .span()
+                .or_else(|| path.find_span(&document))
+                .unwrap_or(0..0);
+            PlanError::Invalid(vec![self.at(
+                span,
+                path.to_string(),
+                inner.message().trim_end().to_owned(),
+            )])
+        })?;
+        Ok((document, plan))
+    }
+
+    /// Every problem [`validate::validate`] finds in the plan, in file order.
+    fn validate(&self, document: &Spanned<DeTable<'_>>, plan: &Plan) -> Result<(), PlanError> {
+        let problems = validate::validate(plan);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let mut located: Vec<(usize, Located)> = problems
+            .into_iter()
+            .map(|problem| {
+                let span = problem.path.find_span(document).unwrap_or(0..0);
+                (
+                    span.start,
+                    self.at(span, problem.path.to_string(), problem.message),
+                )
+            })
+            .collect();
+        located.sort_by_key(|(start, _)| *start);
+        Err(PlanError::Invalid(
+            located.into_iter().map(|(_, l)| l).collect(),
+        ))
+    }
 }
 
 /// 1-based line and column (in characters) of a byte offset.
