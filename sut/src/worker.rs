@@ -57,21 +57,7 @@ pub async fn run(cfg: Config, faults: Faults, db: Db, bucket: Bucket) -> anyhow:
     });
     let started_at_ms = now_ms();
     if let Some(addr) = worker.cfg.worker_health_listen {
-        let w = worker.clone();
-        let stop = stop.clone();
-        let status = Arc::new(WorkerStatus {
-            worker_id: worker.id.clone(),
-            environment: worker.cfg.environment.clone(),
-            started: Instant::now(),
-            started_at: time::OffsetDateTime::now_utc(),
-            in_flight: Box::new(move || lock(&w.in_flight).len()),
-        });
-        let listener = worker_health::bind(addr).await?;
-        tokio::spawn(async move {
-            if let Err(e) = worker_health::serve(listener, status, stop).await {
-                tracing::warn!(error = %e, "worker health server stopped");
-            }
-        });
+        serve_health(&worker, addr, stop.clone()).await?;
     }
     let heart = tokio::spawn(heartbeat(worker.clone(), started_at_ms, stop.clone()));
     let mut tasks = claim_loop(worker.clone(), stop.clone()).await;
@@ -86,6 +72,41 @@ pub async fn run(cfg: Config, faults: Faults, db: Db, bucket: Bucket) -> anyhow:
         heart.abort();
         return Ok(());
     }
+    drain(&worker, tasks).await;
+    heart.abort();
+    if let Err(e) = workers::beat(&worker.db, &worker.id, started_at_ms, "stopped").await {
+        tracing::warn!(error = %e, "could not record the stop");
+    }
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// Serves the worker's own health endpoint until told to stop.
+async fn serve_health(
+    worker: &Arc<Worker>,
+    addr: std::net::SocketAddr,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let w = worker.clone();
+    let status = Arc::new(WorkerStatus {
+        worker_id: worker.id.clone(),
+        environment: worker.cfg.environment.clone(),
+        started: Instant::now(),
+        started_at: time::OffsetDateTime::now_utc(),
+        in_flight: Box::new(move || lock(&w.in_flight).len()),
+    });
+    let listener = worker_health::bind(addr).await?;
+    tokio::spawn(async move {
+        if let Err(e) = worker_health::serve(listener, status, stop).await {
+            tracing::warn!(error = %e, "worker health server stopped");
+        }
+    });
+    Ok(())
+}
+
+/// Lets in-flight runs finish for the grace period, then puts the rest
+/// back in the queue.
+async fn drain(worker: &Worker, mut tasks: JoinSet<()>) {
     let grace = Duration::from_millis(worker.cfg.shutdown_grace_ms);
     let drained =
         tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
@@ -107,12 +128,6 @@ pub async fn run(cfg: Config, faults: Faults, db: Db, bucket: Bucket) -> anyhow:
             }
         }
     }
-    heart.abort();
-    if let Err(e) = workers::beat(&worker.db, &worker.id, started_at_ms, "stopped").await {
-        tracing::warn!(error = %e, "could not record the stop");
-    }
-    tracing::info!("worker stopped");
-    Ok(())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -220,12 +235,7 @@ async fn try_process(worker: &Worker, claim: &Claim) -> Result<Outcome, DbError>
     let db = &worker.db;
     if claim.attempt > worker.cfg.max_attempts {
         let error = format!("gave up after {} attempts", worker.cfg.max_attempts);
-        let failed = retrying("fail", DB_PATIENCE, || runs::fail(db, claim, &error)).await?;
-        return Ok(if failed {
-            Outcome::Failed
-        } else {
-            Outcome::LeaseLost
-        });
+        return give_up(db, claim, &error).await;
     }
     let run = &claim.run;
     let pace = Pace::of(
@@ -254,19 +264,8 @@ async fn try_process(worker: &Worker, claim: &Claim) -> Result<Outcome, DbError>
         })
         .await?;
     }
-    for out in &computation.steps {
-        tokio::time::sleep(Duration::from_millis(pace.step_ms)).await;
-        let progress = json!({
-            "status": "running", "attempt": claim.attempt, "step": out.step,
-            "steps": pace.steps, "value": out.value,
-        });
-        if !retrying("event", DB_PATIENCE, || {
-            events::append_fenced(db, claim, "progress", &progress)
-        })
-        .await?
-        {
-            return Ok(Outcome::LeaseLost);
-        }
+    if !work_steps(db, claim, &computation, pace).await? {
+        return Ok(Outcome::LeaseLost);
     }
     let key = format!("reps/{}/attempt-{}.json", run.id, claim.attempt);
     let rep = work::render_rep(
@@ -285,13 +284,7 @@ async fn try_process(worker: &Worker, claim: &Claim) -> Result<Outcome, DbError>
         worker.faults.on(Fault::CorruptArtifact),
     );
     if let Err(e) = store(&worker.bucket, &key, rep.bytes).await {
-        let error = format!("storing the REP failed: {e}");
-        let failed = retrying("fail", DB_PATIENCE, || runs::fail(db, claim, &error)).await?;
-        return Ok(if failed {
-            Outcome::Failed
-        } else {
-            Outcome::LeaseLost
-        });
+        return give_up(db, claim, &format!("storing the REP failed: {e}")).await;
     }
     let artifact = Artifact {
         bucket: worker.bucket.name(),
@@ -307,6 +300,41 @@ async fn try_process(worker: &Worker, claim: &Claim) -> Result<Outcome, DbError>
     } else {
         Outcome::LeaseLost
     })
+}
+
+/// Ends the run as failed with `error`, unless another worker holds it now.
+async fn give_up(db: &Db, claim: &Claim, error: &str) -> Result<Outcome, DbError> {
+    let failed = retrying("fail", DB_PATIENCE, || runs::fail(db, claim, error)).await?;
+    Ok(if failed {
+        Outcome::Failed
+    } else {
+        Outcome::LeaseLost
+    })
+}
+
+/// Works through the run's steps at its pace, one progress event each;
+/// `false` when the lease was lost on the way.
+async fn work_steps(
+    db: &Db,
+    claim: &Claim,
+    computation: &work::Computation,
+    pace: Pace,
+) -> Result<bool, DbError> {
+    for out in &computation.steps {
+        tokio::time::sleep(Duration::from_millis(pace.step_ms)).await;
+        let progress = json!({
+            "status": "running", "attempt": claim.attempt, "step": out.step,
+            "steps": pace.steps, "value": out.value,
+        });
+        if !retrying("event", DB_PATIENCE, || {
+            events::append_fenced(db, claim, "progress", &progress)
+        })
+        .await?
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Puts the object, retrying a few times over about ten seconds.
