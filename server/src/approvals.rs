@@ -43,6 +43,62 @@ fn store_error(e: StoreError) -> ApprovalError {
     }
 }
 
+/// Refused with 403 and `message` unless `by` has `role`.
+fn require_role(
+    by: &Principal,
+    role: Role,
+    message: impl FnOnce() -> String,
+) -> Result<(), ApprovalError> {
+    if by.can(role) {
+        Ok(())
+    } else {
+        Err(ApprovalError::status(403, message()))
+    }
+}
+
+/// The request's comment and override reason, trimmed (an empty reason is
+/// none), or which of them is missing or too long.
+fn checked_texts(request: &SignRequest) -> Result<(String, Option<String>), ApprovalError> {
+    let too_long = |field| ApprovalError::field(field, format!("at most {MAX_TEXT} characters"));
+    let comment = request.comment.trim().to_owned();
+    if comment.is_empty() {
+        return Err(ApprovalError::field("comment", "write a comment: say why"));
+    }
+    if comment.chars().count() > MAX_TEXT {
+        return Err(too_long("comment"));
+    }
+    let override_reason = request
+        .override_reason
+        .as_ref()
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if override_reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_TEXT)
+    {
+        return Err(too_long("override_reason"));
+    }
+    Ok((comment, override_reason))
+}
+
+/// Why signing GO on this state needs an override reason, if it does: tests
+/// were left out, or criteria failed.
+fn go_needs_override(state: &SignOffState) -> Option<String> {
+    if !state.left_out_tests.is_empty() {
+        Some(format!(
+            "a partial run (tests {} left out): signing GO needs an override reason",
+            state.left_out_tests.join(", ")
+        ))
+    } else if state.failed_criteria > 0 {
+        Some(format!(
+            "{} criteria failed: signing GO needs an override reason",
+            state.failed_criteria
+        ))
+    } else {
+        None
+    }
+}
+
 /// The recorded pack of a run, read back and checked.
 struct Evidence {
     version: u32,
@@ -163,6 +219,32 @@ impl ApprovalService {
         })
     }
 
+    /// The sign-off block of what was read, with the run's sign-offs as
+    /// they are stored now.
+    async fn state_of(&self, read: &RunRead, run_id: &str) -> Result<SignOffState, ApprovalError> {
+        let signoffs = self.db.signoffs(run_id).await.map_err(store_error)?;
+        Ok(read.state(&self.policy, &signoffs))
+    }
+
+    /// Separation of duties: whoever launched a run does not approve it
+    /// (local mode has one identity for everyone, so it is exempt).
+    async fn refuse_own_run(&self, by: &Principal, run_id: &str) -> Result<(), ApprovalError> {
+        if by.local {
+            return Ok(());
+        }
+        let launcher = self.db.launched_by(run_id).await.map_err(store_error)?;
+        if launcher.as_deref() == Some(by.name.as_str()) {
+            return Err(ApprovalError::status(
+                403,
+                format!(
+                    "{} launched this run: another approver must sign it off",
+                    by.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     async fn audit(&self, by: &str, action: &str, target: &str, detail: &str) {
         if let Err(e) = self.db.audit(by, action, target, detail, now_ms()).await {
             tracing::warn!("audit log: cannot record {action} on {target}: {e}");
@@ -188,10 +270,7 @@ impl ApprovalService {
 impl Approvals for ApprovalService {
     async fn state(&self, run_id: &str) -> Result<SignOffState, ApprovalError> {
         let read = self.read(run_id).await?;
-        Ok(read.state(
-            &self.policy,
-            &self.db.signoffs(run_id).await.map_err(store_error)?,
-        ))
+        self.state_of(&read, run_id).await
     }
 
     async fn sign(
@@ -200,85 +279,20 @@ impl Approvals for ApprovalService {
         run_id: &str,
         request: SignRequest,
     ) -> Result<SignOffState, ApprovalError> {
-        if !by.can(Role::Approver) {
-            return Err(ApprovalError::status(
-                403,
-                format!("{} may not sign off: it needs the approver role", by.role),
-            ));
-        }
-        let comment = request.comment.trim().to_owned();
-        if comment.is_empty() {
-            return Err(ApprovalError::field("comment", "write a comment: say why"));
-        }
-        if comment.chars().count() > MAX_TEXT {
-            return Err(ApprovalError::field(
-                "comment",
-                format!("at most {MAX_TEXT} characters"),
-            ));
-        }
-        let override_reason = request
-            .override_reason
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty());
-        if override_reason
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > MAX_TEXT)
-        {
-            return Err(ApprovalError::field(
-                "override_reason",
-                format!("at most {MAX_TEXT} characters"),
-            ));
-        }
-        // Separation of duties: whoever launched a run does not approve it
-        // (local mode has one identity for everyone, so it is exempt).
-        if !by.local
-            && self
-                .db
-                .launched_by(run_id)
-                .await
-                .map_err(store_error)?
-                .as_deref()
-                == Some(by.name.as_str())
-        {
-            return Err(ApprovalError::status(
-                403,
-                format!(
-                    "{} launched this run: another approver must sign it off",
-                    by.name
-                ),
-            ));
-        }
+        require_role(by, Role::Approver, || {
+            format!("{} may not sign off: it needs the approver role", by.role)
+        })?;
+        let (comment, override_reason) = checked_texts(&request)?;
+        self.refuse_own_run(by, run_id).await?;
         let read = self.read(run_id).await?;
-        let before = read.state(
-            &self.policy,
-            &self.db.signoffs(run_id).await.map_err(store_error)?,
-        );
+        let before = self.state_of(&read, run_id).await?;
         if let Some(why) = &before.not_signable_because {
             return Err(ApprovalError::status(409, format!("cannot sign: {why}")));
         }
-        if request.decision == Decision::Go
-            && !before.left_out_tests.is_empty()
-            && override_reason.is_none()
-        {
-            return Err(ApprovalError::field(
-                "override_reason",
-                format!(
-                    "a partial run (tests {} left out): signing GO needs an override reason",
-                    before.left_out_tests.join(", ")
-                ),
-            ));
-        }
-        if request.decision == Decision::Go
-            && before.failed_criteria > 0
-            && override_reason.is_none()
-        {
-            return Err(ApprovalError::field(
-                "override_reason",
-                format!(
-                    "{} criteria failed: signing GO needs an override reason",
-                    before.failed_criteria
-                ),
-            ));
+        if request.decision == Decision::Go && override_reason.is_none() {
+            if let Some(why) = go_needs_override(&before) {
+                return Err(ApprovalError::field("override_reason", why));
+            }
         }
         let (Some(version), Some(digest)) =
             (before.evidence_version, before.manifest_sha256.clone())
@@ -296,36 +310,24 @@ impl Approvals for ApprovalService {
                 approver: by.name.clone(),
                 decision: request.decision,
                 comment,
-                override_reason: if request.decision == Decision::Go {
-                    override_reason
-                } else {
-                    None
-                },
+                override_reason: override_reason.filter(|_| request.decision == Decision::Go),
                 evidence_version: version,
                 manifest_sha256: digest.clone(),
                 at_ms: now_ms(),
             })
             .await
             .map_err(store_error)?;
-        self.audit(
-            &by.name,
-            "signoff",
-            run_id,
-            &format!(
-                "{}{} on manifest {digest}",
-                signoff.decision.label(),
-                if signoff.override_reason.is_some() {
-                    " (override)"
-                } else {
-                    ""
-                }
-            ),
-        )
-        .await;
-        let after = read.state(
-            &self.policy,
-            &self.db.signoffs(run_id).await.map_err(store_error)?,
+        let overridden = if signoff.override_reason.is_some() {
+            " (override)"
+        } else {
+            ""
+        };
+        let detail = format!(
+            "{}{overridden} on manifest {digest}",
+            signoff.decision.label()
         );
+        self.audit(&by.name, "signoff", run_id, &detail).await;
+        let after = self.state_of(&read, run_id).await?;
         if let Err(e) = self.reexport(results, &after).await {
             tracing::warn!(
                 "run {run_id}: sign-off recorded, but the signed pack could not be written: {e}"
@@ -340,15 +342,12 @@ impl Approvals for ApprovalService {
         run_id: &str,
         days: u32,
     ) -> Result<NewShare, ApprovalError> {
-        if !by.can(Role::Operator) {
-            return Err(ApprovalError::status(
-                403,
-                format!(
-                    "{} may not share reports: it needs the operator role",
-                    by.role
-                ),
-            ));
-        }
+        require_role(by, Role::Operator, || {
+            format!(
+                "{} may not share reports: it needs the operator role",
+                by.role
+            )
+        })?;
         if days == 0 || days > MAX_SHARE_DAYS {
             return Err(ApprovalError::field(
                 "days",
@@ -392,12 +391,9 @@ impl Approvals for ApprovalService {
         run_id: &str,
         id: i64,
     ) -> Result<ShareLink, ApprovalError> {
-        if !by.can(Role::Operator) {
-            return Err(ApprovalError::status(
-                403,
-                format!("{} may not revoke share links", by.role),
-            ));
-        }
+        require_role(by, Role::Operator, || {
+            format!("{} may not revoke share links", by.role)
+        })?;
         let link = self
             .db
             .shares(run_id)

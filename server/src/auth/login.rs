@@ -12,13 +12,14 @@
 //! checks run at once, a lockout is audited once per window, and what goes
 //! into the audit log is clipped.
 
-use super::rate_limit::Key;
+use super::rate_limit::{Key, Locked};
 use super::{clip, token, valid_user_name, Auth, SESSION_COOKIE};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use engine::access::User;
 use engine::run::now_ms;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
@@ -138,14 +139,71 @@ pub fn client_address(req_extensions: &axum::http::Extensions) -> Option<IpAddr>
         .map(|c| c.0.ip())
 }
 
+/// Whether the proxy in front says the client used HTTPS.
+fn forwarded_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+/// Back to the form, saying how long the lockout lasts; the first refusal
+/// of a lockout is audited.
+async fn locked_out(auth: &Auth, locked: Locked, next: &str) -> Response {
+    let minutes = locked.wait.as_secs().div_ceil(60).max(1);
+    if locked.first {
+        let (target, what) = match &locked.key {
+            Key::Account(account) => (clip(account), "account"),
+            Key::Address(ip) => (ip.to_string(), "address"),
+        };
+        let detail = format!("{what} locked: too many failed attempts (for up to {minutes} min)");
+        let _ = auth
+            .store
+            .audit("anonymous", "login_locked", &target, &detail, now_ms())
+            .await;
+    }
+    tracing::warn!("login refused for a locked account or address");
+    back_to_login(&format!("locked:{minutes}"), next)
+}
+
+/// Audits a failed login under the name given, then goes back to the form
+/// with the one answer every failure gets.
+async fn refused(auth: &Auth, name: &str, detail: &str, next: &str) -> Response {
+    let _ = auth
+        .store
+        .audit("anonymous", "login_failed", &clip(name), detail, now_ms())
+        .await;
+    back_to_login("invalid", next)
+}
+
+/// Starts a session for `user` and goes to `next` with its cookie.
+async fn start_session(auth: &Auth, user: &User, https: bool, next: &str) -> Response {
+    let session = token::generate();
+    let now = now_ms();
+    let expires = now + i64::from(auth.args.session_hours) * 3_600_000;
+    if let Err(e) = auth
+        .store
+        .add_session(&token::digest(&session), &user.name, now, expires)
+        .await
+    {
+        tracing::warn!("login: cannot store the session: {e}");
+        return back_to_login("unavailable", next);
+    }
+    let _ = auth
+        .store
+        .audit(&user.name, "login", &user.name, user.role.as_str(), now)
+        .await;
+    (
+        [(header::SET_COOKIE, auth.session_cookie(&session, https))],
+        Redirect::to(next),
+    )
+        .into_response()
+}
+
 /// `POST /auth/login`.
 pub async fn login(State(auth): State<Arc<Auth>>, req: Request) -> Response {
     let address = client_address(req.extensions());
-    let https = req
-        .headers()
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let https = forwarded_https(req.headers());
     let site = site_url(&auth, req.headers());
     // A body over the router's limit fails here, unread.
     let Form(form) = match Form::<LoginForm>::from_request(req, &()).await {
@@ -160,39 +218,14 @@ pub async fn login(State(auth): State<Arc<Auth>>, req: Request) -> Response {
     // address only.
     let reservation = match auth.limiter.reserve(plausible.then_some(name), address) {
         Ok(reservation) => reservation,
-        Err(locked) => {
-            if locked.first {
-                let (target, what) = match &locked.key {
-                    Key::Account(account) => (clip(account), "account"),
-                    Key::Address(ip) => (ip.to_string(), "address"),
-                };
-                let minutes = locked.wait.as_secs().div_ceil(60).max(1);
-                let detail =
-                    format!("{what} locked: too many failed attempts (for up to {minutes} min)");
-                let _ = auth
-                    .store
-                    .audit("anonymous", "login_locked", &target, &detail, now_ms())
-                    .await;
-            }
-            tracing::warn!("login refused for a locked account or address");
-            let minutes = locked.wait.as_secs().div_ceil(60).max(1);
-            return back_to_login(&format!("locked:{minutes}"), &next);
-        }
+        Err(locked) => return locked_out(&auth, locked, &next).await,
     };
     if !plausible {
         // The same answer as a wrong password, without argon2.
-        let _ = auth
-            .store
-            .audit(
-                "anonymous",
-                "login_failed",
-                &clip(name),
-                "not a valid user name or password length",
-                now_ms(),
-            )
-            .await;
+        let detail = "not a valid user name or password length";
+        let answer = refused(&auth, name, detail, &next).await;
         drop(reservation);
-        return back_to_login("invalid", &next);
+        return answer;
     }
     let credentials = match auth.store.credentials(name).await {
         Ok(c) => c,
@@ -210,33 +243,10 @@ pub async fn login(State(auth): State<Arc<Auth>>, req: Request) -> Response {
     let Some(user) = credentials.filter(|_| ok).map(|c| c.user) else {
         // The reservation stays: it was a failed attempt.
         drop(reservation);
-        let _ = auth
-            .store
-            .audit("anonymous", "login_failed", &clip(name), "", now_ms())
-            .await;
-        return back_to_login("invalid", &next);
+        return refused(&auth, name, "", &next).await;
     };
     auth.limiter.succeeded(reservation);
-    let session = token::generate();
-    let now = now_ms();
-    let expires = now + i64::from(auth.args.session_hours) * 3_600_000;
-    if let Err(e) = auth
-        .store
-        .add_session(&token::digest(&session), &user.name, now, expires)
-        .await
-    {
-        tracing::warn!("login: cannot store the session: {e}");
-        return back_to_login("unavailable", &next);
-    }
-    let _ = auth
-        .store
-        .audit(&user.name, "login", &user.name, user.role.as_str(), now)
-        .await;
-    (
-        [(header::SET_COOKIE, auth.session_cookie(&session, https))],
-        Redirect::to(&next),
-    )
-        .into_response()
+    start_session(&auth, &user, https, &next).await
 }
 
 /// `POST /auth/logout`.

@@ -1,6 +1,8 @@
-//! Arguments several subcommands share: where the database is.
+//! Arguments several subcommands share: where the database is, and which
+//! stored evidence pack to read.
 
 use crate::db::Db;
+use crate::evidence::config::EvidenceArgs;
 use std::path::PathBuf;
 
 /// Which database holds the runs and accounts.
@@ -24,4 +26,17 @@ impl DbArgs {
     pub async fn open(&self) -> anyhow::Result<Db> {
         Ok(Db::open_in(&self.data_dir, self.database_url.as_deref()).await?)
     }
+}
+
+/// Which version of a run's pack to read, and the evidence store it is in.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PackArgs {
+    /// Pack version (default: the newest).
+    #[arg(long)]
+    pub version: Option<u32>,
+    /// Folder holding the local evidence store (`DATA_DIR/evidence`).
+    #[arg(long, env = "SHAKEDOWN_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
 }

@@ -155,12 +155,14 @@ pub async fn start_stack(
         common.push(format!("--fault={}", args.faults.join(",")));
     }
     std::fs::create_dir_all(dir.join("sut")).context("cannot create the target's folder")?;
-    let role = |name: &str, extra: &[String], health: HealthCheck| ProcessSpec {
+    // One of the target's processes, listening where `flag` says and
+    // healthy when `health_url` answers.
+    let role = |name: &str, flag: &str, listen: &str, health_url: String| ProcessSpec {
         name: name.to_owned(),
         argv: [sut.display().to_string(), name.to_owned()]
             .into_iter()
             .chain(common.iter().cloned())
-            .chain(extra.iter().cloned())
+            .chain([flag.to_owned(), listen.to_owned()])
             .collect(),
         env: vec![],
         cwd: Some(dir.to_path_buf()),
@@ -168,26 +170,21 @@ pub async fn start_stack(
         stop_signal: StopSignal::Sigterm,
         grace: Duration::from_secs(10),
         start_timeout: Duration::from_secs(30),
-        health,
+        health: HealthCheck::Http { url: health_url },
         log: Some(logs.join(format!("{name}.log"))),
     };
+    let api_health = format!("{api_url}/health");
     supervisor
-        .start(role(
-            "api",
-            &["--listen".to_owned(), api_addr.clone()],
-            HealthCheck::Http {
-                url: format!("{api_url}/health"),
-            },
-        ))
+        .start(role("api", "--listen", &api_addr, api_health))
         .await?;
     let worker_health = format!("127.0.0.1:{}", free_port()?);
+    let worker_health_url = format!("http://{worker_health}/health");
     supervisor
         .start(role(
             "worker",
-            &["--worker-health-listen".to_owned(), worker_health.clone()],
-            HealthCheck::Http {
-                url: format!("http://{worker_health}/health"),
-            },
+            "--worker-health-listen",
+            &worker_health,
+            worker_health_url,
         ))
         .await?;
     Ok(DemoStack {
@@ -241,43 +238,31 @@ fn postgres_bin_dir() -> Option<PathBuf> {
         .find(|dir| dir.join("postgres").is_file() && dir.join("pg_isready").is_file())
 }
 
-/// A fresh cluster in the demo's folder, run by the supervisor as the
-/// `postgres` user when Shakedown runs as root (initdb refuses root).
-async fn start_postgres(
-    supervisor: &Supervisor,
-    dir: &Path,
-    bin: &Path,
-    logs: &Path,
-) -> anyhow::Result<String> {
-    let pg_dir = dir.join("postgres");
-    let data = pg_dir.join("data");
-    std::fs::create_dir_all(&pg_dir).context("cannot create the PostgreSQL folder")?;
-    let root = nix::unistd::geteuid().is_root();
-    let user = if root {
-        Some("postgres".to_owned())
-    } else {
-        None
-    };
-    if root {
-        let pg = nix::unistd::User::from_name("postgres")
-            .ok()
-            .flatten()
-            .context("running as root needs a `postgres` user for PostgreSQL")?;
-        for path in [dir, pg_dir.as_path(), logs] {
-            nix::unistd::chown(path, Some(pg.uid), Some(pg.gid))
-                .with_context(|| format!("cannot give {} to postgres", path.display()))?;
-        }
+/// The `postgres` user the cluster runs as when Shakedown runs as root
+/// (initdb refuses root); `None` otherwise.
+fn postgres_user() -> anyhow::Result<Option<nix::unistd::User>> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
     }
+    nix::unistd::User::from_name("postgres")
+        .ok()
+        .flatten()
+        .context("running as root needs a `postgres` user for PostgreSQL")
+        .map(Some)
+}
+
+/// Runs initdb for a cluster in `data`, as `pg` when given.
+async fn init_cluster(
+    bin: &Path,
+    data: &Path,
+    pg: Option<&nix::unistd::User>,
+) -> anyhow::Result<()> {
     let mut initdb = std::process::Command::new(bin.join("initdb"));
     initdb
         .args(["-A", "trust", "-U", "postgres", "-D"])
-        .arg(&data);
-    if root {
+        .arg(data);
+    if let Some(pg) = pg {
         use std::os::unix::process::CommandExt;
-        let pg = nix::unistd::User::from_name("postgres")
-            .ok()
-            .flatten()
-            .context("no postgres user")?;
         initdb.uid(pg.uid.as_raw()).gid(pg.gid.as_raw());
     }
     let out = tokio::task::spawn_blocking(move || initdb.output())
@@ -290,40 +275,73 @@ async fn start_postgres(
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let port = free_port()?;
-    supervisor
-        .start(ProcessSpec {
-            name: "postgres".to_owned(),
+    Ok(())
+}
+
+/// The cluster in `pg_dir` as the supervisor runs it, on `port`.
+fn postgres_spec(
+    bin: &Path,
+    pg_dir: &Path,
+    port: u16,
+    user: Option<String>,
+    logs: &Path,
+) -> ProcessSpec {
+    ProcessSpec {
+        name: "postgres".to_owned(),
+        argv: vec![
+            bin.join("postgres").display().to_string(),
+            "-D".to_owned(),
+            pg_dir.join("data").display().to_string(),
+            "-p".to_owned(),
+            port.to_string(),
+            "-k".to_owned(),
+            pg_dir.display().to_string(),
+            "-c".to_owned(),
+            "listen_addresses=127.0.0.1".to_owned(),
+        ],
+        env: vec![],
+        cwd: Some(pg_dir.to_path_buf()),
+        user,
+        // SIGINT is PostgreSQL's fast shutdown.
+        stop_signal: StopSignal::Sigint,
+        grace: Duration::from_secs(10),
+        start_timeout: Duration::from_secs(60),
+        health: HealthCheck::Command {
             argv: vec![
-                bin.join("postgres").display().to_string(),
-                "-D".to_owned(),
-                data.display().to_string(),
+                bin.join("pg_isready").display().to_string(),
+                "-q".to_owned(),
+                "-h".to_owned(),
+                "127.0.0.1".to_owned(),
                 "-p".to_owned(),
                 port.to_string(),
-                "-k".to_owned(),
-                pg_dir.display().to_string(),
-                "-c".to_owned(),
-                "listen_addresses=127.0.0.1".to_owned(),
             ],
-            env: vec![],
-            cwd: Some(pg_dir.clone()),
-            user,
-            // SIGINT is PostgreSQL's fast shutdown.
-            stop_signal: StopSignal::Sigint,
-            grace: Duration::from_secs(10),
-            start_timeout: Duration::from_secs(60),
-            health: HealthCheck::Command {
-                argv: vec![
-                    bin.join("pg_isready").display().to_string(),
-                    "-q".to_owned(),
-                    "-h".to_owned(),
-                    "127.0.0.1".to_owned(),
-                    "-p".to_owned(),
-                    port.to_string(),
-                ],
-            },
-            log: Some(logs.join("postgres.log")),
-        })
+        },
+        log: Some(logs.join("postgres.log")),
+    }
+}
+
+/// A fresh cluster in the demo's folder, run by the supervisor as the
+/// `postgres` user when Shakedown runs as root (initdb refuses root).
+async fn start_postgres(
+    supervisor: &Supervisor,
+    dir: &Path,
+    bin: &Path,
+    logs: &Path,
+) -> anyhow::Result<String> {
+    let pg_dir = dir.join("postgres");
+    std::fs::create_dir_all(&pg_dir).context("cannot create the PostgreSQL folder")?;
+    let pg = postgres_user()?;
+    if let Some(pg) = &pg {
+        for path in [dir, pg_dir.as_path(), logs] {
+            nix::unistd::chown(path, Some(pg.uid), Some(pg.gid))
+                .with_context(|| format!("cannot give {} to postgres", path.display()))?;
+        }
+    }
+    init_cluster(bin, &pg_dir.join("data"), pg.as_ref()).await?;
+    let port = free_port()?;
+    let user = pg.map(|_| "postgres".to_owned());
+    supervisor
+        .start(postgres_spec(bin, &pg_dir, port, user, logs))
         .await?;
     Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
 }

@@ -3,8 +3,8 @@
 //! on disk with its manifest.json) and prints or writes one rendering. A pack
 //! whose files do not match its manifest is refused, naming the files.
 
+use super::args::PackArgs;
 use super::packs::{load, results_of};
-use crate::evidence::config::EvidenceArgs;
 use crate::evidence::pack;
 use crate::report::{html, junit, markdown, Report};
 use anyhow::Context as _;
@@ -35,19 +35,19 @@ pub struct ReportArgs {
     /// Write here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Pack version (default: the newest).
-    #[arg(long)]
-    pub version: Option<u32>,
-    /// Folder holding the local evidence store (`DATA_DIR/evidence`).
-    #[arg(long, env = "SHAKEDOWN_DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
     #[command(flatten)]
-    pub evidence: EvidenceArgs,
+    pub pack: PackArgs,
 }
 
 /// Runs the command.
 pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let pack = load(&args.run, args.version, &args.data_dir, &args.evidence).await?;
+    let pack = load(
+        &args.run,
+        args.pack.version,
+        &args.pack.data_dir,
+        &args.pack.evidence,
+    )
+    .await?;
     let results = match results_of(&pack) {
         Ok(r) => r,
         Err(e) => {

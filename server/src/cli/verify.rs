@@ -2,9 +2,8 @@
 //! against its manifest; exit 0 when intact, 1 when a file is missing,
 //! altered or unlisted, 2 when there is no such pack.
 
-use crate::evidence::config::EvidenceArgs;
+use super::args::PackArgs;
 use crate::evidence::pack;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Which pack to verify.
@@ -12,19 +11,13 @@ use std::process::ExitCode;
 pub struct VerifyArgs {
     /// The run's id.
     pub run: String,
-    /// Pack version (default: the newest).
-    #[arg(long)]
-    pub version: Option<u32>,
-    /// Folder holding the local evidence store (`DATA_DIR/evidence`).
-    #[arg(long, env = "SHAKEDOWN_DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
     #[command(flatten)]
-    pub evidence: EvidenceArgs,
+    pub pack: PackArgs,
 }
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let store = args.evidence.open(&args.data_dir).await?;
-    let pack = pack::read_pack(store.as_ref(), &args.run, args.version).await?;
+    let store = args.pack.evidence.open(&args.pack.data_dir).await?;
+    let pack = pack::read_pack(store.as_ref(), &args.run, args.pack.version).await?;
     println!(
         "run {} pack v{} in {} (manifest sha256 {})",
         pack.manifest.run_id,

@@ -233,37 +233,32 @@ impl S3Store {
         }
     }
 
-    /// Creates the bucket when it does not exist yet.
-    pub async fn ensure_bucket(&self) -> Result<(), EvidenceError> {
+    /// Whether the bucket answers.
+    async fn bucket_exists(&self) -> bool {
         let bucket = &self.settings.bucket;
-        if self
-            .client
+        self.client
             .head_bucket()
             .bucket(bucket)
             .send()
             .await
             .is_ok()
-        {
+    }
+
+    /// Creates the bucket when it does not exist yet.
+    pub async fn ensure_bucket(&self) -> Result<(), EvidenceError> {
+        if self.bucket_exists().await {
             return Ok(());
         }
+        let bucket = &self.settings.bucket;
         match self.client.create_bucket().bucket(bucket).send().await {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let e = aws_sdk_s3::error::DisplayErrorContext(e);
-                // Another writer may have created it meanwhile.
-                if self
-                    .client
-                    .head_bucket()
-                    .bucket(bucket)
-                    .send()
-                    .await
-                    .is_ok()
-                {
-                    Ok(())
-                } else {
-                    Err(self.error("create bucket", bucket, e))
-                }
-            }
+            // Another writer may have created it meanwhile.
+            Err(_) if self.bucket_exists().await => Ok(()),
+            Err(e) => Err(self.error(
+                "create bucket",
+                bucket,
+                aws_sdk_s3::error::DisplayErrorContext(e),
+            )),
         }
     }
 }
