@@ -75,17 +75,10 @@ impl Chart {
     /// Every x position worth stopping at, in order: the points of the
     /// series, or the span edges and markers of lanes.
     pub fn stops(&self) -> Vec<f64> {
-        let mut xs: Vec<f64> = match &self.plot {
-            Plot::Lines(series) => series
-                .iter()
-                .flat_map(|s| s.points.iter().map(|p| p.x))
-                .collect(),
-            Plot::Lanes(lanes) => lanes
-                .iter()
-                .flat_map(|l| l.spans.iter().flat_map(|s| [s.start, s.end]))
-                .chain(self.markers.iter().map(|m| m.x))
-                .collect(),
-        };
+        let mut xs = self.plotted_xs();
+        if matches!(self.plot, Plot::Lanes(_)) {
+            xs.extend(self.markers.iter().map(|m| m.x));
+        }
         xs.retain(|x| x.is_finite());
         xs.sort_by(f64::total_cmp);
         xs.dedup_by(|a, b| (*a - *b).abs() < 1e-9);

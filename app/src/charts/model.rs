@@ -131,9 +131,10 @@ pub struct PercentilePoint {
 }
 
 impl Chart {
-    /// Smallest and largest x of everything plotted and marked.
-    pub fn x_extent(&self) -> Option<(f64, f64)> {
-        let mut xs: Vec<f64> = match &self.plot {
+    /// The x of every point of the series, or of every span edge of the
+    /// lanes (markers not included).
+    pub fn plotted_xs(&self) -> Vec<f64> {
+        match &self.plot {
             Plot::Lines(series) => series
                 .iter()
                 .flat_map(|s| s.points.iter().map(|p| p.x))
@@ -142,7 +143,12 @@ impl Chart {
                 .iter()
                 .flat_map(|l| l.spans.iter().flat_map(|s| [s.start, s.end]))
                 .collect(),
-        };
+        }
+    }
+
+    /// Smallest and largest x of everything plotted and marked.
+    pub fn x_extent(&self) -> Option<(f64, f64)> {
+        let mut xs = self.plotted_xs();
         xs.extend(self.markers.iter().map(|m| m.x));
         extent(xs)
     }

@@ -33,7 +33,6 @@ pub async fn revoke_share_link(id: String, link: i64) -> Result<ShareLink, Serve
 #[component]
 pub fn SharePanel(run_id: String, shares: Vec<ShareLink>, now: i64) -> impl IntoView {
     let links = RwSignal::new(shares);
-    let days = RwSignal::new("30".to_owned());
     let create = ServerAction::<CreateShareLink>::new();
     let revoke = ServerAction::<RevokeShareLink>::new();
     let created = RwSignal::new(None::<String>);
@@ -60,29 +59,10 @@ pub fn SharePanel(run_id: String, shares: Vec<ShareLink>, now: i64) -> impl Into
             .or(revoke_err)
             .map(|e| view! { <p class="error-box" role="alert">{e.to_string()}</p> })
     };
-    let submit = {
-        let run_id = run_id.clone();
-        move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
-            let n = days.get().trim().parse::<u32>().unwrap_or(0);
-            create.dispatch(CreateShareLink {
-                id: run_id.clone(),
-                days: n,
-            });
-        }
-    };
     view! {
         <section class="share-panel" id="share">
             <h2>"Share"</h2>
-            <form class="inline-form" on:submit=submit>
-                <label for="share-days">"Read-only link valid for (days)"</label>
-                <input id="share-days" type="number" min="1" max="365"
-                    prop:value=move || days.get()
-                    on:input=move |ev| days.set(event_target_value(&ev))/>
-                <button type="submit" id="share-create" disabled=move || create.pending().get()>
-                    "Create link"
-                </button>
-            </form>
+            <ShareForm run_id=run_id.clone() create/>
             {move || created.get().map(|url| view! {
                 <p class="share-created">
                     "Copy it now, it is not shown again: "
@@ -92,44 +72,91 @@ pub fn SharePanel(run_id: String, shares: Vec<ShareLink>, now: i64) -> impl Into
             {error}
             {move || {
                 let run_id = run_id.clone();
-                (!links.get().is_empty()).then(|| view! {
-                    <table class="share-links" id="share-links">
-                        <thead><tr>
-                            <th>"Link"</th><th>"Created by"</th><th>"Created"</th>
-                            <th>"Expires"</th><th>"State"</th><th></th>
-                        </tr></thead>
-                        <tbody>
-                            {links.get().into_iter().map(|l| {
-                                let usable = l.usable(now);
-                                let state = match l.revoked_at_ms {
-                                    Some(at) => format!("revoked {}", format_utc(at)),
-                                    None if usable => "active".to_owned(),
-                                    None => "expired".to_owned(),
-                                };
-                                let run_id = run_id.clone();
-                                view! {
-                                    <tr>
-                                        <td>{format!("#{}", l.id)}</td>
-                                        <td>{l.created_by.clone()}</td>
-                                        <td>{format_utc(l.created_at_ms)}</td>
-                                        <td>{format_utc(l.expires_at_ms)}</td>
-                                        <td class="share-state">{state}</td>
-                                        <td>{usable.then(|| view! {
-                                            <button type="button" class="revoke"
-                                                on:click=move |_| {
-                                                    revoke.dispatch(RevokeShareLink { id: run_id.clone(), link: l.id });
-                                                }>
-                                                "Revoke"
-                                            </button>
-                                        })}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                })
+                let links = links.get();
+                (!links.is_empty()).then(|| view! { <ShareLinks run_id links now revoke/> })
             }}
         </section>
+    }
+}
+
+/// Creating a link: how many days it lasts.
+#[component]
+fn ShareForm(run_id: String, create: ServerAction<CreateShareLink>) -> impl IntoView {
+    let days = RwSignal::new("30".to_owned());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let n = days.get().trim().parse::<u32>().unwrap_or(0);
+        create.dispatch(CreateShareLink {
+            id: run_id.clone(),
+            days: n,
+        });
+    };
+    view! {
+        <form class="inline-form" on:submit=submit>
+            <label for="share-days">"Read-only link valid for (days)"</label>
+            <input id="share-days" type="number" min="1" max="365"
+                prop:value=move || days.get()
+                on:input=move |ev| days.set(event_target_value(&ev))/>
+            <button type="submit" id="share-create" disabled=move || create.pending().get()>
+                "Create link"
+            </button>
+        </form>
+    }
+}
+
+/// The run's links, each revocable while it is usable.
+#[component]
+fn ShareLinks(
+    run_id: String,
+    links: Vec<ShareLink>,
+    now: i64,
+    revoke: ServerAction<RevokeShareLink>,
+) -> impl IntoView {
+    view! {
+        <table class="share-links" id="share-links">
+            <thead><tr>
+                <th>"Link"</th><th>"Created by"</th><th>"Created"</th>
+                <th>"Expires"</th><th>"State"</th><th></th>
+            </tr></thead>
+            <tbody>
+                {links.into_iter().map(|link| view! {
+                    <ShareLinkRow run_id=run_id.clone() link now revoke/>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn ShareLinkRow(
+    run_id: String,
+    link: ShareLink,
+    now: i64,
+    revoke: ServerAction<RevokeShareLink>,
+) -> impl IntoView {
+    let l = link;
+    let usable = l.usable(now);
+    let state = match l.revoked_at_ms {
+        Some(at) => format!("revoked {}", format_utc(at)),
+        None if usable => "active".to_owned(),
+        None => "expired".to_owned(),
+    };
+    view! {
+        <tr>
+            <td>{format!("#{}", l.id)}</td>
+            <td>{l.created_by.clone()}</td>
+            <td>{format_utc(l.created_at_ms)}</td>
+            <td>{format_utc(l.expires_at_ms)}</td>
+            <td class="share-state">{state}</td>
+            <td>{usable.then(|| view! {
+                <button type="button" class="revoke"
+                    on:click=move |_| {
+                        revoke.dispatch(RevokeShareLink { id: run_id.clone(), link: l.id });
+                    }>
+                    "Revoke"
+                </button>
+            })}</td>
+        </tr>
     }
 }
 

@@ -37,23 +37,21 @@ fn decision_class(d: &FinalDecision) -> &'static str {
     }
 }
 
+/// What a sign-off counts for, in words, and its row's class.
+fn row_state(view: &SignOffView) -> (&'static str, &'static str) {
+    if view.void {
+        ("VOID: evidence changed", "signoff void")
+    } else if view.superseded {
+        ("superseded", "signoff superseded")
+    } else {
+        ("counts", "signoff")
+    }
+}
+
 #[component]
 fn SignOffRow(view: SignOffView) -> impl IntoView {
+    let (state, class) = row_state(&view);
     let s = view.signoff;
-    let state = if view.void {
-        "VOID: evidence changed"
-    } else if view.superseded {
-        "superseded"
-    } else {
-        "counts"
-    };
-    let class = if view.void {
-        "signoff void"
-    } else if view.superseded {
-        "signoff superseded"
-    } else {
-        "signoff"
-    };
     let decision_class = match s.decision {
         Decision::Go => "verdict go",
         Decision::NoGo => "verdict no-go",
@@ -77,6 +75,111 @@ fn SignOffRow(view: SignOffView) -> impl IntoView {
     }
 }
 
+/// The approvers' sign-offs, newest first.
+#[component]
+fn SignOffTable(signoffs: Vec<SignOffView>) -> impl IntoView {
+    view! {
+        <table class="signoffs" id="signoffs">
+            <thead><tr>
+                <th>"Approver"</th><th>"Decision"</th><th>"Comment"</th>
+                <th>"Time (UTC)"</th><th>"Evidence"</th><th>"State"</th>
+            </tr></thead>
+            <tbody>
+                {signoffs.into_iter().rev().map(|v| view! { <SignOffRow view=v/> }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// The system's recommendation, with how many criteria failed.
+#[component]
+fn Recommendation(state: SignOffState) -> impl IntoView {
+    let recommendation = match state.recommendation {
+        Some(v) => view! {
+            <span class=format!("verdict {}", v.as_str().to_lowercase())>{v.as_str()}</span>
+        }
+        .into_any(),
+        None => view! { <span class="verdict">"none (run did not finish)"</span> }.into_any(),
+    };
+    let failed = state.failed_criteria;
+    view! {
+        <p id="recommendation">
+            "System recommendation: " {recommendation}
+            {(failed > 0).then(|| format!(" ({failed} criteria failed)"))}
+        </p>
+    }
+}
+
+/// The block's reading part: recommendation, final decision, what it needs,
+/// the sign-offs and why the run cannot be signed (to those who could).
+#[component]
+fn SignOffSummary(state: SignOffState, can_sign: bool) -> impl IntoView {
+    let s = state;
+    view! {
+        <Recommendation state=s.clone()/>
+        {(!s.left_out_tests.is_empty()).then(|| view! {
+            <p class="warning" id="partial-run">
+                "Partial run: tests " {s.left_out_tests.join(", ")}
+                " of the plan were left out, so its criteria about them were not checked."
+            </p>
+        })}
+        <p id="final-decision">
+            "Final decision: "
+            <span class=decision_class(&s.decision)>{s.decision.describe()}</span>
+        </p>
+        {s.required_approvals_source.clone().map(|source| view! {
+            <p class="muted" id="required-approvals-source">
+                {format!("Required approvals: {}, from {source}.", s.required_approvals)}
+            </p>
+        })}
+        {(!s.evidence_intact && !s.signoffs.is_empty()).then(|| view! {
+            <div class="error-box void-warning" role="alert" id="signoff-void">
+                <p><strong>"The evidence no longer matches what was signed."</strong></p>
+                <p>"Every sign-off below is VOID: the evidence pack they are bound to is missing, altered, or differs from the digest recorded when the run ended."</p>
+            </div>
+        })}
+        {if s.signoffs.is_empty() {
+            view! { <p class="muted" id="no-signoffs">"Not signed yet."</p> }.into_any()
+        } else {
+            view! { <SignOffTable signoffs=s.signoffs.clone()/> }.into_any()
+        }}
+        {s.not_signable_because.clone().filter(|_| can_sign).map(|why| view! {
+            <p class="muted" id="not-signable">{format!("Cannot be signed: {why}.")}</p>
+        })}
+    }
+}
+
+/// The sign-off form's inputs and its action; they outlive the form, which
+/// is drawn again whenever the block changes.
+#[derive(Clone, Copy)]
+struct SignInputs {
+    decision: RwSignal<Decision>,
+    comment: RwSignal<String>,
+    override_reason: RwSignal<String>,
+    sign: ServerAction<SignRun>,
+    state: RwSignal<SignOffState>,
+}
+
+impl SignInputs {
+    /// Signing GO where criteria failed or tests were left out: a reason is
+    /// required.
+    fn needs_override(self) -> bool {
+        self.decision.get() == Decision::Go
+            && self
+                .state
+                .with(|s| s.failed_criteria > 0 || !s.left_out_tests.is_empty())
+    }
+
+    /// Why the last sign-off was refused, if it was.
+    fn refusal(self) -> Option<ApprovalError> {
+        match self.sign.value().get() {
+            Some(Ok(Err(e))) => Some(e),
+            Some(Err(e)) => Some(ApprovalError::status(500, e.to_string())),
+            _ => None,
+        }
+    }
+}
+
 /// The sign-off block; the form only when `can_sign`. `on_signed` runs
 /// after a sign-off is stored (the page reloads what it wrote: a new pack
 /// version).
@@ -87,11 +190,20 @@ pub fn SignOffPanel(
     can_sign: bool,
     #[prop(default = None)] on_signed: Option<Callback<()>>,
 ) -> impl IntoView {
-    let state = RwSignal::new(state);
-    let decision = RwSignal::new(Decision::Go);
-    let comment = RwSignal::new(String::new());
-    let override_reason = RwSignal::new(String::new());
-    let sign = ServerAction::<SignRun>::new();
+    let inputs = SignInputs {
+        decision: RwSignal::new(Decision::Go),
+        comment: RwSignal::new(String::new()),
+        override_reason: RwSignal::new(String::new()),
+        sign: ServerAction::<SignRun>::new(),
+        state: RwSignal::new(state),
+    };
+    let SignInputs {
+        comment,
+        override_reason,
+        sign,
+        state,
+        ..
+    } = inputs;
     Effect::new(move |_| {
         if let Some(Ok(Ok(new_state))) = sign.value().get() {
             state.set(new_state);
@@ -102,138 +214,94 @@ pub fn SignOffPanel(
             }
         }
     });
-    let refusal = move || match sign.value().get() {
-        Some(Ok(Err(e))) => Some(e),
-        Some(Err(e)) => Some(ApprovalError::status(500, e.to_string())),
-        _ => None,
-    };
+    view! {
+        <section class="signoff-panel" id="signoff">
+            <h2>"Sign-off"</h2>
+            {move || view! { <SignOffSummary state=state.get() can_sign/> }}
+            {move || (can_sign && state.with(|s| s.signable)).then(|| view! {
+                <SignOffForm run_id=run_id.clone() inputs/>
+            })}
+        </section>
+    }
+}
+
+/// One choice of the decision radios.
+#[component]
+fn DecisionRadio(decision: RwSignal<Decision>, value: Decision) -> impl IntoView {
+    view! {
+        <label>
+            <input type="radio" name="decision" value=value.as_str()
+                prop:checked=move || decision.get() == value
+                on:change=move |_| decision.set(value)/>
+            {format!(" {}", value.label())}
+        </label>
+    }
+}
+
+/// The GO / NO-GO form: decision, comment, and the override reason when
+/// one is needed.
+#[component]
+fn SignOffForm(run_id: String, inputs: SignInputs) -> impl IntoView {
+    let SignInputs {
+        decision,
+        comment,
+        override_reason,
+        sign,
+        ..
+    } = inputs;
     let field_error = move |field: &'static str| {
         move || {
-            refusal()
+            inputs
+                .refusal()
                 .filter(|e| e.field.as_deref() == Some(field))
                 .map(|e| view! { <p class="field-error" role="alert">{e.message}</p> })
         }
     };
     let general_error = move || {
-        refusal()
+        inputs
+            .refusal()
             .filter(|e| e.field.is_none())
             .map(|e| view! { <p class="error-box" role="alert" id="signoff-error">{e.message}</p> })
     };
-    let needs_override = move || {
-        decision.get() == Decision::Go
-            && state.with(|s| s.failed_criteria > 0 || !s.left_out_tests.is_empty())
-    };
-    let submit = {
-        let run_id = run_id.clone();
-        move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
-            let reason = override_reason.get();
-            sign.dispatch(SignRun {
-                id: run_id.clone(),
-                request: SignRequest {
-                    decision: decision.get(),
-                    comment: comment.get(),
-                    override_reason: needs_override().then_some(reason),
-                },
-            });
-        }
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let reason = override_reason.get();
+        sign.dispatch(SignRun {
+            id: run_id.clone(),
+            request: SignRequest {
+                decision: decision.get(),
+                comment: comment.get(),
+                override_reason: inputs.needs_override().then_some(reason),
+            },
+        });
     };
     view! {
-        <section class="signoff-panel" id="signoff">
-            <h2>"Sign-off"</h2>
-            {move || state.with(|s| {
-                let recommendation = match s.recommendation {
-                    Some(v) => view! {
-                        <span class=format!("verdict {}", v.as_str().to_lowercase())>{v.as_str()}</span>
-                    }.into_any(),
-                    None => view! { <span class="verdict">"none (run did not finish)"</span> }.into_any(),
-                };
-                let failed = s.failed_criteria;
-                view! {
-                    <p id="recommendation">
-                        "System recommendation: " {recommendation}
-                        {(failed > 0).then(|| format!(" ({failed} criteria failed)"))}
-                    </p>
-                    {(!s.left_out_tests.is_empty()).then(|| view! {
-                        <p class="warning" id="partial-run">
-                            "Partial run: tests " {s.left_out_tests.join(", ")}
-                            " of the plan were left out, so its criteria about them were not checked."
-                        </p>
-                    })}
-                    <p id="final-decision">
-                        "Final decision: "
-                        <span class=decision_class(&s.decision)>{s.decision.describe()}</span>
-                    </p>
-                    {s.required_approvals_source.clone().map(|source| view! {
-                        <p class="muted" id="required-approvals-source">
-                            {format!("Required approvals: {}, from {source}.", s.required_approvals)}
-                        </p>
-                    })}
-                    {(!s.evidence_intact && !s.signoffs.is_empty()).then(|| view! {
-                        <div class="error-box void-warning" role="alert" id="signoff-void">
-                            <p><strong>"The evidence no longer matches what was signed."</strong></p>
-                            <p>"Every sign-off below is VOID: the evidence pack they are bound to is missing, altered, or differs from the digest recorded when the run ended."</p>
-                        </div>
-                    })}
-                    {if s.signoffs.is_empty() {
-                        view! { <p class="muted" id="no-signoffs">"Not signed yet."</p> }.into_any()
-                    } else {
-                        view! {
-                            <table class="signoffs" id="signoffs">
-                                <thead><tr>
-                                    <th>"Approver"</th><th>"Decision"</th><th>"Comment"</th>
-                                    <th>"Time (UTC)"</th><th>"Evidence"</th><th>"State"</th>
-                                </tr></thead>
-                                <tbody>
-                                    {s.signoffs.iter().rev().cloned().map(|v| view! { <SignOffRow view=v/> }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any()
-                    }}
-                    {s.not_signable_because.clone().filter(|_| can_sign).map(|why| view! {
-                        <p class="muted" id="not-signable">{format!("Cannot be signed: {why}.")}</p>
-                    })}
-                }
+        <form class="signoff-form" id="signoff-form" on:submit=submit>
+            <fieldset>
+                <legend>"Your decision"</legend>
+                <DecisionRadio decision value=Decision::Go/>
+                <DecisionRadio decision value=Decision::NoGo/>
+            </fieldset>
+            <label for="signoff-comment">"Comment"</label>
+            <textarea id="signoff-comment" name="comment" rows="3"
+                prop:value=move || comment.get()
+                on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
+            {field_error("comment")}
+            {move || inputs.needs_override().then(|| view! {
+                <div class="warn-box">
+                    <label for="signoff-override">
+                        <strong>"Criteria failed: why sign GO anyway? (required)"</strong>
+                    </label>
+                    <textarea id="signoff-override" name="override_reason" rows="2"
+                        prop:value=move || override_reason.get()
+                        on:input=move |ev| override_reason.set(event_target_value(&ev))></textarea>
+                </div>
             })}
-            {move || (can_sign && state.with(|s| s.signable)).then(|| view! {
-                <form class="signoff-form" id="signoff-form" on:submit=submit.clone()>
-                    <fieldset>
-                        <legend>"Your decision"</legend>
-                        <label>
-                            <input type="radio" name="decision" value="go"
-                                prop:checked=move || decision.get() == Decision::Go
-                                on:change=move |_| decision.set(Decision::Go)/>
-                            " GO"
-                        </label>
-                        <label>
-                            <input type="radio" name="decision" value="no-go"
-                                prop:checked=move || decision.get() == Decision::NoGo
-                                on:change=move |_| decision.set(Decision::NoGo)/>
-                            " NO-GO"
-                        </label>
-                    </fieldset>
-                    <label for="signoff-comment">"Comment"</label>
-                    <textarea id="signoff-comment" name="comment" rows="3"
-                        prop:value=move || comment.get()
-                        on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
-                    {field_error("comment")}
-                    {move || needs_override().then(|| view! {
-                        <div class="warn-box">
-                            <label for="signoff-override">
-                                <strong>"Criteria failed: why sign GO anyway? (required)"</strong>
-                            </label>
-                            <textarea id="signoff-override" name="override_reason" rows="2"
-                                prop:value=move || override_reason.get()
-                                on:input=move |ev| override_reason.set(event_target_value(&ev))></textarea>
-                        </div>
-                    })}
-                    {field_error("override_reason")}
-                    {general_error}
-                    <button type="submit" id="signoff-submit" disabled=move || sign.pending().get()>
-                        "Sign"
-                    </button>
-                </form>
-            })}
-        </section>
+            {field_error("override_reason")}
+            {general_error}
+            <button type="submit" id="signoff-submit" disabled=move || sign.pending().get()>
+                "Sign"
+            </button>
+        </form>
     }
 }

@@ -112,41 +112,94 @@ fn parse_override(text: &str) -> Result<Option<u32>, String> {
     }
 }
 
-#[component]
-fn RunForm(folder: PlanFolder) -> impl IntoView {
-    let first = folder
-        .plans
-        .first()
-        .map(|p| p.file.clone())
-        .unwrap_or_default();
-    let use_paste = RwSignal::new(folder.plans.is_empty());
-    let file = RwSignal::new(first);
-    let pasted = RwSignal::new(String::new());
-    let environment = RwSignal::new(String::new());
-    let excluded = RwSignal::new(Vec::<String>::new());
-    let concurrency = RwSignal::new(String::new());
-    let rounds = RwSignal::new(String::new());
-    let duration = RwSignal::new(String::new());
+/// What the form holds, shared by its parts.
+#[derive(Clone, Copy)]
+struct FormInputs {
+    /// The plan is pasted, not chosen from the folder.
+    use_paste: RwSignal<bool>,
+    file: RwSignal<String>,
+    pasted: RwSignal<String>,
+    environment: RwSignal<String>,
+    /// Tests of the plan left out of the run.
+    excluded: RwSignal<Vec<String>>,
+    concurrency: RwSignal<String>,
+    rounds: RwSignal<String>,
+    duration: RwSignal<String>,
+}
 
-    let choice = move || {
-        if use_paste.get() {
+/// The override fields, by the name the launcher gives their errors.
+const OVERRIDE_FIELDS: [&str; 3] = ["concurrency", "rounds", "duration_s"];
+
+impl FormInputs {
+    fn new(folder: &PlanFolder) -> Self {
+        let first = folder
+            .plans
+            .first()
+            .map(|p| p.file.clone())
+            .unwrap_or_default();
+        FormInputs {
+            use_paste: RwSignal::new(folder.plans.is_empty()),
+            file: RwSignal::new(first),
+            pasted: RwSignal::new(String::new()),
+            environment: RwSignal::new(String::new()),
+            excluded: RwSignal::new(Vec::new()),
+            concurrency: RwSignal::new(String::new()),
+            rounds: RwSignal::new(String::new()),
+            duration: RwSignal::new(String::new()),
+        }
+    }
+
+    fn choice(self) -> PlanChoice {
+        if self.use_paste.get() {
             PlanChoice::Text {
                 name: "pasted.toml".to_owned(),
-                text: pasted.get(),
+                text: self.pasted.get(),
             }
         } else {
-            PlanChoice::File(file.get())
+            PlanChoice::File(self.file.get())
         }
-    };
-    let outline = Resource::new(choice, check_plan);
-    let start = ServerAction::<StartRun>::new();
-    let navigate = leptos_router::hooks::use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(Ok(run))) = start.value().get() {
-            navigate(&format!("/runs/{}", run.id), Default::default());
+    }
+
+    fn overrides(self) -> [(&'static str, RwSignal<String>); 3] {
+        [
+            ("concurrency", self.concurrency),
+            ("rounds", self.rounds),
+            ("duration_s", self.duration),
+        ]
+    }
+
+    /// The overrides that are not positive integers, with why.
+    fn local_errors(self) -> Vec<(&'static str, String)> {
+        self.overrides()
+            .into_iter()
+            .filter_map(|(name, value)| parse_override(&value.get()).err().map(|e| (name, e)))
+            .collect()
+    }
+
+    /// The request to start, running the tests of `outline` not left out.
+    fn request(self, outline: Option<PlanOutline>) -> LaunchRequest {
+        let tests = outline.map(|o| {
+            let excluded = self.excluded.get();
+            o.tests
+                .into_iter()
+                .map(|t| t.id)
+                .filter(|id| !excluded.contains(id))
+                .collect::<Vec<_>>()
+        });
+        LaunchRequest {
+            plan: Some(self.choice()),
+            environment: Some(self.environment.get()).filter(|e| !e.is_empty()),
+            tests,
+            concurrency: parse_override(&self.concurrency.get()).ok().flatten(),
+            rounds: parse_override(&self.rounds.get()).ok().flatten(),
+            duration_s: parse_override(&self.duration.get()).ok().flatten(),
         }
-    });
-    let launch_error = move || match start.value().get() {
+    }
+}
+
+/// Why the last start was refused, if it was.
+fn launch_error(start: ServerAction<StartRun>) -> Option<LaunchError> {
+    match start.value().get() {
         Some(Ok(Err(e))) => Some(e),
         Some(Err(e)) => Some(LaunchError {
             field: String::new(),
@@ -154,116 +207,124 @@ fn RunForm(folder: PlanFolder) -> impl IntoView {
             problems: vec![],
         }),
         _ => None,
-    };
-    let field_error = move |field: &'static str| {
-        move || {
-            launch_error()
-                .filter(|e| e.field == field)
-                .map(|e| e.message)
+    }
+}
+
+#[component]
+fn RunForm(folder: PlanFolder) -> impl IntoView {
+    let inputs = FormInputs::new(&folder);
+    let outline = Resource::new(move || inputs.choice(), check_plan);
+    let start = ServerAction::<StartRun>::new();
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(Ok(run))) = start.value().get() {
+            navigate(&format!("/runs/{}", run.id), Default::default());
         }
-    };
-    let local_errors = move || {
-        [
-            ("concurrency", concurrency),
-            ("rounds", rounds),
-            ("duration_s", duration),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| parse_override(&value.get()).err().map(|e| (name, e)))
-        .collect::<Vec<_>>()
-    };
-    let local_error = move |field: &'static str| {
-        move || {
-            local_errors()
-                .into_iter()
-                .find(|(name, _)| *name == field)
-                .map(|(_, e)| e)
-        }
-    };
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if !local_errors().is_empty() {
+        if !inputs.local_errors().is_empty() {
             return;
         }
-        let tests = outline
-            .get()
-            .and_then(|o| o.ok())
-            .and_then(|o| o.ok())
-            .map(|o| {
-                let excluded = excluded.get();
-                o.tests
-                    .into_iter()
-                    .map(|t| t.id)
-                    .filter(|id| !excluded.contains(id))
-                    .collect::<Vec<_>>()
-            });
+        let outline = outline.get().and_then(|o| o.ok()).and_then(|o| o.ok());
         start.dispatch(StartRun {
-            request: LaunchRequest {
-                plan: Some(choice()),
-                environment: Some(environment.get()).filter(|e| !e.is_empty()),
-                tests,
-                concurrency: parse_override(&concurrency.get()).ok().flatten(),
-                rounds: parse_override(&rounds.get()).ok().flatten(),
-                duration_s: parse_override(&duration.get()).ok().flatten(),
-            },
+            request: inputs.request(outline),
         });
     };
-
-    let plans = folder.plans.clone();
     view! {
         <form class="run-form" on:submit=submit novalidate>
-            <fieldset>
-                <legend>"Plan"</legend>
-                <label class="inline">
-                    <input type="radio" name="source" prop:checked=move || !use_paste.get()
-                        disabled=plans.is_empty()
-                        on:change=move |_| use_paste.set(false)/>
-                    " From " <code>{folder.folder.clone()}</code>
-                </label>
-                <select id="plan-file" name="plan" aria-label="Plan file"
-                    disabled=move || use_paste.get()
-                    on:change=move |ev| { file.set(event_target_value(&ev)); excluded.set(vec![]); }>
-                    {plans.iter().map(|p| {
-                        let f = p.file.clone();
-                        view! { <option value=f.clone() selected=move || file.get() == f>{p.file.clone()}</option> }
-                    }).collect_view()}
-                </select>
-                <label class="inline">
-                    <input type="radio" name="source" prop:checked=move || use_paste.get()
-                        on:change=move |_| use_paste.set(true)/>
-                    " Paste a plan (TOML)"
-                </label>
-                <Show when=move || use_paste.get()>
-                    <textarea id="plan-text" rows="14" spellcheck="false" aria-label="Plan TOML"
-                        prop:value=move || pasted.get()
-                        on:change=move |ev| pasted.set(event_target_value(&ev))></textarea>
-                </Show>
-            </fieldset>
+            <PlanSource folder inputs/>
             <Transition fallback=|| view! { <p class="loading">"Checking the plan…"</p> }>
                 {move || Suspend::new(async move {
                     match outline.await {
                         Err(e) => view! { <p class="error-box" role="alert">{e.to_string()}</p> }.into_any(),
                         Ok(Err(e)) => view! { <PlanProblems error=e/> }.into_any(),
-                        Ok(Ok(o)) => view! { <OutlineFields outline=o environment excluded/> }.into_any(),
+                        Ok(Ok(o)) => view! {
+                            <OutlineFields outline=o environment=inputs.environment excluded=inputs.excluded/>
+                        }.into_any(),
                     }
                 })}
             </Transition>
-            <fieldset>
-                <legend>"Overrides (empty: as the plan says)"</legend>
-                <div class="overrides">
-                    <OverrideInput id="concurrency" label="Concurrency" value=concurrency
-                        error=Signal::derive(move || local_error("concurrency")().or_else(field_error("concurrency")))/>
-                    <OverrideInput id="rounds" label="Rounds" value=rounds
-                        error=Signal::derive(move || local_error("rounds")().or_else(field_error("rounds")))/>
-                    <OverrideInput id="duration_s" label="Duration (s)" value=duration
-                        error=Signal::derive(move || local_error("duration_s")().or_else(field_error("duration_s")))/>
-                </div>
-            </fieldset>
-            {move || launch_error().filter(|e| !["concurrency", "rounds", "duration_s"].contains(&e.field.as_str())).map(|e| view! { <PlanProblems error=e/> })}
+            <OverrideFields inputs start/>
+            {move || launch_error(start).filter(|e| !OVERRIDE_FIELDS.contains(&e.field.as_str())).map(|e| view! { <PlanProblems error=e/> })}
             <button type="submit" class="primary" id="start-run" disabled=move || start.pending().get()>
                 {move || if start.pending().get() { "Starting…" } else { "Run" }}
             </button>
         </form>
+    }
+}
+
+/// Where the plan comes from: a file of the plans folder, or pasted TOML.
+#[component]
+fn PlanSource(folder: PlanFolder, inputs: FormInputs) -> impl IntoView {
+    let FormInputs {
+        use_paste,
+        file,
+        pasted,
+        excluded,
+        ..
+    } = inputs;
+    let plans = folder.plans;
+    view! {
+        <fieldset>
+            <legend>"Plan"</legend>
+            <label class="inline">
+                <input type="radio" name="source" prop:checked=move || !use_paste.get()
+                    disabled=plans.is_empty()
+                    on:change=move |_| use_paste.set(false)/>
+                " From " <code>{folder.folder}</code>
+            </label>
+            <select id="plan-file" name="plan" aria-label="Plan file"
+                disabled=move || use_paste.get()
+                on:change=move |ev| { file.set(event_target_value(&ev)); excluded.set(vec![]); }>
+                {plans.iter().map(|p| {
+                    let f = p.file.clone();
+                    view! { <option value=f.clone() selected=move || file.get() == f>{p.file.clone()}</option> }
+                }).collect_view()}
+            </select>
+            <label class="inline">
+                <input type="radio" name="source" prop:checked=move || use_paste.get()
+                    on:change=move |_| use_paste.set(true)/>
+                " Paste a plan (TOML)"
+            </label>
+            <Show when=move || use_paste.get()>
+                <textarea id="plan-text" rows="14" spellcheck="false" aria-label="Plan TOML"
+                    prop:value=move || pasted.get()
+                    on:change=move |ev| pasted.set(event_target_value(&ev))></textarea>
+            </Show>
+        </fieldset>
+    }
+}
+
+/// The overrides of the plan's load, each with its error: the form's own
+/// check first, then the launcher's.
+#[component]
+fn OverrideFields(inputs: FormInputs, start: ServerAction<StartRun>) -> impl IntoView {
+    let error = move |field: &'static str| {
+        Signal::derive(move || {
+            let local = inputs
+                .local_errors()
+                .into_iter()
+                .find(|(name, _)| *name == field);
+            local.map(|(_, e)| e).or_else(|| {
+                launch_error(start)
+                    .filter(|e| e.field == field)
+                    .map(|e| e.message)
+            })
+        })
+    };
+    view! {
+        <fieldset>
+            <legend>"Overrides (empty: as the plan says)"</legend>
+            <div class="overrides">
+                <OverrideInput id="concurrency" label="Concurrency" value=inputs.concurrency
+                    error=error("concurrency")/>
+                <OverrideInput id="rounds" label="Rounds" value=inputs.rounds
+                    error=error("rounds")/>
+                <OverrideInput id="duration_s" label="Duration (s)" value=inputs.duration
+                    error=error("duration_s")/>
+            </div>
+        </fieldset>
     }
 }
 

@@ -10,7 +10,7 @@ use crate::components::report_charts::ReportCharts;
 use crate::components::share_links::SharePanel;
 use crate::components::signoff::SignOffPanel;
 use engine::access::{Principal, Role, ShareLink, SignOffState};
-use engine::launch::EvidenceSummary;
+use engine::launch::{EvidenceFile, EvidenceSummary};
 use engine::run::{format_duration, format_utc, RunSummary};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -109,78 +109,28 @@ pub fn ReportView(
     evidence_base: String,
     #[prop(default = None)] on_signed: Option<Callback<()>>,
 ) -> impl IntoView {
-    let run = report.run;
-    let me = report.me.clone();
+    let me = report.me;
     let can_sign = me.as_ref().is_some_and(|p| p.can(Role::Approver));
     let can_share = me.as_ref().is_some_and(|p| p.can(Role::Operator));
-    let shared = me.is_none();
-    let signoff = report.signoff.clone();
-    let shares = report.shares.clone();
-    let run_id = run.id.clone();
+    let run_id = report.run.id.clone();
+    let shares = report.shares;
     let as_of = report.as_of_ms;
+    view! {
+        <RunHead run=report.run shared=me.is_none()/>
+        <SignOffPanel run_id=run_id.clone() state=report.signoff can_sign on_signed/>
+        {can_share.then(|| view! { <SharePanel run_id=run_id.clone() shares now=as_of/> })}
+        <EvidenceSection evidence=report.evidence evidence_base/>
+    }
+}
+
+/// The report's title, the run's status, verdict and times, and its error.
+#[component]
+fn RunHead(run: RunSummary, shared: bool) -> impl IntoView {
     let verdict = run.verdict.map(|v| v.as_str()).unwrap_or("no verdict");
     let verdict_class = match run.verdict {
         Some(engine::run::Verdict::Go) => "verdict go",
         Some(engine::run::Verdict::NoGo) => "verdict no-go",
         None => "verdict",
-    };
-    let evidence = match report.evidence {
-        None => view! {
-            <div class="empty-state">
-                <p><strong>"No evidence pack for this run yet."</strong></p>
-                <p>"A pack is written when a run finishes or is aborted."</p>
-            </div>
-        }
-        .into_any(),
-        Some(ev) => {
-            let status = if ev.intact {
-                view! {
-                    <p class="integrity ok" id="integrity">
-                        {format!("Evidence pack v{} verified: all {} files match the manifest (sha256 {}).", ev.version, ev.files.len(), ev.manifest_sha256)}
-                    </p>
-                }
-                .into_any()
-            } else {
-                view! {
-                    <div class="integrity broken error-box" role="alert" id="integrity">
-                        <p><strong>{format!("Evidence pack v{} does NOT match its manifest.", ev.version)}</strong></p>
-                        <ul>{ev.problems.iter().map(|p| view! { <li>{p.clone()}</li> }).collect_view()}</ul>
-                    </div>
-                }
-                .into_any()
-            };
-            let has_html = ev.files.iter().any(|f| f.name == "report.html" && f.intact);
-            let results_url = ev
-                .files
-                .iter()
-                .any(|f| f.name == "results.json" && f.intact)
-                .then(|| format!("{evidence_base}/results.json"));
-            let files = ev.files.clone();
-            let base_links = evidence_base.clone();
-            view! {
-                {status}
-                <h2>"Files"</h2>
-                <ul class="pack-files" id="pack-files">
-                    {files.into_iter().map(|f| {
-                        let href = format!("{}/{}", base_links, f.name);
-                        view! {
-                            <li>
-                                <a href=href download=f.name.clone()>{f.name.clone()}</a>
-                                " " <span class="muted">{format!("{} bytes", f.bytes)}</span>
-                                {(!f.intact).then(|| view! { " " <strong class="verdict no-go">"altered or missing"</strong> })}
-                            </li>
-                        }
-                    }).collect_view()}
-                </ul>
-                {results_url.map(|results_url| view! { <ReportCharts results_url/> })}
-                {has_html.then(|| view! {
-                    <h2>"Report"</h2>
-                    <iframe class="report-frame" title="Evidence report"
-                        src=format!("{evidence_base}/report.html?inline=1")></iframe>
-                })}
-            }
-            .into_any()
-        }
     };
     view! {
         <div class="page-head">
@@ -194,8 +144,80 @@ pub fn ReportView(
             {run.duration_ms().map(|d| format!(" · took {}", format_duration(d)))}
         </p>
         {run.error.clone().map(|e| view! { <p class="error-box">{e}</p> })}
-        <SignOffPanel run_id=run_id.clone() state=signoff can_sign on_signed/>
-        {can_share.then(|| view! { <SharePanel run_id=run_id.clone() shares now=as_of/> })}
-        {evidence}
+    }
+}
+
+/// The evidence pack: whether it verifies, its files, the charts and the
+/// report itself; or that there is none yet.
+#[component]
+fn EvidenceSection(evidence: Option<EvidenceSummary>, evidence_base: String) -> impl IntoView {
+    let Some(ev) = evidence else {
+        return view! {
+            <div class="empty-state">
+                <p><strong>"No evidence pack for this run yet."</strong></p>
+                <p>"A pack is written when a run finishes or is aborted."</p>
+            </div>
+        }
+        .into_any();
+    };
+    let has_html = ev.files.iter().any(|f| f.name == "report.html" && f.intact);
+    let results_url = ev
+        .files
+        .iter()
+        .any(|f| f.name == "results.json" && f.intact)
+        .then(|| format!("{evidence_base}/results.json"));
+    let files = ev.files.clone();
+    view! {
+        <Integrity evidence=ev/>
+        <h2>"Files"</h2>
+        <PackFiles files base=evidence_base.clone()/>
+        {results_url.map(|results_url| view! { <ReportCharts results_url/> })}
+        {has_html.then(|| view! {
+            <h2>"Report"</h2>
+            <iframe class="report-frame" title="Evidence report"
+                src=format!("{evidence_base}/report.html?inline=1")></iframe>
+        })}
+    }
+    .into_any()
+}
+
+/// Whether every file of the pack matches its manifest, or which do not.
+#[component]
+fn Integrity(evidence: EvidenceSummary) -> impl IntoView {
+    let ev = evidence;
+    if ev.intact {
+        view! {
+            <p class="integrity ok" id="integrity">
+                {format!("Evidence pack v{} verified: all {} files match the manifest (sha256 {}).", ev.version, ev.files.len(), ev.manifest_sha256)}
+            </p>
+        }
+        .into_any()
+    } else {
+        view! {
+            <div class="integrity broken error-box" role="alert" id="integrity">
+                <p><strong>{format!("Evidence pack v{} does NOT match its manifest.", ev.version)}</strong></p>
+                <ul>{ev.problems.iter().map(|p| view! { <li>{p.clone()}</li> }).collect_view()}</ul>
+            </div>
+        }
+        .into_any()
+    }
+}
+
+/// A download link for every file of the pack, under `base`.
+#[component]
+fn PackFiles(files: Vec<EvidenceFile>, base: String) -> impl IntoView {
+    view! {
+        <ul class="pack-files" id="pack-files">
+            {files.into_iter().map(|f| {
+                let href = format!("{}/{}", base, f.name);
+                view! {
+                    <li>
+                        <a href=href download=f.name.clone()>{f.name.clone()}</a>
+                        " " <span class="muted">{format!("{} bytes", f.bytes)}</span>
+                        {(!f.intact).then(|| view! { " " <strong class="verdict no-go">"altered or missing"</strong> })}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
     }
 }
