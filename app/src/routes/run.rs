@@ -9,7 +9,7 @@ use crate::charts::{latency_over_time, recovery_timeline, throughput_over_time};
 use crate::components::chart::InteractiveChart;
 use crate::components::error_view::ErrorView;
 use crate::live::{LiveRun, LiveTest};
-use engine::run::{format_duration, format_utc, RunSummary, StoredEvent};
+use engine::run::{format_duration, format_utc, RunSummary, StoredEvent, Verdict};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -72,29 +72,33 @@ pub fn RunPage() -> impl IntoView {
 
 #[component]
 fn LiveView(detail: RunDetail) -> impl IntoView {
-    let run = detail.run.clone();
-    let id = run.id.clone();
     let live = RwSignal::new(LiveRun::from_events(&detail.events));
     #[cfg(feature = "hydrate")]
     {
-        let id = id.clone();
+        let id = detail.run.id.clone();
         Effect::new(move |started: Option<()>| {
             if started.is_none() {
                 follow(id.clone(), live);
             }
         });
     }
+    view! {
+        <RunHead run=detail.run live/>
+        <TestsTable live/>
+        <Charts live/>
+        <EventLog live/>
+    }
+}
+
+/// The run's title, abort button, status, verdict and error.
+#[component]
+fn RunHead(run: RunSummary, live: RwSignal<LiveRun>) -> impl IntoView {
+    let id = run.id.clone();
     let abort = ServerAction::<AbortRun>::new();
     let abort_id = id.clone();
-    let status = move || {
-        live.with(|l| {
-            l.status
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_else(|| run.status.as_str().to_owned())
-        })
-    };
-    let running = move || matches!(status().as_str(), "queued" | "running");
-    let verdict = move || live.with(|l| l.verdict.map(|v| v.as_str().to_owned()));
+    let status = move || live.with(|l| l.status).unwrap_or(run.status);
+    let running = move || !status().is_terminal();
+    let verdict = move || live.with(|l| l.verdict);
     let started = run
         .started_at_ms
         .map(format_utc)
@@ -120,11 +124,11 @@ fn LiveView(detail: RunDetail) -> impl IntoView {
             </Show>
         </div>
         <p class="run-meta">
-            <span id="run-status" class=move || format!("status {}", status())>{status}</span>
+            <span id="run-status" class=move || format!("status {}", status())>{move || status().as_str()}</span>
             " "
             {move || verdict().map(|v| {
-                let class = if v == "GO" { "verdict go" } else { "verdict no-go" };
-                view! { <span id="run-verdict" class=class>{v}</span> }
+                let class = if v == Verdict::Go { "verdict go" } else { "verdict no-go" };
+                view! { <span id="run-verdict" class=class>{v.as_str()}</span> }
             })}
             " · started " {started}
             {duration.map(|d| format!(" · took {d}"))}
@@ -135,6 +139,13 @@ fn LiveView(detail: RunDetail) -> impl IntoView {
             }
         </p>
         {move || live.with(|l| l.error.clone()).map(|e| view! { <p class="error-box" role="alert">{e}</p> })}
+    }
+}
+
+/// One row per test.
+#[component]
+fn TestsTable(live: RwSignal<LiveRun>) -> impl IntoView {
+    view! {
         <section aria-labelledby="tests-h">
             <h2 id="tests-h">"Tests"</h2>
             <div class="table-wrap">
@@ -153,14 +164,20 @@ fn LiveView(detail: RunDetail) -> impl IntoView {
                     <tbody>
                         <For
                             each=move || live.with(|l| l.tests.clone())
-                            key=|t| (t.id.clone(), t.state.clone(), t.done, t.windows.len())
+                            key=|t| (t.id.clone(), t.state.as_str(), t.done, t.windows.len())
                             children=move |t| view! { <TestRow test=t/> }
                         />
                     </tbody>
                 </table>
             </div>
         </section>
-        <Charts live/>
+    }
+}
+
+/// Every event of the run, one line each.
+#[component]
+fn EventLog(live: RwSignal<LiveRun>) -> impl IntoView {
+    view! {
         <section aria-labelledby="log-h">
             <h2 id="log-h">"Event log"</h2>
             <ol class="event-log" id="event-log">
@@ -181,11 +198,11 @@ fn LiveView(detail: RunDetail) -> impl IntoView {
 fn TestRow(test: LiveTest) -> impl IntoView {
     let progress = test.progress().unwrap_or(0.0);
     let last = test.last_window().cloned();
-    let state_class = format!("state {}", test.state.to_lowercase());
+    let state_class = format!("state {}", test.state.as_str().to_lowercase());
     view! {
         <tr>
             <th scope="row">{test.id.clone()} " " <span class="muted">{test.title.clone()}</span></th>
-            <td><span class=state_class>{test.state.clone()}</span></td>
+            <td><span class=state_class>{test.state.as_str()}</span></td>
             <td>
                 <progress max="1" value=progress aria-label=format!("{} progress", test.id)></progress>
                 " " {test.done}
@@ -319,6 +336,8 @@ fn follow(id: String, live: RwSignal<LiveRun>) {
         let Some(text) = msg.data().as_string() else {
             return;
         };
+        // A stored event: its number, time, kind and JSON; `apply`
+        // decodes the typed event.
         let Ok(event) = serde_json::from_str::<StoredEvent>(&text) else {
             return;
         };

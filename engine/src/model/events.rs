@@ -68,6 +68,40 @@ pub enum ProgressEvent {
     },
 }
 
+impl ProgressEvent {
+    /// Every event's kind, as its `event` tag spells it.
+    pub const KINDS: [&'static str; 5] = [
+        "run_started",
+        "test_started",
+        "window",
+        "test_finished",
+        "run_finished",
+    ];
+
+    /// Its kind: the `event` tag of its JSON (`run_started`, `window`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProgressEvent::RunStarted { .. } => "run_started",
+            ProgressEvent::TestStarted { .. } => "test_started",
+            ProgressEvent::Window { .. } => "window",
+            ProgressEvent::TestFinished { .. } => "test_finished",
+            ProgressEvent::RunFinished { .. } => "run_finished",
+        }
+    }
+
+    /// Puts `run_id` wherever the event names its run (the start and the
+    /// results): the engine numbers its own runs, a server its own.
+    pub fn set_run_id(&mut self, id: &str) {
+        match self {
+            ProgressEvent::RunStarted { run_id, .. } => id.clone_into(run_id),
+            ProgressEvent::RunFinished { results } => id.clone_into(&mut results.run_id),
+            ProgressEvent::TestStarted { .. }
+            | ProgressEvent::Window { .. }
+            | ProgressEvent::TestFinished { .. } => {}
+        }
+    }
+}
+
 /// Receives progress events. Called from the engine's tasks: keep it quick
 /// and never block (hand events to a channel when they need slow work).
 pub trait Sink: Send + Sync {

@@ -11,5 +11,6 @@ pub mod metrics;
 pub mod plan;
 pub mod results;
 pub mod run;
+pub mod run_event;
 pub mod template;
 pub mod time;

@@ -1,21 +1,74 @@
-//! The event writer of a web-launched run: numbers the engine's events in
-//! the order they come, stores them in batches and broadcasts each once
-//! stored. When the database cannot be reached the run keeps measuring:
-//! events are held in memory, in order, and the writer retries with
-//! backoff until the database answers again; no number is skipped or
-//! written twice (the store's append is idempotent per sequence number).
-//! Holding more than the configured bound stops the run with the reason.
+//! Writing a web-launched run's record while the database may be away.
+//!
+//! The event writer numbers the run's events in the order they come,
+//! stores them in batches and broadcasts each once stored. When the
+//! database cannot be reached the run keeps measuring: events are held in
+//! memory, in order, and the writer retries with backoff until the
+//! database answers again; no number is skipped or written twice (the
+//! store's append is idempotent per sequence number). Holding more than
+//! the configured bound stops the run with the reason. [`persist`] retries
+//! a single write (a status, an error, an evidence digest) with the same
+//! [`Backoff`], and [`seal_interrupted`] closes the record of runs a
+//! previous server process left unfinished.
 
-use engine::run::StoredEvent;
+use super::sink::EventSink;
+use engine::run::{RunStatus, RunSummary, StoredEvent};
+use engine::run_event::RunEvent;
 use engine::store::{RunStore, StoreError};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// An event as the run's sink hands it over: kind and payload.
-pub type RawEvent = (String, serde_json::Value);
+/// An event as the run's sink hands it over.
+pub type RawEvent = RunEvent;
+
+/// Waits between attempts at a write the database did not take: the first
+/// is `min`, each next one twice the last, up to `max`; a success starts
+/// over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    /// The server's first wait.
+    pub const MIN: Duration = Duration::from_millis(100);
+    /// The server's longest wait.
+    pub const MAX: Duration = Duration::from_secs(5);
+
+    pub fn new(min: Duration, max: Duration) -> Self {
+        Backoff {
+            min,
+            max,
+            next: min,
+        }
+    }
+
+    /// The wait before the next attempt; the one after doubles.
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (delay * 2).min(self.max);
+        delay
+    }
+
+    /// A write went through: the next failure waits the least again.
+    pub fn reset(&mut self) {
+        self.next = self.min;
+    }
+}
+
+impl Default for Backoff {
+    /// The server's: 100 ms, doubling up to 5 s.
+    fn default() -> Self {
+        Backoff::new(Backoff::MIN, Backoff::MAX)
+    }
+}
 
 /// How the writer behaves when the database is slow or gone.
 #[derive(Debug, Clone, Copy)]
@@ -24,9 +77,8 @@ pub struct WriterConfig {
     pub bound: usize,
     /// Events per insert.
     pub batch: usize,
-    /// First wait after a failed write; doubles up to `max_backoff`.
-    pub min_backoff: Duration,
-    pub max_backoff: Duration,
+    /// Waits after failed writes.
+    pub backoff: Backoff,
 }
 
 impl WriterConfig {
@@ -35,8 +87,7 @@ impl WriterConfig {
         WriterConfig {
             bound: bound.max(1),
             batch: 256,
-            min_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
+            backoff: Backoff::default(),
         }
     }
 }
@@ -65,136 +116,357 @@ pub fn overflow_reason(held: usize, bound: usize, outage: Duration) -> String {
     )
 }
 
+/// A run's event writer at work.
+pub struct RunWriter {
+    run_id: String,
+    task: JoinHandle<WriterReport>,
+}
+
+/// Starts a run's event writer: it stores and broadcasts (on `live`) what
+/// the returned sink hands it, until every sender is gone (see
+/// [`write_events`]).
+pub fn start(
+    store: Arc<dyn RunStore>,
+    run_id: &str,
+    live: broadcast::Sender<StoredEvent>,
+    config: WriterConfig,
+    on_overflow: impl FnOnce(String) + Send + 'static,
+    halt: CancellationToken,
+) -> (EventSink, RunWriter) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(write_events(
+        store,
+        run_id.to_owned(),
+        rx,
+        live,
+        config,
+        on_overflow,
+        halt,
+    ));
+    let sink = EventSink {
+        run_id: run_id.to_owned(),
+        tx,
+    };
+    let writer = RunWriter {
+        run_id: run_id.to_owned(),
+        task,
+    };
+    (sink, writer)
+}
+
+impl RunWriter {
+    /// Waits until the writer has stored what it was handed (once every
+    /// sender is dropped) and logs the outages it went through.
+    pub async fn finish(self) {
+        let id = self.run_id;
+        match self.task.await {
+            Ok(report) if report.retries > 0 => tracing::info!(
+                "run {id}: {} events stored after {} failed writes (at most {} held at once)",
+                report.stored,
+                report.retries,
+                report.peak_held
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("run {id}: event writer failed: {e}"),
+        }
+    }
+}
+
 /// Runs until `rx` closes and every event is stored, or until `halt`.
 /// `on_overflow` is called once, with the reason, when more than
 /// `config.bound` events are held.
 pub async fn write_events(
     store: Arc<dyn RunStore>,
     run_id: String,
-    mut rx: mpsc::UnboundedReceiver<RawEvent>,
+    rx: mpsc::UnboundedReceiver<RawEvent>,
     live: broadcast::Sender<StoredEvent>,
     config: WriterConfig,
     on_overflow: impl FnOnce(String) + Send,
     halt: CancellationToken,
 ) -> WriterReport {
-    let mut report = WriterReport::default();
-    let mut pending: VecDeque<StoredEvent> = VecDeque::new();
-    let mut seq = 0i64;
-    let mut closed = false;
-    let mut on_overflow = Some(on_overflow);
-    let mut delay = config.min_backoff;
-    let mut retry_at: Option<tokio::time::Instant> = None;
-    let mut outage_since: Option<Instant> = None;
-    let mut push = |pending: &mut VecDeque<StoredEvent>, (kind, data): RawEvent| {
-        seq += 1;
-        pending.push_back(StoredEvent {
-            seq,
-            at_ms: crate::db::now_ms(),
-            kind,
-            data: data.to_string(),
-        });
+    let mut writer = Writer {
+        store,
+        run_id,
+        rx,
+        live,
+        config,
+        on_overflow: Some(on_overflow),
+        halt,
+        pending: VecDeque::new(),
+        seq: 0,
+        closed: false,
+        backoff: config.backoff,
+        retry_at: None,
+        outage_since: None,
+        report: WriterReport::default(),
     };
-    loop {
-        // Take everything that arrived.
-        while !closed {
-            match rx.try_recv() {
-                Ok(event) => push(&mut pending, event),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => closed = true,
-            }
-        }
-        report.peak_held = report.peak_held.max(pending.len());
-        if pending.len() > config.bound {
-            if let Some(stop) = on_overflow.take() {
-                let outage = outage_since.map(|t| t.elapsed()).unwrap_or_default();
-                let reason = overflow_reason(pending.len(), config.bound, outage);
-                tracing::error!("run {run_id}: {reason}");
-                stop(reason);
-            }
-        }
-        if pending.is_empty() {
-            if closed {
+    writer.run().await;
+    writer.finish()
+}
+
+/// The writer's state between steps.
+struct Writer<F> {
+    store: Arc<dyn RunStore>,
+    run_id: String,
+    rx: mpsc::UnboundedReceiver<RawEvent>,
+    live: broadcast::Sender<StoredEvent>,
+    config: WriterConfig,
+    on_overflow: Option<F>,
+    halt: CancellationToken,
+    /// Numbered, not yet stored, in order.
+    pending: VecDeque<StoredEvent>,
+    /// The last number given.
+    seq: i64,
+    /// The sink is gone: nothing more will come.
+    closed: bool,
+    backoff: Backoff,
+    /// When to try the next write after a failed one.
+    retry_at: Option<tokio::time::Instant>,
+    /// Since when writes fail.
+    outage_since: Option<Instant>,
+    report: WriterReport,
+}
+
+impl<F: FnOnce(String) + Send> Writer<F> {
+    async fn run(&mut self) {
+        loop {
+            self.take_arrived();
+            self.check_bound();
+            let go_on = if self.pending.is_empty() {
+                if self.closed {
+                    break;
+                }
+                self.wait_for_event().await
+            } else if let Some(at) = self.retry_at {
+                self.wait_for_retry(at).await
+            } else {
+                self.write_batch().await
+            };
+            if !go_on {
                 break;
             }
-            tokio::select! {
-                event = rx.recv() => match event {
-                    Some(event) => push(&mut pending, event),
-                    None => closed = true,
-                },
-                () = halt.cancelled() => break,
-            }
-            continue;
         }
-        if let Some(at) = retry_at {
-            tokio::select! {
-                () = tokio::time::sleep_until(at) => retry_at = None,
-                event = rx.recv(), if !closed => match event {
-                    Some(event) => push(&mut pending, event),
-                    None => closed = true,
-                },
-                () = halt.cancelled() => break,
+    }
+
+    /// Numbers an event and holds it until stored.
+    fn push(&mut self, event: Option<RawEvent>) {
+        match event {
+            Some(event) => {
+                self.seq += 1;
+                let at_ms = crate::db::now_ms();
+                self.pending.push_back(event.stored(self.seq, at_ms));
             }
-            continue;
+            None => self.closed = true,
         }
-        let n = pending.len().min(config.batch);
-        let batch: Vec<StoredEvent> = pending.iter().take(n).cloned().collect();
+    }
+
+    /// Takes everything that arrived.
+    fn take_arrived(&mut self) {
+        while !self.closed {
+            match self.rx.try_recv() {
+                Ok(event) => self.push(Some(event)),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.closed = true,
+            }
+        }
+        self.report.peak_held = self.report.peak_held.max(self.pending.len());
+    }
+
+    /// Stops the run, once, when it holds more than the bound.
+    fn check_bound(&mut self) {
+        if self.pending.len() <= self.config.bound {
+            return;
+        }
+        if let Some(stop) = self.on_overflow.take() {
+            let outage = self.outage_since.map(|t| t.elapsed()).unwrap_or_default();
+            let reason = overflow_reason(self.pending.len(), self.config.bound, outage);
+            tracing::error!("run {}: {reason}", self.run_id);
+            stop(reason);
+        }
+    }
+
+    /// Waits for the next event; `false` when the server halts.
+    async fn wait_for_event(&mut self) -> bool {
+        let event = tokio::select! {
+            event = self.rx.recv() => event,
+            () = self.halt.cancelled() => return false,
+        };
+        self.push(event);
+        true
+    }
+
+    /// Waits for the time of the next attempt, taking events meanwhile;
+    /// `false` when the server halts.
+    async fn wait_for_retry(&mut self, at: tokio::time::Instant) -> bool {
+        let closed = self.closed;
+        let event = tokio::select! {
+            () = tokio::time::sleep_until(at) => {
+                self.retry_at = None;
+                return true;
+            }
+            event = self.rx.recv(), if !closed => event,
+            () = self.halt.cancelled() => return false,
+        };
+        self.push(event);
+        true
+    }
+
+    /// Stores the oldest held events; `false` when the server halts.
+    async fn write_batch(&mut self) -> bool {
+        let n = self.pending.len().min(self.config.batch);
+        let batch: Vec<StoredEvent> = self.pending.iter().take(n).cloned().collect();
         let outcome = tokio::select! {
-            outcome = store.append_events(&run_id, &batch) => outcome,
-            () = halt.cancelled() => break,
+            outcome = self.store.append_events(&self.run_id, &batch) => outcome,
+            () = self.halt.cancelled() => return false,
         };
         match outcome {
-            Ok(()) => {
-                pending.drain(..n);
-                report.stored += n as i64;
-                delay = config.min_backoff;
-                if let Some(since) = outage_since.take() {
-                    tracing::info!(
-                        "run {run_id}: the database answers again after {:.1} s; writing the {} held events",
-                        since.elapsed().as_secs_f64(),
-                        pending.len() + n
-                    );
-                }
-                for event in batch {
-                    // No live page listening is fine.
-                    let _ = live.send(event);
-                }
-            }
-            Err(StoreError::Database(e)) => {
-                report.retries += 1;
-                outage_since.get_or_insert_with(Instant::now);
-                tracing::warn!(
-                    "run {run_id}: storing events failed ({} held, retrying in {} ms): {e}",
-                    pending.len(),
-                    delay.as_millis()
-                );
-                retry_at = Some(tokio::time::Instant::now() + delay);
-                delay = (delay * 2).min(config.max_backoff);
-            }
+            Ok(()) => self.stored(batch),
+            Err(StoreError::Database(e)) => self.failed(&e),
             // Not a passing failure: retrying cannot help.
             Err(e) => {
                 tracing::error!(
-                    "run {run_id}: events {}..={} refused, not retried: {e}",
+                    "run {}: events {}..={} refused, not retried: {e}",
+                    self.run_id,
                     batch[0].seq,
                     batch[n - 1].seq
                 );
-                pending.drain(..n);
+                self.pending.drain(..n);
+            }
+        }
+        true
+    }
+
+    /// The batch is stored: live pages get it.
+    fn stored(&mut self, batch: Vec<StoredEvent>) {
+        let n = batch.len();
+        self.pending.drain(..n);
+        self.report.stored += n as i64;
+        self.backoff.reset();
+        if let Some(since) = self.outage_since.take() {
+            tracing::info!(
+                "run {}: the database answers again after {:.1} s; writing the {} held events",
+                self.run_id,
+                since.elapsed().as_secs_f64(),
+                self.pending.len() + n
+            );
+        }
+        for event in batch {
+            // No live page listening is fine.
+            let _ = self.live.send(event);
+        }
+    }
+
+    /// The database did not take the batch: try again later.
+    fn failed(&mut self, error: &str) {
+        self.report.retries += 1;
+        self.outage_since.get_or_insert_with(Instant::now);
+        let delay = self.backoff.next_delay();
+        tracing::warn!(
+            "run {}: storing events failed ({} held, retrying in {} ms): {error}",
+            self.run_id,
+            self.pending.len(),
+            delay.as_millis()
+        );
+        self.retry_at = Some(tokio::time::Instant::now() + delay);
+    }
+
+    fn finish(self) -> WriterReport {
+        let mut report = self.report;
+        report.unstored = self.pending.len();
+        if report.unstored > 0 {
+            tracing::error!(
+                "run {}: stopped with {} events not stored (the database was still unreachable)",
+                self.run_id,
+                report.unstored
+            );
+        }
+        report
+    }
+}
+
+/// Writes something about a run, retrying with [`Backoff`] while the
+/// database is unreachable (until `halt`), so a run's end is recorded once
+/// the database is back.
+pub async fn persist<T, F, Fut>(
+    halt: &CancellationToken,
+    id: &str,
+    what: &str,
+    mut write: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut backoff = Backoff::default();
+    for attempt in 1u32.. {
+        match write().await {
+            Ok(value) => {
+                if attempt > 1 {
+                    tracing::info!("run {id}: {what} recorded after {attempt} attempts");
+                }
+                return Some(value);
+            }
+            Err(StoreError::Database(e)) if !halt.is_cancelled() => {
+                let delay = backoff.next_delay();
+                tracing::warn!(
+                    "run {id}: cannot record {what} (attempt {attempt}, retrying in {} ms): {e}",
+                    delay.as_millis()
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = halt.cancelled() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("run {id}: cannot record {what}: {e}");
+                return None;
             }
         }
     }
-    report.unstored = pending.len();
-    if report.unstored > 0 {
-        tracing::error!(
-            "run {run_id}: stopped with {} events not stored (the database was still unreachable)",
-            report.unstored
+    None
+}
+
+/// Closes the runs a previous server process left queued or running: each
+/// becomes `interrupted` with the reason, keeps every event it stored, and
+/// gets a final status and end event so its live page and stream finish.
+pub async fn seal_interrupted(
+    store: &dyn RunStore,
+    reason: &str,
+) -> Result<Vec<RunSummary>, StoreError> {
+    let runs = store.interrupt_unfinished(reason).await?;
+    for run in &runs {
+        let mut last = 0;
+        loop {
+            let batch = store.events_after(&run.id, last, 1000).await?;
+            match batch.last() {
+                Some(event) => last = event.seq,
+                None => break,
+            }
+        }
+        let at_ms = crate::db::now_ms();
+        let status = RunEvent::status(
+            &run.id,
+            RunStatus::Interrupted,
+            None,
+            Some(reason.to_owned()),
         );
+        let end = RunEvent::end(&run.id);
+        store
+            .append_events(
+                &run.id,
+                &[status.stored(last + 1, at_ms), end.stored(last + 2, at_ms)],
+            )
+            .await?;
     }
-    report
+    Ok(runs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use async_trait::async_trait;
+    use engine::events::ProgressEvent;
+    use engine::metrics::Window;
     use engine::run::{RunStatus, RunSummary, Verdict};
     use engine::store::{NewRun, RunFilter};
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -278,13 +550,18 @@ mod tests {
         WriterConfig {
             bound,
             batch: 7,
-            min_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(20),
+            backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(20)),
         }
     }
 
-    fn event(n: usize) -> RawEvent {
-        ("window".to_owned(), serde_json::json!({ "n": n }))
+    /// The `n`th event: a window whose `done` is `n`.
+    fn event(n: u64) -> RawEvent {
+        RunEvent::Progress(ProgressEvent::Window {
+            test_id: "L1".into(),
+            window: Window::default(),
+            done: n,
+            failed: 0,
+        })
     }
 
     struct Harness {
@@ -328,11 +605,21 @@ mod tests {
             .lock()
             .unwrap()
             .iter()
-            .map(|e| {
-                let data: serde_json::Value = serde_json::from_str(&e.data).unwrap();
-                (e.seq, data["n"].as_i64().unwrap())
+            .map(|e| match e.event().unwrap() {
+                RunEvent::Progress(ProgressEvent::Window { done, .. }) => (e.seq, done as i64),
+                other => panic!("{other:?}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_ceiling_and_starts_over_after_a_success() {
+        let mut backoff = Backoff::default();
+        let waits: Vec<u128> = (0..8).map(|_| backoff.next_delay().as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        backoff.reset();
+        assert_eq!(backoff.next_delay(), Backoff::MIN);
+        assert_eq!(WriterConfig::with_bound(0).backoff, Backoff::default());
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@
 //! gives running ones a grace period, then stops them as `interrupted`.
 
 use crate::evidence::store::ObjectStore;
-use crate::runs::event_writer;
+use crate::runs::event_writer::{self, persist, RunWriter, WriterConfig};
 use engine::events::Sink;
 use engine::launch::{LaunchRequest, PlanChoice};
 use engine::plan::{load_file, LoadedPlan, PlanError};
@@ -19,9 +19,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+pub use super::event_writer::seal_interrupted;
 use super::launch::{apply, within_caps};
 use super::sink::EventSink;
 pub use super::sink::END;
@@ -311,6 +312,8 @@ impl Orchestrator {
             .clone()
     }
 
+    /// A run from its queue to its end: waits for its environment, runs
+    /// it, records how it ended, then closes its stream.
     async fn drive(
         self: Arc<Self>,
         id: String,
@@ -320,7 +323,6 @@ impl Orchestrator {
         events: broadcast::Sender<StoredEvent>,
         stopped: StopReason,
     ) {
-        let (tx, rx) = mpsc::unbounded_channel();
         // Too many events held while the database is away stops the run.
         let overflow = {
             let (stopped, cancel) = (stopped.clone(), cancel.clone());
@@ -329,97 +331,99 @@ impl Orchestrator {
                 cancel.cancel();
             }
         };
-        let writer = tokio::spawn(event_writer::write_events(
+        let bound = self.event_buffer.load(Ordering::Relaxed);
+        let (sink, writer) = event_writer::start(
             self.store.clone(),
-            id.clone(),
-            rx,
-            events.clone(),
-            event_writer::WriterConfig::with_bound(self.event_buffer.load(Ordering::Relaxed)),
+            &id,
+            events,
+            WriterConfig::with_bound(bound),
             overflow,
             self.halt.clone(),
-        ));
-        let sink = Arc::new(EventSink {
-            run_id: id.clone(),
-            tx: tx.clone(),
-        });
+        );
+        let sink = Arc::new(sink);
         sink.status(RunStatus::Queued, None, None);
-
         let env_lock = self.environment_lock(&env_name);
-        let outcome = tokio::select! {
-            guard = env_lock.lock_owned() => Some(guard),
-            () = cancel.cancelled() => None,
+        let ending = tokio::select! {
+            _guard = env_lock.lock_owned() => {
+                self.execute(&sink, &loaded, &env_name, &cancel, &stopped).await
+            }
+            () = cancel.cancelled() => Ending {
+                status: RunStatus::Aborted,
+                verdict: None,
+                error: Some("aborted while queued".to_owned()),
+            },
         };
-        let (status, verdict, error) = match outcome {
-            None => (
-                RunStatus::Aborted,
-                None,
-                Some("aborted while queued".to_owned()),
-            ),
-            Some(_guard) => {
-                self.set_status(&id, RunStatus::Running, None).await;
-                sink.status(RunStatus::Running, None, None);
-                let sink_dyn: Arc<dyn Sink> = sink.clone();
-                // Under `shakedown demo`, `process` restarts go through the
-                // demo's supervisor; otherwise the run supervises the
-                // programs its plan's services name itself.
-                let options = RunOptions {
-                    supervisor: lock(&self.supervisor).clone(),
-                };
-                match run_plan_with(&loaded, Some(&env_name), cancel.clone(), sink_dyn, options)
-                    .await
+        self.finish(ending.stopped_by(&stopped), sink, writer).await;
+    }
+
+    /// Runs the plan once its environment is free; writes its evidence.
+    async fn execute(
+        &self,
+        sink: &Arc<EventSink>,
+        loaded: &LoadedPlan,
+        env_name: &str,
+        cancel: &CancellationToken,
+        stopped: &StopReason,
+    ) -> Ending {
+        let id = &sink.run_id;
+        self.set_status(id, RunStatus::Running, None).await;
+        sink.status(RunStatus::Running, None, None);
+        // Under `shakedown demo`, `process` restarts go through the demo's
+        // supervisor; otherwise the run supervises the programs its plan's
+        // services name itself.
+        let options = RunOptions {
+            supervisor: lock(&self.supervisor).clone(),
+        };
+        let sink_dyn: Arc<dyn Sink> = sink.clone();
+        match run_plan_with(loaded, Some(env_name), cancel.clone(), sink_dyn, options).await {
+            Ok(mut results) => {
+                results.run_id = id.clone();
+                if let Some(reason) = stopped
+                    .get()
+                    .filter(|_| results.status == RunStatus::Aborted)
                 {
-                    Ok(mut results) => {
-                        results.run_id = id.clone();
-                        if let Some(reason) = stopped
-                            .get()
-                            .filter(|_| results.status == RunStatus::Aborted)
-                        {
-                            results.status = RunStatus::Interrupted;
-                            results.verdict = None;
-                            results.error = Some(reason);
-                        }
-                        self.record_evidence(&results, &sink).await;
-                        (results.status, results.verdict, results.error.clone())
-                    }
-                    // Cancelled while its programs were starting.
-                    Err(e @ engine::runner::RunError::Interrupted(_)) => {
-                        (RunStatus::Aborted, None, Some(e.to_string()))
-                    }
-                    // A run that cannot reach its environment is a NO-GO.
-                    Err(e) => (
-                        RunStatus::Finished,
-                        Some(Verdict::NoGo),
-                        Some(e.to_string()),
-                    ),
+                    results.status = RunStatus::Interrupted;
+                    results.verdict = None;
+                    results.error = Some(reason);
+                }
+                self.record_evidence(&results, sink).await;
+                Ending {
+                    status: results.status,
+                    verdict: results.verdict,
+                    error: results.error,
                 }
             }
-        };
-        // Stopped by the server rather than by the user: interrupted.
-        let (status, verdict, error) = match stopped.get() {
-            Some(reason) if matches!(status, RunStatus::Aborted | RunStatus::Interrupted) => {
-                (RunStatus::Interrupted, None, Some(reason))
-            }
-            _ => (status, verdict, error),
-        };
-        if let Some(error) = &error {
-            self.persist(&id, "its error", || self.store.record_error(&id, error))
-                .await;
+            // Cancelled while its programs were starting.
+            Err(e @ engine::runner::RunError::Interrupted(_)) => Ending {
+                status: RunStatus::Aborted,
+                verdict: None,
+                error: Some(e.to_string()),
+            },
+            // A run that cannot reach its environment is a NO-GO.
+            Err(e) => Ending {
+                status: RunStatus::Finished,
+                verdict: Some(Verdict::NoGo),
+                error: Some(e.to_string()),
+            },
         }
-        self.set_status(&id, status, verdict).await;
-        sink.status(status, verdict, error);
-        sink.send(END, serde_json::json!({ "run_id": id }));
+    }
+
+    /// Records how the run ended, closes its stream and waits for its
+    /// events to be written.
+    async fn finish(&self, ending: Ending, sink: Arc<EventSink>, writer: RunWriter) {
+        let id = sink.run_id.clone();
+        if let Some(error) = &ending.error {
+            persist(&self.halt, &id, "its error", || {
+                self.store.record_error(&id, error)
+            })
+            .await;
+        }
+        self.set_status(&id, ending.status, ending.verdict).await;
+        sink.status(ending.status, ending.verdict, ending.error);
+        sink.end();
+        // The writer stops once every sender is gone.
         drop(sink);
-        drop(tx);
-        match writer.await {
-            Ok(report) if report.retries > 0 => tracing::info!(
-                "run {id}: {} events stored after {} failed writes (at most {} held at once)",
-                report.stored,
-                report.retries,
-                report.peak_held
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!("run {id}: event writer failed: {e}"),
-        }
+        writer.finish().await;
         lock(&self.live).remove(&id);
     }
 
@@ -427,7 +431,7 @@ impl Orchestrator {
     async fn record_evidence(&self, results: &engine::results::RunResults, sink: &EventSink) {
         match crate::evidence::record::store_run(self.evidence.as_ref(), results, None).await {
             Ok(written) => {
-                self.persist(&results.run_id, "its evidence digest", || {
+                persist(&self.halt, &results.run_id, "its evidence digest", || {
                     self.store.record_evidence(
                         &results.run_id,
                         written.version,
@@ -435,117 +439,44 @@ impl Orchestrator {
                     )
                 })
                 .await;
-                sink.send(
-                    "evidence",
-                    serde_json::json!({
-                        "message": format!(
-                            "evidence pack v{} written ({} files, manifest sha256 {})",
-                            written.version,
-                            written.manifest.files.len(),
-                            written.manifest_digest
-                        ),
-                        "version": written.version,
-                        "manifest_sha256": written.manifest_digest,
-                    }),
-                )
+                sink.evidence_written(&written);
             }
             Err(e) => {
                 tracing::warn!("run {}: evidence not written: {e}", results.run_id);
-                sink.send(
-                    "evidence",
-                    serde_json::json!({ "message": format!("evidence pack NOT written: {e}") }),
-                );
+                sink.evidence_failed(&e);
             }
         }
     }
 
     async fn set_status(&self, id: &str, status: RunStatus, verdict: Option<Verdict>) {
-        self.persist(id, &format!("status {status}"), || {
+        persist(&self.halt, id, &format!("status {status}"), || {
             self.store.set_status(id, status, verdict)
         })
         .await;
     }
-
-    /// Writes something about a run, retrying with backoff while the
-    /// database is unreachable (until the server halts), so a run's end is
-    /// recorded once the database is back.
-    async fn persist<T, F, Fut>(&self, id: &str, what: &str, mut write: F) -> Option<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, StoreError>>,
-    {
-        let mut delay = Duration::from_millis(100);
-        for attempt in 1u32.. {
-            match write().await {
-                Ok(value) => {
-                    if attempt > 1 {
-                        tracing::info!("run {id}: {what} recorded after {attempt} attempts");
-                    }
-                    return Some(value);
-                }
-                Err(StoreError::Database(e)) if !self.halt.is_cancelled() => {
-                    tracing::warn!(
-                        "run {id}: cannot record {what} (attempt {attempt}, retrying in {} ms): {e}",
-                        delay.as_millis()
-                    );
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = self.halt.cancelled() => {}
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => {
-                    tracing::warn!("run {id}: cannot record {what}: {e}");
-                    return None;
-                }
-            }
-        }
-        None
-    }
 }
 
-/// Closes the runs a previous server process left queued or running: each
-/// becomes `interrupted` with the reason, keeps every event it stored, and
-/// gets a final status and end event so its live page and stream finish.
-pub async fn seal_interrupted(
-    store: &dyn RunStore,
-    reason: &str,
-) -> Result<Vec<RunSummary>, StoreError> {
-    let runs = store.interrupt_unfinished(reason).await?;
-    for run in &runs {
-        let mut last = 0;
-        loop {
-            let batch = store.events_after(&run.id, last, 1000).await?;
-            match batch.last() {
-                Some(event) => last = event.seq,
-                None => break,
+/// How a run ended.
+struct Ending {
+    status: RunStatus,
+    verdict: Option<Verdict>,
+    error: Option<String>,
+}
+
+impl Ending {
+    /// Stopped by the server rather than by the user: interrupted.
+    fn stopped_by(self, stopped: &StopReason) -> Ending {
+        match stopped.get() {
+            Some(reason) if matches!(self.status, RunStatus::Aborted | RunStatus::Interrupted) => {
+                Ending {
+                    status: RunStatus::Interrupted,
+                    verdict: None,
+                    error: Some(reason),
+                }
             }
+            _ => self,
         }
-        let at_ms = crate::db::now_ms();
-        let status = serde_json::json!({
-            "run_id": run.id, "status": RunStatus::Interrupted, "verdict": null, "error": reason,
-        });
-        store
-            .append_events(
-                &run.id,
-                &[
-                    StoredEvent {
-                        seq: last + 1,
-                        at_ms,
-                        kind: "status".into(),
-                        data: status.to_string(),
-                    },
-                    StoredEvent {
-                        seq: last + 2,
-                        at_ms,
-                        kind: END.into(),
-                        data: serde_json::json!({ "run_id": run.id }).to_string(),
-                    },
-                ],
-            )
-            .await?;
     }
-    Ok(runs)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,53 +1,69 @@
-//! The engine's progress events on their way out of a web-launched run:
-//! each is tagged with the database's run id and handed, in order, to the
-//! run's event writer (which numbers, stores and broadcasts it).
+//! The events of a web-launched run on their way out: the engine's
+//! progress, tagged with the database's run id, and the run's own status,
+//! evidence and end events, handed in order to the run's event writer
+//! (which numbers, stores and broadcasts them).
 
+use crate::evidence::pack::WrittenPack;
 use engine::events::{ProgressEvent, Sink};
 use engine::run::{RunStatus, Verdict};
+use engine::run_event::{EvidenceNote, RunEvent};
 use tokio::sync::mpsc;
 
 /// The event kind that closes a run's stream.
-pub const END: &str = "end";
+pub use engine::run_event::END;
 
-/// Numbers the engine's events and hands them to the writer.
+/// Hands a run's events to its writer.
 pub struct EventSink {
     pub run_id: String,
-    pub tx: mpsc::UnboundedSender<(String, serde_json::Value)>,
+    pub tx: mpsc::UnboundedSender<RunEvent>,
 }
 
 impl EventSink {
-    pub fn send(&self, kind: &str, data: serde_json::Value) {
+    pub fn send(&self, event: RunEvent) {
         // The writer outlives every sender; a closed channel only happens
         // while the run is being torn down.
-        let _ = self.tx.send((kind.to_owned(), data));
+        let _ = self.tx.send(event);
     }
 
     pub fn status(&self, status: RunStatus, verdict: Option<Verdict>, error: Option<String>) {
-        self.send(
-            "status",
-            serde_json::json!({ "run_id": self.run_id, "status": status, "verdict": verdict, "error": error }),
-        );
+        self.send(RunEvent::status(&self.run_id, status, verdict, error));
+    }
+
+    /// The run's evidence pack is written.
+    pub fn evidence_written(&self, pack: &WrittenPack) {
+        self.send(RunEvent::Evidence(EvidenceNote {
+            message: format!(
+                "evidence pack v{} written ({} files, manifest sha256 {})",
+                pack.version,
+                pack.manifest.files.len(),
+                pack.manifest_digest
+            ),
+            version: Some(pack.version),
+            manifest_sha256: Some(pack.manifest_digest.clone()),
+        }));
+    }
+
+    /// The run's evidence pack could not be written.
+    pub fn evidence_failed(&self, error: &dyn std::fmt::Display) {
+        self.send(RunEvent::Evidence(EvidenceNote {
+            message: format!("evidence pack NOT written: {error}"),
+            version: None,
+            manifest_sha256: None,
+        }));
+    }
+
+    /// The run's last event.
+    pub fn end(&self) {
+        self.send(RunEvent::end(&self.run_id));
     }
 }
 
 impl Sink for EventSink {
     fn emit(&self, event: &ProgressEvent) {
-        let Ok(mut data) = serde_json::to_value(event) else {
-            return;
-        };
-        let kind = data
-            .get("event")
-            .and_then(|k| k.as_str())
-            .unwrap_or("event")
-            .to_owned();
         // The engine numbers its own runs; the database's id is the one
         // users see, so events carry that one.
-        if let Some(run_id) = data.get_mut("run_id") {
-            *run_id = serde_json::Value::String(self.run_id.clone());
-        }
-        if let Some(run_id) = data.pointer_mut("/results/run_id") {
-            *run_id = serde_json::Value::String(self.run_id.clone());
-        }
-        self.send(&kind, data);
+        let mut event = event.clone();
+        event.set_run_id(&self.run_id);
+        self.send(RunEvent::Progress(event));
     }
 }

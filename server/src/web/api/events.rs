@@ -2,11 +2,10 @@
 //! event's id is its sequence number; a client that reconnects with
 //! `Last-Event-ID` (or `?after=N`) gets exactly the events after it, first
 //! from the database, then live, with no gap and no repeat. The stream ends
-//! with the run's `end` event. Viewers and above (checked here as well as
+//! with the run's `end` event ([`engine::run_event::RunEvent::End`]). Viewers and above (checked here as well as
 //! by the login gate).
 
 use crate::auth::require;
-use crate::runs::orchestrator::END;
 use crate::web::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
@@ -63,7 +62,8 @@ pub async fn events(
 }
 
 /// Each SSE message carries the whole stored event as JSON
-/// (`{seq, at_ms, kind, data}`), so one handler reads every kind.
+/// (`{seq, at_ms, kind, data}`), so one handler reads every kind: the
+/// live page decodes it back into an [`engine::run_event::RunEvent`].
 fn to_sse(event: &StoredEvent) -> Event {
     Event::default()
         .id(event.seq.to_string())
@@ -85,7 +85,7 @@ fn event_stream(
                 Ok(batch) => {
                     for event in &batch {
                         last = event.seq;
-                        ended |= event.kind == END;
+                        ended |= event.is_end();
                         yield Ok(to_sse(event));
                     }
                 }
@@ -102,7 +102,7 @@ fn event_stream(
                 Ok(event) if event.seq <= last => {}
                 Ok(event) if event.seq == last + 1 => {
                     last = event.seq;
-                    ended = event.kind == END;
+                    ended = event.is_end();
                     yield Ok(to_sse(&event));
                 }
                 // A gap (lagging behind, or stored before we subscribed):
@@ -112,7 +112,7 @@ fn event_stream(
                     if let Ok(batch) = store.events_after(&id, last, 500).await {
                         for event in &batch {
                             last = event.seq;
-                            ended |= event.kind == END;
+                            ended |= event.is_end();
                             yield Ok(to_sse(event));
                         }
                     }

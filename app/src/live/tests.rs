@@ -1,0 +1,296 @@
+//! The live view rebuilt from events stored as earlier versions wrote
+//! them (kind word and JSON).
+
+use super::*;
+use engine::metrics::resilience::{DependencyStatus, HealthMetrics};
+use engine::metrics::HttpLoadMetrics;
+use serde_json::{json, Value};
+
+fn ev(seq: i64, kind: &str, data: Value) -> StoredEvent {
+    StoredEvent {
+        seq,
+        at_ms: 1_000 * seq,
+        kind: kind.into(),
+        data: data.to_string(),
+    }
+}
+
+fn window(second: u32) -> Value {
+    json!({"second": second, "count": 10, "errors": 1, "p50_ms": 5.0, "p95_ms": 9.0, "p99_ms": 12.0, "max_ms": 20.0})
+}
+
+fn header(index: usize, id: &str, title: &str, kind: &str) -> Value {
+    let (planned, duration_s) = match kind {
+        "chaos" => (Value::Null, json!(5)),
+        "http_load" => (json!(60), Value::Null),
+        _ => (json!(1), Value::Null),
+    };
+    json!({"index": index, "id": id, "title": title, "kind": kind, "planned": planned, "duration_s": duration_s})
+}
+
+fn run_started(tests: Vec<Value>) -> Value {
+    json!({"event": "run_started", "run_id": "r", "plan": "p", "environment": "e", "tests": tests})
+}
+
+fn test_started(test: Value) -> Value {
+    json!({"event": "test_started", "test": test})
+}
+
+/// A test's result as the engine writes it; `extra` adds or replaces fields.
+fn test_finished(id: &str, kind: &str, metrics: Option<TestMetrics>, extra: Value) -> Value {
+    let mut result = json!({
+        "id": id, "title": id, "kind": kind, "status": "PASS",
+        "started_at_ms": 0, "finished_at_ms": 0, "parameters": {},
+        "metrics": metrics, "windows": [], "histogram": null, "warnings": [],
+        "error": null, "faults": []
+    });
+    if let (Some(result), Some(extra)) = (result.as_object_mut(), extra.as_object()) {
+        result.extend(extra.clone());
+    }
+    json!({"event": "test_finished", "result": result})
+}
+
+fn status(status: &str, verdict: Value) -> Value {
+    json!({"run_id": "r", "status": status, "verdict": verdict, "error": null})
+}
+
+fn load_metrics(ok: u64, fail: u64) -> TestMetrics {
+    TestMetrics::HttpLoad(HttpLoadMetrics {
+        requests: ok + fail,
+        ok,
+        fail,
+        ..HttpLoadMetrics::default()
+    })
+}
+
+fn events() -> Vec<StoredEvent> {
+    let load = header(0, "L1", "Load", "http_load");
+    vec![
+        ev(1, "status", status("queued", Value::Null)),
+        ev(2, "status", status("running", Value::Null)),
+        ev(
+            3,
+            "run_started",
+            run_started(vec![load.clone(), header(1, "G1", "Graph", "assert")]),
+        ),
+        ev(4, "test_started", test_started(load)),
+        ev(
+            5,
+            "window",
+            json!({"event": "window", "test_id": "L1", "window": window(0), "done": 30, "failed": 1}),
+        ),
+        ev(
+            6,
+            "window",
+            json!({"event": "window", "test_id": "L1", "window": window(1), "done": 60, "failed": 2}),
+        ),
+        ev(
+            7,
+            "test_finished",
+            test_finished("L1", "http_load", Some(load_metrics(58, 2)), json!({})),
+        ),
+        ev(
+            8,
+            "restart",
+            json!({"message": "worker restarted: pid 10 → 11"}),
+        ),
+        ev(9, "status", status("finished", json!("NO-GO"))),
+        ev(10, "end", json!({"run_id": "r"})),
+    ]
+}
+
+#[test]
+fn events_build_progress_figures_and_log() {
+    let all = events();
+    let partial = LiveRun::from_events(&all[..5]);
+    assert_eq!(partial.status, Some(RunStatus::Running));
+    assert_eq!(partial.tests.len(), 2);
+    assert_eq!(partial.tests[0].state, TestState::Running);
+    assert_eq!(partial.tests[0].progress(), Some(0.5));
+    assert_eq!(partial.tests[1].state, TestState::Waiting);
+    assert_eq!(partial.tests[0].last_window().unwrap().p95_ms, 9.0);
+
+    let live = LiveRun::from_events(&all);
+    assert_eq!(live.verdict, Some(Verdict::NoGo));
+    assert_eq!(live.tests[0].windows.len(), 2);
+    assert_eq!(live.tests[0].failed, 2);
+    assert_eq!(live.tests[0].done, 60);
+    assert_eq!(live.tests[0].state, TestState::Done(TestStatus::Pass));
+    assert_eq!(live.tests[0].state.as_str(), "PASS");
+    assert!(live.ended);
+    let log: Vec<&str> = live.log.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        log,
+        [
+            "run queued",
+            "run running",
+            "2 tests planned",
+            "L1 started: Load",
+            "L1 finished: PASS",
+            "worker restarted: pid 10 → 11",
+            "run finished: NO-GO",
+        ]
+    );
+}
+
+#[test]
+fn the_runs_results_log_each_criterion_and_set_each_tests_final_state() {
+    let mut all = events();
+    all.truncate(7);
+    let results: RunResults = serde_json::from_value(json!({
+        "schema_version": 1,
+        "tool": {"name": "shakedown", "version": "0"},
+        "run_id": "r",
+        "plan": {"name": "p", "title": null, "file": "p.toml", "sha256": "00"},
+        "environment": {"name": "e", "base_url": "http://localhost", "expected_bucket": null},
+        "status": "finished", "verdict": "NO-GO",
+        "started_at_ms": 0, "finished_at_ms": 1, "started_at": "", "finished_at": "",
+        "tests": [
+            test_finished("L1", "http_load", None, json!({"status": "FAIL"}))["result"],
+            test_finished("G1", "assert", None, json!({"status": "ERROR"}))["result"],
+        ],
+        "criteria": [
+            {"expr": "L1.p95_ms < 100", "group": null, "label": null, "test": "L1",
+             "metric": "p95_ms", "actual": 9.5, "passed": true, "note": null},
+            {"expr": "L1.fail == 0", "group": null, "label": null, "test": "L1",
+             "metric": "fail", "actual": 2.0, "passed": false, "note": null},
+        ],
+        "error": null
+    }))
+    .unwrap();
+    let finished = RunEvent::Progress(ProgressEvent::RunFinished {
+        results: Box::new(results),
+    });
+    all.push(finished.stored(8, 8_000));
+    let live = LiveRun::from_events(&all);
+    let states: Vec<&str> = live.tests.iter().map(|t| t.state.as_str()).collect();
+    assert_eq!(states, ["FAIL", "ERROR"]);
+    let log: Vec<&str> = live.log.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        log[log.len() - 2..],
+        [
+            "criterion L1.p95_ms < 100: held (actual 9.5)",
+            "criterion L1.fail == 0: FAILED (actual 2)"
+        ]
+    );
+}
+
+#[test]
+fn evidence_and_unreadable_events() {
+    let all = vec![
+        ev(
+            1,
+            "evidence",
+            json!({"message": "evidence pack v1 written (9 files, manifest sha256 ab)", "version": 1, "manifest_sha256": "ab"}),
+        ),
+        StoredEvent {
+            seq: 2,
+            at_ms: 2_000,
+            kind: "status".into(),
+            data: "not json".into(),
+        },
+        ev(3, "status", json!({"status": "stuck"})),
+    ];
+    let live = LiveRun::from_events(&all);
+    let log: Vec<&str> = live.log.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        log,
+        ["evidence pack v1 written (9 files, manifest sha256 ab)"]
+    );
+    assert_eq!((live.last_seq, live.status), (3, None));
+}
+
+#[test]
+fn chaos_and_health_results_build_the_recovery_timeline() {
+    let fault = json!({
+        "service": "worker", "method": "process", "called": "restart", "answer": "ok",
+        "call_ok": true, "requested_at_ms": 5_000, "restart_observed": true,
+        "observation": "pid 1 -> 2", "recovery_ms": 2_000,
+        "timeline": [
+            {"at_ms": 0, "healthy": true}, {"at_ms": 500, "healthy": false},
+            {"at_ms": 2_000, "healthy": true}, {"at_ms": 2_100, "healthy": true}
+        ]
+    });
+    let dependency = |name: &str, healthy: bool| DependencyStatus {
+        name: name.into(),
+        status: if healthy { "ok" } else { "down" }.into(),
+        healthy,
+        latency_ms: healthy.then_some(1.0),
+    };
+    let health = TestMetrics::Health(HealthMetrics {
+        dependencies: vec![dependency("database", true), dependency("queue", false)],
+        ..HealthMetrics::default()
+    });
+    let chaos = header(0, "C1", "Restart", "chaos");
+    let all = vec![
+        ev(
+            3,
+            "run_started",
+            run_started(vec![chaos.clone(), header(1, "H1", "Health", "health")]),
+        ),
+        ev(4, "test_started", test_started(chaos)),
+        ev(
+            5,
+            "test_finished",
+            test_finished("C1", "chaos", None, json!({"faults": [fault]})),
+        ),
+        ev(
+            6,
+            "test_finished",
+            test_finished(
+                "H1",
+                "health",
+                Some(health),
+                json!({"started_at_ms": 9_000, "finished_at_ms": 9_010}),
+            ),
+        ),
+    ];
+    let started = LiveRun::from_events(&all[..2]);
+    assert!(started.recovery_expected);
+    let only_start = started.recovery_chart().unwrap();
+    assert_eq!(only_start.markers.len(), 1);
+    assert_eq!(only_start.markers[0].label, "C1 started");
+    assert_eq!(only_start.markers[0].x, 1.0);
+
+    let live = LiveRun::from_events(&all);
+    let chart = live.recovery_chart().unwrap();
+    let names: Vec<&str> = live.lanes.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["worker", "database", "queue"]);
+    let worker = &live.lanes[0].spans;
+    assert_eq!(worker.len(), 3);
+    assert_eq!((worker[1].start, worker[1].end), (2.5, 4.0));
+    assert_eq!(worker[1].health, Health::Down);
+    assert_eq!(live.lanes[2].spans[0].health, Health::Down);
+    assert_eq!(
+        (live.lanes[1].spans[0].start, live.lanes[1].spans[0].end),
+        (6.0, 6.25)
+    );
+    let labels: Vec<&str> = chart.markers.iter().map(|m| m.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["C1 started", "process worker", "worker recovered in 2.0 s"]
+    );
+    assert_eq!(
+        chart.readout(3.0).unwrap().1,
+        "3 s: worker down · database not probed · queue not probed"
+    );
+}
+
+#[test]
+fn a_run_without_chaos_or_health_tests_expects_no_recovery_timeline() {
+    let live = LiveRun::from_events(&events());
+    assert!(!live.recovery_expected);
+    assert!(live.recovery_chart().is_none());
+}
+
+#[test]
+fn replayed_events_are_not_counted_twice() {
+    let all = events();
+    let mut live = LiveRun::from_events(&all[..6]);
+    // A reconnection replays from an older point: nothing doubles.
+    for e in &all[3..] {
+        live.apply(e);
+    }
+    assert_eq!(live, LiveRun::from_events(&all));
+    assert_eq!(live.tests[0].windows.len(), 2);
+}
