@@ -233,27 +233,16 @@ impl S3Store {
         }
     }
 
-    /// Whether the bucket answers.
-    async fn bucket_exists(&self) -> bool {
-        let bucket = &self.settings.bucket;
-        self.client
-            .head_bucket()
-            .bucket(bucket)
-            .send()
-            .await
-            .is_ok()
-    }
-
     /// Creates the bucket when it does not exist yet.
     pub async fn ensure_bucket(&self) -> Result<(), EvidenceError> {
-        if self.bucket_exists().await {
+        if self.probe().await.is_ok() {
             return Ok(());
         }
         let bucket = &self.settings.bucket;
         match self.client.create_bucket().bucket(bucket).send().await {
             Ok(_) => Ok(()),
             // Another writer may have created it meanwhile.
-            Err(_) if self.bucket_exists().await => Ok(()),
+            Err(_) if self.probe().await.is_ok() => Ok(()),
             Err(e) => Err(self.error(
                 "create bucket",
                 bucket,
