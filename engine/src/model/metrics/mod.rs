@@ -1,15 +1,128 @@
 //! What each test kind measures, as plain numbers (no histograms here:
 //! those live in the runtime and travel as serialised blobs).
 //!
-//! Every metric a criterion can name is listed in the kind's `NAMES` and
-//! answered by its `metric` method, so `shakedown check` can reject a
-//! criterion over a metric that does not exist.
+//! Each kind has one table of the metrics a criterion can name: the name,
+//! what it means, which way is better, and how it is read from the kind's
+//! measurements. The kind's `names()` and `metric()` both read that table,
+//! so `shakedown check` rejects a criterion over a metric that does not
+//! exist and a run answers every metric `check` accepts.
 
+mod http;
+mod jobs;
+mod probes;
 pub mod resilience;
 
+pub use http::{AssertMetrics, CheckOutcome, HttpLoadMetrics};
+pub use jobs::{JobWorkloadMetrics, KindCounts, StreamMetrics};
+
+use resilience::{ChaosMetrics, HealthMetrics, StorageProbeMetrics};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// Which way a metric's change is good news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// More is better (`ok`, `rps`, `runs_recovered`).
+    HigherIsBetter,
+    /// Less is better (`fail`, `p95_ms`, `stuck`).
+    LowerIsBetter,
+    /// Neither: a count of what was asked for or a wall time
+    /// (`requests`, `duration_ms`).
+    Neither,
+}
+
+/// What a metric is: the name criteria use, what it means, and which way
+/// is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MetricInfo {
+    /// The name in criteria and reports (`p95_ms`).
+    pub name: &'static str,
+    /// What it measures, in a sentence.
+    pub description: &'static str,
+    /// Which way is better.
+    pub direction: Direction,
+}
+
+/// One entry of a kind's metric table: what the metric is and how it is
+/// read from the kind's measurements (`M`).
+#[derive(Debug)]
+pub struct Metric<M> {
+    /// Name, description and direction.
+    pub info: MetricInfo,
+    read: fn(&M) -> Option<f64>,
+}
+
+impl<M> Metric<M> {
+    /// The metric's value in `metrics`; `None` when it was not measured.
+    pub fn read(&self, metrics: &M) -> Option<f64> {
+        (self.read)(metrics)
+    }
+}
+
+/// A table entry for a metric where more is better.
+const fn higher<M>(
+    name: &'static str,
+    description: &'static str,
+    read: fn(&M) -> Option<f64>,
+) -> Metric<M> {
+    entry(name, description, Direction::HigherIsBetter, read)
+}
+
+/// A table entry for a metric where less is better.
+const fn lower<M>(
+    name: &'static str,
+    description: &'static str,
+    read: fn(&M) -> Option<f64>,
+) -> Metric<M> {
+    entry(name, description, Direction::LowerIsBetter, read)
+}
+
+/// A table entry for a metric that is neither better higher nor lower.
+const fn neither<M>(
+    name: &'static str,
+    description: &'static str,
+    read: fn(&M) -> Option<f64>,
+) -> Metric<M> {
+    entry(name, description, Direction::Neither, read)
+}
+
+const fn entry<M>(
+    name: &'static str,
+    description: &'static str,
+    direction: Direction,
+    read: fn(&M) -> Option<f64>,
+) -> Metric<M> {
+    Metric {
+        info: MetricInfo {
+            name,
+            description,
+            direction,
+        },
+        read,
+    }
+}
+
+/// The names of a table's metrics, in table order.
+fn table_names<M>(table: &[Metric<M>]) -> Vec<&'static str> {
+    table.iter().map(|m| m.info.name).collect()
+}
+
+/// The table entry of that name.
+fn find<'t, M>(table: &'t [Metric<M>], name: &str) -> Option<&'t Metric<M>> {
+    table.iter().find(|m| m.info.name == name)
+}
+
+/// What the named metric of a table is.
+fn info<M>(table: &[Metric<M>], name: &str) -> Option<MetricInfo> {
+    find(table, name).map(|m| m.info)
+}
+
+/// The value of the named metric of `metrics`, read through its table.
+fn read<M>(table: &[Metric<M>], metrics: &M, name: &str) -> Option<f64> {
+    find(table, name).and_then(|m| m.read(metrics))
+}
 
 /// Latency percentiles of a set of measurements, in milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -33,27 +146,6 @@ pub struct LatencySummary {
     /// Slowest.
     pub max_ms: f64,
 }
-
-impl LatencySummary {
-    /// The value of a percentile metric (`p95_ms`, `max_ms`, ...).
-    fn metric(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "min_ms" => self.min_ms,
-            "mean_ms" => self.mean_ms,
-            "p50_ms" => self.p50_ms,
-            "p90_ms" => self.p90_ms,
-            "p95_ms" => self.p95_ms,
-            "p99_ms" => self.p99_ms,
-            "p999_ms" => self.p999_ms,
-            "max_ms" => self.max_ms,
-            _ => return None,
-        })
-    }
-}
-
-const LATENCY_NAMES: [&str; 8] = [
-    "min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms",
-];
 
 /// Failed requests by class.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -96,279 +188,6 @@ pub struct Window {
     pub max_ms: f64,
 }
 
-/// What an `http_load` test measured.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct HttpLoadMetrics {
-    /// Requests whose outcome is known (answered, failed or timed out).
-    pub requests: u64,
-    /// Requests with an expected status whose checks passed.
-    pub ok: u64,
-    /// Requests that failed, any class.
-    pub fail: u64,
-    /// Failures by class.
-    pub errors: ErrorCounts,
-    /// Answers by HTTP status code (JSON object keys are the codes as
-    /// text; read back whether they are text or numbers).
-    #[serde(deserialize_with = "status_keys")]
-    pub status_counts: BTreeMap<u16, u64>,
-    /// Latency of all requests, failed ones included; from the intended send
-    /// time in the open model.
-    pub latency: LatencySummary,
-    /// Requests per second over the test's duration.
-    pub rps: f64,
-    /// From the first request to the last answer, in milliseconds.
-    pub duration_ms: f64,
-    /// Longest time in which no answer arrived although requests were in
-    /// flight, in milliseconds: how long the target stalled at worst.
-    pub longest_gap_ms: f64,
-    /// Open model: requests sent later than intended because every
-    /// connection was busy (their wait is part of their latency).
-    pub late_sends: u64,
-}
-
-impl HttpLoadMetrics {
-    /// Metric names criteria can use.
-    pub fn names() -> Vec<&'static str> {
-        let mut names = vec![
-            "requests",
-            "ok",
-            "fail",
-            "errors_connect",
-            "errors_timeout",
-            "errors_status",
-            "errors_check",
-            "errors_protocol",
-            "rps",
-            "duration_ms",
-            "longest_gap_ms",
-            "late_sends",
-        ];
-        names.extend(LATENCY_NAMES);
-        names
-    }
-
-    /// The value of a named metric.
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "requests" => self.requests as f64,
-            "ok" => self.ok as f64,
-            "fail" => self.fail as f64,
-            "errors_connect" => self.errors.connect as f64,
-            "errors_timeout" => self.errors.timeout as f64,
-            "errors_status" => self.errors.status as f64,
-            "errors_check" => self.errors.check as f64,
-            "errors_protocol" => self.errors.protocol as f64,
-            "rps" => self.rps,
-            "duration_ms" => self.duration_ms,
-            "longest_gap_ms" => self.longest_gap_ms,
-            "late_sends" => self.late_sends as f64,
-            other => return self.latency.metric(other),
-        })
-    }
-}
-
-/// Outcome counts of one job kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct KindCounts {
-    /// Jobs of this kind planned.
-    pub jobs: u64,
-    /// Ended with a success status.
-    pub ok: u64,
-    /// Ended with another terminal status, or could not be submitted or read.
-    pub fail: u64,
-    /// Not terminal by the deadline.
-    pub timed_out: u64,
-}
-
-/// What a `job_workload` test measured.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct JobWorkloadMetrics {
-    /// Jobs planned.
-    pub jobs: u64,
-    /// Jobs the target accepted (an id came back).
-    pub submitted: u64,
-    /// Ended with a success status.
-    pub ok: u64,
-    /// Did not succeed: failed status, submit error, read error or timeout.
-    pub fail: u64,
-    /// Not terminal by the deadline (included in `fail`).
-    pub timed_out: u64,
-    /// Submissions the target refused or that broke (included in `fail`).
-    pub submit_errors: u64,
-    /// Counts per job kind.
-    pub by_kind: BTreeMap<String, KindCounts>,
-    /// End-to-end latency, from submit to terminal status seen, of jobs that
-    /// reached a terminal status.
-    pub latency: LatencySummary,
-    /// Highest queue backlog read from the target's queue metric while the
-    /// test ran; absent when the plan names no queue metric or no sample
-    /// could be read.
-    pub queue_backlog_peak: Option<f64>,
-    /// Queue metric samples read.
-    pub queue_samples: u64,
-    /// Wall time of the test, in milliseconds.
-    pub duration_ms: f64,
-}
-
-impl JobWorkloadMetrics {
-    /// Metric names criteria can use.
-    pub fn names() -> Vec<&'static str> {
-        let mut names = vec![
-            "jobs",
-            "submitted",
-            "ok",
-            "fail",
-            "timed_out",
-            "submit_errors",
-            "queue_backlog_peak",
-            "duration_ms",
-        ];
-        names.extend(LATENCY_NAMES);
-        names
-    }
-
-    /// The value of a named metric.
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "jobs" => self.jobs as f64,
-            "submitted" => self.submitted as f64,
-            "ok" => self.ok as f64,
-            "fail" => self.fail as f64,
-            "timed_out" => self.timed_out as f64,
-            "submit_errors" => self.submit_errors as f64,
-            "queue_backlog_peak" => return self.queue_backlog_peak,
-            "duration_ms" => self.duration_ms,
-            other => return self.latency.metric(other),
-        })
-    }
-}
-
-/// What a `stream` test measured.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct StreamMetrics {
-    /// Sessions opened.
-    pub sessions: u64,
-    /// Sessions that got at least one event and ended cleanly.
-    pub sessions_ok: u64,
-    /// Sessions that did not.
-    pub sessions_failed: u64,
-    /// Events received over all sessions.
-    pub events: u64,
-    /// Time from opening a session to its first event.
-    pub first_event: LatencySummary,
-    /// Export jobs planned.
-    pub exports: u64,
-    /// Exports that succeeded with an artifact that exists (and matches its
-    /// reported sha256 when the plan can download it).
-    pub exports_ok: u64,
-    /// Exports that did not.
-    pub exports_failed: u64,
-    /// Successful exports whose artifact was missing or did not match its
-    /// sha256 (included in `exports_failed`).
-    pub bucket_failures: u64,
-    /// Sessions plus exports that succeeded.
-    pub ok: u64,
-    /// Sessions plus exports that failed.
-    pub fail: u64,
-    /// Latency of sessions (open to clean end) and exports (submit to
-    /// terminal status) together.
-    pub latency: LatencySummary,
-    /// Wall time of the test, in milliseconds.
-    pub duration_ms: f64,
-}
-
-impl StreamMetrics {
-    /// Metric names criteria can use.
-    pub fn names() -> Vec<&'static str> {
-        let mut names = vec![
-            "sessions",
-            "sessions_ok",
-            "sessions_failed",
-            "events",
-            "ttfe_p50_ms",
-            "ttfe_p95_ms",
-            "ttfe_max_ms",
-            "exports",
-            "exports_ok",
-            "exports_failed",
-            "bucket_failures",
-            "ok",
-            "fail",
-            "duration_ms",
-        ];
-        names.extend(LATENCY_NAMES);
-        names
-    }
-
-    /// The value of a named metric.
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "sessions" => self.sessions as f64,
-            "sessions_ok" => self.sessions_ok as f64,
-            "sessions_failed" => self.sessions_failed as f64,
-            "events" => self.events as f64,
-            "ttfe_p50_ms" => self.first_event.p50_ms,
-            "ttfe_p95_ms" => self.first_event.p95_ms,
-            "ttfe_max_ms" => self.first_event.max_ms,
-            "exports" => self.exports as f64,
-            "exports_ok" => self.exports_ok as f64,
-            "exports_failed" => self.exports_failed as f64,
-            "bucket_failures" => self.bucket_failures as f64,
-            "ok" => self.ok as f64,
-            "fail" => self.fail as f64,
-            "duration_ms" => self.duration_ms,
-            other => return self.latency.metric(other),
-        })
-    }
-}
-
-/// One check of an `assert` test.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct CheckOutcome {
-    /// JSON pointer checked.
-    pub pointer: String,
-    /// Value expected there.
-    pub expected: serde_json::Value,
-    /// Value found; absent when the pointer matched nothing.
-    pub actual: Option<serde_json::Value>,
-    /// Whether they were equal.
-    pub passed: bool,
-}
-
-/// What an `assert` test measured.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct AssertMetrics {
-    /// HTTP status of the answer, when one came.
-    pub status: Option<u16>,
-    /// Whether the status was expected and every check passed.
-    pub ok: bool,
-    /// Checks that failed (all of them when no usable answer came).
-    pub failed_checks: u64,
-    /// Each check.
-    pub checks: Vec<CheckOutcome>,
-    /// Named checks' values (numbers, and booleans as 1 or 0).
-    pub values: BTreeMap<String, f64>,
-    /// Time to the complete answer, in milliseconds.
-    pub latency_ms: f64,
-}
-
-impl AssertMetrics {
-    /// Metric names every assert test answers; named checks add theirs.
-    pub fn names() -> Vec<&'static str> {
-        vec!["ok", "failed_checks", "latency_ms"]
-    }
-
-    /// The value of a named metric.
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "ok" => f64::from(u8::from(self.ok)),
-            "failed_checks" => self.failed_checks as f64,
-            "latency_ms" => self.latency_ms,
-            other => return self.values.get(other).copied(),
-        })
-    }
-}
-
 /// The metrics of one test, by kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -381,12 +200,12 @@ pub enum TestMetrics {
     Stream(StreamMetrics),
     /// See [`AssertMetrics`].
     Assert(AssertMetrics),
-    /// See [`crate::metrics::resilience::ChaosMetrics`].
-    Chaos(crate::metrics::resilience::ChaosMetrics),
-    /// See [`crate::metrics::resilience::StorageProbeMetrics`].
-    StorageProbe(crate::metrics::resilience::StorageProbeMetrics),
-    /// See [`crate::metrics::resilience::HealthMetrics`].
-    Health(crate::metrics::resilience::HealthMetrics),
+    /// See [`ChaosMetrics`].
+    Chaos(ChaosMetrics),
+    /// See [`StorageProbeMetrics`].
+    StorageProbe(StorageProbeMetrics),
+    /// See [`HealthMetrics`].
+    Health(HealthMetrics),
 }
 
 impl TestMetrics {
@@ -400,6 +219,20 @@ impl TestMetrics {
             TestMetrics::Chaos(m) => m.metric(name),
             TestMetrics::StorageProbe(m) => m.metric(name),
             TestMetrics::Health(m) => m.metric(name),
+        }
+    }
+
+    /// What the named metric is and which way is better; `None` for a
+    /// name outside the kind's table (an assert test's named checks).
+    pub fn info(&self, name: &str) -> Option<MetricInfo> {
+        match self {
+            TestMetrics::HttpLoad(_) => info(HttpLoadMetrics::table(), name),
+            TestMetrics::JobWorkload(_) => info(JobWorkloadMetrics::table(), name),
+            TestMetrics::Stream(_) => info(StreamMetrics::table(), name),
+            TestMetrics::Assert(_) => info(AssertMetrics::table(), name),
+            TestMetrics::Chaos(_) => info(ChaosMetrics::table(), name),
+            TestMetrics::StorageProbe(_) => info(StorageProbeMetrics::table(), name),
+            TestMetrics::Health(_) => info(HealthMetrics::table(), name),
         }
     }
 }
@@ -425,21 +258,4 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_counts_read_back_inside_the_tagged_metrics() {
-        let mut load = HttpLoadMetrics::default();
-        load.status_counts.insert(200, 2);
-        load.status_counts.insert(503, 1);
-        let metrics = TestMetrics::HttpLoad(load.clone());
-        let text = serde_json::to_string(&metrics).expect("serialised");
-        assert!(text.contains(r#""200":2"#), "{text}");
-        let back: TestMetrics = serde_json::from_str(&text).expect("read back");
-        assert_eq!(back, metrics);
-        let bad = text.replace(r#""200""#, r#""ok""#);
-        let e = serde_json::from_str::<TestMetrics>(&bad).expect_err("not a code");
-        assert!(e.to_string().contains("\"ok\" is not a number"), "{e}");
-    }
-}
+mod tests;

@@ -1,9 +1,13 @@
-//! What the chaos, storage and health tests measure, and the proof a fault
-//! leaves in `results.json`: what was called, what it answered, and what
+//! What the chaos, storage and health tests measure (the storage probe and
+//! health figures are written in `probes.rs` and reached here), and the
+//! proof a fault leaves in `results.json`: what was called, what it answered, and what
 //! Shakedown itself observed of the service going away and coming back.
 //!
 //! Plain data (serde + JSON Schema); builds everywhere.
 
+pub use super::probes::{DependencyStatus, HealthMetrics, RecordedAnswer, StorageProbeMetrics};
+
+use super::{higher, lower, neither, read, table_names, Metric};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -156,207 +160,154 @@ pub struct ChaosMetrics {
     pub duration_ms: f64,
 }
 
+/// The metrics of a `chaos` test.
+const CHAOS: &[Metric<ChaosMetrics>] = &[
+    higher(
+        "restart_observed",
+        "1 when Shakedown saw the service go away and come back, else 0",
+        |m| Some(m.restart_observed as f64),
+    ),
+    lower(
+        "recovery_ms",
+        "From the fault until the service's health passed again, in ms (0 when not observed)",
+        |m| Some(m.recovery_ms),
+    ),
+    neither("runs_started", "Runs submitted and accepted", |m| {
+        Some(m.runs_started as f64)
+    }),
+    higher(
+        "runs_completed",
+        "Runs that ended with a success status",
+        |m| Some(m.runs_completed as f64),
+    ),
+    lower(
+        "runs_failed",
+        "Runs that ended with another terminal status (failed cleanly)",
+        |m| Some(m.runs_failed as f64),
+    ),
+    lower(
+        "stuck",
+        "Runs not terminal by the deadline, or whose status could not be read",
+        |m| Some(m.stuck as f64),
+    ),
+    lower("duplicates", "Runs with more than one result", |m| {
+        Some(m.duplicates as f64)
+    }),
+    higher(
+        "runs_recovered",
+        "Runs not terminal at the fault that completed afterwards",
+        |m| Some(m.runs_recovered as f64),
+    ),
+    lower("submit_errors", "Runs that could not be submitted", |m| {
+        Some(m.submit_errors as f64)
+    }),
+    neither(
+        "jobs_in_flight_at_fault",
+        "Jobs in flight (not queued, not terminal) when the fault was injected",
+        |m| Some(m.jobs_in_flight_at_fault as f64),
+    ),
+    neither(
+        "sessions_in_flight_at_fault",
+        "SSE sessions past their first event and before their last at the fault",
+        |m| Some(m.sessions_in_flight_at_fault as f64),
+    ),
+    lower(
+        "results_unreadable",
+        "Runs whose results pointer found neither a number nor a list",
+        |m| Some(m.results_unreadable as f64),
+    ),
+    neither(
+        "artifacts_checked",
+        "Completed runs whose artifact was checked",
+        |m| Some(m.artifacts_checked as f64),
+    ),
+    lower(
+        "corrupted",
+        "Completed runs whose artifact was missing, unreadable or not the reported sha256",
+        |m| Some(m.corrupted as f64),
+    ),
+    neither(
+        "artifacts_in_bucket",
+        "Artifacts also read directly from the bucket",
+        |m| Some(m.artifacts_in_bucket as f64),
+    ),
+    neither("streams", "SSE sessions planned", |m| {
+        Some(m.streams as f64)
+    }),
+    higher(
+        "streams_opened",
+        "Sessions whose first connection opened",
+        |m| Some(m.streams_opened as f64),
+    ),
+    higher(
+        "streams_completed",
+        "Sessions that reached their final event with every id once, in order",
+        |m| Some(m.streams_completed as f64),
+    ),
+    neither(
+        "streams_interrupted",
+        "Sessions whose connection broke at least once before the final event",
+        |m| Some(m.streams_interrupted as f64),
+    ),
+    higher(
+        "streams_reconnected",
+        "Interrupted sessions that resumed with no gap or repeat and reached the final event",
+        |m| Some(m.streams_reconnected as f64),
+    ),
+    lower(
+        "streams_not_reconnected",
+        "Interrupted sessions that could not resume cleanly (a gap, a repeat, or no stream)",
+        |m| Some(m.streams_not_reconnected as f64),
+    ),
+    neither(
+        "streams_failed_gracefully",
+        "Sessions that ended cleanly while the job behind them failed",
+        |m| Some(m.streams_failed_gracefully as f64),
+    ),
+    lower(
+        "streams_failed",
+        "Sessions that failed in any other way",
+        |m| Some(m.streams_failed as f64),
+    ),
+    lower("event_gaps", "Event ids skipped over all sessions", |m| {
+        Some(m.event_gaps as f64)
+    }),
+    lower(
+        "event_repeats",
+        "Event ids received more than once over all sessions",
+        |m| Some(m.event_repeats as f64),
+    ),
+    neither(
+        "health_checks_after",
+        "Health checks made after recovery",
+        |m| Some(m.health_checks_after as f64),
+    ),
+    higher(
+        "health_checks_after_ok",
+        "Health checks after recovery that passed",
+        |m| Some(m.health_checks_after_ok as f64),
+    ),
+    neither(
+        "duration_ms",
+        "From the start of the workload to the end of verification, in ms",
+        |m| Some(m.duration_ms),
+    ),
+];
+
 impl ChaosMetrics {
+    /// Every metric criteria can name, with what it means and which way is
+    /// better.
+    pub fn table() -> &'static [Metric<Self>] {
+        CHAOS
+    }
+
     /// Metric names criteria can use.
     pub fn names() -> Vec<&'static str> {
-        vec![
-            "restart_observed",
-            "recovery_ms",
-            "runs_started",
-            "runs_completed",
-            "runs_failed",
-            "stuck",
-            "duplicates",
-            "runs_recovered",
-            "submit_errors",
-            "jobs_in_flight_at_fault",
-            "sessions_in_flight_at_fault",
-            "results_unreadable",
-            "artifacts_checked",
-            "corrupted",
-            "artifacts_in_bucket",
-            "streams",
-            "streams_opened",
-            "streams_completed",
-            "streams_interrupted",
-            "streams_reconnected",
-            "streams_not_reconnected",
-            "streams_failed_gracefully",
-            "streams_failed",
-            "event_gaps",
-            "event_repeats",
-            "health_checks_after",
-            "health_checks_after_ok",
-            "duration_ms",
-        ]
+        table_names(CHAOS)
     }
 
     /// The value of a named metric.
     pub fn metric(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "restart_observed" => self.restart_observed as f64,
-            "recovery_ms" => self.recovery_ms,
-            "runs_started" => self.runs_started as f64,
-            "runs_completed" => self.runs_completed as f64,
-            "runs_failed" => self.runs_failed as f64,
-            "stuck" => self.stuck as f64,
-            "duplicates" => self.duplicates as f64,
-            "runs_recovered" => self.runs_recovered as f64,
-            "submit_errors" => self.submit_errors as f64,
-            "jobs_in_flight_at_fault" => self.jobs_in_flight_at_fault as f64,
-            "sessions_in_flight_at_fault" => self.sessions_in_flight_at_fault as f64,
-            "results_unreadable" => self.results_unreadable as f64,
-            "artifacts_checked" => self.artifacts_checked as f64,
-            "corrupted" => self.corrupted as f64,
-            "artifacts_in_bucket" => self.artifacts_in_bucket as f64,
-            "streams" => self.streams as f64,
-            "streams_opened" => self.streams_opened as f64,
-            "streams_completed" => self.streams_completed as f64,
-            "streams_interrupted" => self.streams_interrupted as f64,
-            "streams_reconnected" => self.streams_reconnected as f64,
-            "streams_not_reconnected" => self.streams_not_reconnected as f64,
-            "streams_failed_gracefully" => self.streams_failed_gracefully as f64,
-            "streams_failed" => self.streams_failed as f64,
-            "event_gaps" => self.event_gaps as f64,
-            "event_repeats" => self.event_repeats as f64,
-            "health_checks_after" => self.health_checks_after as f64,
-            "health_checks_after_ok" => self.health_checks_after_ok as f64,
-            "duration_ms" => self.duration_ms,
-            _ => return None,
-        })
-    }
-}
-
-/// What a `storage_probe` test measured.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct StorageProbeMetrics {
-    /// The bucket probed.
-    pub bucket: String,
-    /// `local` or `s3`.
-    pub backend: String,
-    /// The probe object's key.
-    pub key: String,
-    /// 1 when the write succeeded.
-    pub write_ok: u64,
-    /// 1 when the object read back equals what was written.
-    pub read_ok: u64,
-    /// 1 when the object was removed afterwards.
-    pub deleted: u64,
-    /// 1 when write, read-back comparison and removal all succeeded.
-    pub ok: u64,
-    /// Time of the write, in ms.
-    pub write_ms: f64,
-    /// Time of the read, in ms.
-    pub read_ms: f64,
-}
-
-impl StorageProbeMetrics {
-    /// Metric names criteria can use.
-    pub fn names() -> Vec<&'static str> {
-        vec![
-            "write_ok", "read_ok", "deleted", "ok", "write_ms", "read_ms",
-        ]
-    }
-
-    /// The value of a named metric.
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "write_ok" => self.write_ok as f64,
-            "read_ok" => self.read_ok as f64,
-            "deleted" => self.deleted as f64,
-            "ok" => self.ok as f64,
-            "write_ms" => self.write_ms,
-            "read_ms" => self.read_ms,
-            _ => return None,
-        })
-    }
-}
-
-/// One dependency the readiness endpoint reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct DependencyStatus {
-    /// Its name (`database`).
-    pub name: String,
-    /// Its status word as reported.
-    pub status: String,
-    /// Whether that is the healthy word.
-    pub healthy: bool,
-    /// Latency the target reports for it, in ms.
-    pub latency_ms: Option<f64>,
-}
-
-/// An answer of the target kept as evidence: what was asked and what came back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct RecordedAnswer {
-    /// `GET http://…/health`.
-    pub request: String,
-    /// The HTTP status.
-    pub status: u16,
-    /// The body: JSON when it parsed, else the text (clipped to 4 KiB).
-    pub body: serde_json::Value,
-}
-
-/// What a `health` test measured.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct HealthMetrics {
-    /// HTTP status of the readiness answer.
-    pub status: Option<u16>,
-    /// Time to the readiness answer, in ms.
-    pub latency_ms: f64,
-    /// Each dependency.
-    pub dependencies: Vec<DependencyStatus>,
-    /// Dependencies reported.
-    pub dependencies_total: u64,
-    /// Of those, the healthy ones.
-    pub dependencies_healthy: u64,
-    /// The bucket the plan expects.
-    pub expected_bucket: Option<String>,
-    /// The bucket the target reports.
-    pub reported_bucket: Option<String>,
-    /// 1 when the reported bucket is the expected one.
-    pub bucket_match: u64,
-    /// Artifacts looked up.
-    pub artifacts_checked: u64,
-    /// Artifacts that the run reports in the expected bucket and that exist
-    /// there (when the bucket is reachable).
-    pub artifacts_in_expected_bucket: u64,
-    /// 1 when the reported bucket matches and every artifact looked up is
-    /// in the expected bucket (and at least one was, when artifacts were asked for).
-    pub isolation_ok: u64,
-    /// The readiness answer itself.
-    #[serde(default)]
-    pub readiness_answer: Option<RecordedAnswer>,
-    /// The health (liveness) answer itself, when the environment has a
-    /// `health_path`.
-    #[serde(default)]
-    pub health_answer: Option<RecordedAnswer>,
-}
-
-impl HealthMetrics {
-    /// Metric names criteria can use.
-    pub fn names() -> Vec<&'static str> {
-        vec![
-            "latency_ms",
-            "dependencies_total",
-            "dependencies_healthy",
-            "bucket_match",
-            "artifacts_checked",
-            "artifacts_in_expected_bucket",
-            "isolation_ok",
-        ]
-    }
-
-    /// The value of a named metric.
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "latency_ms" => self.latency_ms,
-            "dependencies_total" => self.dependencies_total as f64,
-            "dependencies_healthy" => self.dependencies_healthy as f64,
-            "bucket_match" => self.bucket_match as f64,
-            "artifacts_checked" => self.artifacts_checked as f64,
-            "artifacts_in_expected_bucket" => self.artifacts_in_expected_bucket as f64,
-            "isolation_ok" => self.isolation_ok as f64,
-            _ => return None,
-        })
+        read(CHAOS, self, name)
     }
 }
