@@ -1,3 +1,6 @@
+//! Unit tests of the database: runs and their events on SQLite and
+//! PostgreSQL, reopening, and URLs in messages.
+
 use super::{redact, sqlite_url, testing, Backend, Db};
 use engine::run::{RunStatus, RunSummary, StoredEvent, Verdict};
 use engine::store::{RunFilter, RunStore, StoreError};

@@ -1,3 +1,6 @@
+//! Unit tests of the access tables on SQLite and PostgreSQL: users,
+//! sessions, API tokens, sign-offs, share links and the audit log.
+
 use super::*;
 use crate::db::testing;
 use engine::access::Decision;
