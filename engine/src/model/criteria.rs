@@ -72,10 +72,26 @@ pub struct Expr {
     pub test: String,
     /// The metric name (`p95_ms`).
     pub metric: String,
-    /// The comparison.
+    /// The comparison operator.
     pub op: Op,
     /// The right-hand side; `true` and `false` are 1 and 0.
     pub value: f64,
+}
+
+impl Expr {
+    /// The id of the test the criterion is over (`L1` in `L1.p95_ms < 2000`).
+    pub fn test_id(&self) -> &str {
+        &self.test
+    }
+}
+
+impl Criterion {
+    /// The id of the test this criterion is over, read by [`parse`]
+    /// (`L1` for `L1.p95_ms < 2000`); `None` when the expression does not
+    /// parse.
+    pub fn test_id(&self) -> Option<String> {
+        parse(&self.expr).ok().map(|expr| expr.test)
+    }
 }
 
 impl fmt::Display for Expr {
@@ -245,13 +261,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_the_seed_criteria() {
+    fn parses_criteria_as_plans_write_them() {
         let e = parse("L1.p95_ms < 2000").unwrap();
         assert_eq!((e.test.as_str(), e.metric.as_str()), ("L1", "p95_ms"));
         assert_eq!((e.op, e.value), (Op::Lt, 2000.0));
         assert_eq!(parse("C1.stuck==0").unwrap().op, Op::Eq);
         assert_eq!(parse("L1.fail <= 3").unwrap().op, Op::Le);
         assert_eq!(parse("G1.ok == true").unwrap().value, 1.0);
+    }
+
+    #[test]
+    fn a_criterion_names_its_test() {
+        assert_eq!(parse("L1.p95_ms < 2000").unwrap().test_id(), "L1");
+        let criterion = |expr: &str| Criterion {
+            expr: expr.to_owned(),
+            group: None,
+            label: None,
+        };
+        assert_eq!(criterion(" C2.stuck == 0").test_id().as_deref(), Some("C2"));
+        assert_eq!(criterion("C2.stuck").test_id(), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub enum PlanChoice {
 /// A request to start a run, with the New run page's overrides.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaunchRequest {
-    /// The plan.
+    /// The plan to run (a folder plan or pasted text).
     pub plan: Option<PlanChoice>,
     /// The environment (the plan's default when empty).
     pub environment: Option<String>,

@@ -71,9 +71,9 @@ impl StorageProbeMetrics {
 /// One dependency the readiness endpoint reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DependencyStatus {
-    /// Its name (`database`).
+    /// The dependency's name in the readiness answer (`database`).
     pub name: String,
-    /// Its status word as reported.
+    /// The status word the readiness answer gives it (`ok`, `down`).
     pub status: String,
     /// Whether that is the healthy word.
     pub healthy: bool,

@@ -69,7 +69,8 @@ pub struct ChaosSpec {
     /// compare its sha256 with the API's (true unless set).
     #[serde(default)]
     pub verify_artifacts: Option<bool>,
-    /// Health checks after recovery (the seed's "30 successful health checks").
+    /// Health checks made once the service has recovered (counted in the
+    /// `health_checks_after` and `health_checks_after_ok` metrics).
     #[serde(default)]
     pub after_checks: Option<AfterChecks>,
 }
@@ -78,7 +79,7 @@ pub struct ChaosSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChaosStreams {
-    /// How many.
+    /// How many sessions run through the fault.
     pub sessions: Positive,
     /// The job each session creates and follows.
     pub job: JobMix,
@@ -98,7 +99,7 @@ pub struct ChaosStreams {
 pub struct AfterChecks {
     /// Path or URL checked; must answer 2xx.
     pub path: String,
-    /// How many checks.
+    /// How many checks to make.
     pub count: Positive,
     /// Time between them in milliseconds (100 unless set).
     #[serde(default)]

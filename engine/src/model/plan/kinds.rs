@@ -170,7 +170,7 @@ pub struct JobWorkloadSpec {
 pub struct JobMix {
     /// The job kind, as the target names it (`calibration`).
     pub kind: String,
-    /// How many.
+    /// How many jobs of this kind.
     #[serde(default)]
     pub count: Option<Positive>,
     /// Share of `total`.

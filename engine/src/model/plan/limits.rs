@@ -87,7 +87,7 @@ pub struct Excess {
     pub field: &'static str,
     /// The value asked for.
     pub value: u32,
-    /// The cap.
+    /// The cap's value.
     pub cap: u32,
     /// Which cap (`max_concurrency`, `max_rate`, ...).
     pub cap_name: &'static str,

@@ -145,7 +145,7 @@ impl HttpMethod {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Criterion {
-    /// The condition.
+    /// The condition as written (`L1.p95_ms < 2000`).
     pub expr: String,
     /// Group in the report's executive summary (`Stuck runs`, `Load`).
     #[serde(default)]

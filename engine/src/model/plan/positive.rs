@@ -16,7 +16,7 @@ impl Positive {
     pub fn new(value: u32) -> Option<Self> {
         (value > 0).then_some(Positive(value))
     }
-    /// The number.
+    /// The number as a `u32`.
     pub fn get(self) -> u32 {
         self.0
     }

@@ -66,7 +66,7 @@ fn display_all(problems: &[Located]) -> String {
 /// A valid plan and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedPlan {
-    /// The plan.
+    /// The plan as read and validated.
     pub plan: Plan,
     /// The file as the user named it.
     pub file: String,

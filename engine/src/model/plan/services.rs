@@ -66,7 +66,7 @@ pub struct ProcessRestart {
     /// Program to start when no process of that name is supervised yet.
     #[serde(default)]
     pub program: Option<String>,
-    /// Its arguments.
+    /// Arguments passed to `program`.
     #[serde(default)]
     pub args: Vec<String>,
     /// Extra environment variables for it.
