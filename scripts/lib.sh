@@ -16,6 +16,12 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# wasm-opt for the browser bundle: npm's binaryen, inside the clone
+# (scripts/setup installs it, scripts/build-site runs it). Never Debian's
+# binaryen: its wasm-opt 108 produced bundles that failed to hydrate.
+BINARYEN_VERSION=132.0.0
+WASM_OPT="$TOOLS/binaryen/node_modules/.bin/wasm-opt"
+
 # The version of a package as Cargo.lock pins it.
 locked_version() {
   awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"

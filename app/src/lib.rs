@@ -12,7 +12,7 @@ pub mod routes;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes, A},
+    components::{FlatRoutes, Route, Router, A},
     path,
 };
 
@@ -163,7 +163,9 @@ pub fn App() -> impl IntoView {
                 <Transition fallback=|| ()>{nav}</Transition>
             </header>
             <main class="site-main">
-                <Routes fallback=routes::not_found::NotFound>
+                // Flat: no page nests another, and the flat router costs the
+                // browser bundle less than the nested one.
+                <FlatRoutes fallback=routes::not_found::NotFound>
                     <Route path=path!("/") view=routes::runs::RunsPage/>
                     <Route path=path!("/runs/new") view=routes::new_run::NewRunPage/>
                     <Route path=path!("/runs/:id") view=routes::run::RunPage/>
@@ -172,7 +174,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/share/:token") view=routes::share::SharePage/>
                     <Route path=path!("/audit") view=routes::audit::AuditPage/>
                     <Route path=path!("/users") view=routes::users::UsersPage/>
-                </Routes>
+                </FlatRoutes>
             </main>
             <footer class="site-footer">
                 "Shakedown " {VERSION}

@@ -163,21 +163,25 @@ pub fn fault_lanes(faults: &[FaultEvidence], origin_ms: i64) -> (Vec<Lane>, Vec<
 /// faults (the report page draws these; the HTML export adds the latency
 /// distribution, read from the histogram file).
 pub fn result_charts(t: &engine::results::TestResult) -> Vec<Chart> {
+    test_charts(&t.id, &t.windows, &t.faults)
+}
+
+fn test_charts(id: &str, windows: &[Window], faults: &[FaultEvidence]) -> Vec<Chart> {
     let mut charts = Vec::new();
-    if t.windows.iter().any(|w| w.count > 0) {
+    if windows.iter().any(|w| w.count > 0) {
         charts.push(latency_over_time(
-            &format!("{} latency percentiles per second", t.id),
-            &t.windows,
+            &format!("{id} latency percentiles per second"),
+            windows,
         ));
         charts.push(throughput_over_time(
-            &format!("{} throughput and errors per second", t.id),
-            &t.windows,
+            &format!("{id} throughput and errors per second"),
+            windows,
         ));
     }
-    if let Some(t0) = t.faults.iter().map(|f| f.requested_at_ms).min() {
-        let (lanes, markers) = fault_lanes(&t.faults, t0);
+    if let Some(t0) = faults.iter().map(|f| f.requested_at_ms).min() {
+        let (lanes, markers) = fault_lanes(faults, t0);
         charts.push(recovery_timeline(
-            &format!("{} recovery timeline (health per service)", t.id),
+            &format!("{id} recovery timeline (health per service)"),
             lanes,
             markers,
         ));
@@ -185,26 +189,32 @@ pub fn result_charts(t: &engine::results::TestResult) -> Vec<Chart> {
     charts
 }
 
-/// The charts of every test in a `results.json` text, in plan order. Test
-/// metrics are left out: the charts need none, and serde cannot read their
-/// integer-keyed maps back from inside an internally tagged enum.
+/// What the charts read of `results.json`: each test's id, per-second
+/// windows and faults. Serde skips every other field (metrics, parameters,
+/// criteria, ...), so the browser bundle carries no reader for them.
+#[derive(serde::Deserialize)]
+struct ChartedResults {
+    tests: Vec<ChartedTest>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChartedTest {
+    id: String,
+    #[serde(default)]
+    windows: Vec<Window>,
+    #[serde(default)]
+    faults: Vec<FaultEvidence>,
+}
+
+/// The charts of every test in a `results.json` text, in plan order.
 pub fn results_json_charts(text: &str) -> Result<Vec<Chart>, String> {
-    let mut value: serde_json::Value =
+    let results: ChartedResults =
         serde_json::from_str(text).map_err(|e| format!("results.json: {e}"))?;
-    let tests = value
-        .get_mut("tests")
-        .and_then(|t| t.as_array_mut())
-        .ok_or_else(|| "results.json has no tests".to_owned())?;
-    let mut charts = Vec::new();
-    for test in tests.iter_mut() {
-        if let Some(fields) = test.as_object_mut() {
-            fields.remove("metrics");
-        }
-        let result: engine::results::TestResult = serde_json::from_value(test.take())
-            .map_err(|e| format!("results.json: a test: {e}"))?;
-        charts.extend(result_charts(&result));
-    }
-    Ok(charts)
+    Ok(results
+        .tests
+        .iter()
+        .flat_map(|t| test_charts(&t.id, &t.windows, &t.faults))
+        .collect())
 }
 
 #[cfg(test)]
