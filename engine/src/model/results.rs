@@ -252,6 +252,52 @@ pub struct TestResult {
     pub faults: Vec<crate::metrics::resilience::FaultEvidence>,
 }
 
+/// How many of a test's operations succeeded and how many failed: what the
+/// report's operation totals add up and `shakedown run`'s summary shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Operations that succeeded.
+    pub ok: u64,
+    /// Operations that failed.
+    pub failed: u64,
+}
+
+impl Tally {
+    /// Operations counted, succeeded or failed.
+    pub fn total(self) -> u64 {
+        self.ok + self.failed
+    }
+}
+
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, other: Tally) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+    }
+}
+
+impl TestResult {
+    /// Its operations as succeeded and failed: requests, jobs, or sessions
+    /// and exports for the load tests; runs that completed and runs that
+    /// failed cleanly for chaos tests (stuck runs are neither); the test
+    /// itself, by its status, for the checks (assert, storage probe,
+    /// health). `None` when it measured nothing.
+    pub fn tally(&self) -> Option<Tally> {
+        use crate::metrics::TestMetrics;
+        let counts = |ok, failed| Tally { ok, failed };
+        Some(match self.metrics.as_ref()? {
+            TestMetrics::HttpLoad(m) => counts(m.ok, m.fail),
+            TestMetrics::JobWorkload(m) => counts(m.ok, m.fail),
+            TestMetrics::Stream(m) => counts(m.ok, m.fail),
+            TestMetrics::Chaos(m) => counts(m.runs_completed, m.runs_failed),
+            TestMetrics::Assert(_) | TestMetrics::StorageProbe(_) | TestMetrics::Health(_) => {
+                let ok = u64::from(self.status == TestStatus::Pass);
+                counts(ok, 1 - ok)
+            }
+        })
+    }
+}
+
 /// One criterion's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CriterionResult {
@@ -289,4 +335,42 @@ pub fn rfc3339(ms: i64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| ms.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Tally, TestResult};
+    use crate::metrics::{AssertMetrics, StreamMetrics, TestMetrics};
+
+    fn test(status: &str, metrics: Option<TestMetrics>) -> TestResult {
+        let mut test: TestResult = serde_json::from_value(serde_json::json!({
+            "id": "T1", "title": "T1", "kind": "any", "status": status,
+            "started_at_ms": 0, "finished_at_ms": 0, "parameters": {}, "metrics": null
+        }))
+        .expect("a test result");
+        test.metrics = metrics;
+        test
+    }
+
+    #[test]
+    fn tally_counts_operations_or_the_check_itself() {
+        let stream = StreamMetrics {
+            ok: 4,
+            fail: 1,
+            ..StreamMetrics::default()
+        };
+        let load = test("FAIL", Some(TestMetrics::Stream(stream)));
+        assert_eq!(load.tally(), Some(Tally { ok: 4, failed: 1 }));
+        let assert = TestMetrics::Assert(AssertMetrics {
+            failed_checks: 2,
+            ..AssertMetrics::default()
+        });
+        let failed = test("FAIL", Some(assert.clone())).tally();
+        assert_eq!(failed, Some(Tally { ok: 0, failed: 1 }));
+        assert_eq!(
+            test("PASS", Some(assert)).tally().map(Tally::total),
+            Some(1)
+        );
+        assert_eq!(test("ERROR", None).tally(), None);
+    }
 }

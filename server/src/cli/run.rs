@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use engine::events::{ProgressEvent, Sink};
 use engine::metrics::TestMetrics;
 use engine::plan::load_file;
-use engine::results::RunResults;
+use engine::results::{RunResults, TestResult};
 use engine::run::{RunStatus, Verdict};
 use engine::runner::{run_plan_with, RunError, RunOptions};
 use engine::supervisor::Supervisor;
@@ -83,29 +83,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut options = RunOptions::default();
     let mut demo = None;
     if args.demo {
-        let port = demo_port(&loaded, args.environment.as_deref())?;
-        let temp = tempfile::Builder::new()
-            .prefix("shakedown-run-demo-")
-            .tempdir()
-            .context("cannot create the demo's temporary folder")?;
-        let supervisor = Arc::new(Supervisor::new());
-        let demo_args = crate::cli::demo::DemoArgs {
-            addr: ([127, 0, 0, 1], 0).into(),
-            sut_port: port,
-            faults: args.demo_faults.clone(),
-            no_postgres: false,
-            site_root: PathBuf::new(),
-            plans_dir: PathBuf::new(),
-            lifecycle: crate::runs::lifecycle::LifecycleArgs {
-                shutdown_grace_s: 0,
-                event_buffer: crate::runs::orchestrator::DEFAULT_EVENT_BUFFER,
-            },
-        };
-        eprintln!("shakedown: starting the demo target on 127.0.0.1:{port}");
-        if let Err(e) = crate::cli::demo::start_stack(&supervisor, temp.path(), &demo_args).await {
-            supervisor.stop_all().await;
-            return Err(e.context("cannot start the demo target"));
-        }
+        let (supervisor, temp) = start_demo(&loaded, &args).await?;
         options.supervisor = Some(supervisor.clone());
         demo = Some((supervisor, temp));
     }
@@ -134,13 +112,55 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     print!("{}", summary_table(&results));
-    let out = args.out.unwrap_or_else(|| {
+    keep(&args, &results).await?;
+    Ok(match (results.status, results.verdict) {
+        (RunStatus::Finished, Some(Verdict::Go)) => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
+
+/// Starts the demo target under a supervisor of its own, on the port of the
+/// plan's base URL, in a temporary folder that lives as long as it runs.
+async fn start_demo(
+    loaded: &engine::plan::LoadedPlan,
+    args: &RunArgs,
+) -> anyhow::Result<(Arc<Supervisor>, tempfile::TempDir)> {
+    let port = demo_port(loaded, args.environment.as_deref())?;
+    let temp = tempfile::Builder::new()
+        .prefix("shakedown-run-demo-")
+        .tempdir()
+        .context("cannot create the demo's temporary folder")?;
+    let supervisor = Arc::new(Supervisor::new());
+    let demo_args = crate::cli::demo::DemoArgs {
+        addr: ([127, 0, 0, 1], 0).into(),
+        sut_port: port,
+        faults: args.demo_faults.clone(),
+        no_postgres: false,
+        site_root: PathBuf::new(),
+        plans_dir: PathBuf::new(),
+        lifecycle: crate::runs::lifecycle::LifecycleArgs {
+            shutdown_grace_s: 0,
+            event_buffer: crate::runs::orchestrator::DEFAULT_EVENT_BUFFER,
+        },
+    };
+    eprintln!("shakedown: starting the demo target on 127.0.0.1:{port}");
+    if let Err(e) = crate::cli::demo::start_stack(&supervisor, temp.path(), &demo_args).await {
+        supervisor.stop_all().await;
+        return Err(e.context("cannot start the demo target"));
+    }
+    Ok((supervisor, temp))
+}
+
+/// Writes the evidence pack to the store and the output folder, and
+/// records the run in the database.
+async fn keep(args: &RunArgs, results: &RunResults) -> anyhow::Result<()> {
+    let out = args.out.clone().unwrap_or_else(|| {
         let stamp = results.started_at.replace([':', '.'], "-");
         PathBuf::from("shakedown-results").join(format!("{}-{stamp}", results.plan.name))
     });
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let store = args.evidence.open(&args.data_dir).await?;
-    let written = crate::evidence::record::store_run(store.as_ref(), &results, Some(&out)).await?;
+    let written = crate::evidence::record::store_run(store.as_ref(), results, Some(&out)).await?;
     println!(
         "evidence: {} pack v{} in {} (manifest sha256 {}); copies in {}",
         results.run_id,
@@ -152,14 +172,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     record_in_database(
         &args.data_dir,
         args.database_url.as_deref(),
-        &results,
+        results,
         (written.version, &written.manifest_digest),
     )
     .await;
-    Ok(match (results.status, results.verdict) {
-        (RunStatus::Finished, Some(Verdict::Go)) => ExitCode::SUCCESS,
-        _ => ExitCode::from(1),
-    })
+    Ok(())
 }
 
 /// Progress bars, one per test, with a live line of rate, p50 and errors.
@@ -212,53 +229,14 @@ impl Sink for Bars {
     }
 }
 
+/// What the run printed at its end: a row per test, then warnings, errors,
+/// restarts and anomalies, then the criteria and the verdict.
 fn summary_table(results: &RunResults) -> String {
     let mut rows = vec![[
         "test", "kind", "status", "count", "ok", "fail", "p50 ms", "p95 ms", "p99 ms", "max ms",
     ]
     .map(str::to_owned)];
-    for test in &results.tests {
-        let (count, ok, fail, latency) = match &test.metrics {
-            Some(TestMetrics::HttpLoad(m)) => (m.requests, m.ok, m.fail, Some(&m.latency)),
-            Some(TestMetrics::JobWorkload(m)) => (m.jobs, m.ok, m.fail, Some(&m.latency)),
-            Some(TestMetrics::Stream(m)) => {
-                (m.sessions + m.exports, m.ok, m.fail, Some(&m.latency))
-            }
-            Some(TestMetrics::Assert(m)) => (
-                m.checks.len() as u64,
-                m.checks.len() as u64 - m.failed_checks,
-                m.failed_checks,
-                None,
-            ),
-            Some(TestMetrics::Chaos(m)) => (
-                m.runs_started + m.streams,
-                m.runs_completed + m.streams_completed,
-                m.stuck + m.duplicates + m.corrupted + m.streams_not_reconnected + m.streams_failed,
-                None,
-            ),
-            Some(TestMetrics::StorageProbe(m)) => (1, m.ok, 1 - m.ok, None),
-            Some(TestMetrics::Health(m)) => (
-                m.dependencies_total,
-                m.dependencies_healthy,
-                m.dependencies_total - m.dependencies_healthy,
-                None,
-            ),
-            None => (0, 0, 0, None),
-        };
-        let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
-        rows.push([
-            test.id.clone(),
-            test.kind.clone(),
-            test.status.as_str().to_owned(),
-            count.to_string(),
-            ok.to_string(),
-            fail.to_string(),
-            ms(latency.map(|l| l.p50_ms)),
-            ms(latency.map(|l| l.p95_ms)),
-            ms(latency.map(|l| l.p99_ms)),
-            ms(latency.map(|l| l.max_ms)),
-        ]);
-    }
+    rows.extend(results.tests.iter().map(summary_row));
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
@@ -272,6 +250,48 @@ fn summary_table(results: &RunResults) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
+    out.push_str(&notes(results));
+    out.push_str(&criteria(results));
+    let verdict = match (results.status, results.verdict) {
+        (RunStatus::Finished, Some(v)) => v.as_str().to_owned(),
+        (status, _) => status.as_str().to_uppercase(),
+    };
+    out.push_str(&format!("\nverdict: {verdict}\n"));
+    out
+}
+
+/// One test's row: its size (requests, jobs, checks, runs and streams,
+/// dependencies), its [`TestResult::tally`] and its latency.
+fn summary_row(test: &TestResult) -> [String; 10] {
+    let (count, latency) = match &test.metrics {
+        Some(TestMetrics::HttpLoad(m)) => (m.requests, Some(&m.latency)),
+        Some(TestMetrics::JobWorkload(m)) => (m.jobs, Some(&m.latency)),
+        Some(TestMetrics::Stream(m)) => (m.sessions + m.exports, Some(&m.latency)),
+        Some(TestMetrics::Assert(m)) => (m.checks.len() as u64, None),
+        Some(TestMetrics::Chaos(m)) => (m.runs_started + m.streams, None),
+        Some(TestMetrics::StorageProbe(_)) => (1, None),
+        Some(TestMetrics::Health(m)) => (m.dependencies_total, None),
+        None => (0, None),
+    };
+    let tally = test.tally().unwrap_or_default();
+    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+    [
+        test.id.clone(),
+        test.kind.clone(),
+        test.status.as_str().to_owned(),
+        count.to_string(),
+        tally.ok.to_string(),
+        tally.failed.to_string(),
+        ms(latency.map(|l| l.p50_ms)),
+        ms(latency.map(|l| l.p95_ms)),
+        ms(latency.map(|l| l.p99_ms)),
+        ms(latency.map(|l| l.max_ms)),
+    ]
+}
+
+/// Each test's warnings, error and restarts, then the unplanned exits.
+fn notes(results: &RunResults) -> String {
+    let mut out = String::new();
     for test in &results.tests {
         for warning in &test.warnings {
             out.push_str(&format!("warning: {}: {warning}\n", test.id));
@@ -301,7 +321,12 @@ fn summary_table(results: &RunResults) -> String {
             exit.describe()
         ));
     }
-    out.push_str("\ncriteria:\n");
+    out
+}
+
+/// Each criterion, PASS or FAIL, with its value, label and note.
+fn criteria(results: &RunResults) -> String {
+    let mut out = String::from("\ncriteria:\n");
     for c in &results.criteria {
         let mark = if c.passed { "PASS" } else { "FAIL" };
         let actual = c
@@ -317,11 +342,6 @@ fn summary_table(results: &RunResults) -> String {
             out.push_str(&format!("         {note}\n"));
         }
     }
-    let verdict = match (results.status, results.verdict) {
-        (RunStatus::Finished, Some(v)) => v.as_str().to_owned(),
-        (status, _) => status.as_str().to_uppercase(),
-    };
-    out.push_str(&format!("\nverdict: {verdict}\n"));
     out
 }
 

@@ -1,7 +1,7 @@
 //! Comparison of two runs of the same plan: each metric of each test with
 //! the previous and current value, the change, and whether it got worse.
 
-use super::values::{label, number, numbers};
+use super::values::{label, metrics_json, number, numbers};
 use engine::results::RunResults;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -90,14 +90,8 @@ pub fn compare(previous: &RunResults, current: &RunResults) -> Comparison {
         let Some(p) = previous.tests.iter().find(|p| p.id == t.id) else {
             continue;
         };
-        let value = |m: &Option<engine::metrics::TestMetrics>| {
-            m.as_ref()
-                .and_then(|m| serde_json::to_value(m).ok())
-                .map(|v| numbers(&v))
-                .unwrap_or_default()
-        };
-        let before = value(&p.metrics);
-        for (name, now) in value(&t.metrics) {
+        let before = numbers(&metrics_json(p));
+        for (name, now) in numbers(&metrics_json(t)) {
             let Some(&(_, was)) = before.iter().find(|(n, _)| *n == name) else {
                 continue;
             };

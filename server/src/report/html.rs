@@ -1,7 +1,9 @@
 //! `report.html`: the report as one self-contained file (inline CSS, charts
 //! as inline SVG drawn by `app::charts`, a print stylesheet); opens offline.
+//! One function per section of [`super::sections`].
 
-use super::model::Report;
+use super::model::{Report, RestartProof, Row, TestSection};
+use super::sections::{self, pass, Render, Section};
 use super::values::number;
 use std::fmt::Write as _;
 
@@ -54,8 +56,22 @@ fn table(o: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<Strin
     o.push_str("</tbody></table>\n");
 }
 
+/// A two-column table of `(label, value)` rows under `head` and `Value`.
+fn pairs(o: &mut String, head: &str, rows: &[Row]) {
+    table(
+        o,
+        &[head, "Value"],
+        rows.iter().map(|(k, v)| vec![esc(k), cell(v)]),
+    );
+}
+
 fn badge(word: &str) -> String {
     format!("<span class=\"badge {}\">{}</span>", esc(word), esc(word))
+}
+
+/// A PASS or FAIL badge.
+fn pass_badge(passed: bool) -> String {
+    badge(pass(passed))
 }
 
 fn ms(v: Option<f64>) -> String {
@@ -64,58 +80,65 @@ fn ms(v: Option<f64>) -> String {
 
 /// Renders the report as a single HTML file.
 pub fn render(r: &Report) -> String {
-    let mut o = String::new();
-    let _ = write!(
-        o,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body>\n",
-        esc(&r.title)
-    );
-    let _ = write!(o, "<h1>{}</h1>\n<p class=\"meta\">Environment <b>{}</b> · started {} · {} s · {} · run <code>{}</code></p>\n<p>Overall status {}</p>\n",
-        esc(&r.title),
-        esc(r.environment.first().map_or("", |(_, v)| v.as_str())),
-        esc(&r.started_at), number(r.duration_s), esc(&r.tool), esc(&r.run_id), badge(&r.status));
-    if !r.left_out_tests.is_empty() {
+    sections::render(&Html, r)
+}
+
+struct Html;
+
+impl Render for Html {
+    fn header(&self, o: &mut String, r: &Report) {
         let _ = write!(
             o,
-            "<p class=\"regression\" id=\"partial-run\">Partial run: tests {} of the plan were left out; their criteria were not checked.</p>",
-            esc(&r.left_out_tests.join(", "))
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body>\n",
+            esc(&r.title)
         );
+        let _ = write!(o, "<h1>{}</h1>\n<p class=\"meta\">Environment <b>{}</b> · started {} · {} s · {} · run <code>{}</code></p>\n<p>Overall status {}</p>\n",
+            esc(&r.title),
+            esc(r.environment.first().map_or("", |(_, v)| v.as_str())),
+            esc(&r.started_at), number(r.duration_s), esc(&r.tool), esc(&r.run_id), badge(&r.status));
+        if !r.left_out_tests.is_empty() {
+            let _ = write!(
+                o,
+                "<p class=\"regression\" id=\"partial-run\">Partial run: tests {} of the plan were left out; their criteria were not checked.</p>",
+                esc(&r.left_out_tests.join(", "))
+            );
+        }
+        if let Some(e) = &r.error {
+            let _ = write!(
+                o,
+                "<p class=\"regression\">The run stopped early: {}</p>",
+                esc(e)
+            );
+        }
     }
-    if let Some(e) = &r.error {
-        let _ = write!(
+
+    fn summary(&self, o: &mut String, r: &Report) {
+        o.push_str("<h2>Executive summary</h2>");
+        table(
             o,
-            "<p class=\"regression\">The run stopped early: {}</p>",
-            esc(e)
+            Section::Summary.columns(),
+            r.summary.iter().map(|s| {
+                vec![
+                    esc(&s.group),
+                    format!("<b>{}</b> {}", esc(&s.result), pass_badge(s.passed)),
+                    esc(&s.notes),
+                ]
+            }),
+        );
+        let nogo = r.verdict.as_deref() != Some("GO");
+        let _ = writeln!(
+            o,
+            "<p class=\"decision{}\"><b>GO/NO-GO decision:</b> {}</p>",
+            if nogo { " nogo" } else { "" },
+            esc(&r.decision)
         );
     }
-    o.push_str("<h2>Executive summary</h2>");
-    table(
-        &mut o,
-        &["Criteria", "Result", "Notes"],
-        r.summary.iter().map(|s| {
-            vec![
-                esc(&s.group),
-                format!(
-                    "<b>{}</b> {}",
-                    esc(&s.result),
-                    badge(if s.passed { "PASS" } else { "FAIL" })
-                ),
-                esc(&s.notes),
-            ]
-        }),
-    );
-    let nogo = r.verdict.as_deref() != Some("GO");
-    let _ = writeln!(
-        o,
-        "<p class=\"decision{}\"><b>GO/NO-GO decision:</b> {}</p>",
-        if nogo { " nogo" } else { "" },
-        esc(&r.decision)
-    );
-    if !r.anomalies.is_empty() {
+
+    fn anomalies(&self, o: &mut String, r: &Report) {
         o.push_str("<h2>Anomalies: unplanned process exits</h2><p class=\"regression\">Supervised services exited without being asked to during the run; each one makes the run NO-GO whatever the criteria say.</p>");
         table(
-            &mut o,
-            &["Service", "Test", "Time", "What happened"],
+            o,
+            Section::Anomalies.columns(),
             r.anomalies.iter().map(|a| {
                 vec![
                     esc(&a.service),
@@ -127,204 +150,168 @@ pub fn render(r: &Report) -> String {
         );
     }
 
-    o.push_str("<h2>Environment configuration</h2>");
-    table(
-        &mut o,
-        &["Setting", "Value"],
-        r.environment.iter().map(|(k, v)| vec![esc(k), cell(v)]),
-    );
-
-    o.push_str("<h2>Test results</h2>");
-    for t in &r.tests {
-        let _ = write!(
-            o,
-            "<h3>{}: {} {}</h3>",
-            esc(&t.id),
-            esc(&t.title),
-            badge(&t.status)
-        );
-        table(
-            &mut o,
-            &["Metric", "Value"],
-            t.metrics.iter().map(|(k, v)| vec![esc(k), cell(v)]),
-        );
-        for w in &t.warnings {
-            let _ = write!(o, "<p class=\"regression\">Warning: {}</p>", esc(w));
-        }
-        if let Some(e) = &t.error {
-            let _ = write!(o, "<p class=\"regression\">Error: {}</p>", esc(e));
-        }
-        for chart in &t.charts {
-            let _ = write!(
-                o,
-                "<div class=\"chart\">{}</div>",
-                app::charts::render_svg(chart)
-            );
-        }
-        for p in &t.restarts {
-            let _ = write!(
-                o,
-                "<h4>Restart proof: {} {}</h4>",
-                esc(&p.service),
-                badge(if p.observed { "PASS" } else { "FAIL" })
-            );
-            table(
-                &mut o,
-                &["Field", "Value"],
-                p.rows.iter().map(|(k, v)| vec![esc(k), esc(v)]),
-            );
-            if let Some(rec) = &p.recovery {
-                let _ = write!(o, "<p><b>Recovery time:</b> {}</p>", esc(rec));
-            }
-        }
-        let _ = writeln!(
-            o,
-            "<details><summary>Evidence JSON</summary><pre>{}</pre></details>",
-            esc(&t.evidence_json)
-        );
+    fn environment(&self, o: &mut String, r: &Report) {
+        o.push_str("<h2>Environment configuration</h2>");
+        pairs(o, "Setting", &r.environment);
     }
 
-    o.push_str("<h2>Integrity and storage checks</h2>");
-    if r.integrity.is_empty() {
-        o.push_str("<p>No integrity or storage checks in this plan.</p>");
-    } else {
+    fn tests(&self, o: &mut String, r: &Report) {
+        o.push_str("<h2>Test results</h2>");
+        for t in &r.tests {
+            test(o, t);
+        }
+    }
+
+    fn integrity(&self, o: &mut String, r: &Report) {
+        o.push_str("<h2>Integrity and storage checks</h2>");
+        if r.integrity.is_empty() {
+            o.push_str("<p>No integrity or storage checks in this plan.</p>");
+            return;
+        }
         table(
-            &mut o,
-            &["Test", "Check", "Actual", "Result"],
+            o,
+            Section::Integrity.columns(),
             r.integrity.iter().map(|c| {
                 vec![
                     esc(&c.test),
                     esc(&c.check),
                     esc(&c.actual),
-                    c.passed
-                        .map_or("—".to_owned(), |p| badge(if p { "PASS" } else { "FAIL" })),
+                    c.passed.map_or("—".to_owned(), pass_badge),
                 ]
             }),
         );
     }
-    if !r.dependencies.is_empty() {
+
+    fn dependencies(&self, o: &mut String, r: &Report) {
         o.push_str("<h2>Service health at test time</h2>");
         table(
-            &mut o,
-            &["Test", "Dependency", "Status", "Latency"],
+            o,
+            Section::Dependencies.columns(),
             r.dependencies
                 .iter()
                 .map(|d| vec![esc(&d.test), esc(&d.name), esc(&d.status), esc(&d.latency)]),
         );
     }
-    o.push_str("<h2>Performance summary</h2>");
-    table(
-        &mut o,
-        &["Test", "P50", "P95", "P99", "Status"],
-        r.performance.iter().map(|p| {
-            vec![
-                esc(&p.test),
-                ms(p.p50_ms),
-                ms(p.p95_ms),
-                ms(p.p99_ms),
-                badge(&p.status),
-            ]
-        }),
-    );
-    o.push_str("<h3>Total operations processed</h3>");
-    table(
-        &mut o,
-        &["Category", "Operations", "Success", "Failures"],
-        r.totals.iter().map(|t| {
-            let b = |s: String| {
-                if t.category == "Total" {
-                    format!("<b>{s}</b>")
-                } else {
-                    s
-                }
-            };
-            vec![
-                b(esc(&t.category)),
-                b(t.requests.to_string()),
-                b(t.ok.to_string()),
-                b(t.fail.to_string()),
-            ]
-        }),
-    );
-    if !r.failures_by_class.is_empty() {
+
+    fn performance(&self, o: &mut String, r: &Report) {
+        o.push_str("<h2>Performance summary</h2>");
+        table(
+            o,
+            Section::Performance.columns(),
+            r.performance.iter().map(|p| {
+                vec![
+                    esc(&p.test),
+                    ms(p.p50_ms),
+                    ms(p.p95_ms),
+                    ms(p.p99_ms),
+                    badge(&p.status),
+                ]
+            }),
+        );
+    }
+
+    fn totals(&self, o: &mut String, r: &Report) {
+        o.push_str("<h3>Total operations processed</h3>");
+        table(
+            o,
+            Section::Totals.columns(),
+            r.totals.iter().map(|t| {
+                let b = |s: String| {
+                    if t.is_total() {
+                        format!("<b>{s}</b>")
+                    } else {
+                        s
+                    }
+                };
+                vec![
+                    b(esc(&t.category)),
+                    b(t.requests.to_string()),
+                    b(t.ok.to_string()),
+                    b(t.fail.to_string()),
+                ]
+            }),
+        );
+    }
+
+    fn failure_classes(&self, o: &mut String, r: &Report) {
         o.push_str("<h3>Failures by class</h3>");
         table(
-            &mut o,
-            &["Class", "Count"],
+            o,
+            Section::FailureClasses.columns(),
             r.failures_by_class
                 .iter()
                 .map(|(c, n)| vec![esc(c), n.to_string()]),
         );
     }
-    o.push_str("<h2>Criteria checklist</h2>");
-    table(
-        &mut o,
-        &["", "Criterion", "Expression", "Actual", "Note"],
-        r.criteria.iter().map(|c| {
-            vec![
-                badge(if c.passed { "PASS" } else { "FAIL" }),
-                esc(&c.label),
-                format!("<code>{}</code>", esc(&c.expr)),
-                esc(&c.actual),
-                esc(c.note.as_deref().unwrap_or("")),
-            ]
-        }),
-    );
-    o.push_str("<h2>Key differences from previous run</h2>");
-    match &r.differences {
-        Some(d) => {
-            let _ = write!(
-                o,
-                "<p class=\"meta\">Previous run <code>{}</code> · {} regression(s)</p>",
-                esc(&d.previous_run),
-                d.regressions()
-            );
-            table(
-                &mut o,
-                &["Metric", "Previous", "Current", "Change"],
-                d.rows.iter().map(|row| {
-                    let change = if row.regression {
-                        format!(
-                            "<span class=\"regression\">{} REGRESSION</span>",
-                            esc(&row.change)
-                        )
-                    } else {
-                        esc(&row.change)
-                    };
-                    vec![
-                        esc(&row.metric),
-                        esc(&row.previous),
-                        esc(&row.current),
-                        change,
-                    ]
-                }),
-            );
-        }
-        None => o.push_str("<p>No previous run of this plan against this environment.</p>"),
-    }
-    o.push_str("<h2>Sign-off</h2>");
-    let _ = write!(
-        o,
-        "<p>System recommendation: <strong>{}</strong></p>",
-        esc(&r.decision)
-    );
-    if let Some(d) = &r.signoff_decision {
-        let _ = write!(o, "<p>Final decision: <strong>{}</strong></p>", esc(d));
-    }
-    if r.signoffs.is_empty() {
-        o.push_str("<p>Not signed yet.</p>");
-    } else {
+
+    fn criteria(&self, o: &mut String, r: &Report) {
+        o.push_str("<h2>Criteria checklist</h2>");
         table(
-            &mut o,
-            &[
-                "Approver",
-                "Decision",
-                "Comment",
-                "Override reason",
-                "Time",
-                "Manifest digest",
-                "State",
-            ],
+            o,
+            &["", "Criterion", "Expression", "Actual", "Note"],
+            r.criteria.iter().map(|c| {
+                vec![
+                    pass_badge(c.passed),
+                    esc(&c.label),
+                    format!("<code>{}</code>", esc(&c.expr)),
+                    esc(&c.actual),
+                    esc(c.note.as_deref().unwrap_or("")),
+                ]
+            }),
+        );
+    }
+
+    fn differences(&self, o: &mut String, r: &Report) {
+        o.push_str("<h2>Key differences from previous run</h2>");
+        let Some(d) = &r.differences else {
+            o.push_str("<p>No previous run of this plan against this environment.</p>");
+            return;
+        };
+        let _ = write!(
+            o,
+            "<p class=\"meta\">Previous run <code>{}</code> · {} regression(s)</p>",
+            esc(&d.previous_run),
+            d.regressions()
+        );
+        table(
+            o,
+            Section::Differences.columns(),
+            d.rows.iter().map(|row| {
+                let change = if row.regression {
+                    format!(
+                        "<span class=\"regression\">{} REGRESSION</span>",
+                        esc(&row.change)
+                    )
+                } else {
+                    esc(&row.change)
+                };
+                vec![
+                    esc(&row.metric),
+                    esc(&row.previous),
+                    esc(&row.current),
+                    change,
+                ]
+            }),
+        );
+    }
+
+    fn signoff(&self, o: &mut String, r: &Report) {
+        o.push_str("<h2>Sign-off</h2>");
+        let _ = write!(
+            o,
+            "<p>System recommendation: <strong>{}</strong></p>",
+            esc(&r.decision)
+        );
+        if let Some(d) = &r.signoff_decision {
+            let _ = write!(o, "<p>Final decision: <strong>{}</strong></p>", esc(d));
+        }
+        if r.signoffs.is_empty() {
+            o.push_str("<p>Not signed yet.</p>");
+            return;
+        }
+        table(
+            o,
+            Section::SignOff.columns(),
             r.signoffs.iter().map(|s| {
                 vec![
                     esc(&s.approver),
@@ -341,10 +328,72 @@ pub fn render(r: &Report) -> String {
             }),
         );
     }
-    o.push_str("<h2>Output files</h2><ul>");
-    for f in &r.files {
-        let _ = write!(o, "<li><code>{}</code></li>", esc(f));
+
+    fn files(&self, o: &mut String, r: &Report) {
+        o.push_str("<h2>Output files</h2><ul>");
+        for f in &r.files {
+            let _ = write!(o, "<li><code>{}</code></li>", esc(f));
+        }
+        o.push_str("</ul>\n");
     }
-    let _ = write!(o, "</ul>\n<p class=\"meta\"><i>Generated by {} for run <code>{}</code>.</i></p>\n</body></html>\n", esc(&r.tool), esc(&r.run_id));
-    o
+
+    fn footer(&self, o: &mut String, r: &Report) {
+        let _ = write!(
+            o,
+            "<p class=\"meta\"><i>Generated by {} for run <code>{}</code>.</i></p>\n</body></html>\n",
+            esc(&r.tool),
+            esc(&r.run_id)
+        );
+    }
+}
+
+/// One test: its metric table, warnings, error, charts, restart proofs and
+/// evidence JSON.
+fn test(o: &mut String, t: &TestSection) {
+    let _ = write!(
+        o,
+        "<h3>{}: {} {}</h3>",
+        esc(&t.id),
+        esc(&t.title),
+        badge(&t.status)
+    );
+    pairs(o, "Metric", &t.metrics);
+    for w in &t.warnings {
+        let _ = write!(o, "<p class=\"regression\">Warning: {}</p>", esc(w));
+    }
+    if let Some(e) = &t.error {
+        let _ = write!(o, "<p class=\"regression\">Error: {}</p>", esc(e));
+    }
+    for chart in &t.charts {
+        let _ = write!(
+            o,
+            "<div class=\"chart\">{}</div>",
+            app::charts::render_svg(chart)
+        );
+    }
+    for p in &t.restarts {
+        restart_proof(o, p);
+    }
+    let _ = writeln!(
+        o,
+        "<details><summary>Evidence JSON</summary><pre>{}</pre></details>",
+        esc(&t.evidence_json)
+    );
+}
+
+fn restart_proof(o: &mut String, p: &RestartProof) {
+    let _ = write!(
+        o,
+        "<h4>Restart proof: {} {}</h4>",
+        esc(&p.service),
+        pass_badge(p.observed)
+    );
+    table(
+        o,
+        &["Field", "Value"],
+        p.rows.iter().map(|(k, v)| vec![esc(k), esc(v)]),
+    );
+    if let Some(rec) = &p.recovery {
+        let _ = write!(o, "<p><b>Recovery time:</b> {}</p>", esc(rec));
+    }
 }

@@ -3,6 +3,14 @@
 
 use serde_json::Value;
 
+/// A test's metrics as JSON (`null` when it measured nothing).
+pub fn metrics_json(t: &engine::results::TestResult) -> Value {
+    t.metrics
+        .as_ref()
+        .and_then(|m| serde_json::to_value(m).ok())
+        .unwrap_or(Value::Null)
+}
+
 /// Every scalar leaf of a JSON object as `(dotted.name, value)`, in order.
 pub fn leaves(value: &Value) -> Vec<(String, Value)> {
     let mut out = Vec::new();
