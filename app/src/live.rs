@@ -144,21 +144,6 @@ struct Stamp {
     at_ms: i64,
 }
 
-/// A finished test's operations: (succeeded, failed), for the kinds that
-/// count operations. The result's counts are final; windows only cover
-/// whole seconds.
-fn outcome_counts(metrics: &TestMetrics) -> Option<(u64, u64)> {
-    match metrics {
-        TestMetrics::HttpLoad(m) => Some((m.ok, m.fail)),
-        TestMetrics::JobWorkload(m) => Some((m.ok, m.fail)),
-        TestMetrics::Stream(m) => Some((m.ok, m.fail)),
-        TestMetrics::Assert(_)
-        | TestMetrics::Chaos(_)
-        | TestMetrics::StorageProbe(_)
-        | TestMetrics::Health(_) => None,
-    }
-}
-
 impl LiveRun {
     /// Builds the view from events already stored.
     pub fn from_events(events: &[StoredEvent]) -> Self {
@@ -265,14 +250,14 @@ impl LiveRun {
         if RECOVERY_KINDS.contains(&result.kind.as_str()) {
             self.add_recovery(result);
         }
-        let counts = result.metrics.as_ref().and_then(outcome_counts);
         let Some(test) = self.test_mut(&result.id) else {
             return;
         };
         test.state = TestState::Done(result.status);
-        if let Some((ok, fail)) = counts {
-            test.done = ok + fail;
-            test.failed = fail;
+        // The result's counts are final; windows only cover whole seconds.
+        if let Some(tally) = result.tally() {
+            test.done = tally.total();
+            test.failed = tally.failed;
         }
         let mut text = format!("{} finished: {}", result.id, result.status.as_str());
         if let Some(e) = &result.error {

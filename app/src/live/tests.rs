@@ -253,6 +253,9 @@ fn chaos_and_health_results_build_the_recovery_timeline() {
     assert_eq!(only_start.markers[0].x, 1.0);
 
     let live = LiveRun::from_events(&all);
+    // A check counts as one operation, by its status.
+    let health = &live.tests[1];
+    assert_eq!((health.done, health.failed), (1, 0));
     let chart = live.recovery_chart().unwrap();
     let names: Vec<&str> = live.lanes.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["worker", "database", "queue"]);
