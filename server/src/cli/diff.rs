@@ -1,6 +1,6 @@
 //! `shakedown diff RUN_A RUN_B`: compares two runs' verified packs and
 //! prints each changed metric with previous, current and change, marking
-//! regressions. Exit 1 when B regressed against A.
+//! regressions and improvements. Exit 1 when B regressed against A.
 
 use super::packs::{load, results_of};
 use crate::evidence::config::EvidenceArgs;

@@ -14,7 +14,7 @@ table{border-collapse:collapse;margin:.6rem 0 1rem;width:100%}th,td{border:1px s
 th{background:#f3f5f9}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:.1rem .55rem;border-radius:.3rem;font-weight:700;color:#fff}
 .pass,.GO{background:#2e7d32}.fail,.NO-GO,.FAIL,.ERROR{background:#c62828}.ABORTED,.INTERRUPTED,.INCOMPLETE{background:#8d6e00}.PASS{background:#2e7d32}
-.regression{color:#c62828;font-weight:700}.meta{color:#4a5568}
+.regression{color:#c62828;font-weight:700}.improvement{color:#2e7d32;font-weight:700}.meta{color:#4a5568}
 pre{background:#f6f8fa;border:1px solid #e3e7ee;padding:.6rem;overflow:auto;font-size:12.5px}
 .chart svg{width:100%;height:auto;border:1px solid #e3e7ee;margin:.4rem 0}
 .decision{font-size:1.15rem;padding:.6rem .8rem;border-left:5px solid #2e7d32;background:#f1f8f2}
@@ -269,9 +269,9 @@ impl Render for Html {
         };
         let _ = write!(
             o,
-            "<p class=\"meta\">Previous run <code>{}</code> · {} regression(s)</p>",
+            "<p class=\"meta\">Previous run <code>{}</code> · {}</p>",
             esc(&d.previous_run),
-            d.regressions()
+            d.counts()
         );
         table(
             o,
@@ -280,6 +280,11 @@ impl Render for Html {
                 let change = if row.regression {
                     format!(
                         "<span class=\"regression\">{} REGRESSION</span>",
+                        esc(&row.change)
+                    )
+                } else if row.improvement {
+                    format!(
+                        "<span class=\"improvement\">{} IMPROVEMENT</span>",
                         esc(&row.change)
                     )
                 } else {

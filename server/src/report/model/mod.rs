@@ -106,10 +106,7 @@ impl Report {
         previous: Option<&RunResults>,
         files: Vec<String>,
     ) -> Report {
-        let verdict = results.verdict.map(|v| match v {
-            Verdict::Go => "GO".to_owned(),
-            Verdict::NoGo => "NO-GO".to_owned(),
-        });
+        let verdict = results.verdict.map(|v| v.as_str().to_owned());
         Report {
             title: format!(
                 "{}: Validation Evidence",
