@@ -109,9 +109,20 @@ fn render_context(context: ServerContext) -> impl Fn() + Clone + Send + 'static 
     }
 }
 
+/// The app's routes, listed once per process. leptos_axum lists them by
+/// rendering the whole app with resource loading switched off, and that
+/// switch is process-wide: a resource that starts loading anywhere while a
+/// listing runs never finishes, so a page being served while a second
+/// router is built (tests build many) would hang with its body half sent.
+fn app_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 /// The whole application, every route behind the authentication gate.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(app::App);
+    let routes = app_routes();
     let context = render_context(state.server_context());
     let options = state.leptos.clone();
     let gate = axum::middleware::from_fn_with_state(state.auth.clone(), auth::gate);
