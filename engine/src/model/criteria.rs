@@ -1,5 +1,6 @@
 //! Criteria: one comparison per criterion, `TEST.metric OP value`
-//! (`L1.fail == 0`, `L1.p95_ms < 2000`, `G1.ok == true`), evaluated over
+//! (`L1.fail == 0`, `L1.p95_ms < 2000`, `G1.ok == true`; a metric may be a
+//! dotted path, `C1.during.p95_ms`), evaluated over
 //! test results into PASS/FAIL per test and GO/NO-GO for the run.
 
 use crate::metrics::{AssertMetrics, HttpLoadMetrics, JobWorkloadMetrics, StreamMetrics};
@@ -119,7 +120,7 @@ pub fn parse(text: &str) -> Result<Expr, String> {
     let right = text[at + op_text.len()..].trim();
     let (test, metric) = left
         .split_once('.')
-        .filter(|(t, m)| is_identifier(t) && is_identifier(m))
+        .filter(|(t, m)| is_identifier(t) && m.split('.').all(is_identifier))
         .ok_or_else(|| format!("{expected}; the left side {left:?} is not `TEST.metric`"))?;
     let value = match right {
         "true" => 1.0,
@@ -268,6 +269,11 @@ mod tests {
         assert_eq!(parse("C1.stuck==0").unwrap().op, Op::Eq);
         assert_eq!(parse("L1.fail <= 3").unwrap().op, Op::Le);
         assert_eq!(parse("G1.ok == true").unwrap().value, 1.0);
+        let windowed = parse("C1.during.error_rate < 0.01").unwrap();
+        assert_eq!(
+            (windowed.test.as_str(), windowed.metric.as_str()),
+            ("C1", "during.error_rate")
+        );
     }
 
     #[test]
@@ -286,6 +292,8 @@ mod tests {
     fn rejects_what_is_not_one_comparison() {
         assert!(parse("L1.fail").is_err());
         assert!(parse("fail == 0").is_err());
+        assert!(parse("C1.during. == 0").is_err());
+        assert!(parse("C1..p95_ms == 0").is_err());
         assert!(parse("L1.fail == zero").is_err());
         assert!(parse("L1.fail == 0 && L2.fail == 0").is_err());
     }
