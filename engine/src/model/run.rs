@@ -163,8 +163,9 @@ pub struct StoredEvent {
     pub seq: i64,
     /// When it was recorded (Unix milliseconds).
     pub at_ms: i64,
+    /// The kind word of the [`crate::run_event::RunEvent`] it holds:
     /// `status`, `run_started`, `test_started`, `window`, `test_finished`,
-    /// `run_finished`, `log`.
+    /// `run_finished`, `evidence` or `end` (see `RunEvent::kind`).
     pub kind: String,
     /// The event itself, as JSON text.
     pub data: String,
