@@ -278,10 +278,10 @@ impl std::ops::AddAssign for Tally {
 
 impl TestResult {
     /// Its operations as succeeded and failed: requests, jobs, or sessions
-    /// and exports for the load tests; runs that completed and runs that
-    /// failed cleanly for chaos tests (stuck runs are neither); the test
-    /// itself, by its status, for the checks (assert, storage probe,
-    /// health). `None` when it measured nothing.
+    /// and exports for the load tests; for chaos tests, the workload's runs
+    /// and its SSE sessions (see [`chaos_tally`]); the test itself, by its
+    /// status, for the checks (assert, storage probe, health). `None` when
+    /// it measured nothing.
     pub fn tally(&self) -> Option<Tally> {
         use crate::metrics::TestMetrics;
         let counts = |ok, failed| Tally { ok, failed };
@@ -289,12 +289,36 @@ impl TestResult {
             TestMetrics::HttpLoad(m) => counts(m.ok, m.fail),
             TestMetrics::JobWorkload(m) => counts(m.ok, m.fail),
             TestMetrics::Stream(m) => counts(m.ok, m.fail),
-            TestMetrics::Chaos(m) => counts(m.runs_completed, m.runs_failed),
+            TestMetrics::Chaos(m) => chaos_tally(m),
             TestMetrics::Assert(_) | TestMetrics::StorageProbe(_) | TestMetrics::Health(_) => {
                 let ok = u64::from(self.status == TestStatus::Pass);
                 counts(ok, 1 - ok)
             }
         })
+    }
+}
+
+/// A chaos test's operations. Runs: the completed ones succeeded; those
+/// that failed (cleanly), were stuck (not terminal by the deadline, or never
+/// verified because the test stopped before) or could not be submitted
+/// failed. SSE sessions, each planned one counted: those that reached their
+/// last event cleanly on a job that completed succeeded; every other one
+/// (its job failed, it did not reconnect, it broke, it never ended) failed.
+/// The jobs behind the sessions are counted through their sessions only.
+pub fn chaos_tally(m: &crate::metrics::resilience::ChaosMetrics) -> Tally {
+    let runs_ended = m.runs_completed + m.runs_failed;
+    let runs_stuck = m.runs_started.saturating_sub(runs_ended);
+    let sessions_ended = m.streams_completed
+        + m.streams_failed_gracefully
+        + m.streams_not_reconnected
+        + m.streams_failed;
+    let sessions = m.streams.max(sessions_ended);
+    Tally {
+        ok: m.runs_completed + m.streams_completed,
+        failed: m.runs_failed
+            + runs_stuck
+            + m.submit_errors
+            + sessions.saturating_sub(m.streams_completed),
     }
 }
 
@@ -340,6 +364,7 @@ pub fn rfc3339(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::{Tally, TestResult};
+    use crate::metrics::resilience::ChaosMetrics;
     use crate::metrics::{AssertMetrics, StreamMetrics, TestMetrics};
 
     fn test(status: &str, metrics: Option<TestMetrics>) -> TestResult {
@@ -372,5 +397,46 @@ mod tests {
             Some(1)
         );
         assert_eq!(test("ERROR", None).tally(), None);
+    }
+
+    #[test]
+    fn a_chaos_test_counts_stuck_runs_as_failures() {
+        let chaos = ChaosMetrics {
+            runs_started: 10,
+            runs_completed: 5,
+            runs_failed: 1,
+            stuck: 4,
+            ..ChaosMetrics::default()
+        };
+        let result = test("FAIL", Some(TestMetrics::Chaos(chaos)));
+        assert_eq!(result.tally(), Some(Tally { ok: 5, failed: 5 }));
+    }
+
+    #[test]
+    fn a_chaos_test_counts_its_streams_and_submit_errors() {
+        // 5 sessions planned: 2 clean, 1 on a job that failed, 1 that did not
+        // reconnect, 1 that never ended (the test stopped); 3 runs, all
+        // completed, 1 more not submitted. A stuck stream job is counted
+        // through its session, not twice.
+        let chaos = ChaosMetrics {
+            runs_started: 3,
+            runs_completed: 3,
+            submit_errors: 1,
+            streams: 5,
+            streams_completed: 2,
+            streams_failed_gracefully: 1,
+            streams_not_reconnected: 1,
+            stuck: 1,
+            ..ChaosMetrics::default()
+        };
+        let result = test("FAIL", Some(TestMetrics::Chaos(chaos)));
+        assert_eq!(result.tally(), Some(Tally { ok: 5, failed: 4 }));
+        let clean = ChaosMetrics {
+            streams: 5,
+            streams_completed: 5,
+            ..ChaosMetrics::default()
+        };
+        let streams_only = test("PASS", Some(TestMetrics::Chaos(clean))).tally();
+        assert_eq!(streams_only, Some(Tally { ok: 5, failed: 0 }));
     }
 }
