@@ -76,10 +76,51 @@ pub fn planned(spec: &HttpLoadSpec) -> Option<u64> {
     }
 }
 
+/// Every sample of one load, kept beside its recorder for a caller that
+/// splits them by time (a chaos test's background load, by the fault's
+/// times).
+#[derive(Debug, Default)]
+pub struct Samples {
+    /// When the load began; each sample's `start_us` counts from here.
+    pub start: Option<Instant>,
+    /// The samples kept, in arrival order (at most `cap`).
+    pub kept: Vec<Sample>,
+    /// Most samples kept; the rest are only counted in `dropped`.
+    pub cap: usize,
+    /// Samples beyond `cap`.
+    pub dropped: u64,
+}
+
+impl Samples {
+    /// An empty tap keeping at most `cap` samples.
+    pub fn new(cap: usize) -> Samples {
+        Samples {
+            cap,
+            ..Samples::default()
+        }
+    }
+
+    fn keep(&mut self, batch: &[Sample]) {
+        let room = self.cap.saturating_sub(self.kept.len()).min(batch.len());
+        self.kept.extend_from_slice(&batch[..room]);
+        self.dropped += (batch.len() - room) as u64;
+    }
+}
+
 /// Runs an `http_load` test.
 pub async fn run(spec: &HttpLoadSpec, ctx: &TestContext) -> TestOutcome {
+    run_keeping(spec, ctx, None).await
+}
+
+/// Runs an `http_load` spec like [`run`], also keeping its samples in
+/// `tap` when there is one.
+pub async fn run_keeping(
+    spec: &HttpLoadSpec,
+    ctx: &TestContext,
+    tap: Option<&mut Samples>,
+) -> TestOutcome {
     match prepare(spec, ctx).await {
-        Ok(prepared) => drive(spec, ctx, prepared).await,
+        Ok(prepared) => drive(spec, ctx, prepared, tap).await,
         Err(e) => TestOutcome {
             error: Some(e),
             ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
@@ -147,8 +188,16 @@ fn schedule(spec: &HttpLoadSpec, start: Instant) -> (Schedule, u32) {
 
 /// Runs the workers to the end of the schedule (or the run's abort) and
 /// records their samples, sending a window every second.
-async fn drive(spec: &HttpLoadSpec, ctx: &TestContext, prepared: Prepared) -> TestOutcome {
+async fn drive(
+    spec: &HttpLoadSpec,
+    ctx: &TestContext,
+    prepared: Prepared,
+    mut tap: Option<&mut Samples>,
+) -> TestOutcome {
     let start = Instant::now();
+    if let Some(tap) = tap.as_deref_mut() {
+        tap.start = Some(start);
+    }
     let open = spec.rate.is_some();
     let (schedule, workers) = schedule(spec, start);
     let timeout = prepared.timeout;
@@ -194,7 +243,12 @@ async fn drive(spec: &HttpLoadSpec, ctx: &TestContext, prepared: Prepared) -> Te
     loop {
         tokio::select! {
             batch = rx.recv() => match batch {
-                Some(batch) => batch.iter().for_each(|s| recorder.record(s)),
+                Some(batch) => {
+                    batch.iter().for_each(|s| recorder.record(s));
+                    if let Some(tap) = tap.as_deref_mut() {
+                        tap.keep(&batch);
+                    }
+                }
                 None => break,
             },
             _ = ticker.tick() => {
