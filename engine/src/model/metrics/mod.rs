@@ -11,6 +11,7 @@ mod http;
 mod jobs;
 mod probes;
 pub mod resilience;
+pub mod windows;
 
 pub use http::{AssertMetrics, CheckOutcome, HttpLoadMetrics};
 pub use jobs::{JobWorkloadMetrics, KindCounts, StreamMetrics};
@@ -230,7 +231,7 @@ impl TestMetrics {
             TestMetrics::JobWorkload(_) => info(JobWorkloadMetrics::table(), name),
             TestMetrics::Stream(_) => info(StreamMetrics::table(), name),
             TestMetrics::Assert(_) => info(AssertMetrics::table(), name),
-            TestMetrics::Chaos(_) => info(ChaosMetrics::table(), name),
+            TestMetrics::Chaos(_) => ChaosMetrics::info(name),
             TestMetrics::StorageProbe(_) => info(StorageProbeMetrics::table(), name),
             TestMetrics::Health(_) => info(HealthMetrics::table(), name),
         }

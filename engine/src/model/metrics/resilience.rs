@@ -7,7 +7,8 @@
 
 pub use super::probes::{DependencyStatus, HealthMetrics, RecordedAnswer, StorageProbeMetrics};
 
-use super::{higher, lower, neither, read, table_names, Metric};
+use super::windows::LoadThroughFault;
+use super::{higher, lower, neither, read, table_names, Metric, MetricInfo};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -158,6 +159,11 @@ pub struct ChaosMetrics {
     pub health_checks_after_ok: u64,
     /// From the start of the workload to the end of verification, in ms.
     pub duration_ms: f64,
+    /// The background load through the fault, split into windows, when
+    /// the test carries one (its metrics are `before.*`, `during.*`,
+    /// `after.*` and the impact metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadThroughFault>,
 }
 
 /// The metrics of a `chaos` test.
@@ -301,13 +307,22 @@ impl ChaosMetrics {
         CHAOS
     }
 
-    /// Metric names criteria can use.
+    /// Metric names criteria can use: the table's, then those of the load
+    /// through the fault.
     pub fn names() -> Vec<&'static str> {
-        table_names(CHAOS)
+        let mut names = table_names(CHAOS);
+        names.extend(LoadThroughFault::names());
+        names
     }
 
-    /// The value of a named metric.
+    /// The value of a named metric; a metric of the load through the fault
+    /// is missing when the test carried no background load.
     pub fn metric(&self, name: &str) -> Option<f64> {
-        read(CHAOS, self, name)
+        read(CHAOS, self, name).or_else(|| self.load.as_ref()?.metric(name))
+    }
+
+    /// What the named metric is and which way is better.
+    pub fn info(name: &str) -> Option<MetricInfo> {
+        super::info(CHAOS, name).or_else(|| LoadThroughFault::info(name))
     }
 }

@@ -137,6 +137,23 @@ fn every_metric_of_each_kind_is_in_its_table() {
     check_table(&assert, AssertMetrics::table(), &["status", "values.rows"]);
 
     check_table(&ChaosMetrics::default(), ChaosMetrics::table(), &[]);
+    let load = windows::LoadThroughFault {
+        recovered_at_ms: Some(1.0),
+        back_to_baseline_ms: Some(1.0),
+        ..windows::LoadThroughFault::default()
+    };
+    let not_read = [
+        "fault_at_ms",
+        "recovered_at_ms",
+        "end_ms",
+        "baseline_tolerance",
+        "baseline_window_ms",
+        "samples_dropped",
+        "before.duration_ms",
+        "during.duration_ms",
+        "after.duration_ms",
+    ];
+    check_table(&load, windows::LoadThroughFault::table(), &not_read);
     check_table(
         &StorageProbeMetrics::default(),
         StorageProbeMetrics::table(),

@@ -2,7 +2,7 @@
 //! `[tests.storage_probe]`, `[tests.health]`) and of the environment's
 //! bucket access (`[environments.NAME.bucket]`).
 
-use super::{JobMix, Positive};
+use super::{HttpLoadSpec, JobMix, Positive};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +73,28 @@ pub struct ChaosSpec {
     /// `health_checks_after` and `health_checks_after_ok` metrics).
     #[serde(default)]
     pub after_checks: Option<AfterChecks>,
+    /// HTTP load running through the fault: each entry is an `http_load`
+    /// spec (closed or open model) without `rounds` or `duration_s`, since
+    /// the test decides how long it runs: from `baseline_s` before the
+    /// workload to `after_s` after recovery. Its requests are split into
+    /// windows before, during and after the fault.
+    #[serde(default)]
+    pub background_load: Vec<HttpLoadSpec>,
+    /// Seconds the background load runs before the workload starts, so the
+    /// window before the fault has a baseline (3 unless set).
+    #[serde(default)]
+    pub baseline_s: Option<Positive>,
+    /// Seconds the background load runs on after recovery (5 unless set).
+    #[serde(default)]
+    pub after_s: Option<Positive>,
+    /// The background load is back to baseline once the p95 (and error
+    /// rate) over a sliding window after recovery is at most this many
+    /// times the baseline's (1.5 unless set; at least 1).
+    #[serde(default)]
+    pub baseline_tolerance: Option<f64>,
+    /// Length of that sliding window in milliseconds (1000 unless set).
+    #[serde(default)]
+    pub baseline_window_ms: Option<Positive>,
 }
 
 /// SSE sessions of a chaos test.

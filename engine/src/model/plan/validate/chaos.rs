@@ -27,6 +27,7 @@ impl Validator {
                 ),
             );
         }
+        self.background_load(kind_path, spec, envs);
         if (spec.jobs.is_some() || spec.streams.is_some())
             && !self.needs_jobs(kind_path, plan.jobs.as_ref())
         {
@@ -57,6 +58,70 @@ impl Validator {
                 &checks.path,
                 envs,
             );
+        }
+    }
+
+    /// A chaos test's background load: each entry an `http_load` request
+    /// and model whose length the chaos test decides, and a tolerance of at
+    /// least 1.
+    fn background_load(
+        &mut self,
+        kind_path: &FieldPath,
+        spec: &ChaosSpec,
+        envs: &[(&String, &Environment)],
+    ) {
+        for (i, load) in spec.background_load.iter().enumerate() {
+            let path = kind_path.key("background_load").index(i);
+            self.target(&path.key("path"), &load.path, envs);
+            self.header_secrets(&path.key("headers"), &load.headers, envs);
+            self.statuses(&path.key("expect_status"), &load.expect_status);
+            self.checks(&path.key("checks"), &load.checks, false);
+            if load.body.is_some() && load.json.is_some() {
+                self.problem(path.key("json"), "set either body or json, not both");
+            }
+            for (field, set) in [
+                ("rounds", load.rounds.is_some()),
+                ("duration_s", load.duration_s.is_some()),
+            ] {
+                if set {
+                    self.problem(
+                        path.key(field),
+                        format!(
+                            "background load runs from baseline_s before the workload to after_s after recovery; remove {field}"
+                        ),
+                    );
+                }
+            }
+            if load.rate.is_none() && load.concurrency.is_none() {
+                self.problem(
+                    path.clone(),
+                    "expected concurrency (closed model: the number of workers) or rate (open model: requests per second)",
+                );
+            }
+        }
+        let loads = !spec.background_load.is_empty();
+        for (field, set) in [
+            ("baseline_s", spec.baseline_s.is_some()),
+            ("after_s", spec.after_s.is_some()),
+            ("baseline_tolerance", spec.baseline_tolerance.is_some()),
+            ("baseline_window_ms", spec.baseline_window_ms.is_some()),
+        ] {
+            if set && !loads {
+                self.problem(
+                    kind_path.key(field),
+                    format!(
+                        "{field} is about background load, and this test has no background_load"
+                    ),
+                );
+            }
+        }
+        if let Some(tolerance) = spec.baseline_tolerance {
+            if !(tolerance.is_finite() && tolerance >= 1.0) {
+                self.problem(
+                    kind_path.key("baseline_tolerance"),
+                    format!("expected a ratio of at least 1 (1.5: within 1.5 times the baseline), found {tolerance}"),
+                );
+            }
         }
     }
 

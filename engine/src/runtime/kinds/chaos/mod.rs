@@ -5,9 +5,16 @@
 //! Shakedown did not observe, a trigger that did not fire, or a fault that
 //! found nothing in flight makes the test an error, so the run is NO-GO
 //! whatever the other figures say.
+//!
+//! A chaos test may also carry background HTTP load (`background`): it
+//! starts `baseline_s` before the workload, runs through the fault and
+//! stops `after_s` after recovery; its requests are split into windows by
+//! the fault's recorded times (`windows`).
 
+pub mod background;
 pub mod runs;
 pub mod streams;
+pub mod windows;
 
 use crate::clients::bucket::Buckets;
 use crate::clients::jobs::JobClient;
@@ -215,6 +222,14 @@ fn failed(metrics: ChaosMetrics, error: String) -> (TestOutcome, Vec<FaultEviden
 
 /// Runs the test; the evidence of the fault comes back beside the outcome.
 pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<FaultEvidence>) {
+    let background = background::start(spec, ctx);
+    if background.is_some() {
+        // The baseline: the load alone, before any workload or fault.
+        tokio::select! {
+            _ = tokio::time::sleep(background::baseline(spec)) => {}
+            _ = ctx.cancel.cancelled() => {}
+        }
+    }
     let started = Instant::now();
     let mut test = Chaos {
         spec,
@@ -224,6 +239,7 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
         warnings: Vec::new(),
     };
     if test.client.is_none() && (spec.jobs.is_some() || spec.streams.is_some()) {
+        background.map(background::Background::abort);
         return failed(
             test.metrics,
             "the chaos workload needs the plan's [jobs] table".to_owned(),
@@ -246,17 +262,26 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
         .as_ref()
         .map_or(0, |s| u64::from(s.sessions.get()));
     let ids = test.submit().await;
+    let mut fault_at = Instant::now();
     let fault = match test.await_fault(&ids, &counters, started).await {
-        Ok(open_at_fault) => test.inject().await.map(|proof| (open_at_fault, proof)),
+        Ok(open_at_fault) => {
+            fault_at = Instant::now();
+            test.inject().await.map(|proof| (open_at_fault, proof))
+        }
         Err(why) => Err(why),
     };
     let (open_at_fault, evidence) = match fault {
         Ok(fault) => fault,
         Err(why) => {
             sessions.abort_all();
+            background.map(background::Background::abort);
             return failed(test.metrics, why);
         }
     };
+    let recovered_at = evidence
+        .recovery_ms
+        .map(|ms| fault_at + Duration::from_millis(ms));
+    let load_stop = background.as_ref().map(|b| b.stop_after(recovered_at));
     let deadline = Instant::now() + deadline_after;
 
     let session_jobs = collect_sessions(
@@ -271,8 +296,22 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
     if let Some(checks) = &spec.after_checks {
         after_checks(checks, ctx, &mut test.metrics).await;
     }
+    let mut load_error = None;
+    if let (Some(background), Some(stop)) = (background, load_stop) {
+        match background.finish(fault_at, recovered_at, stop).await {
+            Ok((load, warnings)) => {
+                test.metrics.load = Some(load);
+                test.warnings.extend(warnings);
+            }
+            Err(e) => load_error = Some(e),
+        }
+    }
     test.metrics.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    test.finish(evidence)
+    let (mut outcome, evidence) = test.finish(evidence);
+    if outcome.error.is_none() {
+        outcome.error = load_error;
+    }
+    (outcome, evidence)
 }
 
 /// A chaos test under way: what its steps read, and what they measured.

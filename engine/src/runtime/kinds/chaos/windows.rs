@@ -1,0 +1,313 @@
+//! Splits a background load's recorded samples by the fault's recorded
+//! times into the windows before, during and after the fault, and finds
+//! how long after recovery the load was back to its baseline. Pure: the
+//! same samples and times always give the same figures.
+
+use crate::load::recorder::{Outcome, Sample};
+use crate::metrics::windows::{LoadThroughFault, LoadWindow};
+use crate::metrics::ErrorCounts;
+
+/// How far the sliding window moves at each step, in ms.
+const STEP_MS: f64 = 100.0;
+
+/// The fault's times, in ms since the load started.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Times {
+    /// The fault was requested.
+    pub fault_ms: f64,
+    /// The service's health passed again, when that was seen.
+    pub recovered_ms: Option<f64>,
+    /// The load stopped.
+    pub end_ms: f64,
+}
+
+/// How "back to baseline" is judged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Allowed ratio to the baseline's p95 and error rate.
+    pub factor: f64,
+    /// Length of the sliding window, in ms.
+    pub window_ms: f64,
+}
+
+fn start_ms(s: &Sample) -> f64 {
+    s.start_us as f64 / 1000.0
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The figures of the samples of one window, `duration_ms` long.
+pub fn window(samples: &[&Sample], duration_ms: f64) -> LoadWindow {
+    let mut latencies: Vec<f64> = samples
+        .iter()
+        .map(|s| s.latency_us as f64 / 1000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let mut errors = ErrorCounts::default();
+    for s in samples {
+        match s.outcome {
+            Outcome::Ok(_) => {}
+            Outcome::Status(_) => errors.status += 1,
+            Outcome::Check(_) => errors.check += 1,
+            Outcome::Connect => errors.connect += 1,
+            Outcome::Timeout => errors.timeout += 1,
+            Outcome::Protocol => errors.protocol += 1,
+        }
+    }
+    let count = samples.len() as u64;
+    let fail = errors.total();
+    LoadWindow {
+        count,
+        fail,
+        errors,
+        error_rate: if count > 0 {
+            fail as f64 / count as f64
+        } else {
+            0.0
+        },
+        rps: if duration_ms > 0.0 {
+            count as f64 / (duration_ms / 1000.0)
+        } else {
+            0.0
+        },
+        duration_ms,
+        p50_ms: percentile(&latencies, 0.50),
+        p95_ms: percentile(&latencies, 0.95),
+        p99_ms: percentile(&latencies, 0.99),
+        max_ms: latencies.last().copied().unwrap_or(0.0),
+    }
+}
+
+/// The windows of `samples` (started at `start_us` since the load began),
+/// split at the fault and at recovery, with the impact metrics.
+pub fn split(
+    samples: &[Sample],
+    times: Times,
+    tolerance: Tolerance,
+    dropped: u64,
+) -> LoadThroughFault {
+    let mut sorted: Vec<&Sample> = samples.iter().collect();
+    sorted.sort_by_key(|s| s.start_us);
+    let recovered = times.recovered_ms.unwrap_or(f64::INFINITY);
+    let at = |ms: f64| sorted.partition_point(|s| start_ms(s) < ms);
+    let (fault_i, recovered_i) = (at(times.fault_ms), at(recovered));
+    let during_end = times.recovered_ms.unwrap_or(times.end_ms);
+    let before = window(&sorted[..fault_i], times.fault_ms);
+    let during = window(
+        &sorted[fault_i..recovered_i],
+        (during_end - times.fault_ms).max(0.0),
+    );
+    let after = window(
+        &sorted[recovered_i..],
+        times
+            .recovered_ms
+            .map_or(0.0, |r| (times.end_ms - r).max(0.0)),
+    );
+    let (back, note) = back_to_baseline(&sorted[recovered_i..], &before, times, tolerance);
+    LoadThroughFault {
+        fault_at_ms: times.fault_ms,
+        recovered_at_ms: times.recovered_ms,
+        end_ms: times.end_ms,
+        errors_during_recovery: during.fail,
+        worst_latency_during_recovery_ms: during.max_ms,
+        before,
+        during,
+        after,
+        baseline_tolerance: tolerance.factor,
+        baseline_window_ms: tolerance.window_ms,
+        back_to_baseline_ms: back,
+        back_to_baseline_note: note,
+        samples_dropped: dropped,
+    }
+}
+
+/// From recovery until the first sliding window (of `window_ms`, moved by
+/// 100 ms, wholly before the end of the load) whose requests have a p95 and
+/// an error rate within `factor` times the baseline's; `None` with the
+/// reason when there is none. `after` is sorted by start.
+fn back_to_baseline(
+    after: &[&Sample],
+    baseline: &LoadWindow,
+    times: Times,
+    tolerance: Tolerance,
+) -> (Option<f64>, String) {
+    let Some(recovered) = times.recovered_ms else {
+        return (
+            None,
+            "recovery was not seen, so there is no time to count from".to_owned(),
+        );
+    };
+    if baseline.count == 0 {
+        return (
+            None,
+            "no baseline: no background request started before the fault".to_owned(),
+        );
+    }
+    let p95_limit = baseline.p95_ms * tolerance.factor;
+    let error_limit = baseline.error_rate * tolerance.factor;
+    let mut from = recovered;
+    while from + tolerance.window_ms <= times.end_ms {
+        let lo = after.partition_point(|s| start_ms(s) < from);
+        let hi = after.partition_point(|s| start_ms(s) < from + tolerance.window_ms);
+        let w = window(&after[lo..hi], tolerance.window_ms);
+        if w.count > 0 && w.p95_ms <= p95_limit && w.error_rate <= error_limit {
+            let back = from - recovered;
+            return (
+                Some(back),
+                format!(
+                    "{back:.0} ms after recovery: the {:.0} ms from then had p95 {:.1} ms (limit {p95_limit:.1} ms, {}× the baseline's {:.1} ms) and error rate {:.3} (limit {error_limit:.3})",
+                    tolerance.window_ms, w.p95_ms, tolerance.factor, baseline.p95_ms, w.error_rate
+                ),
+            );
+        }
+        from += STEP_MS;
+    }
+    (
+        None,
+        format!(
+            "never back to baseline: no {:.0} ms window in the {:.0} ms after recovery had p95 within {}× the baseline's {:.1} ms and error rate within {}× the baseline's {:.3}",
+            tolerance.window_ms,
+            (times.end_ms - recovered).max(0.0),
+            tolerance.factor,
+            baseline.p95_ms,
+            tolerance.factor,
+            baseline.error_rate
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request started at `at_ms` that took `ms`.
+    fn req(at_ms: u64, ms: u64, outcome: Outcome) -> Sample {
+        Sample {
+            start_us: at_ms * 1000,
+            latency_us: ms * 1000,
+            outcome,
+            late: false,
+        }
+    }
+
+    /// One request every 10 ms from `from` to `to` (ms), each taking `ms`.
+    fn steady(from: u64, to: u64, ms: u64, outcome: Outcome) -> Vec<Sample> {
+        (from..to)
+            .step_by(10)
+            .map(|at| req(at, ms, outcome))
+            .collect()
+    }
+
+    const TOLERANCE: Tolerance = Tolerance {
+        factor: 1.5,
+        window_ms: 1000.0,
+    };
+
+    #[test]
+    fn samples_split_at_the_fault_and_at_recovery() {
+        // Baseline 0-2 s at 10 ms; fault at 2 s; down until 3 s (connect
+        // errors, then 503s); slow (100 ms) until 4.5 s; baseline again.
+        let mut samples = steady(0, 2000, 10, Outcome::Ok(200));
+        samples.extend(steady(2000, 2500, 0, Outcome::Connect));
+        samples.extend(steady(2500, 3000, 2, Outcome::Status(503)));
+        samples.extend(steady(3000, 4500, 100, Outcome::Ok(200)));
+        samples.extend(steady(4500, 8000, 10, Outcome::Ok(200)));
+        samples.reverse(); // arrival order does not matter
+        let times = Times {
+            fault_ms: 2000.0,
+            recovered_ms: Some(3000.0),
+            end_ms: 8000.0,
+        };
+        let load = split(&samples, times, TOLERANCE, 0);
+
+        assert_eq!((load.before.count, load.before.fail), (200, 0));
+        assert_eq!(load.before.p95_ms, 10.0);
+        assert_eq!(load.before.rps, 100.0);
+        assert_eq!((load.during.count, load.during.fail), (100, 100));
+        assert_eq!(load.during.errors.connect, 50);
+        assert_eq!(load.during.errors.status, 50);
+        assert_eq!(load.during.error_rate, 1.0);
+        assert_eq!(load.during.duration_ms, 1000.0);
+        assert_eq!(load.errors_during_recovery, 100);
+        assert_eq!(load.worst_latency_during_recovery_ms, 2.0);
+        assert_eq!((load.after.count, load.after.fail), (500, 0));
+        assert_eq!(load.after.max_ms, 100.0);
+        assert_eq!(load.after.duration_ms, 5000.0);
+        // The first 1 s window with p95 <= 15 ms: from 4.5 s on (at 4.4 s
+        // its first 10 requests still took 100 ms: p95 100 ms).
+        assert_eq!(load.back_to_baseline_ms, Some(1500.0));
+        assert!(load
+            .back_to_baseline_note
+            .starts_with("1500 ms after recovery"));
+        assert_eq!(load.metric("during.error_rate"), Some(1.0));
+        assert_eq!(load.metric("back_to_baseline_ms"), Some(1500.0));
+        assert_eq!(load.metric("after.errors.connect"), Some(0.0));
+    }
+
+    #[test]
+    fn a_load_that_never_comes_back_has_no_back_to_baseline() {
+        let mut samples = steady(0, 1000, 10, Outcome::Ok(200));
+        samples.extend(steady(1000, 5000, 50, Outcome::Ok(200)));
+        let times = Times {
+            fault_ms: 1000.0,
+            recovered_ms: Some(1500.0),
+            end_ms: 5000.0,
+        };
+        let load = split(&samples, times, TOLERANCE, 0);
+        assert_eq!(load.back_to_baseline_ms, None);
+        assert_eq!(load.metric("back_to_baseline_ms"), None);
+        assert!(
+            load.back_to_baseline_note
+                .starts_with("never back to baseline"),
+            "{}",
+            load.back_to_baseline_note
+        );
+    }
+
+    #[test]
+    fn errors_after_recovery_keep_the_load_off_its_baseline() {
+        // Fast 503s after recovery are not "back": the error rate counts.
+        let mut samples = steady(0, 1000, 10, Outcome::Ok(200));
+        samples.extend(steady(1000, 3000, 1, Outcome::Status(503)));
+        samples.extend(steady(3000, 6000, 10, Outcome::Ok(200)));
+        let times = Times {
+            fault_ms: 1000.0,
+            recovered_ms: Some(1200.0),
+            end_ms: 6000.0,
+        };
+        let load = split(&samples, times, TOLERANCE, 0);
+        assert_eq!(load.after.fail, 180);
+        assert_eq!(load.back_to_baseline_ms, Some(1800.0));
+    }
+
+    #[test]
+    fn without_recovery_or_baseline_the_metric_is_missing_and_says_why() {
+        let samples = steady(0, 3000, 10, Outcome::Ok(200));
+        let unrecovered = Times {
+            fault_ms: 1000.0,
+            recovered_ms: None,
+            end_ms: 3000.0,
+        };
+        let load = split(&samples, unrecovered, TOLERANCE, 0);
+        assert_eq!(load.during.count, 200);
+        assert_eq!(load.after.count, 0);
+        assert_eq!(load.back_to_baseline_ms, None);
+        assert!(load.back_to_baseline_note.contains("recovery was not seen"));
+        let no_baseline = Times {
+            fault_ms: 0.0,
+            recovered_ms: Some(500.0),
+            end_ms: 3000.0,
+        };
+        let load = split(&samples, no_baseline, TOLERANCE, 0);
+        assert_eq!(load.before.count, 0);
+        assert_eq!(load.back_to_baseline_ms, None);
+        assert!(load.back_to_baseline_note.contains("no baseline"));
+    }
+}
