@@ -53,6 +53,10 @@ pub struct RunResults {
     /// written before supervisors restarted crashed processes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unplanned_exits: Vec<UnplannedExit>,
+    /// The run relative criteria were compared with; absent when the plan
+    /// has none or no baseline run was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineRef>,
 }
 
 /// A supervised process that exited unasked (not through a restart or a
@@ -322,6 +326,42 @@ pub fn chaos_tally(m: &crate::metrics::resilience::ChaosMetrics) -> Tally {
     }
 }
 
+/// The metrics of a test that are text, not numbers, by name: what criteria
+/// compare with `==` and `!=` (`C1.restart_method == "railway"`).
+pub const TEXT_METRICS: &[(&str, &str, &str)] = &[(
+    "chaos",
+    "restart_method",
+    "how the service was restarted (`process`, `command`, `http`, `railway`; `,`-separated when the faults differ)",
+)];
+
+impl TestResult {
+    /// The value of a text metric (see [`TEXT_METRICS`]); `None` when the
+    /// kind has no such metric or nothing was measured.
+    pub fn text_metric(&self, name: &str) -> Option<String> {
+        match (self.kind.as_str(), name) {
+            ("chaos", "restart_method") => {
+                let mut methods: Vec<&str> = Vec::new();
+                for fault in &self.faults {
+                    if !methods.contains(&fault.method.as_str()) {
+                        methods.push(&fault.method);
+                    }
+                }
+                (!methods.is_empty()).then(|| methods.join(","))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The names of the text metrics of a test kind (`chaos`).
+pub fn text_metric_names(kind: &str) -> Vec<&'static str> {
+    TEXT_METRICS
+        .iter()
+        .filter(|(k, _, _)| *k == kind)
+        .map(|(_, name, _)| *name)
+        .collect()
+}
+
 /// One criterion's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CriterionResult {
@@ -341,6 +381,115 @@ pub struct CriterionResult {
     pub passed: bool,
     /// Why it could not be evaluated, when it could not.
     pub note: Option<String>,
+    /// PASS, WARN, FAIL or NO BASELINE. Absent in files written before
+    /// warning levels: read it with [`CriterionResult::outcome`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<CriterionOutcome>,
+    /// The measured value of a text metric (`railway`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_text: Option<String>,
+    /// The value it was compared with, when it came from the baseline run
+    /// (`baseline.L1.p95_ms * 1.2` → the baseline's p95 times 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<f64>,
+    /// The criterion's warning condition, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_expr: Option<String>,
+}
+
+/// How one criterion came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CriterionOutcome {
+    /// It held (and so did its warning condition, if any).
+    Pass,
+    /// It held but its warning condition did not, or a `level = "warn"`
+    /// criterion did not hold: the run can still be GO, with warnings.
+    Warn,
+    /// It did not hold (or could not be measured): NO-GO.
+    Fail,
+    /// It compares with a baseline run and there is none for this plan and
+    /// environment: not a pass, NO-GO (unless its level is `warn`).
+    NoBaseline,
+}
+
+impl CriterionOutcome {
+    /// The word shown in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CriterionOutcome::Pass => "PASS",
+            CriterionOutcome::Warn => "WARN",
+            CriterionOutcome::Fail => "FAIL",
+            CriterionOutcome::NoBaseline => "NO BASELINE",
+        }
+    }
+}
+
+impl CriterionResult {
+    /// PASS, WARN, FAIL or NO BASELINE; for files written before warning
+    /// levels, PASS or FAIL by `passed`.
+    pub fn outcome(&self) -> CriterionOutcome {
+        self.outcome.unwrap_or(if self.passed {
+            CriterionOutcome::Pass
+        } else {
+            CriterionOutcome::Fail
+        })
+    }
+
+    /// The measured value as text: the text metric's value, or the number.
+    pub fn actual_shown(&self) -> Option<String> {
+        self.actual_text.clone().or_else(|| {
+            self.actual.map(|v| {
+                if v.fract() == 0.0 && v.abs() < 1e15 {
+                    format!("{}", v as i64)
+                } else {
+                    format!("{v:.2}")
+                }
+            })
+        })
+    }
+}
+
+/// The run relative criteria were compared with (`baseline.L1.p95_ms`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BaselineRef {
+    /// Its run id.
+    pub run_id: String,
+    /// When it started, RFC 3339.
+    pub started_at: String,
+    /// When it started, milliseconds since the Unix epoch.
+    pub started_at_ms: i64,
+    /// Its verdict (`GO`, `NO-GO`), when it had one.
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
+    /// Why this run: `last GO run` or `pinned by NAME`.
+    pub chosen: String,
+}
+
+/// A baseline run's reference and results, handed to the criteria.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Baseline {
+    /// Which run, and why.
+    pub reference: BaselineRef,
+    /// Its tests' results.
+    pub tests: Vec<TestResult>,
+}
+
+impl Baseline {
+    /// The baseline `results` chosen for the reason given (`last GO run`,
+    /// `pinned by alice`).
+    pub fn of(results: &RunResults, chosen: impl Into<String>) -> Baseline {
+        Baseline {
+            reference: BaselineRef {
+                run_id: results.run_id.clone(),
+                started_at: results.started_at.clone(),
+                started_at_ms: results.started_at_ms,
+                verdict: results.verdict,
+                chosen: chosen.into(),
+            },
+            tests: results.tests.clone(),
+        }
+    }
 }
 
 impl RunResults {

@@ -93,6 +93,15 @@ pub trait RunStore: Send + Sync {
     /// reason, and returns them: called when the server starts, so no run
     /// stays `running` after the process that ran it died.
     async fn interrupt_unfinished(&self, reason: &str) -> Result<Vec<RunSummary>, StoreError>;
+    /// The run an approver pinned as the baseline of the plan in the
+    /// environment, with who pinned it; none unless the store keeps pins.
+    async fn pinned_baseline(
+        &self,
+        _plan: &str,
+        _environment: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Starts and stops runs for the web app (implemented by the server's

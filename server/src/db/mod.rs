@@ -3,7 +3,9 @@
 //! the engine's `RunStore` interface.
 
 pub mod access;
+mod baselines;
 mod runs;
+pub use baselines::BaselinePin;
 pub mod testing;
 
 use engine::store::StoreError;

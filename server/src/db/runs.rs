@@ -153,6 +153,17 @@ impl RunStore for Db {
             .ok_or_else(|| StoreError::NotFound(id.to_owned()))
     }
 
+    async fn pinned_baseline(
+        &self,
+        plan: &str,
+        environment: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .baseline_pin(plan, environment)
+            .await?
+            .map(|pin| (pin.run_id, pin.pinned_by)))
+    }
+
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
         let query = format!(
             "SELECT {RUN_COLUMNS} FROM runs \

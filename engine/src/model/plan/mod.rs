@@ -97,6 +97,11 @@ pub struct PlanMeta {
     /// (an environment may ask for more); default 1.
     #[serde(default)]
     pub required_approvals: Option<Positive>,
+    /// When true, a metric that got worse than in the previous run of the
+    /// same plan and environment (by the metric's direction, beyond noise)
+    /// counts against the verdict like a failed criterion.
+    #[serde(default)]
+    pub regressions_fail: bool,
 }
 
 /// HTTP methods a plan can use.
@@ -153,6 +158,27 @@ pub struct Criterion {
     /// What the condition means, in words.
     #[serde(default)]
     pub label: Option<String>,
+    /// A stricter condition of the same form (`L1.p95_ms < 1500`): when
+    /// `expr` holds but this does not, the criterion is WARN (the run can
+    /// still be GO, with warnings).
+    #[serde(default)]
+    pub warn: Option<String>,
+    /// `fail` (the default): a criterion that does not hold makes the run
+    /// NO-GO. `warn`: it makes the criterion WARN and the run GO with
+    /// warnings.
+    #[serde(default)]
+    pub level: Option<CriterionLevel>,
+}
+
+/// What a criterion that does not hold does to the verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CriterionLevel {
+    /// It fails the run (NO-GO).
+    #[default]
+    Fail,
+    /// It warns: the run can be GO with warnings.
+    Warn,
 }
 
 impl Plan {

@@ -58,6 +58,12 @@ pub struct RunOptions {
     /// ([`crate::runner::programs`]). Its unplanned exits during the run go into
     /// the results and make the run NO-GO.
     pub supervisor: Option<Arc<Supervisor>>,
+    /// The run relative criteria compare with (`baseline.L1.p95_ms`): the
+    /// last GO run of the plan and environment, or one an approver pinned.
+    pub baseline: Option<Arc<crate::results::Baseline>>,
+    /// The previous run of the plan and environment, for a plan with
+    /// `regressions_fail` ([`crate::diff`]).
+    pub previous: Option<Arc<RunResults>>,
 }
 
 /// Runs a plan.
@@ -95,7 +101,7 @@ pub async fn run_plan_with(
         programs.stop().await;
         return Err(e);
     }
-    Ok(run_tests(loaded, target, cancel, sink, programs, since_ms).await)
+    Ok(run_tests(loaded, target, cancel, sink, programs, since_ms, &options).await)
 }
 
 /// Runs the tests, stops the programs the run started, and decides.
@@ -106,6 +112,7 @@ async fn run_tests(
     sink: Arc<dyn Sink>,
     programs: crate::runner::programs::Programs,
     since_ms: i64,
+    options: &RunOptions,
 ) -> RunResults {
     let plan = &loaded.plan;
     let supervisor = programs.supervisor().cloned();
@@ -133,7 +140,14 @@ async fn run_tests(
         .as_ref()
         .map(|s| attribute(s.unplanned_exits_since(since_ms), &mut tests))
         .unwrap_or_default();
-    let criteria_results = criteria::evaluate(&plan.criteria, &tests);
+    let baseline = options.baseline.as_deref();
+    let mut criteria_results = criteria::evaluate_with(&plan.criteria, &tests, baseline);
+    if plan.plan.regressions_fail {
+        criteria_results.push(crate::diff::regression_criterion(
+            options.previous.as_deref(),
+            &tests,
+        ));
+    }
     let verdict = criteria::decide(plan, &mut tests, &criteria_results, &unplanned_exits);
     let finished_at_ms = now_ms();
     let results = RunResults {
@@ -157,6 +171,7 @@ async fn run_tests(
         error: aborted.then(|| "aborted by request".to_owned()),
         signoff: None,
         unplanned_exits,
+        baseline: baseline.map(|b| b.reference.clone()),
     };
     sink.emit(&ProgressEvent::RunFinished {
         results: Box::new(results.clone()),

@@ -1,0 +1,120 @@
+//! Directions of differences, text changes, and the regression criterion.
+
+use super::*;
+use crate::metrics::resilience::{ChaosMetrics, FaultEvidence};
+use crate::metrics::{HttpLoadMetrics, LatencySummary};
+
+fn test(id: &str, kind: &str, metrics: TestMetrics) -> TestResult {
+    let mut t: TestResult = serde_json::from_value(serde_json::json!({
+        "id": id, "title": id, "kind": kind, "status": "PASS",
+        "started_at_ms": 0, "finished_at_ms": 0, "parameters": {}, "metrics": null
+    }))
+    .expect("a test result");
+    t.metrics = Some(metrics);
+    t
+}
+
+fn load(p95_ms: f64, fail: u64) -> TestResult {
+    test(
+        "L1",
+        "http_load",
+        TestMetrics::HttpLoad(HttpLoadMetrics {
+            fail,
+            latency: LatencySummary {
+                p95_ms,
+                ..LatencySummary::default()
+            },
+            ..HttpLoadMetrics::default()
+        }),
+    )
+}
+
+fn chaos(observed: u64, method: &str) -> TestResult {
+    let mut t = test(
+        "C1",
+        "chaos",
+        TestMetrics::Chaos(ChaosMetrics {
+            restart_observed: observed,
+            ..ChaosMetrics::default()
+        }),
+    );
+    t.faults = vec![FaultEvidence {
+        service: "worker".to_owned(),
+        method: method.to_owned(),
+        called: String::new(),
+        answer: String::new(),
+        call_ok: true,
+        requested_at_ms: 0,
+        restart_observed: observed == 1,
+        observation: String::new(),
+        recovery_ms: None,
+        identity_before: None,
+        identity_after: None,
+        timeline: Vec::new(),
+        supervisor: None,
+    }];
+    t
+}
+
+fn run(id: &str, tests: Vec<TestResult>) -> RunResults {
+    let mut r: RunResults = serde_json::from_value(serde_json::json!({
+        "schema_version": 1, "tool": {"name": "shakedown", "version": "0"},
+        "run_id": id, "plan": {"name": "p", "title": null, "file": "p.toml", "sha256": ""},
+        "environment": {"name": "demo", "base_url": "http://127.0.0.1:1", "expected_bucket": null},
+        "status": "finished", "verdict": "GO", "started_at_ms": 0, "finished_at_ms": 0,
+        "started_at": "", "finished_at": "", "tests": [], "criteria": [], "error": null
+    }))
+    .expect("run results");
+    r.tests = tests;
+    r
+}
+
+fn change<'c>(changes: &'c [MetricChange], path: &str) -> &'c MetricChange {
+    changes
+        .iter()
+        .find(|c| c.path == path)
+        .unwrap_or_else(|| panic!("no change of {path} in {changes:?}"))
+}
+
+#[test]
+fn worse_latency_is_a_regression_and_better_an_improvement() {
+    let slower = test_changes(&load(100.0, 0), &load(150.0, 0));
+    let p95 = change(&slower, "latency.p95_ms");
+    assert!(p95.regression && !p95.improvement);
+    let faster = test_changes(&load(150.0, 0), &load(100.0, 0));
+    let p95 = change(&faster, "latency.p95_ms");
+    assert!(p95.improvement && !p95.regression);
+    // Within the noise threshold: a change, neither way.
+    let noise = test_changes(&load(100.0, 0), &load(105.0, 0));
+    let p95 = change(&noise, "latency.p95_ms");
+    assert!(!p95.regression && !p95.improvement);
+}
+
+#[test]
+fn restart_no_longer_observed_is_a_regression_and_a_new_method_a_change() {
+    let changes = test_changes(&chaos(1, "simulated"), &chaos(0, "railway"));
+    assert!(change(&changes, "restart_observed").regression);
+    let method = change(&changes, "restart_method");
+    assert_eq!(method.previous, DiffValue::Text("simulated".to_owned()));
+    assert_eq!(method.current, DiffValue::Text("railway".to_owned()));
+    assert!(!method.regression && !method.improvement);
+}
+
+#[test]
+fn the_regression_criterion_fails_only_on_a_regression() {
+    let previous = run("r1", vec![load(100.0, 0)]);
+    let worse = regression_criterion(Some(&previous), &[load(100.0, 3)]);
+    assert!(!worse.passed);
+    assert_eq!(worse.outcome(), CriterionOutcome::Fail);
+    assert_eq!(worse.actual, Some(1.0));
+    assert!(worse.note.as_deref().unwrap_or("").contains("L1.fail"));
+    let better = regression_criterion(Some(&previous), &[load(80.0, 0)]);
+    assert!(better.passed);
+    let first = regression_criterion(None, &[load(80.0, 0)]);
+    assert!(first.passed);
+    assert!(first
+        .note
+        .as_deref()
+        .unwrap_or("")
+        .contains("no previous run"));
+}
