@@ -8,7 +8,7 @@
 
 use crate::charts::{self, Chart, Health, Lane, Marker, MarkerKind, Span};
 use engine::events::{ProgressEvent, TestHeader};
-use engine::metrics::{TestMetrics, Window};
+use engine::metrics::{LatencySummary, TestMetrics, Window};
 use engine::results::{RunResults, TestResult, TestStatus};
 use engine::run::{RunStatus, StoredEvent, Verdict};
 use engine::run_event::{RunEvent, StatusChange};
@@ -64,8 +64,34 @@ pub struct LiveTest {
     /// Of those, failed.
     pub failed: u64,
     pub state: TestState,
-    /// Every second completed so far.
+    /// Every second seen so far, one window per second (a later report of
+    /// a second replaces the earlier one).
     pub windows: Vec<Window>,
+    /// The whole test's figures, once it has finished and measured any.
+    pub summary: Option<Summary>,
+}
+
+/// A finished test's figures over its whole length.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Operations per second over the test's length.
+    pub rate: f64,
+    /// Latency of its operations (requests, jobs, sessions and exports).
+    pub latency: LatencySummary,
+}
+
+/// Test kinds that check something once: no operation count to follow.
+const CHECK_KINDS: [&str; 3] = ["assert", "storage_probe", "health"];
+
+/// Rate, p50 and p95 as the tests table shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figures {
+    /// Operations per second.
+    pub rate: f64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 95th percentile latency, ms.
+    pub p95_ms: f64,
 }
 
 impl LiveTest {
@@ -81,10 +107,14 @@ impl LiveTest {
         }
     }
 
-    /// Progress from 0 to 1, when it can be known.
+    /// Progress from 0 to 1, when it can be known. Chaos tests and checks
+    /// report nothing until they end, so theirs is unknown while they run.
     pub fn progress(&self) -> Option<f64> {
         if self.state.is_done() {
             return Some(1.0);
+        }
+        if self.is_check() || self.kind == "chaos" {
+            return (self.state == TestState::Waiting).then_some(0.0);
         }
         if let Some(planned) = self.planned.filter(|p| *p > 0) {
             return Some((self.done as f64 / planned as f64).min(1.0));
@@ -93,10 +123,107 @@ impl LiveTest {
         Some((self.windows.len() as f64 / duration).min(1.0))
     }
 
-    /// The most recent complete second.
+    /// The most recent second.
     pub fn last_window(&self) -> Option<&Window> {
         self.windows.last()
     }
+
+    /// Whether the test checks something once (assert, storage probe,
+    /// health) rather than counting operations.
+    pub fn is_check(&self) -> bool {
+        CHECK_KINDS.contains(&self.kind.as_str())
+    }
+
+    /// What the Progress column says: operations done of those planned for
+    /// load tests, runs ended of those started for chaos tests (known when
+    /// the test ends), and only whether it is done for a check.
+    pub fn progress_text(&self) -> String {
+        if self.is_check() {
+            return match self.state {
+                TestState::Waiting => String::new(),
+                TestState::Running => "checking".to_owned(),
+                TestState::Done(_) => "done".to_owned(),
+            };
+        }
+        if self.kind == "chaos" {
+            let planned = self.planned.map(|p| format!(" / {p}")).unwrap_or_default();
+            return match self.state {
+                TestState::Waiting => String::new(),
+                TestState::Running => match self.planned {
+                    Some(p) => format!("{p} runs under way"),
+                    None => "runs under way".to_owned(),
+                },
+                TestState::Done(_) => format!("{}{planned} runs ended", self.done),
+            };
+        }
+        match (self.state, self.planned) {
+            (TestState::Waiting, _) => String::new(),
+            (_, Some(planned)) => format!("{} / {planned}", self.done),
+            (_, None) if self.state.is_done() || self.done > 0 => self.done.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// Rate, p50 and p95: the whole test's once it has finished, else its
+    /// latest second's; `None` when it measured no latency.
+    pub fn figures(&self) -> Option<Figures> {
+        if let Some(s) = self.summary.as_ref().filter(|s| s.latency.count > 0) {
+            return Some(Figures {
+                rate: s.rate,
+                p50_ms: s.latency.p50_ms,
+                p95_ms: s.latency.p95_ms,
+            });
+        }
+        self.last_window().filter(|w| w.count > 0).map(|w| Figures {
+            rate: w.count as f64,
+            p50_ms: w.p50_ms,
+            p95_ms: w.p95_ms,
+        })
+    }
+
+    /// Changes whenever anything the tests table shows of this test
+    /// changes (the table's row key).
+    pub fn row_key(&self) -> (String, &'static str, u64, u64, usize, u64, u64, bool) {
+        let last = self.last_window();
+        (
+            self.id.clone(),
+            self.state.as_str(),
+            self.done,
+            self.failed,
+            self.windows.len(),
+            last.map_or(0, |w| w.count),
+            last.map_or(0, |w| w.p95_ms.to_bits()),
+            self.summary.is_some(),
+        )
+    }
+
+    /// Records a second's window, replacing an earlier report of the same
+    /// second (jobs and streams report a second again as its operations
+    /// end), keeping seconds in order.
+    fn put_window(&mut self, window: Window) {
+        match self
+            .windows
+            .binary_search_by_key(&window.second, |w| w.second)
+        {
+            Ok(i) => self.windows[i] = window,
+            Err(i) => self.windows.insert(i, window),
+        }
+    }
+}
+
+/// A finished test's whole-length figures, for kinds that measure latency.
+fn summary(result: &TestResult) -> Option<Summary> {
+    let latency = charts::build::latency_of(result.metrics.as_ref())?;
+    let seconds = (result.finished_at_ms - result.started_at_ms) as f64 / 1000.0;
+    let total = result.tally().map_or(latency.count, |t| t.total());
+    Some(Summary {
+        rate: if seconds > 0.0 {
+            total as f64 / seconds
+        } else {
+            0.0
+        },
+        latency: latency.clone(),
+    })
 }
 
 /// One line of the event log.
@@ -190,7 +317,7 @@ impl LiveRun {
                 failed,
             } => {
                 if let Some(test) = self.test_mut(&test_id) {
-                    test.windows.push(window);
+                    test.put_window(window);
                     test.done = done;
                     test.failed = failed;
                 }
@@ -254,11 +381,17 @@ impl LiveRun {
             return;
         };
         test.state = TestState::Done(result.status);
-        // The result's counts are final; windows only cover whole seconds.
+        // The result's counts and windows are final: a test shorter than
+        // a second sent no window while it ran, and jobs report a second
+        // only once its jobs have ended.
         if let Some(tally) = result.tally() {
             test.done = tally.total();
             test.failed = tally.failed;
         }
+        if !result.windows.is_empty() {
+            test.windows.clone_from(&result.windows);
+        }
+        test.summary = summary(result);
         let mut text = format!("{} finished: {}", result.id, result.status.as_str());
         if let Some(e) = &result.error {
             text.push_str(&format!(" ({e})"));

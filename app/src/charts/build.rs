@@ -1,14 +1,21 @@
 //! Charts built from run results: latency percentiles and throughput over a
 //! test's per-second windows, the latency distribution from percentile
 //! points, and a recovery timeline from health lanes and fault markers
-//! (built from the faults' evidence by [`fault_lanes`]).
+//! (built from the faults' evidence by [`fault_lanes`]). [`load_charts`]
+//! chooses for a test: over time when it lasted long enough for that to
+//! read as a line, else its latency distribution.
 
 use super::model::{
     Axis, Chart, Health, Lane, Marker, MarkerKind, PercentilePoint, Plot, Point, Scale, Series,
     Span,
 };
 use engine::metrics::resilience::FaultEvidence;
-use engine::metrics::Window;
+use engine::metrics::{LatencySummary, Window};
+
+/// Fewest seconds with operations for the over-time charts: with fewer,
+/// they are a dot or two on a one-second axis, so a short test's latency
+/// is shown as a distribution instead.
+pub const MIN_SECONDS_OVER_TIME: usize = 3;
 
 fn seconds_axis() -> Axis {
     Axis {
@@ -158,26 +165,31 @@ pub fn fault_lanes(faults: &[FaultEvidence], origin_ms: i64) -> (Vec<Lane>, Vec<
     (lanes, markers)
 }
 
-/// The charts of one test's result that need nothing but the result:
-/// latency and throughput per second, and the recovery timeline of its
-/// faults (the report page draws these; the HTML export adds the latency
-/// distribution, read from the histogram file).
+/// The charts of one test's result that need nothing but the result: its
+/// load charts ([`load_charts`]) and the recovery timeline of its faults.
 pub fn result_charts(t: &engine::results::TestResult) -> Vec<Chart> {
-    test_charts(&t.id, &t.windows, &t.faults)
+    test_charts(&t.id, &t.windows, latency_of(t.metrics.as_ref()), &t.faults)
 }
 
-fn test_charts(id: &str, windows: &[Window], faults: &[FaultEvidence]) -> Vec<Chart> {
-    let mut charts = Vec::new();
-    if windows.iter().any(|w| w.count > 0) {
-        charts.push(latency_over_time(
-            &format!("{id} latency percentiles per second"),
-            windows,
-        ));
-        charts.push(throughput_over_time(
-            &format!("{id} throughput and errors per second"),
-            windows,
-        ));
+/// The latency a test's metrics summarise (requests, jobs, or sessions and
+/// exports), for the kinds that measure one.
+pub fn latency_of(metrics: Option<&engine::metrics::TestMetrics>) -> Option<&LatencySummary> {
+    use engine::metrics::TestMetrics;
+    match metrics? {
+        TestMetrics::HttpLoad(m) => Some(&m.latency),
+        TestMetrics::JobWorkload(m) => Some(&m.latency),
+        TestMetrics::Stream(m) => Some(&m.latency),
+        _ => None,
     }
+}
+
+fn test_charts(
+    id: &str,
+    windows: &[Window],
+    latency: Option<&LatencySummary>,
+    faults: &[FaultEvidence],
+) -> Vec<Chart> {
+    let mut charts = load_charts(id, windows, latency);
     if let Some(t0) = faults.iter().map(|f| f.requested_at_ms).min() {
         let (lanes, markers) = fault_lanes(faults, t0);
         charts.push(recovery_timeline(
@@ -187,6 +199,88 @@ fn test_charts(id: &str, windows: &[Window], faults: &[FaultEvidence]) -> Vec<Ch
         ));
     }
     charts
+}
+
+/// Seconds in which operations started.
+pub fn busy_seconds(windows: &[Window]) -> usize {
+    windows.iter().filter(|w| w.count > 0).count()
+}
+
+/// Whether the windows cover enough seconds to be drawn over time.
+pub fn long_enough_over_time(windows: &[Window]) -> bool {
+    busy_seconds(windows) >= MIN_SECONDS_OVER_TIME
+}
+
+/// A test's load charts. Over at least [`MIN_SECONDS_OVER_TIME`] busy
+/// seconds: latency percentiles and throughput per second. A shorter test:
+/// the latency distribution of all its operations (from `latency`, the
+/// whole test's summary, once it has one), else that of each second so
+/// far. Nothing when it measured no operation.
+pub fn load_charts(id: &str, windows: &[Window], latency: Option<&LatencySummary>) -> Vec<Chart> {
+    if long_enough_over_time(windows) {
+        return vec![
+            latency_over_time(&format!("{id} latency percentiles per second"), windows),
+            throughput_over_time(&format!("{id} throughput and errors per second"), windows),
+        ];
+    }
+    if let Some(latency) = latency.filter(|l| l.count > 0) {
+        let title = format!(
+            "{id} latency distribution ({} operations, shorter than {MIN_SECONDS_OVER_TIME} s)",
+            latency.count
+        );
+        return vec![latency_distribution(&title, &summary_points(latency))];
+    }
+    let busy: Vec<&Window> = windows.iter().filter(|w| w.count > 0).collect();
+    if busy.is_empty() {
+        return Vec::new();
+    }
+    let series = busy
+        .iter()
+        .enumerate()
+        .map(|(i, w)| Series {
+            name: format!("second {} ({} operations)", w.second, w.count),
+            color: u8::try_from(i).unwrap_or(0),
+            points: window_points(w)
+                .into_iter()
+                .map(|p| Point {
+                    x: p.percentile,
+                    y: p.ms,
+                })
+                .collect(),
+        })
+        .collect();
+    let mut chart = latency_distribution(&format!("{id} latency distribution per second"), &[]);
+    chart.plot = Plot::Lines(series);
+    vec![chart]
+}
+
+/// The percentiles a latency summary gives, as points of the curve.
+pub fn summary_points(l: &LatencySummary) -> Vec<PercentilePoint> {
+    [
+        (0.0, l.min_ms),
+        (50.0, l.p50_ms),
+        (90.0, l.p90_ms),
+        (95.0, l.p95_ms),
+        (99.0, l.p99_ms),
+        (99.9, l.p999_ms),
+        (100.0, l.max_ms),
+    ]
+    .into_iter()
+    .map(|(percentile, ms)| PercentilePoint { percentile, ms })
+    .collect()
+}
+
+/// The percentiles a second's window gives, as points of the curve.
+pub fn window_points(w: &Window) -> Vec<PercentilePoint> {
+    [
+        (50.0, w.p50_ms),
+        (95.0, w.p95_ms),
+        (99.0, w.p99_ms),
+        (100.0, w.max_ms),
+    ]
+    .into_iter()
+    .map(|(percentile, ms)| PercentilePoint { percentile, ms })
+    .collect()
 }
 
 /// What the charts read of `results.json`: each test's id, per-second
@@ -203,7 +297,16 @@ struct ChartedTest {
     #[serde(default)]
     windows: Vec<Window>,
     #[serde(default)]
+    metrics: Option<ChartedMetrics>,
+    #[serde(default)]
     faults: Vec<FaultEvidence>,
+}
+
+/// Of a test's metrics, only the latency summary (the load kinds have one).
+#[derive(serde::Deserialize)]
+struct ChartedMetrics {
+    #[serde(default)]
+    latency: Option<serde_json::Value>,
 }
 
 /// The charts of every test in a `results.json` text, in plan order.
@@ -213,7 +316,14 @@ pub fn results_json_charts(text: &str) -> Result<Vec<Chart>, String> {
     Ok(results
         .tests
         .iter()
-        .flat_map(|t| test_charts(&t.id, &t.windows, &t.faults))
+        .flat_map(|t| {
+            let latency = t
+                .metrics
+                .as_ref()
+                .and_then(|m| m.latency.clone())
+                .and_then(|v| serde_json::from_value::<LatencySummary>(v).ok());
+            test_charts(&t.id, &t.windows, latency.as_ref(), &t.faults)
+        })
         .collect())
 }
 
@@ -239,6 +349,45 @@ mod tests {
         .to_string();
         let charts = results_json_charts(&text).unwrap();
         let titles: Vec<&str> = charts.iter().map(|c| c.title.as_str()).collect();
+        // One second of load: its latency distribution, not a dot on a
+        // one-second axis.
+        assert_eq!(titles, ["L1 latency distribution per second"]);
+        assert!(results_json_charts("{}").is_err());
+        assert!(results_json_charts("not json").is_err());
+    }
+
+    fn second(second: u32, count: u64) -> Window {
+        Window {
+            second,
+            count,
+            errors: 0,
+            p50_ms: 10.0,
+            p95_ms: 59.0,
+            p99_ms: 70.0,
+            max_ms: 80.0,
+            ..Window::default()
+        }
+    }
+
+    fn summary(count: u64) -> LatencySummary {
+        LatencySummary {
+            count,
+            min_ms: 2.0,
+            mean_ms: 20.0,
+            p50_ms: 18.0,
+            p90_ms: 40.0,
+            p95_ms: 59.0,
+            p99_ms: 70.0,
+            p999_ms: 75.0,
+            max_ms: 80.0,
+        }
+    }
+
+    #[test]
+    fn a_test_of_three_busy_seconds_is_drawn_over_time() {
+        let windows: Vec<Window> = (0..3).map(|s| second(s, 20)).collect();
+        let charts = load_charts("L1", &windows, Some(&summary(60)));
+        let titles: Vec<&str> = charts.iter().map(|c| c.title.as_str()).collect();
         assert_eq!(
             titles,
             [
@@ -246,7 +395,43 @@ mod tests {
                 "L1 throughput and errors per second"
             ]
         );
-        assert!(results_json_charts("{}").is_err());
-        assert!(results_json_charts("not json").is_err());
+        assert_eq!(charts[0].x_extent(), Some((0.0, 2.0)));
+    }
+
+    #[test]
+    fn a_shorter_test_is_drawn_as_its_whole_latency_distribution() {
+        // Two busy seconds and an idle one: still too short for a line.
+        let windows = [second(0, 50), second(1, 0), second(2, 10)];
+        assert_eq!(busy_seconds(&windows), 2);
+        let charts = load_charts("L1", &windows, Some(&summary(60)));
+        assert_eq!(charts.len(), 1);
+        let chart = &charts[0];
+        assert_eq!(chart.x.scale, Scale::Nines);
+        assert!(chart.title.contains("60 operations"), "{}", chart.title);
+        assert_eq!(chart.x_extent(), Some((0.0, 100.0)));
+        assert_eq!(chart.y_extent(), Some((2.0, 80.0)));
+        assert_eq!(
+            chart.readout(95.0).unwrap().1,
+            "95th percentile: latency 59 ms"
+        );
+    }
+
+    #[test]
+    fn a_short_test_still_running_shows_each_seconds_distribution() {
+        let charts = load_charts("L2", &[second(0, 7)], None);
+        assert_eq!(charts.len(), 1);
+        let Plot::Lines(series) = &charts[0].plot else {
+            panic!("a line chart");
+        };
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].name, "second 0 (7 operations)");
+        let xs: Vec<f64> = series[0].points.iter().map(|p| p.x).collect();
+        assert_eq!(xs, [50.0, 95.0, 99.0, 100.0]);
+    }
+
+    #[test]
+    fn nothing_measured_draws_nothing() {
+        assert!(load_charts("G1", &[], None).is_empty());
+        assert!(load_charts("G1", &[second(0, 0)], Some(&summary(0))).is_empty());
     }
 }

@@ -156,7 +156,10 @@ fn draw_lines<DB: DrawingBackend>(
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
     }
-    draw_markers(&mut cc, chart, (0.0, y1))?;
+    draw_markers(&mut cc, chart, (0.0, y1), |i| {
+        // Stagger labels so neighbouring markers stay readable.
+        y1 - y1 * (0.04 + 0.07 * (i % LABEL_ROWS) as f64)
+    })?;
     if !series.is_empty() {
         cc.configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
@@ -169,6 +172,11 @@ fn draw_lines<DB: DrawingBackend>(
     Ok(frame(&cc, scale, (x0, x1)))
 }
 
+/// Height of one row of marker labels, in pixels.
+const LABEL_ROW_PX: f64 = 16.0;
+/// Marker labels are staggered over this many rows.
+const LABEL_ROWS: usize = 3;
+
 fn draw_lanes<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     chart: &Chart,
@@ -176,12 +184,18 @@ fn draw_lanes<DB: DrawingBackend>(
     (x0, x1): (f64, f64),
 ) -> Result<Frame, ChartError> {
     let rows = lanes.len().max(1) as f64;
+    // Marker labels get a band of their own above the lanes, and service
+    // names sit left of the plot: neither is drawn over the other.
+    let label_rows = chart.markers.len().min(LABEL_ROWS);
+    let band = label_band(rows, label_rows, area.dim_in_pixel().1);
+    let top = rows + band;
+    let names_px = lane_names_width(lanes);
     let mut cc = ChartBuilder::on(area)
         .caption(&chart.title, (FONT, 16))
         .margin(10)
         .x_label_area_size(40)
-        .y_label_area_size(10)
-        .build_cartesian_2d(x0..x1, 0.0..rows)
+        .y_label_area_size(names_px)
+        .build_cartesian_2d(x0..x1, 0.0..top)
         .map_err(ChartError::from_drawing)?;
     cc.configure_mesh()
         .x_desc(chart.x.label.as_str())
@@ -191,6 +205,7 @@ fn draw_lanes<DB: DrawingBackend>(
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(ChartError::from_drawing)?;
+    let (base_x, base_y) = area.get_base_pixel();
     for (i, lane) in lanes.iter().enumerate() {
         // First lane on top.
         let base = rows - 1.0 - i as f64;
@@ -206,15 +221,52 @@ fn draw_lanes<DB: DrawingBackend>(
             )
         }))
         .map_err(ChartError::from_drawing)?;
-        cc.draw_series(std::iter::once(Text::new(
+        // The name left of the plot, level with its lane.
+        let (px, py) = cc.backend_coord(&(x0, base + 0.375));
+        let at = (
+            px - base_x - i32::try_from(names_px).unwrap_or(0) + 4,
+            py - base_y - 7,
+        );
+        area.draw(&Text::new(
             lane.name.clone(),
-            (x0, base + 0.9),
+            at,
             (FONT, 13).into_font().color(&BLACK),
-        )))
+        ))
         .map_err(ChartError::from_drawing)?;
     }
-    draw_markers(&mut cc, chart, (0.0, rows))?;
+    let row = if label_rows == 0 {
+        0.0
+    } else {
+        band / label_rows as f64
+    };
+    draw_markers(&mut cc, chart, (0.0, top), |i| {
+        top - row * (i % LABEL_ROWS) as f64
+    })?;
     Ok(frame(&cc, chart.x.scale, (x0, x1)))
+}
+
+/// Height, in lane units, of the band above `rows` lanes that holds
+/// `label_rows` rows of marker labels on a drawing `height_px` tall.
+pub(super) fn label_band(rows: f64, label_rows: usize, height_px: u32) -> f64 {
+    if label_rows == 0 {
+        return 0.0;
+    }
+    // Caption, x axis and margins take about 90 px.
+    let plot_px = (f64::from(height_px) - 90.0).max(60.0);
+    let band_px = (LABEL_ROW_PX * label_rows as f64).min(plot_px / 2.0);
+    rows * band_px / (plot_px - band_px)
+}
+
+/// Pixels left of the plot for the longest service name.
+fn lane_names_width(lanes: &[super::model::Lane]) -> u32 {
+    let longest = lanes
+        .iter()
+        .map(|l| l.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    u32::try_from(longest * 8 + 12)
+        .unwrap_or(160)
+        .clamp(40, 160)
 }
 
 type Plane =
@@ -236,10 +288,13 @@ fn frame<DB: DrawingBackend>(
     }
 }
 
+/// Draws each marker as a vertical line from `y0` to `y1`, its label at the
+/// height `label_y` gives for its position in the list.
 fn draw_markers<DB: DrawingBackend>(
     cc: &mut ChartContext<'_, DB, Plane>,
     chart: &Chart,
     (y0, y1): (f64, f64),
+    label_y: impl Fn(usize) -> f64,
 ) -> Result<(), ChartError> {
     let scale = chart.x.scale;
     for (i, m) in chart.markers.iter().enumerate() {
@@ -254,8 +309,7 @@ fn draw_markers<DB: DrawingBackend>(
             color.stroke_width(2),
         )))
         .map_err(ChartError::from_drawing)?;
-        // Stagger labels so neighbouring markers stay readable.
-        let y = y1 - (y1 - y0) * (0.04 + 0.07 * (i % 3) as f64);
+        let y = label_y(i);
         cc.draw_series(std::iter::once(Text::new(
             format!(" {}", m.label),
             (x, y),
@@ -289,5 +343,16 @@ mod tests {
         assert_eq!(nines_label(3.0), "99.9%");
         assert_eq!(nines_label(0.0), "0%");
         assert!(nines(100.0).is_finite());
+    }
+
+    #[test]
+    fn marker_labels_get_a_band_above_the_lanes() {
+        assert_eq!(label_band(3.0, 0, 300), 0.0);
+        // 300 px: a 210 px plot; three label rows take 48 px of it.
+        let band = label_band(3.0, 3, 300);
+        assert!((band - 3.0 * 48.0 / 162.0).abs() < 1e-9, "{band}");
+        // The labels' share of the plot is their pixels' share.
+        let share = band / (3.0 + band);
+        assert!((share - 48.0 / 210.0).abs() < 1e-9, "{share}");
     }
 }

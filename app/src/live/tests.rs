@@ -297,3 +297,128 @@ fn replayed_events_are_not_counted_twice() {
     assert_eq!(live, LiveRun::from_events(&all));
     assert_eq!(live.tests[0].windows.len(), 2);
 }
+
+/// A load test's whole-test figures: `count` operations over 500 ms.
+fn short_load(count: u64, p95_ms: f64) -> TestMetrics {
+    TestMetrics::HttpLoad(HttpLoadMetrics {
+        requests: count,
+        ok: count,
+        latency: engine::metrics::LatencySummary {
+            count,
+            p50_ms: 20.0,
+            p95_ms,
+            ..Default::default()
+        },
+        ..HttpLoadMetrics::default()
+    })
+}
+
+#[test]
+fn a_test_shorter_than_a_second_shows_its_rate_and_latency_when_it_ends() {
+    let load = header(0, "L1", "Load", "http_load");
+    let all = vec![
+        ev(3, "run_started", run_started(vec![load.clone()])),
+        ev(4, "test_started", test_started(load)),
+    ];
+    let running = LiveRun::from_events(&all);
+    // No second has ended yet: nothing measured to show.
+    assert_eq!(running.tests[0].figures(), None);
+    let mut all = all;
+    all.push(ev(
+        5,
+        "test_finished",
+        test_finished(
+            "L1",
+            "http_load",
+            Some(short_load(60, 59.0)),
+            json!({"started_at_ms": 1_000, "finished_at_ms": 1_500, "windows": [window(0)]}),
+        ),
+    ));
+    let live = LiveRun::from_events(&all);
+    let figures = live.tests[0].figures().unwrap();
+    // The whole test's figures, not its one window's (p95 9 ms).
+    assert_eq!(
+        (figures.rate, figures.p50_ms, figures.p95_ms),
+        (120.0, 20.0, 59.0)
+    );
+    assert_eq!(live.tests[0].windows.len(), 1);
+    assert_eq!(live.tests[0].progress_text(), "60 / 60");
+}
+
+#[test]
+fn a_second_reported_again_replaces_its_window() {
+    let jobs = header(0, "L2", "Jobs", "job_workload");
+    let second = |seq, done, p95: f64| {
+        let mut w = window(0);
+        w["p95_ms"] = json!(p95);
+        ev(
+            seq,
+            "window",
+            json!({"event": "window", "test_id": "L2", "window": w, "done": done, "failed": 0}),
+        )
+    };
+    let all = vec![
+        ev(3, "run_started", run_started(vec![jobs.clone()])),
+        ev(4, "test_started", test_started(jobs)),
+        second(5, 3, 900.0),
+        second(6, 8, 1_400.0),
+    ];
+    let live = LiveRun::from_events(&all);
+    let test = &live.tests[0];
+    assert_eq!(test.windows.len(), 1);
+    assert_eq!(test.figures().unwrap().p95_ms, 1_400.0);
+    assert_eq!(test.done, 8);
+}
+
+#[test]
+fn progress_says_what_each_kind_counts() {
+    let mut chaos_header = header(0, "C1", "Restart", "chaos");
+    chaos_header["planned"] = json!(4);
+    let check = header(1, "G1", "Graph", "assert");
+    let chaos_metrics = TestMetrics::Chaos(engine::metrics::resilience::ChaosMetrics {
+        runs_started: 4,
+        runs_completed: 4,
+        ..Default::default()
+    });
+    let all = vec![
+        ev(
+            3,
+            "run_started",
+            run_started(vec![chaos_header.clone(), check.clone()]),
+        ),
+        ev(4, "test_started", test_started(chaos_header)),
+    ];
+    let running = LiveRun::from_events(&all);
+    assert_eq!(running.tests[0].progress_text(), "4 runs under way");
+    assert_eq!(running.tests[0].progress(), None);
+    assert_eq!(running.tests[1].progress_text(), "");
+    assert_eq!(running.tests[1].progress(), Some(0.0));
+    let mut all = all;
+    all.extend([
+        ev(
+            5,
+            "test_finished",
+            test_finished("C1", "chaos", Some(chaos_metrics), json!({})),
+        ),
+        ev(6, "test_started", test_started(check)),
+    ]);
+    let checking = LiveRun::from_events(&all);
+    assert_eq!(checking.tests[0].progress_text(), "4 / 4 runs ended");
+    assert_eq!(checking.tests[1].progress_text(), "checking");
+    assert_eq!(checking.tests[1].progress(), None);
+    all.push(ev(
+        7,
+        "test_finished",
+        test_finished(
+            "G1",
+            "assert",
+            Some(TestMetrics::Assert(Default::default())),
+            json!({}),
+        ),
+    ));
+    let done = LiveRun::from_events(&all);
+    assert_eq!(done.tests[1].progress_text(), "done");
+    assert_eq!(done.tests[1].progress(), Some(1.0));
+    // Neither kind measures latency.
+    assert_eq!(done.tests[0].figures(), None);
+}

@@ -5,7 +5,8 @@
 //! run's event stream, which resumes with Last-Event-ID after a dropped
 //! connection or a server restart, without gaps or duplicated points.
 
-use crate::charts::{latency_over_time, recovery_timeline, throughput_over_time};
+use crate::charts::build::load_charts;
+use crate::charts::{latency_over_time, recovery_timeline};
 use crate::components::chart::InteractiveChart;
 use crate::components::error_view::ErrorView;
 use crate::live::{LiveRun, LiveTest};
@@ -164,7 +165,7 @@ fn TestsTable(live: RwSignal<LiveRun>) -> impl IntoView {
                     <tbody>
                         <For
                             each=move || live.with(|l| l.tests.clone())
-                            key=|t| (t.id.clone(), t.state.as_str(), t.done, t.windows.len())
+                            key=LiveTest::row_key
                             children=move |t| view! { <TestRow test=t/> }
                         />
                     </tbody>
@@ -196,22 +197,22 @@ fn EventLog(live: RwSignal<LiveRun>) -> impl IntoView {
 
 #[component]
 fn TestRow(test: LiveTest) -> impl IntoView {
-    let progress = test.progress().unwrap_or(0.0);
-    let last = test.last_window().cloned();
+    let progress = test.progress();
+    let figures = test.figures();
     let state_class = format!("state {}", test.state.as_str().to_lowercase());
+    let progress_text = test.progress_text();
     view! {
-        <tr>
+        <tr data-test=test.id.clone()>
             <th scope="row">{test.id.clone()} " " <span class="muted">{test.title.clone()}</span></th>
             <td><span class=state_class>{test.state.as_str()}</span></td>
-            <td>
+            <td class="progress">
                 <progress max="1" value=progress aria-label=format!("{} progress", test.id)></progress>
-                " " {test.done}
-                {test.planned.map(|p| format!(" / {p}"))}
+                " " <span class="progress-text">{progress_text}</span>
             </td>
-            <td>{last.as_ref().map(|w| format!("{}/s", w.count)).unwrap_or_default()}</td>
-            <td>{last.as_ref().map(|w| format!("{:.1} ms", w.p50_ms)).unwrap_or_default()}</td>
-            <td>{last.as_ref().map(|w| format!("{:.1} ms", w.p95_ms)).unwrap_or_default()}</td>
-            <td>{test.failed}</td>
+            <td class="rate">{figures.as_ref().map(|f| format!("{:.1}/s", f.rate)).unwrap_or_default()}</td>
+            <td class="p50">{figures.as_ref().map(|f| format!("{:.1} ms", f.p50_ms)).unwrap_or_default()}</td>
+            <td class="p95">{figures.as_ref().map(|f| format!("{:.1} ms", f.p95_ms)).unwrap_or_default()}</td>
+            <td class="errors">{test.failed}</td>
         </tr>
     }
 }
@@ -228,28 +229,33 @@ fn Charts(live: RwSignal<LiveRun>) -> impl IntoView {
                 l.tests
                     .iter()
                     .rev()
-                    .find(|t| !t.windows.is_empty())
+                    .find(|t| !t.windows.is_empty() || t.summary.is_some())
                     .map(|t| t.id.clone())
             })
         })
     });
-    let windows = Memo::new(move |_| {
+    // Over time, or a short test's latency distribution (one piece of
+    // chart code with the report).
+    let charts = Memo::new(move |_| {
         let id = shown.get();
         live.with(|l| {
             l.tests
                 .iter()
                 .find(|t| Some(&t.id) == id.as_ref())
-                .map(|t| t.windows.clone())
+                .map(|t| load_charts(&t.id, &t.windows, t.summary.as_ref().map(|s| &s.latency)))
                 .unwrap_or_default()
         })
     });
-    let test_id = move || shown.get().unwrap_or_default();
-    let latency = Signal::derive(move || {
-        windows.with(|w| latency_over_time(&format!("{} latency (ms)", test_id()), w))
-    });
-    let throughput = Signal::derive(move || {
-        windows.with(|w| throughput_over_time(&format!("{} throughput", test_id()), w))
-    });
+    let nth = move |i: usize| {
+        Signal::derive(move || {
+            charts.with(|c| {
+                c.get(i)
+                    .cloned()
+                    .unwrap_or_else(|| latency_over_time("", &[]))
+            })
+        })
+    };
+    let (latency, throughput) = (nth(0), nth(1));
     view! {
         <section aria-labelledby="charts-h" class="charts">
             <div class="page-head">
@@ -273,11 +279,13 @@ fn Charts(live: RwSignal<LiveRun>) -> impl IntoView {
                 </label>
             </div>
             <Show
-                when=move || !windows.with(|w| w.is_empty())
-                fallback=|| view! { <p class="muted chart-empty">"Charts appear after the first second of load."</p> }
+                when=move || charts.with(|c| !c.is_empty())
+                fallback=|| view! { <p class="muted chart-empty">"Charts appear after the first second of load, or when a short test ends."</p> }
             >
-                <InteractiveChart id="latency-canvas".to_owned() label="Latency percentiles over time".to_owned() chart=latency/>
-                <InteractiveChart id="throughput-canvas".to_owned() label="Throughput and errors over time".to_owned() chart=throughput/>
+                <InteractiveChart id="latency-canvas".to_owned() label="Latency percentiles over time, or a short test's latency distribution".to_owned() chart=latency/>
+                <Show when=move || charts.with(|c| c.len() > 1)>
+                    <InteractiveChart id="throughput-canvas".to_owned() label="Throughput and errors over time".to_owned() chart=throughput/>
+                </Show>
             </Show>
         </section>
         <RecoveryChart live/>
