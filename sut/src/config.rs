@@ -129,6 +129,11 @@ pub struct Config {
     #[arg(long, env = "SUT_SLOW_MS", default_value_t = 1500)]
     pub slow_ms: u64,
 
+    /// With `errors-during-restart`, how long after it starts the API
+    /// answers 503 to everything but its health routes.
+    #[arg(long, env = "SUT_RESTART_ERRORS_MS", default_value_t = 3000)]
+    pub restart_errors_ms: u64,
+
     /// With `graph-corruption`, one expansion in this many leaves a
     /// dangling edge (the first one of each process does).
     #[arg(long, env = "SUT_GRAPH_CORRUPTION_EVERY", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]

@@ -26,11 +26,14 @@ pub enum Fault {
     GraphCorruption,
     /// The expand endpoint sleeps a configurable delay first.
     Slow,
+    /// The API answers 503 to everything but its health routes for a
+    /// while after it starts and while a worker drains before a restart.
+    ErrorsDuringRestart,
 }
 
 impl Fault {
     /// Every switch, in the order the documentation lists them.
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 8] = [
         Fault::LoseOnRestart,
         Fault::DuplicateResults,
         Fault::CorruptArtifact,
@@ -38,6 +41,7 @@ impl Fault {
         Fault::WrongBucket,
         Fault::GraphCorruption,
         Fault::Slow,
+        Fault::ErrorsDuringRestart,
     ];
 
     /// The switch's name on the command line.
@@ -50,6 +54,7 @@ impl Fault {
             Fault::WrongBucket => "wrong-bucket",
             Fault::GraphCorruption => "graph-corruption",
             Fault::Slow => "slow",
+            Fault::ErrorsDuringRestart => "errors-during-restart",
         }
     }
 }
@@ -62,7 +67,7 @@ impl fmt::Display for Fault {
 
 /// A word that names no fault switch.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown fault {0:?} (known: lose-on-restart, duplicate-results, corrupt-artifact, no-stream-resume, wrong-bucket, graph-corruption, slow)")]
+#[error("unknown fault {0:?} (known: lose-on-restart, duplicate-results, corrupt-artifact, no-stream-resume, wrong-bucket, graph-corruption, slow, errors-during-restart)")]
 pub struct UnknownFault(String);
 
 impl FromStr for Fault {
@@ -117,5 +122,8 @@ mod tests {
         assert_eq!(faults.names().len(), 3);
         assert!(Faults::parse(&[""]).unwrap().names().is_empty());
         assert!(Faults::parse(&["nope"]).is_err());
+        assert!(Faults::parse(&["errors_during_restart"])
+            .unwrap()
+            .on(Fault::ErrorsDuringRestart));
     }
 }

@@ -138,7 +138,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 async fn heartbeat(worker: Arc<Worker>, started_at_ms: i64, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_millis((worker.cfg.lease_ms / 3).max(100));
     loop {
-        if let Err(e) = workers::beat(&worker.db, &worker.id, started_at_ms, "running").await {
+        // With `errors-during-restart` a stopping worker says it drains,
+        // and the API refuses work meanwhile.
+        let state = if *stop.borrow() && worker.faults.on(Fault::ErrorsDuringRestart) {
+            "draining"
+        } else {
+            "running"
+        };
+        if let Err(e) = workers::beat(&worker.db, &worker.id, started_at_ms, state).await {
             tracing::warn!(error = %first_line(&e.to_string()), "heartbeat failed");
         }
         if let Err(e) = runs::renew_leases(&worker.db, &worker.id, worker.cfg.lease_ms as i64).await

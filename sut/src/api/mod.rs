@@ -8,6 +8,7 @@ mod artifacts;
 mod error;
 mod health;
 mod readiness;
+mod restart_errors;
 mod runs;
 mod stream;
 mod tasks;
@@ -18,7 +19,7 @@ mod universe;
 use crate::bucket::Bucket;
 use crate::config::{Config, Shape};
 use crate::db::Db;
-use crate::faults::Faults;
+use crate::faults::{Fault, Faults};
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::atomic::AtomicU64;
@@ -44,9 +45,17 @@ pub type State = Arc<AppState>;
 
 /// The routes of the configured shape.
 pub fn router(state: State) -> Router {
-    match state.cfg.shape {
-        Shape::Runs => runs_router(state),
-        Shape::Tasks => tasks_router(state),
+    let routes = match state.cfg.shape {
+        Shape::Runs => runs_router(state.clone()),
+        Shape::Tasks => tasks_router(state.clone()),
+    };
+    if state.faults.on(Fault::ErrorsDuringRestart) {
+        routes.layer(axum::middleware::from_fn_with_state(
+            state,
+            restart_errors::refuse_during_restart,
+        ))
+    } else {
+        routes
     }
 }
 
