@@ -4,7 +4,7 @@
 //! and shows each series or lane, redrawing the canvas. The values come from
 //! the chart model (`charts::interact`), never from pixels.
 
-use crate::charts::{Chart, Frame};
+use crate::charts::{Chart, Frame, LegendEntry};
 use leptos::prelude::*;
 
 /// Said by the readout until a value is asked for.
@@ -28,26 +28,68 @@ pub fn InteractiveChart(
     let shown = Memo::new(move |_| chart.with(|c| hidden.with(|h| c.hiding(h))));
     let readout = Memo::new(move |_| cursor.get().and_then(|x| shown.with(|c| c.readout(x))));
     #[cfg(feature = "hydrate")]
-    {
-        use crate::charts::{Marker, MarkerKind};
-        let id = id.clone();
-        Effect::new(move |_| {
-            let mut drawn = shown.get();
-            // The readout's position, as a thin line.
-            if let Some((x, _)) = readout.get() {
-                drawn.markers.push(Marker {
-                    x,
-                    label: String::new(),
-                    kind: MarkerKind::Note,
-                });
-            }
-            match crate::charts::draw_canvas(&id, &drawn) {
-                Ok(f) => frame.set_value(Some(f)),
-                Err(e) => leptos::logging::warn!("chart {id}: {e}"),
-            }
-        });
+    redraw_on_change(id.clone(), shown, readout, frame);
+    let readout_id = format!("{id}-readout");
+    let legend_label = format!("Series of {label}");
+    view! {
+        <figure class="chart">
+            <ChartLegend chart hidden label=legend_label/>
+            <canvas
+                id=id
+                node_ref=canvas
+                width="760"
+                height="300"
+                role="img"
+                aria-label=label
+                aria-describedby=readout_id.clone()
+                tabindex="0"
+                on:mousemove=pointer_handler(frame, canvas, cursor)
+                on:keydown=key_handler(shown, readout, cursor)
+            ></canvas>
+            <p class="chart-readout" id=readout_id aria-live="polite">
+                {move || readout.get().map(|(_, text)| text).unwrap_or_else(|| HINT.to_owned())}
+            </p>
+        </figure>
     }
-    let on_move = move |ev: leptos::ev::MouseEvent| {
+}
+
+/// What the readout shows: the x it is at and its text.
+type Readout = Memo<Option<(f64, String)>>;
+
+/// Redraws the canvas whenever the chart, its hidden series or the
+/// readout's position change, and keeps where the plot area ended up.
+#[cfg(feature = "hydrate")]
+fn redraw_on_change(
+    id: String,
+    shown: Memo<Chart>,
+    readout: Readout,
+    frame: StoredValue<Option<Frame>>,
+) {
+    use crate::charts::{Marker, MarkerKind};
+    Effect::new(move |_| {
+        let mut drawn = shown.get();
+        // The readout's position, as a thin line.
+        if let Some((x, _)) = readout.get() {
+            drawn.markers.push(Marker {
+                x,
+                label: String::new(),
+                kind: MarkerKind::Note,
+            });
+        }
+        match crate::charts::draw_canvas(&id, &drawn) {
+            Ok(f) => frame.set_value(Some(f)),
+            Err(e) => leptos::logging::warn!("chart {id}: {e}"),
+        }
+    });
+}
+
+/// Moves the readout to the value under the pointer.
+fn pointer_handler(
+    frame: StoredValue<Option<Frame>>,
+    canvas: NodeRef<leptos::html::Canvas>,
+    cursor: RwSignal<Option<f64>>,
+) -> impl Fn(leptos::ev::MouseEvent) + 'static {
+    move |ev| {
         let (Some(f), Some(el)) = (frame.get_value(), canvas.get_untracked()) else {
             return;
         };
@@ -55,8 +97,17 @@ pub fn InteractiveChart(
         let shown_width = f64::from(el.client_width().max(1));
         let px = f64::from(ev.offset_x()) * f64::from(el.width()) / shown_width;
         cursor.set(Some(f.value_at(px)));
-    };
-    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+    }
+}
+
+/// Arrow keys step the readout from point to point; Home and End go to
+/// the first and last.
+fn key_handler(
+    shown: Memo<Chart>,
+    readout: Readout,
+    cursor: RwSignal<Option<f64>>,
+) -> impl Fn(leptos::ev::KeyboardEvent) + 'static {
+    move |ev| {
         let from = readout.get_untracked().map(|(x, _)| x);
         let next = shown.with_untracked(|c| match ev.key().as_str() {
             "ArrowRight" | "ArrowUp" => Some(c.step(from, true)),
@@ -69,62 +120,57 @@ pub fn InteractiveChart(
             ev.prevent_default();
             cursor.set(next);
         }
-    };
-    let readout_id = format!("{id}-readout");
-    let legend_label = format!("Series of {label}");
+    }
+}
+
+/// The legend: one toggle button per series or lane.
+#[component]
+fn ChartLegend(
+    chart: Signal<Chart>,
+    hidden: RwSignal<Vec<String>>,
+    label: String,
+) -> impl IntoView {
     view! {
-        <figure class="chart">
-            <div class="chart-legend" role="group" aria-label=legend_label>
-                <For
-                    each=move || chart.with(|c| c.legend())
-                    key=|entry| entry.name.clone()
-                    children=move |entry| {
-                        let name = entry.name.clone();
-                        let pressed = {
-                            let name = name.clone();
-                            Memo::new(move |_| hidden.with(|h| !h.contains(&name)))
-                        };
-                        let swatch = entry
-                            .color
-                            .map(|c| format!("background: {}", crate::charts::draw::palette_css(c)));
-                        view! {
-                            <button
-                                type="button"
-                                class="legend-toggle"
-                                aria-pressed=move || pressed.get().to_string()
-                                title=move || if pressed.get() { "Hide this series" } else { "Show this series" }
-                                on:click=move |_| {
-                                    hidden.update(|h| {
-                                        if let Some(i) = h.iter().position(|n| *n == name) {
-                                            h.remove(i);
-                                        } else {
-                                            h.push(name.clone());
-                                        }
-                                    })
-                                }
-                            >
-                                {swatch.map(|style| view! { <span class="swatch" style=style aria-hidden="true"></span> })}
-                                {entry.name.clone()}
-                            </button>
-                        }
-                    }
-                />
-            </div>
-            <canvas
-                id=id
-                node_ref=canvas
-                width="760"
-                height="300"
-                role="img"
-                aria-label=label
-                aria-describedby=readout_id.clone()
-                tabindex="0"
-                on:mousemove=on_move
-                on:keydown=on_key
-            ></canvas>
-            <p class="chart-readout" id=readout_id aria-live="polite">
-                {move || readout.get().map(|(_, text)| text).unwrap_or_else(|| HINT.to_owned())}
-            </p>
-        </figure>
+        <div class="chart-legend" role="group" aria-label=label>
+            <For
+                each=move || chart.with(|c| c.legend())
+                key=|entry| entry.name.clone()
+                children=move |entry| view! { <LegendToggle entry hidden/> }
+            />
+        </div>
+    }
+}
+
+/// A button that hides or shows one series, pressed while it is shown.
+#[component]
+fn LegendToggle(entry: LegendEntry, hidden: RwSignal<Vec<String>>) -> impl IntoView {
+    let name = entry.name.clone();
+    let pressed = {
+        let name = name.clone();
+        Memo::new(move |_| hidden.with(|h| !h.contains(&name)))
+    };
+    let swatch = entry
+        .color
+        .map(|c| format!("background: {}", crate::charts::draw::palette_css(c)));
+    let toggle = move |_| {
+        hidden.update(|h| {
+            if let Some(i) = h.iter().position(|n| *n == name) {
+                h.remove(i);
+            } else {
+                h.push(name.clone());
+            }
+        })
+    };
+    view! {
+        <button
+            type="button"
+            class="legend-toggle"
+            aria-pressed=move || pressed.get().to_string()
+            title=move || if pressed.get() { "Hide this series" } else { "Show this series" }
+            on:click=toggle
+        >
+            {swatch.map(|style| view! { <span class="swatch" style=style aria-hidden="true"></span> })}
+            {entry.name.clone()}
+        </button>
     }
 }
