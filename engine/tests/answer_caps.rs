@@ -103,6 +103,10 @@ async fn load_requests_whose_bodies_pass_the_cap_count_as_protocol_errors() {
         rate: None,
         new_connection_per_request: false,
         timeout_ms: None,
+        stages: Vec::new(),
+        think_time_ms: None,
+        data_file: None,
+        data: None,
     };
     for (path, ok, protocol) in [("/small", 10, 0), ("/big", 0, 10), ("/big-chunked", 0, 10)] {
         let outcome = engine::kinds::http_load::run(&spec(path), &ctx).await;

@@ -37,6 +37,10 @@ fn spec(path: &str) -> HttpLoadSpec {
         rate: None,
         new_connection_per_request: false,
         timeout_ms: None,
+        stages: Vec::new(),
+        think_time_ms: None,
+        data_file: None,
+        data: None,
     }
 }
 

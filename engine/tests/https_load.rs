@@ -79,6 +79,10 @@ fn spec() -> HttpLoadSpec {
         rate: None,
         new_connection_per_request: false,
         timeout_ms: Positive::new(5000),
+        stages: Vec::new(),
+        think_time_ms: None,
+        data_file: None,
+        data: None,
     }
 }
 

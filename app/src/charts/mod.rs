@@ -96,6 +96,7 @@ mod tests {
                 p95_ms: 20.0 + f64::from(s),
                 p99_ms: 30.0 + f64::from(s),
                 max_ms: 40.0,
+                workers: None,
             })
             .collect()
     }

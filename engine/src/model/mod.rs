@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod criteria;
+pub mod data_file;
 pub mod diff;
 pub mod events;
 pub mod json_checks;

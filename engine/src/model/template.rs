@@ -1,6 +1,8 @@
-//! The job protocol's templates: `{{kind}}`, `{{params}}`,
+//! Templates: the job protocol's `{{kind}}`, `{{params}}`,
 //! `{{idempotency_key}}` and `{{test_id}}` in a create body, and `{id}` or
-//! `{artifact}` in paths.
+//! `{artifact}` in paths; and `http_load`'s request placeholders
+//! (`{{seq}}`, `{{uuid}}`, `{{row.COLUMN}}`) in its path, header values and
+//! body, parsed once into a [`RequestText`] and rendered per request.
 
 use serde_json::Value;
 
@@ -88,10 +90,189 @@ fn encode_keep_slash(s: &str) -> String {
     s.split('/').map(encode).collect::<Vec<_>>().join("/")
 }
 
+/// One piece of a request text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// Text as written.
+    Text(String),
+    /// `{{seq}}`: the request's number in the test, from 0.
+    Seq,
+    /// `{{uuid}}`: a random UUID, the same everywhere in one request.
+    Uuid,
+    /// `{{row.COLUMN}}`: that column of the request's data file row.
+    Column(String),
+}
+
+/// How a rendered value is written into its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// As is (header values; data values hold no control characters).
+    None,
+    /// Percent-encoded (paths and queries).
+    Url,
+    /// Escaped for the inside of a JSON string (`json` bodies).
+    Json,
+}
+
+/// What a request's placeholders stand for.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestVars<'a> {
+    /// The request's number in the test.
+    pub seq: u64,
+    /// The request's UUID.
+    pub uuid: &'a str,
+    /// The request's data row, as `(columns, values)`.
+    pub row: Option<(&'a [String], &'a [String])>,
+}
+
+/// A text of a request with its placeholders found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestText {
+    parts: Vec<Part>,
+}
+
+impl RequestText {
+    /// Finds the placeholders; an unknown or unclosed one is an error
+    /// saying what is expected.
+    pub fn parse(text: &str) -> Result<RequestText, String> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            if start > 0 {
+                parts.push(Part::Text(rest[..start].to_owned()));
+            }
+            let after = &rest[start + 2..];
+            let end = after
+                .find("}}")
+                .ok_or_else(|| format!("unclosed {{{{ in {text:?}"))?;
+            let name = after[..end].trim();
+            parts.push(match name {
+                "seq" => Part::Seq,
+                "uuid" => Part::Uuid,
+                _ => match name.strip_prefix("row.") {
+                    Some(column) if !column.is_empty() => Part::Column(column.to_owned()),
+                    _ => {
+                        return Err(format!(
+                            "unknown placeholder {{{{{name}}}}}; expected {{{{seq}}}}, {{{{uuid}}}} or {{{{row.COLUMN}}}}"
+                        ))
+                    }
+                },
+            });
+            rest = &after[end + 2..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_owned()));
+        }
+        Ok(RequestText { parts })
+    }
+
+    /// Whether it has no placeholder (the request can be built once).
+    pub fn is_plain(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+    }
+
+    /// Whether it holds `{{uuid}}`.
+    pub fn uses_uuid(&self) -> bool {
+        self.parts.contains(&Part::Uuid)
+    }
+
+    /// The data file columns it names.
+    pub fn columns(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Column(c) => Some(c.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The text with its placeholders filled; a column the row lacks is
+    /// left empty (columns are checked against the file when the plan is
+    /// loaded).
+    pub fn render(&self, vars: &RequestVars<'_>, escape: Escape) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Seq => out.push_str(&vars.seq.to_string()),
+                Part::Uuid => out.push_str(&escaped(vars.uuid, escape)),
+                Part::Column(name) => {
+                    let value = vars.row.and_then(|(columns, values)| {
+                        columns
+                            .iter()
+                            .position(|c| c == name)
+                            .and_then(|i| values.get(i))
+                    });
+                    if let Some(value) = value {
+                        out.push_str(&escaped(value, escape));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn escaped(value: &str, escape: Escape) -> String {
+    match escape {
+        Escape::None => value.to_owned(),
+        Escape::Url => encode(value),
+        Escape::Json => {
+            let quoted = serde_json::to_string(value).unwrap_or_default();
+            quoted
+                .strip_prefix('"')
+                .and_then(|q| q.strip_suffix('"'))
+                .unwrap_or_default()
+                .to_owned()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn request_texts_fill_seq_uuid_and_rows() {
+        let t = RequestText::parse("/users/{{row.id}}?n={{seq}}&r={{ uuid }}").unwrap();
+        assert!(!t.is_plain() && t.uses_uuid());
+        assert_eq!(t.columns().collect::<Vec<_>>(), ["id"]);
+        let columns = ["id".to_owned(), "name".to_owned()];
+        let values = ["a b/c".to_owned(), "x".to_owned()];
+        let vars = RequestVars {
+            seq: 41,
+            uuid: "u-1",
+            row: Some((&columns, &values)),
+        };
+        assert_eq!(t.render(&vars, Escape::Url), "/users/a%20b%2Fc?n=41&r=u-1");
+        let body = RequestText::parse(r#"{"name":"{{row.name}} \"{{row.id}}\""}"#).unwrap();
+        let columns = ["name".to_owned(), "id".to_owned()];
+        let values = ["say \"hi\"".to_owned(), "n".to_owned()];
+        let vars = RequestVars {
+            seq: 0,
+            uuid: "",
+            row: Some((&columns, &values)),
+        };
+        let rendered = body.render(&vars, Escape::Json);
+        let doc: serde_json::Value = serde_json::from_str(&rendered).unwrap();
+        assert_eq!(doc, json!({"name": "say \"hi\" \"n\""}));
+        // A column the row lacks renders empty.
+        let vars = RequestVars { row: None, ..vars };
+        assert_eq!(
+            RequestText::parse("a{{row.id}}b")
+                .unwrap()
+                .render(&vars, Escape::None),
+            "ab"
+        );
+        assert!(RequestText::parse("/plain").unwrap().is_plain());
+        assert_eq!(
+            RequestText::parse("/{{nope}}").unwrap_err(),
+            "unknown placeholder {{nope}}; expected {{seq}}, {{uuid}} or {{row.COLUMN}}"
+        );
+        assert!(RequestText::parse("/{{seq")
+            .unwrap_err()
+            .contains("unclosed"));
+        assert!(RequestText::parse("/{{row.}}").is_err());
+    }
 
     #[test]
     fn params_become_json_and_text_is_replaced() {

@@ -187,6 +187,10 @@ pub struct Window {
     pub p99_ms: f64,
     /// Slowest.
     pub max_ms: f64,
+    /// Closed-model load: the workers that started a request in this
+    /// second (how a ramp of workers went).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
 }
 
 /// The metrics of one test, by kind.

@@ -2,10 +2,12 @@
 //! the tables of the HTTP load, job workload, stream and assert kinds (the
 //! chaos, storage probe and health tables are in [`super::chaos`]).
 
-use super::{ChaosSpec, HealthSpec, HttpMethod, Positive, StorageProbeSpec};
+use super::{ChaosSpec, HealthSpec, HttpMethod, Positive, Stage, StorageProbeSpec, ThinkTime};
+use crate::data_file::DataRows;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One test: an id that criteria refer to, a title, and exactly one kind
 /// table (`[tests.http_load]`, `[tests.job_workload]`, `[tests.stream]`,
@@ -85,6 +87,9 @@ impl TestSpec {
 /// the previous answer arrives, for `rounds` (concurrency × rounds requests
 /// in all) or for `duration_s`. Open model: `rate` requests per second for
 /// `duration_s`, latency measured from each request's intended send time.
+/// Either model can ramp through `stages` instead (workers or arrival rate
+/// over time, see [`super::ramp`]). The path, header values and body may
+/// hold `{{seq}}`, `{{uuid}}` and `{{row.COLUMN}}` (a row of `data_file`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpLoadSpec {
@@ -127,6 +132,50 @@ pub struct HttpLoadSpec {
     /// Per-request timeout in milliseconds (30000 unless set).
     #[serde(default)]
     pub timeout_ms: Option<Positive>,
+    /// Ramping stages: each `{ duration_s, concurrency }` (closed model) or
+    /// `{ duration_s, rate }` (open model) moves linearly from the previous
+    /// target (the first from `concurrency` or `rate`, 0 unless set) to its
+    /// own. Replaces `duration_s` and `rounds`.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+    /// Closed model: a worker's pause between its requests, milliseconds
+    /// (`100`) or a range drawn uniformly from a seeded generator
+    /// (`[50, 150]`).
+    #[serde(default)]
+    pub think_time_ms: Option<ThinkTime>,
+    /// A CSV (header line first) or JSON (array of objects) file, relative
+    /// to the plan file, whose rows fill `{{row.COLUMN}}`: each request
+    /// takes the next row, wrapping around. Not in pasted plans.
+    #[serde(default)]
+    pub data_file: Option<String>,
+    /// The rows of `data_file`, read when the plan file is loaded.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub data: Option<Arc<DataRows>>,
+}
+
+impl HttpLoadSpec {
+    /// Whether this is the open model (a `rate`, or stages of rates).
+    pub fn is_open(&self) -> bool {
+        self.rate.is_some() || self.stages.iter().any(|s| s.rate.is_some())
+    }
+
+    /// The texts that may hold request placeholders, by field name: the
+    /// path, each header value (`headers.NAME`), and the body (`body` or
+    /// `json`, as JSON text).
+    pub fn templated_texts(&self) -> Vec<(String, String)> {
+        let mut texts = vec![("path".to_owned(), self.path.clone())];
+        for (name, value) in &self.headers {
+            texts.push((format!("headers.{name}"), value.clone()));
+        }
+        if let Some(body) = &self.body {
+            texts.push(("body".to_owned(), body.clone()));
+        }
+        if let Some(json) = &self.json {
+            texts.push(("json".to_owned(), json.to_string()));
+        }
+        texts
+    }
 }
 
 /// A check on a JSON answer: the value at `pointer` must equal `equals`.

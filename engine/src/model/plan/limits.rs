@@ -163,6 +163,24 @@ fn capped_settings(
                 (limits.max_duration_s, "max_duration_s"),
             );
             over("rounds", get(spec.rounds), rounds);
+            // Stages: their peak and their total length.
+            let peak = |f: fn(&super::Stage) -> Option<u32>| spec.stages.iter().filter_map(f).max();
+            over("stages.concurrency", peak(|s| s.concurrency), concurrency);
+            over(
+                "stages.rate",
+                peak(|s| s.rate),
+                (limits.max_rate, "max_rate"),
+            );
+            let total: u64 = spec
+                .stages
+                .iter()
+                .map(|s| u64::from(s.duration_s.get()))
+                .sum();
+            over(
+                "stages.duration_s",
+                (!spec.stages.is_empty()).then(|| saturate(total)),
+                (limits.max_duration_s, "max_duration_s"),
+            );
         }
         TestKind::JobWorkload(spec) => {
             over("concurrency", get(spec.concurrency), concurrency);

@@ -11,6 +11,7 @@
 //! [`validate`].
 
 pub mod chaos;
+mod data_files;
 mod environment;
 mod jobs;
 mod kind_table;
@@ -18,6 +19,7 @@ mod kinds;
 pub mod limits;
 pub mod pasted;
 mod positive;
+pub mod ramp;
 pub mod read;
 mod services;
 pub mod validate;
@@ -34,6 +36,7 @@ pub use kinds::{
 };
 pub use limits::{excesses, Excess, Limits, DEFAULT_MAX_ANSWER_BYTES};
 pub use positive::Positive;
+pub use ramp::{Ramp, SplitMix, Stage, ThinkTime};
 pub use read::{load_file, load_str, LoadedPlan, Located, PlanError, PlanOrigin};
 pub use services::{
     CommandRestart, HttpRestart, ProcessRestart, RailwayRestart, RestartMethod, Service,

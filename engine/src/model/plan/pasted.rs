@@ -39,6 +39,23 @@ pub fn load_pasted(
                 )
             })
             .collect();
+        // A data file would be read from the server's disk.
+        for (i, test) in plan.tests.iter().enumerate() {
+            if let super::TestKind::HttpLoad(spec) = &test.kind {
+                if spec.data_file.is_some() {
+                    problems.push((
+                        FieldPath::default()
+                            .key("tests")
+                            .index(i)
+                            .key("http_load")
+                            .key("data_file"),
+                        "a pasted plan may not read data files (they would be read from the server's disk); \
+                         put the test in a plan of the server's plans folder"
+                            .to_owned(),
+                    ));
+                }
+            }
+        }
         let from = plan.plan.environments_from.clone();
         if from.is_none() {
             problems.push((

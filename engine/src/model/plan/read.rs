@@ -105,7 +105,11 @@ pub fn load_file(path: &Path) -> Result<LoadedPlan, PlanError> {
         file: file.clone(),
         message: e.to_string(),
     })?;
-    load_str(&source, &file)
+    // Data files are found next to the plan.
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    load_with(&source, &file, |_, plan| {
+        super::data_files::attach(plan, &dir)
+    })
 }
 
 /// Parses and validates plan text; `file` is only used in messages.

@@ -1,20 +1,28 @@
 //! `http_load`: closed model (concurrency × rounds, or concurrency for a
-//! duration) and open model (constant arrival rate for a duration).
+//! duration, or workers ramping through stages) and open model (constant
+//! arrival rate for a duration, or a rate ramping through stages).
 //!
 //! In the open model request `k` is due at `start + k / rate`; its latency
 //! is measured from that intended time, so a target that stalls delays
 //! every request behind the stall and the percentiles show it (no
-//! coordinated omission, as in wrk2 and oha's rate mode). The closed model
+//! coordinated omission, as in wrk2 and oha's rate mode). With stages,
+//! request `k` is due when the ramp's integral reaches `k`, so the intended
+//! send times follow the ramp and latency is still measured from them. In
+//! the closed model with stages, worker `i` sends while the ramp is above
+//! `i` and waits for it otherwise; a think time pauses each worker between
+//! its requests. The closed model
 //! cannot see a stall that way; when it observes one it says so in a
 //! warning.
 
 use crate::json_checks;
 use crate::load::deadline::Deadline;
 use crate::load::recorder::{micros, summarize, Batch, Outcome, Recorder, Sample};
+use crate::load::render::Templates;
 use crate::load::transport::{Answer, Conn, Prepared, SendOptions};
 use crate::metrics::{HttpLoadMetrics, TestMetrics};
-use crate::plan::{HttpLoadSpec, JsonCheck};
+use crate::plan::{HttpLoadSpec, JsonCheck, Ramp, SplitMix, ThinkTime};
 use crate::runner::context::{TestContext, TestOutcome, ABORTED_WARNING};
+use crate::runner::target::Target;
 use bytes::Bytes;
 use reqwest::Method;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,8 +53,15 @@ const STALL_MIN_GAP_MS: u64 = 200;
 /// ... and for at least this many times the median latency.
 const STALL_GAP_FACTOR: f64 = 10.0;
 
+/// A worker whose ramp level is within this of its number counts as
+/// reached (float rounding of the crossing time).
+const RAMP_EPSILON: f64 = 1e-9;
+/// Seed of the think-time draws (each worker adds its number), so the same
+/// plan draws the same pauses.
+const THINK_SEED: u64 = 0x5eed_7417;
+
 /// How the work is handed out.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Schedule {
     /// Closed model, this many requests in all.
     Count(u64),
@@ -54,6 +69,12 @@ enum Schedule {
     Until(Instant),
     /// Open model: `total` requests, one every `interval_ns`.
     Rate { total: u64, interval_ns: f64 },
+    /// Open model with stages: `total` requests, request `k` due when the
+    /// ramp's integral reaches `k`.
+    RampRate { total: u64, ramp: Ramp },
+    /// Closed model with stages: worker `i` sends while the ramp is above
+    /// `i`, until `until`.
+    RampWorkers { ramp: Ramp, until: Instant },
 }
 
 struct Shared {
@@ -63,10 +84,34 @@ struct Shared {
     prepared: Prepared,
     expect: Vec<u16>,
     checks: Vec<JsonCheck>,
+    /// Closed model: the pause between a worker's requests.
+    think: Option<ThinkTime>,
+    /// Placeholders rendered per request; `None` sends `prepared` as is.
+    templates: Option<Templates>,
+    /// The next request number for the templates.
+    seq: AtomicU64,
+    target: Arc<Target>,
+}
+
+/// The ramp of a spec's stages, and whether it is of rates (open model).
+fn ramp(spec: &HttpLoadSpec) -> Option<(Ramp, bool)> {
+    if spec.stages.is_empty() {
+        return None;
+    }
+    let open = spec.is_open();
+    let start = if open {
+        spec.rate.map_or(0, |r| r.get())
+    } else {
+        spec.concurrency.map_or(0, |c| c.get())
+    };
+    Some((Ramp::of_stages(start, &spec.stages, open), open))
 }
 
 /// Requests the test will send when that is known in advance.
 pub fn planned(spec: &HttpLoadSpec) -> Option<u64> {
+    if let Some((ramp, open)) = ramp(spec) {
+        return open.then(|| ramp.arrivals());
+    }
     match (spec.rate, spec.rounds, spec.duration_s) {
         (Some(rate), _, Some(d)) => Some(u64::from(rate.get()) * u64::from(d.get())),
         (None, Some(rounds), _) => {
@@ -158,6 +203,18 @@ async fn prepare(spec: &HttpLoadSpec, ctx: &TestContext) -> Result<Prepared, Str
 
 /// How the work is handed out, and to how many workers.
 fn schedule(spec: &HttpLoadSpec, start: Instant) -> (Schedule, u32) {
+    if let Some((ramp, open)) = ramp(spec) {
+        if open {
+            let total = ramp.arrivals();
+            let workers = spec
+                .concurrency
+                .map_or(DEFAULT_OPEN_CONCURRENCY, |c| c.get());
+            return (Schedule::RampRate { total, ramp }, workers);
+        }
+        let workers = ramp.peak().ceil() as u32;
+        let until = start + Duration::from_secs_f64(ramp.total_s());
+        return (Schedule::RampWorkers { ramp, until }, workers);
+    }
     match (spec.rate, spec.rounds, spec.duration_s) {
         (Some(rate), _, duration) => {
             let seconds = duration.map_or(1, |d| d.get());
@@ -198,8 +255,17 @@ async fn drive(
     if let Some(tap) = tap.as_deref_mut() {
         tap.start = Some(start);
     }
-    let open = spec.rate.is_some();
+    let open = spec.is_open();
     let (schedule, workers) = schedule(spec, start);
+    let templates = match Templates::new(spec, &prepared) {
+        Ok(templates) => templates,
+        Err(e) => {
+            return TestOutcome {
+                error: Some(e),
+                ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
+            }
+        }
+    };
     let timeout = prepared.timeout;
     let conn_template = match Conn::for_request(&prepared) {
         Ok(conn) => conn,
@@ -217,13 +283,18 @@ async fn drive(
         prepared,
         expect: spec.expect_status.clone(),
         checks: spec.checks.clone(),
+        think: spec.think_time_ms.filter(|_| !open),
+        templates,
+        seq: AtomicU64::new(0),
+        target: ctx.target.clone(),
     });
-    let (tx, mut rx) = mpsc::channel::<Batch>(1024);
+    let (tx, mut rx) = mpsc::channel::<(u32, Batch)>(1024);
     let mut handles = Vec::new();
-    for _ in 0..workers {
+    for index in 0..workers {
         let conn = conn_template.sibling();
         handles.push(tokio::spawn(worker(
             shared.clone(),
+            index,
             conn,
             tx.clone(),
             ctx.cancel.child_token(),
@@ -243,8 +314,13 @@ async fn drive(
     loop {
         tokio::select! {
             batch = rx.recv() => match batch {
-                Some(batch) => {
-                    batch.iter().for_each(|s| recorder.record(s));
+                Some((index, batch)) => {
+                    for s in &batch {
+                        recorder.record(s);
+                        if !open {
+                            recorder.mark_worker(s, index);
+                        }
+                    }
                     if let Some(tap) = tap.as_deref_mut() {
                         tap.keep(&batch);
                     }
@@ -328,8 +404,9 @@ fn classify(answer: Result<Answer, Outcome>, expect: &[u16], checks: &[JsonCheck
 
 async fn worker(
     shared: Arc<Shared>,
+    index: u32,
     mut conn: Conn,
-    tx: mpsc::Sender<Batch>,
+    tx: mpsc::Sender<(u32, Batch)>,
     cancel: CancellationToken,
 ) {
     let mut batch: Batch = Vec::with_capacity(FIRST_BATCH);
@@ -340,17 +417,53 @@ async fn worker(
     tokio::select! {
         biased;
         _ = cancel.cancelled() => {}
-        _ = produce(&shared, &mut conn, &tx, &mut batch) => {}
+        _ = produce(&shared, index, &mut conn, &tx, &mut batch) => {}
     }
     if !batch.is_empty() {
-        let _ = tx.send(batch).await;
+        let _ = tx.send((index, batch)).await;
+    }
+}
+
+/// Closed model with stages: waits until the ramp reaches worker `index`
+/// when it is below it. `Some` with the clock to send at, `None` when the
+/// ramp ends first.
+async fn wait_for_ramp(
+    ramp: &Ramp,
+    start: Instant,
+    until: Instant,
+    index: u32,
+    mut clock: Instant,
+) -> Option<Instant> {
+    let need = f64::from(index) + 1.0;
+    loop {
+        if clock >= until {
+            return None;
+        }
+        let t = clock.duration_since(start).as_secs_f64();
+        if ramp.level(t) + RAMP_EPSILON >= need {
+            return Some(clock);
+        }
+        let at = ramp.first_at_least(need - RAMP_EPSILON, t)?;
+        let wake = start + Duration::from_secs_f64(at);
+        if wake >= until {
+            return None;
+        }
+        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
+        clock = Instant::now();
     }
 }
 
 /// Sends requests until the schedule says stop, adding a sample per answer
 /// to `batch` and handing full batches to the recorder.
-async fn produce(shared: &Shared, conn: &mut Conn, tx: &mpsc::Sender<Batch>, batch: &mut Batch) {
+async fn produce(
+    shared: &Shared,
+    index: u32,
+    conn: &mut Conn,
+    tx: &mpsc::Sender<(u32, Batch)>,
+    batch: &mut Batch,
+) {
     let mut deadline = Deadline::new(shared.prepared.timeout);
+    let mut rng = SplitMix::new(THINK_SEED.wrapping_add(u64::from(index)));
     let mut last_flush = Instant::now();
     // The clock as of the end of the previous request: in the closed model
     // the next one goes out right then, so it is not read twice.
@@ -359,25 +472,40 @@ async fn produce(shared: &Shared, conn: &mut Conn, tx: &mpsc::Sender<Batch>, bat
         // When the request is sent (the timeout runs from then), when its
         // latency starts (the intended time in the open model), and whether
         // it went out late.
-        let (sent, start_at, late) = match shared.schedule {
+        let (sent, start_at, late) = match &shared.schedule {
             Schedule::Count(total) => {
-                if shared.next.fetch_add(1, Ordering::Relaxed) >= total {
+                if shared.next.fetch_add(1, Ordering::Relaxed) >= *total {
                     return;
                 }
                 (clock, clock, false)
             }
             Schedule::Until(until) => {
-                if clock >= until {
+                if clock >= *until {
                     return;
                 }
                 (clock, clock, false)
             }
-            Schedule::Rate { total, interval_ns } => {
-                let k = shared.next.fetch_add(1, Ordering::Relaxed);
-                if k >= total {
-                    return;
+            Schedule::RampWorkers { ramp, until } => {
+                match wait_for_ramp(ramp, shared.start, *until, index, clock).await {
+                    Some(at) => (at, at, false),
+                    None => return,
                 }
-                let intended = shared.start + Duration::from_nanos((k as f64 * interval_ns) as u64);
+            }
+            Schedule::Rate { .. } | Schedule::RampRate { .. } => {
+                let k = shared.next.fetch_add(1, Ordering::Relaxed);
+                let due = match &shared.schedule {
+                    Schedule::Rate { total, interval_ns } if k < *total => {
+                        Duration::from_nanos((k as f64 * interval_ns) as u64)
+                    }
+                    Schedule::RampRate { total, ramp } if k < *total => {
+                        match ramp.time_of(k as f64) {
+                            Some(t) => Duration::from_secs_f64(t),
+                            None => return,
+                        }
+                    }
+                    _ => return,
+                };
+                let intended = shared.start + due;
                 let mut now = Instant::now();
                 if intended > now {
                     // tokio's timer ticks in whole milliseconds and rounds
@@ -399,7 +527,22 @@ async fn produce(shared: &Shared, conn: &mut Conn, tx: &mpsc::Sender<Batch>, bat
                 }
             }
         };
-        let answer = conn.send(&shared.prepared, &mut deadline, sent).await;
+        let answer = match &shared.templates {
+            None => conn.send(&shared.prepared, &mut deadline, sent).await,
+            Some(templates) => {
+                let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
+                match templates.render(&shared.prepared, &shared.target, seq) {
+                    Ok(rendered) => {
+                        conn.send_rendered(&shared.prepared, Some(&rendered), &mut deadline, sent)
+                            .await
+                    }
+                    // The host is fixed and values are checked when the
+                    // plan is loaded; a request that still cannot be built
+                    // was not sent, and fails as such.
+                    Err(_) => Err(Outcome::Protocol),
+                }
+            }
+        };
         let end = Instant::now();
         batch.push(Sample {
             start_us: micros(start_at.saturating_duration_since(shared.start)),
@@ -417,11 +560,15 @@ async fn produce(shared: &Shared, conn: &mut Conn, tx: &mpsc::Sender<Batch>, bat
         if batch.len() >= BATCH || end.duration_since(last_flush) >= FLUSH_EVERY {
             let next = batch.len().clamp(FIRST_BATCH, BATCH);
             let full = std::mem::replace(batch, Vec::with_capacity(next));
-            if tx.send(full).await.is_err() {
+            if tx.send((index, full)).await.is_err() {
                 return;
             }
             last_flush = end;
             // Handing the batch over may have waited.
+            clock = Instant::now();
+        }
+        if let Some(think) = &shared.think {
+            tokio::time::sleep(think.pick(&mut rng)).await;
             clock = Instant::now();
         }
     }

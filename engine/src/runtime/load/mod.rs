@@ -4,9 +4,11 @@
 //! Shaped like oha: workers only produce (send, time, classify) and hand
 //! compact samples in batches to one recorder that owns the histograms; a
 //! shared atomic counter says how much work is left and a cancellation
-//! token stops everyone.
+//! token stops everyone. A spec with placeholders renders each request
+//! ([`render`]); one without is serialised once.
 
 pub mod deadline;
 pub mod h1;
 pub mod recorder;
+pub mod render;
 pub mod transport;

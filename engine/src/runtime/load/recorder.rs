@@ -101,6 +101,9 @@ struct WindowAcc {
     histogram: Histogram<u64>,
     count: u64,
     errors: u64,
+    /// Bit per worker that started a request in this second (closed-model
+    /// load only; empty otherwise).
+    workers: Vec<u64>,
 }
 
 /// Everything measured so far in one load test.
@@ -159,6 +162,7 @@ impl Recorder {
                 histogram: new_histogram(SIGFIG_WINDOW),
                 count: 0,
                 errors: 0,
+                workers: Vec::new(),
             });
         window.histogram.saturating_record(latency);
         window.count += 1;
@@ -194,6 +198,19 @@ impl Recorder {
             self.completions[word] |= 1 << (done_ms % 64);
         }
         self.last_completion_ms = self.last_completion_ms.max(done_ms);
+    }
+
+    /// Notes that `worker` started the request of `s` (recorded already):
+    /// each window then counts the workers that were active in it.
+    pub fn mark_worker(&mut self, s: &Sample, worker: u32) {
+        let second = u32::try_from(s.start_us / 1_000_000).unwrap_or(u32::MAX);
+        if let Some(window) = self.open_windows.get_mut(&second) {
+            let word = (worker / 64) as usize;
+            if window.workers.len() <= word {
+                window.workers.resize(word + 1, 0);
+            }
+            window.workers[word] |= 1 << (worker % 64);
+        }
     }
 
     /// Failed requests so far.
@@ -273,6 +290,8 @@ fn window_summary(second: u32, acc: &WindowAcc) -> Window {
         p95_ms: summary.p95_ms,
         p99_ms: summary.p99_ms,
         max_ms: summary.max_ms,
+        workers: (!acc.workers.is_empty())
+            .then(|| acc.workers.iter().map(|w| w.count_ones()).sum()),
     }
 }
 
@@ -304,6 +323,20 @@ mod tests {
         assert_eq!(windows.len(), 2);
         assert_eq!((windows[0].count, windows[0].errors), (4, 3));
         assert_eq!((windows[1].second, windows[1].count), (1, 1));
+    }
+
+    #[test]
+    fn windows_count_the_workers_that_sent_in_them() {
+        let mut r = Recorder::new();
+        for (start_ms, worker) in [(10, 0), (20, 0), (30, 1), (1100, 70), (1200, 1)] {
+            let s = sample(start_ms, 1, Outcome::Ok(200));
+            r.record(&s);
+            r.mark_worker(&s, worker);
+        }
+        r.record(&sample(2500, 1, Outcome::Ok(200)));
+        let windows = r.finish_windows();
+        let workers: Vec<Option<u32>> = windows.iter().map(|w| w.workers).collect();
+        assert_eq!(workers, [Some(2), Some(2), None]);
     }
 
     #[test]

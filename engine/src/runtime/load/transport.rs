@@ -141,6 +141,42 @@ impl Prepared {
     }
 }
 
+/// One request of a templated spec, rendered for sending.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// Full URL (for reqwest).
+    pub url: Url,
+    /// Headers, Host included.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The request serialised for plain HTTP/1.1.
+    pub wire: Wire,
+}
+
+impl Prepared {
+    /// Another request to the same host, sent the same way: `url` must be
+    /// on the prepared host (the templates keep the host fixed).
+    pub fn render(&self, url: Url, headers: HeaderMap, body: Bytes) -> Rendered {
+        let path_and_query = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let wire = Wire::new(
+            &self.method,
+            &path_and_query,
+            &headers,
+            &body,
+            self.new_connection,
+        );
+        Rendered {
+            url,
+            headers,
+            body,
+            wire,
+        }
+    }
+}
+
 /// A status and, when asked for, the body.
 pub type Answer = (u16, Option<Bytes>);
 
@@ -194,15 +230,30 @@ impl Conn {
         deadline: &mut Deadline,
         sent: Instant,
     ) -> Result<Answer, Outcome> {
+        self.send_rendered(p, None, deadline, sent).await
+    }
+
+    /// Like [`Conn::send`], sending `rendered` instead of the prepared
+    /// request when there is one.
+    pub async fn send_rendered(
+        &mut self,
+        p: &Prepared,
+        rendered: Option<&Rendered>,
+        deadline: &mut Deadline,
+        sent: Instant,
+    ) -> Result<Answer, Outcome> {
         match self {
-            Conn::Plain(slot) => match deadline.run(sent, send_plain(slot, p)).await {
-                Some(result) => result,
-                None => {
-                    *slot = None;
-                    Err(Outcome::Timeout)
+            Conn::Plain(slot) => {
+                let wire = rendered.map_or(&p.wire, |r| &r.wire);
+                match deadline.run(sent, send_plain(slot, p, wire)).await {
+                    Some(result) => result,
+                    None => {
+                        *slot = None;
+                        Err(Outcome::Timeout)
+                    }
                 }
-            },
-            Conn::Reqwest(client) => send_reqwest(client, p).await,
+            }
+            Conn::Reqwest(client) => send_reqwest(client, p, rendered).await,
         }
     }
 }
@@ -210,7 +261,11 @@ impl Conn {
 /// Sends on the worker's connection, opening one when there is none or the
 /// server closed it; a request that changes nothing is sent once more on a
 /// new connection when a kept-alive one turns out closed before answering.
-async fn send_plain(slot: &mut Option<Connection>, p: &Prepared) -> Result<Answer, Outcome> {
+async fn send_plain(
+    slot: &mut Option<Connection>,
+    p: &Prepared,
+    wire: &Wire,
+) -> Result<Answer, Outcome> {
     if slot.as_ref().is_some_and(Connection::closed_while_idle) {
         *slot = None;
     }
@@ -223,7 +278,7 @@ async fn send_plain(slot: &mut Option<Connection>, p: &Prepared) -> Result<Answe
         };
         let reused = conn.reused();
         match conn
-            .exchange(&p.wire, p.want_body.then_some(p.body_limit))
+            .exchange(wire, p.want_body.then_some(p.body_limit))
             .await
         {
             Ok((reply, reusable)) => {
@@ -234,13 +289,17 @@ async fn send_plain(slot: &mut Option<Connection>, p: &Prepared) -> Result<Answe
                 }
                 return Ok((reply.status, reply.body));
             }
-            Err(Failure::ClosedEarly) if reused && p.wire.idempotent() => continue,
+            Err(Failure::ClosedEarly) if reused && wire.idempotent() => continue,
             Err(_) => return Err(Outcome::Protocol),
         }
     }
 }
 
-async fn send_reqwest(client: &reqwest::Client, p: &Prepared) -> Result<Answer, Outcome> {
+async fn send_reqwest(
+    client: &reqwest::Client,
+    p: &Prepared,
+    rendered: Option<&Rendered>,
+) -> Result<Answer, Outcome> {
     let classify = |e: reqwest::Error| {
         if e.is_timeout() {
             Outcome::Timeout
@@ -250,10 +309,14 @@ async fn send_reqwest(client: &reqwest::Client, p: &Prepared) -> Result<Answer, 
             Outcome::Protocol
         }
     };
+    let (url, headers, body) = match rendered {
+        Some(r) => (&r.url, &r.headers, &r.body),
+        None => (&p.url, &p.headers, &p.body),
+    };
     let response = client
-        .request(p.method.clone(), p.url.clone())
-        .headers(p.headers.clone())
-        .body(p.body.clone())
+        .request(p.method.clone(), url.clone())
+        .headers(headers.clone())
+        .body(body.clone())
         .timeout(p.timeout)
         .send()
         .await

@@ -58,11 +58,12 @@ impl Validator {
     pub(super) fn limits(&mut self, plan: &Plan) {
         for excess in crate::plan::limits::excesses(plan, &plan.limits) {
             let path = match &excess.test {
-                Some((index, _, kind)) => root()
-                    .key("tests")
-                    .index(*index)
-                    .key(kind)
-                    .key(excess.field),
+                Some((index, _, kind)) => excess
+                    .field
+                    .split('.')
+                    .fold(root().key("tests").index(*index).key(kind), |path, key| {
+                        path.key(key)
+                    }),
                 None => root().key("tests"),
             };
             self.problem(
@@ -88,6 +89,22 @@ impl Validator {
         if spec.body.is_some() && spec.json.is_some() {
             self.problem(path.key("json"), "set either body or json, not both");
         }
+        self.request_templates(path, spec);
+        if let Some(think) = spec.think_time_ms {
+            if spec.is_open() {
+                self.problem(
+                    path.key("think_time_ms"),
+                    format!(
+                        "think time ({}) is for the closed model; the open model sends at its rate",
+                        serde_json::to_string(&think).unwrap_or_default()
+                    ),
+                );
+            }
+        }
+        if !spec.stages.is_empty() {
+            self.stages(path, spec);
+            return;
+        }
         match (spec.rate, spec.rounds, spec.duration_s, spec.concurrency) {
             (Some(_), Some(_), _, _) => self.problem(
                 path.key("rounds"),
@@ -107,6 +124,107 @@ impl Validator {
             (None, _, _, None) => self.problem(
                 path.clone(),
                 "the closed model needs concurrency (the number of workers)",
+            ),
+            _ => {}
+        }
+    }
+
+    /// Stages: all of one model, a target each, and no other length.
+    fn stages(&mut self, path: &FieldPath, spec: &HttpLoadSpec) {
+        let stages_path = path.key("stages");
+        let rates = spec.stages.iter().filter(|s| s.rate.is_some()).count();
+        let workers = spec
+            .stages
+            .iter()
+            .filter(|s| s.concurrency.is_some())
+            .count();
+        for (i, stage) in spec.stages.iter().enumerate() {
+            match (stage.rate, stage.concurrency) {
+                (Some(_), Some(_)) => self.problem(
+                    stages_path.index(i),
+                    "a stage sets rate (open model) or concurrency (closed model), not both",
+                ),
+                (None, None) => self.problem(
+                    stages_path.index(i),
+                    "a stage needs its target: rate (open model) or concurrency (closed model)",
+                ),
+                _ => {}
+            }
+        }
+        if rates > 0 && workers > 0 {
+            self.problem(
+                stages_path.clone(),
+                "every stage sets rate (open model) or every stage sets concurrency (closed model), not a mix",
+            );
+            return;
+        }
+        if spec.duration_s.is_some() {
+            self.problem(
+                path.key("duration_s"),
+                "with stages the test lasts as long as its stages; remove duration_s",
+            );
+        }
+        if spec.rounds.is_some() {
+            self.problem(
+                path.key("rounds"),
+                "with stages the test runs for the stages' duration; remove rounds",
+            );
+        }
+        if workers > 0 && spec.rate.is_some() {
+            self.problem(
+                path.key("rate"),
+                "rate is the open model; these stages set concurrency (closed model)",
+            );
+        }
+        let open = rates > 0;
+        let start = if open {
+            spec.rate.map_or(0, |r| r.get())
+        } else {
+            spec.concurrency.map_or(0, |c| c.get())
+        };
+        let peak = crate::plan::Ramp::of_stages(start, &spec.stages, open).peak();
+        if peak < 1.0 && rates + workers == spec.stages.len() {
+            self.problem(
+                stages_path,
+                if open {
+                    "the stages never send: every rate is 0"
+                } else {
+                    "the stages never send: every concurrency is 0"
+                },
+            );
+        }
+    }
+
+    /// Placeholders in the path, headers and body are known ones; columns
+    /// need a data file; the host of an absolute URL stays fixed.
+    fn request_templates(&mut self, path: &FieldPath, spec: &HttpLoadSpec) {
+        let mut columns = false;
+        for (field, text) in spec.templated_texts() {
+            let field_path = match field.split_once('.') {
+                Some((headers, name)) => path.key(headers).key(name),
+                None => path.key(&field),
+            };
+            match crate::template::RequestText::parse(&text) {
+                Err(e) => self.problem(field_path, e),
+                Ok(t) => {
+                    columns |= t.columns().next().is_some();
+                    if field == "path" && !t.is_plain() && !text.starts_with('/') {
+                        self.problem(
+                            field_path,
+                            "placeholders go in a path starting with / (the host of an absolute URL is fixed)",
+                        );
+                    }
+                }
+            }
+        }
+        match &spec.data_file {
+            Some(file) if !(file.ends_with(".csv") || file.ends_with(".json")) => self.problem(
+                path.key("data_file"),
+                format!("expected a .csv or .json file, got {file:?}"),
+            ),
+            None if columns => self.problem(
+                path.clone(),
+                "{{row.COLUMN}} placeholders need data_file (a CSV or JSON file of rows)",
             ),
             _ => {}
         }

@@ -1,0 +1,290 @@
+//! `http_load` stages, think time and request templating against real
+//! servers on 127.0.0.1. Every figure is computed from the evidence the
+//! test returns (its per-second windows, what the server received), never
+//! from how long something took: the open-model ramp is counted by
+//! *intended* send second against the ramp's integral, the closed-model
+//! ramp by the workers that sent in each second.
+
+mod common;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::{context, serve};
+use engine::kinds::http_load;
+use engine::metrics::{HttpLoadMetrics, TestMetrics};
+use engine::plan::{load_file, HttpLoadSpec, Ramp, TestKind};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+fn metrics(outcome: &engine::runner::context::TestOutcome) -> &HttpLoadMetrics {
+    match &outcome.metrics {
+        TestMetrics::HttpLoad(m) => m,
+        other => panic!("not http_load metrics: {other:?}"),
+    }
+}
+
+fn ok_router() -> Router {
+    Router::new().route("/ok", get(|| async { Json(json!({"ok": true})) }))
+}
+
+/// A folder of its own under the system's temp dir, for plan and data files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shakedown-stages-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes a plan with one `http_load` test (`table` is its body) against
+/// `base_url` and loads it from its file.
+fn load_plan(dir: &std::path::Path, base_url: &str, table: &str) -> HttpLoadSpec {
+    let text = format!(
+        "[plan]\nname = \"stages\"\n[environments.local]\nbase_url = \"{base_url}\"\n\
+         [[tests]]\nid = \"L1\"\n[tests.http_load]\n{table}\n"
+    );
+    let path = dir.join("plan.toml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    match loaded.plan.tests.into_iter().next().map(|t| t.kind) {
+        Some(TestKind::HttpLoad(spec)) => spec,
+        other => panic!("not an http_load test: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_ramp_sends_each_second_what_the_ramp_says() {
+    let server = serve(ok_router()).await;
+    let (ctx, _) = context(&server.base_url(), "L1");
+    let dir = scratch("open");
+    // 50 -> 400 requests per second over 4 s: 900 requests.
+    let spec = load_plan(
+        &dir,
+        &server.base_url(),
+        "path = \"/ok\"\nrate = 50\nstages = [{ duration_s = 4, rate = 400 }]",
+    );
+    let ramp = Ramp::new(50.0, [(4, 400.0)]);
+    assert_eq!(http_load::planned(&spec), Some(900));
+
+    let outcome = http_load::run(&spec, &ctx).await;
+    assert_eq!(outcome.error, None);
+    let m = metrics(&outcome);
+    assert_eq!((m.requests, m.ok), (900, 900));
+    // Windows are by intended send second; each holds the ramp's integral
+    // over that second, within 5 %.
+    let seconds: Vec<u32> = outcome.windows.iter().map(|w| w.second).collect();
+    assert_eq!(seconds, [0, 1, 2, 3]);
+    for w in &outcome.windows {
+        let s = f64::from(w.second);
+        let expected = ramp.integral(s + 1.0) - ramp.integral(s);
+        let off = (w.count as f64 - expected).abs() / expected;
+        assert!(
+            off <= 0.05,
+            "second {}: {} requests, the ramp says {expected:.1}",
+            w.second,
+            w.count
+        );
+        // Open model: no worker count.
+        assert_eq!(w.workers, None);
+    }
+    // The counts rise with the ramp.
+    assert!(outcome.windows.windows(2).all(|p| p[0].count < p[1].count));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_stages_ramp_workers_up_and_down() {
+    let server = serve(ok_router()).await;
+    let (ctx, _) = context(&server.base_url(), "L1");
+    let dir = scratch("closed");
+    // 0 -> 4 workers over 2 s, 4 for 1 s, 4 -> 0 over 2 s; 20 ms between
+    // a worker's requests.
+    let spec = load_plan(
+        &dir,
+        &server.base_url(),
+        "path = \"/ok\"\nthink_time_ms = 20\nstages = [\n  { duration_s = 2, concurrency = 4 },\n  \
+         { duration_s = 1, concurrency = 4 },\n  { duration_s = 2, concurrency = 0 },\n]",
+    );
+    let ramp = Ramp::new(0.0, [(2, 4.0), (1, 4.0), (2, 0.0)]);
+    assert_eq!(http_load::planned(&spec), None);
+
+    let outcome = http_load::run(&spec, &ctx).await;
+    assert_eq!(outcome.error, None);
+    assert_eq!(metrics(&outcome).fail, 0);
+    let workers: Vec<(u32, u32)> = outcome
+        .windows
+        .iter()
+        .map(|w| (w.second, w.workers.unwrap_or(0)))
+        .collect();
+    assert_eq!(workers.len(), 5, "{workers:?}");
+    for (second, active) in &workers {
+        // Stage ends fall on whole seconds, so within a second the ramp is
+        // linear: at least the workers it holds for a good part of the
+        // second sent in it, at most the ones it reaches at all.
+        let s = f64::from(*second);
+        let floor = |l: f64| (l + 1e-9).floor() as u32;
+        let least = floor(ramp.level(s + 0.05).max(ramp.level(s + 0.95)));
+        let most = floor(ramp.level(s).max(ramp.level(s + 1.0)));
+        assert!(
+            (least..=most).contains(active),
+            "second {second}: {active} workers sent, the ramp says {least}..={most} ({workers:?})"
+        );
+    }
+    assert_eq!(workers.iter().map(|w| w.1).max(), Some(4));
+    assert_eq!(workers[0].1, 1, "{workers:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// What the templating server received: path and query, a header, the body.
+type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+
+fn echo_router(seen: Seen) -> Router {
+    Router::new()
+        .route(
+            "/users/{id}",
+            post(
+                |State(seen): State<Seen>, uri: Uri, headers: HeaderMap, body: Bytes| async move {
+                    let header = headers
+                        .get("x-request")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    seen.lock().unwrap().push((
+                        uri.to_string(),
+                        header,
+                        String::from_utf8_lossy(&body).into_owned(),
+                    ));
+                    "ok"
+                },
+            ),
+        )
+        .with_state(seen)
+}
+
+#[tokio::test]
+async fn requests_take_the_next_row_a_sequence_number_and_a_uuid() {
+    let seen: Seen = Arc::default();
+    let server = serve(echo_router(seen.clone())).await;
+    let (ctx, _) = context(&server.base_url(), "L1");
+    let dir = scratch("rows");
+    std::fs::write(
+        dir.join("users.csv"),
+        "id,name\n7,ann\n8,\"bo, \"\"b\"\"\"\n9,cy d\n",
+    )
+    .unwrap();
+    let spec = load_plan(
+        &dir,
+        &server.base_url(),
+        "method = \"POST\"\npath = \"/users/{{row.id}}?n={{seq}}&who={{row.name}}\"\n\
+         headers = { x-request = \"{{uuid}}\" }\njson = { name = \"{{row.name}}\", n = \"{{seq}}\" }\n\
+         data_file = \"users.csv\"\nconcurrency = 1\nrounds = 5",
+    );
+    let outcome = http_load::run(&spec, &ctx).await;
+    assert_eq!(outcome.error, None);
+    assert_eq!(metrics(&outcome).ok, 5);
+    let seen = seen.lock().unwrap().clone();
+    let paths: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/users/7?n=0&who=ann",
+            "/users/8?n=1&who=bo%2C%20%22b%22",
+            "/users/9?n=2&who=cy%20d",
+            "/users/7?n=3&who=ann",
+            "/users/8?n=4&who=bo%2C%20%22b%22",
+        ]
+    );
+    let bodies: Vec<serde_json::Value> = seen
+        .iter()
+        .map(|s| serde_json::from_str(&s.2).unwrap())
+        .collect();
+    assert_eq!(bodies[1], json!({"name": "bo, \"b\"", "n": "1"}));
+    assert_eq!(bodies[3], json!({"name": "ann", "n": "3"}));
+    let uuids: std::collections::BTreeSet<&str> = seen.iter().map(|s| s.1.as_str()).collect();
+    assert_eq!(uuids.len(), 5, "{seen:?}");
+    assert!(uuids.iter().all(|u| uuid_like(u)), "{uuids:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn uuid_like(s: &str) -> bool {
+    s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
+}
+
+#[tokio::test]
+async fn json_rows_and_many_workers_give_every_sequence_number_once() {
+    let seen: Seen = Arc::default();
+    let server = serve(echo_router(seen.clone())).await;
+    let (ctx, _) = context(&server.base_url(), "L1");
+    let dir = scratch("json");
+    std::fs::write(dir.join("ids.json"), "[{\"id\": 1}, {\"id\": 2}]").unwrap();
+    let spec = load_plan(
+        &dir,
+        &server.base_url(),
+        "method = \"POST\"\npath = \"/users/{{row.id}}?n={{seq}}\"\nbody = \"plain {{seq}}\"\n\
+         data_file = \"ids.json\"\nconcurrency = 4\nrounds = 10",
+    );
+    let outcome = http_load::run(&spec, &ctx).await;
+    assert_eq!(metrics(&outcome).ok, 40);
+    let seen = seen.lock().unwrap().clone();
+    let mut numbers: Vec<u64> = seen
+        .iter()
+        .map(|s| s.2.trim_start_matches("plain ").parse().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..40).collect::<Vec<u64>>());
+    // The row follows the number: even numbers took row 0 (id 1).
+    for (path, _, body) in &seen {
+        let n: u64 = body.trim_start_matches("plain ").parse().unwrap();
+        assert!(
+            path.starts_with(&format!("/users/{}?n={n}", n % 2 + 1)),
+            "{path}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn data_file_problems_name_the_plan_field_the_file_its_line_and_column() {
+    let dir = scratch("errors");
+    let plan = |table: &str| {
+        let text = format!(
+            "[plan]\nname = \"x\"\n[environments.local]\nbase_url = \"http://127.0.0.1:9\"\n\
+             [[tests]]\nid = \"L1\"\n[tests.http_load]\npath = \"/u/{{{{row.id}}}}\"\nconcurrency = 1\nrounds = 1\n{table}\n"
+        );
+        let path = dir.join("plan.toml");
+        std::fs::write(&path, text).unwrap();
+        load_file(&path).unwrap_err().to_string()
+    };
+    let file = dir.join("plan.toml").display().to_string();
+    let e = plan("data_file = \"missing.csv\"");
+    assert!(
+        e.starts_with(&format!(
+            "{file}:11:13: tests[0].http_load.data_file: cannot read data file missing.csv:"
+        )),
+        "{e}"
+    );
+    std::fs::write(dir.join("bad.csv"), "id,name\n1,ann\n2\n").unwrap();
+    assert_eq!(
+        plan("data_file = \"bad.csv\""),
+        format!(
+            "{file}:11:13: tests[0].http_load.data_file: bad.csv:3: 1 values, but the header names 2 columns (id, name)"
+        )
+    );
+    std::fs::write(dir.join("users.csv"), "user,name\n1,ann\n").unwrap();
+    assert_eq!(
+        plan("data_file = \"users.csv\""),
+        format!(
+            "{file}:8:8: tests[0].http_load.path: {{{{row.id}}}}: users.csv has no column \"id\" (its columns: user, name)"
+        )
+    );
+    assert_eq!(
+        plan(""),
+        format!(
+            "{file}:7:1: tests[0].http_load: {{{{row.COLUMN}}}} placeholders need data_file (a CSV or JSON file of rows)"
+        )
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
