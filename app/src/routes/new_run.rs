@@ -76,6 +76,8 @@ pub async fn start_run(
 ) -> Result<Result<RunSummary, LaunchError>, ServerFnError> {
     let who = crate::context::require(engine::access::Role::Operator)?;
     let ctx = crate::context::server_context()?;
+    let mut request = request;
+    request.launched_by = Some(who.name.clone());
     let launched = ctx.launcher.launch(request).await;
     if let Ok(run) = &launched {
         let detail = format!("{} on {}", run.plan, run.environment);
@@ -193,6 +195,7 @@ impl FormInputs {
             concurrency: parse_override(&self.concurrency.get()).ok().flatten(),
             rounds: parse_override(&self.rounds.get()).ok().flatten(),
             duration_s: parse_override(&self.duration.get()).ok().flatten(),
+            launched_by: None,
         }
     }
 }

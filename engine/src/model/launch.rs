@@ -28,6 +28,10 @@ pub struct LaunchRequest {
     pub rounds: Option<u32>,
     /// Length of duration-based `http_load` tests, in seconds.
     pub duration_s: Option<u32>,
+    /// Who launches it (the signed-in user, or the API token's owner): set
+    /// by the server from the session, never read from the request.
+    #[serde(skip)]
+    pub launched_by: Option<String>,
 }
 
 /// One problem with a plan, where it is.

@@ -43,6 +43,12 @@ pub struct RunResults {
     pub criteria: Vec<CriterionResult>,
     /// Why the run stopped early, when it did.
     pub error: Option<String>,
+    /// Who launched the run: the signed-in user (or the owner of the API
+    /// token) for runs started through the server, the `--tester` flag or
+    /// the operating-system user for `shakedown run`. Absent in files
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tester: Option<String>,
     /// Sign-offs, in packs re-exported after approvers signed (absent in
     /// the pack a run writes when it ends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +191,22 @@ pub struct EnvironmentInfo {
     /// GO sign-offs needed for a final GO (environment, else plan, else 1).
     #[serde(default = "one")]
     pub required_approvals: u32,
+    /// The hosting platform's project id, when the plan names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// Every URL the run used (base URL, bucket endpoint, services, tests'
+    /// absolute URLs), without user names, passwords or queries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<UsedUrl>,
+}
+
+/// A URL a run used, and what it is (`API base URL`, `Bucket endpoint`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UsedUrl {
+    /// What it is.
+    pub what: String,
+    /// The URL, without credentials.
+    pub url: String,
 }
 
 fn one() -> u32 {

@@ -60,6 +60,7 @@ pub fn environment(base_url: &str) -> Environment {
         required_approvals: None,
         ca_file: None,
         bucket: None,
+        project_id: None,
     }
 }
 

@@ -51,6 +51,21 @@ pub struct RunArgs {
     /// Fault switches for the demo target (comma-separated), with --demo.
     #[arg(long = "demo-fault", value_delimiter = ',', requires = "demo")]
     pub demo_faults: Vec<String>,
+    /// Who runs it, shown as the report's Tester (a CI job can pass its
+    /// token's label or `$GITHUB_ACTOR`); the operating-system user
+    /// (`$USER`, else `$USERNAME`) when omitted.
+    #[arg(long)]
+    pub tester: Option<String>,
+}
+
+/// The report's Tester: `--tester`, else the operating-system user; `None`
+/// when neither is known (or only blank).
+fn tester(flag: Option<&str>) -> Option<String> {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("USERNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
 }
 
 /// The port of the environment's base URL (the demo target listens there).
@@ -99,7 +114,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         supervisor.stop_all().await;
         drop(temp);
     }
-    let results = match outcome {
+    let mut results = match outcome {
         Ok(results) => results,
         Err(e @ (RunError::Invalid(_) | RunError::Unreachable { .. } | RunError::Start { .. })) => {
             eprintln!("shakedown: {e}");
@@ -111,6 +126,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    results.tester = tester(args.tester.as_deref());
     print!("{}", summary_table(&results));
     keep(&args, &results).await?;
     Ok(match (results.status, results.verdict) {

@@ -55,6 +55,13 @@ pub enum FileProblem {
     },
     /// In the pack's folder but not in the manifest.
     Unlisted { name: String },
+    /// The plan file's bytes are not the plan results.json records (its
+    /// sha256 differs from `plan.sha256` there).
+    PlanMismatch {
+        name: String,
+        recorded_sha256: String,
+        actual_sha256: String,
+    },
 }
 
 impl std::fmt::Display for FileProblem {
@@ -70,6 +77,14 @@ impl std::fmt::Display for FileProblem {
                 "{name}: altered (manifest sha256 {expected_sha256}, file sha256 {actual_sha256})"
             ),
             FileProblem::Unlisted { name } => write!(f, "{name}: not listed in the manifest"),
+            FileProblem::PlanMismatch {
+                name,
+                recorded_sha256,
+                actual_sha256,
+            } => write!(
+                f,
+                "{name}: not the plan that ran (results.json records sha256 {recorded_sha256}, file sha256 {actual_sha256})"
+            ),
         }
     }
 }
@@ -240,11 +255,27 @@ pub async fn read_pack(
             });
         }
     }
+    problems.extend(plan_mismatch(&files));
     Ok(VerifiedPack {
         manifest_digest: sha256_hex(&raw),
         manifest,
         files,
         problems,
+    })
+}
+
+/// The plan file checked against the plan sha256 results.json records,
+/// when the pack holds both (packs written before the plan was packed have
+/// no plan file).
+fn plan_mismatch(files: &[(String, Vec<u8>)]) -> Option<FileProblem> {
+    let file = |name: &str| files.iter().find(|(n, _)| n == name).map(|(_, b)| b);
+    let plan = file(crate::report::PLAN_FILE)?;
+    let results = crate::report::parse_results(file("results.json")?).ok()?;
+    let actual = sha256_hex(plan);
+    (actual != results.plan.sha256).then(|| FileProblem::PlanMismatch {
+        name: crate::report::PLAN_FILE.to_owned(),
+        recorded_sha256: results.plan.sha256,
+        actual_sha256: actual,
     })
 }
 

@@ -92,10 +92,10 @@ impl Render for Html {
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body>\n",
             esc(&r.title)
         );
-        let _ = write!(o, "<h1>{}</h1>\n<p class=\"meta\">Environment <b>{}</b> · started {} · {} s · {} · run <code>{}</code></p>\n<p>Overall status {}</p>\n",
+        let _ = write!(o, "<h1>{}</h1>\n<p class=\"meta\">Environment <b>{}</b> · started {} · {} s · tester <b id=\"tester\">{}</b> · {} · run <code>{}</code></p>\n<p>Overall status {}</p>\n",
             esc(&r.title),
             esc(r.environment.first().map_or("", |(_, v)| v.as_str())),
-            esc(&r.started_at), number(r.duration_s), esc(&r.tool), esc(&r.run_id), badge(&r.status));
+            esc(&r.started_at), number(r.duration_s), esc(&r.tester), esc(&r.tool), esc(&r.run_id), badge(&r.status));
         if !r.left_out_tests.is_empty() {
             let _ = write!(
                 o,
@@ -228,6 +228,25 @@ impl Render for Html {
                     b(t.requests.to_string()),
                     b(t.ok.to_string()),
                     b(t.fail.to_string()),
+                ]
+            }),
+        );
+    }
+
+    fn restarts(&self, o: &mut String, r: &Report) {
+        o.push_str("<h3>Restarts performed</h3>");
+        table(
+            o,
+            Section::Restarts.columns(),
+            r.restarts.iter().map(|x| {
+                vec![
+                    esc(&x.test),
+                    esc(&x.service),
+                    esc(&x.method),
+                    format!("<code>{}</code>", esc(&x.before)),
+                    format!("<code>{}</code>", esc(&x.after)),
+                    esc(&x.recovery),
+                    if x.observed { "yes" } else { "<b>NO</b>" }.to_owned(),
                 ]
             }),
         );

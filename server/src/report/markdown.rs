@@ -20,7 +20,8 @@ impl Render for Markdown {
         let env = r.environment.first().map_or("", |(_, v)| v.as_str());
         let _ = writeln!(o, "**Environment:** {}  ", text(env));
         let _ = writeln!(o, "**Test Date:** {}  ", r.started_at);
-        let _ = writeln!(o, "**Tester:** {} (automated)  ", r.tool);
+        let _ = writeln!(o, "**Tester:** {}  ", text(&r.tester));
+        let _ = writeln!(o, "**Tool:** {}  ", r.tool);
         let _ = writeln!(o, "**Overall Status:** **{}**\n\n---\n", r.status);
         if let Some(e) = &r.error {
             let _ = writeln!(o, "> The run stopped early: {}\n", text(e));
@@ -152,6 +153,25 @@ impl Render for Markdown {
         );
     }
 
+    fn restarts(&self, o: &mut String, r: &Report) {
+        o.push_str("\n### Restarts Performed\n\n");
+        table(
+            o,
+            Section::Restarts.columns(),
+            r.restarts.iter().map(|x| {
+                vec![
+                    cell(&x.test),
+                    cell(&x.service),
+                    cell(&x.method),
+                    format!("`{}`", x.before.replace('`', "'")),
+                    format!("`{}`", x.after.replace('`', "'")),
+                    x.recovery.clone(),
+                    if x.observed { "yes" } else { "**NO**" }.to_owned(),
+                ]
+            }),
+        );
+    }
+
     fn failure_classes(&self, o: &mut String, r: &Report) {
         o.push_str("\n### Failures by Class\n\n");
         table(
@@ -217,8 +237,9 @@ impl Render for Markdown {
         }
         let _ = writeln!(
             o,
-            "\n```\nRun: {}\nStarted: {}\nFinished: {}\nDuration: {} seconds\nDecision: {}\n```",
+            "\n```\nRun: {}\nTester: {}\nStarted: {}\nFinished: {}\nDuration: {} seconds\nDecision: {}\n```",
             r.run_id,
+            r.tester.replace('`', "'"),
             r.started_at,
             r.finished_at,
             number(r.duration_s),

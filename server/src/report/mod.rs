@@ -18,6 +18,7 @@ pub use model::Report;
 use engine::results::RunResults;
 
 /// Every file of a run's evidence pack except the manifest: results.json,
+/// the plan as it ran ([`PLAN_FILE`], when the results hold its text),
 /// report.md, report.html, junit.xml and one `.hgrm` per test with a
 /// histogram. `previous` feeds "Key differences from previous run".
 pub fn pack_files(
@@ -28,6 +29,9 @@ pub fn pack_files(
         "results.json".to_owned(),
         serde_json::to_vec_pretty(results)?,
     )];
+    if let Some(text) = &results.plan.text {
+        files.push((PLAN_FILE.to_owned(), text.clone().into_bytes()));
+    }
     for t in &results.tests {
         if let Some(text) = t.histogram.as_deref().and_then(hgrm::hgrm) {
             files.push((format!("{}.hgrm", safe_name(&t.id)), text.into_bytes()));
@@ -44,6 +48,10 @@ pub fn pack_files(
     files.push(("report.html".to_owned(), html::render(&report).into_bytes()));
     Ok(files)
 }
+
+/// The plan file in a pack: the plan's bytes as they ran, whose sha256 is
+/// the one results.json records.
+pub const PLAN_FILE: &str = "plan.toml";
 
 /// A test id usable as a file name.
 fn safe_name(id: &str) -> String {
@@ -136,5 +144,99 @@ mod tests {
         let files = super::pack_files(&results(vec![]), None).unwrap();
         let (_, md) = files.iter().find(|(n, _)| n == "report.md").unwrap();
         assert!(!String::from_utf8_lossy(md).contains("Anomalies"));
+    }
+
+    /// A chaos test with 4 stuck runs and 2 SSE sessions, its restart of
+    /// the worker from pid 11 to pid 22, launched by `alice` against an
+    /// environment with a project id and a bucket endpoint with credentials.
+    fn chaos_run() -> RunResults {
+        let mut r = results(vec![]);
+        r.tester = Some("alice".into());
+        r.environment.project_id = Some("30cf5498-5aeb".into());
+        r.environment.urls = vec![
+            engine::results::UsedUrl {
+                what: "API base URL".into(),
+                url: "http://127.0.0.1:9/".into(),
+            },
+            engine::results::UsedUrl {
+                what: "Bucket endpoint".into(),
+                url: "http://minio:s3cr3t@127.0.0.1:9000/".into(),
+            },
+        ];
+        r.plan.text = Some("[plan]\nname = \"p\"\n".into());
+        let test: engine::results::TestResult = serde_json::from_value(serde_json::json!({
+            "id": "C1", "title": "Worker restart", "kind": "chaos", "status": "FAIL",
+            "started_at_ms": 0, "finished_at_ms": 0, "parameters": {},
+            "metrics": {
+                "kind": "chaos", "restart_observed": 1, "recovery_ms": 2100.0,
+                "runs_started": 10, "runs_completed": 6, "runs_failed": 0, "stuck": 4,
+                "duplicates": 0, "runs_recovered": 6, "submit_errors": 0,
+                "artifacts_checked": 6, "corrupted": 0, "artifacts_in_bucket": 0,
+                "streams": 2, "streams_opened": 2, "streams_completed": 2,
+                "streams_interrupted": 2, "streams_reconnected": 2,
+                "streams_not_reconnected": 0, "streams_failed_gracefully": 0,
+                "streams_failed": 0, "event_gaps": 0, "event_repeats": 0,
+                "health_checks_after": 0, "health_checks_after_ok": 0, "duration_ms": 1.0
+            },
+            "faults": [{
+                "service": "worker", "method": "process", "called": "SIGTERM pid 11",
+                "answer": "exited", "call_ok": true, "requested_at_ms": 0,
+                "restart_observed": true, "observation": "pid 11 -> 22",
+                "recovery_ms": 2100, "identity_before": "11", "identity_after": "22",
+                "timeline": [],
+                "supervisor": {
+                    "old_pid": 11, "new_pid": 22, "old_exit": "SIGTERM",
+                    "stop_signal": "SIGTERM", "killed": false, "stop_ms": 5,
+                    "recovery_ms": 2100, "timeline": []
+                }
+            }]
+        }))
+        .unwrap();
+        r.tests = vec![test];
+        r
+    }
+
+    #[test]
+    fn seed_rows_tester_environment_restarts_totals_and_the_plan_file() {
+        let files = super::pack_files(&chaos_run(), None).unwrap();
+        let file = |name: &str| {
+            let (_, bytes) = files.iter().find(|(n, _)| n == name).unwrap();
+            String::from_utf8(bytes.clone()).unwrap()
+        };
+        assert_eq!(file("plan.toml"), "[plan]\nname = \"p\"\n");
+        let md = file("report.md");
+        assert!(md.contains("**Tester:** alice"), "{md}");
+        // Cells are escaped Markdown (`\``), so only the values are matched.
+        let row = |label: &str| {
+            md.lines()
+                .find(|l| l.starts_with(&format!("| {label} |")))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(row("Platform project ID").contains("30cf5498-5aeb"), "{md}");
+        assert!(
+            row("Bucket endpoint").contains("http://127.0.0.1:9000/"),
+            "{md}"
+        );
+        assert!(!md.contains("s3cr3t"), "{md}");
+        // The 4 stuck runs are failures; the 2 sessions are operations.
+        assert!(md.contains("| Chaos tests | 12 | 8 | 4 |"), "{md}");
+        assert!(
+            md.contains("| C1 | worker | process | `pid 11` | `pid 22` | 2.1 s | yes |"),
+            "{md}"
+        );
+        assert!(md.contains("| `plan.toml` |"), "{md}");
+        let html = file("report.html");
+        assert!(html.contains("<b id=\"tester\">alice</b>"), "{html}");
+        assert!(html.contains("Restarts performed"), "{html}");
+        assert!(!html.contains("s3cr3t"));
+        // Without faults, no restart table; without text, no plan file.
+        let mut plain = chaos_run();
+        plain.tests[0].faults.clear();
+        plain.plan.text = None;
+        let files = super::pack_files(&plain, None).unwrap();
+        assert!(files.iter().all(|(n, _)| n != "plan.toml"));
+        let (_, md) = files.iter().find(|(n, _)| n == "report.md").unwrap();
+        assert!(!String::from_utf8_lossy(md).contains("Restarts Performed"));
     }
 }

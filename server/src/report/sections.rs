@@ -27,6 +27,8 @@ pub enum Section {
     Performance,
     /// Operations per category of test.
     Totals,
+    /// Every restart performed, one row per fault (only when there was one).
+    Restarts,
     /// Failed operations by class (only when some failed).
     FailureClasses,
     /// Each criterion, held or not.
@@ -56,6 +58,7 @@ impl Section {
             (Dependencies, !r.dependencies.is_empty()),
             (Performance, true),
             (Totals, true),
+            (Restarts, !r.restarts.is_empty()),
             (FailureClasses, !r.failures_by_class.is_empty()),
             (Criteria, true),
             (Differences, true),
@@ -81,6 +84,15 @@ impl Section {
             Section::Dependencies => &["Test", "Dependency", "Status", "Latency"],
             Section::Performance => &["Test", "P50", "P95", "P99", "Status"],
             Section::Totals => &["Category", "Operations", "Success", "Failures"],
+            Section::Restarts => &[
+                "Test",
+                "Service",
+                "Method",
+                "Identity before",
+                "Identity after",
+                "Recovery",
+                "Observed",
+            ],
             Section::FailureClasses => &["Class", "Count"],
             Section::Differences => &["Metric", "Previous", "Current", "Change"],
             Section::SignOff => &[
@@ -113,6 +125,7 @@ pub trait Render {
     fn dependencies(&self, o: &mut String, r: &Report);
     fn performance(&self, o: &mut String, r: &Report);
     fn totals(&self, o: &mut String, r: &Report);
+    fn restarts(&self, o: &mut String, r: &Report);
     fn failure_classes(&self, o: &mut String, r: &Report);
     fn criteria(&self, o: &mut String, r: &Report);
     fn differences(&self, o: &mut String, r: &Report);
@@ -135,6 +148,7 @@ pub fn render<F: Render>(format: &F, r: &Report) -> String {
             Section::Dependencies => Render::dependencies,
             Section::Performance => Render::performance,
             Section::Totals => Render::totals,
+            Section::Restarts => Render::restarts,
             Section::FailureClasses => Render::failure_classes,
             Section::Criteria => Render::criteria,
             Section::Differences => Render::differences,

@@ -272,8 +272,12 @@ impl Orchestrator {
         }
         let this = self.clone();
         let id = run.id.clone();
+        let launched = Launched {
+            env_name,
+            tester: request.launched_by.clone(),
+        };
         tokio::spawn(async move {
-            this.drive(id, loaded, env_name, cancel, events, stopped)
+            this.drive(id, loaded, launched, cancel, events, stopped)
                 .await;
         });
         Ok(run)
@@ -318,7 +322,7 @@ impl Orchestrator {
         self: Arc<Self>,
         id: String,
         loaded: LoadedPlan,
-        env_name: String,
+        launched: Launched,
         cancel: CancellationToken,
         events: broadcast::Sender<StoredEvent>,
         stopped: StopReason,
@@ -342,10 +346,10 @@ impl Orchestrator {
         );
         let sink = Arc::new(sink);
         sink.status(RunStatus::Queued, None, None);
-        let env_lock = self.environment_lock(&env_name);
+        let env_lock = self.environment_lock(&launched.env_name);
         let ending = tokio::select! {
             _guard = env_lock.lock_owned() => {
-                self.execute(&sink, &loaded, &env_name, &cancel, &stopped).await
+                self.execute(&sink, &loaded, &launched, &cancel, &stopped).await
             }
             () = cancel.cancelled() => Ending {
                 status: RunStatus::Aborted,
@@ -361,10 +365,11 @@ impl Orchestrator {
         &self,
         sink: &Arc<EventSink>,
         loaded: &LoadedPlan,
-        env_name: &str,
+        launched: &Launched,
         cancel: &CancellationToken,
         stopped: &StopReason,
     ) -> Ending {
+        let env_name = launched.env_name.as_str();
         let id = &sink.run_id;
         self.set_status(id, RunStatus::Running, None).await;
         sink.status(RunStatus::Running, None, None);
@@ -391,6 +396,7 @@ impl Orchestrator {
         match run_plan_with(loaded, Some(env_name), cancel.clone(), sink_dyn, options).await {
             Ok(mut results) => {
                 results.run_id = id.clone();
+                results.tester = launched.tester.clone();
                 if let Some(reason) = stopped
                     .get()
                     .filter(|_| results.status == RunStatus::Aborted)
@@ -569,4 +575,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Where a launched run goes and who launched it.
+struct Launched {
+    /// The environment's name in the plan.
+    env_name: String,
+    /// The signed-in user or API token's owner who launched it, when known.
+    tester: Option<String>,
 }

@@ -1,7 +1,8 @@
-//! The places a plan runs against (`[environments.NAME]`) and how a run
-//! picks one.
+//! The places a plan runs against (`[environments.NAME]`), how a run
+//! picks one, and every URL a run against one of them uses (for the
+//! report's environment block).
 
-use super::{BucketAccess, Plan, Positive};
+use super::{BucketAccess, Plan, Positive, RestartMethod};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -48,6 +49,10 @@ pub struct Environment {
     /// artifacts back, probe storage and check isolation).
     #[serde(default)]
     pub bucket: Option<BucketAccess>,
+    /// The hosting platform's project id (a Railway project), shown in the
+    /// report's environment block.
+    #[serde(default)]
+    pub project_id: Option<String>,
 }
 
 impl Plan {
@@ -85,5 +90,129 @@ impl Plan {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// Every URL a run of `plan` against `env` uses, each with what it is:
+/// the base URL, the bucket endpoint, the services' health and restart
+/// URLs, and any absolute URL the tests or the job protocol name. Each URL
+/// once, in that order, without any user name, password or query (which
+/// could carry a credential).
+pub fn urls_used(plan: &Plan, env: &Environment) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut add = |what: String, url: &str| {
+        if let Some(url) = shown_url(url) {
+            if !out.iter().any(|(_, u)| *u == url) {
+                out.push((what, url));
+            }
+        }
+    };
+    add("API base URL".to_owned(), &env.base_url);
+    if let Some(BucketAccess::S3(s3)) = &env.bucket {
+        if let Some(endpoint) = &s3.endpoint {
+            add("Bucket endpoint".to_owned(), endpoint);
+        }
+    }
+    for (name, service) in &plan.services {
+        if let Some(health) = &service.health {
+            add(format!("Service {name} health"), health);
+        }
+        match &service.restart {
+            RestartMethod::Http(http) => add(format!("Service {name} restart"), &http.url),
+            RestartMethod::Railway(railway) => add(
+                format!("Service {name} restart (Railway API)"),
+                railway
+                    .endpoint
+                    .as_deref()
+                    .unwrap_or(super::validate::RAILWAY_ENDPOINT),
+            ),
+            RestartMethod::Process(_) | RestartMethod::Command(_) => {}
+        }
+    }
+    for test in &plan.tests {
+        let mut found = Vec::new();
+        absolute_urls(&serde_json::to_value(test).unwrap_or_default(), &mut found);
+        for url in found {
+            add(format!("Test {} URL", test.id), &url);
+        }
+    }
+    if let Some(jobs) = &plan.jobs {
+        let mut found = Vec::new();
+        absolute_urls(&serde_json::to_value(jobs).unwrap_or_default(), &mut found);
+        for url in found {
+            add("Jobs URL".to_owned(), &url);
+        }
+    }
+    out
+}
+
+/// The string values of `value` that are absolute http(s) URLs.
+fn absolute_urls(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
+            out.push(s.clone());
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| absolute_urls(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| absolute_urls(v, out)),
+        _ => {}
+    }
+}
+
+/// `url` fit for a report: an absolute http(s) URL without user name,
+/// password, query or fragment; `None` for anything else.
+fn shown_url(url: &str) -> Option<String> {
+    let mut u = url::Url::parse(url).ok()?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return None;
+    }
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    Some(u.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::urls_used;
+    use crate::plan::Plan;
+
+    #[test]
+    fn every_url_the_plan_uses_once_without_credentials() {
+        let plan: Plan = toml::from_str(
+            r#"
+            [plan]
+            name = "p"
+            [environments.staging]
+            base_url = "http://127.0.0.1:8080"
+            project_id = "30cf5498"
+            bucket.s3 = { endpoint = "http://user:pw@127.0.0.1:9000?token=x", access_key_secret = "A", secret_key_secret = "B" }
+            [services.api]
+            health = "http://127.0.0.1:8080/health"
+            restart.railway = { deployment_id = "d1", token_secret = "T" }
+            [[tests]]
+            id = "W1"
+            [tests.http_load]
+            path = "http://127.0.0.1:3000/"
+            rounds = 1
+            "#,
+        )
+        .expect("a plan");
+        let env = &plan.environments["staging"];
+        assert_eq!(env.project_id.as_deref(), Some("30cf5498"));
+        let urls: Vec<String> = urls_used(&plan, env)
+            .into_iter()
+            .map(|(what, url)| format!("{what}: {url}"))
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "API base URL: http://127.0.0.1:8080/",
+                "Bucket endpoint: http://127.0.0.1:9000/",
+                "Service api health: http://127.0.0.1:8080/health",
+                "Service api restart (Railway API): https://backboard.railway.app/graphql/v2",
+                "Test W1 URL: http://127.0.0.1:3000/",
+            ]
+        );
     }
 }

@@ -28,7 +28,7 @@ pub use chaos::{
     AfterChecks, BucketAccess, ChaosSpec, ChaosStreams, HealthSpec, LocalBuckets, S3Buckets,
     Signal, StorageProbeSpec,
 };
-pub use environment::Environment;
+pub use environment::{urls_used, Environment};
 pub use jobs::{status_eq, status_text, JobPhase, JobProtocol, QueueMetric, StreamEnd};
 pub use kinds::{
     AssertSpec, Follow, HttpLoadSpec, JobMix, JobWorkloadSpec, JsonCheck, StreamSpec, TestKind,

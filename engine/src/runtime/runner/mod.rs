@@ -13,7 +13,7 @@ use crate::metrics::resilience::FaultEvidence;
 use crate::plan::{LoadedPlan, Plan, TestKind, TestSpec};
 use crate::results::{
     rfc3339, EnvironmentInfo, PlanInfo, RunResults, TestResult, TestStatus, ToolInfo,
-    UnplannedExit, SCHEMA_VERSION,
+    UnplannedExit, UsedUrl, SCHEMA_VERSION,
 };
 use crate::run::RunStatus;
 use crate::runner::context::{TestContext, TestOutcome};
@@ -169,6 +169,7 @@ async fn run_tests(
         tests,
         criteria: criteria_results,
         error: aborted.then(|| "aborted by request".to_owned()),
+        tester: None,
         signoff: None,
         unplanned_exits,
         baseline: baseline.map(|b| b.reference.clone()),
@@ -243,6 +244,11 @@ fn environment_info(plan: &Plan, target: &Target) -> EnvironmentInfo {
             .required_approvals
             .or(plan.plan.required_approvals)
             .map_or(1, |n| n.get()),
+        project_id: env.project_id.clone(),
+        urls: crate::plan::urls_used(plan, env)
+            .into_iter()
+            .map(|(what, url)| UsedUrl { what, url })
+            .collect(),
     }
 }
 

@@ -6,18 +6,20 @@
 //! One module per part of the report: [`criteria`] (executive summary and
 //! checklist), [`test_sections`] (a section per test with its charts and
 //! restart proofs), [`checks`] (integrity, storage and dependency health),
-//! [`performance`] (latencies, operation totals, failures by class) and
-//! [`signoffs`].
+//! [`performance`] (latencies, operation totals, failures by class),
+//! [`restarts`] (every restart performed, in one table) and [`signoffs`].
 
 pub mod checks;
 pub mod criteria;
 pub mod performance;
+pub mod restarts;
 pub mod signoffs;
 pub mod test_sections;
 
 pub use checks::{CheckRow, DependencyRow};
 pub use criteria::{CriterionRow, SummaryRow};
 pub use performance::{PerfRow, TotalsRow};
+pub use restarts::RestartRow;
 pub use signoffs::SignOff;
 pub use test_sections::{RestartProof, TestSection};
 
@@ -52,6 +54,10 @@ pub struct Report {
     pub duration_s: f64,
     /// `shakedown x.y.z`.
     pub tool: String,
+    /// Who launched the run (a user, an API token's owner, the `--tester`
+    /// of `shakedown run` or its operating-system user); `not recorded` for
+    /// files written before it was.
+    pub tester: String,
     /// Why the run stopped early.
     pub error: Option<String>,
     /// Supervised processes that exited unasked during the run: each one
@@ -72,6 +78,8 @@ pub struct Report {
     pub performance: Vec<PerfRow>,
     /// Operations per category, then a total row.
     pub totals: Vec<TotalsRow>,
+    /// Every restart performed, over all chaos tests.
+    pub restarts: Vec<RestartRow>,
     /// Failed operations by class over all tests.
     pub failures_by_class: Vec<(String, u64)>,
     pub criteria: Vec<CriterionRow>,
@@ -121,6 +129,10 @@ impl Report {
             finished_at: results.finished_at.clone(),
             duration_s: (results.finished_at_ms - results.started_at_ms) as f64 / 1000.0,
             tool: format!("{} {}", results.tool.name, results.tool.version),
+            tester: results
+                .tester
+                .clone()
+                .unwrap_or_else(|| "not recorded".to_owned()),
             error: results.error.clone(),
             anomalies: anomalies(results),
             summary: criteria::summary(results),
@@ -133,6 +145,7 @@ impl Report {
                 .filter_map(performance::perf_row)
                 .collect(),
             totals: performance::totals(results),
+            restarts: restarts::restarts(results),
             failures_by_class: performance::failures_by_class(results),
             criteria: criteria::checklist(results),
             differences: previous.map(|p| compare(p, results)),
@@ -185,15 +198,28 @@ fn decision(results: &RunResults, verdict: Option<&str>) -> String {
 }
 
 fn environment(results: &RunResults) -> Vec<Row> {
+    let env = &results.environment;
     let mut rows = vec![
-        ("Environment".to_owned(), results.environment.name.clone()),
+        ("Environment".to_owned(), env.name.clone()),
         (
             "Base URL".to_owned(),
-            format!("`{}`", redact_url(&results.environment.base_url)),
+            format!("`{}`", redact_url(&env.base_url)),
         ),
     ];
-    if let Some(b) = &results.environment.expected_bucket {
+    // Every other URL the run used (the base URL is the first of them);
+    // redacted again, for files written by hand or by older versions.
+    for used in env
+        .urls
+        .iter()
+        .filter(|u| u.url.trim_end_matches('/') != env.base_url.trim_end_matches('/'))
+    {
+        rows.push((used.what.clone(), format!("`{}`", redact_url(&used.url))));
+    }
+    if let Some(b) = &env.expected_bucket {
         rows.push(("Storage bucket".to_owned(), format!("`{b}`")));
+    }
+    if let Some(id) = &env.project_id {
+        rows.push(("Platform project ID".to_owned(), format!("`{id}`")));
     }
     rows.push((
         "Plan".to_owned(),

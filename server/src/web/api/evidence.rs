@@ -50,7 +50,8 @@ fn problem_name(p: &FileProblem) -> &str {
     match p {
         FileProblem::Missing { name }
         | FileProblem::Altered { name, .. }
-        | FileProblem::Unlisted { name } => name,
+        | FileProblem::Unlisted { name }
+        | FileProblem::PlanMismatch { name, .. } => name,
     }
 }
 

@@ -84,5 +84,15 @@ impl Validator {
         }
         let own = [(&String::new(), env)];
         self.header_secrets(&path.key("headers"), &env.headers, &own);
+        if let Some(id) = &env.project_id {
+            let valid =
+                !id.is_empty() && id.len() <= 200 && id.chars().all(|c| c.is_ascii_graphic());
+            if !valid {
+                self.problem(
+                    path.key("project_id"),
+                    format!("expected a project id (letters, digits, `-`, no spaces), got {id:?}"),
+                );
+            }
+        }
     }
 }

@@ -117,6 +117,7 @@ mod tests {
             required_approvals: None,
             ca_file: None,
             bucket: None,
+            project_id: None,
         }
     }
 
