@@ -1,10 +1,12 @@
 //! Comparison of two runs of the same plan: each metric of each test with
 //! the previous and current value, the change, and whether it got worse or
 //! better, by the direction the metric's table gives it
-//! ([`engine::metrics::Direction`]).
+//! ([`engine::metrics::Direction`], read by [`engine::diff::direction`]);
+//! text metrics that changed (`simulated` → `railway`) as changes.
 
 use super::values::{label, metrics_json, number, numbers};
-use engine::metrics::{Direction, TestMetrics};
+use engine::diff::{direction, DiffValue};
+use engine::metrics::Direction;
 use engine::results::{RunResults, TestResult};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -38,53 +40,7 @@ pub struct DiffRow {
 }
 
 /// Relative change under which a latency or throughput move is noise.
-const NOISE: f64 = 0.10;
-
-/// Which way is better for the metric at `path` in a test's metrics
-/// (`latency.p95_ms`, `errors.connect`, `by_kind.export.fail`): the kind's
-/// metric table knows it by the path with `_` for `.`, or by its last part.
-/// Names the table does not hold (an assert test's named checks) are read
-/// by their words.
-fn direction(metrics: Option<&TestMetrics>, path: &str) -> Direction {
-    let last = path.rsplit('.').next().unwrap_or(path);
-    metrics
-        .and_then(|m| m.info(&path.replace('.', "_")).or_else(|| m.info(last)))
-        .map_or_else(|| direction_by_words(last), |info| info.direction)
-}
-
-/// The direction a metric's name suggests: latencies, failures and harm
-/// (stuck, duplicates, corruption) are better lower; successes, throughput
-/// and recoveries higher.
-fn direction_by_words(n: &str) -> Direction {
-    if n.ends_with("_ms") {
-        return if matches!(n, "duration_ms" | "min_ms") {
-            Direction::Neither
-        } else {
-            Direction::LowerIsBetter
-        };
-    }
-    if n == "fail"
-        || n.contains("error")
-        || n.contains("stuck")
-        || n.contains("duplicate")
-        || n.contains("corrupt")
-        || n.contains("timed_out")
-        || n.contains("failures")
-        || n.ends_with("_failed")
-        || n == "late_sends"
-    {
-        return Direction::LowerIsBetter;
-    }
-    if n == "ok"
-        || n == "rps"
-        || n.ends_with("_ok")
-        || n.ends_with("completed")
-        || n.contains("recovered")
-    {
-        return Direction::HigherIsBetter;
-    }
-    Direction::Neither
-}
+const NOISE: f64 = engine::diff::NOISE;
 
 /// Compares `previous` with `current`.
 pub fn compare(previous: &RunResults, current: &RunResults) -> Comparison {
@@ -104,6 +60,7 @@ pub fn compare(previous: &RunResults, current: &RunResults) -> Comparison {
     for t in &current.tests {
         if let Some(p) = previous.tests.iter().find(|p| p.id == t.id) {
             rows.extend(metric_rows(p, t));
+            rows.extend(text_rows(p, t));
         }
     }
     let secs = |r: &RunResults| (r.finished_at_ms - r.started_at_ms) as f64 / 1000.0;
@@ -164,6 +121,40 @@ fn metric_rows(before: &TestResult, now: &TestResult) -> Vec<DiffRow> {
     rows
 }
 
+/// A row for each text metric of the test that changed since `before`
+/// (`restart_method`: `simulated` → `railway`): a change, neither better
+/// nor worse.
+fn text_rows(before: &TestResult, now: &TestResult) -> Vec<DiffRow> {
+    engine::diff::test_changes(before, now)
+        .into_iter()
+        .filter_map(|c| match (c.previous, c.current) {
+            (DiffValue::Text(was), DiffValue::Text(is)) => Some(DiffRow {
+                metric: format!("{} {}", now.id, c.path),
+                change: format!("{was} → {is}"),
+                previous: was,
+                current: is,
+                regression: false,
+                improvement: false,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+impl DiffRow {
+    /// `regression`, `improvement`, or `change` (neither: a text that
+    /// changed, a metric with no better direction, a move within noise).
+    pub fn kind(&self) -> &'static str {
+        if self.regression {
+            "regression"
+        } else if self.improvement {
+            "improvement"
+        } else {
+            "change"
+        }
+    }
+}
+
 impl Comparison {
     /// Regressions found.
     pub fn regressions(&self) -> usize {
@@ -193,20 +184,17 @@ impl Comparison {
             self.previous_run, self.current_run
         );
         out.push_str(
-            "| Metric | Previous | Current | Change |\n|--------|----------|---------|--------|\n",
+            "| Metric | Previous | Now | Change | Improvement or regression |\n|--------|----------|-----|--------|---------------------------|\n",
         );
         for r in &self.rows {
-            let mark = if r.regression {
-                " **REGRESSION**"
-            } else if r.improvement {
-                " **IMPROVEMENT**"
-            } else {
-                ""
-            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {}{} |",
-                r.metric, r.previous, r.current, r.change, mark
+                "| {} | {} | **{}** | {} | {} |",
+                r.metric,
+                r.previous,
+                r.current,
+                r.change,
+                r.kind()
             );
         }
         let _ = writeln!(out, "\n{}.", self.counts());
@@ -216,8 +204,9 @@ impl Comparison {
 
 #[cfg(test)]
 mod tests {
-    use super::direction;
+    use super::{direction, metric_rows, text_rows};
     use engine::metrics::{AssertMetrics, Direction, HttpLoadMetrics, TestMetrics};
+    use engine::results::TestResult;
 
     #[test]
     fn directions_come_from_the_kind_table_then_the_name() {
@@ -232,5 +221,42 @@ mod tests {
         let assert = TestMetrics::Assert(AssertMetrics::default());
         let named = direction(Some(&assert), "values.integrity_errors");
         assert_eq!(named, Direction::LowerIsBetter);
+    }
+
+    #[test]
+    fn a_changed_restart_method_is_a_change_and_a_lost_restart_a_regression() {
+        let chaos = |observed: u64, method: &str| -> TestResult {
+            let mut t: TestResult = serde_json::from_value(serde_json::json!({
+                "id": "C1", "title": "C1", "kind": "chaos", "status": "PASS",
+                "started_at_ms": 0, "finished_at_ms": 0, "parameters": {},
+                "metrics": null,
+                "faults": [{ "service": "worker", "method": method, "called": "", "answer": "",
+                  "call_ok": true, "requested_at_ms": 0, "restart_observed": observed == 1,
+                  "observation": "", "recovery_ms": null, "timeline": [] }]
+            }))
+            .expect("a chaos test result");
+            t.metrics = Some(TestMetrics::Chaos(
+                engine::metrics::resilience::ChaosMetrics {
+                    restart_observed: observed,
+                    ..Default::default()
+                },
+            ));
+            t
+        };
+        let before = chaos(1, "simulated");
+        let now = chaos(0, "railway");
+        let text = text_rows(&before, &now);
+        assert_eq!(text.len(), 1);
+        assert_eq!(
+            (text[0].previous.as_str(), text[0].current.as_str()),
+            ("simulated", "railway")
+        );
+        assert_eq!(text[0].kind(), "change");
+        let numbers = metric_rows(&before, &now);
+        let observed = numbers
+            .iter()
+            .find(|r| r.metric.contains("Restart observed"))
+            .expect("a restart_observed row");
+        assert_eq!(observed.kind(), "regression");
     }
 }

@@ -155,6 +155,7 @@ pub fn router(state: AppState) -> Router {
             get(signoffs::state).post(signoffs::sign),
         )
         .route("/api/audit.jsonl", get(signoffs::export))
+        .route("/api/runs/{id}/baseline", post(api::baselines::pin))
         .route(
             "/api/share/{token}/evidence/{file}",
             get(evidence::shared_download),

@@ -26,9 +26,15 @@ pub struct CriterionRow {
     pub expr: String,
     /// The label, or the expression when it has none.
     pub label: String,
-    /// The measured value, `—` when there is none.
+    /// The measured value (a number or a text metric's text), `—` when
+    /// there is none.
     pub actual: String,
     pub passed: bool,
+    /// PASS, WARN, FAIL or NO BASELINE.
+    pub outcome: String,
+    /// What a relative criterion compared with (`120`, from the baseline
+    /// run), when it did.
+    pub expected: Option<String>,
     /// Why it could not be evaluated.
     pub note: Option<String>,
 }
@@ -40,7 +46,10 @@ pub(super) fn shown(c: &CriterionResult) -> String {
 
 /// A criterion's measured value as shown, `—` when there is none.
 pub(super) fn actual(c: &CriterionResult) -> String {
-    c.actual.map_or_else(|| "—".to_owned(), number)
+    c.actual_text
+        .clone()
+        .or_else(|| c.actual.map(number))
+        .unwrap_or_else(|| "—".to_owned())
 }
 
 pub(super) fn checklist(results: &RunResults) -> Vec<CriterionRow> {
@@ -52,6 +61,8 @@ pub(super) fn checklist(results: &RunResults) -> Vec<CriterionRow> {
             label: shown(c),
             actual: actual(c),
             passed: c.passed,
+            outcome: c.outcome().as_str().to_owned(),
+            expected: c.expected.map(number),
             note: c.note.clone(),
         })
         .collect()

@@ -2,6 +2,7 @@
 //! events ([`events`]), its sign-offs and the audit export ([`signoffs`]),
 //! and its evidence files ([`evidence`]).
 
+pub mod baselines;
 pub mod events;
 pub mod evidence;
 pub mod runs;
