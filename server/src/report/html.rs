@@ -263,6 +263,25 @@ impl Render for Html {
         );
     }
 
+    fn load_through_fault(&self, o: &mut String, r: &Report) {
+        o.push_str("<h3>Load through the fault</h3>");
+        for t in &r.load_through_fault {
+            let _ = write!(
+                o,
+                "<p><strong>{}</strong>: {}</p>",
+                esc(&t.test),
+                esc(&t.impact)
+            );
+            table(
+                o,
+                Section::LoadThroughFault.columns(),
+                t.rows
+                    .iter()
+                    .map(|cells| cells.iter().map(|c| esc(c)).collect()),
+            );
+        }
+    }
+
     fn criteria(&self, o: &mut String, r: &Report) {
         o.push_str("<h2>Criteria checklist</h2>");
         table(

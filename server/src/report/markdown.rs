@@ -183,6 +183,14 @@ impl Render for Markdown {
         );
     }
 
+    fn load_through_fault(&self, o: &mut String, r: &Report) {
+        o.push_str("\n### Load through the fault\n");
+        for t in &r.load_through_fault {
+            let _ = writeln!(o, "\n**{}**: {}\n", t.test, t.impact);
+            table(o, Section::LoadThroughFault.columns(), t.rows.clone());
+        }
+    }
+
     fn criteria(&self, o: &mut String, r: &Report) {
         o.push_str("\n---\n\n## Criteria Checklist\n\n");
         for c in &r.criteria {

@@ -31,6 +31,9 @@ pub enum Section {
     Restarts,
     /// Failed operations by class (only when some failed).
     FailureClasses,
+    /// Chaos tests' background load before, during and after the fault
+    /// (only when one carried some).
+    LoadThroughFault,
     /// Each criterion, held or not.
     Criteria,
     /// Differences from the previous run.
@@ -60,6 +63,7 @@ impl Section {
             (Totals, true),
             (Restarts, !r.restarts.is_empty()),
             (FailureClasses, !r.failures_by_class.is_empty()),
+            (LoadThroughFault, !r.load_through_fault.is_empty()),
             (Criteria, true),
             (Differences, true),
             (SignOff, true),
@@ -94,6 +98,7 @@ impl Section {
                 "Observed",
             ],
             Section::FailureClasses => &["Class", "Count"],
+            Section::LoadThroughFault => super::model::load_through_fault::COLUMNS,
             Section::Differences => &["Metric", "Previous", "Current", "Change"],
             Section::SignOff => &[
                 "Approver",
@@ -127,6 +132,7 @@ pub trait Render {
     fn totals(&self, o: &mut String, r: &Report);
     fn restarts(&self, o: &mut String, r: &Report);
     fn failure_classes(&self, o: &mut String, r: &Report);
+    fn load_through_fault(&self, o: &mut String, r: &Report);
     fn criteria(&self, o: &mut String, r: &Report);
     fn differences(&self, o: &mut String, r: &Report);
     fn signoff(&self, o: &mut String, r: &Report);
@@ -150,6 +156,7 @@ pub fn render<F: Render>(format: &F, r: &Report) -> String {
             Section::Totals => Render::totals,
             Section::Restarts => Render::restarts,
             Section::FailureClasses => Render::failure_classes,
+            Section::LoadThroughFault => Render::load_through_fault,
             Section::Criteria => Render::criteria,
             Section::Differences => Render::differences,
             Section::SignOff => Render::signoff,

@@ -11,6 +11,7 @@
 
 pub mod checks;
 pub mod criteria;
+pub mod load_through_fault;
 pub mod performance;
 pub mod restarts;
 pub mod signoffs;
@@ -82,6 +83,8 @@ pub struct Report {
     pub restarts: Vec<RestartRow>,
     /// Failed operations by class over all tests.
     pub failures_by_class: Vec<(String, u64)>,
+    /// Chaos tests' background load before, during and after the fault.
+    pub load_through_fault: Vec<load_through_fault::LoadFaultTable>,
     pub criteria: Vec<CriterionRow>,
     /// Differences from the previous run of the same plan and environment.
     pub differences: Option<Comparison>,
@@ -147,6 +150,7 @@ impl Report {
             totals: performance::totals(results),
             restarts: restarts::restarts(results),
             failures_by_class: performance::failures_by_class(results),
+            load_through_fault: load_through_fault::tables(results),
             criteria: criteria::checklist(results),
             differences: previous.map(|p| compare(p, results)),
             signoffs: results
