@@ -84,3 +84,58 @@ impl Db {
         .transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::*;
+    use engine::run::Verdict;
+
+    async fn exercise(db: &Db) {
+        let a = testing::new_run(db, "p", "staging").await;
+        let b = testing::new_run(db, "p", "staging").await;
+        assert_eq!(db.baseline_pin("p", "staging").await.unwrap(), None);
+        // Only a finished run can be pinned.
+        let refused = db.pin_baseline(&a.id, "alice").await.unwrap_err();
+        assert!(
+            refused.to_string().contains("only a finished run"),
+            "{refused}"
+        );
+        for run in [&a, &b] {
+            db.set_status(&run.id, RunStatus::Finished, Some(Verdict::NoGo))
+                .await
+                .unwrap();
+        }
+        let pin = db.pin_baseline(&a.id, "alice").await.unwrap();
+        assert_eq!(
+            (pin.plan.as_str(), pin.environment.as_str()),
+            ("p", "staging")
+        );
+        // Pinning again replaces the pin.
+        db.pin_baseline(&b.id, "bob").await.unwrap();
+        let now = db.baseline_pin("p", "staging").await.unwrap().unwrap();
+        assert_eq!(
+            (now.run_id.as_str(), now.pinned_by.as_str()),
+            (b.id.as_str(), "bob")
+        );
+        let pinned = db.pinned_baseline("p", "staging").await.unwrap();
+        assert_eq!(pinned, Some((b.id.clone(), "bob".to_owned())));
+        // Another environment has none.
+        assert_eq!(db.pinned_baseline("p", "prod").await.unwrap(), None);
+        let missing = db.pin_baseline("no-such-run", "alice").await.unwrap_err();
+        assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
+    }
+
+    #[tokio::test]
+    async fn baselines_are_pinned_in_sqlite() {
+        let (db, _dir) = testing::sqlite().await;
+        exercise(&db).await;
+    }
+
+    #[tokio::test]
+    async fn baselines_are_pinned_in_postgres() {
+        if let Some(db) = testing::postgres().await {
+            exercise(&db).await;
+        }
+    }
+}
