@@ -5,6 +5,7 @@ use super::interact::Frame;
 use super::model::{Chart, Health, MarkerKind, Plot, Scale};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// Why a chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +66,18 @@ fn nines_label(x: f64) -> String {
     format!("{text}%")
 }
 
+/// Where a nines axis ends: one nine past the highest percentile below
+/// 100, so the 100th (the slowest, at infinity on this scale) is drawn at
+/// the right edge instead of stretching the axis to six nines.
+fn nines_end(chart: &Chart) -> f64 {
+    let below_100 = chart
+        .plotted_xs()
+        .into_iter()
+        .filter(|x| x.is_finite() && *x < 100.0)
+        .fold(0.0, f64::max);
+    (nines(below_100).floor() + 1.0).clamp(1.0, nines(MAX_PERCENTILE).ceil())
+}
+
 /// A value to its position along an axis of this scale.
 pub(super) fn to_x(scale: Scale, x: f64) -> f64 {
     match scale {
@@ -94,7 +107,7 @@ pub fn draw<DB: DrawingBackend>(
         None => (0.0, 1.0),
     };
     let (x0, x1) = match scale {
-        Scale::Nines => (0.0, x1.ceil().max(1.0)),
+        Scale::Nines => (0.0, nines_end(chart)),
         Scale::Linear if x1 <= x0 => (x0, x0 + 1.0),
         Scale::Linear => (x0, x1),
     };
@@ -140,7 +153,7 @@ fn draw_lines<DB: DrawingBackend>(
             .points
             .iter()
             .filter(|p| p.x.is_finite() && p.y.is_finite())
-            .map(|p| (to_x(scale, p.x), p.y))
+            .map(|p| (to_x(scale, p.x).min(x1), p.y))
             .collect();
         // A dot on each point, so a series of one second still shows.
         cc.draw_series(
@@ -297,6 +310,10 @@ fn draw_markers<DB: DrawingBackend>(
     label_y: impl Fn(usize) -> f64,
 ) -> Result<(), ChartError> {
     let scale = chart.x.scale;
+    let (x0, x1) = {
+        let range = cc.x_range();
+        (range.start, range.end)
+    };
     for (i, m) in chart.markers.iter().enumerate() {
         let color = match m.kind {
             MarkerKind::Fault => FAULT,
@@ -310,12 +327,19 @@ fn draw_markers<DB: DrawingBackend>(
         )))
         .map_err(ChartError::from_drawing)?;
         let y = label_y(i);
-        cc.draw_series(std::iter::once(Text::new(
-            format!(" {}", m.label),
-            (x, y),
-            (FONT, 12).into_font().color(&color),
-        )))
-        .map_err(ChartError::from_drawing)?;
+        // Right of its line, or left of it in the plot's right half, so
+        // the label stays inside the chart.
+        let (label, anchor) = if x > (x0 + x1) / 2.0 {
+            (format!("{} ", m.label), HPos::Right)
+        } else {
+            (format!(" {}", m.label), HPos::Left)
+        };
+        let font = (FONT, 12)
+            .into_font()
+            .color(&color)
+            .pos(Pos::new(anchor, VPos::Top));
+        cc.draw_series(std::iter::once(Text::new(label, (x, y), font)))
+            .map_err(ChartError::from_drawing)?;
     }
     Ok(())
 }
@@ -343,6 +367,24 @@ mod tests {
         assert_eq!(nines_label(3.0), "99.9%");
         assert_eq!(nines_label(0.0), "0%");
         assert!(nines(100.0).is_finite());
+    }
+
+    #[test]
+    fn a_nines_axis_ends_one_nine_past_the_last_percentile_below_100() {
+        let points = |ps: &[f64]| {
+            let pts: Vec<_> = ps
+                .iter()
+                .map(|&percentile| super::super::PercentilePoint {
+                    percentile,
+                    ms: 1.0,
+                })
+                .collect();
+            super::super::latency_distribution("d", &pts)
+        };
+        // 99.9 is three nines: the axis ends at four, 100 drawn there.
+        assert_eq!(nines_end(&points(&[50.0, 99.9, 100.0])), 4.0);
+        assert_eq!(nines_end(&points(&[50.0, 100.0])), 1.0);
+        assert_eq!(nines_end(&points(&[99.0, 99.99999])), 6.0);
     }
 
     #[test]
