@@ -82,6 +82,7 @@ impl Validator {
             for (field, set) in [
                 ("rounds", load.rounds.is_some()),
                 ("duration_s", load.duration_s.is_some()),
+                ("stages", !load.stages.is_empty()),
             ] {
                 if set {
                     self.problem(
