@@ -6,7 +6,8 @@
 //!   checks (overrides, caps, outline), the event sink and writer, and
 //!   shutdown;
 //! - [`db`], [`auth`], [`evidence`], [`report`], [`approvals`]: storage,
-//!   accounts, evidence packs, reports and sign-off.
+//!   accounts, evidence packs, reports and sign-off;
+//! - [`proxy_api`]: the Toxiproxy-compatible API of `shakedown proxy`.
 
 #![recursion_limit = "256"]
 
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod cli;
 pub mod db;
 pub mod evidence;
+pub mod proxy_api;
 pub mod report;
 pub mod runs;
 pub mod web;

@@ -3,7 +3,9 @@
 //! errors into exit codes.
 
 use clap::{Parser, Subcommand};
-use server::cli::{check, demo, diff, report, run, runs, schema, serve, signoff, user, verify};
+use server::cli::{
+    check, demo, diff, proxy, report, run, runs, schema, serve, signoff, user, verify,
+};
 use std::process::ExitCode;
 
 /// Validates a staging environment before a release: real load, real
@@ -41,6 +43,8 @@ enum Command {
     Token(user::TokenArgs),
     /// Sign a run GO or NO-GO through a server's API with an approver's token.
     Signoff(signoff::SignoffArgs),
+    /// Run the built-in network-fault proxy with a Toxiproxy-compatible API.
+    Proxy(proxy::ProxyArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
             Command::User(args) => user::run_user(args).await,
             Command::Token(args) => user::run_token(args).await,
             Command::Signoff(args) => signoff::run(args).await,
+            Command::Proxy(args) => proxy::run(args).await.map(|()| ExitCode::SUCCESS),
         }
     });
     match outcome {

@@ -7,6 +7,7 @@ pub mod check;
 pub mod demo;
 pub mod diff;
 pub mod packs;
+pub mod proxy;
 pub mod report;
 pub mod run;
 pub mod runs;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -58,8 +59,10 @@ pub struct Proxy {
     pub toxics: Vec<ToxicEntry>,
     toxics_tx: watch::Sender<ToxicSet>,
     pub stats: Arc<ProxyStats>,
-    /// Stops the accept loop; `None` while disabled.
-    listening: Option<CancellationToken>,
+    /// The bound listener, shared with the accept loop; `None` while
+    /// disabled. Disabling empties the slot, which closes the socket at
+    /// once (new connections are refused before `disable` returns).
+    listening: Option<(ListenerSlot, CancellationToken)>,
     /// Closes the open connections.
     connections: CancellationToken,
     rules: AddressRules,
@@ -115,8 +118,9 @@ impl Proxy {
         let listener = TcpListener::from_std(std_listener).map_err(listen_error)?;
         self.listen = listener.local_addr().map_err(listen_error)?;
         let stop = CancellationToken::new();
+        let slot: ListenerSlot = Arc::new(Mutex::new(Some(listener)));
         tokio::spawn(accept_loop(
-            listener,
+            slot.clone(),
             stop.clone(),
             self.connections.clone(),
             Shared {
@@ -127,14 +131,16 @@ impl Proxy {
                 rng: self.rng.clone(),
             },
         ));
-        self.listening = Some(stop);
+        self.listening = Some((slot, stop));
         self.enabled = true;
         Ok(())
     }
 
     /// Stops listening (new connections are refused) and closes the open ones.
     pub fn disable(&mut self) {
-        if let Some(stop) = self.listening.take() {
+        if let Some((slot, stop)) = self.listening.take() {
+            // Dropping the listener closes the socket now.
+            drop(slot.lock().unwrap_or_else(|e| e.into_inner()).take());
             stop.cancel();
         }
         self.connections.cancel();
@@ -154,6 +160,23 @@ impl Drop for Proxy {
     }
 }
 
+/// The listener, taken out (and so closed) when the proxy is disabled.
+type ListenerSlot = Arc<Mutex<Option<TcpListener>>>;
+
+/// Waits for the next client; `None` once the listener is gone.
+async fn accept(slot: &ListenerSlot) -> Option<std::io::Result<TcpStream>> {
+    std::future::poll_fn(|cx| {
+        let guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            None => Poll::Ready(None),
+            Some(listener) => listener
+                .poll_accept(cx)
+                .map(|r| Some(r.map(|(stream, _)| stream))),
+        }
+    })
+    .await
+}
+
 /// What the accept loop and its connections share with the proxy.
 struct Shared {
     upstream: watch::Receiver<String>,
@@ -164,7 +187,7 @@ struct Shared {
 }
 
 async fn accept_loop(
-    listener: TcpListener,
+    listener: ListenerSlot,
     stop: CancellationToken,
     connections: CancellationToken,
     shared: Shared,
@@ -172,9 +195,10 @@ async fn accept_loop(
     loop {
         let client = tokio::select! {
             () = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((client, _)) => client,
-                Err(e) => {
+            accepted = accept(&listener) => match accepted {
+                None => return,
+                Some(Ok(client)) => client,
+                Some(Err(e)) => {
                     tracing::warn!("proxy accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
