@@ -166,6 +166,8 @@ async fn collect(
 ) -> (Recorder, Vec<String>) {
     let mut recorder = Recorder::new();
     let mut errors = Vec::new();
+    // Jobs recorded when the last window was sent.
+    let mut reported = 0;
     let queue_interval = Duration::from_millis(u64::from(
         client
             .protocol
@@ -193,9 +195,15 @@ async fn collect(
                 }
             }
             _ = window_tick.tick() => {
-                let second = u32::try_from(start.elapsed().as_secs()).unwrap_or(u32::MAX);
-                if let Some(window) = second.checked_sub(1).and_then(|s| recorder.window(s)) {
-                    ctx.window(window, recorder.requests, metrics.fail);
+                // A job counts in the second it was submitted in, once it
+                // ends, so earlier seconds keep filling: when jobs ended
+                // since the last tick, send the latest second with any.
+                if recorder.requests > reported {
+                    reported = recorder.requests;
+                    let second = u32::try_from(start.elapsed().as_secs()).unwrap_or(u32::MAX);
+                    if let Some(window) = (0..=second).rev().find_map(|s| recorder.window(s)) {
+                        ctx.window(window, recorder.requests, metrics.fail);
+                    }
                 }
             }
         }
