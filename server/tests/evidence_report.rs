@@ -27,6 +27,11 @@ fn l1_plan(port: u16) -> String {
     };
     plan["tests"] = toml::Value::Array(keep(&plan["tests"], "id"));
     plan["criteria"] = toml::Value::Array(keep(&plan["criteria"], "expr"));
+    // A platform project id, for the report's environment block.
+    plan["environments"]["demo"]
+        .as_table_mut()
+        .unwrap()
+        .insert("project_id".into(), "demo-project-7".into());
     toml::to_string(&plan)
         .unwrap()
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
@@ -37,6 +42,9 @@ fn shakedown(args: &[&str], data: &Path) -> Output {
         .args(args)
         // The demo target inherits it: with `slow`, 3 s per expansion.
         .env("SUT_SLOW_MS", "3000")
+        // The Tester of runs without --tester.
+        .env("USER", "os-user-1")
+        .env_remove("USERNAME")
         .arg("--data-dir")
         .arg(data)
         .env_remove("DATABASE_URL")
@@ -54,6 +62,10 @@ fn run(plan: &Path, data: &Path, out: &Path, faults: &[&str]) -> (i32, String) {
         "--out",
         out.to_str().unwrap(),
     ];
+    // The clean run names its tester; the other one is the OS user's.
+    if faults.is_empty() {
+        args.extend(["--tester", "release-bot"]);
+    }
     let fault_arg;
     if !faults.is_empty() {
         fault_arg = format!("--demo-fault={}", faults.join(","));
@@ -132,11 +144,38 @@ fn packs_reports_junit_diff_and_tamper_detection() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(failures[0].contains("L1.p95_ms < 2000"), "{failures:?}");
 
+    // Seed rows: who ran it, the project id, the plan itself in the pack.
+    let report =
+        |run: &str| std::fs::read_to_string(dir.path().join(run).join("report.md")).unwrap();
+    assert!(
+        report("a").contains("**Tester:** release-bot"),
+        "{}",
+        report("a")
+    );
+    assert!(
+        report("b").contains("**Tester:** os-user-1"),
+        "{}",
+        report("b")
+    );
+    assert!(
+        report("a").contains("| Platform project ID |"),
+        "{}",
+        report("a")
+    );
+    assert!(report("a").contains("demo-project-7"));
+    assert_eq!(
+        std::fs::read(dir.path().join("a/plan.toml")).unwrap(),
+        std::fs::read(&plan).unwrap(),
+        "the pack's plan.toml is the plan file as it ran"
+    );
+    let manifest = std::fs::read_to_string(dir.path().join("a/manifest.json")).unwrap();
+    assert!(manifest.contains("\"plan.toml\""), "{manifest}");
+
     // The comparison marks the regression.
     let diff = shakedown(&["diff", &clean, &slow], &data);
     let text = String::from_utf8_lossy(&diff.stdout);
     assert_eq!(diff.status.code(), Some(1), "{text}");
-    assert!(text.contains("REGRESSION"), "{text}");
+    assert!(text.to_lowercase().contains("regression"), "{text}");
     assert!(text.contains("p95"), "{text}");
 
     // The stored pack reads back intact; one byte changed is named.
@@ -162,4 +201,16 @@ fn packs_reports_junit_diff_and_tamper_detection() {
     assert!(said.contains("report.md: altered"), "{said}");
     let verify = shakedown(&["verify", &slow], &data);
     assert_eq!(verify.status.code(), Some(1));
+
+    // The plan file is covered too: one byte changed is named.
+    let ok = shakedown(&["verify", &clean], &data);
+    assert_eq!(ok.status.code(), Some(0));
+    let file = data.join("evidence/runs").join(&clean).join("v1/plan.toml");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[2] ^= 0x20;
+    std::fs::write(&file, bytes).unwrap();
+    let bad = shakedown(&["verify", &clean], &data);
+    let said = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{said}");
+    assert!(said.contains("plan.toml: altered"), "{said}");
 }
