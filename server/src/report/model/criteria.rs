@@ -1,8 +1,9 @@
 //! The criteria as the report shows them: grouped for the executive
-//! summary, and one by one for the checklist.
+//! summary, and one by one for the checklist (with WARN and NO BASELINE
+//! named, and the baseline run a relative criterion compared with).
 
 use crate::report::values::number;
-use engine::results::{CriterionResult, RunResults};
+use engine::results::{BaselineRef, CriterionOutcome, CriterionResult, RunResults};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -52,6 +53,32 @@ pub(super) fn actual(c: &CriterionResult) -> String {
         .unwrap_or_else(|| "—".to_owned())
 }
 
+/// What the checklist says beside a criterion: its outcome when it is
+/// neither PASS nor FAIL (WARN, NO BASELINE), the threshold a relative
+/// criterion came to and the baseline run it came from, and why it could
+/// not be evaluated.
+fn note(c: &CriterionResult, baseline: Option<&BaselineRef>) -> Option<String> {
+    let mut parts = Vec::new();
+    let outcome = c.outcome();
+    if matches!(
+        outcome,
+        CriterionOutcome::Warn | CriterionOutcome::NoBaseline
+    ) {
+        parts.push(outcome.as_str().to_owned());
+    }
+    if let (Some(expected), Some(b)) = (c.expected, baseline) {
+        parts.push(format!(
+            "compared with {} from baseline run {} of {} ({})",
+            number(expected),
+            b.run_id,
+            b.started_at,
+            b.chosen
+        ));
+    }
+    parts.extend(c.note.clone());
+    (!parts.is_empty()).then(|| parts.join(": "))
+}
+
 pub(super) fn checklist(results: &RunResults) -> Vec<CriterionRow> {
     results
         .criteria
@@ -63,7 +90,7 @@ pub(super) fn checklist(results: &RunResults) -> Vec<CriterionRow> {
             passed: c.passed,
             outcome: c.outcome().as_str().to_owned(),
             expected: c.expected.map(number),
-            note: c.note.clone(),
+            note: note(c, results.baseline.as_ref()),
         })
         .collect()
 }
@@ -106,5 +133,60 @@ fn summary_row(group: String, cs: &[&CriterionResult]) -> SummaryRow {
         result,
         passed: held == cs.len(),
         notes: cs.iter().map(|c| shown(c)).collect::<Vec<_>>().join("; "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checklist;
+    use engine::results::RunResults;
+
+    #[test]
+    fn the_checklist_names_warn_no_baseline_and_the_baseline_run() {
+        let results: RunResults = serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "tool": {"name": "shakedown", "version": "0"},
+            "run_id": "r2", "plan": {"name": "p", "title": null, "file": "p.toml", "sha256": ""},
+            "environment": {"name": "e", "base_url": "http://127.0.0.1:9", "expected_bucket": null},
+            "status": "finished", "verdict": "GO", "started_at_ms": 0, "finished_at_ms": 0,
+            "started_at": "", "finished_at": "", "tests": [], "error": null,
+            "baseline": {"run_id": "r1", "started_at": "2026-12-05T10:00:00Z",
+                         "started_at_ms": 0, "verdict": "GO", "chosen": "last GO run"},
+            "criteria": [
+                {"expr": "L1.p95_ms < baseline.L1.p95_ms * 1.2", "group": null, "label": null,
+                 "test": "L1", "metric": "p95_ms", "actual": 110.0, "passed": true, "note": null,
+                 "outcome": "pass", "expected": 120.0},
+                {"expr": "L1.p95_ms < 2000", "group": null, "label": null, "test": "L1",
+                 "metric": "p95_ms", "actual": 1700.0, "passed": true,
+                 "note": "warning: L1.p95_ms < 1500 does not hold", "outcome": "warn"},
+                {"expr": "C1.restart_method == \"railway\"", "group": null, "label": null,
+                 "test": "C1", "metric": "restart_method", "actual": null, "passed": false,
+                 "note": null, "outcome": "fail", "actual_text": "process"},
+                {"expr": "L1.fail == 0", "group": null, "label": null, "test": "L1",
+                 "metric": "fail", "actual": 0.0, "passed": true, "note": null}
+            ]
+        }))
+        .unwrap();
+        let rows = checklist(&results);
+        let relative = rows[0].note.clone().unwrap_or_default();
+        assert!(
+            relative.contains("compared with 120 from baseline run r1"),
+            "{relative}"
+        );
+        assert!(relative.contains("last GO run"), "{relative}");
+        assert_eq!(rows[1].outcome, "WARN");
+        assert!(rows[1]
+            .note
+            .clone()
+            .unwrap_or_default()
+            .starts_with("WARN: warning"));
+        assert_eq!(
+            (rows[2].actual.as_str(), rows[2].outcome.as_str()),
+            ("process", "FAIL")
+        );
+        // An old criterion without an outcome reads by `passed`.
+        assert_eq!(
+            (rows[3].outcome.as_str(), rows[3].note.clone()),
+            ("PASS", None)
+        );
     }
 }
