@@ -288,3 +288,109 @@ fn data_file_problems_name_the_plan_field_the_file_its_line_and_column() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A plan with one `http_load` test whose table is `table`, and `extra`
+/// before the tests (a `[limits]` table, say): its problems, one a line.
+fn problems(extra: &str, table: &str) -> String {
+    let text = format!(
+        "[plan]\nname = \"x\"\n[environments.local]\nbase_url = \"http://127.0.0.1:9\"\n{extra}\n\
+         [[tests]]\nid = \"L1\"\n[tests.http_load]\npath = \"/ok\"\n{table}\n"
+    );
+    match engine::plan::load_str(&text, "p.toml") {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn stages_are_validated_with_file_line_and_field() {
+    // Valid: open and closed ramps, think time in the closed model.
+    assert_eq!(
+        problems("", "rate = 10\nstages = [{ duration_s = 5, rate = 100 }]"),
+        ""
+    );
+    assert_eq!(
+        problems(
+            "",
+            "think_time_ms = [50, 150]\nstages = [{ duration_s = 5, concurrency = 10 }, { duration_s = 5, concurrency = 0 }]"
+        ),
+        ""
+    );
+    // Mixed models, a stage without a target, a stage with both.
+    assert_eq!(
+        problems(
+            "",
+            "stages = [\n  { duration_s = 5, rate = 100 },\n  { duration_s = 5, concurrency = 10 },\n]"
+        ),
+        "p.toml:10:10: tests[0].http_load.stages: every stage sets rate (open model) or every stage sets concurrency (closed model), not a mix"
+    );
+    assert_eq!(
+        problems(
+            "",
+            "stages = [\n  { duration_s = 5 },\n  { duration_s = 5, rate = 1, concurrency = 1 },\n]"
+        ),
+        "p.toml:11:3: tests[0].http_load.stages[0]: a stage needs its target: rate (open model) or concurrency (closed model)\n\
+         p.toml:12:3: tests[0].http_load.stages[1]: a stage sets rate (open model) or concurrency (closed model), not both"
+    );
+    // The stages give the length; a ramp that never sends; think time in
+    // the open model.
+    assert_eq!(
+        problems(
+            "",
+            "duration_s = 10\nrounds = 3\nstages = [{ duration_s = 5, concurrency = 0 }]"
+        ),
+        "p.toml:10:14: tests[0].http_load.duration_s: with stages the test lasts as long as its stages; remove duration_s\n\
+         p.toml:11:10: tests[0].http_load.rounds: with stages the test runs for the stages' duration; remove rounds\n\
+         p.toml:12:10: tests[0].http_load.stages: the stages never send: every concurrency is 0"
+    );
+    assert_eq!(
+        problems("", "think_time_ms = 100\nstages = [{ duration_s = 5, rate = 50 }]"),
+        "p.toml:10:17: tests[0].http_load.think_time_ms: think time (100) is for the closed model; the open model sends at its rate"
+    );
+    assert_eq!(
+        problems("", "think_time_ms = [150, 50]\nconcurrency = 1\nrounds = 1"),
+        "p.toml:10:17: tests[0].http_load.think_time_ms: expected [min, max] with min <= max, got [150, 50]"
+    );
+    // Caps apply to the peak stage and the total length.
+    assert_eq!(
+        problems(
+            "[limits]\nmax_rate = 200\nmax_duration_s = 8\nmax_concurrency = 20",
+            "stages = [{ duration_s = 5, rate = 100 }, { duration_s = 5, rate = 500 }]"
+        ),
+        "p.toml:13:10: tests[0].http_load.stages.rate: stages.rate 500 is over the plan's limits.max_rate of 200\n\
+         p.toml:13:10: tests[0].http_load.stages.duration_s: stages.duration_s 10 is over the plan's limits.max_duration_s of 8"
+    );
+    assert_eq!(
+        problems(
+            "[limits]\nmax_concurrency = 20",
+            "stages = [{ duration_s = 5, concurrency = 30 }]"
+        ),
+        "p.toml:11:10: tests[0].http_load.stages.concurrency: stages.concurrency 30 is over the plan's limits.max_concurrency of 20"
+    );
+    // Placeholders: known ones only, and not in the host.
+    assert_eq!(
+        problems("", "concurrency = 1\nrounds = 1\nheaders = { x-id = \"{{nope}}\" }"),
+        "p.toml:12:20: tests[0].http_load.headers.x-id: unknown placeholder {{nope}}; expected {{seq}}, {{uuid}} or {{row.COLUMN}}"
+    );
+}
+
+#[test]
+fn a_pasted_plan_may_not_read_a_data_file() {
+    let folder = |_: &str| {
+        engine::plan::load_str(
+            "[plan]\nname = \"base\"\n[environments.local]\nbase_url = \"http://127.0.0.1:9\"\n",
+            "base.toml",
+        )
+        .map_err(|e| e.to_string())
+    };
+    let text = "[plan]\nname = \"p\"\nenvironments_from = \"base.toml\"\n[[tests]]\nid = \"L1\"\n\
+                [tests.http_load]\npath = \"/u/{{row.id}}\"\nconcurrency = 1\nrounds = 1\n\
+                data_file = \"/etc/passwd.csv\"\n";
+    let e = engine::plan::pasted::load_pasted(text, "pasted.toml", folder)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "pasted.toml:10:13: tests[0].http_load.data_file: a pasted plan may not read data files (they would be read from the server's disk); put the test in a plan of the server's plans folder"
+    );
+}

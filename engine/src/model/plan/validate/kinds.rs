@@ -132,12 +132,13 @@ impl Validator {
     /// Stages: all of one model, a target each, and no other length.
     fn stages(&mut self, path: &FieldPath, spec: &HttpLoadSpec) {
         let stages_path = path.key("stages");
-        let rates = spec.stages.iter().filter(|s| s.rate.is_some()).count();
-        let workers = spec
-            .stages
-            .iter()
-            .filter(|s| s.concurrency.is_some())
-            .count();
+        let only = |rate: bool| {
+            spec.stages
+                .iter()
+                .filter(|s| s.rate.is_some() == rate && s.concurrency.is_some() != rate)
+                .count()
+        };
+        let (rates, workers) = (only(true), only(false));
         for (i, stage) in spec.stages.iter().enumerate() {
             match (stage.rate, stage.concurrency) {
                 (Some(_), Some(_)) => self.problem(
