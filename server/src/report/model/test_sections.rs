@@ -85,26 +85,25 @@ pub(super) fn test_section(t: &TestResult) -> TestSection {
     }
 }
 
-/// Latency and throughput per second when it has windows, the latency
-/// distribution when it has a histogram, the recovery timeline when it
+/// Latency and throughput per second when it lasted long enough to draw
+/// over time, the latency distribution from its histogram when it has one
+/// (else, for a short test, from its latency summary: the choice the live
+/// and report pages make, `load_charts`), the recovery timeline when it
 /// has faults.
 fn test_charts(t: &TestResult) -> Vec<Chart> {
     let mut charts = Vec::new();
-    if t.windows.iter().any(|w| w.count > 0) {
-        charts.push(charts::latency_over_time(
-            &format!("{} latency percentiles per second", t.id),
-            &t.windows,
-        ));
-        charts.push(charts::throughput_over_time(
-            &format!("{} throughput and errors per second", t.id),
-            &t.windows,
-        ));
-    }
-    if let Some(points) = t
+    let histogram = t
         .histogram
         .as_deref()
-        .and_then(crate::report::hgrm::percentile_points)
-    {
+        .and_then(crate::report::hgrm::percentile_points);
+    if histogram.is_none() || charts::build::long_enough_over_time(&t.windows) {
+        charts.extend(charts::build::load_charts(
+            &t.id,
+            &t.windows,
+            charts::build::latency_of(t.metrics.as_ref()),
+        ));
+    }
+    if let Some(points) = histogram {
         charts.push(charts::latency_distribution(
             &format!("{} latency distribution", t.id),
             &points
