@@ -57,7 +57,7 @@ fn run(plan: &str, faults: &[&str], tag: &str) -> (RunResults, PathBuf, tempfile
 }
 
 fn load(results: &RunResults, id: &str) -> LoadThroughFault {
-    chaos(results, id)
+    *chaos(results, id)
         .load
         .unwrap_or_else(|| panic!("{id} has no load through the fault"))
 }

@@ -163,7 +163,7 @@ pub struct ChaosMetrics {
     /// the test carries one (its metrics are `before.*`, `during.*`,
     /// `after.*` and the impact metrics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub load: Option<LoadThroughFault>,
+    pub load: Option<Box<LoadThroughFault>>,
 }
 
 /// The metrics of a `chaos` test.

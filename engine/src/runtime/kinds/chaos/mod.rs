@@ -239,7 +239,9 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
         warnings: Vec::new(),
     };
     if test.client.is_none() && (spec.jobs.is_some() || spec.streams.is_some()) {
-        background.map(background::Background::abort);
+        if let Some(background) = background {
+            background.abort();
+        }
         return failed(
             test.metrics,
             "the chaos workload needs the plan's [jobs] table".to_owned(),
@@ -274,7 +276,9 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
         Ok(fault) => fault,
         Err(why) => {
             sessions.abort_all();
-            background.map(background::Background::abort);
+            if let Some(background) = background {
+                background.abort();
+            }
             return failed(test.metrics, why);
         }
     };
@@ -300,7 +304,7 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
     if let (Some(background), Some(stop)) = (background, load_stop) {
         match background.finish(fault_at, recovered_at, stop).await {
             Ok((load, warnings)) => {
-                test.metrics.load = Some(load);
+                test.metrics.load = Some(Box::new(load));
                 test.warnings.extend(warnings);
             }
             Err(e) => load_error = Some(e),
