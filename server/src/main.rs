@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use server::cli::{
-    check, demo, diff, proxy, report, run, runs, schema, serve, signoff, user, verify,
+    baseline, check, demo, diff, proxy, report, run, runs, schema, serve, signoff, user, verify,
 };
 use std::process::ExitCode;
 
@@ -43,6 +43,9 @@ enum Command {
     Token(user::TokenArgs),
     /// Sign a run GO or NO-GO through a server's API with an approver's token.
     Signoff(signoff::SignoffArgs),
+    /// Pin a finished run as its plan and environment's baseline for
+    /// relative criteria, through a server's API with an approver's token.
+    Baseline(baseline::BaselineArgs),
     /// Run the built-in network-fault proxy with a Toxiproxy-compatible API.
     Proxy(proxy::ProxyArgs),
 }
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
             Command::User(args) => user::run_user(args).await,
             Command::Token(args) => user::run_token(args).await,
             Command::Signoff(args) => signoff::run(args).await,
+            Command::Baseline(args) => baseline::run(args).await,
             Command::Proxy(args) => proxy::run(args).await.map(|()| ExitCode::SUCCESS),
         }
     });

@@ -3,6 +3,7 @@
 //! reading a stored evidence pack ([`packs`]).
 
 pub mod args;
+pub mod baseline;
 pub mod check;
 pub mod demo;
 pub mod diff;
