@@ -398,7 +398,7 @@ impl Writer<'_> {
                 sleep_until(due).await;
             }
             if let Some((_, _, delay_us)) = slicer {
-                if delay_us > 0 && offset < data.len() {
+                if delay_us > 0 {
                     sleep(Duration::from_micros(delay_us)).await;
                 }
             }

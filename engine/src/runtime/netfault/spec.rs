@@ -47,7 +47,7 @@ pub enum ToxicKind {
     /// The connection is closed once `bytes` have passed.
     LimitData { bytes: u64 },
     /// Data passes in slices of `average_size` ± `size_variation` bytes,
-    /// `delay` µs apart.
+    /// each followed by a pause of `delay` µs.
     Slicer {
         average_size: u64,
         size_variation: u64,
