@@ -132,3 +132,34 @@ async fn faults_combine_and_come_from_the_environment_too() {
     let (_, health) = stack.get_json("/health").await;
     assert_eq!(health["faults"], json!(["graph-corruption", "slow"]));
 }
+
+#[tokio::test]
+async fn errors_during_restart_refuse_work_while_health_passes() {
+    // Within --restart-errors-ms of its start the API refuses work (503)
+    // while its health answers 200.
+    let mut stack = Stack::new(&[
+        "--fault",
+        "errors-during-restart",
+        "--restart-errors-ms",
+        "600000",
+    ]);
+    stack.start_api(&[]).await;
+    let (status, body) = stack
+        .post_json("/universe/nodes/root/expand", &json!({}))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(stack.get_json("/health").await.0, 200);
+
+    // Past that time, with no worker draining, it serves.
+    let mut stack = Stack::new(&[
+        "--fault",
+        "errors-during-restart",
+        "--restart-errors-ms",
+        "1",
+    ]);
+    stack.start_api(&[]).await;
+    let (status, body) = stack
+        .post_json("/universe/nodes/root/expand", &json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
