@@ -178,6 +178,23 @@ mod tests {
     use crate::plan::Plan;
 
     #[test]
+    fn a_bad_project_id_is_named_with_file_line_and_field() {
+        let plan = |id: &str| {
+            let text = format!(
+                "[plan]\nname = \"x\"\n[environments.local]\nbase_url = \"http://127.0.0.1:9\"\nproject_id = {id:?}\n"
+            );
+            match crate::plan::load_str(&text, "p.toml") {
+                Ok(_) => String::new(),
+                Err(e) => e.to_string(),
+            }
+        };
+        assert_eq!(plan("30cf5498-5aeb-4cf6"), "");
+        let said = plan("my project");
+        assert!(said.contains("p.toml:5"), "{said}");
+        assert!(said.contains("environments.local.project_id"), "{said}");
+    }
+
+    #[test]
     fn every_url_the_plan_uses_once_without_credentials() {
         let plan: Plan = toml::from_str(
             r#"
