@@ -86,20 +86,33 @@ fn direction_by_words(n: &str) -> Direction {
     Direction::Neither
 }
 
-/// Every number of a test's metrics as `(dotted.path, value)`, in order
-/// (the `kind` tag left out).
-fn numbers(test: &TestResult) -> Vec<(String, f64)> {
-    let value = test
-        .metrics
+/// A test's metrics as JSON (`null` when it measured nothing).
+pub fn metrics_json(test: &TestResult) -> Value {
+    test.metrics
         .as_ref()
         .and_then(|m| serde_json::to_value(m).ok())
-        .unwrap_or(Value::Null);
+        .unwrap_or(Value::Null)
+}
+
+/// The numeric leaves of [`leaves`], as `(dotted.path, value)`.
+pub fn numbers(value: &Value) -> Vec<(String, f64)> {
+    leaves(value)
+        .into_iter()
+        .filter_map(|(k, v)| v.as_f64().map(|n| (k, n)))
+        .collect()
+}
+
+/// Every scalar leaf of a JSON object as `(dotted.path, value)`, in order:
+/// the paths a test's metrics are named by (`latency.p95_ms`). The
+/// top-level `kind` tag, lists (per-check outcomes, dependencies) and nulls
+/// are left out.
+pub fn leaves(value: &Value) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    walk("", &value, &mut out);
+    walk("", value, &mut out);
     out
 }
 
-fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, f64)>) {
+fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
@@ -114,11 +127,8 @@ fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, f64)>) {
                 walk(&name, v, out);
             }
         }
-        other => {
-            if let Some(n) = other.as_f64() {
-                out.push((prefix.to_owned(), n));
-            }
-        }
+        Value::Array(_) | Value::Null => {}
+        other => out.push((prefix.to_owned(), other.clone())),
     }
 }
 
@@ -126,9 +136,9 @@ fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, f64)>) {
 /// on any change; latencies and throughput flagged only beyond [`NOISE`]),
 /// then every text metric that changed.
 pub fn test_changes(before: &TestResult, now: &TestResult) -> Vec<MetricChange> {
-    let was_values = numbers(before);
+    let was_values = numbers(&metrics_json(before));
     let mut changes = Vec::new();
-    for (path, now_value) in numbers(now) {
+    for (path, now_value) in numbers(&metrics_json(now)) {
         let Some(&(_, was)) = was_values.iter().find(|(n, _)| *n == path) else {
             continue;
         };

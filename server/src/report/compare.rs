@@ -4,9 +4,8 @@
 //! ([`engine::metrics::Direction`], read by [`engine::diff::direction`]);
 //! text metrics that changed (`simulated` → `railway`) as changes.
 
-use super::values::{label, metrics_json, number, numbers};
-use engine::diff::{direction, DiffValue};
-use engine::metrics::Direction;
+use super::values::{label, number};
+use engine::diff::DiffValue;
 use engine::results::{RunResults, TestResult};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -39,9 +38,6 @@ pub struct DiffRow {
     pub improvement: bool,
 }
 
-/// Relative change under which a latency or throughput move is noise.
-const NOISE: f64 = engine::diff::NOISE;
-
 /// Compares `previous` with `current`.
 pub fn compare(previous: &RunResults, current: &RunResults) -> Comparison {
     let mut rows = Vec::new();
@@ -59,8 +55,7 @@ pub fn compare(previous: &RunResults, current: &RunResults) -> Comparison {
     }
     for t in &current.tests {
         if let Some(p) = previous.tests.iter().find(|p| p.id == t.id) {
-            rows.extend(metric_rows(p, t));
-            rows.extend(text_rows(p, t));
+            rows.extend(test_rows(p, t));
         }
     }
     let secs = |r: &RunResults| (r.finished_at_ms - r.started_at_ms) as f64 / 1000.0;
@@ -79,64 +74,41 @@ pub fn compare(previous: &RunResults, current: &RunResults) -> Comparison {
     }
 }
 
-/// A row for each number of the test's metrics that changed since `before`.
-/// Counts move on any change; latencies and throughput only beyond
-/// [`NOISE`].
-fn metric_rows(before: &TestResult, now: &TestResult) -> Vec<DiffRow> {
-    let was_values = numbers(&metrics_json(before));
-    let mut rows = Vec::new();
-    for (name, now_value) in numbers(&metrics_json(now)) {
-        let Some(&(_, was)) = was_values.iter().find(|(n, _)| *n == name) else {
-            continue;
-        };
-        if (now_value - was).abs() < 1e-9 {
-            continue;
-        }
-        let relative = if was.abs() > 1e-9 {
-            (now_value - was) / was.abs()
-        } else {
-            f64::INFINITY
-        };
-        let is_count = !name.ends_with("_ms") && !name.ends_with("rps");
-        let beyond_noise = is_count || relative.abs() > NOISE;
-        let (worse, better) = match direction(now.metrics.as_ref(), &name) {
-            Direction::LowerIsBetter => (now_value > was, now_value < was),
-            Direction::HigherIsBetter => (now_value < was, now_value > was),
-            Direction::Neither => (false, false),
-        };
-        let change = if relative.is_finite() {
-            format!("{:+.1}%", relative * 100.0)
-        } else {
-            format!("{:+}", number(now_value - was))
-        };
-        rows.push(DiffRow {
-            metric: format!("{} {}", now.id, label(&name)),
-            previous: number(was),
-            current: number(now_value),
-            change,
-            regression: worse && beyond_noise,
-            improvement: better && beyond_noise,
-        });
-    }
-    rows
-}
-
-/// A row for each text metric of the test that changed since `before`
-/// (`restart_method`: `simulated` → `railway`): a change, neither better
-/// nor worse.
-fn text_rows(before: &TestResult, now: &TestResult) -> Vec<DiffRow> {
+/// A row for each metric of the test that changed since `before`, as
+/// [`engine::diff::test_changes`] finds them: numbers (counts on any
+/// change; latencies and throughput only beyond [`engine::diff::NOISE`]) with their
+/// relative or absolute change, then texts (`restart_method`:
+/// `simulated` → `railway`), a change neither better nor worse.
+fn test_rows(before: &TestResult, now: &TestResult) -> Vec<DiffRow> {
     engine::diff::test_changes(before, now)
         .into_iter()
-        .filter_map(|c| match (c.previous, c.current) {
-            (DiffValue::Text(was), DiffValue::Text(is)) => Some(DiffRow {
-                metric: format!("{} {}", now.id, c.path),
-                change: format!("{was} → {is}"),
-                previous: was,
-                current: is,
-                regression: false,
-                improvement: false,
-            }),
-            _ => None,
+        .map(|c| {
+            let (previous, current, change, metric) = match (c.previous, c.current) {
+                (DiffValue::Number(was), DiffValue::Number(is)) => {
+                    let change = if was.abs() > 1e-9 {
+                        format!("{:+.1}%", (is - was) / was.abs() * 100.0)
+                    } else {
+                        format!("{:+}", number(is - was))
+                    };
+                    (number(was), number(is), change, label(&c.path))
+                }
+                (was, is) => {
+                    let text = |v: DiffValue| match v {
+                        DiffValue::Text(t) => t,
+                        DiffValue::Number(n) => number(n),
+                    };
+                    let (was, is) = (text(was), text(is));
+                    (was.clone(), is.clone(), format!("{was} → {is}"), c.path)
+                }
+            };
+            DiffRow {
+                metric: format!("{} {metric}", now.id),
+                previous,
+                current,
+                change,
+                regression: c.regression,
+                improvement: c.improvement,
+            }
         })
         .collect()
 }
@@ -204,7 +176,8 @@ impl Comparison {
 
 #[cfg(test)]
 mod tests {
-    use super::{direction, metric_rows, text_rows};
+    use super::test_rows;
+    use engine::diff::direction;
     use engine::metrics::{AssertMetrics, Direction, HttpLoadMetrics, TestMetrics};
     use engine::results::TestResult;
 
@@ -245,15 +218,15 @@ mod tests {
         };
         let before = chaos(1, "simulated");
         let now = chaos(0, "railway");
-        let text = text_rows(&before, &now);
+        let rows = test_rows(&before, &now);
+        let text: Vec<_> = rows.iter().filter(|r| r.change.contains('→')).collect();
         assert_eq!(text.len(), 1);
         assert_eq!(
             (text[0].previous.as_str(), text[0].current.as_str()),
             ("simulated", "railway")
         );
         assert_eq!(text[0].kind(), "change");
-        let numbers = metric_rows(&before, &now);
-        let observed = numbers
+        let observed = rows
             .iter()
             .find(|r| r.metric.contains("Restart observed"))
             .expect("a restart_observed row");

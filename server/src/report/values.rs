@@ -1,52 +1,8 @@
 //! Helpers that read a test's metrics generically from their JSON form, so
 //! new test kinds and fields show up in reports without report changes.
 
+pub use engine::diff::{leaves, metrics_json, numbers};
 use serde_json::Value;
-
-/// A test's metrics as JSON (`null` when it measured nothing).
-pub fn metrics_json(t: &engine::results::TestResult) -> Value {
-    t.metrics
-        .as_ref()
-        .and_then(|m| serde_json::to_value(m).ok())
-        .unwrap_or(Value::Null)
-}
-
-/// Every scalar leaf of a JSON object as `(dotted.name, value)`, in order.
-pub fn leaves(value: &Value) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    walk("", value, &mut out);
-    out
-}
-
-fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                if k == "kind" && prefix.is_empty() {
-                    continue;
-                }
-                let name = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                walk(&name, v, out);
-            }
-        }
-        // Lists (per-check outcomes, dependencies) have tables of their own.
-        Value::Array(_) => {}
-        Value::Null => {}
-        other => out.push((prefix.to_owned(), other.clone())),
-    }
-}
-
-/// Numeric leaves only.
-pub fn numbers(value: &Value) -> Vec<(String, f64)> {
-    leaves(value)
-        .into_iter()
-        .filter_map(|(k, v)| v.as_f64().map(|n| (k, n)))
-        .collect()
-}
 
 /// `latency.p95_ms` → `Latency p95 (ms)`.
 pub fn label(name: &str) -> String {
