@@ -13,7 +13,7 @@ h1{font-size:1.7rem;margin-bottom:.2rem}h2{border-bottom:2px solid #e3e7ee;paddi
 table{border-collapse:collapse;margin:.6rem 0 1rem;width:100%}th,td{border:1px solid #d5dbe5;padding:.3rem .55rem;text-align:left;vertical-align:top}
 th{background:#f3f5f9}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:.1rem .55rem;border-radius:.3rem;font-weight:700;color:#fff}
-.pass,.GO{background:#2e7d32}.fail,.NO-GO,.FAIL,.ERROR{background:#c62828}.ABORTED,.INTERRUPTED,.INCOMPLETE{background:#8d6e00}.PASS{background:#2e7d32}
+.pass,.GO{background:#2e7d32}.fail,.NO-GO,.FAIL,.ERROR{background:#c62828}.ABORTED,.INTERRUPTED,.INCOMPLETE,.WARN,.BASELINE{background:#8d6e00}.PASS{background:#2e7d32}
 .regression{color:#c62828;font-weight:700}.improvement{color:#2e7d32;font-weight:700}.meta{color:#4a5568}
 pre{background:#f6f8fa;border:1px solid #e3e7ee;padding:.6rem;overflow:auto;font-size:12.5px}
 .chart svg{width:100%;height:auto;border:1px solid #e3e7ee;margin:.4rem 0}
@@ -289,7 +289,7 @@ impl Render for Html {
             &["", "Criterion", "Expression", "Actual", "Note"],
             r.criteria.iter().map(|c| {
                 vec![
-                    pass_badge(c.passed),
+                    badge(&c.outcome),
                     esc(&c.label),
                     format!("<code>{}</code>", esc(&c.expr)),
                     esc(&c.actual),

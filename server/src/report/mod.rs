@@ -103,6 +103,29 @@ mod tests {
     }
 
     #[test]
+    fn the_html_checklist_badges_each_criterion_by_its_outcome() {
+        let mut r = results(Vec::new());
+        r.criteria = serde_json::from_value(serde_json::json!([
+            {"expr": "L1.fail == 0", "group": null, "label": null, "test": "L1",
+             "metric": "fail", "actual": 0.0, "passed": true, "note": null, "outcome": "pass"},
+            {"expr": "L1.p95_ms < 2000", "group": null, "label": null, "test": "L1",
+             "metric": "p95_ms", "actual": 1700.0, "passed": true,
+             "note": "warning: L1.p95_ms < 1500 does not hold", "outcome": "warn"},
+            {"expr": "L1.p95_ms < baseline.L1.p95_ms", "group": null, "label": null,
+             "test": "L1", "metric": "p95_ms", "actual": 1700.0, "passed": false,
+             "note": null, "outcome": "no_baseline"}
+        ]))
+        .unwrap();
+        let html = super::html::render(&super::Report::build(&r, None, Vec::new()));
+        for badge in ["PASS", "WARN", "NO BASELINE"] {
+            assert!(
+                html.contains(&format!("<span class=\"badge {badge}\">{badge}</span>")),
+                "{badge}: {html}"
+            );
+        }
+    }
+
+    #[test]
     fn unplanned_exits_are_named_as_anomalies_in_every_rendering() {
         let exit = UnplannedExit {
             service: "worker".into(),
