@@ -137,6 +137,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Beats every third of a lease: records liveness and renews leases.
 async fn heartbeat(worker: Arc<Worker>, started_at_ms: i64, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_millis((worker.cfg.lease_ms / 3).max(100));
+    // Woken early once, when the stop comes (so a draining worker says so
+    // at once); after that the signal's sender is gone and `changed()`
+    // would answer at once forever, so only the timer paces the beats.
+    let mut watching = true;
     loop {
         // With `errors-during-restart` a stopping worker says it drains,
         // and the API refuses work meanwhile.
@@ -154,7 +158,9 @@ async fn heartbeat(worker: Arc<Worker>, started_at_ms: i64, mut stop: watch::Rec
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => {}
+            changed = stop.changed(), if watching => {
+                watching = changed.is_ok() && !*stop.borrow();
+            }
         }
     }
 }
