@@ -390,6 +390,22 @@ pub fn evaluate_with(
         .collect()
 }
 
+/// Every criterion of a finished run: the plan's own (relative ones against
+/// `baseline`), then, only for a plan with `regressions_fail`, "no
+/// regressions against the previous run" over `previous`.
+pub fn evaluate_run(
+    plan: &Plan,
+    tests: &[TestResult],
+    baseline: Option<&Baseline>,
+    previous: Option<&crate::results::RunResults>,
+) -> Vec<CriterionResult> {
+    let mut results = evaluate_with(&plan.criteria, tests, baseline);
+    if plan.plan.regressions_fail {
+        results.push(crate::diff::regression_criterion(previous, tests));
+    }
+    results
+}
+
 fn evaluate_one(
     criterion: &Criterion,
     tests: &[TestResult],

@@ -118,3 +118,25 @@ fn the_regression_criterion_fails_only_on_a_regression() {
         .unwrap_or("")
         .contains("no previous run"));
 }
+
+#[test]
+fn a_regression_fails_the_verdict_only_when_the_plan_says_so() {
+    let plan = |regressions_fail: bool| -> crate::plan::Plan {
+        toml::from_str(&format!(
+            "[plan]\nname = \"p\"\nregressions_fail = {regressions_fail}\n\
+             [[tests]]\nid = \"L1\"\n[tests.http_load]\npath = \"/\"\nrounds = 1\n\
+             [[criteria]]\nexpr = \"L1.fail < 10\"\n"
+        ))
+        .expect("a plan")
+    };
+    let previous = run("r1", vec![load(100.0, 0)]);
+    let verdict = |plan: &crate::plan::Plan| {
+        let mut tests = vec![load(100.0, 3)];
+        let criteria = crate::criteria::evaluate_run(plan, &tests, None, Some(&previous));
+        let verdict = crate::criteria::decide(plan, &mut tests, &criteria, &[]);
+        (criteria.len(), verdict)
+    };
+    // L1.fail went 0 -> 3: within the plan's own criterion, a regression.
+    assert_eq!(verdict(&plan(false)), (1, crate::run::Verdict::Go));
+    assert_eq!(verdict(&plan(true)), (2, crate::run::Verdict::NoGo));
+}

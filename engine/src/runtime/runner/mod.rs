@@ -141,13 +141,8 @@ async fn run_tests(
         .map(|s| attribute(s.unplanned_exits_since(since_ms), &mut tests))
         .unwrap_or_default();
     let baseline = options.baseline.as_deref();
-    let mut criteria_results = criteria::evaluate_with(&plan.criteria, &tests, baseline);
-    if plan.plan.regressions_fail {
-        criteria_results.push(crate::diff::regression_criterion(
-            options.previous.as_deref(),
-            &tests,
-        ));
-    }
+    let criteria_results =
+        criteria::evaluate_run(plan, &tests, baseline, options.previous.as_deref());
     let verdict = criteria::decide(plan, &mut tests, &criteria_results, &unplanned_exits);
     let finished_at_ms = now_ms();
     let results = RunResults {
