@@ -248,8 +248,15 @@ pub fn metric_names(test: &TestSpec) -> Vec<String> {
         TestKind::Health(_) => crate::metrics::resilience::HealthMetrics::names(),
     };
     let mut names: Vec<String> = fixed.into_iter().map(str::to_owned).collect();
-    if let TestKind::Assert(spec) = &test.kind {
-        names.extend(spec.checks.iter().filter_map(|c| c.name.clone()));
+    match &test.kind {
+        TestKind::Assert(spec) => names.extend(spec.checks.iter().filter_map(|c| c.name.clone())),
+        // The windows of the load through the fault exist only when the
+        // chaos test carries background load.
+        TestKind::Chaos(spec) if spec.background_load.is_empty() => {
+            let windowed = crate::metrics::windows::LoadThroughFault::names();
+            names.retain(|n| !windowed.contains(&n.as_str()));
+        }
+        _ => {}
     }
     names
 }

@@ -7,7 +7,7 @@
 use super::{root, Validator};
 use crate::criteria::{self, Expr, Op, Operand};
 use crate::plan::read::FieldPath;
-use crate::plan::{Plan, TestSpec};
+use crate::plan::{Plan, TestKind, TestSpec};
 
 /// Whether the named metric of a test is a number or text.
 #[derive(PartialEq)]
@@ -31,6 +31,13 @@ fn sort_of(plan: &Plan, test_id: &str, metric: &str, side: &str) -> Result<Sort,
         Ok(Sort::Number)
     } else if texts.iter().any(|n| n == metric) {
         Ok(Sort::Text)
+    } else if matches!(&test.kind, TestKind::Chaos(spec) if spec.background_load.is_empty())
+        && crate::metrics::windows::LoadThroughFault::names().contains(&metric)
+    {
+        Err(format!(
+            "chaos test {} has no background_load, so {metric:?} (a window of the load through the fault) is never measured; add background_load = [...] to the test",
+            test.id
+        ))
     } else {
         Err(no_metric(test, metric, &numbers, &texts))
     }
