@@ -266,6 +266,18 @@ fn data_file_problems_name_the_plan_field_the_file_its_line_and_column() {
         )),
         "{e}"
     );
+    // Outside the plan's folder, even when the file exists.
+    let beside = format!("outside-{}.csv", std::process::id());
+    std::fs::write(dir.join("..").join(&beside), "id\n1\n").unwrap();
+    for outside in [format!("../{beside}"), "/etc/outside.csv".to_owned()] {
+        assert_eq!(
+            plan(&format!("data_file = \"{outside}\"")),
+            format!(
+                "{file}:11:13: tests[0].http_load.data_file: \"{outside}\": a data file is named relative to the plan's folder and stays in it (no absolute path, no ..)"
+            )
+        );
+    }
+    let _ = std::fs::remove_file(dir.join("..").join(&beside));
     std::fs::write(dir.join("bad.csv"), "id,name\n1,ann\n2\n").unwrap();
     assert_eq!(
         plan("data_file = \"bad.csv\""),

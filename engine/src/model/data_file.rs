@@ -11,6 +11,24 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The largest data file read (16 MiB): rows are held in memory whole, as
+/// several times the file's size.
+pub const MAX_DATA_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Whether a plan's `data_file` names a file inside the plan's folder: a
+/// relative path with no `..` (an absolute or climbing path could read any
+/// file the server can, and send its values to the target).
+pub fn stays_in_plan_folder(file: &str) -> bool {
+    let path = Path::new(file);
+    !file.is_empty()
+        && path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+}
+
 /// The rows of a data file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataRows {
@@ -26,6 +44,14 @@ impl DataRows {
     /// Reads a CSV (`.csv`) or JSON (`.json`) file; `name` is how the plan
     /// names it, used in messages.
     pub fn read(path: &Path, name: &str) -> Result<DataRows, String> {
+        let size = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read data file {name}: {e}"))?
+            .len();
+        if size > MAX_DATA_FILE_BYTES {
+            return Err(format!(
+                "data file {name} is {size} bytes, over the {MAX_DATA_FILE_BYTES}-byte limit for data files (they are held in memory whole)"
+            ));
+        }
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read data file {name}: {e}"))?;
         if name.ends_with(".json") {
@@ -254,6 +280,29 @@ fn row_lines(text: &str) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_files_stay_in_the_plans_folder() {
+        assert!(stays_in_plan_folder("users.csv"));
+        assert!(stays_in_plan_folder("data/users.csv"));
+        assert!(stays_in_plan_folder("./users.csv"));
+        assert!(!stays_in_plan_folder("/etc/passwd.csv"));
+        assert!(!stays_in_plan_folder("../secrets.csv"));
+        assert!(!stays_in_plan_folder("data/../../secrets.json"));
+        assert!(!stays_in_plan_folder(""));
+    }
+
+    #[test]
+    fn a_data_file_over_the_limit_is_refused_unread() {
+        let dir = std::env::temp_dir().join(format!("shakedown-data-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.csv");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_DATA_FILE_BYTES + 1).unwrap();
+        let e = DataRows::read(&path, "big.csv").unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(e.contains("over the 16777216-byte limit"), "{e}");
+    }
 
     #[test]
     fn csv_rows_are_read_in_order_with_quotes() {

@@ -26,6 +26,13 @@ pub(crate) fn attach(mut plan: Plan, dir: &Path) -> Result<Plan, Vec<(FieldPath,
             // Validation says what is expected.
             continue;
         }
+        if !crate::data_file::stays_in_plan_folder(&file) {
+            problems.push((
+                at.key("data_file"),
+                format!("{file:?}: a data file is named relative to the plan's folder and stays in it (no absolute path, no ..)"),
+            ));
+            continue;
+        }
         let rows = match DataRows::read(&dir.join(&file), &file) {
             Ok(rows) => rows,
             Err(e) => {
