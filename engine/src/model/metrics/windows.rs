@@ -35,6 +35,15 @@ pub struct LoadWindow {
     pub max_ms: f64,
 }
 
+impl LoadWindow {
+    /// `value` as a metric of this window: unset when no request started in
+    /// it, so a criterion on an empty window fails as not measured instead
+    /// of reading 0 errors and 0 ms as a perfect result.
+    pub fn measured(&self, value: f64) -> Option<f64> {
+        (self.count > 0).then_some(value)
+    }
+}
+
 /// A chaos test's background load, split by the fault's times.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LoadThroughFault {
@@ -80,28 +89,28 @@ macro_rules! load_table {
         [
             $(
                 neither(concat!($label, ".count"), concat!("Background requests started ", $what), |m: &LoadThroughFault| Some(m.$w.count as f64)),
-                lower(concat!($label, ".fail"), concat!("Background requests started ", $what, " that failed"), |m: &LoadThroughFault| Some(m.$w.fail as f64)),
-                lower(concat!($label, ".error_rate"), concat!("Share of the background requests started ", $what, " that failed (0 to 1)"), |m: &LoadThroughFault| Some(m.$w.error_rate)),
-                higher(concat!($label, ".rps"), concat!("Background requests per second ", $what), |m: &LoadThroughFault| Some(m.$w.rps)),
-                lower(concat!($label, ".p50_ms"), concat!("Median latency of the background requests ", $what, ", in ms"), |m: &LoadThroughFault| Some(m.$w.p50_ms)),
-                lower(concat!($label, ".p95_ms"), concat!("95th percentile latency of the background requests ", $what, ", in ms"), |m: &LoadThroughFault| Some(m.$w.p95_ms)),
-                lower(concat!($label, ".p99_ms"), concat!("99th percentile latency of the background requests ", $what, ", in ms"), |m: &LoadThroughFault| Some(m.$w.p99_ms)),
-                lower(concat!($label, ".max_ms"), concat!("Slowest background request ", $what, ", in ms"), |m: &LoadThroughFault| Some(m.$w.max_ms)),
-                lower(concat!($label, ".errors.connect"), concat!("Background requests ", $what, " that could not connect"), |m: &LoadThroughFault| Some(m.$w.errors.connect as f64)),
-                lower(concat!($label, ".errors.timeout"), concat!("Background requests ", $what, " with no complete answer in time"), |m: &LoadThroughFault| Some(m.$w.errors.timeout as f64)),
-                lower(concat!($label, ".errors.status"), concat!("Background requests ", $what, " answered with an unexpected status"), |m: &LoadThroughFault| Some(m.$w.errors.status as f64)),
-                lower(concat!($label, ".errors.check"), concat!("Background requests ", $what, " whose body check failed"), |m: &LoadThroughFault| Some(m.$w.errors.check as f64)),
-                lower(concat!($label, ".errors.protocol"), concat!("Background requests ", $what, " cut off or not valid HTTP"), |m: &LoadThroughFault| Some(m.$w.errors.protocol as f64)),
+                lower(concat!($label, ".fail"), concat!("Background requests started ", $what, " that failed"), |m: &LoadThroughFault| m.$w.measured(m.$w.fail as f64)),
+                lower(concat!($label, ".error_rate"), concat!("Share of the background requests started ", $what, " that failed (0 to 1)"), |m: &LoadThroughFault| m.$w.measured(m.$w.error_rate)),
+                higher(concat!($label, ".rps"), concat!("Background requests per second ", $what), |m: &LoadThroughFault| m.$w.measured(m.$w.rps)),
+                lower(concat!($label, ".p50_ms"), concat!("Median latency of the background requests ", $what, ", in ms"), |m: &LoadThroughFault| m.$w.measured(m.$w.p50_ms)),
+                lower(concat!($label, ".p95_ms"), concat!("95th percentile latency of the background requests ", $what, ", in ms"), |m: &LoadThroughFault| m.$w.measured(m.$w.p95_ms)),
+                lower(concat!($label, ".p99_ms"), concat!("99th percentile latency of the background requests ", $what, ", in ms"), |m: &LoadThroughFault| m.$w.measured(m.$w.p99_ms)),
+                lower(concat!($label, ".max_ms"), concat!("Slowest background request ", $what, ", in ms"), |m: &LoadThroughFault| m.$w.measured(m.$w.max_ms)),
+                lower(concat!($label, ".errors.connect"), concat!("Background requests ", $what, " that could not connect"), |m: &LoadThroughFault| m.$w.measured(m.$w.errors.connect as f64)),
+                lower(concat!($label, ".errors.timeout"), concat!("Background requests ", $what, " with no complete answer in time"), |m: &LoadThroughFault| m.$w.measured(m.$w.errors.timeout as f64)),
+                lower(concat!($label, ".errors.status"), concat!("Background requests ", $what, " answered with an unexpected status"), |m: &LoadThroughFault| m.$w.measured(m.$w.errors.status as f64)),
+                lower(concat!($label, ".errors.check"), concat!("Background requests ", $what, " whose body check failed"), |m: &LoadThroughFault| m.$w.measured(m.$w.errors.check as f64)),
+                lower(concat!($label, ".errors.protocol"), concat!("Background requests ", $what, " cut off or not valid HTTP"), |m: &LoadThroughFault| m.$w.measured(m.$w.errors.protocol as f64)),
             )*
             lower(
                 "errors_during_recovery",
                 "Background requests started between the fault and recovery that failed",
-                |m: &LoadThroughFault| Some(m.errors_during_recovery as f64),
+                |m: &LoadThroughFault| m.during.measured(m.errors_during_recovery as f64),
             ),
             lower(
                 "worst_latency_during_recovery_ms",
                 "Slowest background request started between the fault and recovery, in ms",
-                |m: &LoadThroughFault| Some(m.worst_latency_during_recovery_ms),
+                |m: &LoadThroughFault| m.during.measured(m.worst_latency_during_recovery_ms),
             ),
             lower(
                 "back_to_baseline_ms",
@@ -148,5 +157,40 @@ impl LoadThroughFault {
             ("during", &self.during),
             ("after", &self.after),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_window_measures_nothing_but_its_count() {
+        let mut load = LoadThroughFault {
+            before: LoadWindow {
+                count: 20,
+                p95_ms: 12.0,
+                ..LoadWindow::default()
+            },
+            ..LoadThroughFault::default()
+        };
+        // No request started between the fault and recovery: no error
+        // rate, latency or failure count to hold a criterion against.
+        assert_eq!(load.metric("during.count"), Some(0.0));
+        for name in [
+            "during.error_rate",
+            "during.fail",
+            "during.p95_ms",
+            "during.rps",
+            "during.errors.connect",
+            "errors_during_recovery",
+            "worst_latency_during_recovery_ms",
+        ] {
+            assert_eq!(load.metric(name), None, "{name}");
+        }
+        assert_eq!(load.metric("before.p95_ms"), Some(12.0));
+        load.during.count = 3;
+        assert_eq!(load.metric("during.error_rate"), Some(0.0));
+        assert_eq!(load.metric("errors_during_recovery"), Some(0.0));
     }
 }
