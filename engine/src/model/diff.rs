@@ -56,7 +56,12 @@ pub fn direction(metrics: Option<&TestMetrics>, path: &str) -> Direction {
 /// and recoveries higher.
 fn direction_by_words(n: &str) -> Direction {
     if n.ends_with("_ms") {
-        return if matches!(n, "duration_ms" | "min_ms") {
+        // Lengths and moments (`fault_at_ms`, `end_ms`, a window's length)
+        // are neither better nor worse.
+        return if matches!(n, "duration_ms" | "min_ms" | "end_ms")
+            || n.ends_with("_at_ms")
+            || n.ends_with("window_ms")
+        {
             Direction::Neither
         } else {
             Direction::LowerIsBetter

@@ -140,3 +140,19 @@ fn a_regression_fails_the_verdict_only_when_the_plan_says_so() {
     assert_eq!(verdict(&plan(false)), (1, crate::run::Verdict::Go));
     assert_eq!(verdict(&plan(true)), (2, crate::run::Verdict::NoGo));
 }
+
+#[test]
+fn moments_and_lengths_in_the_load_through_the_fault_are_not_ranked() {
+    for path in [
+        "load.fault_at_ms",
+        "load.recovered_at_ms",
+        "load.end_ms",
+        "load.baseline_window_ms",
+    ] {
+        assert_eq!(direction(None, path), Direction::Neither, "{path}");
+    }
+    assert_eq!(
+        direction(None, "load.during.p95_ms"),
+        Direction::LowerIsBetter
+    );
+}
