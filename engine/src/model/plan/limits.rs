@@ -208,6 +208,30 @@ fn capped_settings(
             over("streams.sessions", get(streams), sessions);
             let checks = spec.after_checks.as_ref().map(|c| c.count);
             over("after_checks.count", get(checks), rounds);
+            // Background load: every load's workers and rate together, and
+            // the time it runs besides the workload and the fault.
+            let loads = &spec.background_load;
+            let sum = |f: fn(&super::HttpLoadSpec) -> Option<Positive>| {
+                let total: u64 = loads.iter().filter_map(f).map(|p| u64::from(p.get())).sum();
+                (total > 0).then(|| saturate(total))
+            };
+            over(
+                "background_load.concurrency",
+                sum(|l| l.concurrency),
+                concurrency,
+            );
+            over(
+                "background_load.rate",
+                sum(|l| l.rate),
+                (limits.max_rate, "max_rate"),
+            );
+            let lead_and_tail = u64::from(get(spec.baseline_s).unwrap_or(0))
+                + u64::from(get(spec.after_s).unwrap_or(0));
+            over(
+                "baseline_s + after_s",
+                (!loads.is_empty() && lead_and_tail > 0).then(|| saturate(lead_and_tail)),
+                (limits.max_duration_s, "max_duration_s"),
+            );
         }
         TestKind::StorageProbe(spec) => {
             over(
@@ -302,6 +326,53 @@ size_bytes = 100000000
             ]
         );
         assert!(excesses(&plan, &Limits::default()).is_empty());
+    }
+
+    #[test]
+    fn a_chaos_tests_background_load_is_capped_like_a_load_test() {
+        let plan = crate::plan::load_str(
+            r#"
+[plan]
+name = "bg"
+default_environment = "local"
+[environments.local]
+base_url = "http://127.0.0.1:9"
+[services.api]
+health = "/health"
+restart.http = { url = "http://127.0.0.1:9/restart", expect_status = 202 }
+[[tests]]
+id = "C1"
+[tests.chaos]
+service = "api"
+baseline_s = 30
+after_s = 40
+background_load = [
+  { method = "GET", path = "/", rate = 600 },
+  { method = "GET", path = "/", rate = 600, concurrency = 300 },
+]
+"#,
+            "bg.toml",
+        )
+        .unwrap()
+        .plan;
+        let limits = Limits {
+            max_concurrency: cap(200),
+            max_rate: cap(1000),
+            max_duration_s: cap(60),
+            ..Limits::default()
+        };
+        let found: Vec<String> = excesses(&plan, &limits)
+            .iter()
+            .map(Excess::describe)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "test C1: background_load.concurrency 300 is over max_concurrency 200",
+                "test C1: background_load.rate 1200 is over max_rate 1000",
+                "test C1: baseline_s + after_s 70 is over max_duration_s 60",
+            ]
+        );
     }
 
     #[test]
