@@ -12,6 +12,7 @@ pub mod launch;
 pub mod metrics;
 pub mod plan;
 pub mod results;
+pub mod rng;
 pub mod run;
 pub mod run_event;
 pub mod template;

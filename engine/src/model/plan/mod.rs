@@ -36,7 +36,7 @@ pub use kinds::{
 };
 pub use limits::{excesses, Excess, Limits, DEFAULT_MAX_ANSWER_BYTES};
 pub use positive::Positive;
-pub use ramp::{Ramp, SplitMix, Stage, ThinkTime};
+pub use ramp::{Ramp, Stage, ThinkTime};
 pub use read::{load_file, load_str, LoadedPlan, Located, PlanError, PlanOrigin};
 pub use services::{
     CommandRestart, HttpRestart, ProcessRestart, RailwayRestart, RestartMethod, Service,

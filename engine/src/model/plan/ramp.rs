@@ -174,7 +174,7 @@ pub enum ThinkTime {
 
 impl ThinkTime {
     /// The next pause, drawing from `rng` when it is a range.
-    pub fn pick(&self, rng: &mut SplitMix) -> Duration {
+    pub fn pick(&self, rng: &mut crate::rng::Rng) -> Duration {
         let ms = match *self {
             ThinkTime::Fixed(ms) => ms,
             ThinkTime::Range(lo, hi) if hi > lo => {
@@ -184,27 +184,6 @@ impl ThinkTime {
             ThinkTime::Range(lo, _) => lo,
         };
         Duration::from_millis(u64::from(ms))
-    }
-}
-
-/// A small seeded generator (splitmix64): deterministic draws for think
-/// time, not for anything secret.
-#[derive(Debug, Clone)]
-pub struct SplitMix(u64);
-
-impl SplitMix {
-    /// A generator seeded with `seed`.
-    pub fn new(seed: u64) -> SplitMix {
-        SplitMix(seed)
-    }
-
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 }
 
@@ -330,7 +309,7 @@ mod tests {
 
     #[test]
     fn think_time_is_fixed_or_drawn_in_range_and_repeatable() {
-        let mut rng = SplitMix::new(7);
+        let mut rng = crate::rng::Rng::new(7);
         assert_eq!(
             ThinkTime::Fixed(100).pick(&mut rng),
             Duration::from_millis(100)
@@ -347,7 +326,7 @@ mod tests {
         assert!((90.0..110.0).contains(&mean), "{mean}");
         // The same seed draws the same pauses.
         let again: Vec<Duration> = {
-            let mut rng = SplitMix::new(7);
+            let mut rng = crate::rng::Rng::new(7);
             ThinkTime::Fixed(100).pick(&mut rng);
             (0..1000).map(|_| range.pick(&mut rng)).collect()
         };

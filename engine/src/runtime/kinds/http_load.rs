@@ -20,7 +20,8 @@ use crate::load::recorder::{micros, summarize, Batch, Outcome, Recorder, Sample}
 use crate::load::render::Templates;
 use crate::load::transport::{Answer, Conn, Prepared, SendOptions};
 use crate::metrics::{HttpLoadMetrics, TestMetrics};
-use crate::plan::{HttpLoadSpec, JsonCheck, Ramp, SplitMix, ThinkTime};
+use crate::plan::{HttpLoadSpec, JsonCheck, Ramp, ThinkTime};
+use crate::rng::Rng;
 use crate::runner::context::{TestContext, TestOutcome, ABORTED_WARNING};
 use crate::runner::target::Target;
 use bytes::Bytes;
@@ -463,7 +464,7 @@ async fn produce(
     batch: &mut Batch,
 ) {
     let mut deadline = Deadline::new(shared.prepared.timeout);
-    let mut rng = SplitMix::new(THINK_SEED.wrapping_add(u64::from(index)));
+    let mut rng = Rng::new(THINK_SEED.wrapping_add(u64::from(index)));
     let mut last_flush = Instant::now();
     // The clock as of the end of the previous request: in the closed model
     // the next one goes out right then, so it is not read twice.

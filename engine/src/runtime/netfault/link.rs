@@ -10,8 +10,8 @@
 //! (`toxicity`), and counted on the toxic and on the proxy.
 
 use super::proxy::ProxyStats;
-use super::rng::Rng;
 use super::spec::{Stream, ToxicKind, ToxicSpec};
+use crate::rng::Rng;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

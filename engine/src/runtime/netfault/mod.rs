@@ -13,7 +13,6 @@
 pub mod link;
 pub mod proxy;
 pub mod registry;
-pub mod rng;
 pub mod spec;
 
 pub use registry::{NetFaultOptions, ProxyRegistry, ProxyStatsView, ProxyView, ToxicView};

@@ -3,9 +3,9 @@
 //! counters. Disabling closes the listener and every open connection.
 
 use super::link::{self, ToxicEntry, ToxicSet};
-use super::rng::Rng;
 use super::spec::AddressRules;
 use super::NetFaultError;
+use crate::rng::Rng;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,9 +5,9 @@
 
 use super::link::ToxicEntry;
 use super::proxy::Proxy;
-use super::rng::Rng;
 use super::spec::{AddressRules, ProxySpec, ProxyUpdate, Stream, ToxicSpec};
 use super::NetFaultError;
+use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -1,6 +1,7 @@
-//! A small seeded random source (SplitMix64) for `toxicity` and `jitter`:
-//! the same seed and the same order of connections give the same draws, so
-//! tests that use probabilities are repeatable.
+//! A small seeded random source (SplitMix64) for think time, and for the
+//! network-fault proxy's `toxicity` and `jitter`: the same seed and the
+//! same order of draws give the same numbers, so runs and tests that use
+//! randomness are repeatable. Not for anything secret.
 
 /// SplitMix64: fast, seedable, good enough to spread draws.
 #[derive(Debug, Clone)]
