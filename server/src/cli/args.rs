@@ -40,3 +40,42 @@ pub struct PackArgs {
     #[command(flatten)]
     pub evidence: EvidenceArgs,
 }
+
+/// The Shakedown server an approver's command talks to, and the
+/// environment variable holding their API token.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ApproverArgs {
+    /// The Shakedown server.
+    #[arg(
+        long,
+        env = "SHAKEDOWN_SERVER",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub server: url::Url,
+    /// The environment variable holding the approver's API token
+    /// (`shakedown token add`).
+    #[arg(long, default_value = "SHAKEDOWN_TOKEN")]
+    pub token_env: String,
+}
+
+impl ApproverArgs {
+    /// A POST to `path` on the server, carrying the token, and the URL it
+    /// goes to.
+    pub fn post(&self, path: &str) -> anyhow::Result<(reqwest::RequestBuilder, url::Url)> {
+        use anyhow::Context as _;
+        let token = std::env::var(&self.token_env).with_context(|| {
+            format!(
+                "set {} to an approver's API token (create one with `shakedown token add --user NAME`)",
+                self.token_env
+            )
+        })?;
+        let url = self
+            .server
+            .join(path)
+            .context("the server URL cannot take a path")?;
+        let request = reqwest::Client::new()
+            .post(url.clone())
+            .bearer_auth(token.trim());
+        Ok((request, url))
+    }
+}

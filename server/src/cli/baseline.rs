@@ -13,37 +13,20 @@ use std::process::ExitCode;
 pub struct BaselineArgs {
     /// The run's id.
     pub run: String,
-    /// The Shakedown server.
-    #[arg(
-        long,
-        env = "SHAKEDOWN_SERVER",
-        default_value = "http://127.0.0.1:3000"
-    )]
-    pub server: url::Url,
-    /// The environment variable holding the approver's API token
-    /// (`shakedown token add`).
-    #[arg(long, default_value = "SHAKEDOWN_TOKEN")]
-    pub token_env: String,
+    /// The server and the approver's token.
+    #[command(flatten)]
+    pub approver: super::args::ApproverArgs,
 }
 
 /// Pins, then prints the plan and environment it is now the baseline of.
 pub async fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
-    let token = std::env::var(&args.token_env).with_context(|| {
-        format!(
-            "set {} to an approver's API token (create one with `shakedown token add --user NAME`)",
-            args.token_env
-        )
-    })?;
-    let url = args
-        .server
-        .join(&format!("api/runs/{}/baseline", args.run))
-        .context("the server URL cannot take a path")?;
-    let response = reqwest::Client::new()
-        .post(url.clone())
-        .bearer_auth(token.trim())
+    let (request, _url) = args
+        .approver
+        .post(&format!("api/runs/{}/baseline", args.run))?;
+    let response = request
         .send()
         .await
-        .with_context(|| format!("cannot reach {}", args.server))?;
+        .with_context(|| format!("cannot reach {}", args.approver.server))?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();

@@ -21,34 +21,17 @@ pub struct SignoffArgs {
     /// Required to sign GO over failed criteria.
     #[arg(long)]
     pub override_reason: Option<String>,
-    /// The Shakedown server.
-    #[arg(
-        long,
-        env = "SHAKEDOWN_SERVER",
-        default_value = "http://127.0.0.1:3000"
-    )]
-    pub server: url::Url,
-    /// The environment variable holding the approver's API token
-    /// (`shakedown token add`).
-    #[arg(long, default_value = "SHAKEDOWN_TOKEN")]
-    pub token_env: String,
+    /// The server and the approver's token.
+    #[command(flatten)]
+    pub approver: super::args::ApproverArgs,
 }
 
 /// Signs, then prints the run's final decision.
 pub async fn run(args: SignoffArgs) -> anyhow::Result<ExitCode> {
-    let token = std::env::var(&args.token_env).with_context(|| {
-        format!(
-            "set {} to an approver's API token (create one with `shakedown token add --user NAME`)",
-            args.token_env
-        )
-    })?;
-    let url = args
-        .server
-        .join(&format!("api/runs/{}/signoffs", args.run))
-        .context("the server URL cannot take a path")?;
-    let response = reqwest::Client::new()
-        .post(url.clone())
-        .bearer_auth(token.trim())
+    let (request, url) = args
+        .approver
+        .post(&format!("api/runs/{}/signoffs", args.run))?;
+    let response = request
         .json(&SignRequest {
             decision: args.decision,
             comment: args.comment,
@@ -56,7 +39,7 @@ pub async fn run(args: SignoffArgs) -> anyhow::Result<ExitCode> {
         })
         .send()
         .await
-        .with_context(|| format!("cannot reach {}", args.server))?;
+        .with_context(|| format!("cannot reach {}", args.approver.server))?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     if status.is_success() {
