@@ -69,6 +69,10 @@ async fn server() -> Option<(String, String, String, Option<Weed>)> {
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-master.telemetry=false",
+            // One volume per bucket: small volumes and a fixed count, so a
+            // fuller disk does not run out of them (scripts/s3-server).
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=400",
         ])
         .arg(format!("-s3.config={}", dir.join("s3.json").display()))
         .arg(format!("-s3.port={port}"));

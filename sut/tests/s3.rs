@@ -63,6 +63,10 @@ async fn s3_server() -> Option<S3Server> {
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-master.telemetry=false",
+            // One volume per bucket: small volumes and a fixed count, so a
+            // fuller disk does not run out of them (scripts/s3-server).
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=400",
         ])
         .arg(format!("-s3.config={}", config_path.display()))
         .arg(format!("-s3.port={s3}"));
