@@ -3,11 +3,13 @@
 //! first GO run of the same plan and environment; a plan with no earlier GO
 //! run gets NO BASELINE and NO-GO; an approver pins a run as the baseline
 //! (`POST /api/runs/{id}/baseline`) and the next run compares with it.
+//! A headless `shakedown run` on the same data folder finds the same
+//! baseline.
 
 mod common;
 
 use common::free_port;
-use common::server::{get, wait_until, ServeOptions, Server, Sut};
+use common::server::{get, shakedown_bin, wait_until, ServeOptions, Server, Sut};
 use std::process::Command;
 use std::time::Duration;
 
@@ -154,4 +156,29 @@ fn relative_criteria_compare_with_the_last_go_run_or_the_pinned_one() {
 
     // Pinning a run that does not exist is refused.
     assert_eq!(pin(&server, "no-such-run").0, 404);
+
+    // A headless run on the same data folder compares with the same
+    // baseline as the web app would: the pinned run.
+    drop(server);
+    let out_dir = dir.path().join("headless");
+    let headless = Command::new(shakedown_bin())
+        .arg("run")
+        .arg(plans.join("lonely.toml"))
+        .arg("--data-dir")
+        .arg(&options.data_dir)
+        .arg("--out")
+        .arg(&out_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("SHAKEDOWN_DATA_DIR")
+        .output()
+        .unwrap();
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("results.json")).unwrap()).unwrap();
+    assert!(
+        headless.status.success(),
+        "{}\n{results}",
+        String::from_utf8_lossy(&headless.stderr)
+    );
+    assert_eq!(results["baseline"]["run_id"], lonely["run_id"], "{results}");
+    assert_eq!(criterion(&results, "L1.fail <=")["outcome"], "pass");
 }

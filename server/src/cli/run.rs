@@ -95,7 +95,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     });
     let sink = Arc::new(Bars::default());
-    let mut options = RunOptions::default();
+    let mut options = references(&loaded, &args).await;
     let mut demo = None;
     if args.demo {
         let (supervisor, temp) = start_demo(&loaded, &args).await?;
@@ -133,6 +133,44 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         (RunStatus::Finished, Some(Verdict::Go)) => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     })
+}
+
+/// The baseline and previous run the web app would use for this plan and
+/// environment, from the same database and evidence store, so a headless
+/// run's relative criteria and `regressions_fail` judge it the same way. A
+/// database or store that cannot be opened only warns: relative criteria
+/// then read NO BASELINE (never a pass).
+async fn references(loaded: &engine::plan::LoadedPlan, args: &RunArgs) -> RunOptions {
+    let Ok((environment, _)) = loaded.plan.environment(args.environment.as_deref()) else {
+        // The run itself reports the unknown environment.
+        return RunOptions::default();
+    };
+    let opened = async {
+        let db = crate::db::Db::open_in(&args.data_dir, args.database_url.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+        let store = args
+            .evidence
+            .open(&args.data_dir)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((db, store))
+    }
+    .await;
+    let (db, store) = match opened {
+        Ok(both) => both,
+        Err(e) => {
+            eprintln!("shakedown: warning: no baseline or previous run to compare with: {e}");
+            return RunOptions::default();
+        }
+    };
+    let found =
+        crate::runs::references::for_run(&db, store.as_ref(), &loaded.plan, environment, "").await;
+    RunOptions {
+        supervisor: None,
+        baseline: found.baseline.map(Arc::new),
+        previous: found.previous.map(Arc::new),
+    }
 }
 
 /// Starts the demo target under a supervisor of its own, on the port of the
@@ -240,7 +278,10 @@ impl Sink for Bars {
                     bar.finish_with_message(format!("done ({})", result.status.as_str()));
                 }
             }
-            ProgressEvent::RunStarted { .. } | ProgressEvent::RunFinished { .. } => {}
+            ProgressEvent::RunStarted { .. }
+            | ProgressEvent::RunFinished { .. }
+            | ProgressEvent::LoadWindow { .. }
+            | ProgressEvent::FaultTimes { .. } => {}
         }
     }
 }
@@ -340,14 +381,17 @@ fn notes(results: &RunResults) -> String {
     out
 }
 
-/// Each criterion, PASS or FAIL, with its value, label and note.
+/// Each criterion, PASS, WARN, FAIL or NO BASELINE, with its value, label
+/// and note.
 fn criteria(results: &RunResults) -> String {
     let mut out = String::from("\ncriteria:\n");
     for c in &results.criteria {
-        let mark = if c.passed { "PASS" } else { "FAIL" };
+        let mark = c.outcome().as_str();
         let actual = c
-            .actual
-            .map_or("not measured".to_owned(), |a| format!("{a}"));
+            .actual_text
+            .clone()
+            .or_else(|| c.actual.map(|a| format!("{a}")))
+            .unwrap_or_else(|| "not measured".to_owned());
         let label = c
             .label
             .as_deref()

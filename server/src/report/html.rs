@@ -120,7 +120,7 @@ impl Render for Html {
             r.summary.iter().map(|s| {
                 vec![
                     esc(&s.group),
-                    format!("<b>{}</b> {}", esc(&s.result), pass_badge(s.passed)),
+                    format!("<b>{}</b> {}", esc(&s.result), badge(&s.outcome)),
                     esc(&s.notes),
                 ]
             }),

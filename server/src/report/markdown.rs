@@ -41,7 +41,11 @@ impl Render for Markdown {
             o,
             Section::Summary.columns(),
             r.summary.iter().map(|s| {
-                let mark = if s.passed { "✓" } else { "✗" };
+                let mark = match s.outcome.as_str() {
+                    "PASS" => "✓".to_owned(),
+                    "FAIL" => "✗".to_owned(),
+                    other => format!("⚠ {other}"),
+                };
                 vec![
                     cell(&s.group),
                     format!("**{}** {mark}", s.result),

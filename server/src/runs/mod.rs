@@ -2,12 +2,15 @@
 //! drives and records them ([`orchestrator`]), the checks a launch goes
 //! through ([`launch`]: overrides, caps, plan outline), the server's caps
 //! ([`caps`]), the engine's events on their way to the database and the
-//! browser ([`sink`], [`event_writer`]), and graceful shutdown
-//! ([`lifecycle`]).
+//! browser ([`sink`], [`event_writer`]), the gauges `/metrics` reads
+//! ([`gauges`]), the earlier runs a run is judged
+//! against ([`references`]), and graceful shutdown ([`lifecycle`]).
 
 pub mod caps;
 pub mod event_writer;
+pub mod gauges;
 pub mod launch;
 pub mod lifecycle;
 pub mod orchestrator;
+pub mod references;
 pub mod sink;

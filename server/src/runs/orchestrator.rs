@@ -376,21 +376,19 @@ impl Orchestrator {
         // Under `shakedown demo`, `process` restarts go through the demo's
         // supervisor; otherwise the run supervises the programs its plan's
         // services name itself.
-        let plan_name = &loaded.plan.plan.name;
         let supervisor = lock(&self.supervisor).clone();
+        let references = crate::runs::references::for_run(
+            self.store.as_ref(),
+            self.evidence.as_ref(),
+            &loaded.plan,
+            env_name,
+            id,
+        )
+        .await;
         let options = RunOptions {
             supervisor,
-            baseline: self
-                .baseline_for(plan_name, env_name, id)
-                .await
-                .map(Arc::new),
-            previous: if loaded.plan.plan.regressions_fail {
-                self.previous_for(plan_name, env_name, id)
-                    .await
-                    .map(Arc::new)
-            } else {
-                None
-            },
+            baseline: references.baseline.map(Arc::new),
+            previous: references.previous.map(Arc::new),
         };
         let sink_dyn: Arc<dyn Sink> = sink.clone();
         match run_plan_with(loaded, Some(env_name), cancel.clone(), sink_dyn, options).await {
@@ -465,79 +463,6 @@ impl Orchestrator {
                 sink.evidence_failed(&e);
             }
         }
-    }
-
-    /// The run relative criteria compare with: the run an approver pinned
-    /// for the plan and environment, else the newest finished GO run of
-    /// both (never the current one), read from its evidence pack.
-    async fn baseline_for(
-        &self,
-        plan: &str,
-        environment: &str,
-        current: &str,
-    ) -> Option<engine::results::Baseline> {
-        if let Ok(Some((run_id, pinned_by))) = self.store.pinned_baseline(plan, environment).await {
-            match self.results_of(&run_id).await {
-                Some(results) => {
-                    return Some(engine::results::Baseline::of(
-                        &results,
-                        format!("pinned by {pinned_by}"),
-                    ))
-                }
-                None => tracing::warn!(
-                    "pinned baseline {run_id} of {plan}/{environment} has no readable results"
-                ),
-            }
-        }
-        let filter = engine::store::RunFilter {
-            plan: Some(plan.to_owned()),
-            environment: Some(environment.to_owned()),
-            verdict: Some(Verdict::Go),
-        };
-        for run in self.store.list_runs(&filter).await.ok()? {
-            if run.id == current || run.status != RunStatus::Finished {
-                continue;
-            }
-            if let Some(results) = self.results_of(&run.id).await {
-                return Some(engine::results::Baseline::of(&results, "last GO run"));
-            }
-        }
-        None
-    }
-
-    /// The newest finished run of the plan and environment before the
-    /// current one, for a plan whose regressions fail the run.
-    async fn previous_for(
-        &self,
-        plan: &str,
-        environment: &str,
-        current: &str,
-    ) -> Option<engine::results::RunResults> {
-        let filter = engine::store::RunFilter {
-            plan: Some(plan.to_owned()),
-            environment: Some(environment.to_owned()),
-            verdict: None,
-        };
-        for run in self.store.list_runs(&filter).await.ok()? {
-            if run.id == current || run.status != RunStatus::Finished {
-                continue;
-            }
-            if let Some(results) = self.results_of(&run.id).await {
-                return Some(results);
-            }
-        }
-        None
-    }
-
-    /// A run's results, from its newest intact evidence pack.
-    async fn results_of(&self, run_id: &str) -> Option<engine::results::RunResults> {
-        let pack = crate::evidence::pack::read_pack(self.evidence.as_ref(), run_id, None)
-            .await
-            .ok()?;
-        if !pack.intact() {
-            return None;
-        }
-        crate::report::parse_results(pack.file("results.json")?).ok()
     }
 
     async fn set_status(&self, id: &str, status: RunStatus, verdict: Option<Verdict>) {

@@ -16,6 +16,9 @@ pub struct SummaryRow {
     pub result: String,
     /// Whether every criterion in the group held.
     pub passed: bool,
+    /// The group's worst outcome: FAIL, NO BASELINE, WARN or PASS, so a
+    /// group with a warning does not read as a plain pass.
+    pub outcome: String,
     /// The group's criteria by label, `; `-separated.
     pub notes: String,
 }
@@ -128,17 +131,33 @@ fn summary_row(group: String, cs: &[&CriterionResult]) -> SummaryRow {
         ),
         _ => format!("{held}/{}", cs.len()),
     };
+    let worst = cs
+        .iter()
+        .map(|c| c.outcome())
+        .max_by_key(|o| severity(*o))
+        .unwrap_or(CriterionOutcome::Pass);
     SummaryRow {
         group,
         result,
         passed: held == cs.len(),
+        outcome: worst.as_str().to_owned(),
         notes: cs.iter().map(|c| shown(c)).collect::<Vec<_>>().join("; "),
+    }
+}
+
+/// How much an outcome weighs in a group: the worst one names the group.
+fn severity(outcome: CriterionOutcome) -> u8 {
+    match outcome {
+        CriterionOutcome::Pass => 0,
+        CriterionOutcome::Warn => 1,
+        CriterionOutcome::NoBaseline => 2,
+        CriterionOutcome::Fail => 3,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::checklist;
+    use super::{checklist, summary};
     use engine::results::RunResults;
 
     #[test]
@@ -187,6 +206,32 @@ mod tests {
         assert_eq!(
             (rows[3].outcome.as_str(), rows[3].note.clone()),
             ("PASS", None)
+        );
+
+        // The executive summary's rows carry the worst outcome of their
+        // group: a warning is not shown as a plain pass.
+        let outcomes: Vec<(bool, String)> = summary(&results)
+            .into_iter()
+            .map(|s| (s.passed, s.outcome))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                (true, "PASS".to_owned()),
+                (true, "WARN".to_owned()),
+                (false, "FAIL".to_owned()),
+                (true, "PASS".to_owned())
+            ]
+        );
+        let mut grouped = results.clone();
+        for c in &mut grouped.criteria {
+            c.group = Some("Latency".into());
+        }
+        grouped.criteria.remove(2);
+        let rows = summary(&grouped);
+        assert_eq!(
+            (rows.len(), rows[0].passed, rows[0].outcome.as_str()),
+            (1, true, "WARN")
         );
     }
 }
