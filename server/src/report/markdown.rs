@@ -167,9 +167,9 @@ impl Render for Markdown {
                     cell(&x.test),
                     cell(&x.service),
                     cell(&x.method),
-                    format!("`{}`", x.before.replace('`', "'")),
-                    format!("`{}`", x.after.replace('`', "'")),
-                    x.recovery.clone(),
+                    code_cell(&x.before),
+                    code_cell(&x.after),
+                    cell(&x.recovery),
                     if x.observed { "yes" } else { "**NO**" }.to_owned(),
                 ]
             }),
@@ -190,8 +190,14 @@ impl Render for Markdown {
     fn load_through_fault(&self, o: &mut String, r: &Report) {
         o.push_str("\n### Load through the fault\n");
         for t in &r.load_through_fault {
-            let _ = writeln!(o, "\n**{}**: {}\n", t.test, t.impact);
-            table(o, Section::LoadThroughFault.columns(), t.rows.clone());
+            let _ = writeln!(o, "\n**{}**: {}\n", text(&t.test), text(&t.impact));
+            table(
+                o,
+                Section::LoadThroughFault.columns(),
+                t.rows
+                    .iter()
+                    .map(|row| row.iter().map(|v| cell(v)).collect::<Vec<_>>()),
+            );
         }
     }
 
@@ -352,6 +358,21 @@ fn cell(raw: &str) -> String {
     text(raw)
 }
 
+/// A target's text (a deployment or process identity) as code in a table
+/// cell: on one line, with no backtick to end the code span early and no
+/// bare `|` to end the cell.
+fn code_cell(raw: &str) -> String {
+    let one_line: String = raw
+        .chars()
+        .map(|c| match c {
+            '`' => '\'',
+            '\n' | '\r' => ' ',
+            c => c,
+        })
+        .collect();
+    format!("`{}`", one_line.replace('|', "\\|"))
+}
+
 /// A code fence longer than any run of backticks in `body`.
 fn fence_for(body: &str) -> String {
     let mut longest = 0;
@@ -376,6 +397,9 @@ mod tests {
         assert!(!shown.replace("\\]", "").contains(']'), "{shown}");
         assert!(!shown.contains('\n'), "{shown}");
         assert!(shown.contains("\\|"), "{shown}");
+        // A process identity from the target stays one code cell.
+        let identity = code_cell("pid 7 | `rm -rf`\n| x | y |");
+        assert_eq!(identity, "`pid 7 \\| 'rm -rf' \\| x \\| y \\|`");
         assert_eq!(fence_for("no ticks"), "```");
         assert_eq!(fence_for("a ```` b"), "`````");
     }
