@@ -135,6 +135,36 @@ async fn closed_stages_ramp_workers_up_and_down() {
     }
     assert_eq!(workers.iter().map(|w| w.1).max(), Some(4));
     assert_eq!(workers[0].1, 1, "{workers:?}");
+    // The half second before the first worker and the think time are no
+    // stall: nothing was waiting for an answer then.
+    assert!(
+        outcome.warnings.iter().all(|w| !w.contains("stalled")),
+        "{:?}",
+        outcome.warnings
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_think_time_never_outlasts_the_test() {
+    let server = serve(ok_router()).await;
+    let (ctx, _) = context(&server.base_url(), "L1");
+    let dir = scratch("long-think");
+    // A ten-minute pause in a one-second test: the worker sends once and
+    // wakes at the test's end, not ten minutes later.
+    let spec = load_plan(
+        &dir,
+        &server.base_url(),
+        "path = \"/ok\"\nconcurrency = 1\nduration_s = 1\nthink_time_ms = 600000",
+    );
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(300),
+        http_load::run(&spec, &ctx),
+    )
+    .await
+    .expect("the think time outlasted the test");
+    assert_eq!(outcome.error, None);
+    assert_eq!(metrics(&outcome).requests, 1);
     let _ = std::fs::remove_dir_all(dir);
 }
 

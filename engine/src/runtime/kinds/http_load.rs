@@ -78,6 +78,16 @@ enum Schedule {
     RampWorkers { ramp: Ramp, until: Instant },
 }
 
+impl Schedule {
+    /// When a duration-bound closed-model schedule ends.
+    fn until(&self) -> Option<Instant> {
+        match self {
+            Schedule::Until(until) | Schedule::RampWorkers { until, .. } => Some(*until),
+            _ => None,
+        }
+    }
+}
+
 struct Shared {
     start: Instant,
     next: AtomicU64,
@@ -569,7 +579,13 @@ async fn produce(
             clock = Instant::now();
         }
         if let Some(think) = &shared.think {
-            tokio::time::sleep(think.pick(&mut rng)).await;
+            // A pause never outlasts the test: a duration-bound worker
+            // wakes at its end and stops there.
+            let mut pause = think.pick(&mut rng);
+            if let Some(until) = shared.schedule.until() {
+                pause = pause.min(until.saturating_duration_since(Instant::now()));
+            }
+            tokio::time::sleep(pause).await;
             clock = Instant::now();
         }
     }

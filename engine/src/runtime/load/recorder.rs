@@ -113,6 +113,9 @@ pub struct Recorder {
     closed_windows: BTreeMap<u32, Window>,
     /// Bit per millisecond: some answer completed in it.
     completions: Vec<u64>,
+    /// Bit per millisecond: some request was waiting for its answer in it
+    /// (a worker thinking, or a ramp with no worker, waits for nothing).
+    waiting: Vec<u64>,
     last_completion_ms: u64,
     /// Requests recorded, answered or not.
     pub requests: u64,
@@ -140,6 +143,7 @@ impl Recorder {
             open_windows: BTreeMap::new(),
             closed_windows: BTreeMap::new(),
             completions: Vec::new(),
+            waiting: Vec::new(),
             last_completion_ms: 0,
             requests: 0,
             ok: 0,
@@ -190,13 +194,8 @@ impl Recorder {
             self.late_sends += 1;
         }
         let done_ms = (s.start_us + s.latency_us) / 1000;
-        let word = usize::try_from(done_ms / 64).unwrap_or(usize::MAX);
-        if word < (MAX_US / 1000 / 64) as usize {
-            if self.completions.len() <= word {
-                self.completions.resize(word + 1, 0);
-            }
-            self.completions[word] |= 1 << (done_ms % 64);
-        }
+        set_bits(&mut self.completions, done_ms, done_ms + 1);
+        set_bits(&mut self.waiting, s.start_us / 1000, done_ms);
         self.last_completion_ms = self.last_completion_ms.max(done_ms);
     }
 
@@ -245,25 +244,21 @@ impl Recorder {
         }
     }
 
-    /// Longest time, in ms, from the test start to the last answer during
-    /// which no answer completed.
+    /// Longest time, in ms, during which requests were waiting for their
+    /// answers and none arrived: a stall of the target. Time when nothing
+    /// was waiting (think time, a ramp at zero workers) is no stall.
     pub fn longest_gap_ms(&self) -> u64 {
         let mut longest = 0;
         let mut run = 0;
         for ms in 0..=self.last_completion_ms {
-            let word = (ms / 64) as usize;
-            let set = self
-                .completions
-                .get(word)
-                .is_some_and(|w| w & (1 << (ms % 64)) != 0);
-            if set {
+            if bit(&self.completions, ms) || !bit(&self.waiting, ms) {
                 longest = longest.max(run);
                 run = 0;
             } else {
                 run += 1;
             }
         }
-        longest
+        longest.max(run)
     }
 
     /// The whole-test histogram.
@@ -293,6 +288,38 @@ fn window_summary(second: u32, acc: &WindowAcc) -> Window {
         workers: (!acc.workers.is_empty())
             .then(|| acc.workers.iter().map(|w| w.count_ones()).sum()),
     }
+}
+
+/// Sets the bits `from..to` of a bit-per-millisecond set, growing it; times
+/// past the longest measurable latency are not kept.
+fn set_bits(bits: &mut Vec<u64>, from: u64, to: u64) {
+    let to = to.min(MAX_US / 1000);
+    if from >= to {
+        return;
+    }
+    let last_word = usize::try_from((to - 1) / 64).unwrap_or(usize::MAX);
+    if bits.len() <= last_word {
+        bits.resize(last_word + 1, 0);
+    }
+    let mut ms = from;
+    while ms < to {
+        let word = (ms / 64) as usize;
+        let lo = ms % 64;
+        let hi = (to - word as u64 * 64).min(64);
+        let mask = if hi - lo == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << (hi - lo)) - 1) << lo
+        };
+        bits[word] |= mask;
+        ms = (word as u64 + 1) * 64;
+    }
+}
+
+/// Whether millisecond `ms` is set.
+fn bit(bits: &[u64], ms: u64) -> bool {
+    bits.get((ms / 64) as usize)
+        .is_some_and(|w| w & (1 << (ms % 64)) != 0)
 }
 
 #[cfg(test)]
@@ -348,6 +375,31 @@ mod tests {
         r.record(&sample(100, 900, Outcome::Ok(200)));
         let gap = r.longest_gap_ms();
         assert!((895..=900).contains(&gap), "gap {gap}");
+    }
+
+    #[test]
+    fn time_with_nothing_waiting_is_no_gap() {
+        // One worker thinking 2 s between 5 ms requests, and a ramp with
+        // no worker for 3 s: nothing waited, no stall.
+        let mut r = Recorder::new();
+        for start in [0, 2005, 4010, 7010] {
+            r.record(&sample(start, 5, Outcome::Ok(200)));
+        }
+        assert!(r.longest_gap_ms() <= 5, "gap {}", r.longest_gap_ms());
+        // A request waiting 700 ms after a long idle is a 700 ms stall.
+        r.record(&sample(9000, 700, Outcome::Ok(200)));
+        let gap = r.longest_gap_ms();
+        assert!((695..=700).contains(&gap), "gap {gap}");
+    }
+
+    #[test]
+    fn bit_ranges_cross_words() {
+        let mut bits = Vec::new();
+        set_bits(&mut bits, 60, 130);
+        let set: Vec<u64> = (0..200).filter(|&ms| bit(&bits, ms)).collect();
+        assert_eq!(set, (60..130).collect::<Vec<_>>());
+        set_bits(&mut bits, 128, 192);
+        assert!(bit(&bits, 191) && !bit(&bits, 192) && bits.len() == 3);
     }
 
     #[test]
