@@ -3,9 +3,11 @@
 //! A local folder by default, any S3-compatible bucket when configured.
 
 pub mod config;
+pub mod index;
 pub mod pack;
 pub mod record;
 pub mod store;
+pub mod testing;
 
 /// What can go wrong reading or writing evidence.
 #[derive(Debug, thiserror::Error)]

@@ -194,15 +194,15 @@ pub async fn write_pack(
     })
 }
 
-/// Reads a pack (the newest when `version` is `None`) and checks every file
-/// against the manifest.
-pub async fn read_pack(
+/// The version `version` names, or the newest one with a manifest (found
+/// in the run's own folder).
+async fn resolve(
     store: &dyn ObjectStore,
     run_id: &str,
     version: Option<u32>,
-) -> Result<VerifiedPack, EvidenceError> {
-    let version = match version {
-        Some(v) => v,
+) -> Result<u32, EvidenceError> {
+    match version {
+        Some(v) => Ok(v),
         None => versions(store, run_id)
             .await?
             .last()
@@ -210,11 +210,27 @@ pub async fn read_pack(
             .ok_or_else(|| EvidenceError::NoPack {
                 run_id: run_id.to_owned(),
                 version: None,
-            })?,
-    };
-    let dir = folder(run_id, version);
+            }),
+    }
+}
+
+/// A pack's manifest as stored, with the sha256 of its bytes.
+#[derive(Debug, Clone)]
+pub struct StoredManifest {
+    pub manifest: Manifest,
+    pub digest: String,
+}
+
+/// Reads a pack's manifest (the newest when `version` is `None`) and
+/// nothing else.
+pub async fn read_manifest(
+    store: &dyn ObjectStore,
+    run_id: &str,
+    version: Option<u32>,
+) -> Result<StoredManifest, EvidenceError> {
+    let version = resolve(store, run_id, version).await?;
     let raw = store
-        .get(&format!("{dir}{MANIFEST}"))
+        .get(&format!("{}{MANIFEST}", folder(run_id, version)))
         .await?
         .ok_or_else(|| EvidenceError::NoPack {
             run_id: run_id.to_owned(),
@@ -226,25 +242,53 @@ pub async fn read_pack(
             version,
             reason: e.to_string(),
         })?;
+    Ok(StoredManifest {
+        manifest,
+        digest: sha256_hex(&raw),
+    })
+}
+
+/// One listed file read from the store and checked against its entry:
+/// its bytes when they match, else what is wrong with it.
+async fn read_entry(
+    store: &dyn ObjectStore,
+    dir: &str,
+    entry: &ManifestEntry,
+) -> Result<Result<Vec<u8>, FileProblem>, EvidenceError> {
+    Ok(match store.get(&format!("{dir}{}", entry.name)).await? {
+        None => Err(FileProblem::Missing {
+            name: entry.name.clone(),
+        }),
+        Some(bytes) => {
+            let actual = sha256_hex(&bytes);
+            if actual == entry.sha256 {
+                Ok(bytes)
+            } else {
+                Err(FileProblem::Altered {
+                    name: entry.name.clone(),
+                    expected_sha256: entry.sha256.clone(),
+                    actual_sha256: actual,
+                })
+            }
+        }
+    })
+}
+
+/// Reads a pack (the newest when `version` is `None`) and checks every file
+/// against the manifest. Only that pack's folder is read.
+pub async fn read_pack(
+    store: &dyn ObjectStore,
+    run_id: &str,
+    version: Option<u32>,
+) -> Result<VerifiedPack, EvidenceError> {
+    let StoredManifest { manifest, digest } = read_manifest(store, run_id, version).await?;
+    let dir = folder(run_id, manifest.version);
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for entry in &manifest.files {
-        match store.get(&format!("{dir}{}", entry.name)).await? {
-            None => problems.push(FileProblem::Missing {
-                name: entry.name.clone(),
-            }),
-            Some(bytes) => {
-                let actual = sha256_hex(&bytes);
-                if actual == entry.sha256 {
-                    files.push((entry.name.clone(), bytes));
-                } else {
-                    problems.push(FileProblem::Altered {
-                        name: entry.name.clone(),
-                        expected_sha256: entry.sha256.clone(),
-                        actual_sha256: actual,
-                    });
-                }
-            }
+        match read_entry(store, &dir, entry).await? {
+            Ok(bytes) => files.push((entry.name.clone(), bytes)),
+            Err(problem) => problems.push(problem),
         }
     }
     for key in store.list(&dir).await? {
@@ -257,11 +301,77 @@ pub async fn read_pack(
     }
     problems.extend(plan_mismatch(&files));
     Ok(VerifiedPack {
-        manifest_digest: sha256_hex(&raw),
+        manifest_digest: digest,
         manifest,
         files,
         problems,
     })
+}
+
+/// One file of a pack as read for a download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackFile {
+    /// Its bytes, which match the manifest.
+    Intact(Vec<u8>),
+    /// It does not match (missing, altered, unlisted, or the plan file not
+    /// being the plan that ran).
+    Broken(FileProblem),
+    /// Neither listed nor in the pack's folder.
+    Absent,
+}
+
+/// Reads one file of a pack (the newest when `version` is `None`): the
+/// manifest, then that file alone, checked against its entry. The plan
+/// file is also checked against the plan sha256 results.json records, so
+/// it reads results.json too; no other file is read.
+pub async fn read_file(
+    store: &dyn ObjectStore,
+    run_id: &str,
+    version: Option<u32>,
+    name: &str,
+) -> Result<PackFile, EvidenceError> {
+    let StoredManifest { manifest, .. } = read_manifest(store, run_id, version).await?;
+    let dir = folder(run_id, manifest.version);
+    let entry_of = |n: &str| manifest.files.iter().find(|e| e.name == n);
+    let Some(entry) = entry_of(name) else {
+        if name == MANIFEST {
+            return Ok(PackFile::Absent);
+        }
+        // A file in the folder that the manifest does not list is named as
+        // such, as a full verification would.
+        let present = match store.get(&format!("{dir}{name}")).await {
+            Ok(found) => found.is_some(),
+            Err(EvidenceError::BadName(_)) => false,
+            Err(e) => return Err(e),
+        };
+        return Ok(if present {
+            PackFile::Broken(FileProblem::Unlisted {
+                name: name.to_owned(),
+            })
+        } else {
+            PackFile::Absent
+        });
+    };
+    let bytes = match read_entry(store, &dir, entry).await? {
+        Ok(bytes) => bytes,
+        Err(problem) => return Ok(PackFile::Broken(problem)),
+    };
+    if name == crate::report::PLAN_FILE {
+        if let Some(results) = entry_of("results.json") {
+            if let Ok(results) = read_entry(store, &dir, results).await? {
+                let files = [
+                    (name.to_owned(), bytes),
+                    ("results.json".to_owned(), results),
+                ];
+                if let Some(problem) = plan_mismatch(&files) {
+                    return Ok(PackFile::Broken(problem));
+                }
+                let [(_, bytes), _] = files;
+                return Ok(PackFile::Intact(bytes));
+            }
+        }
+    }
+    Ok(PackFile::Intact(bytes))
 }
 
 /// The plan file checked against the plan sha256 results.json records,
@@ -364,6 +474,76 @@ mod tests {
                 name: "extra.txt".into()
             }]
         );
+    }
+
+    /// A download reads the manifest and its one file (plus results.json for
+    /// the plan file), and still names an altered, unlisted or mismatched
+    /// file.
+    #[tokio::test]
+    async fn one_file_is_read_and_checked_alone() {
+        use crate::evidence::testing::{Access, Recording};
+        let dir = tempfile::tempdir().unwrap();
+        let inner = std::sync::Arc::new(LocalStore::new(dir.path()));
+        let store = Recording::new(inner.clone());
+        let results = crate::evidence::testing::results("r1", "p", "e", 0);
+        let mut files = crate::report::pack_files(&results, None).unwrap();
+        files.push((crate::report::PLAN_FILE.into(), b"[plan]".to_vec()));
+        write_pack(&store, "r1", files, 0).await.unwrap();
+        inner
+            .put("runs/r1/v1/report.md", b"altered".to_vec())
+            .await
+            .unwrap();
+        inner
+            .put("runs/r1/v1/extra.txt", b"x".to_vec())
+            .await
+            .unwrap();
+        store.take();
+
+        let got = read_file(&store, "r1", None, "results.json").await.unwrap();
+        assert!(
+            matches!(got, PackFile::Intact(ref b) if !b.is_empty()),
+            "{got:?}"
+        );
+        let gets: Vec<Access> = store
+            .take()
+            .into_iter()
+            .filter(|a| matches!(a, Access::Get(_)))
+            .collect();
+        assert_eq!(
+            gets,
+            vec![
+                Access::Get("runs/r1/v1/manifest.json".into()),
+                Access::Get("runs/r1/v1/results.json".into()),
+            ]
+        );
+        let got = read_file(&store, "r1", None, "report.md").await.unwrap();
+        assert!(
+            matches!(got, PackFile::Broken(FileProblem::Altered { ref name, .. }) if name == "report.md"),
+            "{got:?}"
+        );
+        let got = read_file(&store, "r1", Some(1), "extra.txt").await.unwrap();
+        assert_eq!(
+            got,
+            PackFile::Broken(FileProblem::Unlisted {
+                name: "extra.txt".into()
+            })
+        );
+        for name in ["nothing.txt", MANIFEST, "../x"] {
+            let got = read_file(&store, "r1", None, name).await.unwrap();
+            assert_eq!(got, PackFile::Absent, "{name}");
+        }
+        // results.json records sha256 "00", not this plan's.
+        let got = read_file(&store, "r1", None, crate::report::PLAN_FILE)
+            .await
+            .unwrap();
+        assert!(
+            matches!(got, PackFile::Broken(FileProblem::PlanMismatch { .. })),
+            "{got:?}"
+        );
+        assert!(matches!(
+            read_file(&store, "r2", None, "results.json").await,
+            Err(EvidenceError::NoPack { .. })
+        ));
     }
 
     #[tokio::test]

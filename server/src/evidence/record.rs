@@ -1,7 +1,7 @@
 //! Stores a finished run's evidence: renders every pack file, writes a new
 //! pack version to the evidence store and a plain copy (with the manifest)
 //! to the `--out` folder. The previous run of the same plan and environment,
-//! found in the store, feeds the report's comparison.
+//! found through the store's index, feeds the report's comparison.
 
 use super::pack::{self, WrittenPack, MANIFEST};
 use super::store::ObjectStore;
@@ -27,42 +27,19 @@ pub enum RecordError {
 }
 
 /// The newest verified results in the store of another run with the same
-/// plan name and environment that started before `current`.
+/// plan name and environment that started before `current`, found through
+/// the store's index (`index.rs`): only the candidates' packs are read.
 pub async fn previous_run(store: &dyn ObjectStore, current: &RunResults) -> Option<RunResults> {
-    let keys = store.list("runs/").await.ok()?;
-    let mut runs: Vec<&str> = keys
-        .iter()
-        .filter(|k| k.ends_with(MANIFEST))
-        .filter_map(|k| k.strip_prefix("runs/")?.split('/').next())
-        .filter(|r| *r != current.run_id)
-        .collect();
-    runs.sort_unstable();
-    runs.dedup();
-    let mut best: Option<RunResults> = None;
-    for run in runs {
-        let Ok(p) = pack::read_pack(store, run, None).await else {
-            continue;
-        };
-        if !p.intact() {
-            continue;
-        }
-        let Some(r) = p
-            .file("results.json")
-            .and_then(|b| crate::report::parse_results(b).ok())
-        else {
-            continue;
-        };
-        if r.plan.name == current.plan.name
-            && r.environment.name == current.environment.name
-            && r.started_at_ms < current.started_at_ms
-            && best
-                .as_ref()
-                .is_none_or(|b| b.started_at_ms < r.started_at_ms)
-        {
-            best = Some(r);
+    match super::index::previous(store, current).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(
+                "run {}: no previous run to compare with: {e}",
+                current.run_id
+            );
+            None
         }
     }
-    best
 }
 
 /// Writes the run's pack to the store and, when `out` is given, copies it
@@ -88,6 +65,7 @@ pub async fn store_run(
         copy(name, bytes)?;
     }
     let written = pack::write_pack(store, &results.run_id, files, crate::db::now_ms()).await?;
+    super::index::record(store, results).await?;
     copy(MANIFEST, &serde_json::to_vec_pretty(&written.manifest)?)?;
     Ok(written)
 }

@@ -16,8 +16,22 @@ pub trait ObjectStore: Send + Sync {
     async fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool, EvidenceError>;
     /// Reads an object; `None` when absent.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EvidenceError>;
-    /// Keys under a prefix (recursive), sorted.
+    /// Keys under a prefix (recursive), sorted. Reads only what sits under
+    /// the prefix, never the whole store.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, EvidenceError>;
+    /// At most `limit` keys under a prefix that sort after `start_after`,
+    /// sorted: one page of an index read from a point on.
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, EvidenceError> {
+        let mut keys = self.list(prefix).await?;
+        keys.retain(|k| k.as_str() > start_after);
+        keys.truncate(limit);
+        Ok(keys)
+    }
     /// Where it is, for messages (no secrets).
     fn describe(&self) -> String;
     /// Whether it can be used right now (for readiness): a folder is
@@ -116,7 +130,13 @@ impl ObjectStore for LocalStore {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, EvidenceError> {
         let mut keys = Vec::new();
-        let mut pending = vec![self.root.clone()];
+        // Only the folder the prefix names is walked (`runs/R/` walks that
+        // run's folder, not every run's).
+        let start = match prefix.rsplit_once('/') {
+            Some((dir, _)) if !dir.is_empty() => self.path(dir)?,
+            _ => self.root.clone(),
+        };
+        let mut pending = vec![start];
         while let Some(dir) = pending.pop() {
             let mut entries = match tokio::fs::read_dir(&dir).await {
                 Ok(entries) => entries,
@@ -321,6 +341,35 @@ impl ObjectStore for S3Store {
             }
         }
         keys.sort();
+        Ok(keys)
+    }
+
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, EvidenceError> {
+        let full = format!("{}{prefix}", self.settings.prefix);
+        let after = format!("{}{start_after}", self.settings.prefix);
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.settings.bucket)
+            .prefix(&full)
+            .start_after(&after)
+            .max_keys(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| self.error("list", &full, aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        let mut keys: Vec<String> = page
+            .contents()
+            .iter()
+            .filter_map(|o| o.key()?.strip_prefix(&self.settings.prefix))
+            .map(str::to_owned)
+            .collect();
+        keys.sort();
+        keys.truncate(limit);
         Ok(keys)
     }
 

@@ -1,13 +1,14 @@
 //! A run's evidence pack over HTTP: `GET /api/runs/{id}/evidence` lists the
 //! newest pack's files with the outcome of its verification, and
 //! `GET /api/runs/{id}/evidence/{file}` serves one file — only when it still
-//! matches the manifest; an altered or missing file is refused by name.
+//! matches the manifest (only the manifest and that file are read); an
+//! altered or missing file is refused by name.
 //! Both need a viewer (checked here as well as by the login gate); a share
 //! link's token opens its own run's files without an account
 //! (`/api/share/{token}/evidence/{file}`).
 
 use crate::auth::require;
-use crate::evidence::pack::{self, FileProblem};
+use crate::evidence::pack::{self, FileProblem, PackFile};
 use crate::evidence::EvidenceError;
 use crate::web::AppState;
 use axum::extract::{Path, Query, State};
@@ -160,23 +161,24 @@ async fn serve_file(state: &AppState, id: &str, file: &str, inline: Inline) -> R
 
 async fn pack_file(state: &AppState, id: &str, file: &str, inline: Inline) -> Response {
     let store = state.orchestrator.evidence().clone();
-    let pack = match pack::read_pack(store.as_ref(), id, None).await {
-        Ok(pack) => pack,
+    // The manifest and that one file, checked against its entry.
+    let bytes = match pack::read_file(store.as_ref(), id, None, file).await {
+        Ok(PackFile::Intact(bytes)) => bytes,
+        Ok(PackFile::Broken(problem)) => {
+            return (
+                StatusCode::CONFLICT,
+                format!("evidence of run {id} is not intact: {problem}"),
+            )
+                .into_response()
+        }
+        Ok(PackFile::Absent) => {
+            return (
+                StatusCode::NOT_FOUND,
+                format!("no file {file:?} in the evidence of run {id}"),
+            )
+                .into_response()
+        }
         Err(e) => return refuse(e),
-    };
-    if let Some(problem) = pack.problems.iter().find(|p| problem_name(p) == file) {
-        return (
-            StatusCode::CONFLICT,
-            format!("evidence of run {id} is not intact: {problem}"),
-        )
-            .into_response();
-    }
-    let Some(bytes) = pack.file(file) else {
-        return (
-            StatusCode::NOT_FOUND,
-            format!("no file {file:?} in the evidence of run {id}"),
-        )
-            .into_response();
     };
     let disposition = if inline.inline == Some(1) {
         "inline".to_owned()
@@ -190,7 +192,7 @@ async fn pack_file(state: &AppState, id: &str, file: &str, inline: Inline) -> Re
             (header::CONTENT_SECURITY_POLICY, DOCUMENT_POLICY.to_owned()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         ],
-        bytes.to_vec(),
+        bytes,
     )
         .into_response()
 }
