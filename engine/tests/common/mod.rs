@@ -61,6 +61,7 @@ pub fn environment(base_url: &str) -> Environment {
         ca_file: None,
         bucket: None,
         project_id: None,
+        network: None,
     }
 }
 

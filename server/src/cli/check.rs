@@ -93,8 +93,16 @@ fn describe(kind: &TestKind) -> String {
             spec.checks.len()
         ),
         TestKind::Chaos(spec) => format!(
-            "restart {} during {} runs + {} SSE sessions",
-            spec.service,
+            "{} during {} runs + {} SSE sessions",
+            match &spec.fault {
+                Some(engine::plan::ChaosFault::Network(n)) => format!(
+                    "{} on link {} for {} s",
+                    n.toxic.name(),
+                    n.link,
+                    n.duration_s
+                ),
+                None => format!("restart {}", spec.service.as_deref().unwrap_or("?")),
+            },
             spec.jobs
                 .as_ref()
                 .and_then(|j| j.count)

@@ -1,6 +1,7 @@
 //! Plan tables of the chaos, storage and health tests (`[tests.chaos]`,
 //! `[tests.storage_probe]`, `[tests.health]`) and of the environment's
-//! bucket access (`[environments.NAME.bucket]`).
+//! bucket access (`[environments.NAME.bucket]`). A chaos test's fault is a
+//! restart of a service or a network fault on a link (`fault.network`).
 
 use super::{HttpLoadSpec, JobMix, Positive};
 use schemars::JsonSchema;
@@ -25,8 +26,15 @@ pub enum Signal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChaosSpec {
-    /// The service to restart (a key of `[services]`).
-    pub service: String,
+    /// The service to restart (a key of `[services]`). With
+    /// `fault.network` it is optional: the service whose health is watched
+    /// through the fault and whose recovery is measured after its removal.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// A network fault instead of a restart: `fault.network = { link =
+    /// "db", toxic = "latency", latency_ms = 2000, duration_s = 10 }`.
+    #[serde(default)]
+    pub fault: Option<ChaosFault>,
     /// Runs submitted through the job protocol (`count` of one kind).
     #[serde(default)]
     pub jobs: Option<JobMix>,
@@ -95,6 +103,145 @@ pub struct ChaosSpec {
     /// Length of that sliding window in milliseconds (1000 unless set).
     #[serde(default)]
     pub baseline_window_ms: Option<Positive>,
+}
+
+/// A chaos test's fault other than a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChaosFault {
+    /// A toxic on a link of the environment's network-fault proxy.
+    Network(Box<NetworkFault>),
+}
+
+/// What a network fault does on a link, in which direction, for how long.
+/// The parameters are those of the toxic: `latency_ms` (and `jitter_ms`)
+/// for `latency`, `rate_kbps` for `bandwidth`, `timeout_ms` for `timeout`
+/// and `reset_peer` (0 unless set: stall forever / reset at once),
+/// `delay_ms` for `slow_close`, `bytes` for `limit_data`; `down` takes none
+/// (the proxy is disabled: connections are refused).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkFault {
+    /// The link: a key of the environment's `network.links`.
+    pub link: String,
+    /// What happens on it.
+    pub toxic: NetworkToxic,
+    /// Which way it acts (`downstream`, service → client, unless set).
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// How long the fault stays, in seconds; it is removed then (and on
+    /// abort). At most the test's `deadline_s`.
+    pub duration_s: Positive,
+    /// `latency`: the delay added to each chunk.
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// `latency`: up to this much more or less, drawn per chunk.
+    #[serde(default)]
+    pub jitter_ms: Option<u64>,
+    /// `bandwidth`: at most this many KB/s.
+    #[serde(default)]
+    pub rate_kbps: Option<u64>,
+    /// `timeout`, `reset_peer`: the connection is closed (reset) this long
+    /// after the toxic takes hold; 0 (the default) stalls forever / resets
+    /// at once.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// `slow_close`: the close waits this long.
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+    /// `limit_data`: the connection is closed once this many bytes passed.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// Share of connections the toxic acts on, 0 to 1 (1 unless set).
+    #[serde(default)]
+    pub toxicity: Option<f64>,
+}
+
+/// The toxics a network fault can put on a link (Toxiproxy's types, plus
+/// `down`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkToxic {
+    /// Added latency with jitter.
+    Latency,
+    /// A bandwidth limit.
+    Bandwidth,
+    /// The connection accepts but nothing passes.
+    Timeout,
+    /// Connections are reset.
+    ResetPeer,
+    /// Closes are delayed.
+    SlowClose,
+    /// Connections are closed after a number of bytes.
+    LimitData,
+    /// The link refuses connections.
+    Down,
+}
+
+impl NetworkToxic {
+    /// The plan's (and Toxiproxy's) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkToxic::Latency => "latency",
+            NetworkToxic::Bandwidth => "bandwidth",
+            NetworkToxic::Timeout => "timeout",
+            NetworkToxic::ResetPeer => "reset_peer",
+            NetworkToxic::SlowClose => "slow_close",
+            NetworkToxic::LimitData => "limit_data",
+            NetworkToxic::Down => "down",
+        }
+    }
+
+    /// The parameters it takes, and whether each is required.
+    pub fn parameters(self) -> &'static [(&'static str, bool)] {
+        match self {
+            NetworkToxic::Latency => &[("latency_ms", true), ("jitter_ms", false)],
+            NetworkToxic::Bandwidth => &[("rate_kbps", true)],
+            NetworkToxic::Timeout | NetworkToxic::ResetPeer => &[("timeout_ms", false)],
+            NetworkToxic::SlowClose => &[("delay_ms", true)],
+            NetworkToxic::LimitData => &[("bytes", true)],
+            NetworkToxic::Down => &[],
+        }
+    }
+}
+
+impl NetworkFault {
+    /// Every parameter field with its value, when set.
+    pub fn parameter_values(&self) -> [(&'static str, Option<u64>); 6] {
+        [
+            ("latency_ms", self.latency_ms),
+            ("jitter_ms", self.jitter_ms),
+            ("rate_kbps", self.rate_kbps),
+            ("timeout_ms", self.timeout_ms),
+            ("delay_ms", self.delay_ms),
+            ("bytes", self.bytes),
+        ]
+    }
+
+    /// The direction, `downstream` unless set.
+    pub fn direction(&self) -> Direction {
+        self.direction.unwrap_or(Direction::Downstream)
+    }
+}
+
+/// The way a toxic acts on a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Client → service.
+    Upstream,
+    /// Service → client.
+    Downstream,
+}
+
+impl Direction {
+    /// The plan's (and Toxiproxy's `stream`) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Upstream => "upstream",
+            Direction::Downstream => "downstream",
+        }
+    }
 }
 
 /// SSE sessions of a chaos test.

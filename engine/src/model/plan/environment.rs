@@ -53,6 +53,22 @@ pub struct Environment {
     /// report's environment block.
     #[serde(default)]
     pub project_id: Option<String>,
+    /// The network-fault proxy chaos tests put toxics on (`shakedown proxy`
+    /// or a Toxiproxy), and its links.
+    #[serde(default)]
+    pub network: Option<NetworkAccess>,
+}
+
+/// A Toxiproxy-compatible API and the links it carries: pointing a plan at
+/// a real Toxiproxy is a change of `api`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkAccess {
+    /// The proxy's HTTP API (`http://127.0.0.1:8474`).
+    pub api: String,
+    /// Link name (what `fault.network.link` says) → the proxy's name there.
+    #[serde(default)]
+    pub links: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -112,6 +128,9 @@ pub fn urls_used(plan: &Plan, env: &Environment) -> Vec<(String, String)> {
         if let Some(endpoint) = &s3.endpoint {
             add("Bucket endpoint".to_owned(), endpoint);
         }
+    }
+    if let Some(network) = &env.network {
+        add("Network-fault proxy API".to_owned(), &network.api);
     }
     for (name, service) in &plan.services {
         if let Some(health) = &service.health {

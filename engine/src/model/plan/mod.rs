@@ -17,6 +17,7 @@ mod jobs;
 mod kind_table;
 mod kinds;
 pub mod limits;
+pub mod parallel;
 pub mod pasted;
 mod positive;
 pub mod ramp;
@@ -25,10 +26,10 @@ mod services;
 pub mod validate;
 
 pub use chaos::{
-    AfterChecks, BucketAccess, ChaosSpec, ChaosStreams, HealthSpec, LocalBuckets, S3Buckets,
-    Signal, StorageProbeSpec,
+    AfterChecks, BucketAccess, ChaosFault, ChaosSpec, ChaosStreams, Direction, HealthSpec,
+    LocalBuckets, NetworkFault, NetworkToxic, S3Buckets, Signal, StorageProbeSpec,
 };
-pub use environment::{urls_used, Environment};
+pub use environment::{urls_used, Environment, NetworkAccess};
 pub use jobs::{status_eq, status_text, JobPhase, JobProtocol, QueueMetric, StreamEnd};
 pub use kinds::{
     AssertSpec, Follow, HttpLoadSpec, JobMix, JobWorkloadSpec, JsonCheck, StreamSpec, TestKind,
@@ -64,7 +65,8 @@ pub struct Plan {
     /// and by `stream` tests that follow jobs or run exports.
     #[serde(default)]
     pub jobs: Option<JobProtocol>,
-    /// The tests, run in this order.
+    /// The tests, run in this order (one at a time, except tests that run
+    /// `alongside` an earlier one: [`parallel`]).
     #[serde(default)]
     pub tests: Vec<TestSpec>,
     /// Conditions over test metrics; all must hold for GO.

@@ -240,10 +240,14 @@ async fn check_chaos_services(
         let TestKind::Chaos(chaos) = &spec.kind else {
             continue;
         };
-        let Some(service) = plan.services.get(&chaos.service) else {
+        // A network fault restarts nothing; its service is only watched.
+        let Some(service_name) = chaos.service.as_ref().filter(|_| chaos.fault.is_none()) else {
+            continue;
+        };
+        let Some(service) = plan.services.get(service_name) else {
             return Err(RunError::Invalid(format!(
-                "test {}: no service named {:?}",
-                spec.id, chaos.service
+                "test {}: no service named {service_name:?}",
+                spec.id
             )));
         };
         let RestartMethod::Process(process) = &service.restart else {
@@ -251,11 +255,11 @@ async fn check_chaos_services(
         };
         let Some(supervisor) = supervisor else {
             return Err(RunError::Invalid(format!(
-                "test {}: service {:?} is restarted by `process`, which needs a process Shakedown supervises: give the service a `program` to start, or use shakedown run --demo",
-                spec.id, chaos.service
+                "test {}: service {service_name:?} is restarted by `process`, which needs a process Shakedown supervises: give the service a `program` to start, or use shakedown run --demo",
+                spec.id
             )));
         };
-        let name = process.name.as_deref().unwrap_or(&chaos.service);
+        let name = process.name.as_deref().unwrap_or(service_name);
         if supervisor.info(name).await.is_none() {
             return Err(RunError::Invalid(format!(
                 "test {}: no supervised process named {name:?} and the service names no program to start",

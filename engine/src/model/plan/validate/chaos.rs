@@ -16,17 +16,21 @@ impl Validator {
         plan: &Plan,
         envs: &[(&String, &Environment)],
     ) {
-        if !plan.services.contains_key(&spec.service) {
+        if let Some(service) = spec
+            .service
+            .as_ref()
+            .filter(|s| !plan.services.contains_key(*s))
+        {
             let known: Vec<&str> = plan.services.keys().map(String::as_str).collect();
             self.problem(
                 kind_path.key("service"),
                 format!(
-                    "no service named {:?}; the plan's services are: {}",
-                    spec.service,
+                    "no service named {service:?}; the plan's services are: {}",
                     known.join(", ")
                 ),
             );
         }
+        self.chaos_fault(kind_path, spec, envs);
         self.background_load(kind_path, spec, envs);
         if (spec.jobs.is_some() || spec.streams.is_some())
             && !self.needs_jobs(kind_path, plan.jobs.as_ref())

@@ -94,5 +94,8 @@ impl Validator {
                 );
             }
         }
+        if let Some(network) = &env.network {
+            self.network_access(&path.key("network"), network);
+        }
     }
 }

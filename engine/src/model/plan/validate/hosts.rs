@@ -118,6 +118,7 @@ mod tests {
             ca_file: None,
             bucket: None,
             project_id: None,
+            network: None,
         }
     }
 

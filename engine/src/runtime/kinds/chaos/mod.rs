@@ -268,6 +268,9 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
     let fault = match test.await_fault(&ids, &counters, started).await {
         Ok(open_at_fault) => {
             fault_at = Instant::now();
+            if let Some(background) = &background {
+                background.fault_injected(fault_at);
+            }
             test.inject().await.map(|proof| (open_at_fault, proof))
         }
         Err(why) => Err(why),
@@ -285,7 +288,9 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
     let recovered_at = evidence
         .recovery_ms
         .map(|ms| fault_at + Duration::from_millis(ms));
-    let load_stop = background.as_ref().map(|b| b.stop_after(recovered_at));
+    let load_stop = background
+        .as_ref()
+        .map(|b| b.stop_after(fault_at, recovered_at));
     let deadline = Instant::now() + deadline_after;
 
     let session_jobs = collect_sessions(
@@ -373,7 +378,13 @@ impl Chaos<'_> {
 
     /// Restarts the service; returns its proof.
     async fn inject(&mut self) -> Result<FaultEvidence, String> {
-        let evidence = faults::inject(self.ctx, &self.spec.service, self.spec.signal)
+        if self.spec.fault.is_some() {
+            return Err("network faults are not run by this build yet".to_owned());
+        }
+        let Some(service) = self.spec.service.as_deref() else {
+            return Err("the chaos test names no service to restart".to_owned());
+        };
+        let evidence = faults::inject(self.ctx, service, self.spec.signal)
             .await
             .map_err(|e| format!("restart not observed: {e}"))?;
         self.metrics.restart_observed = u64::from(evidence.restart_observed);

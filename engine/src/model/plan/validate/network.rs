@@ -1,0 +1,126 @@
+//! Network faults: an environment's network-fault proxy (`network.api`, its
+//! `links`), and a chaos test's `fault.network` (a known link in every
+//! environment, the toxic's parameters and no others, a window within the
+//! test's deadline).
+
+use super::Validator;
+use crate::plan::read::FieldPath;
+use crate::plan::{ChaosFault, ChaosSpec, Environment, NetworkAccess};
+use url::Url;
+
+/// A chaos test's deadline when it sets none (the engine's default).
+pub const DEFAULT_DEADLINE_S: u32 = 60;
+
+impl Validator {
+    /// An environment's `network` table: an http URL for the API, and
+    /// links with names and proxy names.
+    pub(super) fn network_access(&mut self, path: &FieldPath, network: &NetworkAccess) {
+        let api_ok = Url::parse(&network.api)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        if !api_ok {
+            self.problem(
+                path.key("api"),
+                format!(
+                    "expected the proxy API's http URL (http://127.0.0.1:8474), got {:?}",
+                    network.api
+                ),
+            );
+        }
+        for (link, proxy) in &network.links {
+            if proxy.trim().is_empty() || proxy.contains('/') {
+                self.problem(
+                    path.key("links").key(link),
+                    format!("expected the name of a proxy, got {proxy:?}"),
+                );
+            }
+        }
+    }
+
+    /// A chaos test's fault: exactly one of a restart (`service` alone) or
+    /// `fault.network`, and a network fault that every environment can run.
+    pub(super) fn chaos_fault(
+        &mut self,
+        kind_path: &FieldPath,
+        spec: &ChaosSpec,
+        envs: &[(&String, &Environment)],
+    ) {
+        let Some(ChaosFault::Network(fault)) = &spec.fault else {
+            if spec.service.is_none() {
+                self.problem(
+                    kind_path.key("service"),
+                    "expected the service to restart, or a fault.network = { link, toxic, duration_s } table",
+                );
+            }
+            return;
+        };
+        let path = kind_path.key("fault").key("network");
+        if spec.signal.is_some() {
+            self.problem(
+                kind_path.key("signal"),
+                "a network fault restarts nothing; remove signal",
+            );
+        }
+        for (name, env) in envs {
+            match &env.network {
+                None => self.problem(
+                    path.key("link"),
+                    format!(
+                        "environment {name:?} has no network-fault proxy: add [environments.{name}.network] with api = \"http://127.0.0.1:8474\" and links = {{ {} = \"PROXY\" }}",
+                        fault.link
+                    ),
+                ),
+                Some(network) if !network.links.contains_key(&fault.link) => {
+                    let known: Vec<&str> = network.links.keys().map(String::as_str).collect();
+                    self.problem(
+                        path.key("link"),
+                        format!(
+                            "no link named {:?} in environment {name:?}; its links are: {}",
+                            fault.link,
+                            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        let takes = fault.toxic.parameters();
+        for (field, value) in fault.parameter_values() {
+            let wanted = takes.iter().find(|(name, _)| *name == field);
+            match (wanted, value) {
+                (Some((_, true)), None) => self.problem(
+                    path.key(field),
+                    format!("toxic {:?} needs {field}", fault.toxic.name()),
+                ),
+                (None, Some(_)) => self.problem(
+                    path.key(field),
+                    format!(
+                        "toxic {:?} takes no {field}; it takes: {}",
+                        fault.toxic.name(),
+                        if takes.is_empty() {
+                            "nothing but link and duration_s".to_owned()
+                        } else {
+                            takes.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        }
+                    ),
+                ),
+                _ => {}
+            }
+        }
+        if let Some(t) = fault.toxicity {
+            if !(0.0..=1.0).contains(&t) {
+                self.problem(path.key("toxicity"), format!("expected 0 to 1, got {t}"));
+            }
+        }
+        let deadline = spec.deadline_s.map_or(DEFAULT_DEADLINE_S, |d| d.get());
+        if fault.duration_s.get() >= deadline {
+            self.problem(
+                path.key("duration_s"),
+                format!(
+                    "the fault's window ({} s) is not shorter than the test's deadline ({deadline} s{}); shorten duration_s or raise deadline_s",
+                    fault.duration_s,
+                    if spec.deadline_s.is_none() { ", the default" } else { "" }
+                ),
+            );
+        }
+    }
+}
