@@ -38,6 +38,28 @@ fn event_from_row(row: &AnyRow) -> Result<StoredEvent, StoreError> {
 }
 
 impl Db {
+    /// How many runs the database holds in each status, every status
+    /// listed (0 when none): what `/metrics` reports.
+    pub async fn runs_by_status(&self) -> Result<Vec<(RunStatus, i64)>, StoreError> {
+        let counted = self
+            .all(
+                sqlx::query("SELECT status, COUNT(*) AS n FROM runs GROUP BY status"),
+                |row| Ok((column::<String>(row, "status")?, column::<i64>(row, "n")?)),
+            )
+            .await?;
+        RunStatus::ALL
+            .iter()
+            .map(|status| {
+                let n = counted
+                    .iter()
+                    .filter(|(s, _)| s == status.as_str())
+                    .map(|(_, n)| n)
+                    .sum();
+                Ok((*status, n))
+            })
+            .collect()
+    }
+
     /// Stores one event of a batch in `tx`. A batch retried after its
     /// commit's answer was lost finds its events stored: the same event
     /// again is a no-op; another event under a stored number is refused.

@@ -29,6 +29,18 @@ async fn exercise(db: &Db) {
     assert_eq!(done.started_at_ms, running.started_at_ms);
     assert!(done.duration_ms().unwrap() >= 0);
 
+    let counts = db.runs_by_status().await.unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            (RunStatus::Queued, 1),
+            (RunStatus::Running, 0),
+            (RunStatus::Finished, 1),
+            (RunStatus::Aborted, 0),
+            (RunStatus::Interrupted, 0),
+        ]
+    );
+
     let all = db.list_runs(&RunFilter::default()).await.unwrap();
     assert_eq!(all.len(), 2);
     let go = db

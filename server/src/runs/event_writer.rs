@@ -254,6 +254,8 @@ impl<F: FnOnce(String) + Send> Writer<F> {
             Some(event) => {
                 self.seq += 1;
                 let at_ms = crate::db::now_ms();
+                super::gauges::observe(&self.run_id, &event);
+                super::gauges::held_more(1);
                 self.pending.push_back(event.stored(self.seq, at_ms));
             }
             None => self.closed = true,
@@ -331,6 +333,7 @@ impl<F: FnOnce(String) + Send> Writer<F> {
                     batch[n - 1].seq
                 );
                 self.pending.drain(..n);
+                super::gauges::held_fewer(n);
             }
         }
         true
@@ -340,6 +343,7 @@ impl<F: FnOnce(String) + Send> Writer<F> {
     fn stored(&mut self, batch: Vec<StoredEvent>) {
         let n = batch.len();
         self.pending.drain(..n);
+        super::gauges::held_fewer(n);
         self.report.stored += n as i64;
         self.backoff.reset();
         if let Some(since) = self.outage_since.take() {
@@ -373,6 +377,7 @@ impl<F: FnOnce(String) + Send> Writer<F> {
     fn finish(self) -> WriterReport {
         let mut report = self.report;
         report.unstored = self.pending.len();
+        super::gauges::held_fewer(report.unstored);
         if report.unstored > 0 {
             tracing::error!(
                 "run {}: stopped with {} events not stored (the database was still unreachable)",

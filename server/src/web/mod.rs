@@ -4,6 +4,7 @@
 //! security headers (`security_headers`).
 
 pub mod api;
+pub mod metrics;
 pub mod probes;
 pub mod security_headers;
 
@@ -163,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .nest_service(&pkg_route, bundle)
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/runs/{id}", get(runs::run))
         .route("/api/runs/{id}/events", get(events::events))
         .route("/api/runs/{id}/evidence", get(evidence::list))
