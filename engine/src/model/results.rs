@@ -101,7 +101,8 @@ pub struct UnplannedExit {
     /// requested restart or stop that took over).
     #[serde(default)]
     pub note: Option<String>,
-    /// The test that was running when it happened.
+    /// The test that was running when it happened (the tests, `, `
+    /// -separated, when tests ran together).
     #[serde(default)]
     pub test: Option<String>,
 }

@@ -4,19 +4,20 @@
 //! read from the target may be. Each has a default a shared server can live
 //! with, overridable by its flag (0 lifts it). A run whose plan, overrides
 //! included, asks for more is refused before it starts, with the test and
-//! field named.
+//! field named. Tests that run together (`alongside`) add up: their
+//! workers and rates, summed, are capped like one test's.
 
 use engine::plan::{Limits, Positive};
 
 /// Caps for every run this server starts.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CapsArgs {
-    /// Most workers, requests in flight or stream sessions of any one test
-    /// (0: no cap).
+    /// Most workers, requests in flight or stream sessions of any one test,
+    /// or of tests that run together, summed (0: no cap).
     #[arg(long, env = "SHAKEDOWN_MAX_CONCURRENCY", default_value_t = 1_000)]
     pub max_concurrency: u32,
-    /// Highest arrival rate (requests per second) of any open-model test
-    /// (0: no cap).
+    /// Highest arrival rate (requests per second) of any open-model test,
+    /// or of tests that run together, summed (0: no cap).
     #[arg(long, env = "SHAKEDOWN_MAX_RATE", default_value_t = 10_000)]
     pub max_rate: u32,
     /// Longest `duration_s` of any test, in seconds (0: no cap).
@@ -105,5 +106,95 @@ mod tests {
         assert_eq!(caps.max_rounds, None);
         assert_eq!(caps.max_jobs, Positive::new(7));
         assert_eq!(caps.max_sessions, Positive::new(1_000));
+    }
+
+    /// Two loads and a chaos test's background load, run together.
+    const TOGETHER: &str = r#"
+[plan]
+name = "together"
+default_environment = "local"
+[environments.local]
+base_url = "http://127.0.0.1:9"
+[services.api]
+health = "/health"
+restart.http = { url = "http://127.0.0.1:9/restart", expect_status = 202 }
+[[tests]]
+id = "L1"
+http_load = { path = "/", concurrency = 400, rate = 4000, duration_s = 10 }
+[[tests]]
+id = "L2"
+alongside = "L1"
+http_load = { path = "/", concurrency = 400, rate = 4000, duration_s = 10 }
+[[tests]]
+id = "C1"
+alongside = "L1"
+[tests.chaos]
+service = "api"
+background_load = [{ path = "/", concurrency = 100, rate = 1000 }]
+"#;
+
+    fn refusal(loaded: &engine::plan::LoadedPlan) -> String {
+        match super::super::launch::within_caps(&loaded.plan, &CapsArgs::default().limits()) {
+            Ok(()) => "accepted".to_owned(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn tests_that_run_together_are_capped_together() {
+        use engine::launch::LaunchRequest;
+        // 900 workers and 9000 requests per second between them: within
+        // the default caps (1000, 10 000).
+        let loaded = engine::plan::load_str(TOGETHER, "together.toml").unwrap();
+        assert_eq!(refusal(&loaded), "accepted");
+        // A rate each test could have on its own is too much together.
+        let faster = TOGETHER.replace("rate = 1000", "rate = 2500");
+        let loaded = engine::plan::load_str(&faster, "together.toml").unwrap();
+        assert!(
+            refusal(&loaded).contains(
+                "tests L1, L2, C1 running together: rate 10500 is over max_rate 10000 (this server's cap, --max-rate)"
+            ),
+            "{}",
+            refusal(&loaded)
+        );
+        // The New run page's concurrency applies to each load: 2 x 500 +
+        // 100 workers together are refused.
+        let mut loaded = engine::plan::load_str(TOGETHER, "together.toml").unwrap();
+        let more = LaunchRequest {
+            concurrency: Some(500),
+            ..Default::default()
+        };
+        super::super::launch::apply(&mut loaded, &more).unwrap();
+        assert!(
+            refusal(&loaded).contains(
+                "tests L1, L2, C1 running together: concurrency 1100 is over max_concurrency 1000"
+            ),
+            "{}",
+            refusal(&loaded)
+        );
+        // Leaving the group's first test out: the others still run
+        // together, and are still capped together.
+        let mut loaded = engine::plan::load_str(TOGETHER, "together.toml").unwrap();
+        let without_l1 = LaunchRequest {
+            tests: Some(vec!["L2".to_owned(), "C1".to_owned()]),
+            concurrency: Some(950),
+            ..Default::default()
+        };
+        super::super::launch::apply(&mut loaded, &without_l1).unwrap();
+        let ids: Vec<(&str, Option<&str>)> = loaded
+            .plan
+            .tests
+            .iter()
+            .map(|t| (t.id.as_str(), t.alongside.as_deref()))
+            .collect();
+        assert_eq!(ids, [("L2", None), ("C1", Some("L2"))]);
+        assert_eq!(loaded.deselected, ["L1"]);
+        assert!(
+            refusal(&loaded).contains(
+                "tests L2, C1 running together: concurrency 1050 is over max_concurrency 1000"
+            ),
+            "{}",
+            refusal(&loaded)
+        );
     }
 }

@@ -69,7 +69,8 @@ pub(super) fn apply(loaded: &mut LoadedPlan, overrides: &LaunchRequest) -> Resul
             .filter(|t| !keep.contains(&t.id))
             .map(|t| t.id.clone())
             .collect();
-        plan.tests.retain(|t| keep.contains(&t.id));
+        // Tests kept of a group still run together.
+        engine::plan::parallel::keep_only(&mut plan.tests, |t| keep.contains(&t.id));
         plan.criteria.retain(|c| {
             keep.iter()
                 .any(|id| criterion_test(&c.expr) == Some(id.as_str()))

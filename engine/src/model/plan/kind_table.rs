@@ -13,6 +13,7 @@ const FIELDS: &[&str] = &[
     "id",
     "title",
     "description",
+    "alongside",
     "http_load",
     "job_workload",
     "stream",
@@ -35,6 +36,7 @@ impl<'de> Visitor<'de> for TestVisitor {
         let mut id: Option<String> = None;
         let mut title = None;
         let mut description = None;
+        let mut alongside = None;
         let mut kind: Option<TestKind> = None;
         while let Some(key) = map.next_key::<String>()? {
             let found = match key.as_str() {
@@ -48,6 +50,10 @@ impl<'de> Visitor<'de> for TestVisitor {
                 }
                 "description" => {
                     description = Some(map.next_value()?);
+                    None
+                }
+                "alongside" => {
+                    alongside = Some(map.next_value()?);
                     None
                 }
                 "http_load" => Some(TestKind::HttpLoad(map.next_value()?)),
@@ -81,6 +87,7 @@ impl<'de> Visitor<'de> for TestVisitor {
             id,
             title,
             description,
+            alongside,
             kind,
         })
     }

@@ -23,6 +23,11 @@ pub struct TestSpec {
     /// Free text shown in reports.
     #[serde(default)]
     pub description: Option<String>,
+    /// The id of an earlier test this one starts together with and runs
+    /// concurrently with (see [`super::parallel`]); unset, it runs after
+    /// the tests before it, one at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alongside: Option<String>,
     /// What the test does.
     #[serde(flatten)]
     pub kind: TestKind,

@@ -3,6 +3,11 @@
 //! check` refuses the plan) and the server's caps (a run launched from the
 //! web app that would exceed them, overrides included, is refused before it
 //! starts). `max_answer_bytes` is enforced while the run reads answers.
+//!
+//! Tests that run together ([`super::parallel`]) add up: the workers and
+//! the rates of a group's members, summed, stay within `max_concurrency`
+//! and `max_rate` too. A group lasts as long as its longest member, which
+//! `max_duration_s` already caps test by test.
 
 use super::{Plan, Positive, TestKind};
 use schemars::JsonSchema;
@@ -16,10 +21,12 @@ pub const DEFAULT_MAX_ANSWER_BYTES: u32 = 16 * 1024 * 1024;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// Most workers, requests in flight or stream sessions of any one test.
+    /// Most workers, requests in flight or stream sessions of any one test,
+    /// or of tests that run together, summed.
     #[serde(default)]
     pub max_concurrency: Option<Positive>,
-    /// Highest arrival rate (requests per second) of any open-model test.
+    /// Highest arrival rate (requests per second) of any open-model test,
+    /// or of tests that run together, summed.
     #[serde(default)]
     pub max_rate: Option<Positive>,
     /// Longest `duration_s` of any test.
@@ -91,6 +98,10 @@ pub struct Excess {
     pub cap: u32,
     /// Which cap (`max_concurrency`, `max_rate`, ...).
     pub cap_name: &'static str,
+    /// When tests that run together are over the cap between them: their
+    /// ids, in plan order (`test` is then the last of them, whose
+    /// `alongside` made the group); empty for one test.
+    pub together: Vec<String>,
 }
 
 impl Excess {
@@ -98,6 +109,9 @@ impl Excess {
     /// `the plan: 120 tests is over max_tests 100`.
     pub fn describe(&self) -> String {
         let whose = match &self.test {
+            _ if !self.together.is_empty() => {
+                format!("tests {} running together", self.together.join(", "))
+            }
             Some((_, id, _)) => format!("test {id}"),
             None => "the plan".to_owned(),
         };
@@ -119,6 +133,7 @@ pub fn excesses(plan: &Plan, limits: &Limits) -> Vec<Excess> {
                 value: count,
                 cap: cap.get(),
                 cap_name: "max_tests",
+                together: Vec::new(),
             });
         }
     }
@@ -133,12 +148,75 @@ pub fn excesses(plan: &Plan, limits: &Limits) -> Vec<Excess> {
                         value,
                         cap: cap.get(),
                         cap_name,
+                        together: Vec::new(),
                     });
                 }
             }
         });
     }
+    found.extend(group_excesses(plan, limits));
     found
+}
+
+/// Groups of tests that run together whose summed workers or rates are
+/// beyond `limits`. A test's workers are the most of its settings capped
+/// by `max_concurrency` (its concurrency, its stages' peak, its stream
+/// sessions, a chaos test's background load summed), its rate likewise.
+fn group_excesses(plan: &Plan, limits: &Limits) -> Vec<Excess> {
+    let mut found = Vec::new();
+    for range in super::parallel::groups(&plan.tests) {
+        if range.len() < 2 {
+            continue;
+        }
+        let members = &plan.tests[range.clone()];
+        let (mut workers, mut rate) = (0u64, 0u64);
+        for test in members {
+            let (w, r) = peaks(&test.kind);
+            workers += w;
+            rate += r;
+        }
+        let last = range.end - 1;
+        let whose = (
+            last,
+            plan.tests[last].id.clone(),
+            plan.tests[last].kind.name(),
+        );
+        let together: Vec<String> = members.iter().map(|t| t.id.clone()).collect();
+        for (field, value, (cap, cap_name)) in [
+            (
+                "concurrency",
+                workers,
+                (limits.max_concurrency, "max_concurrency"),
+            ),
+            ("rate", rate, (limits.max_rate, "max_rate")),
+        ] {
+            if let Some(cap) = cap.filter(|cap| value > u64::from(cap.get())) {
+                found.push(Excess {
+                    test: Some(whose.clone()),
+                    field,
+                    value: saturate(value),
+                    cap: cap.get(),
+                    cap_name,
+                    together: together.clone(),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// The most workers and the highest rate a test asks for (0 when unset).
+fn peaks(kind: &TestKind) -> (u64, u64) {
+    let (mut workers, mut rate) = (0u64, 0u64);
+    capped_settings(kind, &Limits::default(), |_, value, (_, cap_name)| {
+        let value = u64::from(value.unwrap_or(0));
+        match cap_name {
+            "max_concurrency" => workers = workers.max(value),
+            "max_rate" => rate = rate.max(value),
+            _ => {}
+        }
+    });
+    (workers, rate)
 }
 
 /// Hands `over` each capped setting of a test: its field, its value when

@@ -1,9 +1,11 @@
-//! The runner: executes a plan's tests in order against one environment,
+//! The runner: executes a plan's tests in order against one environment
+//! (tests that run `alongside` one another concurrently, [`groups`]),
 //! reports progress to a sink, evaluates the criteria and returns the
-//! results. Cancelling the token stops the current test within a second;
+//! results. Cancelling the token stops the running tests within a second;
 //! what was measured is kept and the run is marked aborted.
 
 pub mod context;
+mod groups;
 pub mod programs;
 pub mod target;
 
@@ -175,8 +177,8 @@ async fn run_tests(
     results
 }
 
-/// Runs the plan's tests in order until the run is cancelled, reporting
-/// each one's start and result.
+/// Runs the plan's tests in order (group by group, [`groups`]) until the
+/// run is cancelled, reporting each one's start and result.
 async fn run_each(
     plan: &Plan,
     headers: Vec<TestHeader>,
@@ -185,33 +187,15 @@ async fn run_each(
     sink: &Arc<dyn Sink>,
     supervisor: &Option<Arc<Supervisor>>,
 ) -> Vec<TestResult> {
-    let services = Arc::new(plan.services.clone());
-    let jobs = plan.jobs.clone().map(Arc::new);
-    let mut tests = Vec::new();
-    for (spec, header) in plan.tests.iter().zip(headers) {
-        if cancel.is_cancelled() {
-            break;
-        }
-        sink.emit(&ProgressEvent::TestStarted { test: header });
-        let ctx = TestContext {
-            test_id: spec.id.clone(),
-            target: target.clone(),
-            cancel: cancel.clone(),
-            sink: sink.clone(),
-            jobs: jobs.clone(),
-            services: services.clone(),
-            supervisor: supervisor.clone(),
-        };
-        let test_started = now_ms();
-        let (outcome, faults) = run_test_with_evidence(spec, &ctx).await;
-        let mut result = test_result(spec, outcome, test_started, cancel.is_cancelled());
-        result.faults = faults;
-        sink.emit(&ProgressEvent::TestFinished {
-            result: Box::new(result.clone()),
-        });
-        tests.push(result);
-    }
-    tests
+    let shared = groups::Shared {
+        target: target.clone(),
+        cancel: cancel.clone(),
+        sink: sink.clone(),
+        jobs: plan.jobs.clone().map(Arc::new),
+        services: Arc::new(plan.services.clone()),
+        supervisor: supervisor.clone(),
+    };
+    groups::run_groups(plan, headers, &shared).await
 }
 
 /// The plan as the results name it: the file, its hash and its text.
@@ -247,17 +231,22 @@ fn environment_info(plan: &Plan, target: &Target) -> EnvironmentInfo {
     }
 }
 
-/// Names the test each unplanned exit happened in, and warns that test's
-/// readers.
+/// Names the tests each unplanned exit happened in (every test running at
+/// the time, `, `-separated, when tests ran together), and warns those
+/// tests' readers.
 fn attribute(mut exits: Vec<UnplannedExit>, tests: &mut [TestResult]) -> Vec<UnplannedExit> {
     for exit in &mut exits {
-        if let Some(test) = tests
+        let mut hit = Vec::new();
+        for test in tests
             .iter_mut()
-            .find(|t| t.started_at_ms <= exit.at_ms && exit.at_ms <= t.finished_at_ms)
+            .filter(|t| t.started_at_ms <= exit.at_ms && exit.at_ms <= t.finished_at_ms)
         {
-            exit.test = Some(test.id.clone());
             test.warnings
                 .push(format!("unplanned process exit: {}", exit.describe()));
+            hit.push(test.id.clone());
+        }
+        if !hit.is_empty() {
+            exit.test = Some(hit.join(", "));
         }
     }
     exits

@@ -58,6 +58,11 @@ impl Validator {
     pub(super) fn limits(&mut self, plan: &Plan) {
         for excess in crate::plan::limits::excesses(plan, &plan.limits) {
             let path = match &excess.test {
+                // Tests that run together: at the `alongside` that joined
+                // the last of them.
+                Some((index, _, _)) if !excess.together.is_empty() => {
+                    root().key("tests").index(*index).key("alongside")
+                }
                 Some((index, _, kind)) => excess
                     .field
                     .split('.')
@@ -69,8 +74,16 @@ impl Validator {
             self.problem(
                 path,
                 format!(
-                    "{} {} is over the plan's limits.{} of {}",
-                    excess.field, excess.value, excess.cap_name, excess.cap
+                    "{}{} {} is over the plan's limits.{} of {}",
+                    if excess.together.is_empty() {
+                        String::new()
+                    } else {
+                        format!("tests {} run together: ", excess.together.join(", "))
+                    },
+                    excess.field,
+                    excess.value,
+                    excess.cap_name,
+                    excess.cap
                 ),
             );
         }

@@ -4,8 +4,10 @@
 //!
 //! [`validate`] runs one step per part of the plan, each in its own file:
 //! the plan and its environments, services, the job protocol, the tests
-//! and the plan's limits, then the criteria.
+//! (and which run alongside which) and the plan's limits, then the
+//! criteria.
 
+mod alongside;
 mod chaos;
 mod criteria;
 mod environments;
@@ -70,6 +72,7 @@ impl Validator {
             self.jobs(&root().key("jobs"), jobs, &envs);
         }
         self.tests(plan, &envs);
+        self.alongside(plan);
         self.limits(plan);
         self.criteria(plan);
     }
