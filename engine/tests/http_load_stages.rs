@@ -276,6 +276,80 @@ async fn json_rows_and_many_workers_give_every_sequence_number_once() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[tokio::test]
+async fn a_row_that_cannot_make_a_request_is_named_in_the_warnings() {
+    let seen: Seen = Arc::default();
+    let server = serve(echo_router(seen.clone())).await;
+    let (ctx, _) = context(&server.base_url(), "L1");
+    let dir = scratch("bad-row");
+    std::fs::write(dir.join("rows.json"), r#"[{"v": "good"}]"#).unwrap();
+    let mut spec = load_plan(
+        &dir,
+        &server.base_url(),
+        "method = \"POST\"\npath = \"/users/1\"\nheaders = { x-request = \"{{row.v}}\" }\n\
+         data_file = \"rows.json\"\nconcurrency = 1\nrounds = 4",
+    );
+    // Loading refuses control characters in a data file; rows that slip
+    // past it (row 1 here) still fail one request at a time, named.
+    spec.data = Some(Arc::new(engine::data_file::DataRows {
+        file: "rows.json".into(),
+        columns: vec!["v".into()],
+        rows: vec![vec!["good".into()], vec!["bad\u{1}".into()]],
+    }));
+    let outcome = http_load::run(&spec, &ctx).await;
+    let m = metrics(&outcome);
+    assert_eq!((m.ok, m.errors.protocol), (2, 2), "{m:?}");
+    let warning = outcome
+        .warnings
+        .iter()
+        .find(|w| w.contains("could not be built"))
+        .unwrap_or_else(|| panic!("{:?}", outcome.warnings));
+    assert!(
+        warning.starts_with("2 templated request(s)")
+            && warning.contains("request 1: header x-request"),
+        "{warning}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_secret_is_never_read_as_placeholders_nor_quoted() {
+    let server = serve(ok_router()).await;
+    let dir = scratch("secret-braces");
+    let var = format!("SHAKEDOWN_TEST_BRACES_{}", std::process::id());
+    std::env::set_var(&var, "s3cr{{et}}");
+    let text = format!(
+        "[plan]\nname = \"stages\"\n[environments.local]\nbase_url = \"{}\"\n\
+         secrets = {{ token = \"{var}\" }}\n\
+         [[tests]]\nid = \"L1\"\n[tests.http_load]\npath = \"/ok\"\nconcurrency = 1\nrounds = 2\n\
+         headers = {{ x-plain = \"${{secret.token}}\", x-templated = \"n{{{{seq}}}} ${{secret.token}}\" }}\n",
+        server.base_url()
+    );
+    let path = dir.join("plan.toml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let (env_name, env) = loaded.plan.environment(None).unwrap();
+    let target = engine::runner::target::Target::new(env_name, env).unwrap();
+    let (ctx, _) = context(&server.base_url(), "L1");
+    let ctx = engine::runner::context::TestContext {
+        target: Arc::new(target),
+        ..ctx
+    };
+    let Some(TestKind::HttpLoad(spec)) = loaded.plan.tests.into_iter().next().map(|t| t.kind)
+    else {
+        panic!("not an http_load test");
+    };
+    let outcome = http_load::run(&spec, &ctx).await;
+    let error = outcome.error.unwrap_or_default();
+    assert!(
+        error.starts_with("headers.x-templated: a secret in this templated header holds `{{`"),
+        "{error}"
+    );
+    assert!(!error.contains("s3cr"), "{error}");
+    std::env::remove_var(&var);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn data_file_problems_name_the_plan_field_the_file_its_line_and_column() {
     let dir = scratch("errors");

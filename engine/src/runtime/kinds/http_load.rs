@@ -78,6 +78,24 @@ enum Schedule {
     RampWorkers { ramp: Ramp, until: Instant },
 }
 
+/// Templated requests that could not be built, and why the first was not.
+#[derive(Default)]
+struct Unbuilt {
+    count: AtomicU64,
+    first: std::sync::OnceLock<String>,
+}
+
+impl Unbuilt {
+    /// The warning that names them, when there were any.
+    fn warning(&self) -> Option<String> {
+        let count = self.count.load(Ordering::Relaxed);
+        let first = self.first.get()?;
+        Some(format!(
+            "{count} templated request(s) could not be built and count as protocol errors; the first: {first}"
+        ))
+    }
+}
+
 impl Schedule {
     /// When a duration-bound closed-model schedule ends.
     fn until(&self) -> Option<Instant> {
@@ -99,6 +117,8 @@ struct Shared {
     think: Option<ThinkTime>,
     /// Placeholders rendered per request; `None` sends `prepared` as is.
     templates: Option<Templates>,
+    /// Templated requests that could not be built.
+    unbuilt: Unbuilt,
     /// The next request number for the templates.
     seq: AtomicU64,
     target: Arc<Target>,
@@ -296,6 +316,7 @@ async fn drive(
         checks: spec.checks.clone(),
         think: spec.think_time_ms.filter(|_| !open),
         templates,
+        unbuilt: Unbuilt::default(),
         seq: AtomicU64::new(0),
         target: ctx.target.clone(),
     });
@@ -351,7 +372,9 @@ async fn drive(
         let _ = handle.await;
     }
     let elapsed = start.elapsed();
-    finish(recorder, elapsed, open, ctx.cancel.is_cancelled())
+    let mut outcome = finish(recorder, elapsed, open, ctx.cancel.is_cancelled());
+    outcome.warnings.extend(shared.unbuilt.warning());
+    outcome
 }
 
 fn finish(recorder: Recorder, elapsed: Duration, open: bool, cancelled: bool) -> TestOutcome {
@@ -549,8 +572,14 @@ async fn produce(
                     }
                     // The host is fixed and values are checked when the
                     // plan is loaded; a request that still cannot be built
-                    // was not sent, and fails as such.
-                    Err(_) => Err(Outcome::Protocol),
+                    // (a data row's value that is no valid header, say)
+                    // was not sent, fails as such, and the first reason is
+                    // kept for the test's warnings.
+                    Err(e) => {
+                        shared.unbuilt.count.fetch_add(1, Ordering::Relaxed);
+                        let _ = shared.unbuilt.first.set(format!("request {seq}: {e}"));
+                        Err(Outcome::Protocol)
+                    }
                 }
             }
         };

@@ -36,7 +36,12 @@ impl Templates {
             |field: &str, text: &str| RequestText::parse(text).map_err(|e| format!("{field}: {e}"));
         let path = Some(parse("path", &spec.path)?).filter(|t| !t.is_plain());
         let mut headers = Vec::new();
-        for name in spec.headers.keys() {
+        for (name, raw) in &spec.headers {
+            // Whether the plan's text is templated decides; a secret's value
+            // is never read as placeholders.
+            if parse(&format!("headers.{name}"), raw)?.is_plain() {
+                continue;
+            }
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| format!("headers.{name}: not a valid header name"))?;
             // The value with the environment's secrets filled in.
@@ -46,10 +51,19 @@ impl Templates {
             let value = value
                 .to_str()
                 .map_err(|_| format!("headers.{name}: not valid text"))?;
-            let text = parse(&format!("headers.{name}"), value)?;
-            if !text.is_plain() {
-                headers.push((header, text));
+            // A secret's value holding `{{` would be read as placeholders
+            // (and quoted in errors): refuse it without quoting it.
+            let secret_braces = || {
+                format!(
+                    "headers.{name}: a secret in this templated header holds `{{{{`, which \
+                     would be read as a placeholder; send that secret in a header without placeholders"
+                )
+            };
+            if value.matches("{{").count() != raw.matches("{{").count() {
+                return Err(secret_braces());
             }
+            let text = RequestText::parse(value).map_err(|_| secret_braces())?;
+            headers.push((header, text));
         }
         let body = match (&spec.json, &spec.body) {
             (Some(json), _) => Some((parse("json", &json.to_string())?, Escape::Json)),
