@@ -16,6 +16,7 @@ th{background:#f3f5f9}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pass,.GO{background:#2e7d32}.fail,.NO-GO,.FAIL,.ERROR{background:#c62828}.ABORTED,.INTERRUPTED,.INCOMPLETE,.WARN,.BASELINE{background:#8d6e00}.PASS{background:#2e7d32}
 .regression{color:#c62828;font-weight:700}.improvement{color:#2e7d32;font-weight:700}.meta{color:#4a5568}
 pre{background:#f6f8fa;border:1px solid #e3e7ee;padding:.6rem;overflow:auto;font-size:12.5px}
+code.bar{white-space:pre;letter-spacing:-.05em}
 .chart svg{width:100%;height:auto;border:1px solid #e3e7ee;margin:.4rem 0}
 .decision{font-size:1.15rem;padding:.6rem .8rem;border-left:5px solid #2e7d32;background:#f1f8f2}
 .decision.nogo{border-color:#c62828;background:#fdf1f1}
@@ -153,6 +154,29 @@ impl Render for Html {
     fn environment(&self, o: &mut String, r: &Report) {
         o.push_str("<h2>Environment configuration</h2>");
         pairs(o, "Setting", &r.environment);
+    }
+
+    fn timeline(&self, o: &mut String, r: &Report) {
+        o.push_str("<h2 id=\"timeline\">Timeline</h2><p class=\"meta\">When each test ran, in seconds from the run's start, as recorded; tests whose bars overlap ran at the same time.</p>");
+        table(
+            o,
+            Section::Timeline.columns(),
+            r.timeline.iter().map(|t| {
+                vec![
+                    esc(&t.test),
+                    esc(&t.kind),
+                    format!("{:.1} s", t.start_s),
+                    format!("{:.1} s", t.end_s),
+                    format!("{:.1} s", t.end_s - t.start_s),
+                    if t.ran_with.is_empty() {
+                        "—".to_owned()
+                    } else {
+                        esc(&t.ran_with.join(", "))
+                    },
+                    format!("<code class=\"bar\">{}</code>", esc(&t.bar)),
+                ]
+            }),
+        );
     }
 
     fn tests(&self, o: &mut String, r: &Report) {

@@ -78,6 +78,29 @@ impl Render for Markdown {
         pairs(o, "Setting", &r.environment);
     }
 
+    fn timeline(&self, o: &mut String, r: &Report) {
+        o.push_str("\n---\n\n## Timeline\n\nWhen each test ran, in seconds from the run's start, as recorded; tests whose bars overlap ran at the same time.\n\n");
+        table(
+            o,
+            Section::Timeline.columns(),
+            r.timeline.iter().map(|t| {
+                vec![
+                    cell(&t.test),
+                    cell(&t.kind),
+                    format!("{:.1} s", t.start_s),
+                    format!("{:.1} s", t.end_s),
+                    format!("{:.1} s", t.end_s - t.start_s),
+                    if t.ran_with.is_empty() {
+                        "—".to_owned()
+                    } else {
+                        cell(&t.ran_with.join(", "))
+                    },
+                    format!("`{}`", t.bar),
+                ]
+            }),
+        );
+    }
+
     fn tests(&self, o: &mut String, r: &Report) {
         o.push_str("\n---\n\n## Test Results\n\n");
         for t in &r.tests {

@@ -16,6 +16,9 @@ pub enum Section {
     Anomalies,
     /// Environment and plan settings.
     Environment,
+    /// When each test ran, from the recorded times, and which tests ran
+    /// together (only when tests ran).
+    Timeline,
     /// One part per test: metrics, warnings, charts, restart proofs,
     /// evidence.
     Tests,
@@ -56,6 +59,7 @@ impl Section {
             (Summary, true),
             (Anomalies, !r.anomalies.is_empty()),
             (Environment, true),
+            (Timeline, !r.timeline.is_empty()),
             (Tests, true),
             (Integrity, true),
             (Dependencies, !r.dependencies.is_empty()),
@@ -84,6 +88,7 @@ impl Section {
             Section::Summary => &["Criteria", "Result", "Notes"],
             Section::Anomalies => &["Service", "Test", "Time", "What happened"],
             Section::Environment => &["Setting", "Value"],
+            Section::Timeline => super::model::timeline::COLUMNS,
             Section::Integrity => &["Test", "Check", "Actual", "Result"],
             Section::Dependencies => &["Test", "Dependency", "Status", "Latency"],
             Section::Performance => &["Test", "P50", "P95", "P99", "Status"],
@@ -125,6 +130,7 @@ pub trait Render {
     fn summary(&self, o: &mut String, r: &Report);
     fn anomalies(&self, o: &mut String, r: &Report);
     fn environment(&self, o: &mut String, r: &Report);
+    fn timeline(&self, o: &mut String, r: &Report);
     fn tests(&self, o: &mut String, r: &Report);
     fn integrity(&self, o: &mut String, r: &Report);
     fn dependencies(&self, o: &mut String, r: &Report);
@@ -149,6 +155,7 @@ pub fn render<F: Render>(format: &F, r: &Report) -> String {
             Section::Summary => Render::summary,
             Section::Anomalies => Render::anomalies,
             Section::Environment => Render::environment,
+            Section::Timeline => Render::timeline,
             Section::Tests => Render::tests,
             Section::Integrity => Render::integrity,
             Section::Dependencies => Render::dependencies,

@@ -7,7 +7,8 @@
 //! checklist), [`test_sections`] (a section per test with its charts and
 //! restart proofs), [`checks`] (integrity, storage and dependency health),
 //! [`performance`] (latencies, operation totals, failures by class),
-//! [`restarts`] (every restart performed, in one table) and [`signoffs`].
+//! [`restarts`] (every restart performed, in one table), [`timeline`]
+//! (when each test ran, and which ran together) and [`signoffs`].
 
 pub mod checks;
 pub mod criteria;
@@ -16,6 +17,7 @@ pub mod performance;
 pub mod restarts;
 pub mod signoffs;
 pub mod test_sections;
+pub mod timeline;
 
 pub use checks::{CheckRow, DependencyRow};
 pub use criteria::{CriterionRow, SummaryRow};
@@ -23,6 +25,7 @@ pub use performance::{PerfRow, TotalsRow};
 pub use restarts::RestartRow;
 pub use signoffs::SignOff;
 pub use test_sections::{RestartProof, TestSection};
+pub use timeline::TimelineRow;
 
 use super::compare::{compare, Comparison};
 use super::values::redact_url;
@@ -69,6 +72,8 @@ pub struct Report {
     /// Environment and plan settings (never secrets); the environment's
     /// name first.
     pub environment: Vec<Row>,
+    /// When each test ran and which ran together, in plan order.
+    pub timeline: Vec<TimelineRow>,
     /// One section per test, in plan order.
     pub tests: Vec<TestSection>,
     /// Storage probes, assert checks, and criteria over integrity metrics.
@@ -140,6 +145,7 @@ impl Report {
             anomalies: anomalies(results),
             summary: criteria::summary(results),
             environment: environment(results),
+            timeline: timeline::timeline(results),
             integrity: checks::integrity(results),
             dependencies: checks::dependencies(results),
             performance: results
