@@ -56,6 +56,7 @@ fn chaos(method: &str, observed: bool) -> TestResult {
         identity_after: None,
         timeline: Vec::new(),
         supervisor: None,
+        network: None,
     }];
     t
 }

@@ -52,6 +52,7 @@ fn chaos(observed: u64, method: &str) -> TestResult {
         identity_after: None,
         timeline: Vec::new(),
         supervisor: None,
+        network: None,
     }];
     t
 }

@@ -89,6 +89,66 @@ pub struct FaultEvidence {
     /// For `process`: what the supervisor saw.
     #[serde(default)]
     pub supervisor: Option<SupervisorObservation>,
+    /// For a network fault (`method` = `network`): what was put on which
+    /// link, when, what the proxy counted, and the proof of its removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkFaultEvidence>,
+}
+
+/// The proof a network fault left: what was injected where, the proxy's
+/// own counters over its window, and its removal read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NetworkFaultEvidence {
+    /// The link in the plan.
+    pub link: String,
+    /// The proxy's name at the API.
+    pub proxy: String,
+    /// The proxy's API (no credentials).
+    pub api: String,
+    /// `latency`, `bandwidth`, `timeout`, `reset_peer`, `slow_close`,
+    /// `limit_data` or `down`.
+    pub toxic: String,
+    /// The toxic's name at the proxy (none for `down`, which disables the
+    /// proxy).
+    #[serde(default)]
+    pub toxic_name: Option<String>,
+    /// `upstream` or `downstream`.
+    pub direction: String,
+    /// The toxic's attributes as sent (Toxiproxy's names: `latency`,
+    /// `jitter`, `rate`, `timeout`, `delay`, `bytes`).
+    pub attributes: std::collections::BTreeMap<String, u64>,
+    /// Share of connections it acted on.
+    pub toxicity: f64,
+    /// The window the plan asked for, in ms.
+    pub planned_ms: u64,
+    /// When the proxy accepted it (Unix milliseconds).
+    pub injected_at_ms: i64,
+    /// When its removal was answered (Unix milliseconds).
+    #[serde(default)]
+    pub removed_at_ms: Option<i64>,
+    /// What the API answered when asked for it back during the window.
+    pub seen_at_proxy: String,
+    /// Connections the toxic acted on, by the proxy's own counter (the
+    /// built-in proxy counts; a Toxiproxy does not).
+    #[serde(default)]
+    pub connections_affected: Option<u64>,
+    /// Connections the proxy accepted during the window.
+    #[serde(default)]
+    pub connections_accepted: Option<u64>,
+    /// Bytes client → service during the window.
+    #[serde(default)]
+    pub bytes_upstream: Option<u64>,
+    /// Bytes service → client during the window.
+    #[serde(default)]
+    pub bytes_downstream: Option<u64>,
+    /// Connections to the service that failed during the window.
+    #[serde(default)]
+    pub upstream_connect_failures: Option<u64>,
+    /// Whether the API, asked after the removal, showed it gone (the toxic
+    /// not listed; the proxy enabled again).
+    pub removal_verified: bool,
+    /// What that read-back said.
+    pub removal: String,
 }
 
 /// What a `chaos` test measured.

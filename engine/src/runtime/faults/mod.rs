@@ -7,6 +7,7 @@
 //! restart is "not observed", whatever the method answered.
 
 pub mod command;
+pub mod network;
 pub mod observe;
 pub mod process;
 pub mod webhook;
@@ -88,7 +89,7 @@ pub fn method_name(method: &RestartMethod) -> &'static str {
     }
 }
 
-fn health_source(
+pub(crate) fn health_source(
     ctx: &TestContext,
     name: &str,
     service: &Service,
@@ -191,6 +192,7 @@ pub async fn inject(
         identity_after: observed.as_ref().and_then(|o| o.identity_after.clone()),
         timeline: observed.map(|o| o.timeline).unwrap_or_default(),
         supervisor,
+        network: None,
     })
 }
 

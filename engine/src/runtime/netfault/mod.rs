@@ -5,11 +5,15 @@
 //! its own ([`proxy`]); each connection pumps bytes both ways through the
 //! toxics of its direction ([`link`]). What a proxy and a toxic are, as the
 //! API's JSON spells them, is in [`spec`]; the seeded random source behind
-//! `toxicity` and `jitter` is [`rng`].
+//! `toxicity` and `jitter` is [`rng`]. A client of such an API (this one
+//! or a real Toxiproxy) is [`client`]; the faults a run put in place are
+//! recorded in [`ledger`] so a crashed run's are removed on the next start.
 //!
 //! Addresses are loopback only unless the registry is told otherwise: a
 //! listen address or an upstream elsewhere is refused by name.
 
+pub mod client;
+pub mod ledger;
 pub mod link;
 pub mod proxy;
 pub mod registry;

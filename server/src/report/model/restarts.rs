@@ -85,6 +85,7 @@ mod tests {
             identity_after: Some("boot-2".into()),
             timeline: Vec::new(),
             supervisor,
+            network: None,
         }
     }
 

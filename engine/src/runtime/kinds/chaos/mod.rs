@@ -1,6 +1,7 @@
 //! The `chaos` test: start a workload (runs through the job protocol and/or
-//! SSE sessions), restart a service at the chosen moment (after a delay or
-//! once enough of the workload is in flight), then verify with a deadline
+//! SSE sessions), restart a service or put a network fault on a link
+//! (`faults::network`) at the chosen moment (after a delay or once enough
+//! of the workload is in flight), then verify with a deadline
 //! what happened to the work, and keep the restart's proof. A restart
 //! Shakedown did not observe, a trigger that did not fire, or a fault that
 //! found nothing in flight makes the test an error, so the run is NO-GO
@@ -21,7 +22,7 @@ use crate::clients::jobs::JobClient;
 use crate::faults;
 use crate::metrics::resilience::{ChaosMetrics, FaultEvidence};
 use crate::metrics::TestMetrics;
-use crate::plan::{AfterChecks, ChaosSpec, JobPhase};
+use crate::plan::{AfterChecks, ChaosFault, ChaosSpec, JobPhase};
 use crate::runner::context::{TestContext, TestOutcome};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -378,8 +379,11 @@ impl Chaos<'_> {
 
     /// Restarts the service; returns its proof.
     async fn inject(&mut self) -> Result<FaultEvidence, String> {
-        if self.spec.fault.is_some() {
-            return Err("network faults are not run by this build yet".to_owned());
+        if let Some(ChaosFault::Network(fault)) = &self.spec.fault {
+            let evidence =
+                faults::network::inject(self.ctx, fault, self.spec.service.as_deref()).await?;
+            self.metrics.recovery_ms = evidence.recovery_ms.unwrap_or(0) as f64;
+            return Ok(evidence);
         }
         let Some(service) = self.spec.service.as_deref() else {
             return Err("the chaos test names no service to restart".to_owned());
@@ -453,7 +457,15 @@ impl Chaos<'_> {
         let unreadable = self.metrics.results_unreadable;
         let mut outcome = TestOutcome::new(TestMetrics::Chaos(self.metrics));
         outcome.warnings = self.warnings;
-        if !evidence.restart_observed {
+        let network = evidence.network.as_ref();
+        if let Some(n) = network.filter(|n| !n.removal_verified) {
+            outcome.error = Some(format!("the network fault was not removed: {}", n.removal));
+        } else if let Some(n) = network.filter(|n| n.connections_affected == Some(0)) {
+            outcome.error = Some(format!(
+                "the network fault took no effect: proxy {} counted no connection affected by the {} toxic during its window (nothing used link {}?)",
+                n.proxy, n.toxic, n.link
+            ));
+        } else if network.is_none() && !evidence.restart_observed {
             outcome.error = Some(format!("restart not observed: {}", evidence.observation));
         } else if unreadable > 0 {
             outcome.error = Some(format!(

@@ -1,0 +1,458 @@
+//! A network fault on a link, as a chaos test's fault: put the toxic on
+//! the link's proxy (or take the proxy down), hold it for the window while
+//! probing the watched service's health, read the proxy's counters, remove
+//! it and read the removal back, then wait for the service to pass its
+//! health check again. The fault is recorded in the [`ledger`] before it
+//! is injected; a [`Removal`] guard removes it if the test is dropped
+//! half-way, and the abort of the run ends the window early.
+
+use super::observe::{self, HealthSource, PROBE_EVERY};
+use crate::metrics::resilience::{FaultEvidence, HealthPoint, NetworkFaultEvidence};
+use crate::netfault::client::{RemoteProxy, RemoteProxyStats, ToxiproxyClient};
+use crate::netfault::ledger::{self, Entry};
+use crate::plan::{NetworkFault, NetworkToxic};
+use crate::run::now_ms;
+use crate::runner::context::TestContext;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How long the service may take to pass its health check after removal.
+const RECOVERY_LIMIT: Duration = Duration::from_secs(60);
+
+/// What was put in place, so it can be taken away.
+#[derive(Debug, Clone)]
+struct Placed {
+    client: ToxiproxyClient,
+    proxy: String,
+    /// The toxic's name; `None`: the proxy was disabled.
+    toxic: Option<String>,
+    ledger: Option<PathBuf>,
+}
+
+impl Placed {
+    /// Removes it; `Ok(existed)`.
+    async fn remove(&self) -> Result<bool, String> {
+        let entry = Entry {
+            api: self.client.api(),
+            proxy: self.proxy.clone(),
+            toxic: self.toxic.clone(),
+            pid: std::process::id(),
+            test_id: String::new(),
+            at_ms: 0,
+        };
+        ledger::undo(&entry)
+            .await
+            .map(|_| true)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Removes the fault when dropped before [`Removal::disarm`]: a test
+/// future dropped mid-window still leaves no toxic behind.
+struct Removal(Option<Placed>);
+
+impl Removal {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Removal {
+    fn drop(&mut self) {
+        let Some(placed) = self.0.take() else {
+            return;
+        };
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if placed.remove().await.is_ok() {
+                    if let Some(path) = &placed.ledger {
+                        ledger::forget(path);
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// The toxic's Toxiproxy body, its name and attributes; `None` for `down`.
+fn toxic_body(
+    fault: &NetworkFault,
+    test_id: &str,
+) -> Option<(String, Value, BTreeMap<String, u64>)> {
+    let v = |x: Option<u64>| x.unwrap_or(0);
+    let pairs: Vec<(&str, u64)> = match fault.toxic {
+        NetworkToxic::Latency => vec![
+            ("latency", v(fault.latency_ms)),
+            ("jitter", v(fault.jitter_ms)),
+        ],
+        NetworkToxic::Bandwidth => vec![("rate", v(fault.rate_kbps))],
+        NetworkToxic::Timeout | NetworkToxic::ResetPeer => vec![("timeout", v(fault.timeout_ms))],
+        NetworkToxic::SlowClose => vec![("delay", v(fault.delay_ms))],
+        NetworkToxic::LimitData => vec![("bytes", v(fault.bytes))],
+        NetworkToxic::Down => return None,
+    };
+    let attributes: BTreeMap<String, u64> =
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let name = format!(
+        "shakedown_{}_{}_{}",
+        test_id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>(),
+        fault.toxic.name(),
+        now_ms()
+    );
+    let body = json!({
+        "name": name,
+        "type": fault.toxic.name(),
+        "stream": fault.direction().name(),
+        "toxicity": fault.toxicity.unwrap_or(1.0),
+        "attributes": attributes,
+    });
+    Some((name, body, attributes))
+}
+
+/// `b - a` of a counter, when both sides count.
+fn delta(
+    before: Option<&RemoteProxyStats>,
+    after: Option<&RemoteProxyStats>,
+    f: fn(&RemoteProxyStats) -> u64,
+) -> Option<u64> {
+    Some(f(after?).saturating_sub(f(before?)))
+}
+
+/// Probes `source` every 100 ms until `stop`; the points are measured from
+/// `from`.
+async fn watch_health(
+    ctx: TestContext,
+    source: HealthSource,
+    from: Instant,
+    stop: CancellationToken,
+) -> Vec<HealthPoint> {
+    let mut points = Vec::new();
+    while !stop.is_cancelled() && points.len() < 20_000 {
+        let probe = observe::probe(&ctx.target, &source).await;
+        points.push(HealthPoint {
+            at_ms: from.elapsed().as_millis() as u64,
+            healthy: probe.healthy,
+            pid: probe.pid,
+            started_at: probe.started_at,
+            identity: probe.identity,
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(PROBE_EVERY) => {}
+            _ = stop.cancelled() => {}
+        }
+    }
+    points
+}
+
+/// Runs the fault and returns its proof. `Err` means nothing was left
+/// injected: the API could not be reached, the link or proxy is unknown,
+/// or the toxic was refused.
+pub async fn inject(
+    ctx: &TestContext,
+    fault: &NetworkFault,
+    service: Option<&str>,
+) -> Result<FaultEvidence, String> {
+    let nothing = "; nothing was injected";
+    let network = ctx.target.env.network.as_ref().ok_or_else(|| {
+        format!(
+            "environment {:?} has no network-fault proxy{nothing}",
+            ctx.target.name
+        )
+    })?;
+    let proxy = network.links.get(&fault.link).ok_or_else(|| {
+        format!(
+            "environment {:?} has no link named {:?}{nothing}",
+            ctx.target.name, fault.link
+        )
+    })?;
+    let source = match service {
+        Some(name) => match ctx.services.get(name) {
+            Some(s) => super::health_source(ctx, name, s).map_err(|e| e.to_string())?,
+            None => return Err(format!("no service named {name:?}{nothing}")),
+        },
+        None => None,
+    };
+    let client = ToxiproxyClient::new(&network.api).map_err(|e| format!("{e}{nothing}"))?;
+    let before = client
+        .proxy(proxy)
+        .await
+        .map_err(|e| format!("{e}{nothing}"))?;
+    let toxic = toxic_body(fault, &ctx.test_id);
+    let entry = Entry {
+        api: client.api(),
+        proxy: proxy.clone(),
+        toxic: toxic.as_ref().map(|(name, _, _)| name.clone()),
+        pid: std::process::id(),
+        test_id: ctx.test_id.clone(),
+        at_ms: now_ms(),
+    };
+    let ledger_file = ledger::record(&entry)
+        .map_err(|e| format!("the fault could not be recorded in the ledger: {e}{nothing}"))?;
+    let forget = |path: &Option<PathBuf>| {
+        if let Some(path) = path {
+            ledger::forget(path);
+        }
+    };
+
+    // Inject.
+    let started = Instant::now();
+    let requested_at_ms = now_ms();
+    let (called, answer) = match &toxic {
+        Some((_, body, _)) => {
+            let called = format!("POST {}/proxies/{proxy}/toxics {body}", client.api());
+            match client.add_toxic(proxy, body).await {
+                Ok(t) => (
+                    called,
+                    format!("toxic {:?} ({}, {}) added", t.name, t.kind, t.stream),
+                ),
+                Err(e) => {
+                    forget(&ledger_file);
+                    return Err(format!("{e}{nothing}"));
+                }
+            }
+        }
+        None => {
+            let called = format!(
+                "POST {}/proxies/{proxy} {{\"enabled\":false}}",
+                client.api()
+            );
+            match client.set_enabled(proxy, false).await {
+                Ok(p) => (called, format!("proxy {:?} enabled={}", p.name, p.enabled)),
+                Err(e) => {
+                    forget(&ledger_file);
+                    return Err(format!("{e}{nothing}"));
+                }
+            }
+        }
+    };
+    let injected_at_ms = now_ms();
+    let placed = Placed {
+        client: client.clone(),
+        proxy: proxy.clone(),
+        toxic: entry.toxic.clone(),
+        ledger: ledger_file.clone(),
+    };
+    let mut guard = Removal(Some(placed.clone()));
+    let stop_watch = CancellationToken::new();
+    let watcher = source.clone().map(|source| {
+        tokio::spawn(watch_health(
+            ctx.clone(),
+            source,
+            started,
+            stop_watch.clone(),
+        ))
+    });
+
+    // Hold it for the window (the run's abort ends it early).
+    let planned = Duration::from_secs(u64::from(fault.duration_s.get()));
+    let seen = client.proxy(proxy).await;
+    tokio::select! {
+        _ = tokio::time::sleep(planned.saturating_sub(started.elapsed())) => {}
+        _ = ctx.cancel.cancelled() => {}
+    }
+    // The proxy's counters, read before removal.
+    let during = client.proxy(proxy).await.ok();
+
+    // Remove, retrying a failed call twice, and read the removal back.
+    let mut removed = Err(String::new());
+    for _ in 0..3 {
+        removed = placed.remove().await;
+        if removed.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let removed_at = Instant::now();
+    let removed_at_ms = now_ms();
+    let (removal_verified, removal) = match (&removed, &entry.toxic) {
+        (Err(e), _) => (false, format!("removal failed: {e}")),
+        (Ok(_), Some(name)) => match client.toxics(proxy).await {
+            Ok(left) if left.iter().any(|t| &t.name == name) => (
+                false,
+                format!("GET /proxies/{proxy}/toxics still lists {name:?}"),
+            ),
+            Ok(left) => (
+                true,
+                format!(
+                    "GET /proxies/{proxy}/toxics no longer lists {name:?} ({} toxics left)",
+                    left.len()
+                ),
+            ),
+            Err(e) => (false, format!("removal not read back: {e}")),
+        },
+        (Ok(_), None) => match client.proxy(proxy).await {
+            Ok(p) if p.enabled => (true, format!("GET /proxies/{proxy} shows enabled=true")),
+            Ok(_) => (
+                false,
+                format!("GET /proxies/{proxy} still shows enabled=false"),
+            ),
+            Err(e) => (false, format!("removal not read back: {e}")),
+        },
+    };
+    if removal_verified {
+        guard.disarm();
+        forget(&ledger_file);
+    }
+
+    // Recovery: the watched service passing its health check after
+    // removal; its probes go on the same timeline.
+    stop_watch.cancel();
+    let mut timeline = match watcher {
+        Some(w) => w.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let recovery_ms = match &source {
+        Some(source) => {
+            let limit = removed_at + RECOVERY_LIMIT;
+            let mut recovered = None;
+            while Instant::now() < limit && !ctx.cancel.is_cancelled() {
+                let probe = observe::probe(&ctx.target, source).await;
+                let at_ms = started.elapsed().as_millis() as u64;
+                let healthy = probe.healthy;
+                timeline.push(HealthPoint {
+                    at_ms,
+                    healthy,
+                    pid: probe.pid,
+                    started_at: probe.started_at,
+                    identity: probe.identity,
+                });
+                if healthy {
+                    recovered = Some(at_ms);
+                    break;
+                }
+                tokio::time::sleep(PROBE_EVERY).await;
+            }
+            recovered
+        }
+        None => Some(removed_at.duration_since(started).as_millis() as u64),
+    };
+
+    let stats_before = before.stats.as_ref();
+    let stats_during = during.as_ref().and_then(|p| p.stats.as_ref());
+    let affected = match (&entry.toxic, stats_during) {
+        (Some(name), Some(stats)) => Some(
+            stats
+                .connections_affected_by_toxic
+                .get(name)
+                .copied()
+                .unwrap_or(0),
+        ),
+        _ => None,
+    };
+    let seen_at_proxy = describe_seen(seen.as_ref().ok(), entry.toxic.as_deref());
+    let attributes = toxic.map(|(_, _, a)| a).unwrap_or_default();
+    let network = NetworkFaultEvidence {
+        link: fault.link.clone(),
+        proxy: proxy.clone(),
+        api: client.api(),
+        toxic: fault.toxic.name().to_owned(),
+        toxic_name: entry.toxic.clone(),
+        direction: fault.direction().name().to_owned(),
+        attributes,
+        toxicity: fault.toxicity.unwrap_or(1.0),
+        planned_ms: planned.as_millis() as u64,
+        injected_at_ms,
+        removed_at_ms: removed.is_ok().then_some(removed_at_ms),
+        seen_at_proxy,
+        connections_affected: affected,
+        connections_accepted: delta(stats_before, stats_during, |s| s.connections_accepted),
+        bytes_upstream: delta(stats_before, stats_during, |s| s.bytes_upstream),
+        bytes_downstream: delta(stats_before, stats_during, |s| s.bytes_downstream),
+        upstream_connect_failures: delta(stats_before, stats_during, |s| {
+            s.upstream_connect_failures
+        }),
+        removal_verified,
+        removal,
+    };
+    let observation = observation(&network, removed_at.duration_since(started));
+    Ok(FaultEvidence {
+        service: service.map_or_else(|| format!("link {}", fault.link), str::to_owned),
+        method: "network".to_owned(),
+        called,
+        answer,
+        call_ok: true,
+        requested_at_ms,
+        restart_observed: false,
+        observation,
+        recovery_ms,
+        identity_before: None,
+        identity_after: None,
+        timeline,
+        supervisor: None,
+        network: Some(network),
+    })
+}
+
+/// What the API showed of the fault during its window.
+fn describe_seen(proxy: Option<&RemoteProxy>, toxic: Option<&str>) -> String {
+    let Some(p) = proxy else {
+        return "the proxy could not be read back during the window".to_owned();
+    };
+    match toxic {
+        Some(name) => match p.toxics.iter().find(|t| t.name == name) {
+            Some(t) => format!(
+                "proxy {:?} listed toxic {:?} ({} on {}, attributes {})",
+                p.name,
+                t.name,
+                t.kind,
+                t.stream,
+                serde_json::to_string(&t.attributes).unwrap_or_default()
+            ),
+            None => format!("proxy {:?} did not list toxic {name:?}", p.name),
+        },
+        None => format!("proxy {:?} showed enabled={}", p.name, p.enabled),
+    }
+}
+
+/// `latency on downstream of proxy sut_db (link db) for 10.0 s: 12
+/// connections affected, …; removed, verified: …`.
+fn observation(n: &NetworkFaultEvidence, held: Duration) -> String {
+    let attributes: Vec<String> = n
+        .attributes
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let mut counted = Vec::new();
+    if let Some(a) = n.connections_affected {
+        counted.push(format!("{a} connections affected"));
+    }
+    if let Some(a) = n.connections_accepted {
+        counted.push(format!("{a} accepted"));
+    }
+    if let (Some(u), Some(d)) = (n.bytes_upstream, n.bytes_downstream) {
+        counted.push(format!("{u} bytes up, {d} bytes down"));
+    }
+    if let Some(f) = n.upstream_connect_failures.filter(|f| *f > 0) {
+        counted.push(format!("{f} upstream connect failures"));
+    }
+    format!(
+        "{}{} on {} of proxy {} (link {}) for {:.1} s; {}; counters: {}; {}",
+        n.toxic,
+        if attributes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", attributes.join(", "))
+        },
+        n.direction,
+        n.proxy,
+        n.link,
+        held.as_secs_f64(),
+        n.seen_at_proxy,
+        if counted.is_empty() {
+            "none kept by this proxy".to_owned()
+        } else {
+            counted.join(", ")
+        },
+        if n.removal_verified {
+            format!("removed, verified: {}", n.removal)
+        } else {
+            format!("NOT removed: {}", n.removal)
+        }
+    )
+}

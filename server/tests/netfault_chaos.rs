@@ -1,0 +1,199 @@
+//! Network faults in chaos tests, end to end on 127.0.0.1: a local HTTP
+//! target behind the built-in proxy, its Toxiproxy API served by the
+//! server's `proxy_api`, and a plan whose chaos test puts a toxic on the
+//! link while background load runs through it. Figures are computed from
+//! the results (the windows the load was split into, the proxy's counters
+//! in the evidence), never from the wall clock of the test itself.
+
+use axum::routing::get;
+use axum::Router;
+use engine::events::NullSink;
+use engine::metrics::resilience::{FaultEvidence, NetworkFaultEvidence};
+use engine::metrics::windows::LoadThroughFault;
+use engine::metrics::TestMetrics;
+use engine::netfault::{NetFaultOptions, ProxyRegistry};
+use engine::results::{RunResults, TestResult};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+/// The target, the built-in proxy in front of it (proxy `sut_api`), and the
+/// proxy's API: (registry, proxy address, API address).
+async fn setup() -> (Arc<ProxyRegistry>, SocketAddr, SocketAddr) {
+    let target = serve(
+        Router::new()
+            .route("/ok", get(|| async { "ok" }))
+            .route("/health", get(|| async { "{\"ok\":true}" })),
+    )
+    .await;
+    let registry = Arc::new(ProxyRegistry::new(NetFaultOptions {
+        seed: 19,
+        ..NetFaultOptions::default()
+    }));
+    let view = registry
+        .create(
+            &json!({"name": "sut_api", "listen": "127.0.0.1:0", "upstream": target.to_string()}),
+        )
+        .unwrap();
+    let api = serve(server::proxy_api::router(registry.clone(), true)).await;
+    (registry, view.listen.parse().unwrap(), api)
+}
+
+fn plan(proxy: SocketAddr, api: &str, fault: &str) -> String {
+    format!(
+        r#"
+[plan]
+name = "network faults"
+
+[environments.local]
+base_url = "http://{proxy}"
+allowed_hosts = ["127.0.0.1"]
+network = {{ api = "{api}", links = {{ api = "sut_api" }} }}
+
+[services.api]
+health = "/health"
+restart.http = {{ url = "http://{proxy}/restart" }}
+
+[[tests]]
+id = "N1"
+[tests.chaos]
+service = "api"
+deadline_s = 20
+baseline_s = 2
+after_s = 2
+background_load = [{{ path = "/ok", rate = 20, concurrency = 20, timeout_ms = 3000 }}]
+fault.network = {fault}
+"#
+    )
+}
+
+async fn run(text: &str) -> RunResults {
+    let loaded = engine::plan::load_str(text, "network.toml").unwrap();
+    engine::runner::run_plan(&loaded, None, CancellationToken::new(), Arc::new(NullSink))
+        .await
+        .unwrap()
+}
+
+fn test(results: &RunResults) -> &TestResult {
+    results.tests.iter().find(|t| t.id == "N1").unwrap()
+}
+
+fn load(t: &TestResult) -> LoadThroughFault {
+    match &t.metrics {
+        Some(TestMetrics::Chaos(m)) => *m.load.clone().expect("load through the fault"),
+        other => panic!("not chaos metrics: {other:?}"),
+    }
+}
+
+fn network(t: &TestResult) -> (&FaultEvidence, &NetworkFaultEvidence) {
+    let f = t.faults.first().expect("fault evidence");
+    (f, f.network.as_ref().expect("network evidence"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_on_the_link_raises_the_loads_p95_by_about_the_latency() {
+    let (registry, proxy, api) = setup().await;
+    let latency = 400.0;
+    let results = run(&plan(
+        proxy,
+        &format!("http://{api}"),
+        r#"{ link = "api", toxic = "latency", latency_ms = 400, duration_s = 3 }"#,
+    ))
+    .await;
+    let t = test(&results);
+    assert_eq!(t.error, None, "{t:?}");
+    let l = load(t);
+    assert!(
+        l.before.count > 0 && l.during.count > 0 && l.after.count > 0,
+        "{l:?}"
+    );
+    let rise = l.during.p95_ms - l.before.p95_ms;
+    // Every answer during the window waits the latency once (downstream);
+    // a busy machine adds to it, never takes from it.
+    assert!(
+        rise >= latency * 0.9 && rise <= latency * 2.5,
+        "p95 rose by {rise} ms for {latency} ms of latency: {l:?}"
+    );
+    assert!(l.after.p95_ms < latency, "still slow after removal: {l:?}");
+    let (fault, n) = network(t);
+    assert_eq!(fault.method, "network");
+    assert_eq!(n.toxic, "latency");
+    assert_eq!(n.direction, "downstream");
+    assert_eq!(n.attributes.get("latency"), Some(&400));
+    assert!(n.connections_affected.unwrap_or(0) > 0, "{n:?}");
+    assert!(n.bytes_downstream.unwrap_or(0) > 0, "{n:?}");
+    assert!(n.removal_verified, "{n:?}");
+    assert!(n.removed_at_ms.unwrap() >= n.injected_at_ms + 3000, "{n:?}");
+    // Nothing left on the proxy.
+    assert!(registry.toxics("sut_api").unwrap().is_empty());
+    // The recovery is measured: the watched service's health after removal.
+    assert!(fault.recovery_ms.unwrap() >= 3000, "{fault:?}");
+    assert!(!fault.timeline.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_down_fails_requests_during_the_window_and_recovers_after() {
+    let (registry, proxy, api) = setup().await;
+    let results = run(&plan(
+        proxy,
+        &format!("http://{api}"),
+        r#"{ link = "api", toxic = "down", duration_s = 2 }"#,
+    ))
+    .await;
+    let t = test(&results);
+    assert_eq!(t.error, None, "{t:?}");
+    let l = load(t);
+    assert_eq!(l.before.fail, 0, "{l:?}");
+    assert!(
+        l.during.fail > 0,
+        "no errors while the link was down: {l:?}"
+    );
+    assert!(
+        l.after.count > 0 && l.after.fail == 0,
+        "not recovered: {l:?}"
+    );
+    let (fault, n) = network(t);
+    assert!(n.seen_at_proxy.contains("enabled=false"), "{n:?}");
+    assert!(n.removal_verified, "{n:?}");
+    assert!(registry.get("sut_api").unwrap().enabled);
+    // The health probes through the link failed during the window and
+    // passed again after it.
+    assert!(fault.timeline.iter().any(|p| !p.healthy), "{fault:?}");
+    assert!(
+        fault.timeline.last().is_some_and(|p| p.healthy),
+        "{fault:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_proxy_api_is_an_error_and_nothing_is_injected() {
+    let (registry, proxy, _api) = setup().await;
+    // A port nothing listens on.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let results = run(&plan(
+        proxy,
+        &format!("http://{dead}"),
+        r#"{ link = "api", toxic = "latency", latency_ms = 100, duration_s = 2 }"#,
+    ))
+    .await;
+    let t = test(&results);
+    let error = t.error.clone().unwrap_or_default();
+    assert!(error.contains("unreachable"), "{error}");
+    assert!(error.contains("nothing was injected"), "{error}");
+    assert!(t.faults.is_empty());
+    assert_eq!(results.verdict, Some(engine::run::Verdict::NoGo));
+    assert!(registry.toxics("sut_api").unwrap().is_empty());
+}
