@@ -69,6 +69,9 @@ pub struct LiveTest {
     pub windows: Vec<Window>,
     /// The whole test's figures, once it has finished and measured any.
     pub summary: Option<Summary>,
+    /// A chaos test's background load: its seconds and the fault's
+    /// moments while it runs, its windows once it has ended.
+    pub fault_load: Option<charts::FaultLoad>,
 }
 
 /// A finished test's figures over its whole length.
@@ -322,6 +325,26 @@ impl LiveRun {
                     test.failed = failed;
                 }
             }
+            ProgressEvent::LoadWindow {
+                test_id,
+                load,
+                window,
+            } => {
+                if let Some(test) = self.test_mut(&test_id) {
+                    let fault_load = test.fault_load.get_or_insert_with(Default::default);
+                    fault_load.put_window(load, window);
+                }
+            }
+            ProgressEvent::FaultTimes {
+                test_id,
+                fault_at_ms,
+                recovered_at_ms,
+            } => {
+                if let Some(test) = self.test_mut(&test_id) {
+                    let fault_load = test.fault_load.get_or_insert_with(Default::default);
+                    fault_load.set_times(fault_at_ms, recovered_at_ms);
+                }
+            }
             ProgressEvent::TestFinished { result } => self.on_test_finished(at, &result),
             ProgressEvent::RunFinished { results } => self.on_run_finished(at, &results),
         }
@@ -392,6 +415,11 @@ impl LiveRun {
             test.windows.clone_from(&result.windows);
         }
         test.summary = summary(result);
+        if let Some(load) = charts::fault_load::load_of(result.metrics.as_ref()) {
+            test.fault_load
+                .get_or_insert_with(Default::default)
+                .finish(load);
+        }
         let mut text = format!("{} finished: {}", result.id, result.status.as_str());
         if let Some(e) = &result.error {
             text.push_str(&format!(" ({e})"));

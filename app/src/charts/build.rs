@@ -3,13 +3,17 @@
 //! points, and a recovery timeline from health lanes and fault markers
 //! (built from the faults' evidence by [`fault_lanes`]). [`load_charts`]
 //! chooses for a test: over time when it lasted long enough for that to
-//! read as a line, else its latency distribution.
+//! read as a line, else its latency distribution. A chaos test with
+//! background load also gets the charts of its load through the fault
+//! (`fault_load`).
 
+use super::fault_load::{fault_load_charts, FaultLoad};
 use super::model::{
     Axis, Chart, Health, Lane, Marker, MarkerKind, PercentilePoint, Plot, Point, Scale, Series,
     Span,
 };
 use engine::metrics::resilience::FaultEvidence;
+use engine::metrics::windows::LoadThroughFault;
 use engine::metrics::{LatencySummary, Window};
 
 /// Fewest seconds with operations for the over-time charts: with fewer,
@@ -58,6 +62,7 @@ pub fn latency_over_time(title: &str, windows: &[Window]) -> Chart {
             series("p99", 2, &busy, |w| w.p99_ms),
         ]),
         markers: Vec::new(),
+        bands: Vec::new(),
     }
 }
 
@@ -77,6 +82,7 @@ pub fn throughput_over_time(title: &str, windows: &[Window]) -> Chart {
             series("errors/s", 2, windows, |w| w.errors as f64),
         ]),
         markers: Vec::new(),
+        bands: Vec::new(),
     }
 }
 
@@ -101,6 +107,7 @@ pub fn latency_distribution(title: &str, points: &[PercentilePoint]) -> Chart {
                 .collect(),
         }]),
         markers: Vec::new(),
+        bands: Vec::new(),
     }
 }
 
@@ -119,6 +126,7 @@ pub fn recovery_timeline(title: &str, lanes: Vec<Lane>, markers: Vec<Marker>) ->
         },
         plot: Plot::Lanes(lanes),
         markers,
+        bands: Vec::new(),
     }
 }
 
@@ -168,7 +176,13 @@ pub fn fault_lanes(faults: &[FaultEvidence], origin_ms: i64) -> (Vec<Lane>, Vec<
 /// The charts of one test's result that need nothing but the result: its
 /// load charts ([`load_charts`]) and the recovery timeline of its faults.
 pub fn result_charts(t: &engine::results::TestResult) -> Vec<Chart> {
-    test_charts(&t.id, &t.windows, latency_of(t.metrics.as_ref()), &t.faults)
+    test_charts(
+        &t.id,
+        &t.windows,
+        latency_of(t.metrics.as_ref()),
+        super::fault_load::load_of(t.metrics.as_ref()),
+        &t.faults,
+    )
 }
 
 /// The latency a test's metrics summarise (requests, jobs, or sessions and
@@ -187,9 +201,13 @@ fn test_charts(
     id: &str,
     windows: &[Window],
     latency: Option<&LatencySummary>,
+    load: Option<&LoadThroughFault>,
     faults: &[FaultEvidence],
 ) -> Vec<Chart> {
     let mut charts = load_charts(id, windows, latency);
+    if let Some(load) = load {
+        charts.extend(fault_load_charts(id, &FaultLoad::from_result(load)));
+    }
     if let Some(t0) = faults.iter().map(|f| f.requested_at_ms).min() {
         let (lanes, markers) = fault_lanes(faults, t0);
         charts.push(recovery_timeline(
@@ -302,11 +320,14 @@ struct ChartedTest {
     faults: Vec<FaultEvidence>,
 }
 
-/// Of a test's metrics, only the latency summary (the load kinds have one).
+/// Of a test's metrics, only the latency summary (the load kinds have one)
+/// and the load through the fault (chaos tests with background load).
 #[derive(serde::Deserialize)]
 struct ChartedMetrics {
     #[serde(default)]
     latency: Option<serde_json::Value>,
+    #[serde(default)]
+    load: Option<serde_json::Value>,
 }
 
 /// The charts of every test in a `results.json` text, in plan order.
@@ -322,7 +343,18 @@ pub fn results_json_charts(text: &str) -> Result<Vec<Chart>, String> {
                 .as_ref()
                 .and_then(|m| m.latency.clone())
                 .and_then(|v| serde_json::from_value::<LatencySummary>(v).ok());
-            test_charts(&t.id, &t.windows, latency.as_ref(), &t.faults)
+            let load = t
+                .metrics
+                .as_ref()
+                .and_then(|m| m.load.clone())
+                .and_then(|v| serde_json::from_value::<LoadThroughFault>(v).ok());
+            test_charts(
+                &t.id,
+                &t.windows,
+                latency.as_ref(),
+                load.as_ref(),
+                &t.faults,
+            )
         })
         .collect())
 }
@@ -354,6 +386,48 @@ mod tests {
         assert_eq!(titles, ["L1 latency distribution per second"]);
         assert!(results_json_charts("{}").is_err());
         assert!(results_json_charts("not json").is_err());
+    }
+
+    #[test]
+    fn a_chaos_test_with_background_load_gets_its_load_through_the_fault() {
+        let load = serde_json::json!({
+            "fault_at_ms": 1000.0, "recovered_at_ms": 1400.0, "end_ms": 2000.0,
+            "before": {"count": 10, "fail": 0, "errors": {"connect": 0, "timeout": 0, "status": 0, "check": 0, "protocol": 0},
+                "error_rate": 0.0, "rps": 10.0, "duration_ms": 1000.0, "p50_ms": 4.0, "p95_ms": 5.0, "p99_ms": 5.0, "max_ms": 5.0},
+            "during": {"count": 4, "fail": 1, "errors": {"connect": 1, "timeout": 0, "status": 0, "check": 0, "protocol": 0},
+                "error_rate": 0.25, "rps": 10.0, "duration_ms": 400.0, "p50_ms": 4.0, "p95_ms": 33.5, "p99_ms": 40.0, "max_ms": 40.0},
+            "after": {"count": 6, "fail": 0, "errors": {"connect": 0, "timeout": 0, "status": 0, "check": 0, "protocol": 0},
+                "error_rate": 0.0, "rps": 10.0, "duration_ms": 600.0, "p50_ms": 4.0, "p95_ms": 6.0, "p99_ms": 6.0, "max_ms": 6.0},
+            "errors_during_recovery": 1, "worst_latency_during_recovery_ms": 40.0,
+            "baseline_tolerance": 1.5, "baseline_window_ms": 1000.0,
+            "back_to_baseline_ms": null, "back_to_baseline_note": "never", "samples_dropped": 0,
+            "series": [
+                {"from_ms": 0.0, "to_ms": 1000.0, "phase": "before", "count": 10, "fail": 0, "p95_ms": 5.0},
+                {"from_ms": 1000.0, "to_ms": 1400.0, "phase": "during", "count": 4, "fail": 1, "p95_ms": 33.5},
+                {"from_ms": 1400.0, "to_ms": 2000.0, "phase": "after", "count": 6, "fail": 0, "p95_ms": 6.0}
+            ]
+        });
+        let text = serde_json::json!({"run_id": "r", "tests": [
+            {"id": "C1", "title": "Chaos", "kind": "chaos", "status": "PASS",
+             "started_at_ms": 0, "finished_at_ms": 1000, "parameters": {},
+             "metrics": {"kind": "chaos", "load": load}}
+        ]})
+        .to_string();
+        let charts = results_json_charts(&text).unwrap();
+        let titles: Vec<&str> = charts.iter().map(|c| c.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "C1 load through the fault: p95 latency per slice",
+                "C1 load through the fault: error rate per slice"
+            ]
+        );
+        let during = &charts[0].bands[1];
+        assert_eq!((during.from, during.to), (1.0, 1.4));
+        assert_eq!(
+            during.describe(),
+            "during the fault (window: p95 33.5 ms · error rate 25% · requests 4)"
+        );
     }
 
     fn second(second: u32, count: u64) -> Window {

@@ -2,7 +2,7 @@
 //! the server and the canvas backend in the browser share this code.
 
 use super::interact::Frame;
-use super::model::{Chart, Health, MarkerKind, Plot, Scale};
+use super::model::{BandKind, Chart, Health, MarkerKind, Plot, Scale};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -46,6 +46,17 @@ const UNKNOWN: RGBColor = RGBColor(189, 189, 189);
 const FAULT: RGBColor = RGBColor(198, 40, 40);
 const RECOVERED: RGBColor = RGBColor(46, 125, 50);
 const NOTE: RGBColor = RGBColor(97, 97, 97);
+/// Fills of the windows before, during and after a fault, and their
+/// labels' colours.
+const BEFORE_FILL: RGBColor = RGBColor(227, 238, 250);
+const DURING_FILL: RGBColor = RGBColor(253, 221, 221);
+const AFTER_FILL: RGBColor = RGBColor(226, 243, 227);
+const BEFORE_TEXT: RGBColor = RGBColor(21, 101, 192);
+const DURING_TEXT: RGBColor = RGBColor(183, 28, 28);
+const AFTER_TEXT: RGBColor = RGBColor(27, 94, 32);
+/// Narrowest a band is drawn, as a share of the x axis, so a window of a
+/// few milliseconds still shows.
+const MIN_BAND_SHARE: f64 = 0.006;
 const FONT: &str = "sans-serif";
 
 /// Largest percentile drawn on a [`Scale::Nines`] axis (100 itself is at
@@ -146,6 +157,7 @@ fn draw_lines<DB: DrawingBackend>(
         mesh.x_labels((x1 - x0) as usize + 1);
     }
     mesh.draw().map_err(ChartError::from_drawing)?;
+    draw_bands(&mut cc, chart, (x0, x1), y1)?;
 
     for s in series {
         let color = PALETTE[usize::from(s.color) % PALETTE.len()];
@@ -183,6 +195,49 @@ fn draw_lines<DB: DrawingBackend>(
             .map_err(ChartError::from_drawing)?;
     }
     Ok(frame(&cc, scale, (x0, x1)))
+}
+
+/// Shades each band of `chart` from the x axis to `y1`, at least
+/// [`MIN_BAND_SHARE`] of the axis wide, its name at the bottom.
+fn draw_bands<DB: DrawingBackend>(
+    cc: &mut ChartContext<'_, DB, Plane>,
+    chart: &Chart,
+    (x0, x1): (f64, f64),
+    y1: f64,
+) -> Result<(), ChartError> {
+    let scale = chart.x.scale;
+    let min_width = (x1 - x0) * MIN_BAND_SHARE;
+    for band in &chart.bands {
+        let (fill, text) = match band.kind {
+            BandKind::Before => (BEFORE_FILL, BEFORE_TEXT),
+            BandKind::During => (DURING_FILL, DURING_TEXT),
+            BandKind::After => (AFTER_FILL, AFTER_TEXT),
+        };
+        let from = to_x(scale, band.from).clamp(x0, x1);
+        let to = to_x(scale, band.to).clamp(x0, x1).max(from + min_width);
+        cc.draw_series(std::iter::once(Rectangle::new(
+            [(from, 0.0), (to, y1)],
+            fill.filled(),
+        )))
+        .map_err(ChartError::from_drawing)?;
+        let font = (FONT, 11)
+            .into_font()
+            .color(&text)
+            .pos(Pos::new(HPos::Left, VPos::Bottom));
+        // A short window's label sits a row up, clear of the next one's.
+        let row = if band.kind == BandKind::During {
+            0.09
+        } else {
+            0.01
+        };
+        cc.draw_series(std::iter::once(Text::new(
+            format!(" {}", band.kind.as_str()),
+            (from, y1 * row),
+            font,
+        )))
+        .map_err(ChartError::from_drawing)?;
+    }
+    Ok(())
 }
 
 /// Height of one row of marker labels, in pixels.
@@ -345,7 +400,7 @@ fn draw_markers<DB: DrawingBackend>(
 }
 
 /// A tick label: integers without decimals, small values with a few.
-pub(super) fn format_number(v: f64) -> String {
+pub fn format_number(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
         format!("{}", v.round() as i64)
     } else if v.abs() >= 10.0 {

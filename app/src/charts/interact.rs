@@ -5,7 +5,7 @@
 //! keys step through.
 
 use super::draw::{format_number, from_x, to_x};
-use super::model::{Chart, Health, Plot, Scale};
+use super::model::{Band, Chart, Figure, Health, Plot, Scale};
 
 /// Where the plot area sits on the drawing, and the x range it shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -140,10 +140,13 @@ impl Chart {
                             .then(|| format!("{} {}{unit}", s.name, format_number(p.y)))
                     })
                     .collect();
-                Some((
-                    nearest,
-                    format!("{}: {}", self.x_text(nearest), values.join(" · ")),
-                ))
+                let mut text = format!("{}: {}", self.x_text(nearest), values.join(" · "));
+                // The window the point is in, with the window's own figures.
+                if let Some(band) = self.band_at(nearest) {
+                    text.push_str(" · ");
+                    text.push_str(&band.describe());
+                }
+                Some((nearest, text))
             }
             Plot::Lanes(lanes) => {
                 if lanes.is_empty() && self.markers.is_empty() {
@@ -188,10 +191,33 @@ impl Chart {
     }
 }
 
-/// The unit in an axis label's brackets (`latency (ms)` → ` ms`).
+impl Figure {
+    /// `p95 15.2 ms`, `error rate 35%`, `requests 120`.
+    pub fn text(&self) -> String {
+        format!("{} {}{}", self.name, format_number(self.value), self.unit)
+    }
+}
+
+impl Band {
+    /// Its label, with its figures when it has any: `during the fault
+    /// (window: p95 15.2 ms · error rate 35% · requests 120)`.
+    pub fn describe(&self) -> String {
+        if self.figures.is_empty() {
+            return self.label.clone();
+        }
+        let figures: Vec<String> = self.figures.iter().map(Figure::text).collect();
+        format!("{} (window: {})", self.label, figures.join(" · "))
+    }
+}
+
+/// The unit in an axis label's brackets (`latency (ms)` → ` ms`, `error
+/// rate (%)` → `%`).
 fn unit_of(label: &str) -> String {
     match (label.rfind('('), label.rfind(')')) {
-        (Some(open), Some(close)) if open < close => format!(" {}", &label[open + 1..close]),
+        (Some(open), Some(close)) if open < close => match &label[open + 1..close] {
+            "%" => "%".to_owned(),
+            unit => format!(" {unit}"),
+        },
         _ => String::new(),
     }
 }

@@ -3,8 +3,10 @@
 //! run page).
 //!
 //! [`model`] holds the data a chart shows (series of points, health lanes,
-//! fault markers) and is plain serde data, so a server function can hand a
-//! [`Chart`] to the browser. [`build`] turns run results into charts.
+//! fault markers, shaded windows) and is plain serde data, so a server
+//! function can hand a [`Chart`] to the browser. [`build`] turns run
+//! results into charts; [`fault_load`] builds the charts of a chaos test's
+//! load through the fault, live and from results.
 //! [`draw::draw`] paints a chart on any plotters `DrawingBackend`;
 //! [`render_svg`] (feature `ssr`) and [`draw_canvas`] (feature `hydrate`) pick
 //! the backend. [`interact`] turns pointer positions and keys into values
@@ -12,6 +14,7 @@
 
 pub mod build;
 pub mod draw;
+pub mod fault_load;
 pub mod interact;
 pub mod model;
 
@@ -20,10 +23,11 @@ pub use build::{
     results_json_charts, throughput_over_time,
 };
 pub use draw::ChartError;
+pub use fault_load::{fault_load_charts, FaultLoad};
 pub use interact::{Frame, LegendEntry};
 pub use model::{
-    Axis, Chart, Health, Lane, Marker, MarkerKind, PercentilePoint, Plot, Point, Scale, Series,
-    Span,
+    Axis, Band, BandKind, Chart, Figure, Health, Lane, Marker, MarkerKind, PercentilePoint, Plot,
+    Point, Scale, Series, Span,
 };
 
 /// Width of a chart rendered as SVG, in pixels (SVG scales with the page).

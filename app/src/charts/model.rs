@@ -1,6 +1,7 @@
 //! What a chart shows, independent of how it is drawn: titled axes, line
-//! series of points or health lanes of spans, and vertical markers (faults
-//! injected, recovery seen). Plain serde data.
+//! series of points or health lanes of spans, vertical markers (faults
+//! injected, recovery seen) and shaded bands of x (the windows before,
+//! during and after a fault, with their figures). Plain serde data.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,60 @@ pub struct Chart {
     /// Vertical lines at x positions, with a label.
     #[serde(default)]
     pub markers: Vec<Marker>,
+    /// Shaded ranges of x behind the lines, with a label and figures.
+    #[serde(default)]
+    pub bands: Vec<Band>,
+}
+
+/// A shaded range of x: one window of a load through a fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    /// Start.
+    pub from: f64,
+    /// End.
+    pub to: f64,
+    /// Which window (chooses its fill).
+    pub kind: BandKind,
+    /// What it is, in words (`during the fault`).
+    pub label: String,
+    /// The window's own figures (its p95 over all its requests, …), when
+    /// known; the readout and the windows list say them.
+    #[serde(default)]
+    pub figures: Vec<Figure>,
+}
+
+/// Which window a band is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BandKind {
+    /// Before the fault (the baseline).
+    Before,
+    /// From the fault to recovery.
+    During,
+    /// After recovery.
+    After,
+}
+
+impl BandKind {
+    /// `before`, `during` or `after` (as window metrics and the page's
+    /// `data-band` name it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BandKind::Before => "before",
+            BandKind::During => "during",
+            BandKind::After => "after",
+        }
+    }
+}
+
+/// A named figure of a band (`p95` 15.2 ` ms`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figure {
+    /// Its name (`p95`, `error rate`, `requests`).
+    pub name: String,
+    /// Its value.
+    pub value: f64,
+    /// Its unit as written after the number (` ms`, `%`, or nothing).
+    pub unit: String,
 }
 
 /// An axis: what it measures and how values map to positions.
@@ -146,11 +201,25 @@ impl Chart {
         }
     }
 
-    /// Smallest and largest x of everything plotted and marked.
+    /// Smallest and largest x of everything plotted, marked and shaded.
     pub fn x_extent(&self) -> Option<(f64, f64)> {
         let mut xs = self.plotted_xs();
         xs.extend(self.markers.iter().map(|m| m.x));
+        xs.extend(self.bands.iter().flat_map(|b| [b.from, b.to]));
         extent(xs)
+    }
+
+    /// The band `x` is in: from its start up to its end (the last band
+    /// also at its end).
+    pub fn band_at(&self, x: f64) -> Option<&Band> {
+        let last = self.bands.len().checked_sub(1);
+        self.bands
+            .iter()
+            .enumerate()
+            .find(|(i, b)| {
+                b.from <= x + 1e-9 && (x < b.to - 1e-9 || (Some(*i) == last && x <= b.to + 1e-9))
+            })
+            .map(|(_, b)| b)
     }
 
     /// Smallest and largest y of the series (none for lanes).

@@ -2,7 +2,9 @@
 //! arrow keys, Home and End on the focused canvas) shows the values nearest
 //! the pointer in a readout under it, and a legend of toggle buttons hides
 //! and shows each series or lane, redrawing the canvas. The values come from
-//! the chart model (`charts::interact`), never from pixels.
+//! the chart model (`charts::interact`), never from pixels. A chart with
+//! shaded windows or markers also lists them in words under it (each
+//! window's figures, when known), for readers who cannot see the canvas.
 
 use crate::charts::{Chart, Frame, LegendEntry};
 use leptos::prelude::*;
@@ -31,8 +33,9 @@ pub fn InteractiveChart(
     redraw_on_change(id.clone(), shown, readout, frame);
     let readout_id = format!("{id}-readout");
     let legend_label = format!("Series of {label}");
+    let label_for_lists = label.clone();
     view! {
-        <figure class="chart">
+        <figure class="chart" data-title=move || chart.with(|c| c.title.clone())>
             <ChartLegend chart hidden label=legend_label/>
             <canvas
                 id=id
@@ -49,7 +52,70 @@ pub fn InteractiveChart(
             <p class="chart-readout" id=readout_id aria-live="polite">
                 {move || readout.get().map(|(_, text)| text).unwrap_or_else(|| HINT.to_owned())}
             </p>
+            <ChartWindows chart label=label_for_lists/>
         </figure>
+    }
+}
+
+/// The chart's shaded windows (with their figures) and its markers, in
+/// words; nothing for a chart that has neither.
+#[component]
+fn ChartWindows(chart: Signal<Chart>, label: String) -> impl IntoView {
+    let windows_label = format!("Windows of {label}");
+    let markers_label = format!("Moments marked on {label}");
+    let bands = move || {
+        chart.with(|c| {
+            let x_text = |x: f64| format!("{} s", crate::charts::draw::format_number(x));
+            c.bands
+                .iter()
+                .map(|b| {
+                    let figures = b
+                        .figures
+                        .iter()
+                        .map(|f| {
+                            view! {
+                                " · "
+                                <span data-figure=f.name.clone() data-value=f.value.to_string()>{f.text()}</span>
+                            }
+                        })
+                        .collect_view();
+                    view! {
+                        <li data-band=b.kind.as_str() data-from=b.from.to_string() data-to=b.to.to_string()>
+                            {format!("{}: {} to {}", b.label, x_text(b.from), x_text(b.to))}
+                            {figures}
+                        </li>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    let markers = move || {
+        chart.with(|c| {
+            c.markers
+                .iter()
+                .map(|m| {
+                    let kind = match m.kind {
+                        crate::charts::MarkerKind::Fault => "fault",
+                        crate::charts::MarkerKind::Recovered => "recovered",
+                        crate::charts::MarkerKind::Note => "note",
+                    };
+                    let text = format!(
+                        "{} at {} s",
+                        m.label,
+                        crate::charts::draw::format_number(m.x)
+                    );
+                    view! { <li data-marker=kind data-x=m.x.to_string()>{text}</li> }
+                })
+                .collect_view()
+        })
+    };
+    view! {
+        <Show when=move || chart.with(|c| !c.bands.is_empty())>
+            <ul class="chart-windows" aria-label=windows_label.clone()>{bands}</ul>
+        </Show>
+        <Show when=move || chart.with(|c| !c.bands.is_empty() && !c.markers.is_empty())>
+            <ul class="chart-markers" aria-label=markers_label.clone()>{markers}</ul>
+        </Show>
     }
 }
 

@@ -1,7 +1,7 @@
 //! A run's live page: per-test progress, current rate and latency, errors,
 //! the event log and charts drawn on a canvas in the browser (latency,
-//! throughput, recovery timeline; hover or arrow keys for values, legend
-//! buttons to hide series). It follows the
+//! throughput, a chaos test's load through the fault, recovery timeline;
+//! hover or arrow keys for values, legend buttons to hide series). It follows the
 //! run's event stream, which resumes with Last-Event-ID after a dropped
 //! connection or a server restart, without gaps or duplicated points.
 
@@ -288,7 +288,51 @@ fn Charts(live: RwSignal<LiveRun>) -> impl IntoView {
                 </Show>
             </Show>
         </section>
+        <FaultLoadCharts live chosen/>
         <RecoveryChart live/>
+    }
+}
+
+/// A chaos test's background load through the fault: p95 latency and
+/// error rate over time, the windows shaded and the fault and recovery
+/// marked, live from its events and final from its result (the same
+/// charts as the report's). The test chosen above when it has such a
+/// load, else the latest that has.
+#[component]
+fn FaultLoadCharts(live: RwSignal<LiveRun>, chosen: RwSignal<Option<String>>) -> impl IntoView {
+    let charts = Memo::new(move |_| {
+        let chosen = chosen.get();
+        live.with(|l| {
+            let with_load = |t: &&LiveTest| t.fault_load.is_some();
+            let test = l
+                .tests
+                .iter()
+                .filter(with_load)
+                .find(|t| Some(&t.id) == chosen.as_ref())
+                .or_else(|| l.tests.iter().rev().find(with_load))?;
+            let load = test.fault_load.as_ref()?;
+            Some(crate::charts::fault_load_charts(&test.id, load))
+        })
+        .unwrap_or_default()
+    });
+    let nth = move |i: usize| {
+        Signal::derive(move || {
+            charts.with(|c| {
+                c.get(i)
+                    .cloned()
+                    .unwrap_or_else(|| latency_over_time("", &[]))
+            })
+        })
+    };
+    let (latency, errors) = (nth(0), nth(1));
+    view! {
+        <Show when=move || charts.with(|c| c.len() > 1)>
+            <section aria-labelledby="fault-load-h" class="charts" id="fault-load">
+                <h2 id="fault-load-h">"Load through the fault"</h2>
+                <InteractiveChart id="fault-latency-canvas".to_owned() label="Background load's p95 latency through the fault, with the windows before, during and after it".to_owned() chart=latency/>
+                <InteractiveChart id="fault-errors-canvas".to_owned() label="Background load's error rate through the fault, with the windows before, during and after it".to_owned() chart=errors/>
+            </section>
+        </Show>
     }
 }
 

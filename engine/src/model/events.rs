@@ -56,6 +56,29 @@ pub enum ProgressEvent {
         /// Of those, failed.
         failed: u64,
     },
+    /// One second of a chaos test's background load (the live chart of the
+    /// load through the fault). Its `second` counts from that load's start,
+    /// which is the moment `FaultTimes` counts from, give or take the
+    /// load's set-up.
+    LoadWindow {
+        /// The chaos test's id.
+        test_id: String,
+        /// Which of the test's background loads, from 0.
+        load: usize,
+        /// The second's figures.
+        window: Window,
+    },
+    /// A chaos test's fault moments, in ms since its background load
+    /// started (the times its windows are split at): sent when the fault is
+    /// injected, and again once recovery is seen.
+    FaultTimes {
+        /// The chaos test's id.
+        test_id: String,
+        /// The fault was requested.
+        fault_at_ms: f64,
+        /// The service's health passed again; unset until that is seen.
+        recovered_at_ms: Option<f64>,
+    },
     /// A test ended; its result (status is PASS until criteria say otherwise).
     TestFinished {
         /// The result.
@@ -70,10 +93,12 @@ pub enum ProgressEvent {
 
 impl ProgressEvent {
     /// Every event's kind, as its `event` tag spells it.
-    pub const KINDS: [&'static str; 5] = [
+    pub const KINDS: [&'static str; 7] = [
         "run_started",
         "test_started",
         "window",
+        "load_window",
+        "fault_times",
         "test_finished",
         "run_finished",
     ];
@@ -84,6 +109,8 @@ impl ProgressEvent {
             ProgressEvent::RunStarted { .. } => "run_started",
             ProgressEvent::TestStarted { .. } => "test_started",
             ProgressEvent::Window { .. } => "window",
+            ProgressEvent::LoadWindow { .. } => "load_window",
+            ProgressEvent::FaultTimes { .. } => "fault_times",
             ProgressEvent::TestFinished { .. } => "test_finished",
             ProgressEvent::RunFinished { .. } => "run_finished",
         }
@@ -97,6 +124,8 @@ impl ProgressEvent {
             ProgressEvent::RunFinished { results } => id.clone_into(&mut results.run_id),
             ProgressEvent::TestStarted { .. }
             | ProgressEvent::Window { .. }
+            | ProgressEvent::LoadWindow { .. }
+            | ProgressEvent::FaultTimes { .. }
             | ProgressEvent::TestFinished { .. } => {}
         }
     }
@@ -120,5 +149,51 @@ impl Sink for NullSink {
 impl<F: Fn(&ProgressEvent) + Send + Sync> Sink for F {
     fn emit(&self, event: &ProgressEvent) {
         self(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_load_through_the_fault_events_are_tagged_by_their_kind_and_read_back() {
+        let events = [
+            ProgressEvent::LoadWindow {
+                test_id: "C1".into(),
+                load: 1,
+                window: Window {
+                    second: 3,
+                    count: 20,
+                    errors: 2,
+                    p95_ms: 41.5,
+                    ..Window::default()
+                },
+            },
+            ProgressEvent::FaultTimes {
+                test_id: "C1".into(),
+                fault_at_ms: 3012.5,
+                recovered_at_ms: Some(4420.0),
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["event"], event.kind());
+            assert!(ProgressEvent::KINDS.contains(&event.kind()));
+            let back: ProgressEvent = serde_json::from_value(json).unwrap();
+            assert_eq!(back, event);
+        }
+        let injected: ProgressEvent = serde_json::from_str(
+            r#"{"event":"fault_times","test_id":"C1","fault_at_ms":12.0,"recovered_at_ms":null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            injected,
+            ProgressEvent::FaultTimes {
+                test_id: "C1".into(),
+                fault_at_ms: 12.0,
+                recovered_at_ms: None,
+            }
+        );
     }
 }

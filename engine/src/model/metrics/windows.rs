@@ -81,6 +81,63 @@ pub struct LoadThroughFault {
     /// Samples not kept (over the memory cap); windows count only the
     /// kept ones.
     pub samples_dropped: u64,
+    /// The load over time for its chart: each window cut into equal
+    /// slices (none crosses the fault or recovery), at most about
+    /// [`MAX_SLICES`] in all. Not a metric: criteria and diffs skip it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<LoadSlice>,
+}
+
+/// Most slices of [`LoadThroughFault::series`] (each window adds at most
+/// one more where its length does not divide evenly).
+pub const MAX_SLICES: usize = 120;
+
+/// Which of the three windows a moment of the load is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Before the fault (the baseline).
+    Before,
+    /// From the fault to recovery.
+    During,
+    /// After recovery.
+    After,
+}
+
+impl Phase {
+    /// `before`, `during` or `after`, as window metrics name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Before => "before",
+            Phase::During => "during",
+            Phase::After => "after",
+        }
+    }
+}
+
+/// A slice of the background load's time: the requests that started in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LoadSlice {
+    /// Its start, in ms since the load started.
+    pub from_ms: f64,
+    /// Its end.
+    pub to_ms: f64,
+    /// The window it is in.
+    pub phase: Phase,
+    /// Requests that started in it.
+    pub count: u64,
+    /// Of those, the ones that failed.
+    pub fail: u64,
+    /// 95th percentile latency of those requests; unset without any.
+    #[serde(default)]
+    pub p95_ms: Option<f64>,
+}
+
+impl LoadSlice {
+    /// `fail / count`; unset without requests.
+    pub fn error_rate(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.fail as f64 / self.count as f64)
+    }
 }
 
 /// One window's entries: `$w` the field, `$label` the name prefix.

@@ -88,8 +88,9 @@ pub(super) fn test_section(t: &TestResult) -> TestSection {
 /// Latency and throughput per second when it lasted long enough to draw
 /// over time, the latency distribution from its histogram when it has one
 /// (else, for a short test, from its latency summary: the choice the live
-/// and report pages make, `load_charts`), the recovery timeline when it
-/// has faults.
+/// and report pages make, `load_charts`), the load through the fault of a
+/// chaos test with background load, the recovery timeline when it has
+/// faults.
 fn test_charts(t: &TestResult) -> Vec<Chart> {
     let mut charts = Vec::new();
     let histogram = t
@@ -110,6 +111,14 @@ fn test_charts(t: &TestResult) -> Vec<Chart> {
                 .iter()
                 .map(|&(percentile, ms)| PercentilePoint { percentile, ms })
                 .collect::<Vec<_>>(),
+        ));
+    }
+    // A chaos test's background load: p95 and error rate through the
+    // fault, the windows shaded (the same charts as the report page's).
+    if let Some(load) = charts::fault_load::load_of(t.metrics.as_ref()) {
+        charts.extend(charts::fault_load_charts(
+            &t.id,
+            &charts::FaultLoad::from_result(load),
         ));
     }
     if let Some(chart) = recovery_chart(&t.id, &t.faults) {

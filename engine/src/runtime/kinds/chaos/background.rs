@@ -1,10 +1,12 @@
 //! A chaos test's background load: the plan's `http_load` specs run by the
 //! `http_load` runner from before the workload until `after_s` after
 //! recovery, every sample kept, then split by the fault's times
-//! (`windows`).
+//! (`windows`). While it runs, each load's seconds go to the run's sink as
+//! `load_window` events and the fault's moments as `fault_times` events
+//! (the live chart of the load through the fault).
 
 use super::windows::{self, Times, Tolerance};
-use crate::events::NullSink;
+use crate::events::{ProgressEvent, Sink};
 use crate::kinds::http_load::{self, Samples};
 use crate::load::recorder::Sample;
 use crate::metrics::windows::LoadThroughFault;
@@ -40,6 +42,32 @@ pub struct Background {
     loads: Vec<Running>,
     after: Duration,
     tolerance: Tolerance,
+    sink: Arc<dyn Sink>,
+    test_id: String,
+}
+
+/// What a background load's runner sends: its seconds go on to the chaos
+/// test's sink as `load_window` events (not as the test's own windows,
+/// which are not its progress); nothing else does.
+pub struct LoadSink {
+    /// The chaos test's sink.
+    pub sink: Arc<dyn Sink>,
+    /// The chaos test's id.
+    pub test_id: String,
+    /// Which background load, from 0.
+    pub load: usize,
+}
+
+impl Sink for LoadSink {
+    fn emit(&self, event: &ProgressEvent) {
+        if let ProgressEvent::Window { window, .. } = event {
+            self.sink.emit(&ProgressEvent::LoadWindow {
+                test_id: self.test_id.clone(),
+                load: self.load,
+                window: window.clone(),
+            });
+        }
+    }
 }
 
 fn seconds(value: Option<Positive>, default: u32) -> u32 {
@@ -62,23 +90,26 @@ pub fn start(spec: &ChaosSpec, ctx: &TestContext) -> Option<Background> {
         .saturating_add(after_s)
         .saturating_add(RUN_LIMIT_S);
     let cap = SAMPLE_CAP / spec.background_load.len();
-    // Its windows are not the chaos test's progress: nothing goes to the sink.
-    let load_ctx = TestContext {
-        cancel: cancel.clone(),
-        sink: Arc::new(NullSink),
-        ..ctx.clone()
-    };
     let origin = Instant::now();
     let loads = spec
         .background_load
         .iter()
-        .map(|load| {
+        .enumerate()
+        .map(|(i, load)| {
             let mut load = load.clone();
             // The chaos test decides how long it runs (validation rejects
             // both fields); the limit only bounds it if the stop never came.
             load.rounds = None;
             load.duration_s = Positive::new(limit);
-            let ctx = load_ctx.clone();
+            let ctx = TestContext {
+                cancel: cancel.clone(),
+                sink: Arc::new(LoadSink {
+                    sink: ctx.sink.clone(),
+                    test_id: ctx.test_id.clone(),
+                    load: i,
+                }),
+                ..ctx.clone()
+            };
             tokio::spawn(async move {
                 let mut tap = Samples::new(cap);
                 let outcome = http_load::run_keeping(&load, &ctx, Some(&mut tap)).await;
@@ -95,6 +126,8 @@ pub fn start(spec: &ChaosSpec, ctx: &TestContext) -> Option<Background> {
             factor: spec.baseline_tolerance.unwrap_or(DEFAULT_TOLERANCE),
             window_ms: f64::from(seconds(spec.baseline_window_ms, DEFAULT_WINDOW_MS)),
         },
+        sink: ctx.sink.clone(),
+        test_id: ctx.test_id.clone(),
     })
 }
 
@@ -111,10 +144,28 @@ impl Background {
         }
     }
 
-    /// After the fault: stops the loads `after_s` after `recovered` (or
-    /// after now, when recovery was not seen), whatever the test is doing
-    /// then. Returns when they will stop.
-    pub fn stop_after(&self, recovered: Option<Instant>) -> Instant {
+    /// Tells the sink the fault was injected at `fault` (in the times the
+    /// windows are split by).
+    pub fn fault_injected(&self, fault: Instant) {
+        self.fault_times(fault, None);
+    }
+
+    fn fault_times(&self, fault: Instant, recovered: Option<Instant>) {
+        self.sink.emit(&ProgressEvent::FaultTimes {
+            test_id: self.test_id.clone(),
+            fault_at_ms: ms_since(self.origin, fault),
+            recovered_at_ms: recovered.map(|r| ms_since(self.origin, r)),
+        });
+    }
+
+    /// After the fault injected at `fault`: tells the sink when recovery
+    /// was seen, and stops the loads `after_s` after `recovered` (or after
+    /// now, when recovery was not seen), whatever the test is doing then.
+    /// Returns when they will stop.
+    pub fn stop_after(&self, fault: Instant, recovered: Option<Instant>) -> Instant {
+        if recovered.is_some() {
+            self.fault_times(fault, recovered);
+        }
         let stop = recovered.unwrap_or_else(Instant::now) + self.after;
         let cancel = self.cancel.clone();
         tokio::spawn(async move {

@@ -1,14 +1,21 @@
 //! Splits a background load's recorded samples by the fault's recorded
 //! times into the windows before, during and after the fault, and finds
-//! how long after recovery the load was back to its baseline. Pure: the
+//! how long after recovery the load was back to its baseline, and cuts
+//! each window into slices for the chart of the load over time. Pure: the
 //! same samples and times always give the same figures.
 
 use crate::load::recorder::{Outcome, Sample};
-use crate::metrics::windows::{LoadThroughFault, LoadWindow};
+use crate::metrics::windows::{LoadSlice, LoadThroughFault, LoadWindow, Phase, MAX_SLICES};
 use crate::metrics::ErrorCounts;
 
 /// How far the sliding window moves at each step, in ms.
 const STEP_MS: f64 = 100.0;
+/// Slice lengths of the series, in ms: the shortest that keeps the whole
+/// load within [`MAX_SLICES`] slices (a slice much under 250 ms holds too
+/// few requests for its p95 to mean much).
+const SLICE_LADDER_MS: [f64; 9] = [
+    250.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 30_000.0, 60_000.0, 300_000.0,
+];
 
 /// The fault's times, in ms since the load started.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,6 +118,7 @@ pub fn split(
             .map_or(0.0, |r| (times.end_ms - r).max(0.0)),
     );
     let (back, note) = back_to_baseline(&sorted[recovered_i..], &before, times, tolerance);
+    let series = series(&sorted, times);
     LoadThroughFault {
         fault_at_ms: times.fault_ms,
         recovered_at_ms: times.recovered_ms,
@@ -125,7 +133,68 @@ pub fn split(
         back_to_baseline_ms: back,
         back_to_baseline_note: note,
         samples_dropped: dropped,
+        series,
     }
+}
+
+/// The slice length for a load `end_ms` long.
+fn slice_ms(end_ms: f64) -> f64 {
+    SLICE_LADDER_MS
+        .into_iter()
+        .find(|ms| end_ms / ms <= MAX_SLICES as f64)
+        .unwrap_or(SLICE_LADDER_MS[SLICE_LADDER_MS.len() - 1])
+}
+
+/// Each window of `sorted` (by start) cut into equal slices about
+/// [`slice_ms`] long, at least one per window that lasted at all; a slice
+/// never crosses the fault or recovery, so a short window keeps slices of
+/// its own. The last window's last slice also takes requests that started
+/// after `end_ms` (the windows count them too).
+pub fn series(sorted: &[&Sample], times: Times) -> Vec<LoadSlice> {
+    let width = slice_ms(times.end_ms);
+    let at = |ms: f64| sorted.partition_point(|s| start_ms(s) < ms);
+    let during_end = times.recovered_ms.unwrap_or(times.end_ms);
+    let mut phases = vec![
+        (Phase::Before, 0.0, times.fault_ms),
+        (Phase::During, times.fault_ms, during_end),
+    ];
+    if let Some(recovered) = times.recovered_ms {
+        phases.push((Phase::After, recovered, times.end_ms));
+    }
+    let last_phase = phases.len() - 1;
+    let mut out = Vec::new();
+    for (p, &(phase, from, to)) in phases.iter().enumerate() {
+        let length = to - from;
+        if length.is_nan() || length <= 0.0 {
+            continue;
+        }
+        let n = (length / width).ceil().max(1.0) as usize;
+        let step = length / n as f64;
+        for k in 0..n {
+            let lo = from + step * k as f64;
+            let hi = if k + 1 == n {
+                to
+            } else {
+                from + step * (k + 1) as f64
+            };
+            let end_i = if p == last_phase && k + 1 == n {
+                sorted.len()
+            } else {
+                at(hi)
+            };
+            let start_i = at(lo).min(end_i);
+            let w = window(&sorted[start_i..end_i], hi - lo);
+            out.push(LoadSlice {
+                from_ms: lo,
+                to_ms: hi,
+                phase,
+                count: w.count,
+                fail: w.fail,
+                p95_ms: w.measured(w.p95_ms),
+            });
+        }
+    }
+    out
 }
 
 /// From recovery until the first sliding window (of `window_ms`, moved by
@@ -249,6 +318,83 @@ mod tests {
         assert_eq!(load.metric("during.error_rate"), Some(1.0));
         assert_eq!(load.metric("back_to_baseline_ms"), Some(1500.0));
         assert_eq!(load.metric("after.errors.connect"), Some(0.0));
+    }
+
+    #[test]
+    fn the_series_slices_each_window_apart_and_adds_up_to_it() {
+        // Baseline 0-2 s; a 300 ms fault of 503s; 5.7 s after it.
+        let mut samples = steady(0, 2000, 10, Outcome::Ok(200));
+        samples.extend(steady(2000, 2300, 40, Outcome::Status(503)));
+        samples.extend(steady(2300, 8000, 10, Outcome::Ok(200)));
+        let times = Times {
+            fault_ms: 2000.0,
+            recovered_ms: Some(2300.0),
+            end_ms: 8000.0,
+        };
+        let load = split(&samples, times, TOLERANCE, 0);
+        let series = &load.series;
+        // 8 s at 250 ms slices: 8 before, 2 (of 150 ms) during, 23 after.
+        let of = |phase: Phase| series.iter().filter(move |s| s.phase == phase);
+        assert_eq!(of(Phase::Before).count(), 8);
+        assert_eq!(of(Phase::During).count(), 2);
+        assert_eq!(of(Phase::After).count(), 23);
+        for (phase, w) in [
+            (Phase::Before, &load.before),
+            (Phase::During, &load.during),
+            (Phase::After, &load.after),
+        ] {
+            assert_eq!(
+                of(phase).map(|s| s.count).sum::<u64>(),
+                w.count,
+                "{phase:?}"
+            );
+            assert_eq!(of(phase).map(|s| s.fail).sum::<u64>(), w.fail, "{phase:?}");
+        }
+        // No slice crosses the fault or recovery; they tile the load.
+        assert_eq!(series[0].from_ms, 0.0);
+        for pair in series.windows(2) {
+            assert_eq!(pair[0].to_ms, pair[1].from_ms);
+        }
+        assert_eq!(series.last().unwrap().to_ms, 8000.0);
+        let during: Vec<&LoadSlice> = of(Phase::During).collect();
+        assert_eq!((during[0].from_ms, during[1].to_ms), (2000.0, 2300.0));
+        assert_eq!(during[0].p95_ms, Some(40.0));
+        assert_eq!(during[0].error_rate(), Some(1.0));
+        assert_eq!(series[0].p95_ms, Some(10.0));
+        assert_eq!(series[0].error_rate(), Some(0.0));
+    }
+
+    #[test]
+    fn a_long_load_keeps_its_series_bounded_and_an_empty_slice_unmeasured() {
+        // 20 minutes, no recovery, one request a second.
+        let samples: Vec<Sample> = (0..1200)
+            .map(|s| req(s * 1000, 5, Outcome::Ok(200)))
+            .collect();
+        let times = Times {
+            fault_ms: 600_000.0,
+            recovered_ms: None,
+            end_ms: 1_200_000.0,
+        };
+        let load = split(&samples, times, TOLERANCE, 0);
+        assert_eq!(load.series.len(), 120);
+        assert!(load.series.len() <= MAX_SLICES + 2);
+        assert_eq!(load.series.iter().map(|s| s.count).sum::<u64>(), 1200);
+        // A tenth of a second with no request measures nothing.
+        let quiet = Times {
+            fault_ms: 1000.0,
+            recovered_ms: Some(1100.0),
+            end_ms: 2000.0,
+        };
+        let sparse = [req(0, 5, Outcome::Ok(200)), req(1500, 5, Outcome::Ok(200))];
+        let load = split(&sparse, quiet, TOLERANCE, 0);
+        let during: Vec<&LoadSlice> = load
+            .series
+            .iter()
+            .filter(|s| s.phase == Phase::During)
+            .collect();
+        assert_eq!(during.len(), 1);
+        assert_eq!((during[0].count, during[0].p95_ms), (0, None));
+        assert_eq!(during[0].error_rate(), None);
     }
 
     #[test]
