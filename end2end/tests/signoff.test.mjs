@@ -161,6 +161,35 @@ test('a viewer sees no sign-off controls and the server refuses the forced call'
   await context.close();
 });
 
+test('an approver pins a run as the baseline; a viewer sees which run it is, without the button', async () => {
+  const context = await chrome.browser.newContext();
+  const page = await loginPage(context, 'ann');
+  await page.locator('#baseline-state', { hasText: 'No run is pinned' }).waitFor();
+  await page.locator('html[data-hydrated="true"]').waitFor();
+  await page.click('#baseline-pin');
+  await page.locator('#baseline-state', { hasText: 'This run is the pinned baseline of meets in e2e (pinned by ann' }).waitFor();
+  assert.ok(await page.locator('#baseline-pin').isDisabled(), 'pinned already');
+  // The other plan's report names no pin of its own.
+  await page.goto(`${server.base}/runs/${runs.bad}/report`);
+  await page.locator('#baseline-state', { hasText: 'No run is pinned' }).waitFor();
+  await context.close();
+
+  const viewer = await chrome.browser.newContext();
+  const seen = await loginPage(viewer, 'vic');
+  await seen.locator('#baseline-state', { hasText: 'This run is the pinned baseline of meets' }).waitFor();
+  assert.equal(await seen.locator('#baseline-pin').count(), 0);
+  const forced = await seen.evaluate(async (id) => {
+    const res = await fetch('/api/pin_baseline', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `id=${id}`,
+    });
+    return { status: res.status, body: await res.text() };
+  }, runs.good);
+  assert.equal(forced.status, 403, forced.body);
+  await viewer.close();
+});
+
 test('a share link opens the report without an account and with no controls, until revoked', async () => {
   const context = await chrome.browser.newContext();
   const page = await loginPage(context, 'olga');

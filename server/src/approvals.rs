@@ -14,8 +14,8 @@ use crate::evidence::pack::{self, VerifiedPack};
 use crate::evidence::store::ObjectStore;
 use async_trait::async_trait;
 use engine::access::{
-    tally, ApprovalError, Decision, NewShare, Principal, Role, ShareLink, SignOff, SignOffState,
-    SignRequest,
+    tally, ApprovalError, BaselinePin, Decision, NewShare, Principal, Role, ShareLink, SignOff,
+    SignOffState, SignRequest,
 };
 use engine::access_store::{AccessStore, Approvals, NewSignOff};
 use engine::results::RunResults;
@@ -228,7 +228,13 @@ impl ApprovalService {
 
     /// Separation of duties: whoever launched a run does not approve it
     /// (local mode has one identity for everyone, so it is exempt).
-    async fn refuse_own_run(&self, by: &Principal, run_id: &str) -> Result<(), ApprovalError> {
+    /// `what` is what another approver must do instead (`sign it off`).
+    async fn refuse_own_run(
+        &self,
+        by: &Principal,
+        run_id: &str,
+        what: &str,
+    ) -> Result<(), ApprovalError> {
         if by.local {
             return Ok(());
         }
@@ -237,7 +243,7 @@ impl ApprovalService {
             return Err(ApprovalError::status(
                 403,
                 format!(
-                    "{} launched this run: another approver must sign it off",
+                    "{} launched this run: another approver must {what}",
                     by.name
                 ),
             ));
@@ -283,7 +289,7 @@ impl Approvals for ApprovalService {
             format!("{} may not sign off: it needs the approver role", by.role)
         })?;
         let (comment, override_reason) = checked_texts(&request)?;
-        self.refuse_own_run(by, run_id).await?;
+        self.refuse_own_run(by, run_id, "sign it off").await?;
         let read = self.read(run_id).await?;
         let before = self.state_of(&read, run_id).await?;
         if let Some(why) = &before.not_signable_because {
@@ -418,6 +424,43 @@ impl Approvals for ApprovalService {
         self.audit(&by.name, "share_revoked", run_id, &format!("link {id}"))
             .await;
         Ok(revoked)
+    }
+
+    async fn baseline_pin(&self, run_id: &str) -> Result<Option<BaselinePin>, ApprovalError> {
+        let run = self.db.get_run(run_id).await.map_err(store_error)?;
+        self.db
+            .baseline_pin(&run.plan, &run.environment)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn pin_baseline(
+        &self,
+        by: &Principal,
+        run_id: &str,
+    ) -> Result<BaselinePin, ApprovalError> {
+        require_role(by, Role::Approver, || {
+            format!(
+                "{} may not pin a baseline: it needs the approver role",
+                by.role
+            )
+        })?;
+        // Whoever launched a run does not choose it as the yardstick of
+        // the runs after it, as they do not approve it.
+        self.refuse_own_run(by, run_id, "pin it as a baseline")
+            .await?;
+        let pin = self
+            .db
+            .pin_baseline(run_id, &by.name)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(message) => ApprovalError::status(409, message),
+                other => store_error(other),
+            })?;
+        let detail = format!("baseline of plan {} in {}", pin.plan, pin.environment);
+        self.audit(&by.name, "baseline_pinned", run_id, &detail)
+            .await;
+        Ok(pin)
     }
 
     async fn open_share(&self, secret: &str) -> Result<String, ApprovalError> {

@@ -638,6 +638,47 @@ async fn an_approver_cannot_sign_off_a_run_they_launched() {
         "{}",
         other.body
     );
+
+    // Nor pin it as the baseline later runs compare with: not through the
+    // API, not through the report page's button; another approver may.
+    let pin = |who: String, path: String| {
+        let app = site.app.clone();
+        let body = format!("id={run}");
+        async move {
+            send(
+                &app,
+                req("POST", &path, Some(&who), Some(ORIGIN))
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let approver = session(&site.app, "approver").await;
+    let api = pin(approver.clone(), format!("/api/runs/{run}/baseline")).await;
+    assert_eq!(api.status, 403, "{}", api.body);
+    assert!(
+        api.body
+            .contains("approver launched this run: another approver must pin it as a baseline"),
+        "{}",
+        api.body
+    );
+    let button = pin(approver, "/api/pin_baseline".to_owned()).await;
+    assert!(button.status.as_u16() >= 400, "{}", button.body);
+    assert!(
+        button.body.contains("pin it as a baseline"),
+        "{}",
+        button.body
+    );
+    assert_eq!(site.db.baseline_pin("p", "e").await.unwrap(), None);
+    let admin = pin(
+        session(&site.app, "admin").await,
+        format!("/api/runs/{run}/baseline"),
+    )
+    .await;
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    assert_eq!(admin.json()["pinned_by"], "admin", "{}", admin.body);
 }
 
 #[tokio::test]

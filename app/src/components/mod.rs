@@ -1,6 +1,7 @@
 //! Pieces of UI that several pages share.
 
 pub mod account;
+pub mod baseline_pin;
 pub mod chart;
 pub mod error_view;
 pub mod report_charts;

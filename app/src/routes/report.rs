@@ -1,15 +1,18 @@
 //! A run's report page: the verdict, whether its evidence pack still matches
 //! its manifest (file by file), the sign-off block (recommendation, human
-//! decisions, final decision; the form for approvers), share links for
+//! decisions, final decision; the form for approvers), the baseline its
+//! plan's relative criteria compare with (approvers pin this run), share
+//! links for
 //! operators, a download link for every file of the pack, and the report
 //! itself (the pack's report.html, charts included). The same view, without
 //! any control, is what a share link opens.
 
+use crate::components::baseline_pin::BaselinePanel;
 use crate::components::error_view::ErrorView;
 use crate::components::report_charts::ReportCharts;
 use crate::components::share_links::SharePanel;
 use crate::components::signoff::SignOffPanel;
-use engine::access::{Principal, Role, ShareLink, SignOffState};
+use engine::access::{BaselinePin, Principal, Role, ShareLink, SignOffState};
 use engine::launch::{EvidenceFile, EvidenceSummary};
 use engine::run::{format_duration, format_utc, RunSummary};
 use leptos::prelude::*;
@@ -29,6 +32,9 @@ pub struct RunReport {
     pub me: Option<Principal>,
     /// The run's share links (for operators and admins).
     pub shares: Vec<ShareLink>,
+    /// The baseline pinned for the run's plan and environment (not read
+    /// through a share link).
+    pub baseline: Option<BaselinePin>,
     /// The server's clock when this was read.
     pub as_of_ms: i64,
 }
@@ -60,12 +66,21 @@ pub async fn run_report(id: &str, me: Option<Principal>) -> Result<RunReport, Se
             .map_err(crate::context::approval_error)?,
         _ => Vec::new(),
     };
+    let baseline = match &me {
+        Some(_) => ctx
+            .approvals
+            .baseline_pin(id)
+            .await
+            .map_err(crate::context::approval_error)?,
+        None => None,
+    };
     Ok(RunReport {
         run,
         evidence,
         signoff,
         me,
         shares,
+        baseline,
         as_of_ms: engine::run::now_ms(),
     })
 }
@@ -115,9 +130,12 @@ pub fn ReportView(
     let run_id = report.run.id.clone();
     let shares = report.shares;
     let as_of = report.as_of_ms;
+    let can_pin = can_sign && report.run.status == engine::run::RunStatus::Finished;
+    let baseline = report.baseline;
     view! {
         <RunHead run=report.run shared=me.is_none()/>
         <SignOffPanel run_id=run_id.clone() state=report.signoff can_sign on_signed/>
+        {me.is_some().then(|| view! { <BaselinePanel run_id=run_id.clone() pin=baseline can_pin/> })}
         {can_share.then(|| view! { <SharePanel run_id=run_id.clone() shares now=as_of/> })}
         <EvidenceSection evidence=report.evidence evidence_base/>
     }

@@ -367,6 +367,23 @@ impl ShareLink {
     }
 }
 
+/// A run an approver pinned as the baseline of its plan in its
+/// environment: relative criteria (`baseline.L1.p95_ms`) compare with it
+/// instead of the last GO run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselinePin {
+    /// The plan's name.
+    pub plan: String,
+    /// The environment.
+    pub environment: String,
+    /// The pinned run.
+    pub run_id: String,
+    /// The approver who pinned it.
+    pub pinned_by: String,
+    /// When, milliseconds since the Unix epoch.
+    pub pinned_at_ms: i64,
+}
+
 /// One line of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -378,7 +395,7 @@ pub struct AuditEntry {
     pub actor: String,
     /// What: `login`, `login_failed`, `logout`, `run_launched`,
     /// `run_aborted`, `signoff`, `share_created`, `share_revoked`,
-    /// `user_added`, `user_changed`, `token_created`.
+    /// `baseline_pinned`, `user_added`, `user_changed`, `token_created`.
     pub action: String,
     /// What it was done to (a run id, a user name).
     pub target: String,

@@ -4,8 +4,8 @@
 //! already hashed; passwords already hashed with argon2.
 
 use crate::access::{
-    ApprovalError, AuditEntry, Decision, NewShare, Principal, Role, ShareLink, SignOff,
-    SignOffState, SignRequest, User,
+    ApprovalError, AuditEntry, BaselinePin, Decision, NewShare, Principal, Role, ShareLink,
+    SignOff, SignOffState, SignRequest, User,
 };
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -169,4 +169,13 @@ pub trait Approvals: Send + Sync {
     /// The run a share token opens; refused (410) when expired or revoked,
     /// 404 when unknown.
     async fn open_share(&self, token: &str) -> Result<String, ApprovalError>;
+    /// The baseline pinned for the run's plan in its environment, if any.
+    async fn baseline_pin(&self, run_id: &str) -> Result<Option<BaselinePin>, ApprovalError>;
+    /// Pins the run (finished) as the baseline of its plan in its
+    /// environment; approvers only, never the run's own launcher.
+    async fn pin_baseline(
+        &self,
+        by: &Principal,
+        run_id: &str,
+    ) -> Result<BaselinePin, ApprovalError>;
 }

@@ -4,23 +4,9 @@
 //! by the API that made it.
 
 use super::{column, db_error, now_ms, Db};
+use engine::access::BaselinePin;
 use engine::run::RunStatus;
 use engine::store::{RunStore, StoreError};
-
-/// A pinned baseline.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BaselinePin {
-    /// The plan's name.
-    pub plan: String,
-    /// The environment.
-    pub environment: String,
-    /// The pinned run.
-    pub run_id: String,
-    /// The approver who pinned it.
-    pub pinned_by: String,
-    /// When, milliseconds since the Unix epoch.
-    pub pinned_at_ms: i64,
-}
 
 impl Db {
     /// Pins `run_id` as the baseline of its plan in its environment (the

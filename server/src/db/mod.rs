@@ -5,7 +5,7 @@
 pub mod access;
 mod baselines;
 mod runs;
-pub use baselines::BaselinePin;
+pub use engine::access::BaselinePin;
 pub mod testing;
 
 use engine::store::StoreError;

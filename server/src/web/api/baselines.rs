@@ -1,8 +1,10 @@
 //! `POST /api/runs/{id}/baseline`: an approver pins a finished run as the
 //! baseline of its plan in its environment, the run relative criteria
 //! (`L1.p95_ms < baseline.L1.p95_ms * 1.2`) compare with from then on
-//! instead of the last GO run. Approvers only, like sign-offs; every pin is
-//! in the audit log (`baseline_pinned`).
+//! instead of the last GO run. Approvers only, like sign-offs, and never
+//! the run's own launcher; every pin is in the audit log
+//! (`baseline_pinned`). The report page's button does the same
+//! ([`engine::access_store::Approvals::pin_baseline`]).
 
 use crate::auth::require;
 use crate::web::AppState;
@@ -11,8 +13,7 @@ use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use engine::access::Role;
-use engine::access_store::AccessStore;
-use engine::store::StoreError;
+use engine::access_store::Approvals;
 
 /// `POST /api/runs/{id}/baseline`.
 pub async fn pin(
@@ -24,25 +25,12 @@ pub async fn pin(
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
-    let pin = match state.db.pin_baseline(&id, &who.name).await {
-        Ok(pin) => pin,
+    match state.approvals.pin_baseline(&who, &id).await {
+        Ok(pin) => Json(pin).into_response(),
         Err(e) => {
-            let status = match &e {
-                StoreError::NotFound(_) => StatusCode::NOT_FOUND,
-                StoreError::Conflict(_) => StatusCode::CONFLICT,
-                _ => StatusCode::SERVICE_UNAVAILABLE,
-            };
-            let body = serde_json::json!({ "status": status.as_u16(), "message": e.to_string() });
-            return (status, Json(body)).into_response();
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let body = serde_json::json!({ "status": e.status, "message": e.message });
+            (status, Json(body)).into_response()
         }
-    };
-    let detail = format!("baseline of plan {} in {}", pin.plan, pin.environment);
-    if let Err(e) = state
-        .db
-        .audit(&who.name, "baseline_pinned", &id, &detail, pin.pinned_at_ms)
-        .await
-    {
-        tracing::warn!("baseline pin of run {id} not audited: {e}");
     }
-    Json(pin).into_response()
 }
