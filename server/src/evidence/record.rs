@@ -65,7 +65,15 @@ pub async fn store_run(
         copy(name, bytes)?;
     }
     let written = pack::write_pack(store, &results.run_id, files, crate::db::now_ms()).await?;
-    super::index::record(store, results).await?;
+    // The pack is written and is what counts: a missing index entry only
+    // keeps later runs from comparing with this one.
+    if let Err(e) = super::index::record(store, results).await {
+        tracing::warn!(
+            "run {}: evidence pack v{} written but not indexed (later runs will not compare with it): {e}",
+            results.run_id,
+            written.version
+        );
+    }
     copy(MANIFEST, &serde_json::to_vec_pretty(&written.manifest)?)?;
     Ok(written)
 }
