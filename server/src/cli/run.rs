@@ -86,6 +86,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    for what in crate::runs::lifecycle::clean_up_network_faults(&args.data_dir).await? {
+        eprintln!("shakedown: removed a network fault a stopped run left: {what}");
+    }
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {

@@ -193,6 +193,9 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
         .open(&args.data_dir)
         .await
         .context("cannot open the evidence store")?;
+    // Faults a killed run left on a network-fault proxy go first, then the
+    // runs themselves are sealed interrupted.
+    crate::runs::lifecycle::clean_up_network_faults(&args.data_dir).await?;
     let interrupted = crate::runs::orchestrator::seal_interrupted(
         &db,
         "Shakedown stopped while this run was in progress; what it measured until then is kept",

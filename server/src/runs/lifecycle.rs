@@ -1,9 +1,13 @@
 //! How the web server keeps its runs safe when it is told to stop or loses
 //! its database: the settings (`--shutdown-grace-s`, `--event-buffer`) and
 //! the graceful shutdown on SIGTERM or Ctrl-C (no new runs, running ones
-//! get the grace period to finish, the rest end `interrupted`).
+//! get the grace period to finish, the rest end `interrupted`), and the
+//! clean-up of network faults a crashed process left in place (its toxics
+//! are recorded in the ledger under the data folder before they are
+//! injected; see `engine::netfault::ledger`).
 
 use crate::runs::orchestrator::Orchestrator;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,4 +77,27 @@ async fn signal() -> &'static str {
         () = ctrl_c => "SIGINT",
         () = terminate => "SIGTERM",
     }
+}
+
+/// Makes `data_dir/netfaults` this process's ledger of network faults in
+/// place, then removes every fault recorded there by a process that no
+/// longer runs (a `shakedown serve` or `shakedown run` killed mid-fault).
+/// Returns what was removed; what could not be is logged and kept for the
+/// next start.
+pub async fn clean_up_network_faults(data_dir: &Path) -> anyhow::Result<Vec<String>> {
+    let dir = data_dir.join("netfaults");
+    engine::netfault::ledger::use_dir(&dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the network-fault ledger {}: {e}",
+            dir.display()
+        )
+    })?;
+    let (done, failed) = engine::netfault::ledger::clean_up(&dir).await;
+    for what in &done {
+        tracing::warn!("network fault left by a stopped run removed: {what}");
+    }
+    for what in &failed {
+        tracing::error!("network fault left by a stopped run still in place: {what}");
+    }
+    Ok(done)
 }
