@@ -95,3 +95,36 @@ fn without_alongside_the_same_loads_run_one_after_the_other() {
         assert_eq!(timeline_row(&report, id)[5], "—", "{report}");
     }
 }
+
+#[test]
+fn check_names_who_runs_alongside_whom_and_where_alongside_is_wrong() {
+    let check = |file: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_shakedown"))
+            .arg("check")
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let ok = check(&common::root().join("examples/parallel.toml"));
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(
+        stdout.contains("test L2 (http_load, alongside L1):"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("test G1 (assert):"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("later.toml");
+    let text = std::fs::read_to_string(common::root().join("examples/parallel.toml"))
+        .unwrap()
+        .replace("alongside = \"L1\"", "alongside = \"G1\"");
+    std::fs::write(&file, text).unwrap();
+    let bad = check(&file);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(
+        stderr.contains(":38:13: tests[1].alongside: test \"G1\" comes later in the plan"),
+        "{stderr}"
+    );
+}

@@ -45,8 +45,13 @@ pub fn summary(loaded: &LoadedPlan) -> String {
         out.push_str(&format!("  service {name}: restart by {method}\n"));
     }
     for test in &plan.tests {
+        let alongside = test
+            .alongside
+            .as_deref()
+            .map(|other| format!(", alongside {other}"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "  test {} ({}): {}\n",
+            "  test {} ({}{alongside}): {}\n",
             test.id,
             test.kind.name(),
             describe(&test.kind)
