@@ -1,9 +1,13 @@
 //! The store's index of runs by plan and environment, newest first: one
-//! small object per run under `index/previous/<plan+environment>/`, named
-//! so that keys sort from the newest start to the oldest. Finding the run
-//! before another reads a page of that folder and the candidates' packs,
-//! never the rest of the store. Stores written before the index existed
-//! are indexed once, on the first look-up (`index/built-v1` marks it done).
+//! small object per run under `index/by-start/<plan+environment>/`, named
+//! so that keys sort from the newest start to the oldest. The name's rank
+//! (`i64::MAX - started_at_ms`, 19 digits) is cut into folders (9 digits,
+//! then five of 2), so no folder holds more than 100 entries below the
+//! first level and a local folder is read a few small directories deep
+//! rather than whole. Finding the run before another reads a page of that
+//! index and the candidates' packs, never the rest of the store. Stores
+//! written before the index existed are indexed once, on the first look-up
+//! (`index/built-v2` marks it done).
 
 use super::pack;
 use super::store::ObjectStore;
@@ -12,9 +16,9 @@ use engine::results::RunResults;
 use serde::{Deserialize, Serialize};
 
 /// Where the index lives.
-const ROOT: &str = "index/previous/";
+const ROOT: &str = "index/by-start/";
 /// Present once every pack written before the index existed is indexed.
-const BUILT: &str = "index/built-v1";
+const BUILT: &str = "index/built-v2";
 /// How many index keys one look-up reads at a time.
 const PAGE: usize = 16;
 
@@ -34,9 +38,19 @@ fn folder(plan: &str, environment: &str) -> String {
     format!("{ROOT}{}/", &digest[..32])
 }
 
-/// Later starts sort first: the key holds `i64::MAX - started_at_ms`.
+/// Later starts sort first: the key holds `i64::MAX - started_at_ms`, as
+/// 19 digits cut into folders (`DDDDDDDDD/DD/DD/DD/DD/DD`); every cut is
+/// at a fixed place, so keys still sort as the numbers do.
 fn rank(started_at_ms: i64) -> String {
-    format!("{:019}", i64::MAX.saturating_sub(started_at_ms.max(0)))
+    let digits = format!("{:019}", i64::MAX.saturating_sub(started_at_ms.max(0)));
+    let mut out = String::with_capacity(24);
+    for (i, c) in digits.chars().enumerate() {
+        if i >= 9 && (i - 9) % 2 == 0 {
+            out.push('/');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn key(plan: &str, environment: &str, started_at_ms: i64, run_id: &str) -> String {
@@ -164,8 +178,8 @@ mod tests {
     fn later_starts_sort_first() {
         assert!(rank(2_000) < rank(1_000));
         assert!(rank(1_700_000_000_000) < rank(0));
-        assert_eq!(rank(0).len(), 19);
-        assert_eq!(rank(1_700_000_000_000).len(), 19);
+        assert_eq!(rank(0), "922337203/68/54/77/58/07");
+        assert_eq!(rank(1_700_000_000_000).len(), 24);
         let k = key("p", "e", 5, "r1");
         assert!(k.starts_with(ROOT) && k.ends_with("-r1"), "{k}");
         assert_ne!(folder("p", "e"), folder("p\ne", ""));

@@ -218,7 +218,9 @@ impl ObjectStore for LocalStore {
 }
 
 /// The `limit` smallest keys under `prefix` after `start_after`, walking
-/// the folder `start` (inside `root`) on this thread.
+/// the folder `start` (inside `root`) on this thread in key order and
+/// stopping once it has them: a sub-folder whose keys all sort at or before
+/// `start_after`, or outside `prefix`, is not read.
 fn walk_after(
     root: &Path,
     start: PathBuf,
@@ -226,41 +228,80 @@ fn walk_after(
     start_after: &str,
     limit: usize,
 ) -> Result<Vec<String>, (PathBuf, std::io::Error)> {
-    // A max-heap of the smallest keys seen so far.
-    let mut best = std::collections::BinaryHeap::with_capacity(limit + 1);
-    let mut pending = vec![start];
-    while let Some(dir) = pending.pop() {
-        let entries = match std::fs::read_dir(&dir) {
+    let mut found = Vec::with_capacity(limit);
+    let base = start
+        .strip_prefix(root)
+        .map(|rel| rel.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_default();
+    let mut walk = Walk {
+        prefix,
+        start_after,
+        limit,
+        found: &mut found,
+    };
+    walk.folder(&start, &base)?;
+    Ok(found)
+}
+
+/// A walk in key order, for [`walk_after`].
+struct Walk<'a> {
+    prefix: &'a str,
+    start_after: &'a str,
+    limit: usize,
+    found: &'a mut Vec<String>,
+}
+
+impl Walk<'_> {
+    /// Visits the folder whose keys start with `rel/` (all keys when `rel`
+    /// is empty); `Ok` when done or full.
+    fn folder(&mut self, dir: &Path, rel: &str) -> Result<(), (PathBuf, std::io::Error)> {
+        let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err((dir, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err((dir.to_path_buf(), e)),
         };
+        // (what its keys start with, is a folder): sorting these sorts the
+        // keys, since a folder's keys all continue with '/'.
+        let mut names: Vec<(String, bool)> = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| (dir.clone(), e))?;
-            let path = entry.path();
-            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            let entry = entry.map_err(|e| (dir.to_path_buf(), e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".tmp-") {
                 continue;
             }
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                pending.push(path);
-                continue;
-            }
-            let Ok(rel) = path.strip_prefix(root) else {
-                continue;
+            let key = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
             };
-            let key = rel.to_string_lossy().replace('\\', "/");
-            if !key.starts_with(prefix) || key.as_str() <= start_after {
-                continue;
-            }
-            if best.len() < limit {
-                best.push(key);
-            } else if best.peek().is_some_and(|top: &String| key < *top) {
-                best.pop();
-                best.push(key);
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                names.push((format!("{key}/"), true));
+            } else {
+                names.push((key, false));
             }
         }
+        names.sort();
+        for (key, is_dir) in names {
+            if self.found.len() >= self.limit {
+                return Ok(());
+            }
+            if is_dir {
+                let under_prefix = key.starts_with(self.prefix) || self.prefix.starts_with(&key);
+                // Every key inside starts with `key`: all of them sort at or
+                // before `start_after` when `key` does and is not a start
+                // of it.
+                let all_before =
+                    key.as_str() <= self.start_after && !self.start_after.starts_with(&key);
+                if under_prefix && !all_before {
+                    let sub = key.trim_end_matches('/');
+                    self.folder(&dir.join(sub.rsplit('/').next().unwrap_or(sub)), sub)?;
+                }
+            } else if key.starts_with(self.prefix) && key.as_str() > self.start_after {
+                self.found.push(key);
+            }
+        }
+        Ok(())
     }
-    Ok(best.into_sorted_vec())
 }
 
 /// Where an S3-compatible bucket is and which environment variables hold
