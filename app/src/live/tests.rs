@@ -422,3 +422,42 @@ fn progress_says_what_each_kind_counts() {
     // Neither kind measures latency.
     assert_eq!(done.tests[0].figures(), None);
 }
+
+#[test]
+fn tests_running_together_each_keep_their_own_row() {
+    // L2 runs alongside L1 (both started before either finished); L2 ends
+    // first while L1 still runs.
+    let l1 = header(0, "L1", "Load one", "http_load");
+    let l2 = header(1, "L2", "Load two", "http_load");
+    let all = vec![
+        ev(1, "run_started", run_started(vec![l1.clone(), l2.clone()])),
+        ev(2, "test_started", test_started(l1)),
+        ev(3, "test_started", test_started(l2)),
+        ev(
+            4,
+            "window",
+            json!({"event": "window", "test_id": "L2", "window": window(0), "done": 45, "failed": 0}),
+        ),
+        ev(
+            5,
+            "window",
+            json!({"event": "window", "test_id": "L1", "window": window(0), "done": 15, "failed": 1}),
+        ),
+        ev(
+            6,
+            "test_finished",
+            test_finished("L2", "http_load", Some(load_metrics(60, 0)), json!({})),
+        ),
+    ];
+    let both = LiveRun::from_events(&all[..5]);
+    let states: Vec<TestState> = both.tests.iter().map(|t| t.state).collect();
+    assert_eq!(states, [TestState::Running, TestState::Running]);
+    assert_eq!(both.tests[0].progress(), Some(0.25));
+    assert_eq!(both.tests[1].progress(), Some(0.75));
+    assert_eq!((both.tests[0].failed, both.tests[1].failed), (1, 0));
+
+    let one_left = LiveRun::from_events(&all);
+    assert_eq!(one_left.tests[0].state, TestState::Running);
+    assert_eq!(one_left.tests[1].state, TestState::Done(TestStatus::Pass));
+    assert_eq!(one_left.tests[0].done, 15);
+}

@@ -376,3 +376,34 @@ use crate::run::now_ms;
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test(id: &str, started_at_ms: i64, finished_at_ms: i64) -> TestResult {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "title": id, "kind": "http_load", "status": "PASS",
+            "started_at_ms": started_at_ms, "finished_at_ms": finished_at_ms,
+            "parameters": {}
+        }))
+        .expect("a test result")
+    }
+
+    #[test]
+    fn an_exit_while_tests_ran_together_names_each_of_them() {
+        let exit: UnplannedExit = serde_json::from_value(serde_json::json!({
+            "service": "api", "pid": 7, "exit": "exit code 1", "at_ms": 150
+        }))
+        .expect("an exit");
+        let mut tests = vec![
+            test("L1", 100, 300),
+            test("L2", 100, 200),
+            test("G1", 300, 400),
+        ];
+        let exits = attribute(vec![exit], &mut tests);
+        assert_eq!(exits[0].test.as_deref(), Some("L1, L2"));
+        let warned: Vec<usize> = tests.iter().map(|t| t.warnings.len()).collect();
+        assert_eq!(warned, [1, 1, 0]);
+    }
+}
