@@ -140,6 +140,25 @@ async fn latency_on_the_link_raises_the_loads_p95_by_about_the_latency() {
     // The recovery is measured: the watched service's health after removal.
     assert!(fault.recovery_ms.unwrap() >= 3000, "{fault:?}");
     assert!(!fault.timeline.is_empty());
+    // The report shows it like a restart: a row of the restarts table, and
+    // its proof with the injected parameters and the counters.
+    let files = server::report::pack_files(&results, None).unwrap();
+    let md = files
+        .iter()
+        .find(|(name, _)| name == "report.md")
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        .unwrap();
+    assert!(md.contains("Restarts Performed"), "{md}");
+    assert!(
+        md.contains("latency on downstream of sut_api (link api)"),
+        "{md}"
+    );
+    assert!(md.contains("removed (verified)"), "{md}");
+    assert!(
+        md.contains("**Network Fault Proof (api, observed):**"),
+        "{md}"
+    );
+    assert!(md.contains("connections affected"), "{md}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

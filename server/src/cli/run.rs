@@ -360,6 +360,16 @@ fn notes(results: &RunResults) -> String {
             out.push_str(&format!("error: {}: {error}\n", test.id));
         }
         for fault in &test.faults {
+            if fault.network.is_some() {
+                out.push_str(&format!(
+                    "network fault: {}: {} -> proven {}, recovery {} ms\n",
+                    test.id,
+                    fault.observation,
+                    fault.proven(),
+                    fault.recovery_ms.map_or("-".to_owned(), |r| r.to_string())
+                ));
+                continue;
+            }
             out.push_str(&format!(
                 "restart: {}: {} via {} -> observed {} ({}), recovery {} ms\n",
                 test.id,

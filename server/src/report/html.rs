@@ -451,7 +451,12 @@ fn test(o: &mut String, t: &TestSection) {
 fn restart_proof(o: &mut String, p: &RestartProof) {
     let _ = write!(
         o,
-        "<h4>Restart proof: {} {}</h4>",
+        "<h4>{}: {} {}</h4>",
+        if p.network {
+            "Network fault proof"
+        } else {
+            "Restart proof"
+        },
         esc(&p.service),
         pass_badge(p.observed)
     );

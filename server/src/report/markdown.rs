@@ -325,7 +325,12 @@ fn test(o: &mut String, t: &TestSection) {
         } else {
             ", NOT observed"
         };
-        let _ = writeln!(o, "**Restart Proof ({}{observed}):**\n", p.service);
+        let what = if p.network {
+            "Network Fault Proof"
+        } else {
+            "Restart Proof"
+        };
+        let _ = writeln!(o, "**{what} ({}{observed}):**\n", p.service);
         pairs(o, "Field", &p.rows);
         if let Some(rec) = &p.recovery {
             let _ = writeln!(o, "\n**Recovery Time:** {rec}");

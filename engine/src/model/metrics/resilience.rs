@@ -95,6 +95,18 @@ pub struct FaultEvidence {
     pub network: Option<NetworkFaultEvidence>,
 }
 
+impl FaultEvidence {
+    /// Whether the fault is proven: a restart observed, or a network fault
+    /// the proxy read back (and, where it counts, counted on at least one
+    /// connection) and whose removal was read back.
+    pub fn proven(&self) -> bool {
+        match &self.network {
+            Some(n) => n.removal_verified && n.connections_affected != Some(0),
+            None => self.restart_observed,
+        }
+    }
+}
+
 /// The proof a network fault left: what was injected where, the proxy's
 /// own counters over its window, and its removal read back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

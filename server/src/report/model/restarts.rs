@@ -1,4 +1,4 @@
-//! The restarts performed, one row per fault over every chaos test: the
+//! The restarts and network faults performed, one row per fault over every chaos test: the
 //! report's consolidated restart table (the seed's "deployment IDs used"),
 //! read from each chaos result's fault evidence.
 
@@ -13,7 +13,8 @@ pub struct RestartRow {
     pub test: String,
     /// The service restarted.
     pub service: String,
-    /// `process`, `command`, `http` or `railway`.
+    /// `process`, `command`, `http`, `railway`, or `network` for a toxic
+    /// on a link.
     pub method: String,
     /// The process or deployment identity before the fault (PID, start
     /// time, the value at the service's identity pointer), `—` unknown.
@@ -22,7 +23,8 @@ pub struct RestartRow {
     pub after: String,
     /// `2.1 s`, or why there is none (`not recovered`).
     pub recovery: String,
-    /// Whether Shakedown saw the service go away and come back.
+    /// Whether Shakedown saw the service go away and come back (for a
+    /// network fault: the proxy showed it, and its removal was read back).
     pub observed: bool,
 }
 
@@ -38,12 +40,30 @@ pub fn restarts(results: &RunResults) -> Vec<RestartRow> {
 fn row(test: &str, f: &FaultEvidence) -> RestartRow {
     // The supervisor's PIDs are the operating system's word; otherwise the
     // identity Shakedown read from the service's health answer.
-    let (before, after) = match &f.supervisor {
-        Some(s) => (
+    // A network fault: what was put on the link, and how it went away.
+    let (before, after) = match (&f.network, &f.supervisor) {
+        (Some(n), _) => (
+            Some(format!(
+                "{} on {} of {} (link {}){}",
+                n.toxic,
+                n.direction,
+                n.proxy,
+                n.link,
+                n.connections_affected
+                    .map(|a| format!(", {a} connections affected"))
+                    .unwrap_or_default()
+            )),
+            Some(if n.removal_verified {
+                "removed (verified)".to_owned()
+            } else {
+                "NOT removed".to_owned()
+            }),
+        ),
+        (None, Some(s)) => (
             Some(format!("pid {}", s.old_pid)),
             Some(format!("pid {}", s.new_pid)),
         ),
-        None => (f.identity_before.clone(), f.identity_after.clone()),
+        (None, None) => (f.identity_before.clone(), f.identity_after.clone()),
     };
     let dash = || "—".to_owned();
     RestartRow {
@@ -56,7 +76,7 @@ fn row(test: &str, f: &FaultEvidence) -> RestartRow {
             Some(ms) => format!("{:.1} s", ms as f64 / 1000.0),
             None => "not recovered".to_owned(),
         },
-        observed: f.restart_observed,
+        observed: f.proven(),
     }
 }
 

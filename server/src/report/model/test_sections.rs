@@ -41,8 +41,11 @@ pub struct RestartProof {
     pub rows: Vec<Row>,
     /// Recovery time, when seen.
     pub recovery: Option<String>,
-    /// Whether the restart was observed (not only requested).
+    /// Whether the restart was observed (not only requested), or the
+    /// network fault read back at the proxy and its removal verified.
     pub observed: bool,
+    /// A network fault rather than a restart.
+    pub network: bool,
 }
 
 pub(super) fn test_section(t: &TestResult) -> TestSection {
@@ -169,10 +172,18 @@ fn restart_proof(f: &Value) -> RestartProof {
             .get("recovery_ms")
             .and_then(Value::as_f64)
             .map(|ms| format!("{:.1} s", ms / 1000.0)),
-        observed: f
-            .get("restart_observed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        network: f.get("network").is_some_and(|n| !n.is_null()),
+        observed: match f.get("network").filter(|n| !n.is_null()) {
+            // A network fault: read back at the proxy and removed.
+            Some(n) => {
+                n.get("removal_verified").and_then(Value::as_bool) == Some(true)
+                    && n.get("connections_affected").and_then(Value::as_u64) != Some(0)
+            }
+            None => f
+                .get("restart_observed")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        },
     }
 }
 
