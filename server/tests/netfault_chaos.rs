@@ -216,3 +216,41 @@ async fn an_unreachable_proxy_api_is_an_error_and_nothing_is_injected() {
     assert_eq!(results.verdict, Some(engine::run::Verdict::NoGo));
     assert!(registry.toxics("sut_api").unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_run_removes_its_toxic_and_proves_it() {
+    let (registry, proxy, api) = setup().await;
+    let text = plan(
+        proxy,
+        &format!("http://{api}"),
+        r#"{ link = "api", toxic = "timeout", duration_s = 15 }"#,
+    );
+    let loaded = engine::plan::load_str(&text, "network.toml").unwrap();
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            engine::runner::run_plan(&loaded, None, cancel, Arc::new(NullSink))
+                .await
+                .unwrap()
+        }
+    });
+    // Abort once the toxic is in place (a hang guard only).
+    let mut polls = 0;
+    while registry.toxics("sut_api").unwrap().is_empty() {
+        polls += 1;
+        assert!(polls < 1200, "the toxic never came");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    cancel.cancel();
+    let results = run.await.unwrap();
+    assert!(registry.toxics("sut_api").unwrap().is_empty());
+    let t = test(&results);
+    let (_, n) = network(t);
+    assert_eq!(n.toxic, "timeout");
+    assert!(n.removal_verified, "{n:?}");
+    assert!(
+        n.removed_at_ms.unwrap() < n.injected_at_ms + 15_000,
+        "held its whole window despite the abort: {n:?}"
+    );
+}
