@@ -95,7 +95,7 @@ impl Validator {
             }
         }
         if let Some(network) = &env.network {
-            self.network_access(&path.key("network"), network);
+            self.network_access(&path.key("network"), env, network);
         }
     }
 }

@@ -12,19 +12,34 @@ use url::Url;
 pub const DEFAULT_DEADLINE_S: u32 = 60;
 
 impl Validator {
-    /// An environment's `network` table: an http URL for the API, and
-    /// links with names and proxy names.
-    pub(super) fn network_access(&mut self, path: &FieldPath, network: &NetworkAccess) {
-        let api_ok = Url::parse(&network.api)
-            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-        if !api_ok {
-            self.problem(
+    /// An environment's `network` table: an http URL for the API on an
+    /// allowed host (like every address a plan sends to), and links with
+    /// names and proxy names.
+    pub(super) fn network_access(
+        &mut self,
+        path: &FieldPath,
+        env: &Environment,
+        network: &NetworkAccess,
+    ) {
+        let api = Url::parse(&network.api)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        match api {
+            None => self.problem(
                 path.key("api"),
                 format!(
                     "expected the proxy API's http URL (http://127.0.0.1:8474), got {:?}",
                     network.api
                 ),
-            );
+            ),
+            Some(url) if !super::host_allowed(env, &url) => self.problem(
+                path.key("api"),
+                format!(
+                    "host {} is not an allowed host: add it to allowed_hosts to drive that proxy",
+                    super::host_port(&url)
+                ),
+            ),
+            Some(_) => {}
         }
         for (link, proxy) in &network.links {
             if proxy.trim().is_empty() || proxy.contains('/') {
