@@ -41,6 +41,17 @@ id = "T1"
     )
 }
 
+/// The run under test, killed if an assertion fails before the test
+/// kills it, so no run holding a 100 s toxic outlives the test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_toxic_left_by_a_killed_run_is_removed_by_the_next_start() {
     let target = serve(Router::new().route("/ok", get(|| async { "ok" }))).await;
@@ -63,17 +74,19 @@ async fn a_toxic_left_by_a_killed_run_is_removed_by_the_next_start() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shakedown"))
-        .arg("run")
-        .arg(&long)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("--out")
-        .arg(dir.path().join("out1"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_shakedown"))
+            .arg("run")
+            .arg(&long)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--out")
+            .arg(dir.path().join("out1"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     // Wait for the toxic (a hang guard only: the run injects at once).
     let waited = Instant::now();
     while registry.toxics("sut_api").unwrap().is_empty() {
@@ -81,14 +94,14 @@ async fn a_toxic_left_by_a_killed_run_is_removed_by_the_next_start() {
             waited.elapsed() < Duration::from_secs(60),
             "the run never injected its toxic"
         );
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        assert!(child.0.try_wait().unwrap().is_none(), "the run ended early");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let ledger = dir.path().join("netfaults");
     let recorded = std::fs::read_dir(&ledger).unwrap().count();
     assert_eq!(recorded, 1, "the fault is recorded before it is injected");
-    child.kill().unwrap(); // SIGKILL: no clean-up of its own.
-    child.wait().unwrap();
+    child.0.kill().unwrap(); // SIGKILL: no clean-up of its own.
+    child.0.wait().unwrap();
     let left = registry.toxics("sut_api").unwrap();
     assert_eq!(left.len(), 1, "the killed run's toxic is still in place");
     assert!(left[0].name.starts_with("shakedown_T1_latency"), "{left:?}");

@@ -232,6 +232,9 @@ pub async fn inject(
         }
     };
     let injected_at_ms = now_ms();
+    // The window is held from the moment the proxy accepted the fault, not
+    // from the request that asked for it.
+    let held_from = Instant::now();
     let placed = Placed {
         client: client.clone(),
         proxy: proxy.clone(),
@@ -253,7 +256,7 @@ pub async fn inject(
     let planned = Duration::from_secs(u64::from(fault.duration_s.get()));
     let seen = client.proxy(proxy).await;
     tokio::select! {
-        _ = tokio::time::sleep(planned.saturating_sub(started.elapsed())) => {}
+        _ = tokio::time::sleep(planned.saturating_sub(held_from.elapsed())) => {}
         _ = ctx.cancel.cancelled() => {}
     }
     // The proxy's counters, read before removal.
