@@ -35,14 +35,12 @@ struct Placed {
 impl Placed {
     /// Removes it; `Ok(existed)`.
     async fn remove(&self) -> Result<bool, String> {
-        let entry = Entry {
-            api: self.client.api(),
-            proxy: self.proxy.clone(),
-            toxic: self.toxic.clone(),
-            pid: std::process::id(),
-            test_id: String::new(),
-            at_ms: 0,
-        };
+        let entry = Entry::new(
+            self.client.api(),
+            self.proxy.clone(),
+            self.toxic.clone(),
+            String::new(),
+        );
         ledger::undo(&entry)
             .await
             .map(|_| true)
@@ -184,14 +182,12 @@ pub async fn inject(
         .await
         .map_err(|e| format!("{e}{nothing}"))?;
     let toxic = toxic_body(fault, &ctx.test_id);
-    let entry = Entry {
-        api: client.api(),
-        proxy: proxy.clone(),
-        toxic: toxic.as_ref().map(|(name, _, _)| name.clone()),
-        pid: std::process::id(),
-        test_id: ctx.test_id.clone(),
-        at_ms: now_ms(),
-    };
+    let entry = Entry::new(
+        client.api(),
+        proxy.clone(),
+        toxic.as_ref().map(|(name, _, _)| name.clone()),
+        ctx.test_id.clone(),
+    );
     let ledger_file = ledger::record(&entry)
         .map_err(|e| format!("the fault could not be recorded in the ledger: {e}{nothing}"))?;
     let forget = |path: &Option<PathBuf>| {

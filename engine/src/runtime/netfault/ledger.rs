@@ -28,10 +28,63 @@ pub struct Entry {
     pub toxic: Option<String>,
     /// The process that put it there.
     pub pid: u32,
+    /// That process's own random name: a process id is reused (a
+    /// container's server is PID 1 after every restart), this is not.
+    #[serde(default)]
+    pub owner: String,
+    /// That process's start time (Linux clock ticks since boot), when
+    /// known: another process with the same id started at another time.
+    #[serde(default)]
+    pub started_ticks: Option<u64>,
     /// The test that did.
     pub test_id: String,
     /// When (Unix milliseconds).
     pub at_ms: i64,
+}
+
+impl Entry {
+    /// A fault this process is about to put in place.
+    pub fn new(api: String, proxy: String, toxic: Option<String>, test_id: String) -> Entry {
+        let me = this_process();
+        Entry {
+            api,
+            proxy,
+            toxic,
+            pid: me.pid,
+            owner: me.owner.clone(),
+            started_ticks: me.started_ticks,
+            test_id,
+            at_ms: crate::run::now_ms(),
+        }
+    }
+}
+
+/// Who this process is, for the entries it writes.
+struct ThisProcess {
+    pid: u32,
+    owner: String,
+    started_ticks: Option<u64>,
+}
+
+fn this_process() -> &'static ThisProcess {
+    static ME: std::sync::OnceLock<ThisProcess> = std::sync::OnceLock::new();
+    ME.get_or_init(|| {
+        let pid = std::process::id();
+        ThisProcess {
+            pid,
+            owner: uuid::Uuid::new_v4().to_string(),
+            started_ticks: started_ticks(pid),
+        }
+    })
+}
+
+/// When process `pid` started (field 22 of `/proc/PID/stat`); `None` where
+/// there is no such file.
+fn started_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Sets the ledger folder of this process (created when missing).
@@ -70,17 +123,32 @@ pub fn forget(path: &Path) {
     let _ = std::fs::remove_file(path);
 }
 
-/// Whether process `pid` still runs (and is not this process's own
-/// entry, which only its own removal handles).
-fn alive(pid: u32) -> bool {
-    if pid == std::process::id() {
+/// Whether the process that wrote `entry` still runs (this process's own
+/// entries count as running: only their own removal handles them).
+fn alive(entry: &Entry) -> bool {
+    let me = this_process();
+    if entry.owner == me.owner {
         return true;
     }
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
-        Ok(()) => true,
-        Err(nix::errno::Errno::EPERM) => true,
-        Err(_) => false,
+    if entry.pid == me.pid {
+        // Our id, another process: an earlier life of ours (a restarted
+        // container's PID 1).
+        return false;
     }
+    let running = match nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(entry.pid).unwrap_or(i32::MAX)),
+        None,
+    ) {
+        Ok(()) | Err(nix::errno::Errno::EPERM) => true,
+        Err(_) => false,
+    };
+    // A running process with that id that started at another time is not
+    // the one that wrote the entry.
+    running
+        && match (entry.started_ticks, started_ticks(entry.pid)) {
+            (Some(recorded), Some(now)) => recorded == now,
+            _ => true,
+        }
 }
 
 /// Undoes one entry: removes its toxic or enables its proxy again.
@@ -145,7 +213,7 @@ pub async fn clean_up(dir: &Path) -> (Vec<String>, Vec<String>) {
                 continue;
             }
         };
-        if alive(entry.pid) {
+        if alive(&entry) {
             continue;
         }
         match undo(&entry).await {
@@ -163,4 +231,49 @@ pub async fn clean_up(dir: &Path) -> (Vec<String>, Vec<String>) {
         }
     }
     (done, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pid: u32, owner: &str, started_ticks: Option<u64>) -> Entry {
+        Entry {
+            pid,
+            owner: owner.to_owned(),
+            started_ticks,
+            ..Entry::new("http://127.0.0.1:9".into(), "p".into(), None, "T1".into())
+        }
+    }
+
+    #[test]
+    fn a_process_is_told_apart_from_an_earlier_one_with_its_id() {
+        let me = std::process::id();
+        // This process's own entry is left to its own removal.
+        assert!(alive(&Entry::new(
+            "http://127.0.0.1:9".into(),
+            "p".into(),
+            None,
+            "T1".into()
+        )));
+        // Our id, another owner: an earlier life (a restarted container's
+        // PID 1), whose faults are to be undone.
+        assert!(!alive(&entry(me, "an-earlier-process", None)));
+        // Another running process: alive, unless it started at another
+        // time than the one that wrote the entry (its id was reused).
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let pid = child.id();
+        let started = started_ticks(pid);
+        assert!(alive(&entry(pid, "other", started)));
+        if let Some(ticks) = started {
+            assert!(!alive(&entry(pid, "other", Some(ticks + 1))));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // A process that no longer runs.
+        assert!(!alive(&entry(pid, "other", started)));
+    }
 }
