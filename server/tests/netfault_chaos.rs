@@ -5,6 +5,7 @@
 //! the results (the windows the load was split into, the proxy's counters
 //! in the evidence), never from the wall clock of the test itself.
 
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use engine::events::NullSink;
@@ -223,6 +224,40 @@ async fn an_unreachable_proxy_api_is_an_error_and_nothing_is_injected() {
     assert!(error.contains("unreachable"), "{error}");
     assert!(error.contains("nothing was injected"), "{error}");
     assert!(t.faults.is_empty());
+    assert_eq!(results.verdict, Some(engine::run::Verdict::NoGo));
+    assert!(registry.toxics("sut_api").unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_toxic_applied_behind_a_failed_answer_is_undone_at_once() {
+    let (registry, proxy, _) = setup().await;
+    // An API that applies the toxic, then answers 500 (a proxy that timed
+    // out its own answer): whether it took effect is unknown to the run.
+    let api = serve(server::proxy_api::router(registry.clone(), true).layer(
+        axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                let adds_toxic = req.method() == axum::http::Method::POST
+                    && req.uri().path().ends_with("/toxics");
+                let answer = next.run(req).await;
+                if adds_toxic {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+                answer
+            },
+        ),
+    ))
+    .await;
+    let results = run(&plan(
+        proxy,
+        &format!("http://{api}"),
+        r#"{ link = "api", toxic = "latency", latency_ms = 100, duration_s = 2 }"#,
+    ))
+    .await;
+    let t = test(&results);
+    let error = t.error.clone().unwrap_or_default();
+    assert!(error.contains("answered 500"), "{error}");
+    assert!(error.contains("so it was undone"), "{error}");
+    assert!(!error.contains("nothing was injected"), "{error}");
     assert_eq!(results.verdict, Some(engine::run::Verdict::NoGo));
     assert!(registry.toxics("sut_api").unwrap().is_empty());
 }

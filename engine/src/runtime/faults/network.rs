@@ -8,7 +8,7 @@
 
 use super::observe::{self, HealthSource, PROBE_EVERY};
 use crate::metrics::resilience::{FaultEvidence, HealthPoint, NetworkFaultEvidence};
-use crate::netfault::client::{RemoteProxy, RemoteProxyStats, ToxiproxyClient};
+use crate::netfault::client::{ClientError, RemoteProxy, RemoteProxyStats, ToxiproxyClient};
 use crate::netfault::ledger::{self, Entry};
 use crate::plan::{NetworkFault, NetworkToxic};
 use crate::run::now_ms;
@@ -207,10 +207,7 @@ pub async fn inject(
                     called,
                     format!("toxic {:?} ({}, {}) added", t.name, t.kind, t.stream),
                 ),
-                Err(e) => {
-                    forget(&ledger_file);
-                    return Err(format!("{e}{nothing}"));
-                }
+                Err(e) => return Err(not_injected(&entry, &ledger_file, e).await),
             }
         }
         None => {
@@ -220,10 +217,7 @@ pub async fn inject(
             );
             match client.set_enabled(proxy, false).await {
                 Ok(p) => (called, format!("proxy {:?} enabled={}", p.name, p.enabled)),
-                Err(e) => {
-                    forget(&ledger_file);
-                    return Err(format!("{e}{nothing}"));
-                }
+                Err(e) => return Err(not_injected(&entry, &ledger_file, e).await),
             }
         }
     };
@@ -454,4 +448,35 @@ fn observation(n: &NetworkFaultEvidence, held: Duration) -> String {
             format!("NOT removed: {}", n.removal)
         }
     )
+}
+
+/// Why a fault could not be put in place, and the ledger settled: a
+/// definite refusal injected nothing; a call that got no clear answer (a
+/// timeout, a 5xx, an odd body) may have been applied all the same, so it
+/// is undone now, or kept in the ledger for the next start to undo.
+async fn not_injected(entry: &Entry, ledger_file: &Option<PathBuf>, e: ClientError) -> String {
+    let forget = || {
+        if let Some(path) = ledger_file {
+            ledger::forget(path);
+        }
+    };
+    let definite = match &e {
+        ClientError::BadUrl { .. } | ClientError::NoProxy { .. } => true,
+        ClientError::Refused { status, .. } => *status < 500,
+        ClientError::Unreachable { .. } | ClientError::BadAnswer { .. } => false,
+    };
+    if definite {
+        forget();
+        return format!("{e}; nothing was injected");
+    }
+    match ledger::undo(entry).await {
+        Ok(what) => {
+            forget();
+            format!("{e}; whether it took effect was unknown, so it was undone: {what}")
+        }
+        Err(undo) => format!(
+            "{e}; whether it took effect is unknown and undoing it failed ({undo}): it stays in \
+             the ledger, and the next start of shakedown undoes it"
+        ),
+    }
 }
