@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Most requests in flight in the open model when the plan sets no
+/// concurrency.
+pub const DEFAULT_OPEN_CONCURRENCY: u32 = 64;
+
 /// One test: an id that criteria refer to, a title, and exactly one kind
 /// table (`[tests.http_load]`, `[tests.job_workload]`, `[tests.stream]`,
 /// `[tests.assert]`).
@@ -163,6 +167,20 @@ impl HttpLoadSpec {
     /// Whether this is the open model (a `rate`, or stages of rates).
     pub fn is_open(&self) -> bool {
         self.rate.is_some() || self.stages.iter().any(|s| s.rate.is_some())
+    }
+
+    /// The most workers the load runs: its concurrency, else its stages'
+    /// peak, else the default of its model (the open model's request
+    /// slots, the closed model's one worker).
+    pub fn peak_workers(&self) -> u32 {
+        self.concurrency
+            .map(Positive::get)
+            .or_else(|| self.stages.iter().filter_map(|s| s.concurrency).max())
+            .unwrap_or(if self.is_open() {
+                DEFAULT_OPEN_CONCURRENCY
+            } else {
+                1
+            })
     }
 
     /// The texts that may hold request placeholders, by field name: the

@@ -205,7 +205,10 @@ fn group_excesses(plan: &Plan, limits: &Limits) -> Vec<Excess> {
     found
 }
 
-/// The most workers and the highest rate a test asks for (0 when unset).
+/// The most workers and the highest rate a test asks for (rate 0 when
+/// unset). A load without a concurrency counts the workers it runs anyway
+/// (its model's default), so loads run together cannot pass the cap by
+/// leaving it out.
 fn peaks(kind: &TestKind) -> (u64, u64) {
     let (mut workers, mut rate) = (0u64, 0u64);
     capped_settings(kind, &Limits::default(), |_, value, (_, cap_name)| {
@@ -216,6 +219,17 @@ fn peaks(kind: &TestKind) -> (u64, u64) {
             _ => {}
         }
     });
+    let loads_workers = |loads: &[&super::HttpLoadSpec]| -> u64 {
+        loads.iter().map(|l| u64::from(l.peak_workers())).sum()
+    };
+    match kind {
+        TestKind::HttpLoad(spec) => workers = workers.max(loads_workers(&[spec])),
+        TestKind::Chaos(spec) => {
+            let loads: Vec<&super::HttpLoadSpec> = spec.background_load.iter().collect();
+            workers = workers.max(loads_workers(&loads));
+        }
+        _ => {}
+    }
     (workers, rate)
 }
 
@@ -404,6 +418,41 @@ size_bytes = 100000000
             ]
         );
         assert!(excesses(&plan, &Limits::default()).is_empty());
+    }
+
+    #[test]
+    fn loads_without_a_concurrency_count_their_default_workers_together() {
+        // Three open-model loads with only a rate run 64 request slots
+        // each: 192 together, over a cap of 150, though none sets one.
+        let mut text = String::from(
+            "[plan]\nname = \"defaults\"\n[environments.local]\nbase_url = \"http://127.0.0.1:9\"\n",
+        );
+        for (i, id) in ["L1", "L2", "L3"].iter().enumerate() {
+            text.push_str(&format!("[[tests]]\nid = \"{id}\"\n"));
+            if i > 0 {
+                text.push_str("alongside = \"L1\"\n");
+            }
+            text.push_str("http_load = { path = \"/\", rate = 10, duration_s = 5 }\n");
+        }
+        let plan = crate::plan::load_str(&text, "defaults.toml").unwrap().plan;
+        let limits = Limits {
+            max_concurrency: cap(150),
+            ..Limits::default()
+        };
+        let found: Vec<String> = excesses(&plan, &limits)
+            .iter()
+            .map(Excess::describe)
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("concurrency 192 is over max_concurrency 150"),
+            "{found:?}"
+        );
+        let roomy = Limits {
+            max_concurrency: cap(192),
+            ..Limits::default()
+        };
+        assert!(excesses(&plan, &roomy).is_empty());
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use environment::{urls_used, Environment, NetworkAccess};
 pub use jobs::{status_eq, status_text, JobPhase, JobProtocol, QueueMetric, StreamEnd};
 pub use kinds::{
     AssertSpec, Follow, HttpLoadSpec, JobMix, JobWorkloadSpec, JsonCheck, StreamSpec, TestKind,
-    TestSpec,
+    TestSpec, DEFAULT_OPEN_CONCURRENCY,
 };
 pub use limits::{excesses, Excess, Limits, DEFAULT_MAX_ANSWER_BYTES};
 pub use positive::Positive;

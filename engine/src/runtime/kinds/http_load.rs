@@ -43,7 +43,7 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Per-request timeout when the plan sets none.
 const DEFAULT_TIMEOUT_MS: u32 = 30_000;
 /// Most requests in flight in the open model when the plan sets none.
-pub const DEFAULT_OPEN_CONCURRENCY: u32 = 64;
+pub use crate::plan::DEFAULT_OPEN_CONCURRENCY;
 /// Resolution of tokio's timer (it rounds deadlines up to it).
 const TIMER_TICK: Duration = Duration::from_millis(1);
 /// A send more than this after its intended time counts as late.
