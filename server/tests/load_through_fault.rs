@@ -4,6 +4,9 @@
 //! windows that add up; the `slow` switch and the `errors-during-restart`
 //! switch turn the during-fault and after-recovery criteria NO-GO, each
 //! naming the metric that moved.
+//!
+//! One demo runs at a time: three demos with their background loads side by
+//! side on a small machine measure each other, not the target.
 
 mod common;
 
@@ -26,7 +29,11 @@ fn step3_part(ids: &[&str], port: u16) -> String {
 /// Runs a plan text with `--demo` and the fault switches; returns the
 /// results, the output folder (kept while `dir` lives) and a log for
 /// failure messages.
+/// Held while a demo runs (see the module's doc).
+static ONE_DEMO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn run(plan: &str, faults: &[&str], tag: &str) -> (RunResults, PathBuf, tempfile::TempDir, String) {
+    let _one = ONE_DEMO.lock().unwrap_or_else(|e| e.into_inner());
     build_sut();
     let dir = tempfile::Builder::new()
         .prefix(&format!("ltf-{tag}-"))
