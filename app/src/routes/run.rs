@@ -6,7 +6,7 @@
 //! connection or a server restart, without gaps or duplicated points.
 
 use crate::charts::build::load_charts;
-use crate::charts::{latency_over_time, recovery_timeline};
+use crate::charts::{latency_over_time, recovery_timeline, Chart};
 use crate::components::chart::InteractiveChart;
 use crate::components::error_view::ErrorView;
 use crate::live::{LiveRun, LiveTest};
@@ -246,15 +246,7 @@ fn Charts(live: RwSignal<LiveRun>) -> impl IntoView {
                 .unwrap_or_default()
         })
     });
-    let nth = move |i: usize| {
-        Signal::derive(move || {
-            charts.with(|c| {
-                c.get(i)
-                    .cloned()
-                    .unwrap_or_else(|| latency_over_time("", &[]))
-            })
-        })
-    };
+    let nth = move |i: usize| nth_chart(charts, i);
     let (latency, throughput) = (nth(0), nth(1));
     view! {
         <section aria-labelledby="charts-h" class="charts">
@@ -315,15 +307,7 @@ fn FaultLoadCharts(live: RwSignal<LiveRun>, chosen: RwSignal<Option<String>>) ->
         })
         .unwrap_or_default()
     });
-    let nth = move |i: usize| {
-        Signal::derive(move || {
-            charts.with(|c| {
-                c.get(i)
-                    .cloned()
-                    .unwrap_or_else(|| latency_over_time("", &[]))
-            })
-        })
-    };
+    let nth = move |i: usize| nth_chart(charts, i);
     let (latency, errors) = (nth(0), nth(1));
     view! {
         <Show when=move || charts.with(|c| c.len() > 1)>
@@ -404,4 +388,16 @@ fn follow(id: String, live: RwSignal<LiveRun>) {
     });
     source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
+}
+
+/// The `i`-th of a list of charts as a signal of its own, an empty latency
+/// chart while the list is shorter.
+fn nth_chart(charts: Memo<Vec<Chart>>, i: usize) -> Signal<Chart> {
+    Signal::derive(move || {
+        charts.with(|c| {
+            c.get(i)
+                .cloned()
+                .unwrap_or_else(|| latency_over_time("", &[]))
+        })
+    })
 }
