@@ -148,6 +148,18 @@ async fn watch_health(
     points
 }
 
+/// Probes the watched service, when there is one, until `stop`.
+fn spawn_watch(
+    ctx: &TestContext,
+    source: Option<&HealthSource>,
+    started: Instant,
+    stop: &CancellationToken,
+) -> Option<tokio::task::JoinHandle<Vec<HealthPoint>>> {
+    source
+        .cloned()
+        .map(|source| tokio::spawn(watch_health(ctx.clone(), source, started, stop.clone())))
+}
+
 /// Runs the fault and returns its proof. `Err` means nothing was left
 /// injected: the API could not be reached, the link or proxy is unknown,
 /// or the toxic was refused.
@@ -156,141 +168,24 @@ pub async fn inject(
     fault: &NetworkFault,
     service: Option<&str>,
 ) -> Result<FaultEvidence, String> {
-    let nothing = "; nothing was injected";
-    let network = ctx.target.env.network.as_ref().ok_or_else(|| {
-        format!(
-            "environment {:?} has no network-fault proxy{nothing}",
-            ctx.target.name
-        )
-    })?;
-    let proxy = network.links.get(&fault.link).ok_or_else(|| {
-        format!(
-            "environment {:?} has no link named {:?}{nothing}",
-            ctx.target.name, fault.link
-        )
-    })?;
-    let source = match service {
-        Some(name) => match ctx.services.get(name) {
-            Some(s) => super::health_source(ctx, name, s).map_err(|e| e.to_string())?,
-            None => return Err(format!("no service named {name:?}{nothing}")),
-        },
-        None => None,
-    };
-    let client = ToxiproxyClient::new(&network.api).map_err(|e| format!("{e}{nothing}"))?;
-    let before = client
-        .proxy(proxy)
-        .await
-        .map_err(|e| format!("{e}{nothing}"))?;
-    let toxic = toxic_body(fault, &ctx.test_id);
-    let entry = Entry::new(
-        client.api(),
-        proxy.clone(),
-        toxic.as_ref().map(|(name, _, _)| name.clone()),
-        ctx.test_id.clone(),
-    );
-    let ledger_file = ledger::record(&entry)
-        .map_err(|e| format!("the fault could not be recorded in the ledger: {e}{nothing}"))?;
-    let forget = |path: &Option<PathBuf>| {
-        if let Some(path) = path {
-            ledger::forget(path);
-        }
-    };
-
-    // Inject.
+    let link = Link::resolve(ctx, fault, service).await?;
     let started = Instant::now();
-    let requested_at_ms = now_ms();
-    let (called, answer) = match &toxic {
-        Some((_, body, _)) => {
-            let called = format!("POST {}/proxies/{proxy}/toxics {body}", client.api());
-            match client.add_toxic(proxy, body).await {
-                Ok(t) => (
-                    called,
-                    format!("toxic {:?} ({}, {}) added", t.name, t.kind, t.stream),
-                ),
-                Err(e) => return Err(not_injected(&entry, &ledger_file, e).await),
-            }
-        }
-        None => {
-            let called = format!(
-                "POST {}/proxies/{proxy} {{\"enabled\":false}}",
-                client.api()
-            );
-            match client.set_enabled(proxy, false).await {
-                Ok(p) => (called, format!("proxy {:?} enabled={}", p.name, p.enabled)),
-                Err(e) => return Err(not_injected(&entry, &ledger_file, e).await),
-            }
-        }
-    };
+    let call = link.place().await?;
     let injected_at_ms = now_ms();
     // The window is held from the moment the proxy accepted the fault, not
     // from the request that asked for it.
     let held_from = Instant::now();
-    let placed = Placed {
-        client: client.clone(),
-        proxy: proxy.clone(),
-        toxic: entry.toxic.clone(),
-        ledger: ledger_file.clone(),
-    };
+    let placed = link.placed();
     let mut guard = Removal(Some(placed.clone()));
     let stop_watch = CancellationToken::new();
-    let watcher = source.clone().map(|source| {
-        tokio::spawn(watch_health(
-            ctx.clone(),
-            source,
-            started,
-            stop_watch.clone(),
-        ))
-    });
-
-    // Hold it for the window (the run's abort ends it early).
-    let planned = Duration::from_secs(u64::from(fault.duration_s.get()));
-    let seen = client.proxy(proxy).await;
-    tokio::select! {
-        _ = tokio::time::sleep(planned.saturating_sub(held_from.elapsed())) => {}
-        _ = ctx.cancel.cancelled() => {}
-    }
-    // The proxy's counters, read before removal.
-    let during = client.proxy(proxy).await.ok();
-
-    // Remove, retrying a failed call twice, and read the removal back.
-    let mut removed = Err(String::new());
-    for _ in 0..3 {
-        removed = placed.remove().await;
-        if removed.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let removed_at = Instant::now();
-    let removed_at_ms = now_ms();
-    let (removal_verified, removal) = match (&removed, &entry.toxic) {
-        (Err(e), _) => (false, format!("removal failed: {e}")),
-        (Ok(_), Some(name)) => match client.toxics(proxy).await {
-            Ok(left) if left.iter().any(|t| &t.name == name) => (
-                false,
-                format!("GET /proxies/{proxy}/toxics still lists {name:?}"),
-            ),
-            Ok(left) => (
-                true,
-                format!(
-                    "GET /proxies/{proxy}/toxics no longer lists {name:?} ({} toxics left)",
-                    left.len()
-                ),
-            ),
-            Err(e) => (false, format!("removal not read back: {e}")),
-        },
-        (Ok(_), None) => match client.proxy(proxy).await {
-            Ok(p) if p.enabled => (true, format!("GET /proxies/{proxy} shows enabled=true")),
-            Ok(_) => (
-                false,
-                format!("GET /proxies/{proxy} still shows enabled=false"),
-            ),
-            Err(e) => (false, format!("removal not read back: {e}")),
-        },
-    };
-    if removal_verified {
+    let watcher = spawn_watch(ctx, link.source.as_ref(), started, &stop_watch);
+    let window = link.hold(ctx, fault, held_from).await;
+    let removed = link.remove(&placed).await;
+    if removed.verified {
         guard.disarm();
-        forget(&ledger_file);
+        if let Some(path) = &link.ledger_file {
+            ledger::forget(path);
+        }
     }
 
     // Recovery: the watched service passing its health check after
@@ -300,77 +195,346 @@ pub async fn inject(
         Some(w) => w.await.unwrap_or_default(),
         None => Vec::new(),
     };
-    let recovery_ms = match &source {
-        Some(source) => {
-            let limit = removed_at + RECOVERY_LIMIT;
-            let mut recovered = None;
-            while Instant::now() < limit && !ctx.cancel.is_cancelled() {
-                let probe = observe::probe(&ctx.target, source).await;
-                let at_ms = started.elapsed().as_millis() as u64;
-                let healthy = probe.healthy;
-                timeline.push(HealthPoint {
-                    at_ms,
-                    healthy,
-                    pid: probe.pid,
-                    started_at: probe.started_at,
-                    identity: probe.identity,
-                });
-                if healthy {
-                    recovered = Some(at_ms);
-                    break;
-                }
-                tokio::time::sleep(PROBE_EVERY).await;
-            }
-            recovered
-        }
-        None => Some(removed_at.duration_since(started).as_millis() as u64),
-    };
+    let recovery_ms = await_recovery(
+        ctx,
+        link.source.as_ref(),
+        started,
+        removed.at,
+        &mut timeline,
+    )
+    .await;
+    let held = removed.at.duration_since(started);
+    let network = link.evidence(fault, window, &removed, injected_at_ms);
+    Ok(fault_evidence(
+        service,
+        fault,
+        call,
+        held,
+        recovery_ms,
+        timeline,
+        network,
+    ))
+}
 
-    let stats_before = before.stats.as_ref();
-    let stats_during = during.as_ref().and_then(|p| p.stats.as_ref());
-    let affected = match (&entry.toxic, stats_during) {
-        (Some(name), Some(stats)) => Some(
-            stats
-                .connections_affected_by_toxic
-                .get(name)
-                .copied()
-                .unwrap_or(0),
-        ),
-        _ => None,
+/// The fault's link, resolved before anything is injected: its proxy, the
+/// watched service's health, the API's client, the proxy as it stood, the
+/// toxic's body and the fault's entry in the ledger.
+struct Link {
+    proxy: String,
+    source: Option<HealthSource>,
+    client: ToxiproxyClient,
+    before: RemoteProxy,
+    toxic: Option<(String, Value, BTreeMap<String, u64>)>,
+    entry: Entry,
+    ledger_file: Option<PathBuf>,
+}
+
+/// The call that put the fault in place, and the API's answer.
+struct Call {
+    called: String,
+    answer: String,
+    requested_at_ms: i64,
+}
+
+/// What the window showed: its planned length, and the proxy as read at
+/// its start and at its end (its counters, before removal).
+struct Window {
+    planned: Duration,
+    seen: Option<RemoteProxy>,
+    during: Option<RemoteProxy>,
+}
+
+/// How the removal went, and when it was done.
+struct Removed {
+    /// The removal call succeeded.
+    ok: bool,
+    at: Instant,
+    at_ms: i64,
+    /// The API, read back, no longer shows the fault.
+    verified: bool,
+    /// What the read back showed, or why the removal failed.
+    removal: String,
+}
+
+impl Link {
+    /// Finds the environment's network, the link's proxy, the watched
+    /// service's health source, and reads the proxy; records the fault in
+    /// the ledger. `Err` when any of it fails: nothing was injected.
+    async fn resolve(
+        ctx: &TestContext,
+        fault: &NetworkFault,
+        service: Option<&str>,
+    ) -> Result<Link, String> {
+        let nothing = "; nothing was injected";
+        let network = ctx.target.env.network.as_ref().ok_or_else(|| {
+            format!(
+                "environment {:?} has no network-fault proxy{nothing}",
+                ctx.target.name
+            )
+        })?;
+        let proxy = network.links.get(&fault.link).ok_or_else(|| {
+            format!(
+                "environment {:?} has no link named {:?}{nothing}",
+                ctx.target.name, fault.link
+            )
+        })?;
+        let source = watched(ctx, service, nothing)?;
+        let client = ToxiproxyClient::new(&network.api).map_err(|e| format!("{e}{nothing}"))?;
+        let before = client
+            .proxy(proxy)
+            .await
+            .map_err(|e| format!("{e}{nothing}"))?;
+        let toxic = toxic_body(fault, &ctx.test_id);
+        let entry = Entry::new(
+            client.api(),
+            proxy.clone(),
+            toxic.as_ref().map(|(name, _, _)| name.clone()),
+            ctx.test_id.clone(),
+        );
+        let ledger_file = ledger::record(&entry)
+            .map_err(|e| format!("the fault could not be recorded in the ledger: {e}{nothing}"))?;
+        Ok(Link {
+            proxy: proxy.clone(),
+            source,
+            client,
+            before,
+            toxic,
+            entry,
+            ledger_file,
+        })
+    }
+
+    /// Adds the toxic to the proxy, or disables the proxy for `down`.
+    /// `Err` settles the ledger (see [`not_injected`]).
+    async fn place(&self) -> Result<Call, String> {
+        let requested_at_ms = now_ms();
+        let (client, proxy) = (&self.client, &self.proxy);
+        let (called, answer) = match &self.toxic {
+            Some((_, body, _)) => {
+                let called = format!("POST {}/proxies/{proxy}/toxics {body}", client.api());
+                match client.add_toxic(proxy, body).await {
+                    Ok(t) => (
+                        called,
+                        format!("toxic {:?} ({}, {}) added", t.name, t.kind, t.stream),
+                    ),
+                    Err(e) => return Err(not_injected(&self.entry, &self.ledger_file, e).await),
+                }
+            }
+            None => {
+                let called = format!(
+                    "POST {}/proxies/{proxy} {{\"enabled\":false}}",
+                    client.api()
+                );
+                match client.set_enabled(proxy, false).await {
+                    Ok(p) => (called, format!("proxy {:?} enabled={}", p.name, p.enabled)),
+                    Err(e) => return Err(not_injected(&self.entry, &self.ledger_file, e).await),
+                }
+            }
+        };
+        Ok(Call {
+            called,
+            answer,
+            requested_at_ms,
+        })
+    }
+
+    /// What was put in place, for its removal.
+    fn placed(&self) -> Placed {
+        Placed {
+            client: self.client.clone(),
+            proxy: self.proxy.clone(),
+            toxic: self.entry.toxic.clone(),
+            ledger: self.ledger_file.clone(),
+        }
+    }
+
+    /// Holds the fault for its window from `held_from` (the run's abort
+    /// ends it early), reading the proxy at its start and at its end.
+    async fn hold(&self, ctx: &TestContext, fault: &NetworkFault, held_from: Instant) -> Window {
+        let planned = Duration::from_secs(u64::from(fault.duration_s.get()));
+        let seen = self.client.proxy(&self.proxy).await.ok();
+        tokio::select! {
+            _ = tokio::time::sleep(planned.saturating_sub(held_from.elapsed())) => {}
+            _ = ctx.cancel.cancelled() => {}
+        }
+        // The proxy's counters, read before removal.
+        let during = self.client.proxy(&self.proxy).await.ok();
+        Window {
+            planned,
+            seen,
+            during,
+        }
+    }
+
+    /// Removes the fault, retrying a failed call twice, and reads the
+    /// removal back.
+    async fn remove(&self, placed: &Placed) -> Removed {
+        let mut removed = Err(String::new());
+        for _ in 0..3 {
+            removed = placed.remove().await;
+            if removed.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let at = Instant::now();
+        let at_ms = now_ms();
+        let (verified, removal) = self.read_back(&removed).await;
+        Removed {
+            ok: removed.is_ok(),
+            at,
+            at_ms,
+            verified,
+            removal,
+        }
+    }
+
+    /// Whether the API no longer shows the fault, and what it showed.
+    async fn read_back(&self, removed: &Result<bool, String>) -> (bool, String) {
+        let (client, proxy) = (&self.client, &self.proxy);
+        match (removed, &self.entry.toxic) {
+            (Err(e), _) => (false, format!("removal failed: {e}")),
+            (Ok(_), Some(name)) => match client.toxics(proxy).await {
+                Ok(left) if left.iter().any(|t| &t.name == name) => (
+                    false,
+                    format!("GET /proxies/{proxy}/toxics still lists {name:?}"),
+                ),
+                Ok(left) => (
+                    true,
+                    format!(
+                        "GET /proxies/{proxy}/toxics no longer lists {name:?} ({} toxics left)",
+                        left.len()
+                    ),
+                ),
+                Err(e) => (false, format!("removal not read back: {e}")),
+            },
+            (Ok(_), None) => match client.proxy(proxy).await {
+                Ok(p) if p.enabled => (true, format!("GET /proxies/{proxy} shows enabled=true")),
+                Ok(_) => (
+                    false,
+                    format!("GET /proxies/{proxy} still shows enabled=false"),
+                ),
+                Err(e) => (false, format!("removal not read back: {e}")),
+            },
+        }
+    }
+
+    /// The network evidence: the fault as planned, what the proxy showed
+    /// and counted during its window, and its removal.
+    fn evidence(
+        self,
+        fault: &NetworkFault,
+        window: Window,
+        removed: &Removed,
+        injected_at_ms: i64,
+    ) -> NetworkFaultEvidence {
+        let stats_before = self.before.stats.as_ref();
+        let stats_during = window.during.as_ref().and_then(|p| p.stats.as_ref());
+        let affected = match (&self.entry.toxic, stats_during) {
+            (Some(name), Some(stats)) => Some(
+                stats
+                    .connections_affected_by_toxic
+                    .get(name)
+                    .copied()
+                    .unwrap_or(0),
+            ),
+            _ => None,
+        };
+        let seen_at_proxy = describe_seen(window.seen.as_ref(), self.entry.toxic.as_deref());
+        let attributes = self.toxic.map(|(_, _, a)| a).unwrap_or_default();
+        NetworkFaultEvidence {
+            link: fault.link.clone(),
+            proxy: self.proxy,
+            api: self.client.api(),
+            toxic: fault.toxic.name().to_owned(),
+            toxic_name: self.entry.toxic,
+            direction: fault.direction().name().to_owned(),
+            attributes,
+            toxicity: fault.toxicity.unwrap_or(1.0),
+            planned_ms: window.planned.as_millis() as u64,
+            injected_at_ms,
+            removed_at_ms: removed.ok.then_some(removed.at_ms),
+            seen_at_proxy,
+            connections_affected: affected,
+            connections_accepted: delta(stats_before, stats_during, |s| s.connections_accepted),
+            bytes_upstream: delta(stats_before, stats_during, |s| s.bytes_upstream),
+            bytes_downstream: delta(stats_before, stats_during, |s| s.bytes_downstream),
+            upstream_connect_failures: delta(stats_before, stats_during, |s| {
+                s.upstream_connect_failures
+            }),
+            removal_verified: removed.verified,
+            removal: removed.removal.clone(),
+        }
+    }
+}
+
+/// The health source of the watched service, when the fault names one.
+fn watched(
+    ctx: &TestContext,
+    service: Option<&str>,
+    nothing: &str,
+) -> Result<Option<HealthSource>, String> {
+    Ok(match service {
+        Some(name) => match ctx.services.get(name) {
+            Some(s) => super::health_source(ctx, name, s).map_err(|e| e.to_string())?,
+            None => return Err(format!("no service named {name:?}{nothing}")),
+        },
+        None => None,
+    })
+}
+
+/// When the watched service passed its health check after the removal at
+/// `removed_at`, in ms from `started`; its probes are appended to
+/// `timeline`. With no service watched, the removal counts as recovery.
+async fn await_recovery(
+    ctx: &TestContext,
+    source: Option<&HealthSource>,
+    started: Instant,
+    removed_at: Instant,
+    timeline: &mut Vec<HealthPoint>,
+) -> Option<u64> {
+    let Some(source) = source else {
+        return Some(removed_at.duration_since(started).as_millis() as u64);
     };
-    let seen_at_proxy = describe_seen(seen.as_ref().ok(), entry.toxic.as_deref());
-    let attributes = toxic.map(|(_, _, a)| a).unwrap_or_default();
-    let network = NetworkFaultEvidence {
-        link: fault.link.clone(),
-        proxy: proxy.clone(),
-        api: client.api(),
-        toxic: fault.toxic.name().to_owned(),
-        toxic_name: entry.toxic.clone(),
-        direction: fault.direction().name().to_owned(),
-        attributes,
-        toxicity: fault.toxicity.unwrap_or(1.0),
-        planned_ms: planned.as_millis() as u64,
-        injected_at_ms,
-        removed_at_ms: removed.is_ok().then_some(removed_at_ms),
-        seen_at_proxy,
-        connections_affected: affected,
-        connections_accepted: delta(stats_before, stats_during, |s| s.connections_accepted),
-        bytes_upstream: delta(stats_before, stats_during, |s| s.bytes_upstream),
-        bytes_downstream: delta(stats_before, stats_during, |s| s.bytes_downstream),
-        upstream_connect_failures: delta(stats_before, stats_during, |s| {
-            s.upstream_connect_failures
-        }),
-        removal_verified,
-        removal,
-    };
-    let observation = observation(&network, removed_at.duration_since(started));
-    Ok(FaultEvidence {
+    let limit = removed_at + RECOVERY_LIMIT;
+    while Instant::now() < limit && !ctx.cancel.is_cancelled() {
+        let probe = observe::probe(&ctx.target, source).await;
+        let at_ms = started.elapsed().as_millis() as u64;
+        let healthy = probe.healthy;
+        timeline.push(HealthPoint {
+            at_ms,
+            healthy,
+            pid: probe.pid,
+            started_at: probe.started_at,
+            identity: probe.identity,
+        });
+        if healthy {
+            return Some(at_ms);
+        }
+        tokio::time::sleep(PROBE_EVERY).await;
+    }
+    None
+}
+
+/// The fault's proof: its call, the fault held for `held`, the recovery
+/// and the health timeline, and the network evidence.
+fn fault_evidence(
+    service: Option<&str>,
+    fault: &NetworkFault,
+    call: Call,
+    held: Duration,
+    recovery_ms: Option<u64>,
+    timeline: Vec<HealthPoint>,
+    network: NetworkFaultEvidence,
+) -> FaultEvidence {
+    let observation = observation(&network, held);
+    FaultEvidence {
         service: service.map_or_else(|| format!("link {}", fault.link), str::to_owned),
         method: "network".to_owned(),
-        called,
-        answer,
+        called: call.called,
+        answer: call.answer,
         call_ok: true,
-        requested_at_ms,
+        requested_at_ms: call.requested_at_ms,
         restart_observed: false,
         observation,
         recovery_ms,
@@ -379,7 +543,7 @@ pub async fn inject(
         timeline,
         supervisor: None,
         network: Some(network),
-    })
+    }
 }
 
 /// What the API showed of the fault during its window.
