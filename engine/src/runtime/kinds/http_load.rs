@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Most samples a worker keeps before sending them.
@@ -288,8 +289,9 @@ async fn drive(
     }
     let open = spec.is_open();
     let (schedule, workers) = schedule(spec, start);
-    let templates = match Templates::new(spec, &prepared) {
-        Ok(templates) => templates,
+    let timeout = prepared.timeout;
+    let (shared, conn_template) = match share(spec, ctx, prepared, start, schedule) {
+        Ok(shared) => shared,
         Err(e) => {
             return TestOutcome {
                 error: Some(e),
@@ -297,16 +299,28 @@ async fn drive(
             }
         }
     };
-    let timeout = prepared.timeout;
-    let conn_template = match Conn::for_request(&prepared) {
-        Ok(conn) => conn,
-        Err(e) => {
-            return TestOutcome {
-                error: Some(e.to_string()),
-                ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
-            }
-        }
-    };
+    let (handles, rx) = spawn_workers(&shared, workers, &conn_template, ctx);
+    let recorder = record(rx, start, open, timeout, ctx, tap).await;
+    for handle in handles {
+        let _ = handle.await;
+    }
+    let elapsed = start.elapsed();
+    let mut outcome = finish(recorder, elapsed, open, ctx.cancel.is_cancelled());
+    outcome.warnings.extend(shared.unbuilt.warning());
+    outcome
+}
+
+/// What the workers share, and the connection they copy; `Err` when the
+/// templates or the connection cannot be made.
+fn share(
+    spec: &HttpLoadSpec,
+    ctx: &TestContext,
+    prepared: Prepared,
+    start: Instant,
+    schedule: Schedule,
+) -> Result<(Arc<Shared>, Conn), String> {
+    let templates = Templates::new(spec, &prepared)?;
+    let conn_template = Conn::for_request(&prepared).map_err(|e| e.to_string())?;
     let shared = Arc::new(Shared {
         start,
         next: AtomicU64::new(0),
@@ -314,13 +328,24 @@ async fn drive(
         prepared,
         expect: spec.expect_status.clone(),
         checks: spec.checks.clone(),
-        think: spec.think_time_ms.filter(|_| !open),
+        think: spec.think_time_ms.filter(|_| !spec.is_open()),
         templates,
         unbuilt: Unbuilt::default(),
         seq: AtomicU64::new(0),
         target: ctx.target.clone(),
     });
-    let (tx, mut rx) = mpsc::channel::<(u32, Batch)>(1024);
+    Ok((shared, conn_template))
+}
+
+/// Starts `workers` workers, each on a sibling of `conn_template`; their
+/// batches come out of the receiver, which ends when the last one stops.
+fn spawn_workers(
+    shared: &Arc<Shared>,
+    workers: u32,
+    conn_template: &Conn,
+    ctx: &TestContext,
+) -> (Vec<JoinHandle<()>>, mpsc::Receiver<(u32, Batch)>) {
+    let (tx, rx) = mpsc::channel::<(u32, Batch)>(1024);
     let mut handles = Vec::new();
     for index in 0..workers {
         let conn = conn_template.sibling();
@@ -333,7 +358,19 @@ async fn drive(
         )));
     }
     drop(tx);
+    (handles, rx)
+}
 
+/// Records the workers' batches until the last one stops (keeping them in
+/// `tap` too), sending the window of the second before every second.
+async fn record(
+    mut rx: mpsc::Receiver<(u32, Batch)>,
+    start: Instant,
+    open: bool,
+    timeout: Duration,
+    ctx: &TestContext,
+    mut tap: Option<&mut Samples>,
+) -> Recorder {
     let mut recorder = Recorder::new();
     let mut ticker = tokio::time::interval_at(
         tokio::time::Instant::from_std(start + Duration::from_secs(1)),
@@ -368,13 +405,7 @@ async fn drive(
             }
         }
     }
-    for handle in handles {
-        let _ = handle.await;
-    }
-    let elapsed = start.elapsed();
-    let mut outcome = finish(recorder, elapsed, open, ctx.cancel.is_cancelled());
-    outcome.warnings.extend(shared.unbuilt.warning());
-    outcome
+    recorder
 }
 
 fn finish(recorder: Recorder, elapsed: Duration, open: bool, cancelled: bool) -> TestOutcome {
@@ -503,86 +534,10 @@ async fn produce(
     // the next one goes out right then, so it is not read twice.
     let mut clock = last_flush;
     loop {
-        // When the request is sent (the timeout runs from then), when its
-        // latency starts (the intended time in the open model), and whether
-        // it went out late.
-        let (sent, start_at, late) = match &shared.schedule {
-            Schedule::Count(total) => {
-                if shared.next.fetch_add(1, Ordering::Relaxed) >= *total {
-                    return;
-                }
-                (clock, clock, false)
-            }
-            Schedule::Until(until) => {
-                if clock >= *until {
-                    return;
-                }
-                (clock, clock, false)
-            }
-            Schedule::RampWorkers { ramp, until } => {
-                match wait_for_ramp(ramp, shared.start, *until, index, clock).await {
-                    Some(at) => (at, at, false),
-                    None => return,
-                }
-            }
-            Schedule::Rate { .. } | Schedule::RampRate { .. } => {
-                let k = shared.next.fetch_add(1, Ordering::Relaxed);
-                let due = match &shared.schedule {
-                    Schedule::Rate { total, interval_ns } if k < *total => {
-                        Duration::from_nanos((k as f64 * interval_ns) as u64)
-                    }
-                    Schedule::RampRate { total, ramp } if k < *total => {
-                        match ramp.time_of(k as f64) {
-                            Some(t) => Duration::from_secs_f64(t),
-                            None => return,
-                        }
-                    }
-                    _ => return,
-                };
-                let intended = shared.start + due;
-                let mut now = Instant::now();
-                if intended > now {
-                    // tokio's timer ticks in whole milliseconds and rounds
-                    // a deadline up to the next tick, so sleeping until
-                    // `intended` sends up to a millisecond late and that
-                    // client delay lands in every latency. Wake a tick
-                    // early instead: a request that goes out before its
-                    // intended time is timed from when it really went out
-                    // (`min`), one that goes out after it from the intended
-                    // time, so a stall still shows in full.
-                    let wake = intended.checked_sub(TIMER_TICK).unwrap_or(intended);
-                    if wake > now {
-                        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
-                        now = Instant::now();
-                    }
-                    (now, intended.min(now), false)
-                } else {
-                    (now, intended, now - intended > LATE_AFTER)
-                }
-            }
+        let Some((sent, start_at, late)) = next_send(shared, index, clock).await else {
+            return;
         };
-        let answer = match &shared.templates {
-            None => conn.send(&shared.prepared, &mut deadline, sent).await,
-            Some(templates) => {
-                let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
-                match templates.render(&shared.prepared, &shared.target, seq) {
-                    Ok(rendered) => {
-                        conn.send_rendered(&shared.prepared, Some(&rendered), &mut deadline, sent)
-                            .await
-                    }
-                    // The host is fixed and values are checked when the
-                    // plan is loaded; a request that still cannot be built
-                    // (a data row's value that is no valid header, say)
-                    // was not sent, fails as such, and the first reason is
-                    // kept for the test's warnings.
-                    Err(e) => {
-                        shared.unbuilt.count.fetch_add(1, Ordering::Relaxed);
-                        let _ = shared.unbuilt.first.set(format!("request {seq}: {e}"));
-                        Err(Outcome::Protocol)
-                    }
-                }
-            }
-        };
+        let answer = send(shared, conn, &mut deadline, sent).await;
         let end = Instant::now();
         batch.push(Sample {
             start_us: micros(start_at.saturating_duration_since(shared.start)),
@@ -608,14 +563,120 @@ async fn produce(
             clock = Instant::now();
         }
         if let Some(think) = &shared.think {
-            // A pause never outlasts the test: a duration-bound worker
-            // wakes at its end and stops there.
-            let mut pause = think.pick(&mut rng);
-            if let Some(until) = shared.schedule.until() {
-                pause = pause.min(until.saturating_duration_since(Instant::now()));
-            }
-            tokio::time::sleep(pause).await;
+            think_pause(shared, think, &mut rng).await;
             clock = Instant::now();
         }
     }
+}
+
+/// When the next request is sent (the timeout runs from then), when its
+/// latency starts (the intended time in the open model), and whether it
+/// went out late; `None` when the schedule says stop. `clock` is the end
+/// of the worker's previous request.
+async fn next_send(
+    shared: &Shared,
+    index: u32,
+    clock: Instant,
+) -> Option<(Instant, Instant, bool)> {
+    match &shared.schedule {
+        Schedule::Count(total) => {
+            if shared.next.fetch_add(1, Ordering::Relaxed) >= *total {
+                return None;
+            }
+            Some((clock, clock, false))
+        }
+        Schedule::Until(until) => {
+            if clock >= *until {
+                return None;
+            }
+            Some((clock, clock, false))
+        }
+        Schedule::RampWorkers { ramp, until } => {
+            let at = wait_for_ramp(ramp, shared.start, *until, index, clock).await?;
+            Some((at, at, false))
+        }
+        Schedule::Rate { .. } | Schedule::RampRate { .. } => {
+            let k = shared.next.fetch_add(1, Ordering::Relaxed);
+            let due = due(&shared.schedule, k)?;
+            Some(wait_until_intended(shared.start + due).await)
+        }
+    }
+}
+
+/// Open model: when request `k` is due after the start; `None` past the
+/// last request (or where the ramp has none).
+fn due(schedule: &Schedule, k: u64) -> Option<Duration> {
+    match schedule {
+        Schedule::Rate { total, interval_ns } if k < *total => {
+            Some(Duration::from_nanos((k as f64 * interval_ns) as u64))
+        }
+        Schedule::RampRate { total, ramp } if k < *total => {
+            ramp.time_of(k as f64).map(Duration::from_secs_f64)
+        }
+        _ => None,
+    }
+}
+
+/// Open model: waits for a request's `intended` time; when it is sent,
+/// when its latency starts, and whether it went out late.
+async fn wait_until_intended(intended: Instant) -> (Instant, Instant, bool) {
+    let mut now = Instant::now();
+    if intended > now {
+        // tokio's timer ticks in whole milliseconds and rounds
+        // a deadline up to the next tick, so sleeping until
+        // `intended` sends up to a millisecond late and that
+        // client delay lands in every latency. Wake a tick
+        // early instead: a request that goes out before its
+        // intended time is timed from when it really went out
+        // (`min`), one that goes out after it from the intended
+        // time, so a stall still shows in full.
+        let wake = intended.checked_sub(TIMER_TICK).unwrap_or(intended);
+        if wake > now {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
+            now = Instant::now();
+        }
+        (now, intended.min(now), false)
+    } else {
+        (now, intended, now - intended > LATE_AFTER)
+    }
+}
+
+/// Sends one request at `sent`, rendering its templates when there are.
+async fn send(
+    shared: &Shared,
+    conn: &mut Conn,
+    deadline: &mut Deadline,
+    sent: Instant,
+) -> Result<Answer, Outcome> {
+    let Some(templates) = &shared.templates else {
+        return conn.send(&shared.prepared, deadline, sent).await;
+    };
+    let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
+    match templates.render(&shared.prepared, &shared.target, seq) {
+        Ok(rendered) => {
+            conn.send_rendered(&shared.prepared, Some(&rendered), deadline, sent)
+                .await
+        }
+        // The host is fixed and values are checked when the
+        // plan is loaded; a request that still cannot be built
+        // (a data row's value that is no valid header, say)
+        // was not sent, fails as such, and the first reason is
+        // kept for the test's warnings.
+        Err(e) => {
+            shared.unbuilt.count.fetch_add(1, Ordering::Relaxed);
+            let _ = shared.unbuilt.first.set(format!("request {seq}: {e}"));
+            Err(Outcome::Protocol)
+        }
+    }
+}
+
+/// Closed model: the think time between a worker's requests.
+async fn think_pause(shared: &Shared, think: &ThinkTime, rng: &mut Rng) {
+    // A pause never outlasts the test: a duration-bound worker
+    // wakes at its end and stops there.
+    let mut pause = think.pick(rng);
+    if let Some(until) = shared.schedule.until() {
+        pause = pause.min(until.saturating_duration_since(Instant::now()));
+    }
+    tokio::time::sleep(pause).await;
 }
