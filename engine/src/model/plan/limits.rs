@@ -240,91 +240,11 @@ fn capped_settings(
     limits: &Limits,
     mut over: impl FnMut(&'static str, Option<u32>, Cap),
 ) {
-    let get = |p: Option<Positive>| p.map(Positive::get);
-    let concurrency = (limits.max_concurrency, "max_concurrency");
-    let jobs = (limits.max_jobs, "max_jobs");
-    let sessions = (limits.max_sessions, "max_sessions");
-    let rounds = (limits.max_rounds, "max_rounds");
     match kind {
-        TestKind::HttpLoad(spec) => {
-            over("concurrency", get(spec.concurrency), concurrency);
-            over("rate", get(spec.rate), (limits.max_rate, "max_rate"));
-            over(
-                "duration_s",
-                get(spec.duration_s),
-                (limits.max_duration_s, "max_duration_s"),
-            );
-            over("rounds", get(spec.rounds), rounds);
-            // Stages: their peak and their total length.
-            let peak = |f: fn(&super::Stage) -> Option<u32>| spec.stages.iter().filter_map(f).max();
-            over("stages.concurrency", peak(|s| s.concurrency), concurrency);
-            over(
-                "stages.rate",
-                peak(|s| s.rate),
-                (limits.max_rate, "max_rate"),
-            );
-            let total: u64 = spec
-                .stages
-                .iter()
-                .map(|s| u64::from(s.duration_s.get()))
-                .sum();
-            over(
-                "stages.duration_s",
-                (!spec.stages.is_empty()).then(|| saturate(total)),
-                (limits.max_duration_s, "max_duration_s"),
-            );
-        }
-        TestKind::JobWorkload(spec) => {
-            over("concurrency", get(spec.concurrency), concurrency);
-            let counted: u64 = spec
-                .mix
-                .iter()
-                .filter_map(|m| m.count)
-                .map(|c| u64::from(c.get()))
-                .sum();
-            match spec.total {
-                Some(total) => over("total", Some(total.get()), jobs),
-                None => over("mix.count", Some(saturate(counted)), jobs),
-            }
-        }
-        TestKind::Stream(spec) => {
-            over("sessions", Some(spec.sessions), concurrency);
-            over("sessions", Some(spec.sessions), sessions);
-            let exports = spec.exports.as_ref().and_then(|e| e.count);
-            over("exports.count", get(exports), jobs);
-        }
-        TestKind::Chaos(spec) => {
-            let count = spec.jobs.as_ref().and_then(|j| j.count);
-            over("jobs.count", get(count), jobs);
-            let streams = spec.streams.as_ref().map(|s| s.sessions);
-            over("streams.sessions", get(streams), sessions);
-            let checks = spec.after_checks.as_ref().map(|c| c.count);
-            over("after_checks.count", get(checks), rounds);
-            // Background load: every load's workers and rate together, and
-            // the time it runs besides the workload and the fault.
-            let loads = &spec.background_load;
-            let sum = |f: fn(&super::HttpLoadSpec) -> Option<Positive>| {
-                let total: u64 = loads.iter().filter_map(f).map(|p| u64::from(p.get())).sum();
-                (total > 0).then(|| saturate(total))
-            };
-            over(
-                "background_load.concurrency",
-                sum(|l| l.concurrency),
-                concurrency,
-            );
-            over(
-                "background_load.rate",
-                sum(|l| l.rate),
-                (limits.max_rate, "max_rate"),
-            );
-            let lead_and_tail = u64::from(get(spec.baseline_s).unwrap_or(0))
-                + u64::from(get(spec.after_s).unwrap_or(0));
-            over(
-                "baseline_s + after_s",
-                (!loads.is_empty() && lead_and_tail > 0).then(|| saturate(lead_and_tail)),
-                (limits.max_duration_s, "max_duration_s"),
-            );
-        }
+        TestKind::HttpLoad(spec) => http_load_settings(spec, limits, &mut over),
+        TestKind::JobWorkload(spec) => job_workload_settings(spec, limits, &mut over),
+        TestKind::Stream(spec) => stream_settings(spec, limits, &mut over),
+        TestKind::Chaos(spec) => chaos_settings(spec, limits, &mut over),
         TestKind::StorageProbe(spec) => {
             over(
                 "size_bytes",
@@ -334,6 +254,152 @@ fn capped_settings(
         }
         TestKind::Assert(_) | TestKind::Health(_) => {}
     }
+}
+
+/// An `http_load` test's capped settings: its own, then its stages' peak
+/// and their total length.
+fn http_load_settings(
+    spec: &super::HttpLoadSpec,
+    limits: &Limits,
+    over: &mut impl FnMut(&'static str, Option<u32>, Cap),
+) {
+    let concurrency = (limits.max_concurrency, "max_concurrency");
+    over("concurrency", get(spec.concurrency), concurrency);
+    over("rate", get(spec.rate), (limits.max_rate, "max_rate"));
+    over(
+        "duration_s",
+        get(spec.duration_s),
+        (limits.max_duration_s, "max_duration_s"),
+    );
+    over(
+        "rounds",
+        get(spec.rounds),
+        (limits.max_rounds, "max_rounds"),
+    );
+    // Stages: their peak and their total length.
+    let peak = |f: fn(&super::Stage) -> Option<u32>| spec.stages.iter().filter_map(f).max();
+    over("stages.concurrency", peak(|s| s.concurrency), concurrency);
+    over(
+        "stages.rate",
+        peak(|s| s.rate),
+        (limits.max_rate, "max_rate"),
+    );
+    let total: u64 = spec
+        .stages
+        .iter()
+        .map(|s| u64::from(s.duration_s.get()))
+        .sum();
+    over(
+        "stages.duration_s",
+        (!spec.stages.is_empty()).then(|| saturate(total)),
+        (limits.max_duration_s, "max_duration_s"),
+    );
+}
+
+/// A `job_workload` test's capped settings: its workers, and its jobs (the
+/// total, or the mix's counts summed).
+fn job_workload_settings(
+    spec: &super::JobWorkloadSpec,
+    limits: &Limits,
+    over: &mut impl FnMut(&'static str, Option<u32>, Cap),
+) {
+    let jobs = (limits.max_jobs, "max_jobs");
+    over(
+        "concurrency",
+        get(spec.concurrency),
+        (limits.max_concurrency, "max_concurrency"),
+    );
+    let counted: u64 = spec
+        .mix
+        .iter()
+        .filter_map(|m| m.count)
+        .map(|c| u64::from(c.get()))
+        .sum();
+    match spec.total {
+        Some(total) => over("total", Some(total.get()), jobs),
+        None => over("mix.count", Some(saturate(counted)), jobs),
+    }
+}
+
+/// A `stream` test's capped settings: its sessions (as workers and as
+/// sessions) and its exports.
+fn stream_settings(
+    spec: &super::StreamSpec,
+    limits: &Limits,
+    over: &mut impl FnMut(&'static str, Option<u32>, Cap),
+) {
+    over(
+        "sessions",
+        Some(spec.sessions),
+        (limits.max_concurrency, "max_concurrency"),
+    );
+    over(
+        "sessions",
+        Some(spec.sessions),
+        (limits.max_sessions, "max_sessions"),
+    );
+    let exports = spec.exports.as_ref().and_then(|e| e.count);
+    over("exports.count", get(exports), (limits.max_jobs, "max_jobs"));
+}
+
+/// A `chaos` test's capped settings: its jobs, streams and after-recovery
+/// checks, then its background load.
+fn chaos_settings(
+    spec: &super::ChaosSpec,
+    limits: &Limits,
+    over: &mut impl FnMut(&'static str, Option<u32>, Cap),
+) {
+    let count = spec.jobs.as_ref().and_then(|j| j.count);
+    over("jobs.count", get(count), (limits.max_jobs, "max_jobs"));
+    let streams = spec.streams.as_ref().map(|s| s.sessions);
+    over(
+        "streams.sessions",
+        get(streams),
+        (limits.max_sessions, "max_sessions"),
+    );
+    let checks = spec.after_checks.as_ref().map(|c| c.count);
+    over(
+        "after_checks.count",
+        get(checks),
+        (limits.max_rounds, "max_rounds"),
+    );
+    background_load_settings(spec, limits, over);
+}
+
+/// A chaos test's background load: every load's workers and rate together,
+/// and the time it runs besides the workload and the fault.
+fn background_load_settings(
+    spec: &super::ChaosSpec,
+    limits: &Limits,
+    over: &mut impl FnMut(&'static str, Option<u32>, Cap),
+) {
+    let loads = &spec.background_load;
+    let sum = |f: fn(&super::HttpLoadSpec) -> Option<Positive>| {
+        let total: u64 = loads.iter().filter_map(f).map(|p| u64::from(p.get())).sum();
+        (total > 0).then(|| saturate(total))
+    };
+    over(
+        "background_load.concurrency",
+        sum(|l| l.concurrency),
+        (limits.max_concurrency, "max_concurrency"),
+    );
+    over(
+        "background_load.rate",
+        sum(|l| l.rate),
+        (limits.max_rate, "max_rate"),
+    );
+    let lead_and_tail =
+        u64::from(get(spec.baseline_s).unwrap_or(0)) + u64::from(get(spec.after_s).unwrap_or(0));
+    over(
+        "baseline_s + after_s",
+        (!loads.is_empty() && lead_and_tail > 0).then(|| saturate(lead_and_tail)),
+        (limits.max_duration_s, "max_duration_s"),
+    );
+}
+
+/// A setting's value, when set.
+fn get(p: Option<Positive>) -> Option<u32> {
+    p.map(Positive::get)
 }
 
 /// A cap and its name.
