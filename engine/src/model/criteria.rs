@@ -413,26 +413,15 @@ pub fn evaluate_run(
     results
 }
 
+/// One criterion over the results: parsed, compared, then its outcome at
+/// its level.
 fn evaluate_one(
     criterion: &Criterion,
     tests: &[TestResult],
     baseline: Option<&Baseline>,
 ) -> CriterionResult {
     let warn_level = criterion.level == Some(CriterionLevel::Warn);
-    let base = CriterionResult {
-        expr: criterion.expr.clone(),
-        group: criterion.group.clone(),
-        label: criterion.label.clone(),
-        test: String::new(),
-        metric: String::new(),
-        actual: None,
-        passed: false,
-        note: None,
-        outcome: Some(CriterionOutcome::Fail),
-        actual_text: None,
-        expected: None,
-        warn_expr: criterion.warn.clone(),
-    };
+    let base = unevaluated(criterion);
     let expr = match parse(&criterion.expr) {
         Ok(expr) => expr,
         Err(e) => {
@@ -447,32 +436,10 @@ fn evaluate_one(
         metric: expr.metric.clone(),
         ..base
     };
-    // What a condition that does not hold comes to at this level.
-    let missed = |outcome: CriterionOutcome| {
-        if warn_level {
-            CriterionOutcome::Warn
-        } else {
-            outcome
-        }
-    };
     match compare(&expr, tests, baseline) {
-        Holds::Unknown(note) => {
-            let outcome = missed(CriterionOutcome::Fail);
-            CriterionResult {
-                note: Some(note),
-                passed: outcome == CriterionOutcome::Warn,
-                outcome: Some(outcome),
-                ..base
-            }
-        }
+        Holds::Unknown(note) => not_held(base, note, missed(warn_level, CriterionOutcome::Fail)),
         Holds::NoBaseline(note) => {
-            let outcome = missed(CriterionOutcome::NoBaseline);
-            CriterionResult {
-                note: Some(note),
-                passed: outcome == CriterionOutcome::Warn,
-                outcome: Some(outcome),
-                ..base
-            }
+            not_held(base, note, missed(warn_level, CriterionOutcome::NoBaseline))
         }
         Holds::Measured {
             holds,
@@ -481,19 +448,9 @@ fn evaluate_one(
             expected,
         } => {
             let (outcome, note) = if !holds {
-                (missed(CriterionOutcome::Fail), None)
+                (missed(warn_level, CriterionOutcome::Fail), None)
             } else {
-                match warn_holds(criterion, tests, baseline) {
-                    None | Some(Ok(true)) => (CriterionOutcome::Pass, None),
-                    Some(Ok(false)) => (
-                        CriterionOutcome::Warn,
-                        criterion
-                            .warn
-                            .as_ref()
-                            .map(|w| format!("warning: {w} does not hold")),
-                    ),
-                    Some(Err(note)) => (CriterionOutcome::Warn, Some(format!("warning: {note}"))),
-                }
+                held_outcome(criterion, tests, baseline)
             };
             CriterionResult {
                 actual,
@@ -505,6 +462,63 @@ fn evaluate_one(
                 ..base
             }
         }
+    }
+}
+
+/// A criterion's result before it is evaluated: a FAIL naming no test.
+fn unevaluated(criterion: &Criterion) -> CriterionResult {
+    CriterionResult {
+        expr: criterion.expr.clone(),
+        group: criterion.group.clone(),
+        label: criterion.label.clone(),
+        test: String::new(),
+        metric: String::new(),
+        actual: None,
+        passed: false,
+        note: None,
+        outcome: Some(CriterionOutcome::Fail),
+        actual_text: None,
+        expected: None,
+        warn_expr: criterion.warn.clone(),
+    }
+}
+
+/// What a condition that does not hold comes to at this level.
+fn missed(warn_level: bool, outcome: CriterionOutcome) -> CriterionOutcome {
+    if warn_level {
+        CriterionOutcome::Warn
+    } else {
+        outcome
+    }
+}
+
+/// A criterion that could not be compared, with why.
+fn not_held(base: CriterionResult, note: String, outcome: CriterionOutcome) -> CriterionResult {
+    CriterionResult {
+        note: Some(note),
+        passed: outcome == CriterionOutcome::Warn,
+        outcome: Some(outcome),
+        ..base
+    }
+}
+
+/// The outcome of a criterion whose condition holds: PASS, or WARN with a
+/// note when its `warn` condition does not hold or cannot be evaluated.
+fn held_outcome(
+    criterion: &Criterion,
+    tests: &[TestResult],
+    baseline: Option<&Baseline>,
+) -> (CriterionOutcome, Option<String>) {
+    match warn_holds(criterion, tests, baseline) {
+        None | Some(Ok(true)) => (CriterionOutcome::Pass, None),
+        Some(Ok(false)) => (
+            CriterionOutcome::Warn,
+            criterion
+                .warn
+                .as_ref()
+                .map(|w| format!("warning: {w} does not hold")),
+        ),
+        Some(Err(note)) => (CriterionOutcome::Warn, Some(format!("warning: {note}"))),
     }
 }
 
