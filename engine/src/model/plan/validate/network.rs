@@ -5,7 +5,7 @@
 
 use super::Validator;
 use crate::plan::read::FieldPath;
-use crate::plan::{ChaosFault, ChaosSpec, Environment, NetworkAccess};
+use crate::plan::{ChaosFault, ChaosSpec, Environment, NetworkAccess, NetworkFault};
 use url::Url;
 
 /// A chaos test's deadline when it sets none (the engine's default).
@@ -75,6 +75,18 @@ impl Validator {
                 "a network fault restarts nothing; remove signal",
             );
         }
+        self.fault_link(&path, fault, envs);
+        self.toxic_parameters(&path, fault);
+        self.fault_window(&path, spec, fault);
+    }
+
+    /// A network fault's link: named in every environment's proxy links.
+    fn fault_link(
+        &mut self,
+        path: &FieldPath,
+        fault: &NetworkFault,
+        envs: &[(&String, &Environment)],
+    ) {
         for (name, env) in envs {
             match &env.network {
                 None => self.problem(
@@ -98,6 +110,10 @@ impl Validator {
                 Some(_) => {}
             }
         }
+    }
+
+    /// A network fault's toxic parameters: the ones it needs, no others.
+    fn toxic_parameters(&mut self, path: &FieldPath, fault: &NetworkFault) {
         let takes = fault.toxic.parameters();
         for (field, value) in fault.parameter_values() {
             let wanted = takes.iter().find(|(name, _)| *name == field);
@@ -121,6 +137,11 @@ impl Validator {
                 _ => {}
             }
         }
+    }
+
+    /// A network fault's toxicity (0 to 1) and its window, shorter than the
+    /// test's deadline.
+    fn fault_window(&mut self, path: &FieldPath, spec: &ChaosSpec, fault: &NetworkFault) {
         if let Some(t) = fault.toxicity {
             if !(0.0..=1.0).contains(&t) {
                 self.problem(path.key("toxicity"), format!("expected 0 to 1, got {t}"));
