@@ -8,7 +8,7 @@
 //! Trying to define either table is refused, naming the field.
 
 use super::read::{load_with, FieldPath};
-use super::{LoadedPlan, PlanError, PlanOrigin};
+use super::{LoadedPlan, Plan, PlanError, PlanOrigin};
 
 /// The tables only a folder plan may define.
 const ADMINS_ONLY: [&str; 2] = ["environments", "services"];
@@ -23,48 +23,8 @@ pub fn load_pasted(
     let mut origin = None;
     let mut loaded = load_with(source, name, |_, mut plan| {
         let from_path = FieldPath::default().key("plan").key("environments_from");
-        let mut problems: Vec<(FieldPath, String)> = ADMINS_ONLY
-            .iter()
-            .filter(|table| match **table {
-                "environments" => !plan.environments.is_empty(),
-                _ => !plan.services.is_empty(),
-            })
-            .map(|table| {
-                (
-                    FieldPath::default().key(table),
-                    format!(
-                        "a pasted plan may not define {table}: they come from the server's plans folder, \
-                         which admins control; name one of its plans in [plan] environments_from"
-                    ),
-                )
-            })
-            .collect();
-        // A data file would be read from the server's disk.
-        for (i, test) in plan.tests.iter().enumerate() {
-            if let super::TestKind::HttpLoad(spec) = &test.kind {
-                if spec.data_file.is_some() {
-                    problems.push((
-                        FieldPath::default()
-                            .key("tests")
-                            .index(i)
-                            .key("http_load")
-                            .key("data_file"),
-                        "a pasted plan may not read data files (they would be read from the server's disk); \
-                         put the test in a plan of the server's plans folder"
-                            .to_owned(),
-                    ));
-                }
-            }
-        }
+        let problems = pasted_problems(&plan);
         let from = plan.plan.environments_from.clone();
-        if from.is_none() {
-            problems.push((
-                FieldPath::default().key("plan"),
-                "a pasted plan runs against the environments of a plan in the server's plans folder: \
-                 name it with environments_from = \"FILE.toml\""
-                    .to_owned(),
-            ));
-        }
         let Some(from) = from.filter(|_| problems.is_empty()) else {
             return Err(problems);
         };
@@ -75,19 +35,7 @@ pub fn load_pasted(
                 format!("{from} is itself a plan that borrows its environments"),
             )]);
         }
-        plan.environments = base.plan.environments.clone();
-        plan.services = base.plan.services.clone();
-        if plan.jobs.is_none() {
-            plan.jobs = base.plan.jobs.clone();
-        }
-        // A pasted plan may ask for more approvals, never fewer.
-        plan.plan.required_approvals = match (
-            plan.plan.required_approvals,
-            base.plan.plan.required_approvals,
-        ) {
-            (Some(mine), Some(theirs)) => Some(mine.max(theirs)),
-            (mine, theirs) => theirs.or(mine),
-        };
+        borrow_admins_tables(&mut plan, &base.plan);
         origin = Some(PlanOrigin::Pasted {
             environments_from: from,
             environments_sha256: base.sha256,
@@ -98,6 +46,76 @@ pub fn load_pasted(
         loaded.origin = origin;
     }
     Ok(loaded)
+}
+
+/// What a pasted plan may not do: define the admins' tables, read data
+/// files, or leave out `environments_from`.
+fn pasted_problems(plan: &Plan) -> Vec<(FieldPath, String)> {
+    let mut problems: Vec<(FieldPath, String)> = ADMINS_ONLY
+        .iter()
+        .filter(|table| match **table {
+            "environments" => !plan.environments.is_empty(),
+            _ => !plan.services.is_empty(),
+        })
+        .map(|table| {
+            (
+                FieldPath::default().key(table),
+                format!(
+                    "a pasted plan may not define {table}: they come from the server's plans folder, \
+                     which admins control; name one of its plans in [plan] environments_from"
+                ),
+            )
+        })
+        .collect();
+    problems.extend(data_file_problems(plan));
+    if plan.plan.environments_from.is_none() {
+        problems.push((
+            FieldPath::default().key("plan"),
+            "a pasted plan runs against the environments of a plan in the server's plans folder: \
+             name it with environments_from = \"FILE.toml\""
+                .to_owned(),
+        ));
+    }
+    problems
+}
+
+/// Each test that names a data file, which would be read from the server's
+/// disk.
+fn data_file_problems(plan: &Plan) -> Vec<(FieldPath, String)> {
+    let mut problems = Vec::new();
+    for (i, test) in plan.tests.iter().enumerate() {
+        if let super::TestKind::HttpLoad(spec) = &test.kind {
+            if spec.data_file.is_some() {
+                problems.push((
+                    FieldPath::default()
+                        .key("tests")
+                        .index(i)
+                        .key("http_load")
+                        .key("data_file"),
+                    "a pasted plan may not read data files (they would be read from the server's disk); \
+                     put the test in a plan of the server's plans folder"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Takes the folder plan's environments and services, its job protocol
+/// unless the pasted plan brings its own, and the more approvals of the two.
+fn borrow_admins_tables(plan: &mut Plan, base: &Plan) {
+    plan.environments = base.environments.clone();
+    plan.services = base.services.clone();
+    if plan.jobs.is_none() {
+        plan.jobs = base.jobs.clone();
+    }
+    // A pasted plan may ask for more approvals, never fewer.
+    plan.plan.required_approvals =
+        match (plan.plan.required_approvals, base.plan.required_approvals) {
+            (Some(mine), Some(theirs)) => Some(mine.max(theirs)),
+            (mine, theirs) => theirs.or(mine),
+        };
 }
 
 #[cfg(test)]
