@@ -32,45 +32,14 @@ impl Templates {
     /// The templated parts of `spec`, or `None` when it has no placeholder
     /// (the request is sent as prepared).
     pub fn new(spec: &HttpLoadSpec, prepared: &Prepared) -> Result<Option<Templates>, String> {
-        let parse =
-            |field: &str, text: &str| RequestText::parse(text).map_err(|e| format!("{field}: {e}"));
         let path = Some(parse("path", &spec.path)?).filter(|t| !t.is_plain());
         let mut headers = Vec::new();
         for (name, raw) in &spec.headers {
-            // Whether the plan's text is templated decides; a secret's value
-            // is never read as placeholders.
-            if parse(&format!("headers.{name}"), raw)?.is_plain() {
-                continue;
+            if let Some(header) = templated_header(name, raw, prepared)? {
+                headers.push(header);
             }
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("headers.{name}: not a valid header name"))?;
-            // The value with the environment's secrets filled in.
-            let Some(value) = prepared.headers.get(&header) else {
-                continue;
-            };
-            let value = value
-                .to_str()
-                .map_err(|_| format!("headers.{name}: not valid text"))?;
-            // A secret's value holding `{{` would be read as placeholders
-            // (and quoted in errors): refuse it without quoting it.
-            let secret_braces = || {
-                format!(
-                    "headers.{name}: a secret in this templated header holds `{{{{`, which \
-                     would be read as a placeholder; send that secret in a header without placeholders"
-                )
-            };
-            if value.matches("{{").count() != raw.matches("{{").count() {
-                return Err(secret_braces());
-            }
-            let text = RequestText::parse(value).map_err(|_| secret_braces())?;
-            headers.push((header, text));
         }
-        let body = match (&spec.json, &spec.body) {
-            (Some(json), _) => Some((parse("json", &json.to_string())?, Escape::Json)),
-            (None, Some(body)) => Some((parse("body", body)?, Escape::None)),
-            (None, None) => None,
-        }
-        .filter(|(t, _)| !t.is_plain());
+        let body = templated_body(spec)?;
         if path.is_none() && headers.is_empty() && body.is_none() {
             return Ok(None);
         }
@@ -140,4 +109,57 @@ impl Templates {
         };
         Ok(prepared.render(url, headers, body))
     }
+}
+
+/// A request text of the plan's `field`, its error naming the field.
+fn parse(field: &str, text: &str) -> Result<RequestText, String> {
+    RequestText::parse(text).map_err(|e| format!("{field}: {e}"))
+}
+
+/// Header `name` as templated, or `None` when its text in the plan has no
+/// placeholder (or it was not prepared). The template is read from the
+/// prepared value, the environment's secrets filled in.
+fn templated_header(
+    name: &str,
+    raw: &str,
+    prepared: &Prepared,
+) -> Result<Option<(HeaderName, RequestText)>, String> {
+    // Whether the plan's text is templated decides; a secret's value
+    // is never read as placeholders.
+    if parse(&format!("headers.{name}"), raw)?.is_plain() {
+        return Ok(None);
+    }
+    let header = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("headers.{name}: not a valid header name"))?;
+    // The value with the environment's secrets filled in.
+    let Some(value) = prepared.headers.get(&header) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| format!("headers.{name}: not valid text"))?;
+    // A secret's value holding `{{` would be read as placeholders
+    // (and quoted in errors): refuse it without quoting it.
+    let secret_braces = || {
+        format!(
+            "headers.{name}: a secret in this templated header holds `{{{{`, which \
+             would be read as a placeholder; send that secret in a header without placeholders"
+        )
+    };
+    if value.matches("{{").count() != raw.matches("{{").count() {
+        return Err(secret_braces());
+    }
+    let text = RequestText::parse(value).map_err(|_| secret_braces())?;
+    Ok(Some((header, text)))
+}
+
+/// The body (`json` or `body`) as templated and how values are written into
+/// it, or `None` when it has no placeholder.
+fn templated_body(spec: &HttpLoadSpec) -> Result<Option<(RequestText, Escape)>, String> {
+    Ok(match (&spec.json, &spec.body) {
+        (Some(json), _) => Some((parse("json", &json.to_string())?, Escape::Json)),
+        (None, Some(body)) => Some((parse("body", body)?, Escape::None)),
+        (None, None) => None,
+    }
+    .filter(|(t, _)| !t.is_plain()))
 }
