@@ -59,7 +59,17 @@ test('every load test shows its figures and every kind a true progress', async (
   // The rows are this test's subject; step3's latency and back-to-baseline
   // criteria may turn NO-GO on a busy machine, and the verdict is shown
   // either way.
-  assert.match(await page.locator('#run-verdict').textContent(), /^(GO|NO-GO)$/);
+  const verdict = (await page.locator('#run-verdict').textContent()).trim();
+  assert.match(verdict, /^(GO|NO-GO)$/);
+  if (verdict === 'NO-GO') {
+    // Say which criteria failed, so a NO-GO on a busy machine can be read
+    // from the test's output.
+    const id = page.url().split('/').pop();
+    const results = await (await fetch(`${demo.base}/api/runs/${id}/evidence/results.json`)).json();
+    for (const c of results.criteria.filter((c) => !c.passed)) {
+      console.log(`live_rows: step3 NO-GO: ${c.expr} (measured ${c.actual ?? c.actual_text ?? 'nothing'}${c.note ? `; ${c.note}` : ''})`);
+    }
+  }
   await screenshot(page, 'live-rows-finished');
   for (const id of ['L1', 'L2']) {
     assert.match(await cell(page, id, 'rate'), /^[\d.]+\/s$/, `${id} rate`);

@@ -21,18 +21,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A real HTTP server (Python's) on a loopback port; `ignore_term` makes it
-/// ignore SIGTERM so only SIGKILL stops it.
-fn web_server(name: &str, port: u16, ignore_term: bool) -> ProcessSpec {
+/// A real HTTP server (Python's) on a loopback port. With `term_log` it
+/// ignores SIGTERM, so only SIGKILL stops it, and appends a line to that file
+/// each time a SIGTERM arrives: tests read the file to know which signals the
+/// process got instead of timing how fast it died.
+fn web_server(name: &str, port: u16, term_log: Option<&std::path::Path>) -> ProcessSpec {
+    let handler = match term_log {
+        Some(path) => format!(
+            "signal.signal(signal.SIGTERM, lambda *_: open({:?}, 'a').write('TERM\\n'))",
+            path.display().to_string()
+        ),
+        None => String::new(),
+    };
     let script = format!(
         "import signal, http.server\n\
-         {}\n\
-         http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler).serve_forever()",
-        if ignore_term {
-            "signal.signal(signal.SIGTERM, signal.SIG_IGN)"
-        } else {
-            ""
-        }
+         {handler}\n\
+         http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler).serve_forever()"
     );
     ProcessSpec {
         name: name.to_owned(),
@@ -48,6 +52,23 @@ fn web_server(name: &str, port: u16, ignore_term: bool) -> ProcessSpec {
         },
         log: None,
     }
+}
+
+/// A fresh file name for one test's `term_log`.
+fn term_log_path(test: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "shakedown-supervisor-{test}-{}.terms",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// The SIGTERMs a `web_server` with a `term_log` has received.
+fn terms_received(term_log: &std::path::Path) -> usize {
+    std::fs::read_to_string(term_log)
+        .map(|text| text.lines().count())
+        .unwrap_or(0)
 }
 
 /// Whether the process exists and is not a zombie (a zombie is dead; its
@@ -124,7 +145,7 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
 async fn a_restart_is_proved_by_a_new_pid_and_a_passing_health_check() {
     let sup = Supervisor::new();
     let port = free_port();
-    let first = sup.start(web_server("web", port, false)).await.unwrap();
+    let first = sup.start(web_server("web", port, None)).await.unwrap();
     assert!(alive(first.pid));
 
     let proof = sup.restart("web", None).await.unwrap();
@@ -158,10 +179,15 @@ async fn a_restart_is_proved_by_a_new_pid_and_a_passing_health_check() {
 async fn a_process_that_ignores_its_stop_signal_is_killed_after_the_grace_period() {
     let sup = Supervisor::new();
     let port = free_port();
-    let first = sup.start(web_server("stubborn", port, true)).await.unwrap();
+    let term_log = term_log_path("stubborn");
+    let first = sup
+        .start(web_server("stubborn", port, Some(&term_log)))
+        .await
+        .unwrap();
     let proof = sup.restart("stubborn", None).await.unwrap();
     assert!(proof.killed);
     assert!(proof.old_exit.contains("SIGKILL"), "{}", proof.old_exit);
+    assert_eq!(terms_received(&term_log), 1);
     assert!(proof.stop_ms >= 500);
     assert!(!alive(first.pid));
     assert!(proof.observed());
@@ -173,10 +199,15 @@ async fn a_process_that_ignores_its_stop_signal_is_killed_after_the_grace_period
 async fn sigkill_restarts_skip_the_grace_period() {
     let sup = Supervisor::new();
     let port = free_port();
-    sup.start(web_server("web", port, true)).await.unwrap();
+    let term_log = term_log_path("sigkill");
+    sup.start(web_server("web", port, Some(&term_log)))
+        .await
+        .unwrap();
     let proof = sup.restart("web", Some(StopSignal::Sigkill)).await.unwrap();
     assert!(proof.killed);
-    assert!(proof.stop_ms < 500, "{}", proof.stop_ms);
+    assert!(proof.old_exit.contains("SIGKILL"), "{}", proof.old_exit);
+    // Killed at once: no SIGTERM was sent first, so no grace period ran.
+    assert_eq!(terms_received(&term_log), 0);
     assert!(proof.observed());
     sup.stop_all().await;
 }
@@ -184,7 +215,7 @@ async fn sigkill_restarts_skip_the_grace_period() {
 #[tokio::test]
 async fn start_failures_name_the_process() {
     let sup = Supervisor::new();
-    let mut spec = web_server("broken", free_port(), false);
+    let mut spec = web_server("broken", free_port(), None);
     spec.argv = vec!["sh".into(), "-c".into(), "exit 3".into()];
     let err = sup.start(spec).await.unwrap_err();
     assert!(
@@ -192,7 +223,7 @@ async fn start_failures_name_the_process() {
         "{err}"
     );
 
-    let mut spec = web_server("silent", free_port(), false);
+    let mut spec = web_server("silent", free_port(), None);
     spec.argv = vec!["sleep".into(), "30".into()];
     spec.start_timeout = Duration::from_millis(400);
     let err = sup.start(spec).await.unwrap_err();
@@ -209,7 +240,7 @@ async fn sigkill_takes_the_process_helpers_with_it() {
     let pid_file = dir.join("helper.pid");
     let sup = Supervisor::new();
     let port = free_port();
-    let mut spec = web_server("forking", port, false);
+    let mut spec = web_server("forking", port, None);
     let python = spec.argv[2].clone();
     // A helper process forked by the service, like a database's backends.
     spec.argv = vec![
@@ -262,7 +293,7 @@ async fn sigkill_takes_the_process_helpers_with_it() {
 async fn a_process_killed_from_outside_is_started_again_and_its_exit_recorded() {
     let sup = Supervisor::new();
     let port = free_port();
-    let first = sup.start(web_server("web", port, false)).await.unwrap();
+    let first = sup.start(web_server("web", port, None)).await.unwrap();
     sigkill(first.pid);
 
     let exit: UnplannedExit = eventually("the restart", Duration::from_secs(15), || {
@@ -317,7 +348,7 @@ async fn a_process_killed_from_outside_is_started_again_and_its_exit_recorded() 
 async fn requested_restarts_and_stops_are_not_unplanned() {
     let sup = Supervisor::new();
     let port = free_port();
-    let first = sup.start(web_server("web", port, false)).await.unwrap();
+    let first = sup.start(web_server("web", port, None)).await.unwrap();
     let graceful = sup.restart("web", None).await.unwrap();
     let killed = sup.restart("web", Some(StopSignal::Sigkill)).await.unwrap();
     assert!(graceful.observed() && killed.observed());
@@ -421,7 +452,7 @@ async fn a_process_that_ran_long_enough_is_restarted_after_the_first_wait_again(
 async fn each_child_leads_its_own_process_group() {
     let sup = Supervisor::new();
     let info = sup
-        .start(web_server("web", free_port(), false))
+        .start(web_server("web", free_port(), None))
         .await
         .unwrap();
     let pid = nix::unistd::Pid::from_raw(info.pid as i32);
@@ -437,7 +468,7 @@ async fn each_child_leads_its_own_process_group() {
 async fn dropping_the_supervisor_kills_its_processes() {
     let sup = Supervisor::new();
     let info = sup
-        .start(web_server("web", free_port(), false))
+        .start(web_server("web", free_port(), None))
         .await
         .unwrap();
     drop(sup);
