@@ -24,6 +24,7 @@ use crate::metrics::resilience::{ChaosMetrics, FaultEvidence};
 use crate::metrics::TestMetrics;
 use crate::plan::{AfterChecks, ChaosFault, ChaosSpec, JobPhase};
 use crate::runner::context::{TestContext, TestOutcome};
+use background::Background;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -215,6 +216,22 @@ async fn after_checks(checks: &AfterChecks, ctx: &TestContext, metrics: &mut Cha
     }
 }
 
+/// The baseline: the background load alone, before any workload or fault
+/// (the run's abort ends it early).
+async fn hold_baseline(spec: &ChaosSpec, ctx: &TestContext) {
+    tokio::select! {
+        _ = tokio::time::sleep(background::baseline(spec)) => {}
+        _ = ctx.cancel.cancelled() => {}
+    }
+}
+
+/// Stops the background load, when there is one, keeping nothing.
+fn abort(background: Option<Background>) {
+    if let Some(background) = background {
+        background.abort();
+    }
+}
+
 fn failed(metrics: ChaosMetrics, error: String) -> (TestOutcome, Vec<FaultEvidence>) {
     let mut outcome = TestOutcome::new(TestMetrics::Chaos(metrics));
     outcome.error = Some(error);
@@ -225,24 +242,12 @@ fn failed(metrics: ChaosMetrics, error: String) -> (TestOutcome, Vec<FaultEviden
 pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<FaultEvidence>) {
     let background = background::start(spec, ctx);
     if background.is_some() {
-        // The baseline: the load alone, before any workload or fault.
-        tokio::select! {
-            _ = tokio::time::sleep(background::baseline(spec)) => {}
-            _ = ctx.cancel.cancelled() => {}
-        }
+        hold_baseline(spec, ctx).await;
     }
     let started = Instant::now();
-    let mut test = Chaos {
-        spec,
-        ctx,
-        client: ctx.job_client(),
-        metrics: ChaosMetrics::default(),
-        warnings: Vec::new(),
-    };
+    let mut test = Chaos::new(spec, ctx);
     if test.client.is_none() && (spec.jobs.is_some() || spec.streams.is_some()) {
-        if let Some(background) = background {
-            background.abort();
-        }
+        abort(background);
         return failed(
             test.metrics,
             "the chaos workload needs the plan's [jobs] table".to_owned(),
@@ -252,37 +257,16 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
         spec.deadline_s.map_or(DEFAULT_DEADLINE_S, |d| d.get()),
     ));
     let counters = Arc::new(SessionCounters::default());
-
-    // Sessions start first, so they are mid-stream when the fault comes.
-    let mut sessions = start_sessions(
-        spec,
-        ctx,
-        &counters,
-        started + TRIGGER_LIMIT + deadline_after,
-    );
-    test.metrics.streams = spec
-        .streams
-        .as_ref()
-        .map_or(0, |s| u64::from(s.sessions.get()));
-    let ids = test.submit().await;
-    let mut fault_at = Instant::now();
-    let fault = match test.await_fault(&ids, &counters, started).await {
-        Ok(open_at_fault) => {
-            fault_at = Instant::now();
-            if let Some(background) = &background {
-                background.fault_injected(fault_at);
-            }
-            test.inject().await.map(|proof| (open_at_fault, proof))
-        }
-        Err(why) => Err(why),
-    };
-    let (open_at_fault, evidence) = match fault {
+    let until = started + TRIGGER_LIMIT + deadline_after;
+    let (mut sessions, ids) = test.start_workload(&counters, until).await;
+    let (fault_at, open_at_fault, evidence) = match test
+        .fault(&ids, &counters, started, background.as_ref())
+        .await
+    {
         Ok(fault) => fault,
         Err(why) => {
             sessions.abort_all();
-            if let Some(background) = background {
-                background.abort();
-            }
+            abort(background);
             return failed(test.metrics, why);
         }
     };
@@ -293,29 +277,11 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
         .as_ref()
         .map(|b| b.stop_after(fault_at, recovered_at));
     let deadline = Instant::now() + deadline_after;
-
-    let session_jobs = collect_sessions(
-        &mut sessions,
-        deadline,
-        &mut test.metrics,
-        &mut test.warnings,
-    )
-    .await;
-    test.verify(ids, open_at_fault, session_jobs, deadline)
+    test.settle(&mut sessions, ids, open_at_fault, deadline)
         .await;
-    if let Some(checks) = &spec.after_checks {
-        after_checks(checks, ctx, &mut test.metrics).await;
-    }
-    let mut load_error = None;
-    if let (Some(background), Some(stop)) = (background, load_stop) {
-        match background.finish(fault_at, recovered_at, stop).await {
-            Ok((load, warnings)) => {
-                test.metrics.load = Some(Box::new(load));
-                test.warnings.extend(warnings);
-            }
-            Err(e) => load_error = Some(e),
-        }
-    }
+    let load_error = test
+        .finish_load(background, load_stop, fault_at, recovered_at)
+        .await;
     test.metrics.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let (mut outcome, evidence) = test.finish(evidence);
     if outcome.error.is_none() {
@@ -333,7 +299,18 @@ struct Chaos<'a> {
     warnings: Vec<String>,
 }
 
-impl Chaos<'_> {
+impl<'a> Chaos<'a> {
+    /// The test before any step: nothing measured yet.
+    fn new(spec: &'a ChaosSpec, ctx: &'a TestContext) -> Chaos<'a> {
+        Chaos {
+            spec,
+            ctx,
+            client: ctx.job_client(),
+            metrics: ChaosMetrics::default(),
+            warnings: Vec::new(),
+        }
+    }
+
     /// Submits the workload's runs; returns their ids.
     async fn submit(&mut self) -> Vec<String> {
         let (Some(mix), Some(client)) = (&self.spec.jobs, &self.client) else {
@@ -343,6 +320,84 @@ impl Chaos<'_> {
         self.metrics.runs_started = submitted.len() as u64;
         self.metrics.submit_errors = errors;
         submitted
+    }
+
+    /// Starts the workload: the SSE sessions first, so they are
+    /// mid-stream when the fault comes (they stop by `until`), then the
+    /// runs; returns the sessions and the runs' ids.
+    async fn start_workload(
+        &mut self,
+        counters: &Arc<SessionCounters>,
+        until: Instant,
+    ) -> (JoinSet<SessionEnd>, Vec<String>) {
+        let sessions = start_sessions(self.spec, self.ctx, counters, until);
+        self.metrics.streams = self
+            .spec
+            .streams
+            .as_ref()
+            .map_or(0, |s| u64::from(s.sessions.get()));
+        let ids = self.submit().await;
+        (sessions, ids)
+    }
+
+    /// Waits for the trigger and injects the fault, telling the background
+    /// load when; returns when it was injected, the runs open then and the
+    /// fault's proof, or why there was no fault.
+    async fn fault(
+        &mut self,
+        ids: &[String],
+        counters: &SessionCounters,
+        started: Instant,
+        background: Option<&Background>,
+    ) -> Result<(Instant, BTreeSet<String>, FaultEvidence), String> {
+        let open_at_fault = self.await_fault(ids, counters, started).await?;
+        let fault_at = Instant::now();
+        if let Some(background) = background {
+            background.fault_injected(fault_at);
+        }
+        let proof = self.inject().await?;
+        Ok((fault_at, open_at_fault, proof))
+    }
+
+    /// After the fault: collects the sessions and verifies the work by
+    /// `deadline`, then runs the plan's health checks.
+    async fn settle(
+        &mut self,
+        sessions: &mut JoinSet<SessionEnd>,
+        ids: Vec<String>,
+        open_at_fault: BTreeSet<String>,
+        deadline: Instant,
+    ) {
+        let session_jobs =
+            collect_sessions(sessions, deadline, &mut self.metrics, &mut self.warnings).await;
+        self.verify(ids, open_at_fault, session_jobs, deadline)
+            .await;
+        if let Some(checks) = &self.spec.after_checks {
+            after_checks(checks, self.ctx, &mut self.metrics).await;
+        }
+    }
+
+    /// Waits for the background load, when there is one, to stop at
+    /// `stop` and keeps its windows and warnings; returns why it could not
+    /// run, if it could not.
+    async fn finish_load(
+        &mut self,
+        background: Option<Background>,
+        stop: Option<Instant>,
+        fault_at: Instant,
+        recovered_at: Option<Instant>,
+    ) -> Option<String> {
+        let (Some(background), Some(stop)) = (background, stop) else {
+            return None;
+        };
+        match background.finish(fault_at, recovered_at, stop).await {
+            Ok((load, warnings)) => {
+                self.metrics.load = Some(Box::new(load));
+                self.warnings.extend(warnings);
+                None
+            }
+            Err(e) => Some(e),
+        }
     }
 
     /// Waits for the fault's trigger and checks that the fault would hit
