@@ -1,11 +1,12 @@
 //! Tests that run together (`alongside`, see [`crate::plan::parallel`]):
 //! each names an earlier test of the group just before it, so a group's
 //! members are consecutive and the plan's order is the order groups run
-//! in.
+//! in; and no two of them put a network fault on the same link.
 
 use super::{root, Validator};
 use crate::plan::parallel::groups;
-use crate::plan::Plan;
+use crate::plan::{ChaosFault, Plan, TestKind, TestSpec};
+use std::ops::Range;
 
 impl Validator {
     /// Every `alongside` names an earlier test of the group right before
@@ -48,6 +49,40 @@ impl Validator {
                         test.id
                     ),
                 );
+            }
+        }
+        for group in ranges {
+            self.one_fault_per_link(tests, group);
+        }
+    }
+
+    /// Two network faults on one link at once would overwrite each other
+    /// (a `down` and a toxic on the same proxy) and the first removal would
+    /// end the second's window: tests that run together use different links.
+    fn one_fault_per_link(&mut self, tests: &[TestSpec], group: Range<usize>) {
+        let mut first_on: Vec<(&str, &str)> = Vec::new();
+        for i in group {
+            let TestKind::Chaos(spec) = &tests[i].kind else {
+                continue;
+            };
+            let Some(ChaosFault::Network(fault)) = &spec.fault else {
+                continue;
+            };
+            match first_on.iter().find(|(link, _)| *link == fault.link) {
+                Some((link, other)) => self.problem(
+                    root()
+                        .key("tests")
+                        .index(i)
+                        .key("chaos")
+                        .key("fault")
+                        .key("network")
+                        .key("link"),
+                    format!(
+                        "test {other:?}, which runs together with {:?}, puts a fault on link {link:?} too: one fault per link at a time (run one after the other, or use another link)",
+                        tests[i].id
+                    ),
+                ),
+                None => first_on.push((&fault.link, &tests[i].id)),
             }
         }
     }
