@@ -32,6 +32,10 @@ impl Validator {
                     network.api
                 ),
             ),
+            Some(url) if !url.username().is_empty() || url.password().is_some() => self.problem(
+                path.key("api"),
+                "remove the user name and password from the proxy API's URL: Toxiproxy's API has no login, and a URL's credentials would be kept in the fault ledger and dropped from the calls that undo the fault",
+            ),
             Some(url) if !super::host_allowed(env, &url) => self.problem(
                 path.key("api"),
                 format!(
