@@ -25,10 +25,11 @@ fn get_json(url: &str) -> serde_json::Value {
 
 #[test]
 fn the_demo_starts_everything_and_ctrl_c_stops_everything() {
-    let (web, sut) = (free_port(), free_port());
+    let (web, sut, proxy) = (free_port(), free_port(), free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_shakedown"))
         .args(["demo", "--addr", &format!("127.0.0.1:{web}")])
         .args(["--sut-port", &sut.to_string()])
+        .args(["--proxy-port", &proxy.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -1,7 +1,8 @@
 //! `shakedown demo`: the demo target (PostgreSQL when its binaries exist,
-//! the SUT's API and worker) under Shakedown's supervisor, plus the web app,
-//! in one command. Ctrl-C stops everything and removes the temporary
-//! folder; no process is left behind.
+//! the built-in network-fault proxy between the target and PostgreSQL, the
+//! SUT's API and worker) under Shakedown's supervisor, plus the web app, in
+//! one command. Ctrl-C stops everything and removes the temporary folder;
+//! no process is left behind.
 
 use crate::cli::serve::{self, ServeArgs};
 use anyhow::{bail, Context};
@@ -20,6 +21,10 @@ pub struct DemoArgs {
     /// Port of the demo target's API on 127.0.0.1 (the example plans use 8080).
     #[arg(long, default_value_t = 8080)]
     pub sut_port: u16,
+    /// Port of the built-in network-fault proxy's API on 127.0.0.1 (the
+    /// example plans use Toxiproxy's 8474); 0 picks a free port.
+    #[arg(long, default_value_t = 8474)]
+    pub proxy_port: u16,
     /// Fault switches for the demo target (comma-separated), e.g. `slow`.
     #[arg(long = "fault", value_delimiter = ',')]
     pub faults: Vec<String>,
@@ -47,8 +52,13 @@ fn open_to_network() -> bool {
 pub struct DemoStack {
     /// Base URL of the target's API.
     pub api_url: String,
-    /// The target's database URL.
+    /// The target's database URL (through the proxy with PostgreSQL).
     pub database_url: String,
+    /// The network-fault proxy's API (`http://127.0.0.1:8474`).
+    pub proxy_api: String,
+    /// The proxy between the target and its database, as `name: listen ->
+    /// upstream`; `None` with SQLite, which has no network link.
+    pub database_link: Option<String>,
     /// Root folder of the target's local buckets.
     pub bucket_dir: PathBuf,
 }
@@ -96,6 +106,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  web app       http://{}", args.addr);
         println!("  demo target   {} (api + worker)", stack.api_url);
         println!("  its database  {}", stack.database_url);
+        println!("  proxy API     {}", stack.proxy_api);
+        match &stack.database_link {
+            Some(link) => println!("  database link {link}"),
+            None => {
+                println!("  database link none: the target uses SQLite, a file, not a network link")
+            }
+        }
         println!("  its bucket    {}", stack.bucket_dir.display());
         println!("  data          {}", temp.path().display());
         println!("  local mode    no login: everyone who can reach it acts as admin");
@@ -121,8 +138,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     outcome
 }
 
-/// Starts PostgreSQL (when installed and wanted), then the target's API and
-/// worker, each healthy before the next.
+/// The proxy the demo puts between the target and PostgreSQL; plans name
+/// it in `network.links` (`database = "sut_postgres"`).
+pub const DATABASE_PROXY: &str = "sut_postgres";
+
+/// Starts PostgreSQL (when installed and wanted), the network-fault proxy
+/// (with a proxy in front of PostgreSQL), then the target's API and worker,
+/// each healthy before the next; the API and worker reach PostgreSQL
+/// through the proxy.
 pub async fn start_stack(
     supervisor: &Supervisor,
     dir: &Path,
@@ -131,9 +154,14 @@ pub async fn start_stack(
     let sut = sibling_binary("shakedown-sut")?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).context("cannot create the log folder")?;
-    let database_url = match (args.no_postgres, postgres_bin_dir()) {
-        (false, Some(bin)) => start_postgres(supervisor, dir, &bin, &logs).await?,
-        _ => format!(
+    let postgres = match (args.no_postgres, postgres_bin_dir()) {
+        (false, Some(bin)) => Some(start_postgres(supervisor, dir, &bin, &logs).await?),
+        _ => None,
+    };
+    let proxy = start_proxy(supervisor, dir, args.proxy_port, postgres, &logs).await?;
+    let database_url = match proxy.database_port {
+        Some(port) => format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        None => format!(
             "sqlite://{}?mode=rwc",
             dir.join("sut").join("sut.db").display()
         ),
@@ -190,7 +218,89 @@ pub async fn start_stack(
     Ok(DemoStack {
         api_url,
         database_url,
+        proxy_api: proxy.api,
+        database_link: proxy.link,
         bucket_dir,
+    })
+}
+
+/// The running proxy: its API, and the port the database is reached on
+/// through it.
+struct StartedProxy {
+    api: String,
+    database_port: Option<u16>,
+    link: Option<String>,
+}
+
+/// Starts `shakedown proxy` under the supervisor, its API on `api_port`
+/// (a free port for 0), with one proxy, [`DATABASE_PROXY`], in front of
+/// PostgreSQL on `postgres_port` when there is one, and none otherwise.
+async fn start_proxy(
+    supervisor: &Supervisor,
+    dir: &Path,
+    api_port: u16,
+    postgres_port: Option<u16>,
+    logs: &Path,
+) -> anyhow::Result<StartedProxy> {
+    let shakedown = std::env::current_exe().context("cannot find this executable")?;
+    let api_port = if api_port == 0 {
+        free_port()?
+    } else {
+        api_port
+    };
+    let api_addr = format!("127.0.0.1:{api_port}");
+    // Something else answering there (another demo, a Toxiproxy) would pass
+    // the health check in its place, and faults would go to it.
+    drop(std::net::TcpListener::bind(&api_addr).with_context(|| {
+        format!("the network-fault proxy's API port {api_addr} is in use; choose another with --proxy-port")
+    })?);
+    let (proxies, database_port, link) = match postgres_port {
+        Some(upstream) => {
+            let listen = free_port()?;
+            let proxy = serde_json::json!([{
+                "name": DATABASE_PROXY,
+                "listen": format!("127.0.0.1:{listen}"),
+                "upstream": format!("127.0.0.1:{upstream}"),
+                "enabled": true,
+            }]);
+            let link = format!(
+                "{DATABASE_PROXY}: 127.0.0.1:{listen} -> PostgreSQL on 127.0.0.1:{upstream}"
+            );
+            (proxy, Some(listen), Some(link))
+        }
+        None => (serde_json::json!([]), None, None),
+    };
+    let config = dir.join("proxies.json");
+    std::fs::write(&config, proxies.to_string())
+        .with_context(|| format!("cannot write {}", config.display()))?;
+    supervisor
+        .start(ProcessSpec {
+            name: "proxy".to_owned(),
+            argv: vec![
+                shakedown.display().to_string(),
+                "proxy".to_owned(),
+                "--api".to_owned(),
+                api_addr.clone(),
+                "--config".to_owned(),
+                config.display().to_string(),
+            ],
+            env: vec![],
+            cwd: Some(dir.to_path_buf()),
+            user: None,
+            stop_signal: StopSignal::Sigterm,
+            grace: Duration::from_secs(5),
+            start_timeout: Duration::from_secs(30),
+            health: HealthCheck::Http {
+                url: format!("http://{api_addr}/version"),
+            },
+            log: Some(logs.join("proxy.log")),
+        })
+        .await
+        .with_context(|| format!("cannot start the network-fault proxy on {api_addr}"))?;
+    Ok(StartedProxy {
+        api: format!("http://{api_addr}"),
+        database_port,
+        link,
     })
 }
 
@@ -321,13 +431,14 @@ fn postgres_spec(
 }
 
 /// A fresh cluster in the demo's folder, run by the supervisor as the
-/// `postgres` user when Shakedown runs as root (initdb refuses root).
+/// `postgres` user when Shakedown runs as root (initdb refuses root);
+/// returns its port.
 async fn start_postgres(
     supervisor: &Supervisor,
     dir: &Path,
     bin: &Path,
     logs: &Path,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<u16> {
     let pg_dir = dir.join("postgres");
     std::fs::create_dir_all(&pg_dir).context("cannot create the PostgreSQL folder")?;
     let pg = postgres_user()?;
@@ -343,7 +454,7 @@ async fn start_postgres(
     supervisor
         .start(postgres_spec(bin, &pg_dir, port, user, logs))
         .await?;
-    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+    Ok(port)
 }
 
 fn free_port() -> anyhow::Result<u16> {

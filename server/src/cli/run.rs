@@ -77,6 +77,26 @@ fn demo_port(loaded: &engine::plan::LoadedPlan, env: Option<&str>) -> anyhow::Re
         .context("the base URL has no port")
 }
 
+/// Where the demo's network-fault proxy serves its API: the port of the
+/// environment's `network.api` when a test of the plan puts a network fault
+/// on a link, else any free port (0), since nothing will call it.
+fn demo_proxy_port(loaded: &engine::plan::LoadedPlan, env: Option<&str>) -> anyhow::Result<u16> {
+    let (_, environment) = loaded.plan.environment(env).map_err(anyhow::Error::msg)?;
+    let faults_links = loaded.plan.tests.iter().any(|t| {
+        matches!(
+            &t.kind,
+            engine::plan::TestKind::Chaos(c) if matches!(c.fault, Some(engine::plan::ChaosFault::Network(_)))
+        )
+    });
+    let Some(network) = environment.network.as_ref().filter(|_| faults_links) else {
+        return Ok(0);
+    };
+    let url =
+        url::Url::parse(&network.api).with_context(|| format!("network.api {:?}", network.api))?;
+    url.port_or_known_default()
+        .context("network.api has no port")
+}
+
 /// Runs the plan and maps the outcome to an exit code.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = match load_file(&args.plan) {
@@ -183,6 +203,7 @@ async fn start_demo(
     args: &RunArgs,
 ) -> anyhow::Result<(Arc<Supervisor>, tempfile::TempDir)> {
     let port = demo_port(loaded, args.environment.as_deref())?;
+    let proxy_port = demo_proxy_port(loaded, args.environment.as_deref())?;
     let temp = tempfile::Builder::new()
         .prefix("shakedown-run-demo-")
         .tempdir()
@@ -191,6 +212,7 @@ async fn start_demo(
     let demo_args = crate::cli::demo::DemoArgs {
         addr: ([127, 0, 0, 1], 0).into(),
         sut_port: port,
+        proxy_port,
         faults: args.demo_faults.clone(),
         no_postgres: false,
         site_root: PathBuf::new(),
@@ -201,9 +223,16 @@ async fn start_demo(
         },
     };
     eprintln!("shakedown: starting the demo target on 127.0.0.1:{port}");
-    if let Err(e) = crate::cli::demo::start_stack(&supervisor, temp.path(), &demo_args).await {
-        supervisor.stop_all().await;
-        return Err(e.context("cannot start the demo target"));
+    match crate::cli::demo::start_stack(&supervisor, temp.path(), &demo_args).await {
+        Ok(stack) => eprintln!(
+            "shakedown: the demo's network-fault proxy API is {}; database link: {}",
+            stack.proxy_api,
+            stack.database_link.as_deref().unwrap_or("none (SQLite)")
+        ),
+        Err(e) => {
+            supervisor.stop_all().await;
+            return Err(e.context("cannot start the demo target"));
+        }
     }
     Ok((supervisor, temp))
 }
