@@ -29,11 +29,16 @@ pub enum Fault {
     /// The API answers 503 to everything but its health routes for a
     /// while after it starts and while a worker drains before a restart.
     ErrorsDuringRestart,
+    /// A database write that fails while the worker works a run (its
+    /// connection broke) is not retried: the worker drops the run without
+    /// failing or releasing it, and its heartbeat keeps renewing the lease,
+    /// so the run stays `running` forever.
+    LoseOnDbError,
 }
 
 impl Fault {
     /// Every switch, in the order the documentation lists them.
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 9] = [
         Fault::LoseOnRestart,
         Fault::DuplicateResults,
         Fault::CorruptArtifact,
@@ -42,6 +47,7 @@ impl Fault {
         Fault::GraphCorruption,
         Fault::Slow,
         Fault::ErrorsDuringRestart,
+        Fault::LoseOnDbError,
     ];
 
     /// The switch's name on the command line.
@@ -55,6 +61,7 @@ impl Fault {
             Fault::GraphCorruption => "graph-corruption",
             Fault::Slow => "slow",
             Fault::ErrorsDuringRestart => "errors-during-restart",
+            Fault::LoseOnDbError => "lose-on-db-error",
         }
     }
 }
@@ -67,7 +74,7 @@ impl fmt::Display for Fault {
 
 /// A word that names no fault switch.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown fault {0:?} (known: lose-on-restart, duplicate-results, corrupt-artifact, no-stream-resume, wrong-bucket, graph-corruption, slow, errors-during-restart)")]
+#[error("unknown fault {0:?} (known: lose-on-restart, duplicate-results, corrupt-artifact, no-stream-resume, wrong-bucket, graph-corruption, slow, errors-during-restart, lose-on-db-error)")]
 pub struct UnknownFault(String);
 
 impl FromStr for Fault {
@@ -125,5 +132,8 @@ mod tests {
         assert!(Faults::parse(&["errors_during_restart"])
             .unwrap()
             .on(Fault::ErrorsDuringRestart));
+        assert!(Faults::parse(&["lose-on-db-error"])
+            .unwrap()
+            .on(Fault::LoseOnDbError));
     }
 }

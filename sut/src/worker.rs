@@ -2,7 +2,9 @@
 //! its leases), works through each run's steps emitting progress events,
 //! stores the REP in the bucket and completes the run exactly once.
 //! SIGTERM: stop claiming, let in-flight runs finish for a grace period,
-//! put the rest back in the queue, exit.
+//! put the rest back in the queue, exit. A database write that fails while
+//! a run is worked (a connection lost, the database restarting) is retried
+//! for a while (`DB_PATIENCE`), unless `lose-on-db-error` is on.
 
 use crate::bucket::Bucket;
 use crate::config::Config;
@@ -130,6 +132,18 @@ async fn drain(worker: &Worker, mut tasks: JoinSet<()>) {
     }
 }
 
+impl Worker {
+    /// How long a write for a run is retried: [`DB_PATIENCE`], or not at
+    /// all with `lose-on-db-error`.
+    fn patience(&self) -> Duration {
+        if self.faults.on(Fault::LoseOnDbError) {
+            Duration::ZERO
+        } else {
+            DB_PATIENCE
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -232,6 +246,11 @@ async fn process(worker: &Worker, claim: &Claim) {
         Ok(Outcome::LeaseLost) => {
             tracing::warn!(run_id = %claim.run.id, attempt = claim.attempt, "lease lost to another worker; abandoned")
         }
+        Err(e) if worker.faults.on(Fault::LoseOnDbError) => {
+            // The defect: the run is neither failed nor released, and the
+            // heartbeat renews the leases of every run this worker holds.
+            tracing::warn!(run_id = %claim.run.id, error = %e, "database error: run dropped, neither retried nor released")
+        }
         Err(e) => {
             tracing::warn!(run_id = %claim.run.id, error = %e, "gave up on this attempt; the lease will expire")
         }
@@ -248,7 +267,7 @@ async fn try_process(worker: &Worker, claim: &Claim) -> Result<Outcome, DbError>
     let db = &worker.db;
     if claim.attempt > worker.cfg.max_attempts {
         let error = format!("gave up after {} attempts", worker.cfg.max_attempts);
-        return give_up(db, claim, &error).await;
+        return give_up(db, claim, &error, worker.patience()).await;
     }
     let run = &claim.run;
     let pace = Pace::of(
@@ -259,7 +278,8 @@ async fn try_process(worker: &Worker, claim: &Claim) -> Result<Outcome, DbError>
         },
     );
     let claimed = json!({ "status": "running", "attempt": claim.attempt, "worker_id": claim.worker_id, "steps": pace.steps });
-    if !retrying("event", DB_PATIENCE, || {
+    let patience = worker.patience();
+    if !retrying("event", patience, || {
         events::append_fenced(db, claim, "claimed", &claimed)
     })
     .await?
@@ -272,12 +292,12 @@ async fn try_process(worker: &Worker, claim: &Claim) -> Result<Outcome, DbError>
         // The defect: the result is recorded as soon as it is known, keyed
         // by attempt, before the run is done; a re-claim records it again.
         let key = format!("{}#{}", run.id, claim.attempt);
-        retrying("result", DB_PATIENCE, || {
+        retrying("result", patience, || {
             runs::insert_result(&db.pool, claim, &key, &computation.result)
         })
         .await?;
     }
-    if !work_steps(db, claim, &computation, pace).await? {
+    if !work_steps(db, claim, &computation, pace, patience).await? {
         return Ok(Outcome::LeaseLost);
     }
     let key = format!("reps/{}/attempt-{}.json", run.id, claim.attempt);
@@ -297,14 +317,14 @@ async fn try_process(worker: &Worker, claim: &Claim) -> Result<Outcome, DbError>
         worker.faults.on(Fault::CorruptArtifact),
     );
     if let Err(e) = store(&worker.bucket, &key, rep.bytes).await {
-        return give_up(db, claim, &format!("storing the REP failed: {e}")).await;
+        return give_up(db, claim, &format!("storing the REP failed: {e}"), patience).await;
     }
     let artifact = Artifact {
         bucket: worker.bucket.name(),
         key: &key,
         sha256: &rep.sha256,
     };
-    let done = retrying("complete", DB_PATIENCE, || {
+    let done = retrying("complete", patience, || {
         runs::complete(db, claim, &artifact, &computation.result, !early_result)
     })
     .await?;
@@ -316,8 +336,13 @@ async fn try_process(worker: &Worker, claim: &Claim) -> Result<Outcome, DbError>
 }
 
 /// Ends the run as failed with `error`, unless another worker holds it now.
-async fn give_up(db: &Db, claim: &Claim, error: &str) -> Result<Outcome, DbError> {
-    let failed = retrying("fail", DB_PATIENCE, || runs::fail(db, claim, error)).await?;
+async fn give_up(
+    db: &Db,
+    claim: &Claim,
+    error: &str,
+    patience: Duration,
+) -> Result<Outcome, DbError> {
+    let failed = retrying("fail", patience, || runs::fail(db, claim, error)).await?;
     Ok(if failed {
         Outcome::Failed
     } else {
@@ -332,6 +357,7 @@ async fn work_steps(
     claim: &Claim,
     computation: &work::Computation,
     pace: Pace,
+    patience: Duration,
 ) -> Result<bool, DbError> {
     for out in &computation.steps {
         tokio::time::sleep(Duration::from_millis(pace.step_ms)).await;
@@ -339,7 +365,7 @@ async fn work_steps(
             "status": "running", "attempt": claim.attempt, "step": out.step,
             "steps": pace.steps, "value": out.value,
         });
-        if !retrying("event", DB_PATIENCE, || {
+        if !retrying("event", patience, || {
             events::append_fenced(db, claim, "progress", &progress)
         })
         .await?
