@@ -114,13 +114,16 @@ export async function startTarget() {
 }
 
 /** Starts `shakedown demo` (demo target + web app) with a plans folder of
- *  the test's own, and waits until it says it is up. */
-export async function startDemo({ plansDir, sutPort, args = [] }) {
+ *  the test's own, and waits until it says it is up. Its network-fault
+ *  proxy's API takes `proxyPort`, a free port unless given (the default,
+ *  8474, would be shared by demos side by side). */
+export async function startDemo({ plansDir, sutPort, proxyPort, args = [] }) {
   const port = await freePort();
+  const proxy = proxyPort ?? await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(
     BINARY,
-    ['demo', '--addr', `127.0.0.1:${port}`, '--sut-port', String(sutPort), '--plans-dir', plansDir,
+    ['demo', '--addr', `127.0.0.1:${port}`, '--sut-port', String(sutPort), '--proxy-port', String(proxy), '--plans-dir', plansDir,
       '--site-root', join(ROOT, 'target', 'site'), ...args],
     { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
