@@ -299,3 +299,60 @@ async fn an_aborted_run_removes_its_toxic_and_proves_it() {
         "held its whole window despite the abort: {n:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_toxic_the_api_accepted_but_never_applied_is_an_error_not_a_pass() {
+    let (registry, proxy, _) = setup().await;
+    // An API that answers "added" without adding the toxic, and, like a
+    // real Toxiproxy, counts nothing: only asking for the toxic back during
+    // the window shows that it was never in place.
+    let api = serve(server::proxy_api::router(registry.clone(), true).layer(
+        axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                if req.method() == axum::http::Method::POST && req.uri().path().ends_with("/toxics")
+                {
+                    let body = axum::body::to_bytes(req.into_body(), 1 << 16)
+                        .await
+                        .unwrap();
+                    let toxic: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    return axum::Json(toxic).into_response();
+                }
+                let answer = next.run(req).await;
+                let (parts, body) = answer.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+                let mut value: serde_json::Value = match serde_json::from_slice(&body) {
+                    Ok(v) => v,
+                    Err(_) => return axum::response::Response::from_parts(parts, body.into()),
+                };
+                if let Some(proxy) = value.as_object_mut() {
+                    proxy.remove("stats");
+                }
+                if let Some(proxies) = value.as_object_mut() {
+                    for p in proxies.values_mut() {
+                        if let Some(p) = p.as_object_mut() {
+                            p.remove("stats");
+                        }
+                    }
+                }
+                (parts.status, axum::Json(value)).into_response()
+            },
+        ),
+    ))
+    .await;
+    let results = run(&plan(
+        proxy,
+        &format!("http://{api}"),
+        r#"{ link = "api", toxic = "latency", latency_ms = 300, duration_s = 2 }"#,
+    ))
+    .await;
+    let t = test(&results);
+    let (fault, n) = network(t);
+    assert_eq!(n.connections_affected, None, "{n:?}");
+    assert_eq!(n.seen_in_effect, Some(false), "{n:?}");
+    assert!(!fault.proven());
+    let error = t.error.clone().unwrap_or_default();
+    assert!(error.contains("not in place during its window"), "{error}");
+    assert!(error.contains("did not list toxic"), "{error}");
+    assert_eq!(results.verdict, Some(engine::run::Verdict::NoGo));
+    assert!(registry.toxics("sut_api").unwrap().is_empty());
+}

@@ -97,11 +97,15 @@ pub struct FaultEvidence {
 
 impl FaultEvidence {
     /// Whether the fault is proven: a restart observed, or a network fault
-    /// the proxy read back (and, where it counts, counted on at least one
-    /// connection) and whose removal was read back.
+    /// the proxy showed in place during its window (and, where it counts,
+    /// counted on at least one connection) and whose removal was read back.
     pub fn proven(&self) -> bool {
         match &self.network {
-            Some(n) => n.removal_verified && n.connections_affected != Some(0),
+            Some(n) => {
+                n.removal_verified
+                    && n.seen_in_effect != Some(false)
+                    && n.connections_affected != Some(0)
+            }
             None => self.restart_observed,
         }
     }
@@ -140,6 +144,11 @@ pub struct NetworkFaultEvidence {
     pub removed_at_ms: Option<i64>,
     /// What the API answered when asked for it back during the window.
     pub seen_at_proxy: String,
+    /// Whether that answer showed the fault in place (the toxic listed, the
+    /// proxy disabled); `None` when the API could not be read then (and in
+    /// evidence written before this was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_in_effect: Option<bool>,
     /// Connections the toxic acted on, by the proxy's own counter (the
     /// built-in proxy counts; a Toxiproxy does not).
     #[serde(default)]

@@ -440,7 +440,8 @@ impl Link {
             ),
             _ => None,
         };
-        let seen_at_proxy = describe_seen(window.seen.as_ref(), self.entry.toxic.as_deref());
+        let (seen_at_proxy, seen_in_effect) =
+            describe_seen(window.seen.as_ref(), self.entry.toxic.as_deref());
         let attributes = self.toxic.map(|(_, _, a)| a).unwrap_or_default();
         NetworkFaultEvidence {
             link: fault.link.clone(),
@@ -455,6 +456,7 @@ impl Link {
             injected_at_ms,
             removed_at_ms: removed.ok.then_some(removed.at_ms),
             seen_at_proxy,
+            seen_in_effect,
             connections_affected: affected,
             connections_accepted: delta(stats_before, stats_during, |s| s.connections_accepted),
             bytes_upstream: delta(stats_before, stats_during, |s| s.bytes_upstream),
@@ -547,23 +549,35 @@ fn fault_evidence(
 }
 
 /// What the API showed of the fault during its window.
-fn describe_seen(proxy: Option<&RemoteProxy>, toxic: Option<&str>) -> String {
+fn describe_seen(proxy: Option<&RemoteProxy>, toxic: Option<&str>) -> (String, Option<bool>) {
     let Some(p) = proxy else {
-        return "the proxy could not be read back during the window".to_owned();
+        return (
+            "the proxy could not be read back during the window".to_owned(),
+            None,
+        );
     };
     match toxic {
         Some(name) => match p.toxics.iter().find(|t| t.name == name) {
-            Some(t) => format!(
-                "proxy {:?} listed toxic {:?} ({} on {}, attributes {})",
-                p.name,
-                t.name,
-                t.kind,
-                t.stream,
-                serde_json::to_string(&t.attributes).unwrap_or_default()
+            Some(t) => (
+                format!(
+                    "proxy {:?} listed toxic {:?} ({} on {}, attributes {})",
+                    p.name,
+                    t.name,
+                    t.kind,
+                    t.stream,
+                    serde_json::to_string(&t.attributes).unwrap_or_default()
+                ),
+                Some(true),
             ),
-            None => format!("proxy {:?} did not list toxic {name:?}", p.name),
+            None => (
+                format!("proxy {:?} did not list toxic {name:?}", p.name),
+                Some(false),
+            ),
         },
-        None => format!("proxy {:?} showed enabled={}", p.name, p.enabled),
+        None => (
+            format!("proxy {:?} showed enabled={}", p.name, p.enabled),
+            Some(!p.enabled),
+        ),
     }
 }
 

@@ -515,6 +515,11 @@ impl<'a> Chaos<'a> {
         let network = evidence.network.as_ref();
         if let Some(n) = network.filter(|n| !n.removal_verified) {
             outcome.error = Some(format!("the network fault was not removed: {}", n.removal));
+        } else if let Some(n) = network.filter(|n| n.seen_in_effect == Some(false)) {
+            outcome.error = Some(format!(
+                "the network fault was not in place during its window: asked for it back, {} (a proxy that answered without applying it?)",
+                n.seen_at_proxy
+            ));
         } else if let Some(n) = network.filter(|n| n.connections_affected == Some(0)) {
             outcome.error = Some(format!(
                 "the network fault took no effect: proxy {} counted no connection affected by the {} toxic during its window (nothing used link {}?)",
