@@ -190,7 +190,10 @@ pub async fn undo(entry: &Entry) -> Result<String, ClientError> {
 
 /// Undoes every fault in `dir` left by a process that no longer runs, and
 /// forgets those undone. Returns what was done, and what could not be
-/// (kept for the next time).
+/// (kept for the next time). Each proxy API's entries are undone in turn,
+/// the APIs side by side; once an API is unreachable its other entries are
+/// not tried, so a start waits for one call timeout per dead API, not one
+/// per fault left behind.
 pub async fn clean_up(dir: &Path) -> (Vec<String>, Vec<String>) {
     let (mut done, mut failed) = (Vec::new(), Vec::new());
     let Ok(read) = std::fs::read_dir(dir) else {
@@ -202,18 +205,43 @@ pub async fn clean_up(dir: &Path) -> (Vec<String>, Vec<String>) {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
+    let mut by_api: std::collections::BTreeMap<String, Vec<(PathBuf, Entry)>> =
+        std::collections::BTreeMap::new();
     for path in files {
-        let entry: Entry = match std::fs::read(&path)
+        match std::fs::read(&path)
             .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .and_then(|b| serde_json::from_slice::<Entry>(&b).map_err(|e| e.to_string()))
         {
-            Ok(entry) => entry,
-            Err(e) => {
-                failed.push(format!("{}: unreadable: {e}", path.display()));
-                continue;
-            }
+            Ok(entry) if alive(&entry) => {}
+            Ok(entry) => by_api
+                .entry(entry.api.clone())
+                .or_default()
+                .push((path, entry)),
+            Err(e) => failed.push(format!("{}: unreadable: {e}", path.display())),
+        }
+    }
+    let outcomes = futures_util::future::join_all(by_api.into_values().map(clean_up_one_api)).await;
+    for (d, f) in outcomes {
+        done.extend(d);
+        failed.extend(f);
+    }
+    (done, failed)
+}
+
+/// Undoes the entries of one proxy API in turn; stops trying at the first
+/// that finds the API unreachable.
+async fn clean_up_one_api(entries: Vec<(PathBuf, Entry)>) -> (Vec<String>, Vec<String>) {
+    let (mut done, mut failed) = (Vec::new(), Vec::new());
+    let mut unreachable: Option<String> = None;
+    for (path, entry) in entries {
+        let not_removed = |why: &str| {
+            format!(
+                "toxic of test {} on proxy {:?} not removed: {why}",
+                entry.test_id, entry.proxy
+            )
         };
-        if alive(&entry) {
+        if let Some(why) = &unreachable {
+            failed.push(not_removed(&format!("not tried: {why}")));
             continue;
         }
         match undo(&entry).await {
@@ -224,10 +252,12 @@ pub async fn clean_up(dir: &Path) -> (Vec<String>, Vec<String>) {
                     entry.test_id, entry.pid
                 ));
             }
-            Err(e) => failed.push(format!(
-                "toxic of test {} on proxy {:?} not removed: {e}",
-                entry.test_id, entry.proxy
-            )),
+            Err(e) => {
+                if matches!(e, ClientError::Unreachable { .. }) {
+                    unreachable = Some(e.to_string());
+                }
+                failed.push(not_removed(&e.to_string()));
+            }
         }
     }
     (done, failed)
@@ -275,5 +305,51 @@ mod tests {
         let _ = child.wait();
         // A process that no longer runs.
         assert!(!alive(&entry(pid, "other", started)));
+    }
+
+    /// A loopback port nothing listens on (connections are refused).
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_api_is_tried_once_and_its_faults_are_kept() {
+        let dir = std::env::temp_dir().join(format!(
+            "shakedown-ledger-unreachable-{}-{}",
+            std::process::id(),
+            crate::run::now_ms()
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (a, b) = (closed_port(), closed_port());
+        for (i, port) in [a, a, a, b].into_iter().enumerate() {
+            let left = Entry {
+                toxic: Some(format!("t{i}")),
+                test_id: format!("N{i}"),
+                ..entry(std::process::id(), "an-earlier-process", None)
+            };
+            let left = Entry {
+                api: format!("http://127.0.0.1:{port}"),
+                ..left
+            };
+            std::fs::write(
+                dir.join(format!("{i}.json")),
+                serde_json::to_vec(&left).expect("json"),
+            )
+            .expect("write");
+        }
+        let (done, failed) = clean_up(&dir).await;
+        assert!(done.is_empty(), "{done:?}");
+        assert_eq!(failed.len(), 4, "{failed:?}");
+        let unreachable = failed
+            .iter()
+            .filter(|f| f.contains("is unreachable") && !f.contains("not tried"))
+            .count();
+        let skipped = failed.iter().filter(|f| f.contains("not tried")).count();
+        // One call per API; the API's other faults wait for the next start.
+        assert_eq!((unreachable, skipped), (2, 2), "{failed:?}");
+        let kept = std::fs::read_dir(&dir).expect("read").count();
+        assert_eq!(kept, 4);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
