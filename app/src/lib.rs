@@ -6,6 +6,7 @@
 
 pub mod charts;
 pub mod components;
+pub mod json_text;
 pub mod live;
 pub mod routes;
 

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 /// Who is asking (`None` when nobody is logged in). Open to everyone: the
 /// login page's header calls it too.
-#[server(endpoint = "whoami")]
+#[server(endpoint = "whoami", output = crate::json_text::JsonText)]
 pub async fn whoami() -> Result<Option<Principal>, ServerFnError> {
     Ok(crate::context::principal())
 }

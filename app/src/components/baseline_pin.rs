@@ -10,7 +10,7 @@ use engine::run::format_utc;
 use leptos::prelude::*;
 
 /// Pins the run as the baseline of its plan in its environment.
-#[server(endpoint = "pin_baseline")]
+#[server(endpoint = "pin_baseline", output = crate::json_text::JsonText)]
 pub async fn pin_baseline(id: String) -> Result<BaselinePin, ServerFnError> {
     let who = crate::context::require(engine::access::Role::Approver)?;
     let ctx = crate::context::server_context()?;

@@ -7,7 +7,7 @@ use engine::run::format_utc;
 use leptos::prelude::*;
 
 /// Creates a link to the run's report, valid for `days`.
-#[server(endpoint = "create_share_link")]
+#[server(endpoint = "create_share_link", output = crate::json_text::JsonText)]
 pub async fn create_share_link(id: String, days: u32) -> Result<NewShare, ServerFnError> {
     let who = crate::context::require(engine::access::Role::Operator)?;
     let ctx = crate::context::server_context()?;
@@ -18,7 +18,7 @@ pub async fn create_share_link(id: String, days: u32) -> Result<NewShare, Server
 }
 
 /// Revokes one of the run's links.
-#[server(endpoint = "revoke_share_link")]
+#[server(endpoint = "revoke_share_link", output = crate::json_text::JsonText)]
 pub async fn revoke_share_link(id: String, link: i64) -> Result<ShareLink, ServerFnError> {
     let who = crate::context::require(engine::access::Role::Operator)?;
     let ctx = crate::context::server_context()?;

@@ -15,7 +15,7 @@ use leptos::server_fn::codec::Json;
 
 /// Signs the run; a refusal about a field comes back as `Ok(Err(..))` so the
 /// form shows it next to that field.
-#[server(input = Json, endpoint = "sign_run")]
+#[server(input = Json, endpoint = "sign_run", output = crate::json_text::JsonText)]
 pub async fn sign_run(
     id: String,
     request: SignRequest,

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 /// The newest audit entries.
-#[server(endpoint = "load_audit")]
+#[server(endpoint = "load_audit", output = crate::json_text::JsonText)]
 pub async fn load_audit() -> Result<Vec<AuditEntry>, ServerFnError> {
     crate::context::require(engine::access::Role::Admin)?;
     let ctx = crate::context::server_context()?;

@@ -30,7 +30,7 @@ pub struct PlanFolder {
 }
 
 /// Lists the plan files in the server's plans folder.
-#[server(endpoint = "list_plans")]
+#[server(endpoint = "list_plans", output = crate::json_text::JsonText)]
 pub async fn list_plans() -> Result<PlanFolder, ServerFnError> {
     crate::context::require(engine::access::Role::Operator)?;
     let ctx = crate::context::server_context()?;
@@ -60,7 +60,7 @@ pub async fn list_plans() -> Result<PlanFolder, ServerFnError> {
 }
 
 /// Validates a plan and describes it, or says exactly what is wrong.
-#[server(input = Json, endpoint = "check_plan")]
+#[server(input = Json, endpoint = "check_plan", output = crate::json_text::JsonText)]
 pub async fn check_plan(
     plan: PlanChoice,
 ) -> Result<Result<PlanOutline, LaunchError>, ServerFnError> {
@@ -70,7 +70,7 @@ pub async fn check_plan(
 }
 
 /// Starts a run.
-#[server(input = Json, endpoint = "start_run")]
+#[server(input = Json, endpoint = "start_run", output = crate::json_text::JsonText)]
 pub async fn start_run(
     request: LaunchRequest,
 ) -> Result<Result<RunSummary, LaunchError>, ServerFnError> {

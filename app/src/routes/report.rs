@@ -86,7 +86,7 @@ pub async fn run_report(id: &str, me: Option<Principal>) -> Result<RunReport, Se
 }
 
 /// The report page's data.
-#[server(endpoint = "load_report")]
+#[server(endpoint = "load_report", output = crate::json_text::JsonText)]
 pub async fn load_report(id: String) -> Result<RunReport, ServerFnError> {
     let me = crate::context::require(Role::Viewer)?;
     run_report(&id, Some(me)).await

@@ -24,7 +24,7 @@ pub struct RunDetail {
 }
 
 /// Reads a run and its events.
-#[server(endpoint = "load_run")]
+#[server(endpoint = "load_run", output = crate::json_text::JsonText)]
 pub async fn load_run(id: String) -> Result<RunDetail, ServerFnError> {
     crate::context::require(engine::access::Role::Viewer)?;
     let ctx = crate::context::server_context()?;
@@ -42,7 +42,7 @@ pub async fn load_run(id: String) -> Result<RunDetail, ServerFnError> {
 }
 
 /// Asks a run in progress to stop; what it measured is kept.
-#[server(endpoint = "abort_run")]
+#[server(endpoint = "abort_run", output = crate::json_text::JsonText)]
 pub async fn abort_run(id: String) -> Result<bool, ServerFnError> {
     let who = crate::context::require(engine::access::Role::Operator)?;
     let ctx = crate::context::server_context()?;

@@ -20,7 +20,7 @@ pub struct RunsList {
 
 /// Reads the runs list from the store, filtered by plan, environment and
 /// verdict (empty: all).
-#[server(endpoint = "list_runs")]
+#[server(endpoint = "list_runs", output = crate::json_text::JsonText)]
 pub async fn list_runs(
     plan: String,
     environment: String,

@@ -22,7 +22,7 @@ impl std::fmt::Debug for ShareToken {
 
 /// The report behind a share token (open to everyone: the token is the
 /// credential).
-#[server(endpoint = "shared_report")]
+#[server(endpoint = "shared_report", output = crate::json_text::JsonText)]
 pub async fn shared_report(token: ShareToken) -> Result<RunReport, ServerFnError> {
     let ctx = crate::context::server_context()?;
     let run_id = ctx

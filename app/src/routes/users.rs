@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 /// Every user.
-#[server(endpoint = "list_users")]
+#[server(endpoint = "list_users", output = crate::json_text::JsonText)]
 pub async fn list_users() -> Result<Vec<User>, ServerFnError> {
     crate::context::require(Role::Admin)?;
     let ctx = crate::context::server_context()?;
@@ -22,7 +22,7 @@ pub async fn list_users() -> Result<Vec<User>, ServerFnError> {
 
 /// Changes a user's role and whether they may log in; not one's own
 /// account (another admin must, so nobody locks the last admin out).
-#[server(endpoint = "change_user")]
+#[server(endpoint = "change_user", output = crate::json_text::JsonText)]
 pub async fn change_user(name: String, role: Role, disabled: bool) -> Result<User, ServerFnError> {
     let who = crate::context::require(Role::Admin)?;
     if who.name == name {
