@@ -6,7 +6,7 @@
 //! data, so the same code runs on the server (first render) and in the
 //! browser (each event as it arrives), and is tested natively.
 
-use crate::charts::{self, Chart, Health, Lane, Marker, MarkerKind, Span};
+use crate::charts::{self, Band, Chart, Health, Lane, Marker, MarkerKind, Span};
 use engine::events::{ProgressEvent, TestHeader};
 use engine::metrics::{LatencySummary, TestMetrics, Window};
 use engine::results::{CriterionOutcome, RunResults, TestResult, TestStatus};
@@ -258,6 +258,8 @@ pub struct LiveRun {
     pub lanes: Vec<Lane>,
     /// Chaos tests started, faults injected, recoveries seen.
     pub markers: Vec<Marker>,
+    /// Network faults' windows, from injection to removal.
+    pub fault_bands: Vec<Band>,
 }
 
 /// Test kinds whose results feed the recovery timeline.
@@ -488,6 +490,8 @@ impl LiveRun {
                 self.add_spans(&lane.name, lane.spans);
             }
             self.markers.extend(markers);
+            self.fault_bands
+                .extend(charts::fault_bands(&result.faults, origin));
         }
         let Some(TestMetrics::Health(health)) = &result.metrics else {
             return;
@@ -505,11 +509,13 @@ impl LiveRun {
     /// The recovery timeline so far; `None` before anything is known.
     pub fn recovery_chart(&self) -> Option<Chart> {
         (!self.lanes.is_empty() || !self.markers.is_empty()).then(|| {
-            charts::recovery_timeline(
+            let mut chart = charts::recovery_timeline(
                 "Recovery timeline (health per service)",
                 self.lanes.clone(),
                 self.markers.clone(),
-            )
+            );
+            chart.bands = self.fault_bands.clone();
+            chart
         })
     }
 }

@@ -9,8 +9,8 @@
 
 use super::fault_load::{fault_load_charts, FaultLoad};
 use super::model::{
-    Axis, Chart, Health, Lane, Marker, MarkerKind, PercentilePoint, Plot, Point, Scale, Series,
-    Span,
+    Axis, Band, BandKind, Chart, Figure, Health, Lane, Marker, MarkerKind, PercentilePoint, Plot,
+    Point, Scale, Series, Span,
 };
 use engine::metrics::resilience::FaultEvidence;
 use engine::metrics::windows::LoadThroughFault;
@@ -173,6 +173,47 @@ pub fn fault_lanes(faults: &[FaultEvidence], origin_ms: i64) -> (Vec<Lane>, Vec<
     (lanes, markers)
 }
 
+/// Each network fault's window, from the proxy accepting it to its
+/// removal (or to the end of the planned window when the removal was not
+/// answered), as a band named after the toxic and its link, its attributes
+/// as figures (`latency` 2000). Times are seconds after `origin_ms`.
+pub fn fault_bands(faults: &[FaultEvidence], origin_ms: i64) -> Vec<Band> {
+    faults
+        .iter()
+        .filter_map(|f| f.network.as_ref())
+        .map(|n| {
+            let end_ms = n
+                .removed_at_ms
+                .unwrap_or(n.injected_at_ms + n.planned_ms as i64);
+            Band {
+                from: (n.injected_at_ms - origin_ms) as f64 / 1000.0,
+                to: (end_ms - origin_ms) as f64 / 1000.0,
+                kind: BandKind::During,
+                label: format!("{} on link {}", n.toxic, n.link),
+                figures: n
+                    .attributes
+                    .iter()
+                    .map(|(name, value)| Figure {
+                        name: name.clone(),
+                        value: *value as f64,
+                        unit: toxic_unit(name).to_owned(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The unit of a toxic's attribute, by Toxiproxy's names.
+fn toxic_unit(attribute: &str) -> &'static str {
+    match attribute {
+        "latency" | "jitter" | "timeout" | "delay" => " ms",
+        "rate" => " KB/s",
+        "bytes" => " bytes",
+        _ => "",
+    }
+}
+
 /// The charts of one test's result that need nothing but the result: its
 /// load charts ([`load_charts`]) and the recovery timeline of its faults.
 pub fn result_charts(t: &engine::results::TestResult) -> Vec<Chart> {
@@ -210,11 +251,13 @@ fn test_charts(
     }
     if let Some(t0) = faults.iter().map(|f| f.requested_at_ms).min() {
         let (lanes, markers) = fault_lanes(faults, t0);
-        charts.push(recovery_timeline(
+        let mut chart = recovery_timeline(
             &format!("{id} recovery timeline (health per service)"),
             lanes,
             markers,
-        ));
+        );
+        chart.bands = fault_bands(faults, t0);
+        charts.push(chart);
     }
     charts
 }
@@ -428,6 +471,48 @@ mod tests {
             during.describe(),
             "during the fault (window: p95 33.5 ms · error rate 25% · requests 4)"
         );
+    }
+
+    #[test]
+    fn a_network_fault_shades_its_window_on_the_recovery_timeline() {
+        let text = serde_json::json!({"run_id": "r", "tests": [
+            {"id": "N1", "title": "Latency", "kind": "chaos", "status": "PASS",
+             "started_at_ms": 0, "finished_at_ms": 30000, "parameters": {},
+             "faults": [{
+                "service": "api", "method": "network", "called": "POST", "answer": "added",
+                "call_ok": true, "requested_at_ms": 10_000, "restart_observed": false,
+                "observation": "", "recovery_ms": 10_400, "timeline": [],
+                "network": {
+                    "link": "database", "proxy": "sut_postgres", "api": "http://127.0.0.1:8474",
+                    "toxic": "latency", "toxic_name": "t", "direction": "downstream",
+                    "attributes": {"jitter": 0, "latency": 2000}, "toxicity": 1.0,
+                    "planned_ms": 10_000, "injected_at_ms": 10_050, "removed_at_ms": 20_100,
+                    "seen_at_proxy": "listed", "removal_verified": true, "removal": "gone"
+                }
+             }]}
+        ]})
+        .to_string();
+        let charts = results_json_charts(&text).unwrap();
+        let timeline = charts
+            .iter()
+            .find(|c| c.title == "N1 recovery timeline (health per service)")
+            .expect("recovery timeline");
+        assert_eq!(timeline.bands.len(), 1);
+        let band = &timeline.bands[0];
+        // Seconds after the fault was requested: accepted 50 ms later,
+        // removed 10.1 s after that.
+        assert_eq!((band.from, band.to), (0.05, 10.1));
+        assert_eq!(band.kind, BandKind::During);
+        assert_eq!(
+            band.describe(),
+            "latency on link database (window: jitter 0 ms · latency 2000 ms)"
+        );
+        // Drawn behind the lanes, named by its window.
+        #[cfg(feature = "ssr")]
+        {
+            let svg = super::super::try_render_svg(timeline, 800, 300).expect("drawn");
+            assert!(svg.contains(" during"), "{svg}");
+        }
     }
 
     fn second(second: u32, count: u64) -> Window {

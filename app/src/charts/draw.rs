@@ -273,6 +273,8 @@ fn draw_lanes<DB: DrawingBackend>(
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(ChartError::from_drawing)?;
+    // Network faults' windows behind the lanes they acted on.
+    draw_bands(&mut cc, chart, (x0, x1), rows)?;
     let (base_x, base_y) = area.get_base_pixel();
     for (i, lane) in lanes.iter().enumerate() {
         // First lane on top.

@@ -19,8 +19,8 @@ pub mod interact;
 pub mod model;
 
 pub use build::{
-    fault_lanes, latency_distribution, latency_over_time, recovery_timeline, result_charts,
-    results_json_charts, throughput_over_time,
+    fault_bands, fault_lanes, latency_distribution, latency_over_time, recovery_timeline,
+    result_charts, results_json_charts, throughput_over_time,
 };
 pub use draw::ChartError;
 pub use fault_load::{fault_load_charts, FaultLoad};
