@@ -509,4 +509,76 @@ fn a_pasted_plan_may_not_read_a_data_file() {
         e,
         "pasted.toml:10:13: tests[0].http_load.data_file: a pasted plan may not read data files (they would be read from the server's disk); put the test in a plan of the server's plans folder"
     );
+    // Nor through a chaos test's background load.
+    let text = "[plan]\nname = \"p\"\nenvironments_from = \"base.toml\"\n\
+                [services.worker]\nhealth = \"/health\"\nrestart.http = { url = \"http://127.0.0.1:9/r\" }\n\
+                [[tests]]\nid = \"C1\"\n[tests.chaos]\nservice = \"worker\"\n\
+                background_load = [{ path = \"/u/{{row.id}}\", rate = 1, data_file = \"/etc/passwd.csv\" }]\n";
+    let e = engine::plan::pasted::load_pasted(text, "pasted.toml", folder)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "tests[0].chaos.background_load[0].data_file: a pasted plan may not read data files"
+        ),
+        "{e}"
+    );
+}
+
+/// A chaos test whose background load (`load`: the inline table's body)
+/// reads a data file, written in `dir` and loaded from its file.
+fn chaos_plan_with_background(dir: &std::path::Path, load: &str) -> Result<Vec<String>, String> {
+    let text = format!(
+        "[plan]\nname = \"background\"\n[environments.local]\nbase_url = \"http://127.0.0.1:9\"\n\
+         allowed_hosts = [\"127.0.0.1\"]\n\
+         [services.worker]\nhealth = \"/health\"\nrestart.http = {{ url = \"http://127.0.0.1:9/restart\" }}\n\
+         [[tests]]\nid = \"C1\"\n[tests.chaos]\nservice = \"worker\"\n\
+         background_load = [{{ {load} }}]\n"
+    );
+    let path = dir.join("plan.toml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = load_file(&path).map_err(|e| e.to_string())?;
+    match loaded.plan.tests.into_iter().next().map(|t| t.kind) {
+        Some(TestKind::Chaos(spec)) => Ok(spec
+            .background_load
+            .iter()
+            .map(|l| l.data.as_ref().map_or(0, |d| d.rows.len()).to_string())
+            .collect()),
+        other => panic!("not a chaos test: {other:?}"),
+    }
+}
+
+#[test]
+fn a_background_loads_data_file_is_read_and_its_placeholders_checked_at_load() {
+    let dir = scratch("background-rows");
+    std::fs::write(dir.join("users.csv"), "name\nada\nbob\n").unwrap();
+    // Read with the plan: its rows are there for the load.
+    let rows = chaos_plan_with_background(
+        &dir,
+        "path = \"/users/{{row.name}}\", rate = 5, data_file = \"users.csv\"",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rows, ["2"]);
+    // A column the file does not have, named at the background load's field.
+    let error = chaos_plan_with_background(
+        &dir,
+        "path = \"/users/{{row.id}}\", rate = 5, data_file = \"users.csv\"",
+    )
+    .unwrap_err();
+    assert!(
+        error.contains(
+            "tests[0].chaos.background_load[0].path: {{row.id}}: users.csv has no column \"id\""
+        ),
+        "{error}"
+    );
+    // Placeholders of columns without a data file.
+    let error =
+        chaos_plan_with_background(&dir, "path = \"/users/{{row.name}}\", rate = 5").unwrap_err();
+    assert!(
+        error.contains(
+            "tests[0].chaos.background_load[0]: {{row.COLUMN}} placeholders need data_file"
+        ),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

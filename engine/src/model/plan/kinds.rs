@@ -163,6 +163,43 @@ pub struct HttpLoadSpec {
     pub data: Option<Arc<DataRows>>,
 }
 
+impl TestSpec {
+    /// Every HTTP load the test runs, with the field path of each (the
+    /// test being `tests[index]`): an `http_load` test's own, a chaos
+    /// test's `background_load` entries.
+    pub fn http_loads(&self, index: usize) -> Vec<(super::read::FieldPath, &HttpLoadSpec)> {
+        let test = super::read::FieldPath::default().key("tests").index(index);
+        match &self.kind {
+            TestKind::HttpLoad(spec) => vec![(test.key("http_load"), spec)],
+            TestKind::Chaos(spec) => spec
+                .background_load
+                .iter()
+                .enumerate()
+                .map(|(j, load)| (test.key("chaos").key("background_load").index(j), load))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// [`TestSpec::http_loads`], to change them.
+    pub fn http_loads_mut(
+        &mut self,
+        index: usize,
+    ) -> Vec<(super::read::FieldPath, &mut HttpLoadSpec)> {
+        let test = super::read::FieldPath::default().key("tests").index(index);
+        match &mut self.kind {
+            TestKind::HttpLoad(spec) => vec![(test.key("http_load"), spec)],
+            TestKind::Chaos(spec) => spec
+                .background_load
+                .iter_mut()
+                .enumerate()
+                .map(|(j, load)| (test.key("chaos").key("background_load").index(j), load))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl HttpLoadSpec {
     /// Whether this is the open model (a `rate`, or stages of rates).
     pub fn is_open(&self) -> bool {

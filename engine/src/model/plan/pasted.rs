@@ -79,19 +79,15 @@ fn pasted_problems(plan: &Plan) -> Vec<(FieldPath, String)> {
     problems
 }
 
-/// Each test that names a data file, which would be read from the server's
-/// disk.
+/// Each load that names a data file, which would be read from the
+/// server's disk.
 fn data_file_problems(plan: &Plan) -> Vec<(FieldPath, String)> {
     let mut problems = Vec::new();
     for (i, test) in plan.tests.iter().enumerate() {
-        if let super::TestKind::HttpLoad(spec) = &test.kind {
+        for (at, spec) in test.http_loads(i) {
             if spec.data_file.is_some() {
                 problems.push((
-                    FieldPath::default()
-                        .key("tests")
-                        .index(i)
-                        .key("http_load")
-                        .key("data_file"),
+                    at.key("data_file"),
                     "a pasted plan may not read data files (they would be read from the server's disk); \
                      put the test in a plan of the server's plans folder"
                         .to_owned(),

@@ -76,13 +76,7 @@ impl Validator {
     ) {
         for (i, load) in spec.background_load.iter().enumerate() {
             let path = kind_path.key("background_load").index(i);
-            self.target(&path.key("path"), &load.path, envs);
-            self.header_secrets(&path.key("headers"), &load.headers, envs);
-            self.statuses(&path.key("expect_status"), &load.expect_status);
-            self.checks(&path.key("checks"), &load.checks, false);
-            if load.body.is_some() && load.json.is_some() {
-                self.problem(path.key("json"), "set either body or json, not both");
-            }
+            self.http_request(&path, load, envs);
             for (field, set) in [
                 ("rounds", load.rounds.is_some()),
                 ("duration_s", load.duration_s.is_some()),

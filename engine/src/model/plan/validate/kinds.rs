@@ -95,14 +95,7 @@ impl Validator {
         spec: &HttpLoadSpec,
         envs: &[(&String, &Environment)],
     ) {
-        self.target(&path.key("path"), &spec.path, envs);
-        self.header_secrets(&path.key("headers"), &spec.headers, envs);
-        self.statuses(&path.key("expect_status"), &spec.expect_status);
-        self.checks(&path.key("checks"), &spec.checks, false);
-        if spec.body.is_some() && spec.json.is_some() {
-            self.problem(path.key("json"), "set either body or json, not both");
-        }
-        self.request_templates(path, spec);
+        self.http_request(path, spec, envs);
         if let Some(think) = spec.think_time_ms {
             if spec.is_open() {
                 self.problem(
@@ -207,6 +200,25 @@ impl Validator {
                 },
             );
         }
+    }
+
+    /// The request an HTTP load sends (an `http_load` test's, or a chaos
+    /// test's background load): its target, header secrets, expected
+    /// statuses, checks, one body, and the placeholders in it.
+    pub(super) fn http_request(
+        &mut self,
+        path: &FieldPath,
+        spec: &HttpLoadSpec,
+        envs: &[(&String, &Environment)],
+    ) {
+        self.target(&path.key("path"), &spec.path, envs);
+        self.header_secrets(&path.key("headers"), &spec.headers, envs);
+        self.statuses(&path.key("expect_status"), &spec.expect_status);
+        self.checks(&path.key("checks"), &spec.checks, false);
+        if spec.body.is_some() && spec.json.is_some() {
+            self.problem(path.key("json"), "set either body or json, not both");
+        }
+        self.request_templates(path, spec);
     }
 
     /// Placeholders in the path, headers and body are known ones; columns
