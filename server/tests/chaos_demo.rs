@@ -5,13 +5,12 @@
 
 mod common;
 
-use common::plans::{chaos, example, fault_after_the_workload, keep, test, text_on_port};
+use common::plans::{chaos, example, fault_after_the_workload, keep, run_plan, test, text_on_port};
 use common::{build_sut, free_port};
 use engine::metrics::resilience::HealthMetrics;
 use engine::metrics::TestMetrics;
 use engine::results::RunResults;
 use engine::run::Verdict;
-use std::process::Command;
 
 /// The example plan with only the tests named (and their criteria), on a
 /// free port.
@@ -51,31 +50,8 @@ fn run_raw(plan: &str, faults: &[&str], tag: &str) -> (String, String) {
 
 fn run_demo(plan: &str, faults: &[&str], tag: &str) -> (String, String) {
     build_sut();
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("chaos-{tag}-"))
-        .tempdir()
-        .unwrap();
-    let file = dir.path().join("plan.toml");
-    std::fs::write(&file, plan).unwrap();
-    let out = dir.path().join("out");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shakedown"));
-    cmd.arg("run")
-        .arg(&file)
-        .arg("--demo")
-        .arg("--out")
-        .arg(&out)
-        .arg("--data-dir")
-        .arg(dir.path());
-    if !faults.is_empty() {
-        cmd.arg(format!("--demo-fault={}", faults.join(",")));
-    }
-    let output = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let json = std::fs::read_to_string(out.join("results.json")).unwrap_or_else(|e| {
-        panic!("{tag}: no results.json ({e}); stdout {stdout} stderr {stderr}")
-    });
-    (stdout, json)
+    let run = run_plan(plan, Some(faults), &format!("chaos-{tag}"));
+    (run.stdout, run.json)
 }
 
 #[test]

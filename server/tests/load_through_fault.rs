@@ -10,13 +10,12 @@
 
 mod common;
 
-use common::plans::{chaos, example, keep, text_on_port};
+use common::plans::{chaos, example, keep, run_plan, text_on_port};
 use common::{build_sut, free_port};
 use engine::metrics::windows::{LoadThroughFault, LoadWindow};
 use engine::results::RunResults;
 use engine::run::Verdict;
 use std::path::PathBuf;
-use std::process::Command;
 
 /// The example plan with only the tests named (and their criteria), on a
 /// free port.
@@ -35,32 +34,9 @@ static ONE_DEMO: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn run(plan: &str, faults: &[&str], tag: &str) -> (RunResults, PathBuf, tempfile::TempDir, String) {
     let _one = ONE_DEMO.lock().unwrap_or_else(|e| e.into_inner());
     build_sut();
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("ltf-{tag}-"))
-        .tempdir()
-        .unwrap();
-    let file = dir.path().join("plan.toml");
-    std::fs::write(&file, plan).unwrap();
-    let out = dir.path().join("out");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shakedown"));
-    cmd.arg("run")
-        .arg(&file)
-        .arg("--demo")
-        .arg("--out")
-        .arg(&out)
-        .arg("--data-dir")
-        .arg(dir.path());
-    if !faults.is_empty() {
-        cmd.arg(format!("--demo-fault={}", faults.join(",")));
-    }
-    let output = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let json = std::fs::read_to_string(out.join("results.json")).unwrap_or_else(|e| {
-        panic!("{tag}: no results.json ({e}); stdout {stdout} stderr {stderr}")
-    });
-    let results: RunResults = serde_json::from_str(&json).unwrap();
-    (results, out, dir, format!("{stdout}\n{json}"))
+    let run = run_plan(plan, Some(faults), &format!("ltf-{tag}"));
+    let log = format!("{}\n{}", run.stdout, run.json);
+    (run.results(), run.out, run.dir, log)
 }
 
 fn load(results: &RunResults, id: &str) -> LoadThroughFault {

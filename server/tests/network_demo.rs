@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::plans::{chaos, example, keep, test, text_on_port};
+use common::plans::{chaos, example, keep, run_plan, test, text_on_port};
 use common::{build_sut, free_port};
 use engine::metrics::resilience::NetworkFaultEvidence;
 use engine::metrics::windows::LoadThroughFault;
@@ -41,34 +41,11 @@ fn step3_part(ids: &[&str], sut_port: u16, proxy_port: u16) -> String {
 /// switches when `demo`; returns the results and a log for failure
 /// messages.
 fn run(plan: &str, demo: Option<&[&str]>, tag: &str) -> (RunResults, String) {
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("netdemo-{tag}-"))
-        .tempdir()
-        .unwrap();
-    let file = dir.path().join("plan.toml");
-    std::fs::write(&file, plan).unwrap();
-    let out = dir.path().join("out");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shakedown"));
-    cmd.arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
-        .arg("--data-dir")
-        .arg(dir.path());
-    if let Some(faults) = demo {
-        cmd.arg("--demo");
-        if !faults.is_empty() {
-            cmd.arg(format!("--demo-fault={}", faults.join(",")));
-        }
-    }
-    let output = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let json = std::fs::read_to_string(out.join("results.json")).unwrap_or_else(|e| {
-        panic!("{tag}: no results.json ({e}); stdout {stdout} stderr {stderr}")
-    });
-    let results: RunResults = serde_json::from_str(&json).unwrap();
-    (results, format!("{stdout}\n{stderr}\n{json}"))
+    let run = run_plan(plan, demo, &format!("netdemo-{tag}"));
+    (
+        run.results(),
+        format!("{}\n{}\n{}", run.stdout, run.stderr, run.json),
+    )
 }
 
 fn load(results: &RunResults, id: &str) -> LoadThroughFault {

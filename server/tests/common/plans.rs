@@ -77,3 +77,59 @@ pub fn chaos(results: &RunResults, id: &str) -> ChaosMetrics {
         other => panic!("{id}: {other:?}"),
     }
 }
+
+/// What `shakedown run` of a plan text left: its output, its results.json
+/// text, and the folders (kept while `dir` lives).
+pub struct PlanRun {
+    pub stdout: String,
+    pub stderr: String,
+    pub json: String,
+    pub out: std::path::PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl PlanRun {
+    /// The results, parsed.
+    pub fn results(&self) -> RunResults {
+        serde_json::from_str(&self.json).unwrap()
+    }
+}
+
+/// Runs a plan text with `shakedown run`, with `--demo` and the fault
+/// switches when `demo` is given; panics, naming `tag`, when it wrote no
+/// results.
+pub fn run_plan(plan: &str, demo: Option<&[&str]>, tag: &str) -> PlanRun {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{tag}-"))
+        .tempdir()
+        .unwrap();
+    let file = dir.path().join("plan.toml");
+    std::fs::write(&file, plan).unwrap();
+    let out = dir.path().join("out");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_shakedown"));
+    cmd.arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(dir.path());
+    if let Some(faults) = demo {
+        cmd.arg("--demo");
+        if !faults.is_empty() {
+            cmd.arg(format!("--demo-fault={}", faults.join(",")));
+        }
+    }
+    let output = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap_or_else(|e| {
+        panic!("{tag}: no results.json ({e}); stdout {stdout} stderr {stderr}")
+    });
+    PlanRun {
+        stdout,
+        stderr,
+        json,
+        out,
+        dir,
+    }
+}
