@@ -31,8 +31,10 @@ pub enum Fault {
     ErrorsDuringRestart,
     /// A database write that fails while the worker works a run (its
     /// connection broke) is not retried: the worker drops the run without
-    /// failing or releasing it, and its heartbeat keeps renewing the lease,
-    /// so the run stays `running` forever.
+    /// failing or releasing it, its heartbeat keeps renewing the lease,
+    /// and it never claims a run whose lease ran out (while the link is
+    /// down the heartbeat cannot renew either), so the run stays `running`
+    /// forever.
     LoseOnDbError,
 }
 

@@ -198,7 +198,11 @@ async fn claim_loop(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) -> Joi
             },
             _ = stop.changed() => return tasks,
         };
-        let only_queued = worker.faults.on(Fault::LoseOnRestart);
+        // Both defects forget runs: neither takes back a run whose lease
+        // ran out (with lose-on-db-error, the leases of the runs it dropped
+        // run out while the database link is down).
+        let only_queued =
+            worker.faults.on(Fault::LoseOnRestart) || worker.faults.on(Fault::LoseOnDbError);
         match runs::claim(
             &worker.db,
             &worker.id,
