@@ -16,7 +16,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn n(v: u32) -> Option<Positive> {
     Positive::new(v)
@@ -246,13 +246,11 @@ async fn cancelling_stops_within_a_second_and_keeps_what_was_measured() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         cancel.cancel();
     });
-    let started = Instant::now();
     let outcome = http_load::run(&s, &ctx).await;
-    let took = started.elapsed();
-    // Well short of the 30 s the load was given (a bound with room for a
-    // busy machine; the exact stop time is not this test's subject).
-    assert!(took < Duration::from_secs(15), "took {took:?}");
     let m = metrics(&outcome);
+    // The load it measured ended short of the 30 s it was given: it
+    // stopped on the abort, not at its end.
+    assert!(m.duration_ms < 20_000.0, "measured {} ms", m.duration_ms);
     assert!(m.requests >= 8, "requests {}", m.requests);
     assert!(outcome.warnings.iter().any(|w| w.contains("aborted")));
     let windows = sink.0.lock().unwrap().len();

@@ -307,10 +307,13 @@ mod tests {
         assert!(!alive(&entry(pid, "other", started)));
     }
 
-    /// A loopback port nothing listens on (connections are refused).
-    fn closed_port() -> u16 {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
+    /// Two different loopback ports nothing listens on (connections are
+    /// refused): both are bound at once, so they differ, then let go.
+    fn closed_ports() -> (u16, u16) {
+        let a = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let b = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = |l: &std::net::TcpListener| l.local_addr().expect("addr").port();
+        (port(&a), port(&b))
     }
 
     #[tokio::test]
@@ -321,7 +324,7 @@ mod tests {
             crate::run::now_ms()
         ));
         std::fs::create_dir_all(&dir).expect("dir");
-        let (a, b) = (closed_port(), closed_port());
+        let (a, b) = closed_ports();
         for (i, port) in [a, a, a, b].into_iter().enumerate() {
             let left = Entry {
                 toxic: Some(format!("t{i}")),

@@ -5,7 +5,7 @@
 
 use super::{root, Validator};
 use crate::plan::parallel::groups;
-use crate::plan::{ChaosFault, Plan, TestKind, TestSpec};
+use crate::plan::{ChaosFault, Plan, TestKind};
 use std::ops::Range;
 
 impl Validator {
@@ -52,14 +52,16 @@ impl Validator {
             }
         }
         for group in ranges {
-            self.one_fault_per_link(tests, group);
+            self.one_fault_per_link(plan, group);
         }
     }
 
-    /// Two network faults on one link at once would overwrite each other
+    /// Two network faults on one proxy at once would overwrite each other
     /// (a `down` and a toxic on the same proxy) and the first removal would
-    /// end the second's window: tests that run together use different links.
-    fn one_fault_per_link(&mut self, tests: &[TestSpec], group: Range<usize>) {
+    /// end the second's window: tests that run together fault different
+    /// proxies (two link names for one proxy count as one).
+    fn one_fault_per_link(&mut self, plan: &Plan, group: Range<usize>) {
+        let tests = &plan.tests;
         let mut first_on: Vec<(&str, &str)> = Vec::new();
         for i in group {
             let TestKind::Chaos(spec) = &tests[i].kind else {
@@ -68,7 +70,10 @@ impl Validator {
             let Some(ChaosFault::Network(fault)) = &spec.fault else {
                 continue;
             };
-            match first_on.iter().find(|(link, _)| *link == fault.link) {
+            let clash = first_on
+                .iter()
+                .find(|(link, _)| same_proxy(plan, link, &fault.link));
+            match clash {
                 Some((link, other)) => self.problem(
                     root()
                         .key("tests")
@@ -78,14 +83,30 @@ impl Validator {
                         .key("network")
                         .key("link"),
                     format!(
-                        "test {other:?}, which runs together with {:?}, puts a fault on link {link:?} too: one fault per link at a time (run one after the other, or use another link)",
-                        tests[i].id
+                        "test {other:?}, which runs together with {:?}, puts a fault on {}: one fault per proxy at a time (run one after the other, or use another link)",
+                        tests[i].id,
+                        if *link == fault.link {
+                            format!("link {link:?} too")
+                        } else {
+                            format!("link {link:?}, which names the same proxy as link {:?}", fault.link)
+                        }
                     ),
                 ),
                 None => first_on.push((&fault.link, &tests[i].id)),
             }
         }
     }
+}
+
+/// Whether links `a` and `b` are one proxy: the same name, or the same
+/// proxy in some environment's `network.links`.
+fn same_proxy(plan: &Plan, a: &str, b: &str) -> bool {
+    a == b
+        || plan.environments.values().any(|env| {
+            env.network.as_ref().is_some_and(
+                |n| matches!((n.links.get(a), n.links.get(b)), (Some(x), Some(y)) if x == y),
+            )
+        })
 }
 
 /// `"X"`, or `"X", "Y"`.

@@ -29,7 +29,7 @@ impl Validator {
                 path.key("api"),
                 format!(
                     "expected the proxy API's http URL (http://127.0.0.1:8474), got {:?}",
-                    network.api
+                    without_credentials(&network.api)
                 ),
             ),
             Some(url) if !url.username().is_empty() || url.password().is_some() => self.problem(
@@ -162,5 +162,18 @@ impl Validator {
                 ),
             );
         }
+    }
+}
+
+/// `text` with whatever stands between `://` and the last `@` of its
+/// authority hidden: a URL that does not parse may still carry a password.
+fn without_credentials(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => text.to_owned(),
     }
 }
