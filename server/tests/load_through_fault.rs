@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::plans::{chaos, example, keep, run_plan, text_on_port};
+use common::plans::{chaos, example, failed_criteria, keep, run_plan, text_on_port};
 use common::{build_sut, free_port};
 use engine::metrics::windows::{LoadThroughFault, LoadWindow};
 use engine::results::RunResults;
@@ -60,15 +60,6 @@ fn consistent(id: &str, name: &str, w: &LoadWindow) {
 }
 
 /// The criteria of the run that did not hold, as `TEST.metric`.
-fn failed_criteria(results: &RunResults) -> Vec<String> {
-    results
-        .criteria
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| format!("{}.{}", c.test, c.metric))
-        .collect()
-}
-
 #[test]
 fn clean_demo_is_go_with_windows_before_during_and_after_each_fault() {
     let (results, out, _dir, log) =

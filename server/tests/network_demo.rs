@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::plans::{chaos, example, keep, run_plan, test, text_on_port};
+use common::plans::{chaos, example, failed_criteria, keep, run_plan, test, text_on_port};
 use common::{build_sut, free_port};
 use engine::metrics::resilience::NetworkFaultEvidence;
 use engine::metrics::windows::LoadThroughFault;
@@ -61,16 +61,6 @@ fn network(results: &RunResults, id: &str) -> NetworkFaultEvidence {
         .network
         .clone()
         .unwrap_or_else(|| panic!("{id}: no network evidence"))
-}
-
-/// The criteria of the run that did not hold, as `TEST.metric`.
-fn failed_criteria(results: &RunResults) -> Vec<String> {
-    results
-        .criteria
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| format!("{}.{}", c.test, c.metric))
-        .collect()
 }
 
 #[test]

@@ -133,3 +133,13 @@ pub fn run_plan(plan: &str, demo: Option<&[&str]>, tag: &str) -> PlanRun {
         dir,
     }
 }
+
+/// The criteria of the run that did not hold, as `TEST.metric`.
+pub fn failed_criteria(results: &RunResults) -> Vec<String> {
+    results
+        .criteria
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| format!("{}.{}", c.test, c.metric))
+        .collect()
+}
