@@ -174,7 +174,8 @@ pub struct SignOffView {
 }
 
 /// What the sign-offs add up to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+/// Written with its `state` tag first; read with `model::tag_first`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum FinalDecision {
     /// Not enough valid GO sign-offs yet, and no NO-GO.
@@ -183,6 +184,31 @@ pub enum FinalDecision {
     Go { go: u32, required: u32 },
     /// At least one current, valid NO-GO.
     NoGo { by: Vec<String> },
+}
+
+/// [`FinalDecision`] read from its tag and the rest of its object.
+#[derive(Deserialize)]
+#[serde(remote = "FinalDecision", rename_all = "kebab-case")]
+enum FinalDecisionMirror {
+    Pending { go: u32, required: u32 },
+    Go { go: u32, required: u32 },
+    NoGo { by: Vec<String> },
+}
+
+impl crate::model::tag_first::Tagged for FinalDecision {
+    const TAG: &'static str = "state";
+    const EXPECTING: &'static str = "a final decision with its `state`";
+    fn read<'de, A: serde::de::MapAccess<'de>>(
+        rest: crate::model::tag_first::TagAndRest<'_, A>,
+    ) -> Result<Self, A::Error> {
+        FinalDecisionMirror::deserialize(rest)
+    }
+}
+
+impl<'de> Deserialize<'de> for FinalDecision {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::model::tag_first::deserialize(deserializer)
+    }
 }
 
 impl FinalDecision {

@@ -26,7 +26,10 @@ pub struct TestHeader {
 }
 
 /// Something that happened during a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Written with its `event` tag first; read with `model::tag_first`
+/// (no buffered copy of the event, whose results can be large).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ProgressEvent {
     /// The run began; these tests will run in this order.
@@ -89,6 +92,60 @@ pub enum ProgressEvent {
         /// Everything it produced.
         results: Box<RunResults>,
     },
+}
+
+/// [`ProgressEvent`] read from its tag and the rest of its object: the
+/// same variants and fields (the compiler checks them against the enum).
+#[derive(Deserialize)]
+#[serde(remote = "ProgressEvent", rename_all = "snake_case")]
+enum ProgressEventMirror {
+    RunStarted {
+        run_id: String,
+        plan: String,
+        environment: String,
+        tests: Vec<TestHeader>,
+    },
+    TestStarted {
+        test: TestHeader,
+    },
+    Window {
+        test_id: String,
+        window: Window,
+        done: u64,
+        failed: u64,
+    },
+    LoadWindow {
+        test_id: String,
+        load: usize,
+        window: Window,
+    },
+    FaultTimes {
+        test_id: String,
+        fault_at_ms: f64,
+        recovered_at_ms: Option<f64>,
+    },
+    TestFinished {
+        result: Box<TestResult>,
+    },
+    RunFinished {
+        results: Box<RunResults>,
+    },
+}
+
+impl crate::model::tag_first::Tagged for ProgressEvent {
+    const TAG: &'static str = "event";
+    const EXPECTING: &'static str = "a progress event with its `event` kind";
+    fn read<'de, A: serde::de::MapAccess<'de>>(
+        rest: crate::model::tag_first::TagAndRest<'_, A>,
+    ) -> Result<Self, A::Error> {
+        ProgressEventMirror::deserialize(rest)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProgressEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::model::tag_first::deserialize(deserializer)
+    }
 }
 
 impl ProgressEvent {

@@ -15,5 +15,6 @@ pub mod results;
 pub mod rng;
 pub mod run;
 pub mod run_event;
+mod tag_first;
 pub mod template;
 pub mod time;

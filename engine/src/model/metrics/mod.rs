@@ -194,7 +194,10 @@ pub struct Window {
 }
 
 /// The metrics of one test, by kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+///
+/// Written with its `kind` tag first, as serde's derive writes it; read
+/// with `model::tag_first` (no buffered copy of the object).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TestMetrics {
     /// See [`HttpLoadMetrics`].
@@ -211,6 +214,36 @@ pub enum TestMetrics {
     StorageProbe(StorageProbeMetrics),
     /// See [`HealthMetrics`].
     Health(HealthMetrics),
+}
+
+/// [`TestMetrics`] read as an externally tagged enum from its tag and the
+/// rest of its object (see `model::tag_first`).
+#[derive(Deserialize)]
+#[serde(remote = "TestMetrics", rename_all = "snake_case")]
+enum TestMetricsMirror {
+    HttpLoad(HttpLoadMetrics),
+    JobWorkload(JobWorkloadMetrics),
+    Stream(StreamMetrics),
+    Assert(AssertMetrics),
+    Chaos(ChaosMetrics),
+    StorageProbe(StorageProbeMetrics),
+    Health(HealthMetrics),
+}
+
+impl crate::model::tag_first::Tagged for TestMetrics {
+    const TAG: &'static str = "kind";
+    const EXPECTING: &'static str = "a test's metrics with their `kind`";
+    fn read<'de, A: serde::de::MapAccess<'de>>(
+        rest: crate::model::tag_first::TagAndRest<'_, A>,
+    ) -> Result<Self, A::Error> {
+        TestMetricsMirror::deserialize(rest)
+    }
+}
+
+impl<'de> Deserialize<'de> for TestMetrics {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::model::tag_first::deserialize(deserializer)
+    }
 }
 
 impl TestMetrics {
