@@ -391,10 +391,21 @@ async fn down_refuses_new_connections_and_closes_open_ones() {
     let refused = TcpStream::connect(addr).await.map(|_| ()).unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
     assert!(!stats(&reg, "db").enabled);
+    assert_eq!(
+        stats(&reg, "db").stats.connections_cut,
+        1,
+        "the one open connection was cut"
+    );
     until(&reg, "db", "open connections closed", |v| {
         v.stats.connections_open == 0
     })
     .await;
+    reg.update("db", &json!({"enabled": false})).unwrap();
+    assert_eq!(
+        stats(&reg, "db").stats.connections_cut,
+        1,
+        "disabling a disabled proxy cuts nothing more"
+    );
 
     reg.update("db", &json!({"enabled": true})).unwrap();
     let mut again = connect(addr).await;

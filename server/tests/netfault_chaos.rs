@@ -356,3 +356,185 @@ async fn a_toxic_the_api_accepted_but_never_applied_is_an_error_not_a_pass() {
     assert_eq!(results.verdict, Some(engine::run::Verdict::NoGo));
     assert!(registry.toxics("sut_api").unwrap().is_empty());
 }
+
+/// A job service behind the built-in proxy whose runs stay `running` until
+/// the test lets them finish: (registry, proxy address, API address, the
+/// switch that finishes them).
+async fn setup_jobs() -> (
+    Arc<ProxyRegistry>,
+    SocketAddr,
+    SocketAddr,
+    Arc<std::sync::atomic::AtomicBool>,
+) {
+    use axum::extract::{Path, State};
+    use axum::routing::post;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let done = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicU64::new(0));
+    let target = serve(
+        Router::new()
+            .route("/health", get(|| async { "{\"ok\":true}" }))
+            .route(
+                "/jobs",
+                post(
+                    |State((_, next)): State<(Arc<AtomicBool>, Arc<AtomicU64>)>| async move {
+                        let id = next.fetch_add(1, Ordering::SeqCst);
+                        axum::Json(json!({ "id": format!("j{id}") }))
+                    },
+                ),
+            )
+            .route(
+                "/jobs/{id}",
+                get(
+                    |State((done, _)): State<(Arc<AtomicBool>, Arc<AtomicU64>)>,
+                     Path(id): Path<String>| async move {
+                        let status = if done.load(Ordering::SeqCst) {
+                            "done"
+                        } else {
+                            "running"
+                        };
+                        axum::Json(json!({ "id": id, "state": status }))
+                    },
+                ),
+            )
+            .with_state((done.clone(), next)),
+    )
+    .await;
+    let registry = Arc::new(ProxyRegistry::new(NetFaultOptions {
+        seed: 19,
+        ..NetFaultOptions::default()
+    }));
+    let view = registry
+        .create(
+            &json!({"name": "sut_api", "listen": "127.0.0.1:0", "upstream": target.to_string()}),
+        )
+        .unwrap();
+    let api = serve(server::proxy_api::router(registry.clone(), true)).await;
+    (registry, view.listen.parse().unwrap(), api, done)
+}
+
+/// A chaos test with two runs in flight and a latency held until they
+/// settle, its deadline `deadline_s`.
+fn until_plan(proxy: SocketAddr, api: SocketAddr, deadline_s: u32) -> String {
+    format!(
+        r#"
+[plan]
+name = "held until the runs settle"
+
+[environments.local]
+base_url = "http://{proxy}"
+allowed_hosts = ["127.0.0.1"]
+network = {{ api = "http://{api}", links = {{ api = "sut_api" }} }}
+
+[jobs]
+create_path = "/jobs"
+create_body = {{ kind = "{{{{kind}}}}" }}
+id_pointer = "/id"
+status_path = "/jobs/{{id}}"
+status_pointer = "/state"
+in_flight_statuses = ["running"]
+terminal_statuses = ["done"]
+success_statuses = ["done"]
+poll_interval_ms = 100
+
+[[tests]]
+id = "N1"
+[tests.chaos]
+jobs = {{ kind = "slow", count = 2 }}
+fault_after_started = 2
+deadline_s = {deadline_s}
+fault.network = {{ link = "api", toxic = "latency", latency_ms = 20, until = "runs_settled" }}
+
+[[criteria]]
+expr = "N1.stuck == 0"
+group = "Chaos"
+label = "no run stuck"
+"#
+    )
+}
+
+/// Spawns the run of `text`; returns it once the toxic is in place.
+async fn run_until_toxic(
+    registry: &ProxyRegistry,
+    text: String,
+) -> tokio::task::JoinHandle<RunResults> {
+    let run = tokio::spawn(async move { run(&text).await });
+    // A hang guard only: the toxic comes once both runs are in flight.
+    let mut polls = 0;
+    while registry.toxics("sut_api").unwrap().is_empty() {
+        polls += 1;
+        assert!(polls < 1200, "the toxic never came");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_held_until_the_runs_settle_stays_until_they_do() {
+    let (registry, proxy, api, done) = setup_jobs().await;
+    let run = run_until_toxic(&registry, until_plan(proxy, api, 30)).await;
+    // The runs are still going, so the fault holds whatever the time: it
+    // is still in place after several reads of their status.
+    let client = reqwest::Client::new();
+    for _ in 0..5 {
+        let status: serde_json::Value = client
+            .get(format!("http://{proxy}/jobs/j0"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status["state"], "running");
+        assert_eq!(registry.toxics("sut_api").unwrap().len(), 1);
+    }
+    let finished_at_ms = engine::run::now_ms();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let results = run.await.unwrap();
+    assert!(registry.toxics("sut_api").unwrap().is_empty());
+    let t = test(&results);
+    assert_eq!(t.error, None, "{t:?}");
+    let (fault, n) = network(t);
+    assert_eq!(n.until.as_deref(), Some("runs_settled"), "{n:?}");
+    assert_eq!(n.until_met, Some(true), "{n:?}");
+    assert_eq!(n.planned_ms, 30_000, "the bound is the deadline: {n:?}");
+    assert!(
+        n.removed_at_ms.is_some_and(|at| at >= finished_at_ms),
+        "removed before the runs finished: {n:?}"
+    );
+    assert!(n.removal_verified, "{n:?}");
+    assert!(
+        fault.observation.contains("held until runs_settled: met"),
+        "{}",
+        fault.observation
+    );
+    let Some(TestMetrics::Chaos(m)) = &t.metrics else {
+        panic!("{t:?}")
+    };
+    assert_eq!((m.runs_completed, m.stuck), (2, 0), "{m:?}");
+    assert_eq!(results.verdict, Some(engine::run::Verdict::Go));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_that_never_settle_end_the_hold_at_the_deadline_and_are_stuck() {
+    let (registry, proxy, api, _never) = setup_jobs().await;
+    let run = run_until_toxic(&registry, until_plan(proxy, api, 3)).await;
+    let results = run.await.unwrap();
+    assert!(registry.toxics("sut_api").unwrap().is_empty());
+    let t = test(&results);
+    let (_, n) = network(t);
+    assert_eq!(n.until_met, Some(false), "{n:?}");
+    assert!(n.removal_verified, "{n:?}");
+    assert!(
+        t.warnings
+            .iter()
+            .any(|w| w.contains("held until runs_settled, which was not met within 3 s")),
+        "{:?}",
+        t.warnings
+    );
+    let Some(TestMetrics::Chaos(m)) = &t.metrics else {
+        panic!("{t:?}")
+    };
+    assert_eq!(m.stuck, 2, "{m:?}");
+    assert_eq!(results.verdict, Some(engine::run::Verdict::NoGo));
+}

@@ -128,6 +128,10 @@ fn clean_demo_is_go_through_database_latency_and_a_database_link_down() {
     let n2 = network(&results, "N2");
     assert_eq!(n2.toxic, "down");
     assert!(n2.seen_at_proxy.contains("enabled=false"), "{n2:?}");
+    assert!(
+        n2.connections_cut.is_some_and(|c| c > 0),
+        "the API's and worker's open database connections were cut: {n2:?}"
+    );
     assert!(n2.removal_verified, "{n2:?}");
     let m2 = chaos(&results, "N2");
     assert_eq!(

@@ -100,12 +100,8 @@ fn describe(kind: &TestKind) -> String {
         TestKind::Chaos(spec) => format!(
             "{} during {} runs + {} SSE sessions",
             match &spec.fault {
-                Some(engine::plan::ChaosFault::Network(n)) => format!(
-                    "{} on link {} for {} s",
-                    n.toxic.name(),
-                    n.link,
-                    n.duration_s
-                ),
+                Some(engine::plan::ChaosFault::Network(n)) =>
+                    format!("{} on link {} {}", n.toxic.name(), n.link, n.held()),
                 None => format!("restart {}", spec.service.as_deref().unwrap_or("?")),
             },
             spec.jobs

@@ -135,8 +135,17 @@ pub struct NetworkFaultEvidence {
     pub attributes: std::collections::BTreeMap<String, u64>,
     /// Share of connections it acted on.
     pub toxicity: f64,
-    /// The window the plan asked for, in ms.
+    /// The window the plan asked for, in ms (with `until`, the longest it
+    /// could be held: the test's deadline).
     pub planned_ms: u64,
+    /// What the fault was held for instead of a fixed window
+    /// (`runs_settled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// With `until`: whether it was met before the bound (else the fault
+    /// was removed at the bound, or when the run was aborted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_met: Option<bool>,
     /// When the proxy accepted it (Unix milliseconds).
     pub injected_at_ms: i64,
     /// When its removal was answered (Unix milliseconds).
@@ -153,6 +162,11 @@ pub struct NetworkFaultEvidence {
     /// built-in proxy counts; a Toxiproxy does not).
     #[serde(default)]
     pub connections_affected: Option<u64>,
+    /// `down`: the open connections the proxy closed when it went down,
+    /// by its own counter (the built-in proxy counts; a Toxiproxy does
+    /// not). New connections it refused are not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_cut: Option<u64>,
     /// Connections the proxy accepted during the window.
     #[serde(default)]
     pub connections_accepted: Option<u64>,

@@ -130,8 +130,16 @@ pub struct NetworkFault {
     #[serde(default)]
     pub direction: Option<Direction>,
     /// How long the fault stays, in seconds; it is removed then (and on
-    /// abort). At most the test's `deadline_s`.
-    pub duration_s: Positive,
+    /// abort). Shorter than the test's `deadline_s`. Set this or `until`.
+    #[serde(default)]
+    pub duration_s: Option<Positive>,
+    /// Hold the fault until the test says so instead of for a fixed
+    /// window: `until = "runs_settled"` removes it once every run the test
+    /// submitted has reached a terminal status, or at the test's
+    /// `deadline_s` after the fault, whichever comes first (runs still open
+    /// then count as stuck). Set this or `duration_s`.
+    #[serde(default)]
+    pub until: Option<HoldUntil>,
     /// `latency`: the delay added to each chunk.
     #[serde(default)]
     pub latency_ms: Option<u64>,
@@ -155,6 +163,24 @@ pub struct NetworkFault {
     /// Share of connections the toxic acts on, 0 to 1 (1 unless set).
     #[serde(default)]
     pub toxicity: Option<f64>,
+}
+
+/// What ends a network fault held by the test rather than for a fixed
+/// window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldUntil {
+    /// Every run the test submitted (its `jobs`) is terminal.
+    RunsSettled,
+}
+
+impl HoldUntil {
+    /// The plan's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            HoldUntil::RunsSettled => "runs_settled",
+        }
+    }
 }
 
 /// The toxics a network fault can put on a link (Toxiproxy's types, plus
@@ -216,6 +242,15 @@ impl NetworkFault {
             ("delay_ms", self.delay_ms),
             ("bytes", self.bytes),
         ]
+    }
+
+    /// How long it is held, in words: `for 10 s`, `until runs_settled`.
+    pub fn held(&self) -> String {
+        match (self.duration_s, self.until) {
+            (Some(window), _) => format!("for {window} s"),
+            (None, Some(until)) => format!("until {}", until.name()),
+            (None, None) => "for no set time".to_owned(),
+        }
     }
 
     /// The direction, `downstream` unless set.

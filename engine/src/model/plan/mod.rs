@@ -27,7 +27,7 @@ pub mod validate;
 
 pub use chaos::{
     AfterChecks, BucketAccess, ChaosFault, ChaosSpec, ChaosStreams, Direction, HealthSpec,
-    LocalBuckets, NetworkFault, NetworkToxic, S3Buckets, Signal, StorageProbeSpec,
+    HoldUntil, LocalBuckets, NetworkFault, NetworkToxic, S3Buckets, Signal, StorageProbeSpec,
 };
 pub use environment::{urls_used, Environment, NetworkAccess};
 pub use jobs::{status_eq, status_text, JobPhase, JobProtocol, QueueMetric, StreamEnd};

@@ -13,6 +13,7 @@ use crate::netfault::ledger::{self, Entry};
 use crate::plan::{NetworkFault, NetworkToxic};
 use crate::run::now_ms;
 use crate::runner::context::TestContext;
+use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -167,6 +168,7 @@ pub async fn inject(
     ctx: &TestContext,
     fault: &NetworkFault,
     service: Option<&str>,
+    hold: Hold<'_>,
 ) -> Result<FaultEvidence, String> {
     let link = Link::resolve(ctx, fault, service).await?;
     let started = Instant::now();
@@ -179,7 +181,7 @@ pub async fn inject(
     let mut guard = Removal(Some(placed.clone()));
     let stop_watch = CancellationToken::new();
     let watcher = spawn_watch(ctx, link.source.as_ref(), started, &stop_watch);
-    let window = link.hold(ctx, fault, held_from).await;
+    let window = link.hold(ctx, hold, held_from).await;
     let removed = link.remove(&placed).await;
     if removed.verified {
         guard.disarm();
@@ -236,10 +238,28 @@ struct Call {
     requested_at_ms: i64,
 }
 
-/// What the window showed: its planned length, and the proxy as read at
-/// its start and at its end (its counters, before removal).
+/// How long a fault is held: a fixed window, or until the test's
+/// condition is met (`settled` resolves) within a bound.
+pub enum Hold<'a> {
+    /// The plan's `duration_s`.
+    For(Duration),
+    /// The plan's `until`: what it waits for, by its name, the future that
+    /// resolves when it is met, and the longest the fault is held.
+    Until {
+        what: &'static str,
+        settled: BoxFuture<'a, ()>,
+        bound: Duration,
+    },
+}
+
+/// What the window showed: its planned length (the bound, when held
+/// `until`), and the proxy as read at its start and at its end (its
+/// counters, before removal).
 struct Window {
     planned: Duration,
+    /// When held `until`: what it waited for and whether that came before
+    /// the bound.
+    until: Option<(&'static str, bool)>,
     seen: Option<RemoteProxy>,
     during: Option<RemoteProxy>,
 }
@@ -348,19 +368,42 @@ impl Link {
         }
     }
 
-    /// Holds the fault for its window from `held_from` (the run's abort
-    /// ends it early), reading the proxy at its start and at its end.
-    async fn hold(&self, ctx: &TestContext, fault: &NetworkFault, held_from: Instant) -> Window {
-        let planned = Duration::from_secs(u64::from(fault.duration_s.get()));
+    /// Holds the fault from `held_from` for its window, or until the
+    /// test's condition is met within its bound (the run's abort ends it
+    /// early), reading the proxy at its start and at its end.
+    async fn hold(&self, ctx: &TestContext, hold: Hold<'_>, held_from: Instant) -> Window {
         let seen = self.client.proxy(&self.proxy).await.ok();
-        tokio::select! {
-            _ = tokio::time::sleep(planned.saturating_sub(held_from.elapsed())) => {}
-            _ = ctx.cancel.cancelled() => {}
-        }
+        let (planned, settled) = match hold {
+            Hold::For(window) => (window, None),
+            Hold::Until {
+                what,
+                settled,
+                bound,
+            } => (bound, Some((what, settled))),
+        };
+        let window = tokio::time::sleep(planned.saturating_sub(held_from.elapsed()));
+        let until = match settled {
+            None => {
+                tokio::select! {
+                    _ = window => {}
+                    _ = ctx.cancel.cancelled() => {}
+                }
+                None
+            }
+            Some((what, settled)) => {
+                let met = tokio::select! {
+                    _ = settled => true,
+                    _ = window => false,
+                    _ = ctx.cancel.cancelled() => false,
+                };
+                Some((what, met))
+            }
+        };
         // The proxy's counters, read before removal.
         let during = self.client.proxy(&self.proxy).await.ok();
         Window {
             planned,
+            until,
             seen,
             during,
         }
@@ -440,6 +483,14 @@ impl Link {
             ),
             _ => None,
         };
+        // `down` disables the proxy: the open connections it closed then.
+        let cut = match self.entry.toxic {
+            None => delta(stats_before, stats_during, |s| {
+                s.connections_cut.unwrap_or(0)
+            })
+            .filter(|_| stats_during.is_some_and(|s| s.connections_cut.is_some())),
+            Some(_) => None,
+        };
         let (seen_at_proxy, seen_in_effect) =
             describe_seen(window.seen.as_ref(), self.entry.toxic.as_deref());
         let attributes = self.toxic.map(|(_, _, a)| a).unwrap_or_default();
@@ -453,11 +504,14 @@ impl Link {
             attributes,
             toxicity: fault.toxicity.unwrap_or(1.0),
             planned_ms: window.planned.as_millis() as u64,
+            until: window.until.map(|(what, _)| what.to_owned()),
+            until_met: window.until.map(|(_, met)| met),
             injected_at_ms,
             removed_at_ms: removed.ok.then_some(removed.at_ms),
             seen_at_proxy,
             seen_in_effect,
             connections_affected: affected,
+            connections_cut: cut,
             connections_accepted: delta(stats_before, stats_during, |s| s.connections_accepted),
             bytes_upstream: delta(stats_before, stats_during, |s| s.bytes_upstream),
             bytes_downstream: delta(stats_before, stats_during, |s| s.bytes_downstream),
@@ -593,6 +647,9 @@ fn observation(n: &NetworkFaultEvidence, held: Duration) -> String {
     if let Some(a) = n.connections_affected {
         counted.push(format!("{a} connections affected"));
     }
+    if let Some(c) = n.connections_cut {
+        counted.push(format!("{c} open connections cut"));
+    }
     if let Some(a) = n.connections_accepted {
         counted.push(format!("{a} accepted"));
     }
@@ -602,8 +659,16 @@ fn observation(n: &NetworkFaultEvidence, held: Duration) -> String {
     if let Some(f) = n.upstream_connect_failures.filter(|f| *f > 0) {
         counted.push(format!("{f} upstream connect failures"));
     }
+    let until = match (&n.until, n.until_met) {
+        (Some(what), Some(true)) => format!(" (held until {what}: met)"),
+        (Some(what), _) => format!(
+            " (held until {what}: not met within {:.0} s, removed then)",
+            n.planned_ms as f64 / 1000.0
+        ),
+        (None, _) => String::new(),
+    };
     format!(
-        "{}{} on {} of proxy {} (link {}) for {:.1} s; {}; counters: {}; {}",
+        "{}{} on {} of proxy {} (link {}) for {:.1} s{until}; {}; counters: {}; {}",
         n.toxic,
         if attributes.is_empty() {
             String::new()

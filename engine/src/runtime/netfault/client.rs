@@ -60,6 +60,10 @@ pub struct RemoteProxyStats {
     pub upstream_connect_failures: u64,
     pub bytes_upstream: u64,
     pub bytes_downstream: u64,
+    /// Open connections closed by disabling the proxy (absent from older
+    /// builds of the built-in proxy).
+    #[serde(default)]
+    pub connections_cut: Option<u64>,
     #[serde(default)]
     pub connections_affected_by_toxic: BTreeMap<String, u64>,
 }

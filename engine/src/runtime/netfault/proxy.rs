@@ -30,6 +30,10 @@ pub struct ProxyStats {
     pub bytes_upstream: AtomicU64,
     /// Bytes passed upstream → client.
     pub bytes_downstream: AtomicU64,
+    /// Open connections closed by disabling the proxy (what a `down`
+    /// fault cut; the connections it then refuses are the kernel's, and
+    /// not counted).
+    pub cut: AtomicU64,
     /// Connections each toxic (by name) acted on, kept after its removal.
     affected: Mutex<BTreeMap<String, u64>>,
 }
@@ -138,6 +142,10 @@ impl Proxy {
 
     /// Stops listening (new connections are refused) and closes the open ones.
     pub fn disable(&mut self) {
+        if self.enabled {
+            let open = self.stats.open.load(Ordering::Relaxed);
+            self.stats.cut.fetch_add(open, Ordering::Relaxed);
+        }
         if let Some((slot, stop)) = self.listening.take() {
             // Dropping the listener closes the socket now.
             drop(slot.lock().unwrap_or_else(|e| e.into_inner()).take());

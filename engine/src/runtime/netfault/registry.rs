@@ -44,6 +44,8 @@ pub struct ProxyStatsView {
     pub upstream_connect_failures: u64,
     pub bytes_upstream: u64,
     pub bytes_downstream: u64,
+    /// Open connections closed by disabling the proxy, over its life.
+    pub connections_cut: u64,
     /// Connections each toxic acted on, by name, kept after removal.
     pub connections_affected_by_toxic: BTreeMap<String, u64>,
 }
@@ -101,6 +103,7 @@ fn proxy_view(p: &Proxy) -> ProxyView {
             upstream_connect_failures: p.stats.upstream_failures.load(Ordering::Relaxed),
             bytes_upstream: p.stats.bytes_upstream.load(Ordering::Relaxed),
             bytes_downstream: p.stats.bytes_downstream.load(Ordering::Relaxed),
+            connections_cut: p.stats.cut.load(Ordering::Relaxed),
             connections_affected_by_toxic: p.stats.affected(),
         },
     }

@@ -51,6 +51,9 @@ fn row(test: &str, f: &FaultEvidence) -> RestartRow {
                 n.link,
                 n.connections_affected
                     .map(|a| format!(", {a} connections affected"))
+                    .or_else(|| n
+                        .connections_cut
+                        .map(|c| format!(", {c} open connections cut")))
                     .unwrap_or_default()
             )),
             Some(if n.removal_verified {

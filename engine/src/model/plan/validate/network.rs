@@ -5,7 +5,7 @@
 
 use super::Validator;
 use crate::plan::read::FieldPath;
-use crate::plan::{ChaosFault, ChaosSpec, Environment, NetworkAccess, NetworkFault};
+use crate::plan::{ChaosFault, ChaosSpec, Environment, HoldUntil, NetworkAccess, NetworkFault};
 use url::Url;
 
 /// A chaos test's deadline when it sets none (the engine's default).
@@ -132,7 +132,7 @@ impl Validator {
                         "toxic {:?} takes no {field}; it takes: {}",
                         fault.toxic.name(),
                         if takes.is_empty() {
-                            "nothing but link and duration_s".to_owned()
+                            "nothing but link and duration_s or until".to_owned()
                         } else {
                             takes.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
                         }
@@ -152,15 +152,30 @@ impl Validator {
             }
         }
         let deadline = spec.deadline_s.map_or(DEFAULT_DEADLINE_S, |d| d.get());
-        if fault.duration_s.get() >= deadline {
-            self.problem(
+        match (fault.duration_s, fault.until) {
+            (Some(duration), None) if duration.get() >= deadline => self.problem(
                 path.key("duration_s"),
                 format!(
-                    "the fault's window ({} s) is not shorter than the test's deadline ({deadline} s{}); shorten duration_s or raise deadline_s",
-                    fault.duration_s,
+                    "the fault's window ({duration} s) is not shorter than the test's deadline ({deadline} s{}); shorten duration_s or raise deadline_s",
                     if spec.deadline_s.is_none() { ", the default" } else { "" }
                 ),
-            );
+            ),
+            (Some(_), Some(until)) => self.problem(
+                path.key("until"),
+                format!(
+                    "until = {:?} and duration_s both say when the fault ends; keep one",
+                    until.name()
+                ),
+            ),
+            (None, None) => self.problem(
+                path.key("duration_s"),
+                "expected duration_s (a fixed window in seconds) or until = \"runs_settled\" (held until every run the test submitted is terminal)",
+            ),
+            (None, Some(HoldUntil::RunsSettled)) if spec.jobs.is_none() => self.problem(
+                path.key("until"),
+                "until = \"runs_settled\" waits for the test's runs, and the test submits none: add jobs = { kind, count }, or set duration_s",
+            ),
+            _ => {}
         }
     }
 }

@@ -20,9 +20,9 @@ pub mod windows;
 use crate::clients::bucket::Buckets;
 use crate::clients::jobs::JobClient;
 use crate::faults;
-use crate::metrics::resilience::{ChaosMetrics, FaultEvidence};
+use crate::metrics::resilience::{ChaosMetrics, FaultEvidence, NetworkFaultEvidence};
 use crate::metrics::TestMetrics;
-use crate::plan::{AfterChecks, ChaosFault, ChaosSpec, JobPhase};
+use crate::plan::{AfterChecks, ChaosFault, ChaosSpec, HoldUntil, JobPhase, NetworkFault};
 use crate::runner::context::{TestContext, TestOutcome};
 use background::Background;
 use std::collections::BTreeSet;
@@ -355,7 +355,7 @@ impl<'a> Chaos<'a> {
         if let Some(background) = background {
             background.fault_injected(fault_at);
         }
-        let proof = self.inject().await?;
+        let proof = self.inject(ids).await?;
         Ok((fault_at, open_at_fault, proof))
     }
 
@@ -433,10 +433,12 @@ impl<'a> Chaos<'a> {
     }
 
     /// Restarts the service; returns its proof.
-    async fn inject(&mut self) -> Result<FaultEvidence, String> {
+    async fn inject(&mut self, ids: &[String]) -> Result<FaultEvidence, String> {
         if let Some(ChaosFault::Network(fault)) = &self.spec.fault {
+            let hold = self.hold(fault, ids)?;
             let evidence =
-                faults::network::inject(self.ctx, fault, self.spec.service.as_deref()).await?;
+                faults::network::inject(self.ctx, fault, self.spec.service.as_deref(), hold)
+                    .await?;
             self.metrics.recovery_ms = evidence.recovery_ms.unwrap_or(0) as f64;
             return Ok(evidence);
         }
@@ -449,6 +451,38 @@ impl<'a> Chaos<'a> {
         self.metrics.restart_observed = u64::from(evidence.restart_observed);
         self.metrics.recovery_ms = evidence.recovery_ms.unwrap_or(0) as f64;
         Ok(evidence)
+    }
+
+    /// How long the network fault is held: its `duration_s`, or until its
+    /// condition is met within the test's deadline.
+    fn hold<'s>(
+        &'s self,
+        fault: &NetworkFault,
+        ids: &'s [String],
+    ) -> Result<faults::network::Hold<'s>, String> {
+        let deadline = Duration::from_secs(u64::from(
+            self.spec.deadline_s.map_or(DEFAULT_DEADLINE_S, |d| d.get()),
+        ));
+        match (fault.duration_s, fault.until) {
+            (Some(window), _) => Ok(faults::network::Hold::For(Duration::from_secs(u64::from(
+                window.get(),
+            )))),
+            (None, Some(until @ HoldUntil::RunsSettled)) => {
+                let client = self.client.as_ref().ok_or_else(|| {
+                    "until = \"runs_settled\" needs the plan's [jobs] table; no fault was injected"
+                        .to_owned()
+                })?;
+                Ok(faults::network::Hold::Until {
+                    what: until.name(),
+                    settled: Box::pin(runs::settled(client, ids)),
+                    bound: deadline,
+                })
+            }
+            (None, None) => Err(
+                "the network fault has neither duration_s nor until; no fault was injected"
+                    .to_owned(),
+            ),
+        }
     }
 
     /// Verifies the runs and the jobs behind the streams by the deadline:
@@ -513,6 +547,7 @@ impl<'a> Chaos<'a> {
         let mut outcome = TestOutcome::new(TestMetrics::Chaos(self.metrics));
         outcome.warnings = self.warnings;
         let network = evidence.network.as_ref();
+        outcome.warnings.extend(network.and_then(network_notes));
         if let Some(n) = network.filter(|n| !n.removal_verified) {
             outcome.error = Some(format!("the network fault was not removed: {}", n.removal));
         } else if let Some(n) = network.filter(|n| n.seen_in_effect == Some(false)) {
@@ -534,6 +569,24 @@ impl<'a> Chaos<'a> {
         }
         (outcome, vec![evidence])
     }
+}
+
+/// What a reader of a network fault's figures should know: a fault held
+/// `until` that was removed at its bound instead, or a `down` that found
+/// no open connection to cut (refusals of new ones are not counted).
+fn network_notes(n: &NetworkFaultEvidence) -> Option<String> {
+    if let (Some(what), Some(false)) = (&n.until, n.until_met) {
+        return Some(format!(
+            "the network fault was held until {what}, which was not met within {} s: it was removed then",
+            n.planned_ms / 1000
+        ));
+    }
+    (n.connections_cut == Some(0)).then(|| {
+        format!(
+            "proxy {} had no open connection to cut when link {} went down; connections it refused are not counted, so the workload's own figures are the proof of its effect",
+            n.proxy, n.link
+        )
+    })
 }
 
 /// Adds what went wrong with some jobs: stuck, duplicated, corrupted,

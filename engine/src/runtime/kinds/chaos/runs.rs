@@ -40,6 +40,21 @@ pub async fn phases(client: &JobClient<'_>, ids: &[String]) -> Vec<Option<JobPha
     futures_util::future::join_all(all).await
 }
 
+/// Returns once every run is terminal (an unreadable status counts as
+/// open), reading them every 200 ms; the caller bounds the wait.
+pub async fn settled(client: &JobClient<'_>, ids: &[String]) {
+    loop {
+        let phases = phases(client, ids).await;
+        if phases
+            .iter()
+            .all(|p| matches!(p, Some(JobPhase::Terminal(_))))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Follows one run to a terminal status, tolerating unreadable answers
 /// (the target may be restarting) until the deadline.
 async fn follow(
