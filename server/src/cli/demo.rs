@@ -1,5 +1,6 @@
 //! `shakedown demo`: the demo target (PostgreSQL when its binaries exist,
-//! the built-in network-fault proxy between the target and PostgreSQL, the
+//! the built-in network-fault proxy between the target and PostgreSQL, and
+//! between the target and its S3-compatible bucket when it has one, the
 //! SUT's API and worker) under Shakedown's supervisor, plus the web app, in
 //! one command. Ctrl-C stops everything and removes the temporary folder;
 //! no process is left behind.
@@ -38,7 +39,41 @@ pub struct DemoArgs {
     #[arg(long, env = "SHAKEDOWN_PLANS_DIR", default_value = "examples")]
     pub plans_dir: PathBuf,
     #[command(flatten)]
+    pub s3: DemoS3Args,
+    #[command(flatten)]
     pub lifecycle: crate::runs::lifecycle::LifecycleArgs,
+}
+
+/// Where the demo target keeps its bucket: a local folder unless
+/// `--s3-endpoint` names an S3-compatible server on this machine, which the
+/// target then reaches through the proxy [`BUCKET_PROXY`].
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct DemoS3Args {
+    /// An S3-compatible server on 127.0.0.1 (e.g. `http://127.0.0.1:9000`,
+    /// `scripts/s3-server` starts one) for the demo target's bucket instead
+    /// of a local folder; the target reaches it through the network-fault
+    /// proxy `sut_s3`.
+    #[arg(long = "s3-endpoint", env = "SHAKEDOWN_DEMO_S3_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Name of the environment variable holding the access key id the
+    /// target signs with (the value never leaves the environment).
+    #[arg(
+        long = "s3-access-key-env",
+        default_value = "S3_ACCESS_KEY_ID",
+        requires = "endpoint"
+    )]
+    pub access_key_env: String,
+    /// Name of the environment variable holding the secret access key.
+    #[arg(
+        long = "s3-secret-key-env",
+        default_value = "S3_SECRET_ACCESS_KEY",
+        requires = "endpoint"
+    )]
+    pub secret_key_env: String,
+    /// Region the target signs for (the target's default, `us-east-1`,
+    /// unless set).
+    #[arg(long = "s3-region", requires = "endpoint")]
+    pub region: Option<String>,
 }
 
 /// Whether `SHAKEDOWN_LOCAL_MODE_OPEN_TO_NETWORK=1` lets the demo (local
@@ -59,8 +94,12 @@ pub struct DemoStack {
     /// The proxy between the target and its database, as `name: listen ->
     /// upstream`; `None` with SQLite, which has no network link.
     pub database_link: Option<String>,
-    /// Root folder of the target's local buckets.
-    pub bucket_dir: PathBuf,
+    /// Where the target's bucket is: the root folder of its local buckets,
+    /// or the S3 server (the real one, not the proxy).
+    pub bucket: String,
+    /// The proxy between the target and its S3 bucket, as `name: listen ->
+    /// upstream`; `None` with a local folder, which has no network link.
+    pub bucket_link: Option<String>,
 }
 
 /// Runs the demo until Ctrl-C or SIGTERM.
@@ -113,7 +152,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 println!("  database link none: the target uses SQLite, a file, not a network link")
             }
         }
-        println!("  its bucket    {}", stack.bucket_dir.display());
+        println!("  its bucket    {}", stack.bucket);
+        match &stack.bucket_link {
+            Some(link) => println!("  bucket link   {link}"),
+            None => println!(
+                "  bucket link   none: the bucket is a local folder, not a network link (--s3-endpoint)"
+            ),
+        }
         println!("  data          {}", temp.path().display());
         println!("  local mode    no login: everyone who can reach it acts as admin");
         println!("Press Ctrl-C to stop everything.");
@@ -142,9 +187,70 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 /// it in `network.links` (`database = "sut_postgres"`).
 pub const DATABASE_PROXY: &str = "sut_postgres";
 
+/// The proxy the demo puts between the target and its S3 bucket (with
+/// `--s3-endpoint`); plans name it in `network.links` (`bucket =
+/// "sut_s3"`).
+pub const BUCKET_PROXY: &str = "sut_s3";
+
+/// Where the proxy in front of the demo's S3 server connects: the
+/// endpoint's host and port, which must be on this machine (the demo sends
+/// traffic nowhere else) and plain HTTP (the proxy relays bytes; the target
+/// signs each request for the proxy's address, which is the Host header the
+/// server then sees).
+fn s3_upstream(endpoint: &str) -> anyhow::Result<SocketAddr> {
+    let bad = |why: &str| anyhow::anyhow!("--s3-endpoint {endpoint:?}: {why}");
+    let url = url::Url::parse(endpoint).map_err(|e| bad(&e.to_string()))?;
+    if url.scheme() != "http" {
+        return Err(bad(
+            "must be http:// (the demo's proxy relays plain TCP to a server on this machine)",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "may not carry a user name or password (keys go in the environment variables --s3-access-key-env and --s3-secret-key-env name)",
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "must be the server's root URL, with no path or query (the bucket is the target's --bucket)",
+        ));
+    }
+    let ip: std::net::IpAddr = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.into(),
+        Some(url::Host::Ipv6(ip)) => ip.into(),
+        Some(url::Host::Domain("localhost")) => std::net::Ipv4Addr::LOCALHOST.into(),
+        _ => {
+            return Err(bad(
+                "the server must be on this machine (127.0.0.1, ::1 or localhost)",
+            ))
+        }
+    };
+    if !ip.is_loopback() {
+        return Err(bad(
+            "the server must be on this machine (127.0.0.1, ::1 or localhost)",
+        ));
+    }
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| bad("has no port"))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// The environment variable `var` is set (to something): the target reads
+/// its S3 key from it and would otherwise fail to start with less to say.
+fn require_key(var: &str, flag: &str) -> anyhow::Result<()> {
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() => Ok(()),
+        _ => bail!(
+            "environment variable {var} (named by {flag}) is not set: the demo target's S3 bucket needs its key there"
+        ),
+    }
+}
+
 /// Starts PostgreSQL (when installed and wanted), the network-fault proxy
-/// (with a proxy in front of PostgreSQL), then the target's API and worker,
-/// each healthy before the next; the API and worker reach PostgreSQL
+/// (with a proxy in front of PostgreSQL, and one in front of the S3 server
+/// with `--s3-endpoint`), then the target's API and worker, each healthy
+/// before the next; the API and worker reach PostgreSQL and the bucket
 /// through the proxy.
 pub async fn start_stack(
     supervisor: &Supervisor,
@@ -154,11 +260,31 @@ pub async fn start_stack(
     let sut = sibling_binary("shakedown-sut")?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).context("cannot create the log folder")?;
+    // Bad S3 settings are refused before anything starts.
+    let s3_upstream = match &args.s3.endpoint {
+        Some(endpoint) => {
+            let upstream = s3_upstream(endpoint)?;
+            require_key(&args.s3.access_key_env, "--s3-access-key-env")?;
+            require_key(&args.s3.secret_key_env, "--s3-secret-key-env")?;
+            Some(upstream)
+        }
+        None => None,
+    };
     let postgres = match (args.no_postgres, postgres_bin_dir()) {
         (false, Some(bin)) => Some(start_postgres(supervisor, dir, &bin, &logs).await?),
         _ => None,
     };
-    let proxy = start_proxy(supervisor, dir, args.proxy_port, postgres, &logs).await?;
+    let proxy = start_proxy(
+        supervisor,
+        dir,
+        args.proxy_port,
+        Upstreams {
+            postgres,
+            s3: s3_upstream,
+        },
+        &logs,
+    )
+    .await?;
     let database_url = match proxy.database_port {
         Some(port) => format!("postgres://postgres@127.0.0.1:{port}/postgres"),
         None => format!(
@@ -179,6 +305,22 @@ pub async fn start_stack(
         "--environment".to_owned(),
         "demo".to_owned(),
     ];
+    if let Some(port) = proxy.bucket_port {
+        // Path-style requests to the proxy, signed for its address: the
+        // Host header the server checks the signature against is the one
+        // the target signed, since the proxy only relays bytes.
+        common.extend([
+            "--s3-endpoint".to_owned(),
+            format!("http://127.0.0.1:{port}"),
+            "--s3-access-key-env".to_owned(),
+            args.s3.access_key_env.clone(),
+            "--s3-secret-key-env".to_owned(),
+            args.s3.secret_key_env.clone(),
+        ]);
+        if let Some(region) = &args.s3.region {
+            common.extend(["--s3-region".to_owned(), region.clone()]);
+        }
+    }
     if !args.faults.is_empty() {
         common.push(format!("--fault={}", args.faults.join(",")));
     }
@@ -215,31 +357,46 @@ pub async fn start_stack(
             worker_health_url,
         ))
         .await?;
+    let bucket = match &args.s3.endpoint {
+        Some(endpoint) => format!("S3 at {endpoint}"),
+        None => bucket_dir.display().to_string(),
+    };
     Ok(DemoStack {
         api_url,
         database_url,
         proxy_api: proxy.api,
-        database_link: proxy.link,
-        bucket_dir,
+        database_link: proxy.database_link,
+        bucket,
+        bucket_link: proxy.bucket_link,
     })
 }
 
-/// The running proxy: its API, and the port the database is reached on
-/// through it.
+/// What the proxy puts itself in front of: PostgreSQL's port, the S3
+/// server's address.
+struct Upstreams {
+    postgres: Option<u16>,
+    s3: Option<SocketAddr>,
+}
+
+/// The running proxy: its API, and the ports the database and the bucket
+/// are reached on through it.
 struct StartedProxy {
     api: String,
     database_port: Option<u16>,
-    link: Option<String>,
+    database_link: Option<String>,
+    bucket_port: Option<u16>,
+    bucket_link: Option<String>,
 }
 
 /// Starts `shakedown proxy` under the supervisor, its API on `api_port`
-/// (a free port for 0), with one proxy, [`DATABASE_PROXY`], in front of
-/// PostgreSQL on `postgres_port` when there is one, and none otherwise.
+/// (a free port for 0), with a proxy, [`DATABASE_PROXY`], in front of
+/// PostgreSQL when there is one, and [`BUCKET_PROXY`] in front of the S3
+/// server when there is one.
 async fn start_proxy(
     supervisor: &Supervisor,
     dir: &Path,
     api_port: u16,
-    postgres_port: Option<u16>,
+    upstreams: Upstreams,
     logs: &Path,
 ) -> anyhow::Result<StartedProxy> {
     let shakedown = std::env::current_exe().context("cannot find this executable")?;
@@ -254,24 +411,44 @@ async fn start_proxy(
     drop(std::net::TcpListener::bind(&api_addr).with_context(|| {
         format!("the network-fault proxy's API port {api_addr} is in use; choose another with --proxy-port")
     })?);
-    let (proxies, database_port, link) = match postgres_port {
-        Some(upstream) => {
-            let listen = free_port()?;
-            let proxy = serde_json::json!([{
-                "name": DATABASE_PROXY,
-                "listen": format!("127.0.0.1:{listen}"),
-                "upstream": format!("127.0.0.1:{upstream}"),
-                "enabled": true,
-            }]);
-            let link = format!(
-                "{DATABASE_PROXY}: 127.0.0.1:{listen} -> PostgreSQL on 127.0.0.1:{upstream}"
-            );
-            (proxy, Some(listen), Some(link))
-        }
-        None => (serde_json::json!([]), None, None),
+    let mut proxies = Vec::new();
+    // The ports chosen stay bound until all are, so no two are the same.
+    let mut held = Vec::new();
+    // One proxy named `name` on a free port in front of `upstream`: its
+    // port and how the banner shows it.
+    let mut add = |name: &str, upstream: SocketAddr, what: &str| -> anyhow::Result<_> {
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+        let listen = listener.local_addr().context("no local address")?.port();
+        held.push(listener);
+        proxies.push(serde_json::json!({
+            "name": name,
+            "listen": format!("127.0.0.1:{listen}"),
+            "upstream": upstream.to_string(),
+            "enabled": true,
+        }));
+        Ok((
+            Some(listen),
+            Some(format!(
+                "{name}: 127.0.0.1:{listen} -> {what} on {upstream}"
+            )),
+        ))
     };
+    let (database_port, database_link) = match upstreams.postgres {
+        Some(port) => add(
+            DATABASE_PROXY,
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            "PostgreSQL",
+        )?,
+        None => (None, None),
+    };
+    let (bucket_port, bucket_link) = match upstreams.s3 {
+        Some(upstream) => add(BUCKET_PROXY, upstream, "S3")?,
+        None => (None, None),
+    };
+    drop(held);
     let config = dir.join("proxies.json");
-    std::fs::write(&config, proxies.to_string())
+    std::fs::write(&config, serde_json::Value::Array(proxies).to_string())
         .with_context(|| format!("cannot write {}", config.display()))?;
     supervisor
         .start(ProcessSpec {
@@ -300,7 +477,9 @@ async fn start_proxy(
     Ok(StartedProxy {
         api: format!("http://{api_addr}"),
         database_port,
-        link,
+        database_link,
+        bucket_port,
+        bucket_link,
     })
 }
 

@@ -45,7 +45,9 @@ pub struct RunArgs {
     pub evidence: crate::evidence::config::EvidenceArgs,
     /// Start the demo target (PostgreSQL, API, worker) under Shakedown's
     /// supervisor first, on the port of the plan's base URL, so `process`
-    /// restarts work; stop it all afterwards.
+    /// restarts work (its bucket on the S3 server of the environment's
+    /// `bucket.s3`, when set, through the proxy `sut_s3`); stop it all
+    /// afterwards.
     #[arg(long)]
     pub demo: bool,
     /// Fault switches for the demo target (comma-separated), with --demo.
@@ -95,6 +97,34 @@ fn demo_proxy_port(loaded: &engine::plan::LoadedPlan, env: Option<&str>) -> anyh
         url::Url::parse(&network.api).with_context(|| format!("network.api {:?}", network.api))?;
     url.port_or_known_default()
         .context("network.api has no port")
+}
+
+/// The demo target's bucket: on the S3 server the environment's
+/// `bucket.s3` names (reached through the demo's proxy `sut_s3`), signing
+/// with the keys in the environment variables its secrets name; a local
+/// folder when the environment's bucket is not on S3.
+fn demo_s3(
+    loaded: &engine::plan::LoadedPlan,
+    env: Option<&str>,
+) -> anyhow::Result<crate::cli::demo::DemoS3Args> {
+    let (name, environment) = loaded.plan.environment(env).map_err(anyhow::Error::msg)?;
+    let Some(engine::plan::BucketAccess::S3(s3)) = &environment.bucket else {
+        return Ok(crate::cli::demo::DemoS3Args::default());
+    };
+    let endpoint = s3.endpoint.clone().with_context(|| {
+        format!("environments.{name}.bucket.s3 has no endpoint: the demo target keeps its bucket on a server on this machine")
+    })?;
+    let variable = |secret: &str, field: &str| {
+        environment.secrets.get(secret).cloned().with_context(|| {
+            format!("environments.{name}.bucket.s3.{field} names {secret:?}, which environments.{name}.secrets does not declare")
+        })
+    };
+    Ok(crate::cli::demo::DemoS3Args {
+        endpoint: Some(endpoint),
+        access_key_env: variable(&s3.access_key_secret, "access_key_secret")?,
+        secret_key_env: variable(&s3.secret_key_secret, "secret_key_secret")?,
+        region: s3.region.clone(),
+    })
 }
 
 /// Runs the plan and maps the outcome to an exit code.
@@ -204,6 +234,7 @@ async fn start_demo(
 ) -> anyhow::Result<(Arc<Supervisor>, tempfile::TempDir)> {
     let port = demo_port(loaded, args.environment.as_deref())?;
     let proxy_port = demo_proxy_port(loaded, args.environment.as_deref())?;
+    let s3 = demo_s3(loaded, args.environment.as_deref())?;
     let temp = tempfile::Builder::new()
         .prefix("shakedown-run-demo-")
         .tempdir()
@@ -217,6 +248,7 @@ async fn start_demo(
         no_postgres: false,
         site_root: PathBuf::new(),
         plans_dir: PathBuf::new(),
+        s3,
         lifecycle: crate::runs::lifecycle::LifecycleArgs {
             shutdown_grace_s: 0,
             event_buffer: crate::runs::orchestrator::DEFAULT_EVENT_BUFFER,
@@ -225,9 +257,10 @@ async fn start_demo(
     eprintln!("shakedown: starting the demo target on 127.0.0.1:{port}");
     match crate::cli::demo::start_stack(&supervisor, temp.path(), &demo_args).await {
         Ok(stack) => eprintln!(
-            "shakedown: the demo's network-fault proxy API is {}; database link: {}",
+            "shakedown: the demo's network-fault proxy API is {}; database link: {}; bucket link: {}",
             stack.proxy_api,
-            stack.database_link.as_deref().unwrap_or("none (SQLite)")
+            stack.database_link.as_deref().unwrap_or("none (SQLite)"),
+            stack.bucket_link.as_deref().unwrap_or("none (a local folder)")
         ),
         Err(e) => {
             supervisor.stop_all().await;
