@@ -52,5 +52,6 @@ pub fn feed_stdin(child: &mut std::process::Child, input: &[u8]) {
     // Dropping `stdin` closes it: the child reads end of file.
 }
 
+pub mod pg;
 pub mod plans;
 pub mod server;

@@ -99,6 +99,18 @@ impl PlanRun {
 /// switches when `demo` is given; panics, naming `tag`, when it wrote no
 /// results.
 pub fn run_plan(plan: &str, demo: Option<&[&str]>, tag: &str) -> PlanRun {
+    run_plan_with(plan, demo, tag, |_, _| {})
+}
+
+/// As [`run_plan`], with `prepare` given the command and the run's folder
+/// first: to set the working folder or the environment, or to write files
+/// the plan's programs read.
+pub fn run_plan_with(
+    plan: &str,
+    demo: Option<&[&str]>,
+    tag: &str,
+    prepare: impl FnOnce(&mut std::process::Command, &std::path::Path),
+) -> PlanRun {
     let dir = tempfile::Builder::new()
         .prefix(&format!("{tag}-"))
         .tempdir()
@@ -119,6 +131,7 @@ pub fn run_plan(plan: &str, demo: Option<&[&str]>, tag: &str) -> PlanRun {
             cmd.arg(format!("--demo-fault={}", faults.join(",")));
         }
     }
+    prepare(&mut cmd, dir.path());
     let output = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();

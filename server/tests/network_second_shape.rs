@@ -1,0 +1,255 @@
+//! Network faults against the demo target in its second shape
+//! (`shakedown-sut api --shape tasks`): examples/second-shape-network.toml's
+//! N1 (2 s of latency on the database link for 10 s, under background
+//! reads) and N2 (the database link down for 5 s while four tasks run),
+//! with no `--demo`: the plan starts the built-in proxy, the tasks API and
+//! the worker itself, both on PostgreSQL through the proxy (a fresh
+//! database of the test's own, see `common::pg`). The clean target is GO
+//! with the latency felt by the reads and the outage felt and recovered;
+//! the `lose-on-db-error` switch (through `SUT_FAULTS`, which the programs
+//! inherit) turns N2 NO-GO naming the tasks it lost, which the target's own
+//! database shows still `running`, never taken back. Figures come from the
+//! results, never from the wall clock of the test itself.
+//!
+//! One run at a time: a latency measured beside another run's load on a
+//! small machine measures that load too.
+
+mod common;
+
+use common::pg::TestDatabase;
+use common::plans::{chaos, chaos_table, example, failed_criteria, keep, run_plan_with, test};
+use common::{build_sut, free_port, root};
+use engine::metrics::resilience::NetworkFaultEvidence;
+use engine::metrics::windows::LoadThroughFault;
+use engine::results::RunResults;
+use engine::run::Verdict;
+
+/// The plan, and the proxies file its proxy program reads (a path relative
+/// to the working folder, as a user runs it from the repository root).
+const PLAN: &str = "second-shape-network.toml";
+const PROXIES: &str = "examples/second-shape-network-proxies.json";
+
+/// The example's addresses, which each test moves: the tasks API, the
+/// proxy's API, the proxy in front of PostgreSQL, PostgreSQL, and the URL
+/// the tasks programs reach their database by.
+const API: &str = "127.0.0.1:8091";
+const PROXY_API: &str = "127.0.0.1:8475";
+const LINK: &str = "127.0.0.1:15433";
+const POSTGRES: &str = "127.0.0.1:5433";
+const SUT_DATABASE: &str = "postgres://postgres@127.0.0.1:15433/postgres";
+
+/// Held while a plan runs (see the module's doc).
+static ONE_RUN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `text` with `from` replaced; the example must still say `from`.
+fn moved(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "the example no longer says {from}");
+    text.replace(from, to)
+}
+
+/// The example plan with only the tests named (and their criteria), on
+/// free ports and `db`; and its proxies file, on the same.
+fn plan_on(ids: &[&str], db: &TestDatabase) -> (String, String) {
+    let mut plan = example(PLAN);
+    keep(&mut plan, ids);
+    let link = free_port();
+    let plan = toml::to_string(&plan).unwrap();
+    let plan = moved(&plan, SUT_DATABASE, &db.url_through(link));
+    let plan = moved(&plan, API, &format!("127.0.0.1:{}", free_port()));
+    let proxy_api = format!("127.0.0.1:{}", free_port());
+    let plan = moved(&plan, PROXY_API, &proxy_api);
+    let proxies = std::fs::read_to_string(root().join(PROXIES)).unwrap();
+    let proxies = moved(&proxies, LINK, &format!("127.0.0.1:{link}"));
+    let proxies = moved(&proxies, POSTGRES, &db.address());
+    (plan, proxies)
+}
+
+/// Runs a plan with its proxies file where the plan's proxy program reads
+/// it and the target's fault switches set; returns its results and a log.
+fn run(plan: &str, proxies: &str, faults: &str, tag: &str) -> (RunResults, String) {
+    build_sut();
+    let run = run_plan_with(plan, None, &format!("netshape-{tag}"), |cmd, dir| {
+        let file = dir.join(PROXIES);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, proxies).unwrap();
+        cmd.current_dir(dir).env("SUT_FAULTS", faults);
+    });
+    (
+        run.results(),
+        format!("{}\n{}\n{}", run.stdout, run.stderr, run.json),
+    )
+}
+
+fn load(results: &RunResults, id: &str) -> LoadThroughFault {
+    *chaos(results, id)
+        .load
+        .unwrap_or_else(|| panic!("{id} has no load through the fault"))
+}
+
+fn network(results: &RunResults, id: &str) -> NetworkFaultEvidence {
+    let t = test(results, id);
+    assert_eq!(t.faults.len(), 1, "{id}: {t:?}");
+    t.faults[0]
+        .network
+        .clone()
+        .unwrap_or_else(|| panic!("{id}: no network evidence"))
+}
+
+/// The latency the example's N1 injects, in milliseconds.
+fn planned_latency_ms() -> u64 {
+    let mut plan = example(PLAN);
+    let ms = chaos_table(&mut plan, "N1")["fault"]["network"]["latency_ms"]
+        .as_integer()
+        .unwrap();
+    u64::try_from(ms).unwrap()
+}
+
+/// The status and number of claims of task `id` in the target's database.
+fn task_in_database(db: &TestDatabase, id: &str) -> (String, i64) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let row: (String, i64) = sqlx::query_as("SELECT status, attempts FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("task {id} is not in the target's database: {e}"));
+        pool.close().await;
+        row
+    })
+}
+
+#[test]
+fn clean_tasks_target_is_go_through_database_latency_and_a_database_link_down() {
+    let _one = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
+    let db = TestDatabase::new("netshape_clean");
+    let (plan, proxies) = plan_on(&["N1", "N2"], &db);
+    let (results, log) = run(&plan, &proxies, "", "clean");
+    assert_eq!(
+        results.verdict,
+        Some(Verdict::Go),
+        "failed: {:?}\n{log}",
+        failed_criteria(&results)
+    );
+
+    // N1: the latency the plan asked for sat on the database link, the
+    // proxy counted the connections it delayed, and it was removed.
+    let n1 = network(&results, "N1");
+    assert_eq!(
+        (n1.link.as_str(), n1.proxy.as_str()),
+        ("database", "tasks_postgres")
+    );
+    assert_eq!(n1.toxic, "latency");
+    let latency = planned_latency_ms();
+    assert_eq!(n1.attributes.get("latency"), Some(&latency), "{n1:?}");
+    let latency = latency as f64;
+    assert!(n1.connections_affected.unwrap_or(0) > 0, "{n1:?}");
+    assert!(n1.removal_verified, "{n1:?}");
+    // Every backlog read during the window waits the latency at least once
+    // (a read makes two or three round trips to PostgreSQL, each delayed):
+    // the window's p95 holds it and stands above the baseline's by most of
+    // it. A busy machine only adds to a latency, so no upper bound.
+    let l1 = load(&results, "N1");
+    eprintln!(
+        "N1 backlog reads p95: before {:.0} ms, during {:.0} ms, after {:.0} ms",
+        l1.before.p95_ms, l1.during.p95_ms, l1.after.p95_ms
+    );
+    assert!(
+        l1.before.count > 0 && l1.during.count > 0 && l1.after.count > 0,
+        "{l1:?}"
+    );
+    assert!(
+        l1.during.p95_ms >= latency * 0.9,
+        "N1 p95 during the fault {} ms for {latency} ms of latency: {l1:?}",
+        l1.during.p95_ms
+    );
+    let rise = l1.during.p95_ms - l1.before.p95_ms;
+    assert!(
+        rise >= latency * 0.5,
+        "N1 p95 rose by {rise} ms for {latency} ms of latency: {l1:?}"
+    );
+    assert_eq!(l1.during.fail, 0, "slow, not failing: {l1:?}");
+    assert!(
+        l1.after.p95_ms < l1.during.p95_ms,
+        "still slow after removal: {l1:?}"
+    );
+    let m1 = chaos(&results, "N1");
+    assert_eq!(
+        (m1.runs_completed, m1.stuck, m1.duplicates),
+        (2, 0, 0),
+        "{m1:?}"
+    );
+
+    // N2: the link was down (the proxy disabled) while the four tasks were
+    // in flight; reads failed then and not after; every task ended, none
+    // twice; readiness passed again after the link came back.
+    let n2 = network(&results, "N2");
+    assert_eq!(
+        (n2.link.as_str(), n2.proxy.as_str()),
+        ("database", "tasks_postgres")
+    );
+    assert_eq!(n2.toxic, "down");
+    assert!(n2.seen_at_proxy.contains("enabled=false"), "{n2:?}");
+    assert!(n2.removal_verified, "{n2:?}");
+    let m2 = chaos(&results, "N2");
+    assert_eq!(
+        m2.jobs_in_flight_at_fault, 4,
+        "the fault landed mid-task: {m2:?}"
+    );
+    assert_eq!(m2.runs_completed + m2.runs_failed, 4, "{m2:?}");
+    assert_eq!((m2.stuck, m2.duplicates), (0, 0), "{m2:?}");
+    let fault = &test(&results, "N2").faults[0];
+    assert!(
+        m2.recovery_ms >= n2.planned_ms as f64,
+        "recovery is measured from the fault, past its window: {m2:?}"
+    );
+    assert!(fault.timeline.iter().any(|p| !p.healthy), "{fault:?}");
+    assert!(
+        fault.timeline.last().is_some_and(|p| p.healthy),
+        "{fault:?}"
+    );
+    let l2 = load(&results, "N2");
+    assert!(
+        l2.during.fail > 0,
+        "no read failed while the link was down: {l2:?}"
+    );
+    assert!(l2.after.count > 0 && l2.after.fail == 0, "{l2:?}");
+}
+
+#[test]
+fn a_worker_that_drops_tasks_on_a_database_error_turns_n2_no_go_naming_them() {
+    let _one = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
+    let db = TestDatabase::new("netshape_lose");
+    let (plan, proxies) = plan_on(&["N2"], &db);
+    let (results, log) = run(&plan, &proxies, "lose-on-db-error", "lose");
+    assert_eq!(results.verdict, Some(Verdict::NoGo), "{log}");
+    let t = test(&results, "N2");
+    assert_eq!(t.error, None, "the fault itself went as planned: {log}");
+    assert!(network(&results, "N2").removal_verified, "{log}");
+    let m = chaos(&results, "N2");
+    assert_eq!(m.jobs_in_flight_at_fault, 4, "{m:?}");
+    assert!(m.stuck > 0, "{m:?}");
+    assert!(
+        failed_criteria(&results).contains(&"N2.stuck".to_owned()),
+        "{log}"
+    );
+    // Each lost task is named by the id the target gave it (from its
+    // Location header), and the target's database still has it `running`,
+    // claimed once: dropped, never taken back.
+    let named: Vec<&str> = t
+        .warnings
+        .iter()
+        .filter_map(|w| {
+            w.strip_prefix("run ")?
+                .strip_suffix(" not terminal by the deadline")
+        })
+        .collect();
+    assert_eq!(named.len() as u64, m.stuck, "{:?}", t.warnings);
+    for id in named {
+        assert_eq!(
+            task_in_database(&db, id),
+            ("running".to_owned(), 1),
+            "task {id}"
+        );
+    }
+}
