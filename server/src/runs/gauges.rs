@@ -51,36 +51,61 @@ fn live() -> &'static Mutex<LiveLoads> {
     LIVE.get_or_init(|| Mutex::new(BTreeMap::new()))
 }
 
-/// Notes what an event says about its run's load; the run's end forgets
-/// the run.
+/// Notes what an event says about its run's load: a test's `window`
+/// carries its totals so far (job and stream tests send a second again as
+/// it fills, so its windows must not be added up); a background load's
+/// `load_window` comes once per complete second and is added up. A test's
+/// end stops its loads' latest second; the run's end forgets the run.
 pub fn observe(run_id: &str, event: &RunEvent) {
-    let (load, window) = match event {
+    let Ok(mut live) = live().lock() else {
+        return;
+    };
+    let live = &mut *live;
+    match event {
         RunEvent::Progress(ProgressEvent::Window {
-            test_id, window, ..
-        }) => (test_id.clone(), window),
+            test_id,
+            window,
+            done,
+            failed,
+        }) => {
+            let figures = live
+                .entry(run_id.to_owned())
+                .or_default()
+                .entry(test_id.clone())
+                .or_default();
+            figures.requests_last_second = window.count;
+            figures.errors_last_second = window.errors;
+            figures.requests_total = *done;
+            figures.errors_total = *failed;
+        }
         RunEvent::Progress(ProgressEvent::LoadWindow {
             test_id,
             load,
             window,
-        }) => (format!("{test_id}.load{load}"), window),
-        RunEvent::End(_) => {
-            if let Ok(mut live) = live().lock() {
-                live.remove(run_id);
-            }
-            return;
+        }) => {
+            let figures = live
+                .entry(run_id.to_owned())
+                .or_default()
+                .entry(format!("{test_id}.load{load}"))
+                .or_default();
+            figures.requests_last_second = window.count;
+            figures.errors_last_second = window.errors;
+            figures.requests_total += window.count;
+            figures.errors_total += window.errors;
         }
-        _ => return,
-    };
-    if let Ok(mut live) = live().lock() {
-        let figures = live
-            .entry(run_id.to_owned())
-            .or_default()
-            .entry(load)
-            .or_default();
-        figures.requests_last_second = window.count;
-        figures.errors_last_second = window.errors;
-        figures.requests_total += window.count;
-        figures.errors_total += window.errors;
+        RunEvent::Progress(ProgressEvent::TestFinished { result }) => {
+            let background = format!("{}.load", result.id);
+            for (load, figures) in live.entry(run_id.to_owned()).or_default().iter_mut() {
+                if *load == result.id || load.starts_with(&background) {
+                    figures.requests_last_second = 0;
+                    figures.errors_last_second = 0;
+                }
+            }
+        }
+        RunEvent::End(_) => {
+            live.remove(run_id);
+        }
+        _ => {}
     }
 }
 
@@ -105,12 +130,14 @@ mod tests {
     #[test]
     fn windows_feed_a_run_until_it_ends() {
         let run = format!("gauges-{}", uuid::Uuid::new_v4().simple());
-        for (count, errors) in [(100, 1), (120, 3)] {
+        // L1's second 0, then second 1 sent twice as it filled (as job
+        // and stream tests do): the totals are the events' own.
+        for (count, errors, done, failed) in [(100, 1, 100, 1), (60, 1, 160, 2), (120, 3, 220, 4)] {
             let event = RunEvent::Progress(ProgressEvent::Window {
                 test_id: "L1".into(),
                 window: window(count, errors),
-                done: 0,
-                failed: 0,
+                done,
+                failed,
             });
             observe(&run, &event);
         }
@@ -132,6 +159,29 @@ mod tests {
             }
         );
         assert_eq!(mine["C1.load0"].requests_total, 7);
+        observe(
+            &run,
+            &RunEvent::Progress(ProgressEvent::TestFinished {
+                result: Box::new(
+                    serde_json::from_value(serde_json::json!({
+                        "id": "C1", "title": "", "kind": "chaos", "status": "PASS",
+                        "started_at_ms": 0, "finished_at_ms": 0, "parameters": null, "metrics": null
+                    }))
+                    .unwrap(),
+                ),
+            }),
+        );
+        let loads = live_loads();
+        let mine = &loads[&run];
+        assert_eq!(
+            (
+                mine["C1.load0"].requests_last_second,
+                mine["C1.load0"].requests_total
+            ),
+            (0, 7),
+            "a finished test has no latest second"
+        );
+        assert_eq!(mine["L1"].requests_last_second, 120, "L1 still runs");
         observe(&run, &RunEvent::end(&run));
         assert!(!live_loads().contains_key(&run));
     }
