@@ -2,6 +2,7 @@
 //! logout button; in single-user local mode, a banner that says so plainly.
 
 use engine::access::Principal;
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
 /// Who is asking (`None` when nobody is logged in). Open to everyone: the
@@ -15,14 +16,13 @@ pub async fn whoami() -> Result<Option<Principal>, ServerFnError> {
 #[component]
 pub fn AccountBar(me: Option<Principal>) -> impl IntoView {
     match me {
-        None => view! { <a class="account" href="/login">"Log in"</a> }.into_any(),
-        Some(p) if p.local => view! {
+        None => EitherOf3::A(view! { <a class="account" href="/login">"Log in"</a> }),
+        Some(p) if p.local => EitherOf3::B(view! {
             <span class="local-mode" id="local-mode" title="Started with --local-mode: no login; everyone who can reach this server acts as admin.">
                 "Local mode: no login, everyone here is admin"
             </span>
-        }
-        .into_any(),
-        Some(p) => view! {
+        }),
+        Some(p) => EitherOf3::C(view! {
             <span class="account" id="account">
                 <span id="account-name">{p.name.clone()}</span>
                 " " <span class="role">{p.role.as_str()}</span>
@@ -30,7 +30,6 @@ pub fn AccountBar(me: Option<Principal>) -> impl IntoView {
             <form method="post" action="/auth/logout" class="logout">
                 <button type="submit" id="logout">"Log out"</button>
             </form>
-        }
-        .into_any(),
+        }),
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::charts::Chart;
 use crate::components::chart::InteractiveChart;
+use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
 /// Where the charts are. Only the browser reads the results, so the server
@@ -46,20 +47,19 @@ pub fn ReportCharts(results_url: String) -> impl IntoView {
         <section aria-labelledby="report-charts-h" class="charts report-charts">
             <h2 id="report-charts-h">"Charts"</h2>
             {move || match loaded.get() {
-                Loaded::Waiting => view! { <p class="muted chart-empty">"Loading the charts…"</p> }.into_any(),
-                Loaded::Failed(e) => view! { <p class="error-box chart-empty">{format!("The charts could not be read: {e}")}</p> }.into_any(),
-                Loaded::Charts(charts) if charts.is_empty() => view! {
+                Loaded::Waiting => EitherOf4::A(view! { <p class="muted chart-empty">"Loading the charts…"</p> }),
+                Loaded::Failed(e) => EitherOf4::B(view! { <p class="error-box chart-empty">{format!("The charts could not be read: {e}")}</p> }),
+                Loaded::Charts(charts) if charts.is_empty() => EitherOf4::C(view! {
                     <p class="muted chart-empty">"No test of this run measured per-second figures or injected a fault."</p>
-                }.into_any(),
-                Loaded::Charts(charts) => charts
+                }),
+                Loaded::Charts(charts) => EitherOf4::D(charts
                     .into_iter()
                     .enumerate()
                     .map(|(i, chart)| {
                         let label = chart.title.clone();
                         view! { <InteractiveChart id=format!("report-chart-{i}") label chart=Signal::stored(chart)/> }
                     })
-                    .collect_view()
-                    .into_any(),
+                    .collect_view()),
             }}
         </section>
     }

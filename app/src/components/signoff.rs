@@ -10,6 +10,7 @@ use engine::access::{
     ApprovalError, Decision, FinalDecision, SignOffState, SignOffView, SignRequest,
 };
 use engine::run::format_utc;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
@@ -95,11 +96,10 @@ fn SignOffTable(signoffs: Vec<SignOffView>) -> impl IntoView {
 #[component]
 fn Recommendation(state: SignOffState) -> impl IntoView {
     let recommendation = match state.recommendation {
-        Some(v) => view! {
+        Some(v) => Either::Left(view! {
             <span class=format!("verdict {}", v.as_str().to_lowercase())>{v.as_str()}</span>
-        }
-        .into_any(),
-        None => view! { <span class="verdict">"none (run did not finish)"</span> }.into_any(),
+        }),
+        None => Either::Right(view! { <span class="verdict">"none (run did not finish)"</span> }),
     };
     let failed = state.failed_criteria;
     view! {
@@ -139,9 +139,9 @@ fn SignOffSummary(state: SignOffState, can_sign: bool) -> impl IntoView {
             </div>
         })}
         {if s.signoffs.is_empty() {
-            view! { <p class="muted" id="no-signoffs">"Not signed yet."</p> }.into_any()
+            Either::Left(view! { <p class="muted" id="no-signoffs">"Not signed yet."</p> })
         } else {
-            view! { <SignOffTable signoffs=s.signoffs.clone()/> }.into_any()
+            Either::Right(view! { <SignOffTable signoffs=s.signoffs.clone()/> })
         }}
         {s.not_signable_because.clone().filter(|_| can_sign).map(|why| view! {
             <p class="muted" id="not-signable">{format!("Cannot be signed: {why}.")}</p>

@@ -6,6 +6,7 @@
 use crate::components::error_view::ErrorView;
 use engine::launch::{LaunchError, LaunchRequest, PlanChoice, PlanOutline};
 use engine::run::RunSummary;
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_meta::Title;
@@ -240,11 +241,11 @@ fn RunForm(folder: PlanFolder) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Checking the plan…"</p> }>
                 {move || Suspend::new(async move {
                     match outline.await {
-                        Err(e) => view! { <p class="error-box" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(Err(e)) => view! { <PlanProblems error=e/> }.into_any(),
-                        Ok(Ok(o)) => view! {
+                        Err(e) => EitherOf3::A(view! { <p class="error-box" role="alert">{e.to_string()}</p> }),
+                        Ok(Err(e)) => EitherOf3::B(view! { <PlanProblems error=e/> }),
+                        Ok(Ok(o)) => EitherOf3::C(view! {
                             <OutlineFields outline=o environment=inputs.environment excluded=inputs.excluded/>
-                        }.into_any(),
+                        }),
                     }
                 })}
             </Transition>

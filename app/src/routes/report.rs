@@ -15,6 +15,7 @@ use crate::components::signoff::SignOffPanel;
 use engine::access::{BaselinePin, Principal, Role, ShareLink, SignOffState};
 use engine::launch::{EvidenceFile, EvidenceSummary};
 use engine::run::{format_duration, format_utc, RunSummary};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -170,13 +171,12 @@ fn RunHead(run: RunSummary, shared: bool) -> impl IntoView {
 #[component]
 fn EvidenceSection(evidence: Option<EvidenceSummary>, evidence_base: String) -> impl IntoView {
     let Some(ev) = evidence else {
-        return view! {
+        return Either::Left(view! {
             <div class="empty-state">
                 <p><strong>"No evidence pack for this run yet."</strong></p>
                 <p>"A pack is written when a run finishes or is aborted."</p>
             </div>
-        }
-        .into_any();
+        });
     };
     let has_html = ev.files.iter().any(|f| f.name == "report.html" && f.intact);
     let results_url = ev
@@ -185,7 +185,7 @@ fn EvidenceSection(evidence: Option<EvidenceSummary>, evidence_base: String) -> 
         .any(|f| f.name == "results.json" && f.intact)
         .then(|| format!("{evidence_base}/results.json"));
     let files = ev.files.clone();
-    view! {
+    Either::Right(view! {
         <Integrity evidence=ev/>
         <h2>"Files"</h2>
         <PackFiles files base=evidence_base.clone()/>
@@ -195,8 +195,7 @@ fn EvidenceSection(evidence: Option<EvidenceSummary>, evidence_base: String) -> 
             <iframe class="report-frame" title="Evidence report"
                 src=format!("{evidence_base}/report.html?inline=1")></iframe>
         })}
-    }
-    .into_any()
+    })
 }
 
 /// Whether every file of the pack matches its manifest, or which do not.
@@ -204,20 +203,18 @@ fn EvidenceSection(evidence: Option<EvidenceSummary>, evidence_base: String) -> 
 fn Integrity(evidence: EvidenceSummary) -> impl IntoView {
     let ev = evidence;
     if ev.intact {
-        view! {
+        Either::Left(view! {
             <p class="integrity ok" id="integrity">
                 {format!("Evidence pack v{} verified: all {} files match the manifest (sha256 {}).", ev.version, ev.files.len(), ev.manifest_sha256)}
             </p>
-        }
-        .into_any()
+        })
     } else {
-        view! {
+        Either::Right(view! {
             <div class="integrity broken error-box" role="alert" id="integrity">
                 <p><strong>{format!("Evidence pack v{} does NOT match its manifest.", ev.version)}</strong></p>
                 <ul>{ev.problems.iter().map(|p| view! { <li>{p.clone()}</li> }).collect_view()}</ul>
             </div>
-        }
-        .into_any()
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::components::error_view::ErrorView;
 use engine::run::{format_duration, format_utc, RunSummary};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
@@ -138,7 +139,7 @@ fn RunsTable(list: RunsList) -> impl IntoView {
     let as_of = format_utc(list.as_of_ms);
     let count = list.runs.len();
     let body = if list.runs.is_empty() {
-        view! {
+        Either::Left(view! {
             <div class="empty-state">
                 <p><strong>"No runs yet."</strong></p>
                 <p>
@@ -149,10 +150,9 @@ fn RunsTable(list: RunsList) -> impl IntoView {
                     "."
                 </p>
             </div>
-        }
-        .into_any()
+        })
     } else {
-        view! {
+        Either::Right(view! {
             <div class="table-wrap">
                 <table class="runs">
                     <thead>
@@ -170,8 +170,7 @@ fn RunsTable(list: RunsList) -> impl IntoView {
                     </tbody>
                 </table>
             </div>
-        }
-        .into_any()
+        })
     };
     view! {
         <p class="as-of" id="runs-as-of">

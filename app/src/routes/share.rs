@@ -3,6 +3,7 @@
 //! unknown link gets a page that says which.
 
 use super::report::{ReportView, RunReport};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -46,20 +47,18 @@ pub fn SharePage() -> impl IntoView {
                 match report.await {
                     Ok(report) => {
                         let base = format!("/api/share/{}/evidence", token());
-                        view! {
+                        Either::Left(view! {
                             <p class="muted shared-note" id="shared-note">"Shared read-only report."</p>
                             <ReportView report evidence_base=base/>
-                        }
-                        .into_any()
+                        })
                     }
-                    Err(e) => view! {
+                    Err(e) => Either::Right(view! {
                         <div class="error-box" role="alert" id="share-refused">
                             <p><strong>"This link does not open a report."</strong></p>
                             <p>{e.to_string().trim_start_matches("error running server function: ").to_owned()}</p>
                             <p>"Ask whoever shared it for a new link."</p>
                         </div>
-                    }
-                    .into_any(),
+                    }),
                 }
             })}
         </Transition>
