@@ -73,10 +73,25 @@ fn tester(flag: Option<&str>) -> Option<String> {
 /// The port of the environment's base URL (the demo target listens there).
 fn demo_port(loaded: &engine::plan::LoadedPlan, env: Option<&str>) -> anyhow::Result<u16> {
     let (_, environment) = loaded.plan.environment(env).map_err(anyhow::Error::msg)?;
-    let url = url::Url::parse(&environment.base_url)
-        .with_context(|| format!("base_url {:?}", environment.base_url))?;
-    url.port_or_known_default()
-        .context("the base URL has no port")
+    loopback_port("base_url", &environment.base_url)
+}
+
+/// The port of `url` (the plan's `field`), where `--demo` starts something
+/// on 127.0.0.1; an error when the URL names another host, since the plan
+/// would then talk to a machine the demo is not on.
+fn loopback_port(field: &str, url: &str) -> anyhow::Result<u16> {
+    let parsed = url::Url::parse(url).with_context(|| format!("{field} {url:?}"))?;
+    match parsed.host() {
+        Some(url::Host::Ipv4(ip)) if ip == std::net::Ipv4Addr::LOCALHOST => {}
+        Some(url::Host::Domain("localhost")) => {}
+        host => anyhow::bail!(
+            "--demo starts the demo on 127.0.0.1, but the plan's {field} {url:?} names host {}: point it at 127.0.0.1, or run without --demo",
+            host.map_or_else(|| "none".to_owned(), |h| h.to_string())
+        ),
+    }
+    parsed
+        .port_or_known_default()
+        .with_context(|| format!("the plan's {field} {url:?} has no port"))
 }
 
 /// Where the demo's network-fault proxy serves its API: the port of the
@@ -93,10 +108,7 @@ fn demo_proxy_port(loaded: &engine::plan::LoadedPlan, env: Option<&str>) -> anyh
     let Some(network) = environment.network.as_ref().filter(|_| faults_links) else {
         return Ok(0);
     };
-    let url =
-        url::Url::parse(&network.api).with_context(|| format!("network.api {:?}", network.api))?;
-    url.port_or_known_default()
-        .context("network.api has no port")
+    loopback_port("network.api", &network.api)
 }
 
 /// The demo target's bucket: on the S3 server the environment's
@@ -516,5 +528,34 @@ async fn record_in_database(
     match recorded {
         Ok(()) => println!("recorded in {}", crate::db::redact(&url)),
         Err(e) => eprintln!("shakedown: warning: run not recorded in the database: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_port;
+
+    #[test]
+    fn the_demo_takes_ports_on_loopback_only() {
+        assert_eq!(
+            loopback_port("base_url", "http://127.0.0.1:8080").unwrap(),
+            8080
+        );
+        assert_eq!(
+            loopback_port("network.api", "http://localhost:8474/").unwrap(),
+            8474
+        );
+        assert_eq!(loopback_port("base_url", "http://127.0.0.1").unwrap(), 80);
+        for (url, host) in [
+            ("http://10.0.0.5:8474", "10.0.0.5"),
+            ("http://[::1]:8474", "[::1]"),
+            ("http://toxiproxy.staging:8474", "toxiproxy.staging"),
+        ] {
+            let error = loopback_port("network.api", url).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("names host {host}")) && error.contains("network.api"),
+                "{error}"
+            );
+        }
     }
 }
