@@ -8,8 +8,10 @@
 //! with the latency felt by the reads and the outage felt and recovered;
 //! the `lose-on-db-error` switch (through `SUT_FAULTS`, which the programs
 //! inherit) turns N2 NO-GO naming the tasks it lost, which the target's own
-//! database shows still `running`, never taken back. Figures come from the
-//! results, never from the wall clock of the test itself.
+//! database shows still `running`, never taken back; tasks on SQLite never
+//! use the link, so N1 is not felt and the run is NO-GO, never a pass.
+//! Figures come from the results, never from the wall clock of the test
+//! itself.
 //!
 //! One run at a time: a latency measured beside another run's load on a
 //! small machine measures that load too.
@@ -48,20 +50,52 @@ fn moved(text: &str, from: &str, to: &str) -> String {
 }
 
 /// The example plan with only the tests named (and their criteria), on
-/// free ports and `db`; and its proxies file, on the same.
-fn plan_on(ids: &[&str], db: &TestDatabase) -> (String, String) {
+/// free ports and `db`; and its proxies file, on the same. With no `db`
+/// the tasks programs keep their own SQLite file (the proxy in front of
+/// PostgreSQL still starts, with nothing behind it and nobody using it).
+fn plan_on(ids: &[&str], db: Option<&TestDatabase>) -> (String, String) {
     let mut plan = example(PLAN);
     keep(&mut plan, ids);
+    if db.is_none() {
+        on_sqlite(&mut plan);
+    }
     let link = free_port();
     let plan = toml::to_string(&plan).unwrap();
-    let plan = moved(&plan, SUT_DATABASE, &db.url_through(link));
+    let plan = match db {
+        Some(db) => moved(&plan, SUT_DATABASE, &db.url_through(link)),
+        None => plan,
+    };
     let plan = moved(&plan, API, &format!("127.0.0.1:{}", free_port()));
     let proxy_api = format!("127.0.0.1:{}", free_port());
     let plan = moved(&plan, PROXY_API, &proxy_api);
     let proxies = std::fs::read_to_string(root().join(PROXIES)).unwrap();
     let proxies = moved(&proxies, LINK, &format!("127.0.0.1:{link}"));
-    let proxies = moved(&proxies, POSTGRES, &db.address());
+    let postgres = db.map_or_else(|| format!("127.0.0.1:{}", free_port()), |db| db.address());
+    let proxies = moved(&proxies, POSTGRES, &postgres);
     (plan, proxies)
+}
+
+/// Drops `--database-url URL` from every program of the plan (both tasks
+/// programs have it).
+fn on_sqlite(plan: &mut toml::Table) {
+    let mut dropped = 0;
+    for (_, service) in plan["services"].as_table_mut().unwrap().iter_mut() {
+        let process = service["restart"]["process"].as_table_mut().unwrap();
+        let Some(args) = process.get_mut("args").and_then(|a| a.as_array_mut()) else {
+            continue;
+        };
+        if let Some(at) = args
+            .iter()
+            .position(|a| a.as_str() == Some("--database-url"))
+        {
+            args.drain(at..at + 2);
+            dropped += 1;
+        }
+    }
+    assert_eq!(
+        dropped, 2,
+        "the example's tasks programs no longer name their database"
+    );
 }
 
 /// Runs a plan with its proxies file where the plan's proxy program reads
@@ -123,7 +157,7 @@ fn task_in_database(db: &TestDatabase, id: &str) -> (String, i64) {
 fn clean_tasks_target_is_go_through_database_latency_and_a_database_link_down() {
     let _one = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
     let db = TestDatabase::new("netshape_clean");
-    let (plan, proxies) = plan_on(&["N1", "N2"], &db);
+    let (plan, proxies) = plan_on(&["N1", "N2"], Some(&db));
     let (results, log) = run(&plan, &proxies, "", "clean");
     assert_eq!(
         results.verdict,
@@ -220,7 +254,7 @@ fn clean_tasks_target_is_go_through_database_latency_and_a_database_link_down() 
 fn a_worker_that_drops_tasks_on_a_database_error_turns_n2_no_go_naming_them() {
     let _one = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
     let db = TestDatabase::new("netshape_lose");
-    let (plan, proxies) = plan_on(&["N2"], &db);
+    let (plan, proxies) = plan_on(&["N2"], Some(&db));
     let (results, log) = run(&plan, &proxies, "lose-on-db-error", "lose");
     assert_eq!(results.verdict, Some(Verdict::NoGo), "{log}");
     let t = test(&results, "N2");
@@ -252,4 +286,28 @@ fn a_worker_that_drops_tasks_on_a_database_error_turns_n2_no_go_naming_them() {
             "task {id}"
         );
     }
+}
+
+#[test]
+fn tasks_on_sqlite_never_use_the_database_link_so_n1_is_not_felt_and_no_go() {
+    let _one = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
+    let (plan, proxies) = plan_on(&["N1"], None);
+    let (results, log) = run(&plan, &proxies, "", "sqlite");
+    assert_eq!(results.verdict, Some(Verdict::NoGo), "{log}");
+    // The latency was put on the proxy and taken off again, but no
+    // connection went through it: the reads never waited, and the
+    // criterion that the fault was felt fails.
+    let n1 = network(&results, "N1");
+    assert_eq!(n1.connections_affected, Some(0), "{n1:?}");
+    assert!(n1.removal_verified, "{n1:?}");
+    let l1 = load(&results, "N1");
+    assert!(l1.during.count > 0, "{l1:?}");
+    assert!(
+        (l1.during.p95_ms as u64) < planned_latency_ms(),
+        "reads waited a latency nobody put on their path: {l1:?}"
+    );
+    assert!(
+        failed_criteria(&results).contains(&"N1.during.p95_ms".to_owned()),
+        "{log}"
+    );
 }
