@@ -38,6 +38,12 @@ async fn setup() -> (Arc<ProxyRegistry>, SocketAddr, SocketAddr) {
             .route("/health", get(|| async { "{\"ok\":true}" })),
     )
     .await;
+    in_front_of(target).await
+}
+
+/// The built-in proxy `sut_api` in front of `target`, and its API:
+/// (registry, proxy address, API address).
+async fn in_front_of(target: SocketAddr) -> (Arc<ProxyRegistry>, SocketAddr, SocketAddr) {
     let registry = Arc::new(ProxyRegistry::new(NetFaultOptions {
         seed: 19,
         ..NetFaultOptions::default()
@@ -400,17 +406,8 @@ async fn setup_jobs() -> (
             .with_state((done.clone(), next)),
     )
     .await;
-    let registry = Arc::new(ProxyRegistry::new(NetFaultOptions {
-        seed: 19,
-        ..NetFaultOptions::default()
-    }));
-    let view = registry
-        .create(
-            &json!({"name": "sut_api", "listen": "127.0.0.1:0", "upstream": target.to_string()}),
-        )
-        .unwrap();
-    let api = serve(server::proxy_api::router(registry.clone(), true)).await;
-    (registry, view.listen.parse().unwrap(), api, done)
+    let (registry, proxy, api) = in_front_of(target).await;
+    (registry, proxy, api, done)
 }
 
 /// A chaos test with two runs in flight and a latency held until they
