@@ -15,6 +15,7 @@ pub mod results;
 pub mod rng;
 pub mod run;
 pub mod run_event;
+pub mod segments;
 mod tag_first;
 pub mod template;
 pub mod time;

@@ -1,0 +1,544 @@
+//! Execution segments: how one `http_load` is split between load agents so
+//! that their shares add up exactly to the whole, as k6 does it.
+//!
+//! A [`SegmentSequence`] cuts `[0, 1)` at rational points
+//! (`0,1/3,2/3,1`); each agent runs one [`Segment`] `[a, b)` of it. A whole
+//! number `v` (workers, a rate, a stage's target) scales to
+//! `round(v·b) − round(v·a)`, rounding half to even on exact rationals
+//! (k6's `ExecutionSegment.Scale`). Along one sequence the shares
+//! telescope, so they add up to `v` exactly, and each is within 1 of
+//! `v·(b − a)`.
+//!
+//! [`Segment::share`] applies that to a spec: the closed model's workers
+//! (rounds stay per worker, so the requests split the same way), the open
+//! model's rate, and every stage's target (a ramp is linear between its
+//! targets, so the agents' levels add up to the whole level at every
+//! instant). Durations, think time and everything else are unchanged. The
+//! open model's request slots are a cap, not load: each agent with a rate
+//! gets its share of them, at least one.
+
+use crate::plan::{HttpLoadSpec, Positive, DEFAULT_OPEN_CONCURRENCY};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Most points a sequence may have (agents + 1).
+const MAX_POINTS: usize = 10_001;
+/// Largest denominator accepted in a fraction (decimals up to 9 places).
+const MAX_DENOMINATOR: u64 = 1_000_000_000_000;
+
+/// Why a segment or a sequence could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SegmentError {
+    /// A point that is not `a/b`, a decimal or a percentage.
+    #[error("`{0}` is not a fraction: expected a/b (1/3), a decimal (0.25) or a percentage (25%)")]
+    NotAFraction(String),
+    /// A point below 0 or above 1.
+    #[error("`{0}` is outside 0..1")]
+    OutOfRange(String),
+    /// A sequence whose points do not rise strictly from 0 to 1.
+    #[error("a segment sequence rises strictly from 0 to 1 (like 0,1/3,2/3,1); `{0}` does not")]
+    NotASequence(String),
+    /// A segment `a:b` with `a >= b`, or not written `a:b`.
+    #[error("a segment is written from:to with from < to (like 1/3:2/3); `{0}` is not")]
+    NotASegment(String),
+    /// No agents, or more than a sequence can hold.
+    #[error("cannot split a test between {0} agents (1 to 10000)")]
+    Agents(usize),
+}
+
+/// An exact fraction from 0 to 1, in lowest terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fraction {
+    num: u64,
+    den: u64,
+}
+
+impl Fraction {
+    /// 0.
+    pub const ZERO: Fraction = Fraction { num: 0, den: 1 };
+    /// 1.
+    pub const ONE: Fraction = Fraction { num: 1, den: 1 };
+
+    /// `num/den` in lowest terms, when `den > 0` and `num <= den`.
+    pub fn new(num: u64, den: u64) -> Option<Fraction> {
+        if den == 0 || num > den {
+            return None;
+        }
+        let g = gcd(num, den);
+        Some(Fraction {
+            num: num / g,
+            den: den / g,
+        })
+    }
+
+    /// Numerator (lowest terms).
+    pub fn numerator(self) -> u64 {
+        self.num
+    }
+
+    /// Denominator (lowest terms).
+    pub fn denominator(self) -> u64 {
+        self.den
+    }
+
+    /// `round(v · self)`, half to even, computed exactly.
+    pub fn scale_round(self, v: u64) -> u64 {
+        let product = u128::from(v) * u128::from(self.num);
+        let den = u128::from(self.den);
+        let (q, r) = (product / den, product % den);
+        let up = match (2 * r).cmp(&den) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => q % 2 == 1,
+            std::cmp::Ordering::Less => false,
+        };
+        // q <= v because self <= 1.
+        u64::try_from(q + u128::from(up)).unwrap_or(u64::MAX)
+    }
+
+    fn less_than(self, other: Fraction) -> bool {
+        u128::from(self.num) * u128::from(other.den) < u128::from(other.num) * u128::from(self.den)
+    }
+}
+
+impl fmt::Display for Fraction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.den == 1 {
+            write!(f, "{}", self.num)
+        } else {
+            write!(f, "{}/{}", self.num, self.den)
+        }
+    }
+}
+
+impl FromStr for Fraction {
+    type Err = SegmentError;
+
+    /// `1/3`, `0`, `1`, `0.25` or `25%`.
+    fn from_str(text: &str) -> Result<Fraction, SegmentError> {
+        let t = text.trim();
+        let bad = || SegmentError::NotAFraction(t.to_owned());
+        let (num, den) = if let Some((n, d)) = t.split_once('/') {
+            (
+                parse_whole(n).ok_or_else(bad)?,
+                parse_whole(d).ok_or_else(bad)?,
+            )
+        } else if let Some(p) = t.strip_suffix('%') {
+            let (n, d) = parse_decimal(p).ok_or_else(bad)?;
+            (n, d.checked_mul(100).ok_or_else(bad)?)
+        } else {
+            parse_decimal(t).ok_or_else(bad)?
+        };
+        if den == 0 || den > MAX_DENOMINATOR {
+            return Err(bad());
+        }
+        Fraction::new(num, den).ok_or_else(|| SegmentError::OutOfRange(t.to_owned()))
+    }
+}
+
+fn parse_whole(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+/// A decimal `12.345` as `(12345, 1000)`.
+fn parse_decimal(text: &str) -> Option<(u64, u64)> {
+    let (whole, frac) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    if whole.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 9 {
+        return None;
+    }
+    let whole = if whole.is_empty() {
+        0
+    } else {
+        parse_whole(whole)?
+    };
+    let den = 10u64.pow(u32::try_from(frac.len()).ok()?);
+    let frac_value = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
+    Some((whole.checked_mul(den)?.checked_add(frac_value)?, den))
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
+}
+
+/// One agent's part `[from, to)` of a test, written `from:to` (`1/3:2/3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Segment {
+    from: Fraction,
+    to: Fraction,
+}
+
+impl Segment {
+    /// The whole test, `0:1`.
+    pub const WHOLE: Segment = Segment {
+        from: Fraction::ZERO,
+        to: Fraction::ONE,
+    };
+
+    /// `[from, to)`, when `from < to`.
+    pub fn new(from: Fraction, to: Fraction) -> Option<Segment> {
+        from.less_than(to).then_some(Segment { from, to })
+    }
+
+    /// Where the segment starts.
+    pub fn from(self) -> Fraction {
+        self.from
+    }
+
+    /// Where the segment ends.
+    pub fn to(self) -> Fraction {
+        self.to
+    }
+
+    /// This segment's share of `v`: `round(v·to) − round(v·from)`.
+    pub fn scale(self, v: u64) -> u64 {
+        self.to.scale_round(v) - self.from.scale_round(v)
+    }
+
+    fn scale_u32(self, v: u32) -> u32 {
+        // A share is at most the whole.
+        u32::try_from(self.scale(u64::from(v))).unwrap_or(v)
+    }
+
+    /// This segment's share of a load, or `None` when the share sends
+    /// nothing (a rate or a worker count too small to reach it).
+    pub fn share(self, spec: &HttpLoadSpec) -> Option<HttpLoadSpec> {
+        let mut part = spec.clone();
+        let open = spec.is_open();
+        let positive = |v: Option<Positive>| v.and_then(|v| Positive::new(self.scale_u32(v.get())));
+        for stage in &mut part.stages {
+            stage.rate = stage.rate.map(|r| self.scale_u32(r));
+            stage.concurrency = stage.concurrency.map(|c| self.scale_u32(c));
+        }
+        if open {
+            part.rate = positive(spec.rate);
+            let sends = part.rate.is_some() || part.stages.iter().any(|s| s.rate.unwrap_or(0) > 0);
+            if !sends {
+                return None;
+            }
+            let slots = self.scale_u32(
+                spec.concurrency
+                    .map_or(DEFAULT_OPEN_CONCURRENCY, Positive::get),
+            );
+            part.concurrency = Positive::new(slots.max(1));
+        } else {
+            part.concurrency = positive(spec.concurrency);
+            let sends = if spec.stages.is_empty() {
+                part.concurrency.is_some()
+            } else {
+                part.concurrency.is_some()
+                    || part.stages.iter().any(|s| s.concurrency.unwrap_or(0) > 0)
+            };
+            if !sends {
+                return None;
+            }
+        }
+        Some(part)
+    }
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.from, self.to)
+    }
+}
+
+impl FromStr for Segment {
+    type Err = SegmentError;
+
+    fn from_str(text: &str) -> Result<Segment, SegmentError> {
+        let t = text.trim();
+        let (a, b) = t
+            .split_once(':')
+            .ok_or_else(|| SegmentError::NotASegment(t.to_owned()))?;
+        Segment::new(a.parse()?, b.parse()?).ok_or_else(|| SegmentError::NotASegment(t.to_owned()))
+    }
+}
+
+impl TryFrom<String> for Segment {
+    type Error = SegmentError;
+
+    fn try_from(text: String) -> Result<Segment, SegmentError> {
+        text.parse()
+    }
+}
+
+impl From<Segment> for String {
+    fn from(segment: Segment) -> String {
+        segment.to_string()
+    }
+}
+
+/// Points from 0 to 1 that cut a test into consecutive segments, written
+/// `0,1/3,2/3,1` (k6's `--execution-segment-sequence`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SegmentSequence {
+    points: Vec<Fraction>,
+}
+
+impl SegmentSequence {
+    /// `agents` equal segments: `0, 1/n, 2/n, …, 1`.
+    pub fn even(agents: usize) -> Result<SegmentSequence, SegmentError> {
+        if agents == 0 || agents >= MAX_POINTS {
+            return Err(SegmentError::Agents(agents));
+        }
+        let n = agents as u64;
+        let points = (0..=n)
+            .map(|i| Fraction::new(i, n).ok_or(SegmentError::Agents(agents)))
+            .collect::<Result<_, _>>()?;
+        Ok(SegmentSequence { points })
+    }
+
+    /// The segments in order, one per agent.
+    pub fn segments(&self) -> Vec<Segment> {
+        self.points
+            .windows(2)
+            .map(|w| Segment {
+                from: w[0],
+                to: w[1],
+            })
+            .collect()
+    }
+
+    /// How many segments (agents) the sequence has.
+    pub fn len(&self) -> usize {
+        self.points.len() - 1
+    }
+
+    /// Never: a sequence has at least one segment.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl fmt::Display for SegmentSequence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.points.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for SegmentSequence {
+    type Err = SegmentError;
+
+    fn from_str(text: &str) -> Result<SegmentSequence, SegmentError> {
+        let t = text.trim();
+        let points = t
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<Vec<Fraction>, _>>()?;
+        let rises = points.windows(2).all(|w| w[0].less_than(w[1]));
+        let whole =
+            points.first() == Some(&Fraction::ZERO) && points.last() == Some(&Fraction::ONE);
+        if points.len() < 2 || points.len() > MAX_POINTS || !rises || !whole {
+            return Err(SegmentError::NotASequence(t.to_owned()));
+        }
+        Ok(SegmentSequence { points })
+    }
+}
+
+impl TryFrom<String> for SegmentSequence {
+    type Error = SegmentError;
+
+    fn try_from(text: String) -> Result<SegmentSequence, SegmentError> {
+        text.parse()
+    }
+}
+
+impl From<SegmentSequence> for String {
+    fn from(sequence: SegmentSequence) -> String {
+        sequence.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(toml_text: &str) -> HttpLoadSpec {
+        toml::from_str(&format!("path = \"/\"\n{toml_text}")).unwrap()
+    }
+
+    fn sequences() -> Vec<SegmentSequence> {
+        let mut all: Vec<SegmentSequence> = (1..=12)
+            .map(|n| SegmentSequence::even(n).unwrap())
+            .collect();
+        for text in [
+            "0,1/4,1/2,1",
+            "0,0.1,0.35,0.6,1",
+            "0,1/7,3/7,1/2,4/5,1",
+            "0,33%,66%,1",
+        ] {
+            all.push(text.parse().unwrap());
+        }
+        all
+    }
+
+    #[test]
+    fn shares_add_up_to_the_whole_and_stay_within_one_of_their_part() {
+        let mut values: Vec<u64> = (0..=2_000).collect();
+        values.extend([3_000, 9_999, 100_000, 1_000_003, u64::from(u32::MAX)]);
+        for sequence in sequences() {
+            let segments = sequence.segments();
+            for &v in &values {
+                let shares: Vec<u64> = segments.iter().map(|s| s.scale(v)).collect();
+                assert_eq!(shares.iter().sum::<u64>(), v, "{v} over {sequence}");
+                for (s, share) in segments.iter().zip(&shares) {
+                    // |share − v·(to − from)| <= 1, compared exactly.
+                    let (a, b) = (s.from(), s.to());
+                    let den = u128::from(a.denominator()) * u128::from(b.denominator());
+                    let exact = u128::from(v)
+                        * (u128::from(b.numerator()) * u128::from(a.denominator())
+                            - u128::from(a.numerator()) * u128::from(b.denominator()));
+                    let mine = u128::from(*share) * den;
+                    assert!(mine.abs_diff(exact) <= den, "{v} on {s}: {share}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rounding_is_half_to_even_like_k6() {
+        // k6: 1/2 of 1 rounds to 0, 1/2 of 3 to 2.
+        let half = Fraction::new(1, 2).unwrap();
+        assert_eq!((half.scale_round(1), half.scale_round(3)), (0, 2));
+        let thirds = SegmentSequence::even(3).unwrap().segments();
+        let shares = |v: u64| thirds.iter().map(|s| s.scale(v)).collect::<Vec<_>>();
+        assert_eq!(shares(1), [0, 1, 0]);
+        assert_eq!(shares(2), [1, 0, 1]);
+        assert_eq!(shares(3_000), [1_000, 1_000, 1_000]);
+        assert_eq!(shares(100), [33, 34, 33]);
+    }
+
+    #[test]
+    fn segments_and_sequences_read_and_write_like_k6() {
+        let seq: SegmentSequence = "0, 1/3, 2/3, 1".parse().unwrap();
+        assert_eq!(seq.to_string(), "0,1/3,2/3,1");
+        assert_eq!(seq, SegmentSequence::even(3).unwrap());
+        assert_eq!(seq.len(), 3);
+        let seg: Segment = "0.25:50%".parse().unwrap();
+        assert_eq!(seg.to_string(), "1/4:1/2");
+        assert_eq!(serde_json::to_string(&seg).unwrap(), "\"1/4:1/2\"");
+        let back: Segment = serde_json::from_str("\"1/4:1/2\"").unwrap();
+        assert_eq!(back, seg);
+        assert_eq!(Segment::WHOLE.scale(7), 7);
+        for (text, wanted) in [
+            ("0,1/2", "rises strictly from 0 to 1"),
+            ("0,2/3,1/3,1", "rises strictly"),
+            ("0,x,1", "`x` is not a fraction"),
+            ("0,3/2,1", "`3/2` is outside 0..1"),
+            ("0,1/0,1", "`1/0` is not a fraction"),
+        ] {
+            let e = text.parse::<SegmentSequence>().unwrap_err().to_string();
+            assert!(e.contains(wanted), "{text}: {e}");
+        }
+        assert!("1/2:1/3"
+            .parse::<Segment>()
+            .unwrap_err()
+            .to_string()
+            .contains("from < to"));
+        assert!("1/2".parse::<Segment>().is_err());
+        assert!(serde_json::from_str::<Segment>("\"1:0\"").is_err());
+        assert_eq!(SegmentSequence::even(0), Err(SegmentError::Agents(0)));
+    }
+
+    fn split(spec: &HttpLoadSpec, agents: usize) -> Vec<Option<HttpLoadSpec>> {
+        SegmentSequence::even(agents)
+            .unwrap()
+            .segments()
+            .iter()
+            .map(|s| s.share(spec))
+            .collect()
+    }
+
+    #[test]
+    fn the_open_model_splits_its_rate_and_slots() {
+        let whole = spec("rate = 3000\nduration_s = 10\nconcurrency = 100");
+        let parts: Vec<HttpLoadSpec> = split(&whole, 3).into_iter().map(Option::unwrap).collect();
+        let rates: Vec<u32> = parts.iter().map(|p| p.rate.unwrap().get()).collect();
+        assert_eq!(rates, [1_000, 1_000, 1_000]);
+        let slots: Vec<u32> = parts.iter().map(|p| p.concurrency.unwrap().get()).collect();
+        assert_eq!(slots, [33, 34, 33]);
+        assert!(parts
+            .iter()
+            .all(|p| p.duration_s == whole.duration_s && p.path == whole.path));
+        // Without concurrency, the default slots are split, at least one each.
+        let small = spec("rate = 2\nduration_s = 5");
+        let parts = split(&small, 3);
+        assert!(parts[1].is_none(), "1/3:2/3 of 2 is 0: nothing to send");
+        let slots: Vec<u32> = parts
+            .iter()
+            .flatten()
+            .map(|p| p.concurrency.unwrap().get())
+            .collect();
+        assert_eq!(slots, [21, 21]);
+    }
+
+    #[test]
+    fn the_closed_model_splits_its_workers_and_keeps_rounds_per_worker() {
+        let whole = spec("concurrency = 10\nrounds = 7\nthink_time_ms = 5");
+        let parts: Vec<HttpLoadSpec> = split(&whole, 4).into_iter().flatten().collect();
+        let workers: Vec<u32> = parts.iter().map(|p| p.concurrency.unwrap().get()).collect();
+        assert_eq!(workers.iter().sum::<u32>(), 10);
+        assert_eq!(workers, [2, 3, 3, 2]);
+        assert!(parts
+            .iter()
+            .all(|p| p.rounds == whole.rounds && p.think_time_ms == whole.think_time_ms));
+        // One worker over three agents: one agent runs it, two send nothing.
+        let one = spec("concurrency = 1\nduration_s = 3");
+        assert_eq!(split(&one, 3).iter().filter(|p| p.is_some()).count(), 1);
+    }
+
+    #[test]
+    fn stages_split_target_by_target_and_add_up_at_every_instant() {
+        let whole = spec("rate = 10\nstages = [{ duration_s = 5, rate = 1000 }, { duration_s = 5, rate = 7 }, { duration_s = 2, rate = 0 }]");
+        for agents in 1..=7 {
+            let parts: Vec<HttpLoadSpec> = split(&whole, agents).into_iter().flatten().collect();
+            for (i, stage) in whole.stages.iter().enumerate() {
+                let sum: u32 = parts.iter().map(|p| p.stages[i].rate.unwrap()).sum();
+                assert_eq!(sum, stage.rate.unwrap(), "stage {i} over {agents}");
+                assert!(parts
+                    .iter()
+                    .all(|p| p.stages[i].duration_s == stage.duration_s));
+            }
+            let start: u32 = parts.iter().map(|p| p.rate.map_or(0, Positive::get)).sum();
+            assert_eq!(start, 10);
+            let ramp = |s: &HttpLoadSpec| {
+                crate::plan::Ramp::of_stages(s.rate.map_or(0, Positive::get), &s.stages, true)
+            };
+            for t in [0.0, 1.3, 5.0, 7.7, 11.0] {
+                let sum: f64 = parts.iter().map(|p| ramp(p).level(t)).sum();
+                assert!((sum - ramp(&whole).level(t)).abs() < 1e-6, "{t}: {sum}");
+            }
+        }
+        let workers = spec(
+            "stages = [{ duration_s = 5, concurrency = 5 }, { duration_s = 5, concurrency = 0 }]",
+        );
+        let parts: Vec<HttpLoadSpec> = split(&workers, 2).into_iter().flatten().collect();
+        let peaks: Vec<Option<u32>> = parts.iter().map(|p| p.stages[0].concurrency).collect();
+        assert_eq!(peaks, [Some(2), Some(3)]);
+        assert!(parts
+            .iter()
+            .all(|p| p.concurrency.is_none() && p.stages[1].concurrency == Some(0)));
+    }
+}
