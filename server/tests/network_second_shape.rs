@@ -9,7 +9,8 @@
 //! the `lose-on-db-error` switch (through `SUT_FAULTS`, which the programs
 //! inherit) turns N2 NO-GO naming the tasks it lost, which the target's own
 //! database shows still `running`, never taken back; tasks on SQLite never
-//! use the link, so N1 is not felt and the run is NO-GO, never a pass.
+//! use the link, so N1 is an error (the fault took no effect) and the run
+//! NO-GO, never a pass.
 //! Figures come from the results, never from the wall clock of the test
 //! itself.
 //!
@@ -295,8 +296,11 @@ fn tasks_on_sqlite_never_use_the_database_link_so_n1_is_not_felt_and_no_go() {
     let (results, log) = run(&plan, &proxies, "", "sqlite");
     assert_eq!(results.verdict, Some(Verdict::NoGo), "{log}");
     // The latency was put on the proxy and taken off again, but no
-    // connection went through it: the reads never waited, and the
-    // criterion that the fault was felt fails.
+    // connection went through it: the test is an error saying so, the
+    // reads never waited, and the criterion that the fault was felt fails.
+    let error = test(&results, "N1").error.clone().unwrap_or_default();
+    assert!(error.contains("took no effect"), "{error}\n{log}");
+    assert!(error.contains("nothing used link database"), "{error}");
     let n1 = network(&results, "N1");
     assert_eq!(n1.connections_affected, Some(0), "{n1:?}");
     assert!(n1.removal_verified, "{n1:?}");
