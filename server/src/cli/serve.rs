@@ -210,14 +210,20 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
             run.environment
         );
     }
-    Ok(AppState::new(
+    let state = AppState::new(
         db,
         evidence,
         args.site_root.clone(),
         args.plans_dir.clone(),
         args.auth.clone(),
     )
-    .with_approval_policy(approval_policy))
+    .with_approval_policy(approval_policy);
+    if let Some(url) = args.database_url.as_deref() {
+        if state.db.backend() == crate::db::Backend::Postgres {
+            state.orchestrator.bell().follow_postgres(url);
+        }
+    }
+    Ok(state)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod access;
 mod baselines;
 mod runs;
 pub use engine::access::BaselinePin;
+pub use runs::EVENTS_CHANNEL;
 pub mod testing;
 
 use engine::store::StoreError;

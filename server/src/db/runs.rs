@@ -6,6 +6,10 @@ use engine::run::{RunStatus, RunSummary, StoredEvent, Verdict};
 use engine::store::{NewRun, RunFilter, RunStore, StoreError};
 use sqlx::any::AnyRow;
 
+/// The PostgreSQL channel each stored batch of a run's events is announced
+/// on (payload: the run's id), for readers on other replicas.
+pub const EVENTS_CHANNEL: &str = "shakedown_run_events";
+
 const RUN_COLUMNS: &str =
     "id, plan, environment, status, verdict, created_at_ms, started_at_ms, finished_at_ms, error";
 
@@ -258,6 +262,15 @@ impl RunStore for Db {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         for event in events {
             Db::append_event(&mut tx, run_id, event).await?;
+        }
+        if self.backend == super::Backend::Postgres {
+            // Delivered on commit: wakes the readers on other replicas.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(EVENTS_CHANNEL)
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)
     }

@@ -4,7 +4,8 @@
 //! ([`caps`]), the engine's events on their way to the database and the
 //! browser ([`sink`], [`event_writer`]), the gauges `/metrics` reads
 //! ([`gauges`]), the earlier runs a run is judged
-//! against ([`references`]), and graceful shutdown ([`lifecycle`]).
+//! against ([`references`]), and graceful shutdown ([`lifecycle`]), and following a run
+//! another replica runs ([`tail`]).
 
 pub mod caps;
 pub mod event_writer;
@@ -14,3 +15,4 @@ pub mod lifecycle;
 pub mod orchestrator;
 pub mod references;
 pub mod sink;
+pub mod tail;

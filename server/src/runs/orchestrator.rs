@@ -98,6 +98,9 @@ pub struct Orchestrator {
     /// The supervisor `process` restarts go through (`shakedown demo`'s);
     /// without one, each run supervises the programs its plan names.
     supervisor: Mutex<Option<Arc<Supervisor>>>,
+    /// Rings when any replica stored events of a run (readers of runs
+    /// not live here tail the table).
+    bell: super::tail::Bell,
 }
 
 impl Orchestrator {
@@ -118,6 +121,7 @@ impl Orchestrator {
             caps: Mutex::new(engine::plan::Limits::default()),
             pasted_plans: AtomicBool::new(false),
             supervisor: Mutex::new(None),
+            bell: super::tail::Bell::default(),
         })
     }
 
@@ -297,6 +301,11 @@ impl Orchestrator {
     /// Live events of a run still in progress here.
     pub fn subscribe(&self, id: &str) -> Option<broadcast::Receiver<StoredEvent>> {
         lock(&self.live).get(id).map(|run| run.events.subscribe())
+    }
+
+    /// What wakes the readers of runs other replicas run.
+    pub fn bell(&self) -> &super::tail::Bell {
+        &self.bell
     }
 
     /// The store runs are kept in.

@@ -1,11 +1,16 @@
 //! `GET /api/runs/{id}/events`: a run's events as Server-Sent Events. Each
-//! event's id is its sequence number; a client that reconnects with
-//! `Last-Event-ID` (or `?after=N`) gets exactly the events after it, first
-//! from the database, then live, with no gap and no repeat. The stream ends
-//! with the run's `end` event ([`engine::run_event::RunEvent::End`]). Viewers and above (checked here as well as
-//! by the login gate).
+//! event's id is its number in the run's stored events (`run_events.seq`,
+//! the same on every replica); a client that reconnects with
+//! `Last-Event-ID` (or `?after=N`), to this replica or another, gets
+//! exactly the events after it, first from the database, then live, with
+//! no gap and no repeat. Live is this process's broadcast when it runs the
+//! run, else the table tailed by number ([`crate::runs::tail`]: woken by
+//! PostgreSQL notifications, polled every 250 ms). The stream ends with the
+//! run's `end` event ([`engine::run_event::RunEvent::End`]). Viewers and
+//! above (checked here as well as by the login gate).
 
 use crate::auth::require;
+use crate::runs::tail;
 use crate::web::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
@@ -54,8 +59,9 @@ pub async fn events(
         Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
     // Subscribe before reading the database, so nothing falls in between.
+    let rings = state.orchestrator.bell().listen();
     let live = state.orchestrator.subscribe(&id);
-    let stream = event_stream(store, id, after, live);
+    let stream = event_stream(store, id, after, live, rings);
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
         .into_response()
@@ -70,11 +76,20 @@ fn to_sse(event: &StoredEvent) -> Event {
         .data(serde_json::to_string(event).unwrap_or_default())
 }
 
+/// How many empty looks at the table between two reads of the run's
+/// status (about every 4 s at [`tail::POLL_INTERVAL`]).
+const STATUS_EVERY: u32 = 16;
+
+/// How many status reads may find the run over with no new event before
+/// the stream ends without its `end` event (one the run never stored).
+const QUIET_AFTER_END: u32 = 3;
+
 fn event_stream(
     store: Arc<dyn RunStore>,
     id: String,
     mut last: i64,
     mut live: Option<tokio::sync::broadcast::Receiver<StoredEvent>>,
+    mut rings: tokio::sync::broadcast::Receiver<String>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         // Everything already stored.
@@ -95,7 +110,7 @@ fn event_stream(
                 }
             }
         }
-        // Then live, until the run's end.
+        // Then live from this process while it runs the run here.
         while !ended {
             let Some(rx) = live.as_mut() else { break };
             match rx.recv().await {
@@ -116,13 +131,114 @@ fn event_stream(
                             yield Ok(to_sse(event));
                         }
                     }
-                    if closed && !ended {
-                        // The run is no longer live here (finished, or
-                        // interrupted by a restart): what is stored is all.
-                        break;
+                    if closed {
+                        // No longer live here: the table has the rest.
+                        live = None;
                     }
                 }
             }
         }
+        // Otherwise (another replica runs it, or it is over) from the
+        // table, woken by the bell or by the poll.
+        let (mut empty, mut quiet) = (0u32, 0u32);
+        while !ended {
+            match store.events_after(&id, last, 500).await {
+                Ok(batch) if !batch.is_empty() => {
+                    (empty, quiet) = (0, 0);
+                    for event in &batch {
+                        last = event.seq;
+                        ended |= event.is_end();
+                        yield Ok(to_sse(event));
+                    }
+                    continue;
+                }
+                Ok(_) => empty += 1,
+                Err(e) => tracing::warn!("run {id}: cannot read events: {e}"),
+            }
+            if empty >= STATUS_EVERY {
+                empty = 0;
+                if matches!(store.get_run(&id).await, Ok(run) if run.status.is_terminal()) {
+                    quiet += 1;
+                    if quiet >= QUIET_AFTER_END {
+                        tracing::warn!("run {id} is over but stored no end event; its stream ends");
+                        break;
+                    }
+                }
+            }
+            tail::wait_for(&mut rings, &id).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing;
+    use engine::run::RunStatus;
+    use engine::run_event::RunEvent;
+
+    fn numbered(run: &str, seq: i64) -> StoredEvent {
+        let event = if seq % 2 == 0 {
+            RunEvent::status(run, RunStatus::Running, None, None)
+        } else {
+            RunEvent::status(run, RunStatus::Queued, None, None)
+        };
+        event.stored(seq, seq * 10)
+    }
+
+    /// The SSE ids of a stream, as a client reads them.
+    async fn ids(
+        stream: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
+    ) -> Vec<i64> {
+        // `Event` keeps its text private: read the ids back from the wire.
+        let body = axum::response::IntoResponse::into_response(Sse::new(stream)).into_body();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        String::from_utf8(bytes.to_vec())
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("id: ").or_else(|| l.strip_prefix("id:")))
+            .map(|v| v.trim().parse().unwrap())
+            .collect()
+    }
+
+    /// Another replica stores a run's events in batches while this one
+    /// follows it from the table alone (nothing live here, no bell rings):
+    /// every id once, in order, from where the client resumed, up to the
+    /// end event.
+    #[tokio::test]
+    async fn a_run_stored_by_another_replica_streams_from_the_table_without_gap_or_repeat() {
+        let (db, _dir) = testing::sqlite().await;
+        let run = testing::new_run(&db, "p", "e").await;
+        let store: Arc<dyn RunStore> = Arc::new(db.clone());
+        db.append_events(
+            &run.id,
+            &(1..=5).map(|n| numbered(&run.id, n)).collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+        let writer = {
+            let (db, id) = (db.clone(), run.id.clone());
+            tokio::spawn(async move {
+                for batch in [6..=9, 10..=10, 11..=30] {
+                    tokio::time::sleep(tail::POLL_INTERVAL).await;
+                    let events: Vec<_> = batch.map(|n| numbered(&id, n)).collect();
+                    db.append_events(&id, &events).await.unwrap();
+                }
+                tokio::time::sleep(tail::POLL_INTERVAL).await;
+                db.append_events(&id, &[RunEvent::end(&id).stored(31, 310)])
+                    .await
+                    .unwrap();
+            })
+        };
+        let bell = tail::Bell::default();
+        let stream = event_stream(store.clone(), run.id.clone(), 3, None, bell.listen());
+        let seen = tokio::time::timeout(Duration::from_secs(60), ids(stream))
+            .await
+            .expect("the stream ends at the run's end event");
+        writer.await.unwrap();
+        assert_eq!(seen, (4..=31).collect::<Vec<i64>>());
+        // The same from the start: every stored event.
+        let again = event_stream(store, run.id.clone(), 0, None, bell.listen());
+        assert_eq!(ids(again).await, (1..=31).collect::<Vec<i64>>());
     }
 }
