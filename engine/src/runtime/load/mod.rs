@@ -11,4 +11,5 @@ pub mod deadline;
 pub mod h1;
 pub mod recorder;
 pub mod render;
+pub mod snapshot;
 pub mod transport;

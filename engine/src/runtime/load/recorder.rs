@@ -16,11 +16,11 @@ use std::time::Duration;
 
 /// Highest latency a histogram holds, in microseconds (one hour); longer
 /// values are clamped.
-const MAX_US: u64 = 3_600_000_000;
+pub(crate) const MAX_US: u64 = 3_600_000_000;
 /// Significant figures of the whole-test histogram.
-const SIGFIG_TOTAL: u8 = 3;
+pub(crate) const SIGFIG_TOTAL: u8 = 3;
 /// Significant figures of the per-second histograms (smaller, many of them).
-const SIGFIG_WINDOW: u8 = 2;
+pub(crate) const SIGFIG_WINDOW: u8 = 2;
 
 /// Why a request failed, or that it did not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn new_histogram(sigfig: u8) -> Histogram<u64> {
+pub(crate) fn new_histogram(sigfig: u8) -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, sigfig).expect("constant histogram bounds are valid")
 }
 
@@ -248,17 +248,7 @@ impl Recorder {
     /// answers and none arrived: a stall of the target. Time when nothing
     /// was waiting (think time, a ramp at zero workers) is no stall.
     pub fn longest_gap_ms(&self) -> u64 {
-        let mut longest = 0;
-        let mut run = 0;
-        for ms in 0..=self.last_completion_ms {
-            if bit(&self.completions, ms) || !bit(&self.waiting, ms) {
-                longest = longest.max(run);
-                run = 0;
-            } else {
-                run += 1;
-            }
-        }
-        longest.max(run)
+        longest_gap(&self.completions, &self.waiting, self.last_completion_ms)
     }
 
     /// The whole-test histogram.
@@ -276,23 +266,51 @@ impl Recorder {
 }
 
 fn window_summary(second: u32, acc: &WindowAcc) -> Window {
-    let summary = summarize(&acc.histogram);
+    let workers =
+        (!acc.workers.is_empty()).then(|| acc.workers.iter().map(|w| w.count_ones()).sum());
+    window_of(second, &acc.histogram, acc.count, acc.errors, workers)
+}
+
+/// The summary of one second from its histogram and counts.
+pub(crate) fn window_of(
+    second: u32,
+    histogram: &Histogram<u64>,
+    count: u64,
+    errors: u64,
+    workers: Option<u32>,
+) -> Window {
+    let summary = summarize(histogram);
     Window {
         second,
-        count: acc.count,
-        errors: acc.errors,
+        count,
+        errors,
         p50_ms: summary.p50_ms,
         p95_ms: summary.p95_ms,
         p99_ms: summary.p99_ms,
         max_ms: summary.max_ms,
-        workers: (!acc.workers.is_empty())
-            .then(|| acc.workers.iter().map(|w| w.count_ones()).sum()),
+        workers,
     }
+}
+
+/// Longest run of milliseconds up to `last_ms` in which something was
+/// waiting (`waiting`) and nothing completed (`completions`).
+pub(crate) fn longest_gap(completions: &[u64], waiting: &[u64], last_ms: u64) -> u64 {
+    let mut longest = 0;
+    let mut run = 0;
+    for ms in 0..=last_ms {
+        if bit(completions, ms) || !bit(waiting, ms) {
+            longest = longest.max(run);
+            run = 0;
+        } else {
+            run += 1;
+        }
+    }
+    longest.max(run)
 }
 
 /// Sets the bits `from..to` of a bit-per-millisecond set, growing it; times
 /// past the longest measurable latency are not kept.
-fn set_bits(bits: &mut Vec<u64>, from: u64, to: u64) {
+pub(crate) fn set_bits(bits: &mut Vec<u64>, from: u64, to: u64) {
     let to = to.min(MAX_US / 1000);
     if from >= to {
         return;
@@ -317,7 +335,7 @@ fn set_bits(bits: &mut Vec<u64>, from: u64, to: u64) {
 }
 
 /// Whether millisecond `ms` is set.
-fn bit(bits: &[u64], ms: u64) -> bool {
+pub(crate) fn bit(bits: &[u64], ms: u64) -> bool {
     bits.get((ms / 64) as usize)
         .is_some_and(|w| w & (1 << (ms % 64)) != 0)
 }
