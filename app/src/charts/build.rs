@@ -364,13 +364,17 @@ struct ChartedTest {
 }
 
 /// Of a test's metrics, only the latency summary (the load kinds have one)
-/// and the load through the fault (chaos tests with background load).
+/// and the load through the fault (chaos tests with background load), kept
+/// as their JSON text and read on their own: one that does not read (an
+/// older shape) leaves its chart out instead of failing every chart. Read
+/// from text, not through `serde_json::Value`, so the bundle needs no second
+/// (Value-driven) reader for those types.
 #[derive(serde::Deserialize)]
 struct ChartedMetrics {
     #[serde(default)]
-    latency: Option<serde_json::Value>,
+    latency: Option<Box<serde_json::value::RawValue>>,
     #[serde(default)]
-    load: Option<serde_json::Value>,
+    load: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// The charts of every test in a `results.json` text, in plan order.
@@ -384,13 +388,13 @@ pub fn results_json_charts(text: &str) -> Result<Vec<Chart>, String> {
             let latency = t
                 .metrics
                 .as_ref()
-                .and_then(|m| m.latency.clone())
-                .and_then(|v| serde_json::from_value::<LatencySummary>(v).ok());
+                .and_then(|m| m.latency.as_ref())
+                .and_then(|v| serde_json::from_str::<LatencySummary>(v.get()).ok());
             let load = t
                 .metrics
                 .as_ref()
-                .and_then(|m| m.load.clone())
-                .and_then(|v| serde_json::from_value::<LoadThroughFault>(v).ok());
+                .and_then(|m| m.load.as_ref())
+                .and_then(|v| serde_json::from_str::<LoadThroughFault>(v.get()).ok());
             test_charts(
                 &t.id,
                 &t.windows,

@@ -97,7 +97,7 @@ fn SignOffTable(signoffs: Vec<SignOffView>) -> impl IntoView {
 fn Recommendation(state: SignOffState) -> impl IntoView {
     let recommendation = match state.recommendation {
         Some(v) => Either::Left(view! {
-            <span class=format!("verdict {}", v.as_str().to_lowercase())>{v.as_str()}</span>
+            <span class=format!("verdict {}", v.as_str().to_ascii_lowercase())>{v.as_str()}</span>
         }),
         None => Either::Right(view! { <span class="verdict">"none (run did not finish)"</span> }),
     };

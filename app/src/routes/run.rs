@@ -199,7 +199,7 @@ fn EventLog(live: RwSignal<LiveRun>) -> impl IntoView {
 fn TestRow(test: LiveTest) -> impl IntoView {
     let progress = test.progress();
     let figures = test.figures();
-    let state_class = format!("state {}", test.state.as_str().to_lowercase());
+    let state_class = format!("state {}", test.state.as_str().to_ascii_lowercase());
     let progress_text = test.progress_text();
     view! {
         <tr data-test=test.id.clone()>

@@ -284,6 +284,50 @@ mod tests {
     }
 
     #[test]
+    fn the_model_enums_read_back_what_they_write() {
+        use crate::access::FinalDecision;
+        use crate::plan::PlanOrigin;
+        for origin in [
+            PlanOrigin::File,
+            PlanOrigin::Folder,
+            PlanOrigin::Pasted {
+                environments_from: "a.toml".into(),
+                environments_sha256: "00ff".into(),
+            },
+        ] {
+            let text = serde_json::to_string(&origin).unwrap();
+            assert_eq!(serde_json::from_str::<PlanOrigin>(&text).unwrap(), origin);
+        }
+        assert_eq!(
+            serde_json::from_str::<PlanOrigin>(
+                r#"{"environments_sha256": "1", "kind": "pasted", "environments_from": "b"}"#
+            )
+            .unwrap(),
+            PlanOrigin::Pasted {
+                environments_from: "b".into(),
+                environments_sha256: "1".into()
+            }
+        );
+        for decision in [
+            FinalDecision::Pending { go: 0, required: 2 },
+            FinalDecision::Go { go: 2, required: 2 },
+            FinalDecision::NoGo {
+                by: vec!["ann".into()],
+            },
+        ] {
+            let text = serde_json::to_string(&decision).unwrap();
+            assert_eq!(
+                serde_json::from_str::<FinalDecision>(&text).unwrap(),
+                decision
+            );
+        }
+        assert_eq!(
+            serde_json::from_str::<FinalDecision>(r#"{"by": [], "state": "no-go"}"#).unwrap(),
+            FinalDecision::NoGo { by: vec![] }
+        );
+    }
+
+    #[test]
     fn rejects_what_the_derive_rejects() {
         for text in [
             r#"{}"#,

@@ -80,8 +80,9 @@ pub struct LoadedPlan {
     pub deselected: Vec<String>,
 }
 
-/// Where a plan came from, for the evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// Where a plan came from, for the evidence. Written with its `kind` tag
+/// first; read with `model::tag_first`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum PlanOrigin {
     /// A file read by the command line.
@@ -96,6 +97,34 @@ pub enum PlanOrigin {
         /// That file's sha256.
         environments_sha256: String,
     },
+}
+
+/// [`PlanOrigin`] read from its tag and the rest of its object.
+#[derive(Deserialize)]
+#[serde(remote = "PlanOrigin", rename_all = "snake_case")]
+enum PlanOriginMirror {
+    File,
+    Folder,
+    Pasted {
+        environments_from: String,
+        environments_sha256: String,
+    },
+}
+
+impl crate::model::tag_first::Tagged for PlanOrigin {
+    const TAG: &'static str = "kind";
+    const EXPECTING: &'static str = "a plan origin with its `kind`";
+    fn read<'de, A: serde::de::MapAccess<'de>>(
+        rest: crate::model::tag_first::TagAndRest<'_, A>,
+    ) -> Result<Self, A::Error> {
+        PlanOriginMirror::deserialize(rest)
+    }
+}
+
+impl<'de> Deserialize<'de> for PlanOrigin {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::model::tag_first::deserialize(deserializer)
+    }
 }
 
 /// Reads and validates a plan file.
