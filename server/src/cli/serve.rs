@@ -196,12 +196,15 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
     // Faults a killed run left on a network-fault proxy go first, then the
     // runs themselves are sealed interrupted.
     crate::runs::lifecycle::clean_up_network_faults(&args.data_dir).await?;
-    let interrupted = crate::runs::orchestrator::seal_interrupted(
-        &db,
-        "Shakedown stopped while this run was in progress; what it measured until then is kept",
-    )
-    .await
-    .context("cannot close the runs left by the previous server")?;
+    // Only runs no live replica holds: others may share the database.
+    let ownership = std::sync::Arc::new(crate::runs::ownership::Ownership::new(
+        db.clone(),
+        crate::runs::ownership::replica_id(args.addr),
+    ));
+    let interrupted = ownership
+        .seal_lapsed(&db, true, &Default::default())
+        .await
+        .context("cannot close the runs left by the previous server")?;
     for run in &interrupted {
         tracing::warn!(
             "run {} ({} on {}) was interrupted by a restart",
@@ -218,6 +221,9 @@ pub async fn open(args: &ServeArgs) -> anyhow::Result<AppState> {
         args.auth.clone(),
     )
     .with_approval_policy(approval_policy);
+    tracing::info!("replica {}", ownership.replica());
+    state.orchestrator.use_ownership(ownership.clone());
+    crate::runs::ownership::keep(state.orchestrator.clone(), ownership);
     if let Some(url) = args.database_url.as_deref() {
         if state.db.backend() == crate::db::Backend::Postgres {
             state.orchestrator.bell().follow_postgres(url);

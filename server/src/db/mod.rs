@@ -4,6 +4,8 @@
 
 pub mod access;
 mod baselines;
+mod leases;
+pub use leases::LapsedRun;
 mod runs;
 pub use engine::access::BaselinePin;
 pub use runs::EVENTS_CHANNEL;

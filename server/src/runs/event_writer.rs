@@ -440,30 +440,42 @@ pub async fn seal_interrupted(
 ) -> Result<Vec<RunSummary>, StoreError> {
     let runs = store.interrupt_unfinished(reason).await?;
     for run in &runs {
-        let mut last = 0;
-        loop {
-            let batch = store.events_after(&run.id, last, 1000).await?;
-            match batch.last() {
-                Some(event) => last = event.seq,
-                None => break,
-            }
-        }
-        let at_ms = crate::db::now_ms();
-        let status = RunEvent::status(
-            &run.id,
-            RunStatus::Interrupted,
-            None,
-            Some(reason.to_owned()),
-        );
-        let end = RunEvent::end(&run.id);
-        store
-            .append_events(
-                &run.id,
-                &[status.stored(last + 1, at_ms), end.stored(last + 2, at_ms)],
-            )
-            .await?;
+        seal_events(store, &run.id, reason).await?;
     }
     Ok(runs)
+}
+
+/// Closes the stream of a run already marked `interrupted`: after every
+/// event it stored come its final status, with the reason, and its end
+/// event. Used at start-up and for runs whose owner stopped heartbeating
+/// (`super::ownership`).
+pub async fn seal_events(
+    store: &dyn RunStore,
+    run_id: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let mut last = 0;
+    loop {
+        let batch = store.events_after(run_id, last, 1000).await?;
+        match batch.last() {
+            Some(event) => last = event.seq,
+            None => break,
+        }
+    }
+    let at_ms = crate::db::now_ms();
+    let status = RunEvent::status(
+        run_id,
+        RunStatus::Interrupted,
+        None,
+        Some(reason.to_owned()),
+    );
+    let end = RunEvent::end(run_id);
+    store
+        .append_events(
+            run_id,
+            &[status.stored(last + 1, at_ms), end.stored(last + 2, at_ms)],
+        )
+        .await
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! ([`caps`]), the engine's events on their way to the database and the
 //! browser ([`sink`], [`event_writer`]), the gauges `/metrics` reads
 //! ([`gauges`]), the earlier runs a run is judged
-//! against ([`references`]), and graceful shutdown ([`lifecycle`]), and following a run
-//! another replica runs ([`tail`]).
+//! against ([`references`]), and graceful shutdown ([`lifecycle`]), run ownership across
+//! replicas ([`ownership`]), and following a run another replica runs
+//! ([`tail`]).
 
 pub mod caps;
 pub mod event_writer;
@@ -13,6 +14,7 @@ pub mod gauges;
 pub mod launch;
 pub mod lifecycle;
 pub mod orchestrator;
+pub mod ownership;
 pub mod references;
 pub mod sink;
 pub mod tail;

@@ -101,6 +101,9 @@ pub struct Orchestrator {
     /// Rings when any replica stored events of a run (readers of runs
     /// not live here tail the table).
     bell: super::tail::Bell,
+    /// This replica's leases on its runs, when it shares the database
+    /// with others (`shakedown serve`).
+    ownership: Mutex<Option<Arc<super::ownership::Ownership>>>,
 }
 
 impl Orchestrator {
@@ -122,6 +125,7 @@ impl Orchestrator {
             pasted_plans: AtomicBool::new(false),
             supervisor: Mutex::new(None),
             bell: super::tail::Bell::default(),
+            ownership: Mutex::new(None),
         })
     }
 
@@ -135,6 +139,27 @@ impl Orchestrator {
     /// one that already runs them) instead of starting their own.
     pub fn use_supervisor(&self, supervisor: Arc<Supervisor>) {
         *lock(&self.supervisor) = Some(supervisor);
+    }
+
+    /// Makes every run this process starts hold a lease as `ownership`
+    /// says, renewed while it runs and released when it ends.
+    pub fn use_ownership(&self, ownership: Arc<super::ownership::Ownership>) {
+        *lock(&self.ownership) = Some(ownership);
+    }
+
+    /// The runs this process is running (or has queued).
+    pub fn live_ids(&self) -> Vec<String> {
+        lock(&self.live).keys().cloned().collect()
+    }
+
+    /// Stops a run here because it is no longer this process's (another
+    /// replica marked it interrupted): it ends `interrupted` with `reason`.
+    pub fn stop_lost(&self, id: &str, reason: &str) {
+        if let Some(run) = lock(&self.live).get(id) {
+            tracing::error!("run {id}: {reason}");
+            run.stopped.set(reason);
+            run.cancel.cancel();
+        }
     }
 
     /// Sets the caps every run must stay within.
@@ -254,6 +279,11 @@ impl Orchestrator {
                 environment: env_name.clone(),
             })
             .await?;
+        let ownership = lock(&self.ownership).clone();
+        if let Some(ownership) = ownership {
+            // Unclaimed, the run is sealed by the replicas' sweep.
+            ownership.claim(&run.id).await?;
+        }
         let cancel = CancellationToken::new();
         let (events, _) = broadcast::channel(1024);
         let stopped = StopReason::default();
@@ -450,6 +480,10 @@ impl Orchestrator {
         // The writer stops once every sender is gone.
         drop(sink);
         writer.finish().await;
+        let ownership = lock(&self.ownership).clone();
+        if let Some(ownership) = ownership {
+            ownership.release(&id).await;
+        }
         lock(&self.live).remove(&id);
     }
 
