@@ -15,7 +15,16 @@
 //! targets, so the agents' levels add up to the whole level at every
 //! instant). Durations, think time and everything else are unchanged. The
 //! open model's request slots are a cap, not load: each agent with a rate
-//! gets its share of them, at least one.
+//! gets its share of them, at least one. With stages of rates each agent
+//! sends the whole arrivals its own ramp holds, so the agents' request
+//! counts may pass the whole's by less than one per agent.
+//!
+//! [`Stripes`] is k6's other rounding, the one it uses with a full
+//! sequence: positions dealt out in a cycle, the biggest segment first,
+//! so that small values go to the biggest segments first and a share
+//! never shrinks as the value grows (equal segments: within 1 of their
+//! part; unequal ones can lag a little more); [`Stripes::owns`] says which of the
+//! `n`-th things (workers, arrivals) are a segment's.
 
 use crate::plan::{HttpLoadSpec, Positive, DEFAULT_OPEN_CONCURRENCY};
 use serde::{Deserialize, Serialize};
@@ -24,6 +33,9 @@ use std::str::FromStr;
 
 /// Most points a sequence may have (agents + 1).
 const MAX_POINTS: usize = 10_001;
+/// Most steps the striping of a sequence may take (common denominator
+/// times segments).
+const MAX_STRIPE_WORK: u128 = 10_000_000;
 /// Largest denominator accepted in a fraction (decimals up to 9 places).
 const MAX_DENOMINATOR: u64 = 1_000_000_000_000;
 
@@ -42,6 +54,9 @@ pub enum SegmentError {
     /// A segment `a:b` with `a >= b`, or not written `a:b`.
     #[error("a segment is written from:to with from < to (like 1/3:2/3); `{0}` is not")]
     NotASegment(String),
+    /// A sequence whose cycle of stripes is too long to compute.
+    #[error("the sequence `{0}` is too fine to stripe: its lengths' common denominator times its segments passes 10000000")]
+    TooFine(String),
     /// No agents, or more than a sequence can hold.
     #[error("cannot split a test between {0} agents (1 to 10000)")]
     Agents(usize),
@@ -174,6 +189,13 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
     a.max(1)
 }
 
+fn gcd128(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
+}
+
 /// One agent's part `[from, to)` of a test, written `from:to` (`1/3:2/3`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -217,38 +239,49 @@ impl Segment {
     /// This segment's share of a load, or `None` when the share sends
     /// nothing (a rate or a worker count too small to reach it).
     pub fn share(self, spec: &HttpLoadSpec) -> Option<HttpLoadSpec> {
-        let mut part = spec.clone();
-        let open = spec.is_open();
-        let positive = |v: Option<Positive>| v.and_then(|v| Positive::new(self.scale_u32(v.get())));
-        for stage in &mut part.stages {
-            stage.rate = stage.rate.map(|r| self.scale_u32(r));
-            stage.concurrency = stage.concurrency.map(|c| self.scale_u32(c));
-        }
-        if open {
-            part.rate = positive(spec.rate);
-            let sends = part.rate.is_some() || part.stages.iter().any(|s| s.rate.unwrap_or(0) > 0);
-            if !sends {
-                return None;
-            }
-            let slots = self.scale_u32(
-                spec.concurrency
-                    .map_or(DEFAULT_OPEN_CONCURRENCY, Positive::get),
-            );
-            part.concurrency = Positive::new(slots.max(1));
-        } else {
-            part.concurrency = positive(spec.concurrency);
-            let sends = if spec.stages.is_empty() {
-                part.concurrency.is_some()
-            } else {
-                part.concurrency.is_some()
-                    || part.stages.iter().any(|s| s.concurrency.unwrap_or(0) > 0)
-            };
-            if !sends {
-                return None;
-            }
-        }
-        Some(part)
+        share_by(spec, |v| self.scale_u32(v))
     }
+
+    /// `to − from`, in lowest terms.
+    fn length(self) -> (u128, u128) {
+        let (a, b) = (self.from, self.to);
+        let num = u128::from(b.num) * u128::from(a.den) - u128::from(a.num) * u128::from(b.den);
+        let den = u128::from(a.den) * u128::from(b.den);
+        let g = gcd128(num, den);
+        (num / g, den / g)
+    }
+}
+
+/// A load with every whole number that measures it (workers, rate, stage
+/// targets, open-model slots) replaced by `scale` of it; `None` when that
+/// sends nothing.
+fn share_by(spec: &HttpLoadSpec, scale: impl Fn(u32) -> u32) -> Option<HttpLoadSpec> {
+    let mut part = spec.clone();
+    let positive = |v: Option<Positive>| v.and_then(|v| Positive::new(scale(v.get())));
+    for stage in &mut part.stages {
+        stage.rate = stage.rate.map(&scale);
+        stage.concurrency = stage.concurrency.map(&scale);
+    }
+    if spec.is_open() {
+        part.rate = positive(spec.rate);
+        let sends = part.rate.is_some() || part.stages.iter().any(|s| s.rate.unwrap_or(0) > 0);
+        if !sends {
+            return None;
+        }
+        let slots = scale(
+            spec.concurrency
+                .map_or(DEFAULT_OPEN_CONCURRENCY, Positive::get),
+        );
+        part.concurrency = Positive::new(slots.max(1));
+    } else {
+        part.concurrency = positive(spec.concurrency);
+        let sends = part.concurrency.is_some()
+            || part.stages.iter().any(|s| s.concurrency.unwrap_or(0) > 0);
+        if !sends {
+            return None;
+        }
+    }
+    Some(part)
 }
 
 impl fmt::Display for Segment {
@@ -324,6 +357,96 @@ impl SegmentSequence {
     pub fn is_empty(&self) -> bool {
         false
     }
+
+    /// The sequence's [`Stripes`].
+    pub fn stripes(&self) -> Result<Stripes, SegmentError> {
+        let too_fine = || SegmentError::TooFine(self.to_string());
+        let lengths: Vec<(u128, u128)> = self.segments().iter().map(|s| s.length()).collect();
+        let count = lengths.len() as u128;
+        let mut lcd: u128 = 1;
+        for &(_, den) in &lengths {
+            lcd = lcd / gcd128(lcd, den) * den;
+            if lcd.saturating_mul(count) > MAX_STRIPE_WORK {
+                return Err(too_fine());
+            }
+        }
+        // Each segment's length as a count of the `lcd` positions.
+        let counts: Vec<u128> = lengths.iter().map(|&(n, d)| n * (lcd / d)).collect();
+        let mut order: Vec<usize> = (0..lengths.len()).collect();
+        order.sort_by(|a, b| counts[*b].cmp(&counts[*a]));
+        let mut chosen = vec![0u128; lengths.len()];
+        let mut positions = vec![Vec::new(); lengths.len()];
+        let lcd = u64::try_from(lcd).map_err(|_| too_fine())?;
+        for i in 0..lcd {
+            // The biggest segment not ahead of its share takes position i:
+            // chosen / count <= i / lcd.
+            let taker = order
+                .iter()
+                .copied()
+                .find(|&k| chosen[k] * u128::from(lcd) <= u128::from(i) * counts[k]);
+            if let Some(k) = taker {
+                chosen[k] += 1;
+                positions[k].push(i);
+            }
+        }
+        Ok(Stripes { lcd, positions })
+    }
+}
+
+/// k6's striping of a sequence (`ExecutionTuple.ScaleInt64`, and the
+/// segmented iterator behind it): the positions `0, 1, 2, …` of anything
+/// counted (workers, requests per second, the n-th arrival) are dealt out
+/// in a cycle of the common denominator of the segments' lengths, the
+/// biggest segment first, each taking the next position while it is not
+/// ahead of its share. A segment's share of `v` is how many of `0..v` it
+/// owns: the shares add up to `v`, a share never shrinks as `v` grows, and
+/// each is within 1 of its part when the segments are equal (a small
+/// segment among bigger ones can lag by a little more, as in k6). With `0,1/2,3/4,1` the positions go
+/// `0 1 0 2 | 0 1 0 2 | …`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stripes {
+    /// Length of the cycle.
+    lcd: u64,
+    /// For each segment, the positions in `0..lcd` it owns, ascending.
+    positions: Vec<Vec<u64>>,
+}
+
+impl Stripes {
+    /// How many segments.
+    pub fn len(&self) -> usize {
+        self.positions.len()
+    }
+
+    /// Never: a sequence has at least one segment.
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    /// Whether segment `index` owns position `n` (the `n`-th worker,
+    /// arrival, row…, from 0).
+    pub fn owns(&self, index: usize, n: u64) -> bool {
+        self.positions
+            .get(index)
+            .is_some_and(|p| p.binary_search(&(n % self.lcd)).is_ok())
+    }
+
+    /// Segment `index`'s share of `v`: how many of positions `0..v` it
+    /// owns (0 for an index past the end).
+    pub fn scale(&self, index: usize, v: u64) -> u64 {
+        let Some(own) = self.positions.get(index) else {
+            return 0;
+        };
+        let rest = v % self.lcd;
+        (v / self.lcd) * own.len() as u64 + own.partition_point(|&p| p < rest) as u64
+    }
+
+    /// Segment `index`'s share of a load, as [`Segment::share`] but with
+    /// striped shares.
+    pub fn share(&self, index: usize, spec: &HttpLoadSpec) -> Option<HttpLoadSpec> {
+        share_by(spec, |v| {
+            u32::try_from(self.scale(index, u64::from(v))).unwrap_or(v)
+        })
+    }
 }
 
 impl fmt::Display for SegmentSequence {
@@ -394,27 +517,89 @@ mod tests {
         all
     }
 
+    /// Whether `share` is within `by` of `v·(to − from)`, compared exactly.
+    fn within(s: &Segment, v: u64, share: u64, by: u128) -> bool {
+        let (a, b) = (s.from(), s.to());
+        let den = u128::from(a.denominator()) * u128::from(b.denominator());
+        let exact = u128::from(v)
+            * (u128::from(b.numerator()) * u128::from(a.denominator())
+                - u128::from(a.numerator()) * u128::from(b.denominator()));
+        (u128::from(share) * den).abs_diff(exact) <= by * den
+    }
+
     #[test]
-    fn shares_add_up_to_the_whole_and_stay_within_one_of_their_part() {
+    fn shares_add_up_to_the_whole_and_stay_close_to_their_part() {
         let mut values: Vec<u64> = (0..=2_000).collect();
         values.extend([3_000, 9_999, 100_000, 1_000_003, u64::from(u32::MAX)]);
         for sequence in sequences() {
             let segments = sequence.segments();
+            let stripes = sequence.stripes().unwrap();
             for &v in &values {
-                let shares: Vec<u64> = segments.iter().map(|s| s.scale(v)).collect();
-                assert_eq!(shares.iter().sum::<u64>(), v, "{v} over {sequence}");
-                for (s, share) in segments.iter().zip(&shares) {
-                    // |share − v·(to − from)| <= 1, compared exactly.
-                    let (a, b) = (s.from(), s.to());
-                    let den = u128::from(a.denominator()) * u128::from(b.denominator());
-                    let exact = u128::from(v)
-                        * (u128::from(b.numerator()) * u128::from(a.denominator())
-                            - u128::from(a.numerator()) * u128::from(b.denominator()));
-                    let mine = u128::from(*share) * den;
-                    assert!(mine.abs_diff(exact) <= den, "{v} on {s}: {share}");
+                let rounded: Vec<u64> = segments.iter().map(|s| s.scale(v)).collect();
+                let striped: Vec<u64> = (0..segments.len()).map(|i| stripes.scale(i, v)).collect();
+                // Rounded shares are within 1 of their part; striped ones
+                // too when the segments are equal, and within 2 otherwise
+                // (k6's biggest-first order can hold a small segment back
+                // a little more than one).
+                let even = segments.iter().all(|s| s.length() == segments[0].length());
+                for (shares, by) in [(&rounded, 1), (&striped, if even { 1 } else { 2 })] {
+                    assert_eq!(shares.iter().sum::<u64>(), v, "{v} over {sequence}");
+                    for (s, share) in segments.iter().zip(shares.iter()) {
+                        assert!(within(s, v, *share, by), "{v} on {s}: {share}");
+                    }
+                }
+                // A striped share never shrinks as the value grows.
+                if v > 0 {
+                    for (i, share) in striped.iter().enumerate() {
+                        assert!(stripes.scale(i, v - 1) <= *share, "{v} on {i}");
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn stripes_deal_positions_like_k6() {
+        // k6's own example (lib/execution_segment.go): 0:1/2, 1/2:3/4, 3/4:1.
+        let sequence: SegmentSequence = "0,1/2,3/4,1".parse().unwrap();
+        let stripes = sequence.stripes().unwrap();
+        let table: Vec<Vec<u64>> = (0..3)
+            .map(|i| (1..=12).map(|v| stripes.scale(i, v)).collect())
+            .collect();
+        assert_eq!(table[0], [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6]);
+        assert_eq!(table[1], [0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3]);
+        assert_eq!(table[2], [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3]);
+        let owned = |i| {
+            (0..12)
+                .filter(|&n| stripes.owns(i, n))
+                .collect::<Vec<u64>>()
+        };
+        assert_eq!(owned(0), [0, 2, 4, 6, 8, 10]);
+        assert_eq!(owned(1), [1, 5, 9]);
+        assert_eq!(owned(2), [3, 7, 11]);
+        assert_eq!(
+            (stripes.len(), stripes.scale(3, 12), stripes.owns(3, 0)),
+            (3, 0, false)
+        );
+        // Thirds: one worker goes to the first agent, two to the first two.
+        let thirds = SegmentSequence::even(3).unwrap().stripes().unwrap();
+        let shares = |v| (0..3).map(|i| thirds.scale(i, v)).collect::<Vec<u64>>();
+        assert_eq!(
+            (shares(1), shares(2), shares(3_000)),
+            (vec![1, 0, 0], vec![1, 1, 0], vec![1_000; 3])
+        );
+        let spec = spec("rate = 2\nduration_s = 5");
+        let rates: Vec<Option<u32>> = (0..3)
+            .map(|i| {
+                thirds
+                    .share(i, &spec)
+                    .and_then(|p| p.rate)
+                    .map(Positive::get)
+            })
+            .collect();
+        assert_eq!(rates, [Some(1), Some(1), None]);
+        let e = SegmentSequence::even(5_000).unwrap().stripes().unwrap_err();
+        assert!(matches!(e, SegmentError::TooFine(_)), "{e}");
     }
 
     #[test]
