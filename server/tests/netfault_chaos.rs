@@ -535,3 +535,54 @@ async fn runs_that_never_settle_end_the_hold_at_the_deadline_and_are_stuck() {
     assert_eq!(m.stuck, 2, "{m:?}");
     assert_eq!(results.verdict, Some(engine::run::Verdict::NoGo));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_until_runs_settle_with_no_run_submitted_is_an_error_and_injects_nothing() {
+    let (registry, proxy, api, _) = setup_jobs().await;
+    // Every submission is refused (no such path), so there is nothing to
+    // wait for: holding "until the runs settle" would end at once.
+    let text = until_plan(proxy, api, 10)
+        .replace("create_path = \"/jobs\"", "create_path = \"/no-jobs-here\"")
+        .replace("fault_after_started = 2", "fault_after_ms = 100");
+    let results = run(&text).await;
+    let t = test(&results);
+    let error = t.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("none was submitted (2 refused); no fault was injected"),
+        "{t:?}"
+    );
+    assert!(registry.toxics("sut_api").unwrap().is_empty());
+    assert_ne!(results.verdict, Some(engine::run::Verdict::Go));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_on_a_proxy_already_disabled_is_an_error_and_leaves_it_as_it_was() {
+    let (registry, proxy, api) = setup().await;
+    // A second link, to a proxy someone took down before the run.
+    registry
+        .create(&json!({
+            "name": "sut_cache", "listen": "127.0.0.1:0",
+            "upstream": proxy.to_string(), "enabled": false
+        }))
+        .unwrap();
+    let text = plan(
+        proxy,
+        &format!("http://{api}"),
+        r#"{ link = "cache", toxic = "down", duration_s = 2 }"#,
+    )
+    .replace(
+        "links = { api = \"sut_api\" }",
+        "links = { api = \"sut_api\", cache = \"sut_cache\" }",
+    );
+    let results = run(&text).await;
+    let error = test(&results).error.clone().unwrap_or_default();
+    assert!(
+        error.contains("proxy \"sut_cache\" of link \"cache\" is already disabled")
+            && error.contains("nothing was injected"),
+        "{error}"
+    );
+    assert!(
+        !registry.get("sut_cache").unwrap().enabled,
+        "someone else's down was undone"
+    );
+}

@@ -142,8 +142,9 @@ pub struct NetworkFaultEvidence {
     /// (`runs_settled`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
-    /// With `until`: whether it was met before the bound (else the fault
-    /// was removed at the bound, or when the run was aborted).
+    /// With `until`: whether it was met before the bound (`false`: the
+    /// fault was removed at the bound; unset when the run was aborted
+    /// first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_met: Option<bool>,
     /// When the proxy accepted it (Unix milliseconds).

@@ -258,8 +258,8 @@ pub enum Hold<'a> {
 struct Window {
     planned: Duration,
     /// When held `until`: what it waited for and whether that came before
-    /// the bound.
-    until: Option<(&'static str, bool)>,
+    /// the bound (`None`: the run was aborted first).
+    until: Option<(&'static str, Option<bool>)>,
     seen: Option<RemoteProxy>,
     during: Option<RemoteProxy>,
 }
@@ -304,6 +304,12 @@ impl Link {
             .proxy(proxy)
             .await
             .map_err(|e| format!("{e}{nothing}"))?;
+        if fault.toxic == NetworkToxic::Down && !before.enabled {
+            return Err(format!(
+                "proxy {proxy:?} of link {:?} is already disabled, so the link was down before the fault; put it back first{nothing}",
+                fault.link
+            ));
+        }
         let toxic = toxic_body(fault, &ctx.test_id);
         let entry = Entry::new(
             client.api(),
@@ -392,9 +398,9 @@ impl Link {
             }
             Some((what, settled)) => {
                 let met = tokio::select! {
-                    _ = settled => true,
-                    _ = window => false,
-                    _ = ctx.cancel.cancelled() => false,
+                    _ = settled => Some(true),
+                    _ = window => Some(false),
+                    _ = ctx.cancel.cancelled() => None,
                 };
                 Some((what, met))
             }
@@ -505,7 +511,7 @@ impl Link {
             toxicity: fault.toxicity.unwrap_or(1.0),
             planned_ms: window.planned.as_millis() as u64,
             until: window.until.map(|(what, _)| what.to_owned()),
-            until_met: window.until.map(|(_, met)| met),
+            until_met: window.until.and_then(|(_, met)| met),
             injected_at_ms,
             removed_at_ms: removed.ok.then_some(removed.at_ms),
             seen_at_proxy,
@@ -661,10 +667,11 @@ fn observation(n: &NetworkFaultEvidence, held: Duration) -> String {
     }
     let until = match (&n.until, n.until_met) {
         (Some(what), Some(true)) => format!(" (held until {what}: met)"),
-        (Some(what), _) => format!(
+        (Some(what), Some(false)) => format!(
             " (held until {what}: not met within {:.0} s, removed then)",
             n.planned_ms as f64 / 1000.0
         ),
+        (Some(what), None) => format!(" (held until {what}: ended by the run's abort)"),
         (None, _) => String::new(),
     };
     format!(

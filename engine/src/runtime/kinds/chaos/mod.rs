@@ -232,6 +232,12 @@ fn abort(background: Option<Background>) {
     }
 }
 
+/// Whether the test's fault is a network fault held `until` its runs
+/// settle.
+fn held_until_settled(spec: &ChaosSpec) -> bool {
+    matches!(&spec.fault, Some(ChaosFault::Network(f)) if f.duration_s.is_none() && f.until.is_some())
+}
+
 fn failed(metrics: ChaosMetrics, error: String) -> (TestOutcome, Vec<FaultEvidence>) {
     let mut outcome = TestOutcome::new(TestMetrics::Chaos(metrics));
     outcome.error = Some(error);
@@ -276,7 +282,13 @@ pub async fn run(spec: &ChaosSpec, ctx: &TestContext) -> (TestOutcome, Vec<Fault
     let load_stop = background
         .as_ref()
         .map(|b| b.stop_after(fault_at, recovered_at));
-    let deadline = Instant::now() + deadline_after;
+    // Runs still open `deadline_s` after the fault are stuck; a fault held
+    // until the runs settle may have used all of that time already.
+    let deadline = if held_until_settled(spec) {
+        fault_at + deadline_after
+    } else {
+        Instant::now() + deadline_after
+    };
     test.settle(&mut sessions, ids, open_at_fault, deadline)
         .await;
     let load_error = test
@@ -468,6 +480,12 @@ impl<'a> Chaos<'a> {
                 window.get(),
             )))),
             (None, Some(until @ HoldUntil::RunsSettled)) => {
+                if ids.is_empty() {
+                    return Err(format!(
+                        "until = \"runs_settled\" waits for the test's runs, and none was submitted ({} refused); no fault was injected",
+                        self.metrics.submit_errors
+                    ));
+                }
                 let client = self.client.as_ref().ok_or_else(|| {
                     "until = \"runs_settled\" needs the plan's [jobs] table; no fault was injected"
                         .to_owned()
