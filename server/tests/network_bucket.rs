@@ -339,8 +339,8 @@ fn the_demo_banner_shows_the_bucket_link_and_the_target_signs_through_it() {
 }
 
 /// `shakedown demo` with `args`: it must fail before starting anything,
-/// saying `expected`.
-fn refused(args: &[&str], expected: &str) {
+/// saying `expected`; returns what it said.
+fn refused(args: &[&str], expected: &str) -> String {
     let (web, sut, proxy) = (free_port(), free_port(), free_port());
     let out = Command::new(env!("CARGO_BIN_EXE_shakedown"))
         .args([
@@ -365,6 +365,7 @@ fn refused(args: &[&str], expected: &str) {
     );
     // Nothing was started: the proxy's API port is free.
     assert!(std::net::TcpListener::bind(("127.0.0.1", proxy)).is_ok());
+    stderr.into_owned()
 }
 
 #[test]
@@ -385,14 +386,18 @@ fn s3_settings_the_demo_cannot_use_are_refused_before_anything_starts() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     refused(
         &args,
-        "--s3-endpoint \"http://192.0.2.1:9000\": the server must be on this machine",
+        "S3 endpoint \"http://192.0.2.1:9000\": the server must be on this machine",
     );
     let args = with("https://127.0.0.1:9000");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     refused(&args, "must be http://");
-    let args = with("http://user:pw@127.0.0.1:9000");
+    let args = with("http://user:s3cr3tpw@127.0.0.1:9000");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    refused(&args, "may not carry a user name or password");
+    let stderr = refused(&args, "may not carry a user name or password");
+    assert!(
+        !stderr.contains("s3cr3tpw") && stderr.contains("http://***@127.0.0.1:9000"),
+        "the refusal repeats the password: {stderr}"
+    );
     refused(
         &[
             "--s3-endpoint",

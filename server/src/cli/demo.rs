@@ -198,7 +198,9 @@ pub const BUCKET_PROXY: &str = "sut_s3";
 /// signs each request for the proxy's address, which is the Host header the
 /// server then sees).
 fn s3_upstream(endpoint: &str) -> anyhow::Result<SocketAddr> {
-    let bad = |why: &str| anyhow::anyhow!("--s3-endpoint {endpoint:?}: {why}");
+    // Whatever stands before an `@` is hidden: the URL may carry a key.
+    let shown = engine::plan::validate::without_credentials(endpoint);
+    let bad = |why: &str| anyhow::anyhow!("S3 endpoint {shown:?}: {why}");
     let url = url::Url::parse(endpoint).map_err(|e| bad(&e.to_string()))?;
     if url.scheme() != "http" {
         return Err(bad(
@@ -207,7 +209,7 @@ fn s3_upstream(endpoint: &str) -> anyhow::Result<SocketAddr> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad(
-            "may not carry a user name or password (keys go in the environment variables --s3-access-key-env and --s3-secret-key-env name)",
+            "may not carry a user name or password (keys go in environment variables: the ones --s3-access-key-env and --s3-secret-key-env name, or under run --demo the plan's bucket.s3 secrets)",
         ));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {

@@ -19,6 +19,7 @@ mod network;
 mod services;
 
 pub use hosts::{host_allowed, host_port, resolve, secret_refs};
+pub use network::without_credentials;
 pub use services::RAILWAY_ENDPOINT;
 
 use super::read::FieldPath;

@@ -182,7 +182,7 @@ impl Validator {
 
 /// `text` with whatever stands between `://` and the last `@` of its
 /// authority hidden: a URL that does not parse may still carry a password.
-fn without_credentials(text: &str) -> String {
+pub fn without_credentials(text: &str) -> String {
     let Some((scheme, rest)) = text.split_once("://") else {
         return text.to_owned();
     };
