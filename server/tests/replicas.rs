@@ -183,4 +183,11 @@ fn a_run_streams_live_on_another_replica_and_a_killed_replicas_run_is_interrupte
         "{}",
         b.log_text()
     );
+    // B was woken by PostgreSQL notifications all along (the 250 ms poll
+    // is only the fallback).
+    assert!(
+        !b.log_text().contains("event notifications"),
+        "{}",
+        b.log_text()
+    );
 }
