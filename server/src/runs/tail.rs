@@ -64,10 +64,10 @@ impl Bell {
                         },
                         Err(e) => tracing::warn!("cannot listen for event notifications: {e}"),
                     },
-                    Err(e) => tracing::warn!(
-                        "cannot connect for event notifications ({}); readers poll",
-                        crate::db::redact(&e.to_string())
-                    ),
+                    // sqlx's connect errors name no URL, so no password.
+                    Err(e) => {
+                        tracing::warn!("cannot connect for event notifications ({e}); readers poll")
+                    }
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
