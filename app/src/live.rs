@@ -331,6 +331,7 @@ impl LiveRun {
                 test_id,
                 load,
                 window,
+                ..
             } => {
                 if let Some(test) = self.test_mut(&test_id) {
                     let fault_load = test.fault_load.get_or_insert_with(Default::default);

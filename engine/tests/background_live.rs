@@ -59,6 +59,7 @@ async fn the_background_load_reports_its_seconds_and_the_faults_moments() {
                 test_id,
                 load,
                 window,
+                ..
             } => {
                 assert_eq!((test_id.as_str(), *load), ("C1", 0));
                 assert!(window.count > 0, "{window:?}");

@@ -395,6 +395,8 @@ mod tests {
                     p95_ms: 7.0,
                     ..Window::default()
                 },
+                done: 10,
+                failed: 0,
             },
             ProgressEvent::FaultTimes {
                 test_id: "C1".into(),

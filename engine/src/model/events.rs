@@ -70,6 +70,13 @@ pub enum ProgressEvent {
         load: usize,
         /// The second's figures.
         window: Window,
+        /// Requests of that load finished so far (a second's window is
+        /// sent once, and requests started in it may finish later).
+        #[serde(default)]
+        done: u64,
+        /// Of those, failed.
+        #[serde(default)]
+        failed: u64,
     },
     /// A chaos test's fault moments, in ms since its background load
     /// started (the times its windows are split at): sent when the fault is
@@ -118,6 +125,10 @@ enum ProgressEventMirror {
         test_id: String,
         load: usize,
         window: Window,
+        #[serde(default)]
+        done: u64,
+        #[serde(default)]
+        failed: u64,
     },
     FaultTimes {
         test_id: String,
@@ -226,6 +237,8 @@ mod tests {
                     p95_ms: 41.5,
                     ..Window::default()
                 },
+                done: 64,
+                failed: 2,
             },
             ProgressEvent::FaultTimes {
                 test_id: "C1".into(),
@@ -240,6 +253,20 @@ mod tests {
             let back: ProgressEvent = serde_json::from_value(json).unwrap();
             assert_eq!(back, event);
         }
+        // Stored before a load's totals were sent: they read as 0.
+        let older: ProgressEvent = serde_json::from_value(serde_json::json!({
+            "event": "load_window", "test_id": "C1", "load": 0,
+            "window": serde_json::to_value(Window::default()).unwrap()
+        }))
+        .unwrap();
+        assert!(matches!(
+            older,
+            ProgressEvent::LoadWindow {
+                done: 0,
+                failed: 0,
+                ..
+            }
+        ));
         let injected: ProgressEvent = serde_json::from_str(
             r#"{"event":"fault_times","test_id":"C1","fault_at_ms":12.0,"recovered_at_ms":null}"#,
         )

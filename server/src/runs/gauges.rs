@@ -51,11 +51,12 @@ fn live() -> &'static Mutex<LiveLoads> {
     LIVE.get_or_init(|| Mutex::new(BTreeMap::new()))
 }
 
-/// Notes what an event says about its run's load: a test's `window`
-/// carries its totals so far (job and stream tests send a second again as
-/// it fills, so its windows must not be added up); a background load's
-/// `load_window` comes once per complete second and is added up. A test's
-/// end stops its loads' latest second; the run's end forgets the run.
+/// Notes what an event says about its run's load: a test's `window` and a
+/// background load's `load_window` carry their totals so far, which are
+/// taken as they are (job and stream tests send a second again as it
+/// fills, and a second sent once may gain requests that finish later, so
+/// adding windows up would count wrong). A test's end stops its loads'
+/// latest second; the run's end forgets the run.
 pub fn observe(run_id: &str, event: &RunEvent) {
     let Ok(mut live) = live().lock() else {
         return;
@@ -82,6 +83,8 @@ pub fn observe(run_id: &str, event: &RunEvent) {
             test_id,
             load,
             window,
+            done,
+            failed,
         }) => {
             let figures = live
                 .entry(run_id.to_owned())
@@ -90,8 +93,8 @@ pub fn observe(run_id: &str, event: &RunEvent) {
                 .or_default();
             figures.requests_last_second = window.count;
             figures.errors_last_second = window.errors;
-            figures.requests_total += window.count;
-            figures.errors_total += window.errors;
+            figures.requests_total = *done;
+            figures.errors_total = *failed;
         }
         RunEvent::Progress(ProgressEvent::TestFinished { result }) => {
             let background = format!("{}.load", result.id);
@@ -144,7 +147,9 @@ mod tests {
         let event = RunEvent::Progress(ProgressEvent::LoadWindow {
             test_id: "C1".into(),
             load: 0,
-            window: window(7, 0),
+            window: window(5, 0),
+            done: 7,
+            failed: 0,
         });
         observe(&run, &event);
         let loads = live_loads();

@@ -60,11 +60,19 @@ pub struct LoadSink {
 
 impl Sink for LoadSink {
     fn emit(&self, event: &ProgressEvent) {
-        if let ProgressEvent::Window { window, .. } = event {
+        if let ProgressEvent::Window {
+            window,
+            done,
+            failed,
+            ..
+        } = event
+        {
             self.sink.emit(&ProgressEvent::LoadWindow {
                 test_id: self.test_id.clone(),
                 load: self.load,
                 window: window.clone(),
+                done: *done,
+                failed: *failed,
             });
         }
     }
