@@ -67,10 +67,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.auth.local_mode,
         args.local_mode_open_to_network,
     )?;
-    let state = open(&args).await?;
+    // The port first: a second server started by mistake on the same
+    // port stops here, before it seals the first one's runs as left over.
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let state = open(&args).await?;
     let local = listener.local_addr().context("listener has no address")?;
     tracing::info!(
         "serving http://{local} (database: {}, evidence: {})",

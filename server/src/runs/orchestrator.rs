@@ -333,6 +333,13 @@ impl Orchestrator {
         lock(&self.live).get(id).map(|run| run.events.subscribe())
     }
 
+    /// Cancelled once a shutdown has stopped the runs: streams of events
+    /// end then, so the server's own graceful shutdown does not wait on
+    /// them (a browser reconnects with `Last-Event-ID`, elsewhere).
+    pub fn halted(&self) -> CancellationToken {
+        self.halt.clone()
+    }
+
     /// What wakes the readers of runs other replicas run.
     pub fn bell(&self) -> &super::tail::Bell {
         &self.bell

@@ -25,6 +25,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
 
 /// `?after=N`, for clients that cannot set headers.
 #[derive(Debug, Deserialize)]
@@ -61,7 +62,7 @@ pub async fn events(
     // Subscribe before reading the database, so nothing falls in between.
     let rings = state.orchestrator.bell().listen();
     let live = state.orchestrator.subscribe(&id);
-    let stream = event_stream(store, id, after, live, rings);
+    let stream = event_stream(store, id, after, live, rings, state.orchestrator.halted());
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
         .into_response()
@@ -90,7 +91,11 @@ fn event_stream(
     mut last: i64,
     mut live: Option<tokio::sync::broadcast::Receiver<StoredEvent>>,
     mut rings: tokio::sync::broadcast::Receiver<String>,
+    stop: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
+    // Every wait below also ends when the server shuts down (`stop`): the
+    // stream then ends without its end event, and the browser reconnects
+    // with `Last-Event-ID`.
     async_stream::stream! {
         // Everything already stored.
         let mut ended = false;
@@ -106,14 +111,21 @@ fn event_stream(
                 }
                 Err(e) => {
                     tracing::warn!("run {id}: cannot read events: {e}");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        _ = stop.cancelled() => return,
+                    }
                 }
             }
         }
         // Then live from this process while it runs the run here.
         while !ended {
             let Some(rx) = live.as_mut() else { break };
-            match rx.recv().await {
+            let received = tokio::select! {
+                received = rx.recv() => received,
+                _ = stop.cancelled() => return,
+            };
+            match received {
                 Ok(event) if event.seq <= last => {}
                 Ok(event) if event.seq == last + 1 => {
                     last = event.seq;
@@ -165,7 +177,10 @@ fn event_stream(
                     }
                 }
             }
-            tail::wait_for(&mut rings, &id).await;
+            tokio::select! {
+                _ = tail::wait_for(&mut rings, &id) => {}
+                _ = stop.cancelled() => return,
+            }
         }
     }
 }
@@ -231,14 +246,56 @@ mod tests {
             })
         };
         let bell = tail::Bell::default();
-        let stream = event_stream(store.clone(), run.id.clone(), 3, None, bell.listen());
+        let stream = event_stream(
+            store.clone(),
+            run.id.clone(),
+            3,
+            None,
+            bell.listen(),
+            CancellationToken::new(),
+        );
         let seen = tokio::time::timeout(Duration::from_secs(60), ids(stream))
             .await
             .expect("the stream ends at the run's end event");
         writer.await.unwrap();
         assert_eq!(seen, (4..=31).collect::<Vec<i64>>());
         // The same from the start: every stored event.
-        let again = event_stream(store, run.id.clone(), 0, None, bell.listen());
+        let again = event_stream(
+            store,
+            run.id.clone(),
+            0,
+            None,
+            bell.listen(),
+            CancellationToken::new(),
+        );
         assert_eq!(ids(again).await, (1..=31).collect::<Vec<i64>>());
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_ends_the_stream_of_a_run_that_never_ends() {
+        let (db, _dir) = testing::sqlite().await;
+        let run = testing::new_run(&db, "p", "e").await;
+        let store: Arc<dyn RunStore> = Arc::new(db.clone());
+        db.append_events(&run.id, &[numbered(&run.id, 1)])
+            .await
+            .unwrap();
+        let stop = CancellationToken::new();
+        // The run stays running and never stores its end: only the
+        // shutdown can end this stream.
+        let stream = event_stream(
+            store,
+            run.id.clone(),
+            0,
+            None,
+            tail::Bell::default().listen(),
+            stop.clone(),
+        );
+        let reader = tokio::spawn(ids(stream));
+        stop.cancel();
+        let seen = tokio::time::timeout(Duration::from_secs(60), reader)
+            .await
+            .expect("the shutdown ended the stream")
+            .unwrap();
+        assert!(seen.len() <= 1, "{seen:?}");
     }
 }
