@@ -5,8 +5,14 @@
 //! [`SWEEP`] for runs whose lease lapsed (their owner died) and marks them
 //! interrupted with the reason naming the lost owner and its last
 //! heartbeat, closing their stream as the start-up sealing does
-//! ([`super::event_writer::seal_events`]). A run is so marked within
-//! `LEASE_TTL + SWEEP` (20 s) of its owner's last heartbeat.
+//! ([`super::event_writer::seal_events`]). A lapse by the clocks is not
+//! enough: the sweeping replica must also see the lease's heartbeat stay
+//! unchanged for [`WATCH`] of its own time, through sweeps that all
+//! reached the database. So an owner that is alive but could not reach
+//! the database for a while (a failover longer than the lease), or whose
+//! clock is behind, renews before anyone seals its runs. A run is so
+//! marked within `LEASE_TTL + SWEEP + WATCH + SWEEP` (27 s) of its owner's
+//! last heartbeat.
 //!
 //! A replica is named by `SHAKEDOWN_REPLICA_ID`, by default
 //! `HOSTNAME:PORT`: a replica restarted under the same name seals the runs
@@ -17,17 +23,21 @@ use super::orchestrator::Orchestrator;
 use crate::db::{now_ms, Db, LapsedRun};
 use engine::run::RunSummary;
 use engine::store::{RunStore, StoreError};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// How long a lease lasts without a heartbeat.
 pub const LEASE_TTL: Duration = Duration::from_secs(15);
 /// How often the owner renews its leases.
 pub const HEARTBEAT: Duration = Duration::from_secs(3);
 /// How often a replica looks for lapsed leases.
-pub const SWEEP: Duration = Duration::from_secs(5);
+pub const SWEEP: Duration = Duration::from_secs(3);
+/// How long a lapsed lease's heartbeat must be seen unchanged before its
+/// run is sealed: two heartbeats of a live owner.
+pub const WATCH: Duration = Duration::from_secs(6);
 
 /// Why a run a replica left behind in its previous life is interrupted
 /// (also the start-up reason of a single server).
@@ -56,6 +66,10 @@ pub struct Ownership {
     db: Db,
     replica: String,
     ttl: Duration,
+    watch: Duration,
+    /// Lapsed leases seen by the sweeps: the heartbeat seen, and since
+    /// when (this process's time) it has been seen unchanged.
+    seen: Mutex<HashMap<String, (Option<i64>, Instant)>>,
 }
 
 impl Ownership {
@@ -65,7 +79,18 @@ impl Ownership {
 
     /// With another lease length (tests).
     pub fn with_ttl(db: Db, replica: String, ttl: Duration) -> Self {
-        Ownership { db, replica, ttl }
+        Ownership::with_times(db, replica, ttl, WATCH)
+    }
+
+    /// With another lease length and watch (tests).
+    pub fn with_times(db: Db, replica: String, ttl: Duration, watch: Duration) -> Self {
+        Ownership {
+            db,
+            replica,
+            ttl,
+            watch,
+            seen: Mutex::new(HashMap::new()),
+        }
     }
 
     /// This replica's name.
@@ -110,13 +135,22 @@ impl Ownership {
     ) -> Result<Vec<RunSummary>, StoreError> {
         let now = now_ms();
         let restarted = at_start.then_some(self.replica.as_str());
-        let lapsed = self
+        let lapsed = match self
             .db
             .lapsed_runs(now, now - self.ttl_ms(), restarted)
-            .await?;
+            .await
+        {
+            Ok(lapsed) => lapsed,
+            Err(e) => {
+                // What was watched was not watched without a break.
+                self.seen_now().clear();
+                return Err(e);
+            }
+        };
+        let due = self.due(&lapsed, at_start);
         let mut sealed = Vec::new();
         for run in lapsed {
-            if running_here.contains(&run.run_id) {
+            if running_here.contains(&run.run_id) || !due.contains(&run.run_id) {
                 continue;
             }
             let reason = self.reason(&run, at_start);
@@ -130,6 +164,38 @@ impl Ownership {
             }
         }
         Ok(sealed)
+    }
+
+    fn seen_now(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<i64>, Instant)>> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Which lapsed runs may be sealed now: at start-up, the ones this
+    /// replica held and the ones no replica ever claimed; otherwise the
+    /// ones whose heartbeat this replica has seen unchanged for
+    /// [`WATCH`].
+    fn due(&self, lapsed: &[LapsedRun], at_start: bool) -> HashSet<String> {
+        let now = Instant::now();
+        let mut seen = self.seen_now();
+        seen.retain(|id, _| lapsed.iter().any(|r| &r.run_id == id));
+        let mut due = HashSet::new();
+        for run in lapsed {
+            let mine_before = at_start
+                && (run.owner.is_none() || run.owner.as_deref() == Some(self.replica.as_str()));
+            let since = seen
+                .entry(run.run_id.clone())
+                .and_modify(|(beat, since)| {
+                    if *beat != run.heartbeat_at_ms {
+                        (*beat, *since) = (run.heartbeat_at_ms, now);
+                    }
+                })
+                .or_insert((run.heartbeat_at_ms, now))
+                .1;
+            if mine_before || now.duration_since(since) >= self.watch {
+                due.insert(run.run_id.clone());
+            }
+        }
+        due
     }
 
     /// Why a lapsed run is interrupted.

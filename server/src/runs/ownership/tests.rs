@@ -137,7 +137,9 @@ async fn sealing(db: &Db) {
         .await
         .unwrap();
 
-    let b = Ownership::new(db.clone(), "replica-b".into());
+    // No watch: a lapsed lease is sealed at the first sweep that sees it
+    // (the watch has a test of its own).
+    let b = Ownership::with_times(db.clone(), "replica-b".into(), LEASE_TTL, Duration::ZERO);
     let running_here: HashSet<String> = [here.id.clone()].into();
     let sealed = b.seal_lapsed(db, false, &running_here).await.unwrap();
     assert_eq!(
@@ -183,11 +185,48 @@ async fn sealing(db: &Db) {
     );
 }
 
+/// A lapsed lease is sealed only once its heartbeat has stayed unchanged
+/// for the watch: an owner that beats again (after a database outage, or
+/// with a clock behind) keeps its run.
+async fn watching(db: &Db) {
+    let watch = Duration::from_millis(300);
+    let b = Ownership::with_times(db.clone(), "replica-b".into(), LEASE_TTL, watch);
+    let here = HashSet::new();
+    let run = testing::new_run(db, "p", "e").await;
+    let old = now_ms() - 60_000;
+    db.claim_lease(&run.id, "replica-a", old, TTL)
+        .await
+        .unwrap();
+    let sealed_now = |sealed: Vec<RunSummary>| sealed.iter().any(|r| r.id == run.id);
+    assert!(
+        !sealed_now(b.seal_lapsed(db, false, &here).await.unwrap()),
+        "first look"
+    );
+    // The owner beats again, still late by the clocks: watched afresh.
+    db.renew_lease(&run.id, "replica-a", old + 1_000, TTL)
+        .await
+        .unwrap();
+    tokio::time::sleep(watch + Duration::from_millis(50)).await;
+    assert!(
+        !sealed_now(b.seal_lapsed(db, false, &here).await.unwrap()),
+        "sealed although its heartbeat moved"
+    );
+    assert_eq!(db.get_run(&run.id).await.unwrap().status, RunStatus::Queued);
+    // Then nothing more for the whole watch: sealed.
+    tokio::time::sleep(watch + Duration::from_millis(50)).await;
+    assert!(sealed_now(b.seal_lapsed(db, false, &here).await.unwrap()));
+    assert_eq!(
+        db.get_run(&run.id).await.unwrap().status,
+        RunStatus::Interrupted
+    );
+}
+
 #[tokio::test]
 async fn leases_on_sqlite() {
     let (db, _dir) = testing::sqlite().await;
     leases(&db).await;
     sealing(&db).await;
+    watching(&db).await;
 }
 
 #[tokio::test]
@@ -195,6 +234,7 @@ async fn leases_on_postgres() {
     if let Some(db) = testing::postgres().await {
         leases(&db).await;
         sealing(&db).await;
+        watching(&db).await;
     }
 }
 
