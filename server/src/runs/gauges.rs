@@ -98,7 +98,9 @@ pub fn observe(run_id: &str, event: &RunEvent) {
         }
         RunEvent::Progress(ProgressEvent::TestFinished { result }) => {
             let background = format!("{}.load", result.id);
-            for (load, figures) in live.entry(run_id.to_owned()).or_default().iter_mut() {
+            // A run with no load yet gets no entry (only its end removes one).
+            let loads = live.get_mut(run_id).into_iter().flat_map(|l| l.iter_mut());
+            for (load, figures) in loads {
                 if *load == result.id || load.starts_with(&background) {
                     figures.requests_last_second = 0;
                     figures.errors_last_second = 0;
