@@ -214,12 +214,13 @@ async fn viewers_scrape_runs_live_load_and_the_event_backlog() {
         |_| {},
         tokio_util::sync::CancellationToken::new(),
     );
-    for (count, errors) in [(100, 1), (120, 3)] {
+    // Each window event carries the test's totals so far.
+    for (count, errors, done, failed) in [(100, 1, 100, 1), (120, 3, 220, 4)] {
         sink.emit(&ProgressEvent::Window {
             test_id: "L1".into(),
             window: window(count, errors),
-            done: 0,
-            failed: 0,
+            done,
+            failed,
         });
     }
     let id = running.id.clone();
