@@ -19,11 +19,10 @@
 
 mod common;
 
+use common::network::{assert_database_latency_felt, load, network};
 use common::pg::TestDatabase;
 use common::plans::{chaos, chaos_table, example, failed_criteria, keep, run_plan_with, test};
 use common::{build_sut, free_port, root};
-use engine::metrics::resilience::NetworkFaultEvidence;
-use engine::metrics::windows::LoadThroughFault;
 use engine::results::RunResults;
 use engine::run::Verdict;
 
@@ -115,21 +114,6 @@ fn run(plan: &str, proxies: &str, faults: &str, tag: &str) -> (RunResults, Strin
     )
 }
 
-fn load(results: &RunResults, id: &str) -> LoadThroughFault {
-    *chaos(results, id)
-        .load
-        .unwrap_or_else(|| panic!("{id} has no load through the fault"))
-}
-
-fn network(results: &RunResults, id: &str) -> NetworkFaultEvidence {
-    let t = test(results, id);
-    assert_eq!(t.faults.len(), 1, "{id}: {t:?}");
-    t.faults[0]
-        .network
-        .clone()
-        .unwrap_or_else(|| panic!("{id}: no network evidence"))
-}
-
 /// The latency the example's N1 injects, in milliseconds.
 fn planned_latency_ms() -> u64 {
     let mut plan = example(PLAN);
@@ -167,53 +151,8 @@ fn clean_tasks_target_is_go_through_database_latency_and_a_database_link_down() 
         failed_criteria(&results)
     );
 
-    // N1: the latency the plan asked for sat on the database link, the
-    // proxy counted the connections it delayed, and it was removed.
-    let n1 = network(&results, "N1");
-    assert_eq!(
-        (n1.link.as_str(), n1.proxy.as_str()),
-        ("database", "tasks_postgres")
-    );
-    assert_eq!(n1.toxic, "latency");
-    let latency = planned_latency_ms();
-    assert_eq!(n1.attributes.get("latency"), Some(&latency), "{n1:?}");
-    let latency = latency as f64;
-    assert!(n1.connections_affected.unwrap_or(0) > 0, "{n1:?}");
-    assert!(n1.removal_verified, "{n1:?}");
-    // Every backlog read during the window waits the latency at least once
-    // (a read makes two or three round trips to PostgreSQL, each delayed):
-    // the window's p95 holds it and stands above the baseline's by most of
-    // it. A busy machine only adds to a latency, so no upper bound.
-    let l1 = load(&results, "N1");
-    eprintln!(
-        "N1 backlog reads p95: before {:.0} ms, during {:.0} ms, after {:.0} ms",
-        l1.before.p95_ms, l1.during.p95_ms, l1.after.p95_ms
-    );
-    assert!(
-        l1.before.count > 0 && l1.during.count > 0 && l1.after.count > 0,
-        "{l1:?}"
-    );
-    assert!(
-        l1.during.p95_ms >= latency * 0.9,
-        "N1 p95 during the fault {} ms for {latency} ms of latency: {l1:?}",
-        l1.during.p95_ms
-    );
-    let rise = l1.during.p95_ms - l1.before.p95_ms;
-    assert!(
-        rise >= latency * 0.5,
-        "N1 p95 rose by {rise} ms for {latency} ms of latency: {l1:?}"
-    );
-    assert_eq!(l1.during.fail, 0, "slow, not failing: {l1:?}");
-    assert!(
-        l1.after.p95_ms < l1.during.p95_ms,
-        "still slow after removal: {l1:?}"
-    );
-    let m1 = chaos(&results, "N1");
-    assert_eq!(
-        (m1.runs_completed, m1.stuck, m1.duplicates),
-        (2, 0, 0),
-        "{m1:?}"
-    );
+    // N1: the latency the plan asked for was felt through the link.
+    assert_database_latency_felt(&results, "N1", "tasks_postgres", planned_latency_ms());
 
     // N2: the link was down (the proxy disabled) while the four tasks were
     // in flight; reads failed then and not after; every task ended, none

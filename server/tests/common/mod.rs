@@ -52,6 +52,7 @@ pub fn feed_stdin(child: &mut std::process::Child, input: &[u8]) {
     // Dropping `stdin` closes it: the child reads end of file.
 }
 
+pub mod network;
 pub mod pg;
 pub mod plans;
 pub mod server;
