@@ -43,6 +43,19 @@ pub struct LoadFigures {
     pub errors_total: u64,
 }
 
+impl LoadFigures {
+    /// The figures a window event carries: its second, and the totals so
+    /// far.
+    fn of(window: &engine::metrics::Window, done: u64, failed: u64) -> Self {
+        LoadFigures {
+            requests_last_second: window.count,
+            errors_last_second: window.errors,
+            requests_total: done,
+            errors_total: failed,
+        }
+    }
+}
+
 /// Running runs by id, each with its loads by name.
 pub type LiveLoads = BTreeMap<String, BTreeMap<String, LoadFigures>>;
 
@@ -69,15 +82,8 @@ pub fn observe(run_id: &str, event: &RunEvent) {
             done,
             failed,
         }) => {
-            let figures = live
-                .entry(run_id.to_owned())
-                .or_default()
-                .entry(test_id.clone())
-                .or_default();
-            figures.requests_last_second = window.count;
-            figures.errors_last_second = window.errors;
-            figures.requests_total = *done;
-            figures.errors_total = *failed;
+            let loads = live.entry(run_id.to_owned()).or_default();
+            *loads.entry(test_id.clone()).or_default() = LoadFigures::of(window, *done, *failed);
         }
         RunEvent::Progress(ProgressEvent::LoadWindow {
             test_id,
@@ -86,15 +92,9 @@ pub fn observe(run_id: &str, event: &RunEvent) {
             done,
             failed,
         }) => {
-            let figures = live
-                .entry(run_id.to_owned())
-                .or_default()
-                .entry(format!("{test_id}.load{load}"))
-                .or_default();
-            figures.requests_last_second = window.count;
-            figures.errors_last_second = window.errors;
-            figures.requests_total = *done;
-            figures.errors_total = *failed;
+            let loads = live.entry(run_id.to_owned()).or_default();
+            *loads.entry(format!("{test_id}.load{load}")).or_default() =
+                LoadFigures::of(window, *done, *failed);
         }
         RunEvent::Progress(ProgressEvent::TestFinished { result }) => {
             let background = format!("{}.load", result.id);

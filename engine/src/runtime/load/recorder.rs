@@ -170,23 +170,12 @@ impl Recorder {
             });
         window.histogram.saturating_record(latency);
         window.count += 1;
-        match s.outcome {
-            Outcome::Ok(code) => {
-                self.ok += 1;
-                *self.status_counts.entry(code).or_default() += 1;
-            }
-            Outcome::Status(code) => {
-                self.errors.status += 1;
-                *self.status_counts.entry(code).or_default() += 1;
-            }
-            Outcome::Check(code) => {
-                self.errors.check += 1;
-                *self.status_counts.entry(code).or_default() += 1;
-            }
-            Outcome::Connect => self.errors.connect += 1,
-            Outcome::Timeout => self.errors.timeout += 1,
-            Outcome::Protocol => self.errors.protocol += 1,
-        }
+        count_outcome(
+            s.outcome,
+            &mut self.ok,
+            &mut self.errors,
+            &mut self.status_counts,
+        );
         if !s.outcome.is_ok() {
             window.errors += 1;
         }
@@ -269,6 +258,33 @@ fn window_summary(second: u32, acc: &WindowAcc) -> Window {
     let workers =
         (!acc.workers.is_empty()).then(|| acc.workers.iter().map(|w| w.count_ones()).sum());
     window_of(second, &acc.histogram, acc.count, acc.errors, workers)
+}
+
+/// Counts one answer: an ok, or a failure of its class; its status, when
+/// it had one. (The recorder and an agent's snapshot count alike.)
+pub(crate) fn count_outcome(
+    outcome: Outcome,
+    ok: &mut u64,
+    errors: &mut ErrorCounts,
+    status_counts: &mut BTreeMap<u16, u64>,
+) {
+    match outcome {
+        Outcome::Ok(code) => {
+            *ok += 1;
+            *status_counts.entry(code).or_default() += 1;
+        }
+        Outcome::Status(code) => {
+            errors.status += 1;
+            *status_counts.entry(code).or_default() += 1;
+        }
+        Outcome::Check(code) => {
+            errors.check += 1;
+            *status_counts.entry(code).or_default() += 1;
+        }
+        Outcome::Connect => errors.connect += 1,
+        Outcome::Timeout => errors.timeout += 1,
+        Outcome::Protocol => errors.protocol += 1,
+    }
 }
 
 /// The summary of one second from its histogram and counts.

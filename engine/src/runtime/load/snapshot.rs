@@ -13,8 +13,8 @@
 //! counts, windows and longest gap.
 
 use super::recorder::{
-    encode, longest_gap, new_histogram, set_bits, summarize, window_of, Outcome, Sample, MAX_US,
-    SIGFIG_TOTAL, SIGFIG_WINDOW,
+    count_outcome, encode, longest_gap, new_histogram, set_bits, summarize, window_of, Outcome,
+    Sample, MAX_US, SIGFIG_TOTAL, SIGFIG_WINDOW,
 };
 use crate::metrics::{ErrorCounts, HttpLoadMetrics, LatencySummary, Window};
 use base64::Engine as _;
@@ -82,23 +82,12 @@ pub struct Counters {
 impl Counters {
     fn record(&mut self, outcome: Outcome, late: bool) {
         self.requests += 1;
-        match outcome {
-            Outcome::Ok(code) => {
-                self.ok += 1;
-                *self.status_counts.entry(code).or_default() += 1;
-            }
-            Outcome::Status(code) => {
-                self.errors.status += 1;
-                *self.status_counts.entry(code).or_default() += 1;
-            }
-            Outcome::Check(code) => {
-                self.errors.check += 1;
-                *self.status_counts.entry(code).or_default() += 1;
-            }
-            Outcome::Connect => self.errors.connect += 1,
-            Outcome::Timeout => self.errors.timeout += 1,
-            Outcome::Protocol => self.errors.protocol += 1,
-        }
+        count_outcome(
+            outcome,
+            &mut self.ok,
+            &mut self.errors,
+            &mut self.status_counts,
+        );
         if late {
             self.late_sends += 1;
         }
