@@ -71,3 +71,39 @@ pub fn assert_database_latency_felt(results: &RunResults, id: &str, proxy: &str,
         "{m:?}"
     );
 }
+
+/// Test `id` took link `database` down (the proxy disabled, then enabled
+/// again, verified) while four runs were in flight; reads failed then and
+/// not after; every run ended, none stuck or twice; readiness failed
+/// during the outage and passed again after it, recovery measured from the
+/// fault past its window. Returns the fault's network evidence.
+pub fn assert_database_down_ridden_out(results: &RunResults, id: &str) -> NetworkFaultEvidence {
+    let n = network(results, id);
+    assert_eq!(n.toxic, "down");
+    assert!(n.seen_at_proxy.contains("enabled=false"), "{n:?}");
+    assert!(n.removal_verified, "{n:?}");
+    let m = chaos(results, id);
+    assert_eq!(
+        m.jobs_in_flight_at_fault, 4,
+        "the fault landed mid-run: {m:?}"
+    );
+    assert_eq!(m.runs_completed + m.runs_failed, 4, "{m:?}");
+    assert_eq!((m.stuck, m.duplicates), (0, 0), "{m:?}");
+    let fault = &test(results, id).faults[0];
+    assert!(
+        m.recovery_ms >= n.planned_ms as f64,
+        "recovery is measured from the fault, past its window: {m:?}"
+    );
+    assert!(fault.timeline.iter().any(|p| !p.healthy), "{fault:?}");
+    assert!(
+        fault.timeline.last().is_some_and(|p| p.healthy),
+        "{fault:?}"
+    );
+    let l = load(results, id);
+    assert!(
+        l.during.fail > 0,
+        "no read failed while the link was down: {l:?}"
+    );
+    assert!(l.after.count > 0 && l.after.fail == 0, "{l:?}");
+    n
+}
