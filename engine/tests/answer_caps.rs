@@ -106,6 +106,8 @@ async fn load_requests_whose_bodies_pass_the_cap_count_as_protocol_errors() {
         stages: Vec::new(),
         think_time_ms: None,
         data_file: None,
+        agents: None,
+        allow_agent_loss: false,
         data: None,
     };
     for (path, ok, protocol) in [("/small", 10, 0), ("/big", 0, 10), ("/big-chunked", 0, 10)] {

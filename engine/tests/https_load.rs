@@ -82,6 +82,8 @@ fn spec() -> HttpLoadSpec {
         stages: Vec::new(),
         think_time_ms: None,
         data_file: None,
+        agents: None,
+        allow_agent_loss: false,
         data: None,
     }
 }

@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use server::cli::{
-    baseline, check, demo, diff, proxy, report, run, runs, schema, serve, signoff, user, verify,
+    agent, baseline, check, demo, diff, proxy, report, run, runs, schema, serve, signoff, user, verify,
 };
 use std::process::ExitCode;
 
@@ -48,6 +48,8 @@ enum Command {
     Baseline(baseline::BaselineArgs),
     /// Run the built-in network-fault proxy with a Toxiproxy-compatible API.
     Proxy(proxy::ProxyArgs),
+    /// Run a load agent: take shares of loads split across agents from a server.
+    Agent(agent::AgentArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +84,7 @@ fn main() -> ExitCode {
             Command::Signoff(args) => signoff::run(args).await,
             Command::Baseline(args) => baseline::run(args).await,
             Command::Proxy(args) => proxy::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Agent(args) => agent::run(args).await,
         }
     });
     match outcome {

@@ -7,10 +7,15 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// What a user may do; each role includes the ones before it.
+/// What a user may do; each role includes the ones before it, except
+/// `Agent`, which may only use the load agents' endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// A load agent's account (`shakedown agent`): registers, takes shares
+    /// of loads and reports what it measured; reads no run and launches
+    /// nothing.
+    Agent,
     /// Reads runs and reports.
     Viewer,
     /// Also launches and aborts runs, and creates share links.
@@ -22,12 +27,14 @@ pub enum Role {
 }
 
 impl Role {
-    /// Every role, weakest first.
+    /// Every role a person has, weakest first (`Agent` is for load
+    /// agents' accounts only).
     pub const ALL: [Role; 4] = [Role::Viewer, Role::Operator, Role::Approver, Role::Admin];
 
     /// The word stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Agent => "agent",
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Approver => "approver",
@@ -39,6 +46,12 @@ impl Role {
     pub fn allows(self, needed: Role) -> bool {
         self >= needed
     }
+
+    /// Whether it may use the load agents' endpoints: an agent's account,
+    /// or an operator or above.
+    pub fn drives_agents(self) -> bool {
+        self == Role::Agent || self.allows(Role::Operator)
+    }
 }
 
 impl fmt::Display for Role {
@@ -49,7 +62,7 @@ impl fmt::Display for Role {
 
 /// A role name that is not one of the four.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?}: expected viewer, operator, approver or admin")]
+#[error("unknown role {0:?}: expected viewer, operator, approver, admin or agent")]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
@@ -57,6 +70,7 @@ impl FromStr for Role {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Role::ALL
             .into_iter()
+            .chain([Role::Agent])
             .find(|r| r.as_str() == s)
             .ok_or_else(|| UnknownRole(s.to_owned()))
     }

@@ -277,6 +277,34 @@ pub struct TestResult {
     /// what Shakedown observed) with the service's health timeline.
     #[serde(default)]
     pub faults: Vec<crate::metrics::resilience::FaultEvidence>,
+    /// A load split across load agents (`agents = N`): each agent's share
+    /// and what became of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<AgentShare>,
+}
+
+/// One load agent's share of a test, and what it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentShare {
+    /// The agent's name (`(none)` when no agent took the share).
+    pub agent: String,
+    /// Its execution segment (`1/3:2/3`).
+    pub segment: String,
+    /// Its share of the workers (closed model) or request slots (open).
+    pub workers: u32,
+    /// Its share of the rate, requests per second (open model).
+    #[serde(default)]
+    pub rate: Option<u32>,
+    /// Requests it sent whose figures were merged.
+    pub requests: u64,
+    /// Of those, the ones that failed.
+    pub failed: u64,
+    /// `done`, `lost` (it stopped heartbeating while it ran) or
+    /// `cancelled`.
+    pub state: String,
+    /// When it was lost, seconds after the common start.
+    #[serde(default)]
+    pub lost_after_s: Option<f64>,
 }
 
 /// How many of a test's operations succeeded and how many failed: what the

@@ -3,9 +3,10 @@
 //! the load generator ([`load`]), restarts and their proof ([`faults`]),
 //! the Toxiproxy-compatible proxy for network faults ([`netfault`]),
 //! the programs Shakedown supervises ([`supervisor`]), and the storage
-//! traits the server implements ([`store`], [`access_store`]).
+//! traits the server implements ([`store`], [`access_store`], [`agents`]).
 
 pub mod access_store;
+pub mod agents;
 pub mod clients;
 pub mod faults;
 pub mod kinds;

@@ -91,6 +91,7 @@ pub fn context_for(env: &Environment, id: &str) -> (TestContext, Arc<Collect>) {
         jobs: None,
         services: Default::default(),
         supervisor: None,
+        agents: None,
     };
     (ctx, sink)
 }

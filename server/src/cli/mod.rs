@@ -2,6 +2,7 @@
 //! what several of them share: the database arguments ([`args`]) and
 //! reading a stored evidence pack ([`packs`]).
 
+pub mod agent;
 pub mod args;
 pub mod baseline;
 pub mod check;

@@ -235,6 +235,7 @@ async fn references(loaded: &engine::plan::LoadedPlan, args: &RunArgs) -> RunOpt
         supervisor: None,
         baseline: found.baseline.map(Arc::new),
         previous: found.previous.map(Arc::new),
+        agents: None,
     }
 }
 

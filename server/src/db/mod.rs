@@ -3,6 +3,7 @@
 //! the engine's `RunStore` interface.
 
 pub mod access;
+pub mod agents;
 mod baselines;
 mod leases;
 pub use leases::LapsedRun;

@@ -1,6 +1,7 @@
 //! The server's caps on runs launched from the web app or the API: how
 //! many workers, requests per second, seconds, rounds, jobs, sessions and
-//! tests a run may ask for, how big a storage probe object and an answer
+//! tests a run may ask for, across how many load agents a load may be
+//! split, how big a storage probe object and an answer
 //! read from the target may be. Each has a default a shared server can live
 //! with, overridable by its flag (0 lifts it). A run whose plan, overrides
 //! included, asks for more is refused before it starts, with the test and
@@ -43,6 +44,10 @@ pub struct CapsArgs {
     /// fails the request that read it (0: the plan's, or 16 MiB).
     #[arg(long, env = "SHAKEDOWN_MAX_ANSWER_BYTES", default_value_t = 16 << 20)]
     pub max_answer_bytes: u32,
+    /// Most load agents one test's load may be split across (0: no cap
+    /// but the plan's).
+    #[arg(long, env = "SHAKEDOWN_MAX_AGENTS", default_value_t = 100)]
+    pub max_agents: u32,
 }
 
 impl Default for CapsArgs {
@@ -58,6 +63,7 @@ impl Default for CapsArgs {
             max_tests: 200,
             max_probe_bytes: 64 << 20,
             max_answer_bytes: 16 << 20,
+            max_agents: 100,
         }
     }
 }
@@ -75,6 +81,7 @@ impl CapsArgs {
             max_tests: Positive::new(self.max_tests),
             max_probe_bytes: Positive::new(self.max_probe_bytes),
             max_answer_bytes: Positive::new(self.max_answer_bytes),
+            max_agents: Positive::new(self.max_agents),
         }
     }
 }

@@ -55,7 +55,7 @@ pub async fn drain_on_signal(orchestrator: Arc<Orchestrator>, grace: Duration) {
 }
 
 /// Waits for SIGTERM or Ctrl-C and names the one that came.
-async fn signal() -> &'static str {
+pub async fn signal() -> &'static str {
     let ctrl_c = async {
         // Without a handler, only SIGTERM can stop us.
         if tokio::signal::ctrl_c().await.is_err() {

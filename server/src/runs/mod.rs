@@ -8,6 +8,7 @@
 //! replicas ([`ownership`]), and following a run another replica runs
 //! ([`tail`]).
 
+pub mod agents;
 pub mod caps;
 pub mod event_writer;
 pub mod gauges;

@@ -104,6 +104,9 @@ pub struct Orchestrator {
     /// This replica's leases on its runs, when it shares the database
     /// with others (`shakedown serve`).
     ownership: Mutex<Option<Arc<super::ownership::Ownership>>>,
+    /// The database load agents are coordinated through, when runs may
+    /// split their loads across agents (`shakedown serve`).
+    agents: Mutex<Option<crate::db::Db>>,
 }
 
 impl Orchestrator {
@@ -126,6 +129,7 @@ impl Orchestrator {
             supervisor: Mutex::new(None),
             bell: super::tail::Bell::default(),
             ownership: Mutex::new(None),
+            agents: Mutex::new(None),
         })
     }
 
@@ -145,6 +149,12 @@ impl Orchestrator {
     /// says, renewed while it runs and released when it ends.
     pub fn use_ownership(&self, ownership: Arc<super::ownership::Ownership>) {
         *lock(&self.ownership) = Some(ownership);
+    }
+
+    /// Lets runs split their loads across load agents coordinated
+    /// through `db`.
+    pub fn use_agents(&self, db: crate::db::Db) {
+        *lock(&self.agents) = Some(db);
     }
 
     /// The runs this process is running (or has queued).
@@ -435,6 +445,10 @@ impl Orchestrator {
             supervisor,
             baseline: references.baseline.map(Arc::new),
             previous: references.previous.map(Arc::new),
+            agents: lock(&self.agents).clone().map(|db| {
+                Arc::new(super::agents::RunAgents::new(db, id.clone()))
+                    as Arc<dyn engine::agents::LoadAgents>
+            }),
         };
         let sink_dyn: Arc<dyn Sink> = sink.clone();
         match run_plan_with(loaded, Some(env_name), cancel.clone(), sink_dyn, options).await {

@@ -52,6 +52,7 @@ impl AppState {
             .build();
         let orchestrator =
             Orchestrator::new(Arc::new(db.clone()), evidence.clone(), plans_dir.clone());
+        orchestrator.use_agents(db.clone());
         let approvals = Arc::new(ApprovalService::new(
             db.clone(),
             evidence,
@@ -165,6 +166,13 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/api/agents", post(api::agents::register))
+        .route("/api/agents/{id}/heartbeat", post(api::agents::heartbeat))
+        .route("/api/agents/{id}/claim", post(api::agents::claim))
+        .route("/api/shards/{id}", get(api::agents::shard))
+        .route("/api/shards/{id}/ready", post(api::agents::ready))
+        .route("/api/shards/{id}/snapshots", post(api::agents::snapshot))
+        .route("/api/shards/{id}/done", post(api::agents::done))
         .route("/api/runs/{id}", get(runs::run))
         .route("/api/runs/{id}/events", get(events::events))
         .route("/api/runs/{id}/evidence", get(evidence::list))

@@ -157,6 +157,15 @@ pub struct HttpLoadSpec {
     /// takes the next row, wrapping around. Not in pasted plans.
     #[serde(default)]
     pub data_file: Option<String>,
+    /// Load agents that share this load (`shakedown agent` processes that
+    /// a `shakedown serve` coordinates), each sending its exact share by
+    /// execution segments; unset, the load runs here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Positive>,
+    /// With `agents`: an agent lost while it runs is a warning instead of
+    /// making the test an error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_agent_loss: bool,
     /// The rows of `data_file`, read when the plan file is loaded.
     #[serde(skip)]
     #[schemars(skip)]

@@ -53,6 +53,9 @@ pub struct Limits {
     /// it fails the request that read it); 16 MiB unless set.
     #[serde(default)]
     pub max_answer_bytes: Option<Positive>,
+    /// Most load agents one test's load is split across (`agents`).
+    #[serde(default)]
+    pub max_agents: Option<Positive>,
 }
 
 impl Limits {
@@ -72,6 +75,7 @@ impl Limits {
             max_tests: min(self.max_tests, other.max_tests),
             max_probe_bytes: min(self.max_probe_bytes, other.max_probe_bytes),
             max_answer_bytes: min(self.max_answer_bytes, other.max_answer_bytes),
+            max_agents: min(self.max_agents, other.max_agents),
         }
     }
 
@@ -276,6 +280,7 @@ fn http_load_settings(
         get(spec.rounds),
         (limits.max_rounds, "max_rounds"),
     );
+    over("agents", get(spec.agents), (limits.max_agents, "max_agents"));
     // Stages: their peak and their total length.
     let peak = |f: fn(&super::Stage) -> Option<u32>| spec.stages.iter().filter_map(f).max();
     over("stages.concurrency", peak(|s| s.concurrency), concurrency);

@@ -14,24 +14,24 @@
 //! cannot see a stall that way; when it observes one it says so in a
 //! warning.
 
-use crate::json_checks;
-use crate::load::deadline::Deadline;
-use crate::load::recorder::{micros, summarize, Batch, Outcome, Recorder, Sample};
+use crate::load::recorder::{Batch, Recorder, Sample, summarize};
 use crate::load::render::Templates;
-use crate::load::transport::{Answer, Conn, Prepared, SendOptions};
+use crate::load::snapshot::{Snapshot, SnapshotTaker};
+use crate::load::transport::{Conn, Prepared, SendOptions};
 use crate::metrics::{HttpLoadMetrics, TestMetrics};
 use crate::plan::{HttpLoadSpec, JsonCheck, Ramp, ThinkTime};
-use crate::rng::Rng;
-use crate::runner::context::{TestContext, TestOutcome, ABORTED_WARNING};
+use crate::runner::context::{ABORTED_WARNING, TestContext, TestOutcome};
 use crate::runner::target::Target;
 use bytes::Bytes;
 use reqwest::Method;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+
+pub mod agents;
+mod worker;
 
 /// Most samples a worker keeps before sending them.
 const BATCH: usize = 512;
@@ -184,9 +184,64 @@ impl Samples {
     }
 }
 
-/// Runs an `http_load` test.
+/// Runs an `http_load` test: here, or on load agents when it says
+/// `agents = N` (which needs a server that coordinates them).
 pub async fn run(spec: &HttpLoadSpec, ctx: &TestContext) -> TestOutcome {
-    run_keeping(spec, ctx, None).await
+    match (spec.agents, &ctx.agents) {
+        (None, _) => run_keeping(spec, ctx, None).await,
+        (Some(n), Some(port)) => agents::run(spec, n.get(), ctx, port.as_ref()).await,
+        (Some(n), None) => TestOutcome {
+            error: Some(format!(
+                "agents = {n}: load agents are coordinated by `shakedown serve`; \
+                 launch this plan there (with `shakedown agent` processes) rather than headless"
+            )),
+            ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
+        },
+    }
+}
+
+/// Runs an agent's share like [`run_keeping`], also sending to `snapshots`
+/// once a second, and at the end, what it measured since the last one.
+pub async fn run_sharing(
+    spec: &HttpLoadSpec,
+    ctx: &TestContext,
+    tap: Option<&mut Samples>,
+    snapshots: mpsc::UnboundedSender<Snapshot>,
+) -> TestOutcome {
+    let sharing = Sharing {
+        taker: SnapshotTaker::new(),
+        tx: snapshots,
+    };
+    match prepare(spec, ctx).await {
+        Ok(prepared) => drive(spec, ctx, prepared, tap, Some(sharing)).await,
+        Err(e) => TestOutcome {
+            error: Some(e),
+            ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
+        },
+    }
+}
+
+/// An agent's snapshots: taken from every sample, sent once a second.
+struct Sharing {
+    taker: SnapshotTaker,
+    tx: mpsc::UnboundedSender<Snapshot>,
+}
+
+impl Sharing {
+    fn record(&mut self, s: &Sample, worker: Option<u32>) {
+        self.taker.record(s);
+        if let Some(worker) = worker {
+            self.taker.mark_worker(s, worker);
+        }
+    }
+
+    /// Sends what came since the last snapshot, if anything did.
+    fn send(&mut self) {
+        if let Some(snapshot) = self.taker.take() {
+            // The receiver outlives the load; if it went, nobody reads.
+            let _ = self.tx.send(snapshot);
+        }
+    }
 }
 
 /// Runs an `http_load` spec like [`run`], also keeping its samples in
@@ -197,7 +252,7 @@ pub async fn run_keeping(
     tap: Option<&mut Samples>,
 ) -> TestOutcome {
     match prepare(spec, ctx).await {
-        Ok(prepared) => drive(spec, ctx, prepared, tap).await,
+        Ok(prepared) => drive(spec, ctx, prepared, tap, None).await,
         Err(e) => TestOutcome {
             error: Some(e),
             ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
@@ -282,6 +337,7 @@ async fn drive(
     ctx: &TestContext,
     prepared: Prepared,
     mut tap: Option<&mut Samples>,
+    sharing: Option<Sharing>,
 ) -> TestOutcome {
     let start = Instant::now();
     if let Some(tap) = tap.as_deref_mut() {
@@ -296,11 +352,11 @@ async fn drive(
             return TestOutcome {
                 error: Some(e),
                 ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
-            }
+            };
         }
     };
     let (handles, rx) = spawn_workers(&shared, workers, &conn_template, ctx);
-    let recorder = record(rx, start, open, timeout, ctx, tap).await;
+    let recorder = record(rx, start, open, timeout, ctx, tap, sharing).await;
     for handle in handles {
         let _ = handle.await;
     }
@@ -349,7 +405,7 @@ fn spawn_workers(
     let mut handles = Vec::new();
     for index in 0..workers {
         let conn = conn_template.sibling();
-        handles.push(tokio::spawn(worker(
+        handles.push(tokio::spawn(worker::worker(
             shared.clone(),
             index,
             conn,
@@ -370,6 +426,7 @@ async fn record(
     timeout: Duration,
     ctx: &TestContext,
     mut tap: Option<&mut Samples>,
+    mut sharing: Option<Sharing>,
 ) -> Recorder {
     let mut recorder = Recorder::new();
     let mut ticker = tokio::time::interval_at(
@@ -389,6 +446,9 @@ async fn record(
                         if !open {
                             recorder.mark_worker(s, index);
                         }
+                        if let Some(sharing) = sharing.as_mut() {
+                            sharing.record(s, (!open).then_some(index));
+                        }
                     }
                     if let Some(tap) = tap.as_deref_mut() {
                         tap.keep(&batch);
@@ -402,8 +462,14 @@ async fn record(
                     ctx.window(window, recorder.requests, recorder.failed());
                 }
                 recorder.close_windows_before(second.saturating_sub(keep_open_s));
+                if let Some(sharing) = sharing.as_mut() {
+                    sharing.send();
+                }
             }
         }
+    }
+    if let Some(sharing) = sharing.as_mut() {
+        sharing.send();
     }
     recorder
 }
@@ -441,242 +507,4 @@ fn finish(recorder: Recorder, elapsed: Duration, open: bool, cancelled: bool) ->
         warnings.push(ABORTED_WARNING.to_owned());
     }
     TestOutcome::recorded(TestMetrics::HttpLoad(metrics), recorder, warnings)
-}
-
-fn classify(answer: Result<Answer, Outcome>, expect: &[u16], checks: &[JsonCheck]) -> Outcome {
-    let (status, body) = match answer {
-        Ok(answer) => answer,
-        Err(outcome) => return outcome,
-    };
-    let expected = if expect.is_empty() {
-        (200..300).contains(&status)
-    } else {
-        expect.contains(&status)
-    };
-    if !expected {
-        return Outcome::Status(status);
-    }
-    if !checks.is_empty() {
-        let passed = body
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|doc| json_checks::all_pass(&doc, checks));
-        if !passed {
-            return Outcome::Check(status);
-        }
-    }
-    Outcome::Ok(status)
-}
-
-async fn worker(
-    shared: Arc<Shared>,
-    index: u32,
-    mut conn: Conn,
-    tx: mpsc::Sender<(u32, Batch)>,
-    cancel: CancellationToken,
-) {
-    let mut batch: Batch = Vec::with_capacity(FIRST_BATCH);
-    // One wait for cancellation around the whole loop rather than one per
-    // request: registering a waiter on the token takes its lock, and that
-    // cost was paid for every request. Cancelling drops the loop (and the
-    // request in flight) at its next await; what it measured is in `batch`.
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => {}
-        _ = produce(&shared, index, &mut conn, &tx, &mut batch) => {}
-    }
-    if !batch.is_empty() {
-        let _ = tx.send((index, batch)).await;
-    }
-}
-
-/// Closed model with stages: waits until the ramp reaches worker `index`
-/// when it is below it. `Some` with the clock to send at, `None` when the
-/// ramp ends first.
-async fn wait_for_ramp(
-    ramp: &Ramp,
-    start: Instant,
-    until: Instant,
-    index: u32,
-    mut clock: Instant,
-) -> Option<Instant> {
-    let need = f64::from(index) + 1.0;
-    loop {
-        if clock >= until {
-            return None;
-        }
-        let t = clock.duration_since(start).as_secs_f64();
-        if ramp.level(t) + RAMP_EPSILON >= need {
-            return Some(clock);
-        }
-        let at = ramp.first_at_least(need - RAMP_EPSILON, t)?;
-        let wake = start + Duration::from_secs_f64(at);
-        if wake >= until {
-            return None;
-        }
-        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
-        clock = Instant::now();
-    }
-}
-
-/// Sends requests until the schedule says stop, adding a sample per answer
-/// to `batch` and handing full batches to the recorder.
-async fn produce(
-    shared: &Shared,
-    index: u32,
-    conn: &mut Conn,
-    tx: &mpsc::Sender<(u32, Batch)>,
-    batch: &mut Batch,
-) {
-    let mut deadline = Deadline::new(shared.prepared.timeout);
-    let mut rng = Rng::new(THINK_SEED.wrapping_add(u64::from(index)));
-    let mut last_flush = Instant::now();
-    // The clock as of the end of the previous request: in the closed model
-    // the next one goes out right then, so it is not read twice.
-    let mut clock = last_flush;
-    loop {
-        let Some((sent, start_at, late)) = next_send(shared, index, clock).await else {
-            return;
-        };
-        let answer = send(shared, conn, &mut deadline, sent).await;
-        let end = Instant::now();
-        batch.push(Sample {
-            start_us: micros(start_at.saturating_duration_since(shared.start)),
-            latency_us: micros(end.saturating_duration_since(start_at)),
-            outcome: classify(answer, &shared.expect, &shared.checks),
-            late,
-        });
-        // Checks parse the body after `end`; that time is not the next
-        // request's.
-        clock = if shared.checks.is_empty() {
-            end
-        } else {
-            Instant::now()
-        };
-        if batch.len() >= BATCH || end.duration_since(last_flush) >= FLUSH_EVERY {
-            let next = batch.len().clamp(FIRST_BATCH, BATCH);
-            let full = std::mem::replace(batch, Vec::with_capacity(next));
-            if tx.send((index, full)).await.is_err() {
-                return;
-            }
-            last_flush = end;
-            // Handing the batch over may have waited.
-            clock = Instant::now();
-        }
-        if let Some(think) = &shared.think {
-            think_pause(shared, think, &mut rng).await;
-            clock = Instant::now();
-        }
-    }
-}
-
-/// When the next request is sent (the timeout runs from then), when its
-/// latency starts (the intended time in the open model), and whether it
-/// went out late; `None` when the schedule says stop. `clock` is the end
-/// of the worker's previous request.
-async fn next_send(
-    shared: &Shared,
-    index: u32,
-    clock: Instant,
-) -> Option<(Instant, Instant, bool)> {
-    match &shared.schedule {
-        Schedule::Count(total) => {
-            if shared.next.fetch_add(1, Ordering::Relaxed) >= *total {
-                return None;
-            }
-            Some((clock, clock, false))
-        }
-        Schedule::Until(until) => {
-            if clock >= *until {
-                return None;
-            }
-            Some((clock, clock, false))
-        }
-        Schedule::RampWorkers { ramp, until } => {
-            let at = wait_for_ramp(ramp, shared.start, *until, index, clock).await?;
-            Some((at, at, false))
-        }
-        Schedule::Rate { .. } | Schedule::RampRate { .. } => {
-            let k = shared.next.fetch_add(1, Ordering::Relaxed);
-            let due = due(&shared.schedule, k)?;
-            Some(wait_until_intended(shared.start + due).await)
-        }
-    }
-}
-
-/// Open model: when request `k` is due after the start; `None` past the
-/// last request (or where the ramp has none).
-fn due(schedule: &Schedule, k: u64) -> Option<Duration> {
-    match schedule {
-        Schedule::Rate { total, interval_ns } if k < *total => {
-            Some(Duration::from_nanos((k as f64 * interval_ns) as u64))
-        }
-        Schedule::RampRate { total, ramp } if k < *total => {
-            ramp.time_of(k as f64).map(Duration::from_secs_f64)
-        }
-        _ => None,
-    }
-}
-
-/// Open model: waits for a request's `intended` time; when it is sent,
-/// when its latency starts, and whether it went out late.
-async fn wait_until_intended(intended: Instant) -> (Instant, Instant, bool) {
-    let mut now = Instant::now();
-    if intended > now {
-        // tokio's timer ticks in whole milliseconds and rounds
-        // a deadline up to the next tick, so sleeping until
-        // `intended` sends up to a millisecond late and that
-        // client delay lands in every latency. Wake a tick
-        // early instead: a request that goes out before its
-        // intended time is timed from when it really went out
-        // (`min`), one that goes out after it from the intended
-        // time, so a stall still shows in full.
-        let wake = intended.checked_sub(TIMER_TICK).unwrap_or(intended);
-        if wake > now {
-            tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
-            now = Instant::now();
-        }
-        (now, intended.min(now), false)
-    } else {
-        (now, intended, now - intended > LATE_AFTER)
-    }
-}
-
-/// Sends one request at `sent`, rendering its templates when there are.
-async fn send(
-    shared: &Shared,
-    conn: &mut Conn,
-    deadline: &mut Deadline,
-    sent: Instant,
-) -> Result<Answer, Outcome> {
-    let Some(templates) = &shared.templates else {
-        return conn.send(&shared.prepared, deadline, sent).await;
-    };
-    let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
-    match templates.render(&shared.prepared, &shared.target, seq) {
-        Ok(rendered) => {
-            conn.send_rendered(&shared.prepared, Some(&rendered), deadline, sent)
-                .await
-        }
-        // The host is fixed and values are checked when the
-        // plan is loaded; a request that still cannot be built
-        // (a data row's value that is no valid header, say)
-        // was not sent, fails as such, and the first reason is
-        // kept for the test's warnings.
-        Err(e) => {
-            shared.unbuilt.count.fetch_add(1, Ordering::Relaxed);
-            let _ = shared.unbuilt.first.set(format!("request {seq}: {e}"));
-            Err(Outcome::Protocol)
-        }
-    }
-}
-
-/// Closed model: the think time between a worker's requests.
-async fn think_pause(shared: &Shared, think: &ThinkTime, rng: &mut Rng) {
-    // A pause never outlasts the test: a duration-bound worker
-    // wakes at its end and stops there.
-    let mut pause = think.pick(rng);
-    if let Some(until) = shared.schedule.until() {
-        pause = pause.min(until.saturating_duration_since(Instant::now()));
-    }
-    tokio::time::sleep(pause).await;
 }

@@ -1,11 +1,13 @@
 //! What every test runner gets (the target, the cancellation token, the
 //! sink) and what it gives back.
 
+use crate::agents::LoadAgents;
 use crate::clients::jobs::JobClient;
 use crate::events::{ProgressEvent, Sink};
-use crate::load::recorder::{encode, Recorder};
+use crate::load::recorder::{Recorder, encode};
 use crate::metrics::{TestMetrics, Window};
 use crate::plan::{JobProtocol, Service};
+use crate::results::AgentShare;
 use crate::runner::target::Target;
 use crate::supervisor::Supervisor;
 use std::collections::BTreeMap;
@@ -33,6 +35,10 @@ pub struct TestContext {
     /// Shakedown started them (`shakedown run --demo`); `process` restarts
     /// need it.
     pub supervisor: Option<Arc<Supervisor>>,
+    /// The server's load agents, when the run has a server that
+    /// coordinates them (`shakedown serve`); `http_load` tests with
+    /// `agents = N` need them.
+    pub agents: Option<Arc<dyn LoadAgents>>,
 }
 
 impl TestContext {
@@ -69,6 +75,8 @@ pub struct TestOutcome {
     pub warnings: Vec<String>,
     /// Why it could not run to the end, when it could not.
     pub error: Option<String>,
+    /// Load agents: each one's share and what it did.
+    pub agents: Vec<AgentShare>,
 }
 
 impl TestOutcome {
@@ -80,6 +88,7 @@ impl TestOutcome {
             histogram: None,
             warnings: Vec::new(),
             error: None,
+            agents: Vec::new(),
         }
     }
 
@@ -96,6 +105,7 @@ impl TestOutcome {
             metrics,
             warnings,
             error: None,
+            agents: Vec::new(),
         }
     }
 }

@@ -11,7 +11,7 @@ use super::context::TestContext;
 use super::target::Target;
 use super::{now_ms, run_test_with_evidence, test_result};
 use crate::events::{ProgressEvent, Sink, TestHeader};
-use crate::plan::{parallel, JobProtocol, Plan, Service, TestSpec};
+use crate::plan::{JobProtocol, Plan, Service, TestSpec, parallel};
 use crate::results::{TestResult, TestStatus};
 use crate::supervisor::Supervisor;
 use std::collections::BTreeMap;
@@ -27,6 +27,7 @@ pub(super) struct Shared {
     pub jobs: Option<Arc<JobProtocol>>,
     pub services: Arc<BTreeMap<String, Service>>,
     pub supervisor: Option<Arc<Supervisor>>,
+    pub agents: Option<Arc<dyn crate::agents::LoadAgents>>,
 }
 
 impl Shared {
@@ -39,6 +40,7 @@ impl Shared {
             jobs: self.jobs.clone(),
             services: self.services.clone(),
             supervisor: self.supervisor.clone(),
+            agents: self.agents.clone(),
         }
     }
 }
@@ -141,5 +143,6 @@ fn panicked(spec: &TestSpec, started_at_ms: i64, aborted: bool) -> TestResult {
         warnings: Vec::new(),
         error: Some("the test stopped unexpectedly (its task panicked)".to_owned()),
         faults: Vec::new(),
+        agents: Vec::new(),
     }
 }

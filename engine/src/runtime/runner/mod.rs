@@ -14,8 +14,8 @@ use crate::events::{ProgressEvent, Sink, TestHeader};
 use crate::metrics::resilience::FaultEvidence;
 use crate::plan::{LoadedPlan, Plan, TestKind, TestSpec};
 use crate::results::{
-    rfc3339, EnvironmentInfo, PlanInfo, RunResults, TestResult, TestStatus, ToolInfo,
-    UnplannedExit, UsedUrl, SCHEMA_VERSION,
+    EnvironmentInfo, PlanInfo, RunResults, SCHEMA_VERSION, TestResult, TestStatus, ToolInfo,
+    UnplannedExit, UsedUrl, rfc3339,
 };
 use crate::run::RunStatus;
 use crate::runner::context::{TestContext, TestOutcome};
@@ -66,6 +66,9 @@ pub struct RunOptions {
     /// The previous run of the plan and environment, for a plan with
     /// `regressions_fail` ([`crate::diff`]).
     pub previous: Option<Arc<RunResults>>,
+    /// The server's load agents (`shakedown serve`), for `http_load`
+    /// tests with `agents = N`; without them such a test is an error.
+    pub agents: Option<Arc<dyn crate::agents::LoadAgents>>,
 }
 
 /// Runs a plan.
@@ -133,7 +136,16 @@ async fn run_tests(
         environment: target.name.clone(),
         tests: headers.clone(),
     });
-    let mut tests = run_each(plan, headers, &target, &cancel, &sink, &supervisor).await;
+    let shared = groups::Shared {
+        target: target.clone(),
+        cancel: cancel.clone(),
+        sink: sink.clone(),
+        jobs: plan.jobs.clone().map(Arc::new),
+        services: Arc::new(plan.services.clone()),
+        supervisor: supervisor.clone(),
+        agents: options.agents.clone(),
+    };
+    let mut tests = groups::run_groups(plan, headers, &shared).await;
     let aborted = cancel.is_cancelled();
     // Stopped before the exits are read: a process that died before its
     // stop was requested is among them, whoever noticed it first.
@@ -175,27 +187,6 @@ async fn run_tests(
         results: Box::new(results.clone()),
     });
     results
-}
-
-/// Runs the plan's tests in order (group by group, [`groups`]) until the
-/// run is cancelled, reporting each one's start and result.
-async fn run_each(
-    plan: &Plan,
-    headers: Vec<TestHeader>,
-    target: &Arc<Target>,
-    cancel: &CancellationToken,
-    sink: &Arc<dyn Sink>,
-    supervisor: &Option<Arc<Supervisor>>,
-) -> Vec<TestResult> {
-    let shared = groups::Shared {
-        target: target.clone(),
-        cancel: cancel.clone(),
-        sink: sink.clone(),
-        jobs: plan.jobs.clone().map(Arc::new),
-        services: Arc::new(plan.services.clone()),
-        supervisor: supervisor.clone(),
-    };
-    groups::run_groups(plan, headers, &shared).await
 }
 
 /// The plan as the results name it: the file, its hash and its text.
@@ -342,6 +333,7 @@ fn test_result(
         warnings: outcome.warnings,
         error: outcome.error,
         faults: Vec::new(),
+        agents: outcome.agents,
     }
 }
 

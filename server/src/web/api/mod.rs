@@ -1,7 +1,9 @@
 //! The JSON and SSE API beside the pages: a run's summary ([`runs`]), its
 //! events ([`events`]), its sign-offs and the audit export ([`signoffs`]),
-//! and its evidence files ([`evidence`]).
+//! its evidence files ([`evidence`]), and the load agents' endpoints
+//! ([`agents`]).
 
+pub mod agents;
 pub mod baselines;
 pub mod events;
 pub mod evidence;

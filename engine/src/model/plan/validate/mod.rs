@@ -7,6 +7,7 @@
 //! (and which run alongside which) and the plan's limits, then the
 //! criteria.
 
+mod agents;
 mod alongside;
 mod chaos;
 mod criteria;
@@ -18,6 +19,7 @@ mod kinds;
 mod network;
 mod services;
 
+pub use agents::MAX_AGENTS;
 pub use hosts::{host_allowed, host_port, resolve, secret_refs};
 pub use network::without_credentials;
 pub use services::RAILWAY_ENDPOINT;
@@ -74,6 +76,7 @@ impl Validator {
         }
         self.tests(plan, &envs);
         self.alongside(plan);
+        self.agents(plan);
         self.limits(plan);
         self.criteria(plan);
     }

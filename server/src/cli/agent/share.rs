@@ -1,0 +1,197 @@
+//! Running one claimed share: build the target from the shard's
+//! environment (its secrets read from this agent's own environment, by the
+//! same engine code as a local run), say ready, wait for the common start
+//! (on the server's clock, converted with this machine's offset from it),
+//! run the share with `kinds::http_load::run_sharing`, send each snapshot
+//! as it comes, then report done.
+
+use super::api::{Api, Claimed, refused_with};
+use anyhow::Context as _;
+use engine::agents::{ShardEnd, ShardState, ShardTarget};
+use engine::events::NullSink;
+use engine::kinds::http_load::{Samples, run_sharing};
+use engine::load::snapshot::Snapshot;
+use engine::plan::HttpLoadSpec;
+use engine::runner::context::TestContext;
+use engine::runner::target::Target;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How often the shard is read while waiting for the start.
+const START_POLL: Duration = Duration::from_millis(100);
+/// Most samples kept for `--samples-log`.
+const SAMPLES_CAP: usize = 20_000_000;
+/// Tries for a snapshot the server could not take (network, 503).
+const SNAPSHOT_TRIES: u32 = 5;
+
+/// What the share needs from its shard.
+struct Prepared {
+    spec: HttpLoadSpec,
+    ctx: TestContext,
+}
+
+fn prepare(shard: &Claimed, cancel: CancellationToken) -> anyhow::Result<Prepared> {
+    let spec: HttpLoadSpec =
+        serde_json::from_value(shard.spec.clone()).context("the shard's spec is not readable")?;
+    let target: ShardTarget = serde_json::from_value(shard.target.clone())
+        .context("the shard's target is not readable")?;
+    let built = Target::new(&target.name, &target.environment)
+        .with_context(|| format!("cannot build target {}", target.name))?
+        .with_answer_limit(target.answer_limit);
+    let ctx = TestContext {
+        test_id: shard.test_id.clone(),
+        target: Arc::new(built),
+        cancel,
+        sink: Arc::new(NullSink),
+        jobs: None,
+        services: Arc::default(),
+        supervisor: None,
+        agents: None,
+    };
+    Ok(Prepared { spec, ctx })
+}
+
+/// Runs a claimed share to its end (or until `cancel`); errors are the
+/// API's (the share's own errors go into its report).
+pub async fn run(
+    api: &Api,
+    shard: &Claimed,
+    cancel: CancellationToken,
+    samples_log: Option<&Path>,
+) -> anyhow::Result<()> {
+    let prepared = prepare(shard, cancel.clone());
+    api.ready(shard.id).await?;
+    let Some(local_start) = wait_for_start(api, shard.id, &cancel).await? else {
+        return Ok(());
+    };
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            let end = ShardEnd {
+                warnings: Vec::new(),
+                error: Some(format!("{e:#}")),
+            };
+            return api.done(shard.id, &end).await;
+        }
+    };
+    tokio::time::sleep_until(local_start).await;
+    tracing::info!(
+        "shard {} (run {}, test {}, segment {}) started",
+        shard.id,
+        shard.run_id,
+        shard.test_id,
+        shard.segment
+    );
+    let (tx, rx) = mpsc::unbounded_channel();
+    let poster = tokio::spawn(post_snapshots(api.clone(), shard.id, rx));
+    let mut tap = samples_log.map(|_| Samples::new(SAMPLES_CAP));
+    let outcome = run_sharing(&prepared.spec, &prepared.ctx, tap.as_mut(), tx).await;
+    let posted = poster.await.unwrap_or(false);
+    if let (Some(path), Some(tap)) = (samples_log, &tap) {
+        write_samples(path, tap)?;
+    }
+    if !posted {
+        tracing::warn!(
+            "shard {}: the server no longer takes its snapshots",
+            shard.id
+        );
+        return Ok(());
+    }
+    let end = ShardEnd {
+        warnings: outcome.warnings,
+        error: outcome.error,
+    };
+    match api.done(shard.id, &end).await {
+        Err(e) if refused_with(&e, 409) => Ok(()),
+        other => other,
+    }
+}
+
+/// Waits until the shard runs; the local time of its start, or `None`
+/// when it was withdrawn or lost (or this agent stops) first.
+async fn wait_for_start(
+    api: &Api,
+    id: i64,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Option<tokio::time::Instant>> {
+    loop {
+        if cancel.is_cancelled() {
+            return Ok(None);
+        }
+        let asked = tokio::time::Instant::now();
+        let asked_ms = engine::run::now_ms();
+        let info = api.shard(id).await?;
+        let answered_ms = engine::run::now_ms();
+        match (info.state, info.start_at_ms) {
+            (ShardState::Running, Some(start_at_ms)) => {
+                // The server read its clock about halfway through the call.
+                let local_now_ms = asked_ms + (answered_ms - asked_ms) / 2;
+                let offset_ms = info.now_ms - local_now_ms;
+                let wait_ms = start_at_ms - offset_ms - asked_ms;
+                let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
+                return Ok(Some(asked + wait));
+            }
+            (state, _) if state.is_final() => return Ok(None),
+            _ => tokio::time::sleep(START_POLL).await,
+        }
+    }
+}
+
+/// Sends the snapshots in order as they come; `false` once the server
+/// refuses them for good (the shard was lost or withdrawn).
+async fn post_snapshots(api: Api, id: i64, mut rx: mpsc::UnboundedReceiver<Snapshot>) -> bool {
+    let mut taken = true;
+    while let Some(snapshot) = rx.recv().await {
+        if !taken {
+            continue;
+        }
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match api.snapshot(id, &snapshot).await {
+                Ok(()) => break,
+                Err(e) if refused_with(&e, 409) || refused_with(&e, 403) => {
+                    tracing::warn!("shard {id}: {e:#}");
+                    taken = false;
+                    break;
+                }
+                Err(e) if tries >= SNAPSHOT_TRIES => {
+                    tracing::error!("shard {id}: snapshot {} not sent: {e:#}", snapshot.seq);
+                    taken = false;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!("shard {id}: snapshot {} (try {tries}): {e:#}", snapshot.seq);
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
+                }
+            }
+        }
+    }
+    taken
+}
+
+/// Appends each kept sample's latency in microseconds, one a line.
+fn write_samples(path: &Path, tap: &Samples) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if tap.dropped > 0 {
+        anyhow::bail!(
+            "--samples-log: {} samples past the {SAMPLES_CAP} kept",
+            tap.dropped
+        );
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    for sample in &tap.kept {
+        writeln!(out, "{}", sample.latency_us)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,157 @@
+//! Load agents' storage on SQLite and PostgreSQL: agents claiming at once
+//! never get the same shard, leases lapse into loss (running) or a new
+//! offer (claimed), snapshots are stored once, and only a running shard
+//! takes them.
+
+use super::SnapshotStored;
+use crate::db::{Db, testing};
+use engine::agents::{ShardOffer, ShardState};
+use std::collections::BTreeSet;
+
+const TTL: i64 = 5_000;
+
+fn offer(segment: &str) -> ShardOffer {
+    ShardOffer {
+        segment: segment.to_owned(),
+        sequence: "0,1/3,2/3,1".to_owned(),
+        spec: serde_json::json!({ "path": "/" }),
+        target: serde_json::json!({}),
+    }
+}
+
+/// Offers `n` shards of a new run; the run's id and the shards' ids.
+async fn offered(db: &Db, n: usize) -> (String, Vec<i64>) {
+    let run = testing::new_run(db, "agents", "local").await;
+    let offers: Vec<ShardOffer> = (0..n).map(|i| offer(&format!("{i}/{n}:1"))).collect();
+    let ids = db
+        .offer_shards(&run.id, "L1", &offers, 1_000)
+        .await
+        .unwrap();
+    (run.id, ids)
+}
+
+async fn claims_never_collide(db: &Db) {
+    let (_, ids) = offered(db, 6).await;
+    let mut agents = Vec::new();
+    for i in 0..8 {
+        agents.push(
+            db.register_agent(&format!("a{i}"), "ops", 1_000)
+                .await
+                .unwrap(),
+        );
+    }
+    // Eight agents claim at once, each as often as it can.
+    let mut claimers = tokio::task::JoinSet::new();
+    for agent in agents {
+        let db = db.clone();
+        claimers.spawn(async move {
+            let mut got = Vec::new();
+            while let Some(shard) = db.claim_shard(agent, 2_000, TTL).await.unwrap() {
+                assert_eq!(shard.agent_id, Some(agent));
+                assert_eq!(shard.state, ShardState::Claimed);
+                got.push(shard.id);
+            }
+            got
+        });
+    }
+    let mut claimed = Vec::new();
+    while let Some(got) = claimers.join_next().await {
+        claimed.extend(got.unwrap());
+    }
+    let distinct: BTreeSet<i64> = claimed.iter().copied().collect();
+    assert_eq!(
+        claimed.len(),
+        ids.len(),
+        "every shard claimed once: {claimed:?}"
+    );
+    assert_eq!(distinct, ids.iter().copied().collect::<BTreeSet<i64>>());
+    assert_eq!(db.waiting_shards().await.unwrap(), 0);
+}
+
+async fn leases_lapse(db: &Db) {
+    let (run, ids) = offered(db, 2).await;
+    let a = db.register_agent("a", "ops", 1_000).await.unwrap();
+    let b = db.register_agent("b", "ops", 1_000).await.unwrap();
+    let first = db.claim_shard(a, 1_000, TTL).await.unwrap().unwrap();
+    let second = db.claim_shard(b, 1_000, TTL).await.unwrap().unwrap();
+    assert_eq!((first.id, second.id), (ids[0], ids[1]));
+    assert!(
+        db.move_shard(first.id, ShardState::Claimed, ShardState::Ready)
+            .await
+            .unwrap()
+    );
+    assert!(db.start_shard(first.id, 3_000).await.unwrap());
+    // A snapshot before the start is refused; a running one's is stored
+    // once however often it is sent.
+    assert_eq!(
+        db.add_snapshot(second.id, 0, "{}").await.unwrap(),
+        SnapshotStored::NotRunning(ShardState::Claimed)
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            db.add_snapshot(first.id, 0, "{\"seq\":0}").await.unwrap(),
+            SnapshotStored::Stored
+        );
+    }
+    assert_eq!(db.shard_snapshots(first.id, -1).await.unwrap().len(), 1);
+    assert!(db.shard_snapshots(first.id, 0).await.unwrap().is_empty());
+    // Agent a beats until 4 000; b never does.
+    assert!(db.agent_heartbeat(a, 4_000, TTL).await.unwrap());
+    db.settle_leases(&run, 8_000, TTL).await.unwrap();
+    assert_eq!(
+        db.shard(first.id).await.unwrap().unwrap().state,
+        ShardState::Running
+    );
+    let offered_again = db.shard(second.id).await.unwrap().unwrap();
+    assert_eq!(offered_again.state, ShardState::Waiting);
+    assert_eq!(offered_again.agent_id, None);
+    db.settle_leases(&run, 9_001, TTL).await.unwrap();
+    let lost = db.shard(first.id).await.unwrap().unwrap();
+    assert_eq!(lost.state, ShardState::Lost);
+    assert_eq!(
+        lost.ended_at_ms,
+        Some(4_000),
+        "lost as of its last heartbeat"
+    );
+    assert_eq!(
+        db.add_snapshot(first.id, 1, "{}").await.unwrap(),
+        SnapshotStored::NotRunning(ShardState::Lost)
+    );
+    assert!(!db.finish_shard(first.id, "{}", 9_500).await.unwrap());
+    db.withdraw_shard(second.id, 9_600).await.unwrap();
+    assert_eq!(
+        db.shard(second.id).await.unwrap().unwrap().state,
+        ShardState::Cancelled
+    );
+    assert_eq!(db.shard_owner(second.id).await.unwrap(), Some(None));
+    assert_eq!(
+        db.shard_owner(first.id).await.unwrap(),
+        Some(Some("ops".to_owned()))
+    );
+}
+
+#[tokio::test]
+async fn agents_claiming_at_once_get_different_shards_sqlite() {
+    let (db, _dir) = testing::sqlite().await;
+    claims_never_collide(&db).await;
+}
+
+#[tokio::test]
+async fn agents_claiming_at_once_get_different_shards_postgres() {
+    if let Some(db) = testing::postgres().await {
+        claims_never_collide(&db).await;
+    }
+}
+
+#[tokio::test]
+async fn lapsed_leases_lose_running_shards_and_offer_claimed_ones_again_sqlite() {
+    let (db, _dir) = testing::sqlite().await;
+    leases_lapse(&db).await;
+}
+
+#[tokio::test]
+async fn lapsed_leases_lose_running_shards_and_offer_claimed_ones_again_postgres() {
+    if let Some(db) = testing::postgres().await {
+        leases_lapse(&db).await;
+    }
+}

@@ -1,0 +1,294 @@
+//! The load agents' API (`shakedown agent` talks to it; JSON, bearer
+//! token of an `agent` account or an operator or above):
+//!
+//! - `POST /api/agents` `{name}`: registers; answers `{id, now_ms}`.
+//! - `POST /api/agents/{id}/heartbeat`: renews the agent's shard leases;
+//!   answers `{now_ms, waiting, shards}` (shares waiting for an agent, and
+//!   the ones it holds with their state and start).
+//! - `POST /api/agents/{id}/claim`: `{shard}`, the oldest waiting share
+//!   (spec, target, segment), or `{shard: null}`.
+//! - `GET /api/shards/{id}`: `{id, state, start_at_ms, now_ms}`, so an
+//!   agent computes its clock's offset from the server's.
+//! - `POST /api/shards/{id}/ready`, `…/snapshots` (a snapshot; one per
+//!   `seq`, a resend is accepted and stored once), `…/done` (`{warnings,
+//!   error}`).
+//!
+//! An agent may only act for registrations and shares of its own account.
+
+use crate::db::agents::{ShardRow, SnapshotStored};
+use crate::db::{Db, now_ms};
+use crate::runs::agents::SHARD_TTL_MS;
+use crate::web::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{Extensions, StatusCode};
+use axum::response::{IntoResponse, Response};
+use engine::access::{Principal, Role};
+use engine::agents::{ShardEnd, ShardState};
+use engine::load::snapshot::Snapshot;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Longest agent name.
+const MAX_NAME: usize = 100;
+
+fn answer(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    answer(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+}
+
+/// The caller, when it may use the agents' endpoints.
+fn caller(extensions: &Extensions) -> Result<Principal, Response> {
+    match extensions.get::<Principal>() {
+        Some(p) if p.role.drives_agents() => Ok(p.clone()),
+        Some(p) => Err(answer(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} may not do this: it needs the agent role or operator",
+                p.role
+            ),
+        )),
+        None => Err(answer(StatusCode::UNAUTHORIZED, "log in first")),
+    }
+}
+
+/// Whether `p` may act for something run by `owner`.
+fn owns(p: &Principal, owner: Option<&str>) -> bool {
+    owner == Some(p.name.as_str()) || p.role == Role::Admin
+}
+
+/// A JSON body read as `T`; a 400 naming what is wrong otherwise.
+fn body<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> Result<T, Response> {
+    serde_json::from_slice(bytes).map_err(|e| answer(StatusCode::BAD_REQUEST, format!("body: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Registration {
+    name: String,
+}
+
+/// `POST /api/agents`.
+pub async fn register(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    bytes: Bytes,
+) -> Response {
+    let p = match caller(&extensions) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let registration: Registration = match body(&bytes) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let name = registration.name.trim();
+    if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            format!("name: expected 1 to {MAX_NAME} printable characters"),
+        );
+    }
+    let now = now_ms();
+    match state.db.register_agent(name, &p.name, now).await {
+        Ok(id) => Json(json!({ "id": id, "now_ms": now })).into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// The agent `id` when the caller runs it.
+async fn own_agent(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Response> {
+    let p = caller(extensions)?;
+    match db.agent_owner(id).await {
+        Ok(Some(owner)) if owns(&p, Some(&owner)) => Ok(()),
+        Ok(Some(_)) => Err(answer(
+            StatusCode::FORBIDDEN,
+            format!("agent {id} is another account's"),
+        )),
+        Ok(None) => Err(answer(
+            StatusCode::NOT_FOUND,
+            format!("no agent with id {id}"),
+        )),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// `POST /api/agents/{id}/heartbeat`.
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = own_agent(&state.db, &extensions, id).await {
+        return r;
+    }
+    let now = now_ms();
+    let beat = async {
+        state.db.agent_heartbeat(id, now, SHARD_TTL_MS).await?;
+        let waiting = state.db.waiting_shards().await?;
+        let held = state.db.held_shards(id).await?;
+        Ok::<_, engine::store::StoreError>((waiting, held))
+    };
+    match beat.await {
+        Ok((waiting, held)) => {
+            let shards: Vec<Value> = held.iter().map(|s| shard_state(s, now)).collect();
+            Json(json!({ "now_ms": now, "waiting": waiting, "shards": shards })).into_response()
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+/// `POST /api/agents/{id}/claim`.
+pub async fn claim(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = own_agent(&state.db, &extensions, id).await {
+        return r;
+    }
+    let now = now_ms();
+    match state.db.claim_shard(id, now, SHARD_TTL_MS).await {
+        Ok(Some(shard)) => {
+            let spec: Value = serde_json::from_str(&shard.spec).unwrap_or(Value::Null);
+            let target: Value = serde_json::from_str(&shard.target).unwrap_or(Value::Null);
+            Json(json!({ "now_ms": now, "shard": {
+                "id": shard.id, "run_id": shard.run_id, "test_id": shard.test_id,
+                "segment": shard.segment, "sequence": shard.sequence,
+                "spec": spec, "target": target,
+            } }))
+            .into_response()
+        }
+        Ok(None) => Json(json!({ "now_ms": now, "shard": null })).into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+fn shard_state(shard: &ShardRow, now: i64) -> Value {
+    json!({
+        "id": shard.id,
+        "state": shard.state,
+        "start_at_ms": shard.start_at_ms,
+        "now_ms": now,
+    })
+}
+
+/// `GET /api/shards/{id}`.
+pub async fn shard(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = caller(&extensions) {
+        return r;
+    }
+    match state.db.shard(id).await {
+        Ok(Some(shard)) => Json(shard_state(&shard, now_ms())).into_response(),
+        Ok(None) => answer(StatusCode::NOT_FOUND, format!("no shard with id {id}")),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// The shard `id` when the caller's agent holds it.
+async fn own_shard(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Response> {
+    let p = caller(extensions)?;
+    match db.shard_owner(id).await {
+        Ok(Some(owner)) if owns(&p, owner.as_deref()) => Ok(()),
+        Ok(Some(_)) => Err(answer(
+            StatusCode::FORBIDDEN,
+            format!("shard {id} is not held by an agent of this account"),
+        )),
+        Ok(None) => Err(answer(
+            StatusCode::NOT_FOUND,
+            format!("no shard with id {id}"),
+        )),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// A refused move: the shard is not where the request needs it.
+async fn not_in(db: &Db, id: i64, needed: ShardState) -> Response {
+    let state = match db.shard(id).await {
+        Ok(Some(shard)) => shard.state.to_string(),
+        Ok(None) => "gone".to_owned(),
+        Err(e) => return unavailable(e),
+    };
+    answer(
+        StatusCode::CONFLICT,
+        format!("shard {id} is {state}, not {needed}"),
+    )
+}
+
+/// `POST /api/shards/{id}/ready`.
+pub async fn ready(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = own_shard(&state.db, &extensions, id).await {
+        return r;
+    }
+    match state
+        .db
+        .move_shard(id, ShardState::Claimed, ShardState::Ready)
+        .await
+    {
+        Ok(true) => Json(json!({ "id": id, "state": ShardState::Ready })).into_response(),
+        Ok(false) => not_in(&state.db, id, ShardState::Claimed).await,
+        Err(e) => unavailable(e),
+    }
+}
+
+/// `POST /api/shards/{id}/snapshots`.
+pub async fn snapshot(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    Path(id): Path<i64>,
+    bytes: Bytes,
+) -> Response {
+    if let Err(r) = own_shard(&state.db, &extensions, id).await {
+        return r;
+    }
+    let snapshot: Snapshot = match body(&bytes) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Ok(seq) = i64::try_from(snapshot.seq) else {
+        return answer(StatusCode::BAD_REQUEST, "seq: too large");
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    match state.db.add_snapshot(id, seq, &text).await {
+        Ok(SnapshotStored::Stored) => Json(json!({ "id": id, "seq": seq })).into_response(),
+        Ok(SnapshotStored::NotRunning(_)) => not_in(&state.db, id, ShardState::Running).await,
+        Ok(SnapshotStored::NoShard) => {
+            answer(StatusCode::NOT_FOUND, format!("no shard with id {id}"))
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+/// `POST /api/shards/{id}/done`.
+pub async fn done(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    Path(id): Path<i64>,
+    bytes: Bytes,
+) -> Response {
+    if let Err(r) = own_shard(&state.db, &extensions, id).await {
+        return r;
+    }
+    let end: ShardEnd = match body(&bytes) {
+        Ok(end) => end,
+        Err(r) => return r,
+    };
+    let text = serde_json::to_string(&end).unwrap_or_default();
+    match state.db.finish_shard(id, &text, now_ms()).await {
+        Ok(true) => Json(json!({ "id": id, "state": ShardState::Done })).into_response(),
+        Ok(false) => not_in(&state.db, id, ShardState::Running).await,
+        Err(e) => unavailable(e),
+    }
+}
