@@ -29,7 +29,8 @@ enum UserCommand {
     /// from the first line of standard input.
     Add {
         name: String,
-        /// viewer, operator, approver or admin.
+        /// viewer, operator, approver or admin; agent for a load agent's
+        /// account (`shakedown agent`), which may do nothing else.
         #[arg(long)]
         role: Role,
     },
