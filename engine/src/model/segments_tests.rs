@@ -139,13 +139,11 @@ fn segments_and_sequences_read_and_write_like_k6() {
         let e = text.parse::<SegmentSequence>().unwrap_err().to_string();
         assert!(e.contains(wanted), "{text}: {e}");
     }
-    assert!(
-        "1/2:1/3"
-            .parse::<Segment>()
-            .unwrap_err()
-            .to_string()
-            .contains("from < to")
-    );
+    assert!("1/2:1/3"
+        .parse::<Segment>()
+        .unwrap_err()
+        .to_string()
+        .contains("from < to"));
     assert!("1/2".parse::<Segment>().is_err());
     assert!(serde_json::from_str::<Segment>("\"1:0\"").is_err());
     assert_eq!(SegmentSequence::even(0), Err(SegmentError::Agents(0)));
@@ -168,11 +166,9 @@ fn the_open_model_splits_its_rate_and_slots() {
     assert_eq!(rates, [1_000, 1_000, 1_000]);
     let slots: Vec<u32> = parts.iter().map(|p| p.concurrency.unwrap().get()).collect();
     assert_eq!(slots, [33, 34, 33]);
-    assert!(
-        parts
-            .iter()
-            .all(|p| p.duration_s == whole.duration_s && p.path == whole.path)
-    );
+    assert!(parts
+        .iter()
+        .all(|p| p.duration_s == whole.duration_s && p.path == whole.path));
     // Without concurrency, the default slots are split, at least one each.
     let small = spec("rate = 2\nduration_s = 5");
     let parts = split(&small, 3);
@@ -192,11 +188,9 @@ fn the_closed_model_splits_its_workers_and_keeps_rounds_per_worker() {
     let workers: Vec<u32> = parts.iter().map(|p| p.concurrency.unwrap().get()).collect();
     assert_eq!(workers.iter().sum::<u32>(), 10);
     assert_eq!(workers, [2, 3, 3, 2]);
-    assert!(
-        parts
-            .iter()
-            .all(|p| p.rounds == whole.rounds && p.think_time_ms == whole.think_time_ms)
-    );
+    assert!(parts
+        .iter()
+        .all(|p| p.rounds == whole.rounds && p.think_time_ms == whole.think_time_ms));
     // One worker over three agents: one agent runs it, two send nothing.
     let one = spec("concurrency = 1\nduration_s = 3");
     assert_eq!(split(&one, 3).iter().filter(|p| p.is_some()).count(), 1);
@@ -212,11 +206,9 @@ fn stages_split_target_by_target_and_add_up_at_every_instant() {
         for (i, stage) in whole.stages.iter().enumerate() {
             let sum: u32 = parts.iter().map(|p| p.stages[i].rate.unwrap()).sum();
             assert_eq!(sum, stage.rate.unwrap(), "stage {i} over {agents}");
-            assert!(
-                parts
-                    .iter()
-                    .all(|p| p.stages[i].duration_s == stage.duration_s)
-            );
+            assert!(parts
+                .iter()
+                .all(|p| p.stages[i].duration_s == stage.duration_s));
         }
         let start: u32 = parts.iter().map(|p| p.rate.map_or(0, Positive::get)).sum();
         assert_eq!(start, 10);
@@ -233,9 +225,7 @@ fn stages_split_target_by_target_and_add_up_at_every_instant() {
     let parts: Vec<HttpLoadSpec> = split(&workers, 2).into_iter().flatten().collect();
     let peaks: Vec<Option<u32>> = parts.iter().map(|p| p.stages[0].concurrency).collect();
     assert_eq!(peaks, [Some(2), Some(3)]);
-    assert!(
-        parts
-            .iter()
-            .all(|p| p.concurrency.is_none() && p.stages[1].concurrency == Some(0))
-    );
+    assert!(parts
+        .iter()
+        .all(|p| p.concurrency.is_none() && p.stages[1].concurrency == Some(0)));
 }
