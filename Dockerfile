@@ -1,5 +1,11 @@
 # Builds the same artifacts as scripts/build-site, then ships the binaries and
 # the site in a slim image. (Not exercised by CI: no Docker engine there.)
+#
+# The image runs `shakedown SUBCOMMAND ...`; without arguments, `serve`:
+#   docker run -p 3000:3000 -v shakedown-data:/data IMAGE            # the web server
+#   docker run -e SHAKEDOWN_AGENT_TOKEN IMAGE agent --server URL     # a load agent
+#   docker run --rm IMAGE check /app/examples/step3.toml             # any other subcommand
+# deploy/README.md has the details (what each needs, Kubernetes manifests).
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
@@ -31,4 +37,5 @@ ENV LEPTOS_SITE_ROOT=/app/site \
     SHAKEDOWN_PLANS_DIR=/app/examples
 VOLUME /data
 EXPOSE 3000
-CMD ["shakedown", "serve"]
+ENTRYPOINT ["shakedown"]
+CMD ["serve"]
