@@ -143,21 +143,11 @@ enum ProgressEventMirror {
     },
 }
 
-impl crate::model::tag_first::Tagged for ProgressEvent {
-    const TAG: &'static str = "event";
-    const EXPECTING: &'static str = "a progress event with its `event` kind";
-    fn read<'de, A: serde::de::MapAccess<'de>>(
-        rest: crate::model::tag_first::TagAndRest<'_, A>,
-    ) -> Result<Self, A::Error> {
-        ProgressEventMirror::deserialize(rest)
-    }
-}
-
-impl<'de> Deserialize<'de> for ProgressEvent {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::model::tag_first::deserialize(deserializer)
-    }
-}
+crate::model::tag_first::tag_first_deserialize!(
+    ProgressEvent via ProgressEventMirror,
+    tag "event",
+    expecting "a progress event with its `event` kind"
+);
 
 impl ProgressEvent {
     /// Every event's kind, as its `event` tag spells it.

@@ -15,10 +15,11 @@
 //! writes it (the enums keep their `#[serde(tag)]` for `Serialize` and
 //! JSON Schema).
 //!
-//! An enum opts in with [`Tagged`], whose `read` hands the tag and the
-//! rest of the object to an externally tagged `#[serde(remote = "...")]`
-//! mirror of the enum (same variants, same renames, checked against the
-//! enum by the compiler) through [`TagAndRest`].
+//! An enum opts in with [`tag_first_deserialize!`], which implements
+//! [`Tagged`] and `Deserialize` for it: `read` hands the tag and the rest
+//! of the object to an externally tagged `#[serde(remote = "...")]` mirror
+//! of the enum (same variants, same renames, checked against the enum by
+//! the compiler) through [`TagAndRest`].
 
 use serde::de::value::{MapAccessDeserializer, StrDeserializer};
 use serde::de::{
@@ -38,6 +39,30 @@ pub(crate) trait Tagged: DeserializeOwned {
     /// `Mirror::deserialize(rest)` of the enum's remote mirror).
     fn read<'de, A: MapAccess<'de>>(rest: TagAndRest<'_, A>) -> Result<Self, A::Error>;
 }
+
+/// Implements [`Tagged`] and `Deserialize` for an internally tagged enum,
+/// read through its remote mirror:
+/// `tag_first_deserialize!(Enum via EnumMirror, tag "kind", expecting "...")`.
+macro_rules! tag_first_deserialize {
+    ($ty:ident via $mirror:ident, tag $tag:literal, expecting $expecting:literal) => {
+        impl $crate::model::tag_first::Tagged for $ty {
+            const TAG: &'static str = $tag;
+            const EXPECTING: &'static str = $expecting;
+            fn read<'de, A: serde::de::MapAccess<'de>>(
+                rest: $crate::model::tag_first::TagAndRest<'_, A>,
+            ) -> Result<Self, A::Error> {
+                $mirror::deserialize(rest)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                $crate::model::tag_first::deserialize(deserializer)
+            }
+        }
+    };
+}
+pub(crate) use tag_first_deserialize;
 
 /// Reads `T` from an object whose tag comes first, else by the slow path
 /// described in the module documentation.
@@ -169,7 +194,6 @@ impl<'de, A: MapAccess<'de>> VariantAccess<'de> for Rest<A> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use serde::{Deserialize, Serialize};
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,19 +228,7 @@ mod tests {
         Fields { x: f64, list: Vec<u32> },
     }
 
-    impl Tagged for Sample {
-        const TAG: &'static str = "kind";
-        const EXPECTING: &'static str = "a sample";
-        fn read<'de, A: MapAccess<'de>>(rest: TagAndRest<'_, A>) -> Result<Self, A::Error> {
-            SampleMirror::deserialize(rest)
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Sample {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            deserialize(d)
-        }
-    }
+    tag_first_deserialize!(Sample via SampleMirror, tag "kind", expecting "a sample");
 
     fn both(text: &str) -> (Result<Sample, String>, Result<Derived, String>) {
         (

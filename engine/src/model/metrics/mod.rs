@@ -230,21 +230,11 @@ enum TestMetricsMirror {
     Health(HealthMetrics),
 }
 
-impl crate::model::tag_first::Tagged for TestMetrics {
-    const TAG: &'static str = "kind";
-    const EXPECTING: &'static str = "a test's metrics with their `kind`";
-    fn read<'de, A: serde::de::MapAccess<'de>>(
-        rest: crate::model::tag_first::TagAndRest<'_, A>,
-    ) -> Result<Self, A::Error> {
-        TestMetricsMirror::deserialize(rest)
-    }
-}
-
-impl<'de> Deserialize<'de> for TestMetrics {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::model::tag_first::deserialize(deserializer)
-    }
-}
+crate::model::tag_first::tag_first_deserialize!(
+    TestMetrics via TestMetricsMirror,
+    tag "kind",
+    expecting "a test's metrics with their `kind`"
+);
 
 impl TestMetrics {
     /// The value of a named metric.

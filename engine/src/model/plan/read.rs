@@ -111,21 +111,11 @@ enum PlanOriginMirror {
     },
 }
 
-impl crate::model::tag_first::Tagged for PlanOrigin {
-    const TAG: &'static str = "kind";
-    const EXPECTING: &'static str = "a plan origin with its `kind`";
-    fn read<'de, A: serde::de::MapAccess<'de>>(
-        rest: crate::model::tag_first::TagAndRest<'_, A>,
-    ) -> Result<Self, A::Error> {
-        PlanOriginMirror::deserialize(rest)
-    }
-}
-
-impl<'de> Deserialize<'de> for PlanOrigin {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::model::tag_first::deserialize(deserializer)
-    }
-}
+crate::model::tag_first::tag_first_deserialize!(
+    PlanOrigin via PlanOriginMirror,
+    tag "kind",
+    expecting "a plan origin with its `kind`"
+);
 
 /// Reads and validates a plan file.
 pub fn load_file(path: &Path) -> Result<LoadedPlan, PlanError> {
