@@ -2,232 +2,26 @@
 //! progress and latest figures, per-second windows for the charts, the
 //! health lanes and fault markers of the recovery timeline, the status and
 //! verdict, and an event log. Each stored event is decoded into a typed
-//! [`RunEvent`] and handed to the handler of its kind. Pure functions over
+//! [`LiveEvent`] (the page's view of a `RunEvent`: a finished test's result
+//! and a run's results read only as far as the page shows them) and handed
+//! to the handler of its kind. Pure functions over
 //! data, so the same code runs on the server (first render) and in the
 //! browser (each event as it arrives), and is tested natively.
 
 use crate::charts::{self, Band, Chart, Health, Lane, Marker, MarkerKind, Span};
-use engine::events::{ProgressEvent, TestHeader};
-use engine::metrics::{LatencySummary, TestMetrics, Window};
-use engine::results::{CriterionOutcome, RunResults, TestResult, TestStatus};
+use engine::events::TestHeader;
+use engine::metrics::Window;
+use engine::results::CriterionOutcome;
 use engine::run::{RunStatus, StoredEvent, Verdict};
-use engine::run_event::{RunEvent, StatusChange};
+use engine::run_event::StatusChange;
+use engine::view::finished::{FinishedRun, FinishedTest};
+use engine::view::live_event::{LiveEvent, TestWindow};
 use std::collections::BTreeMap;
-use std::fmt;
 
-/// Where a test is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum TestState {
-    /// Not started yet.
-    #[default]
-    Waiting,
-    /// Running now.
-    Running,
-    /// Over, with its result's status.
-    Done(TestStatus),
-}
+mod live_test;
 
-impl TestState {
-    /// `waiting`, `running`, or the result's status (`PASS`, `FAIL`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TestState::Waiting => "waiting",
-            TestState::Running => "running",
-            TestState::Done(status) => status.as_str(),
-        }
-    }
-
-    /// Whether the test is over.
-    pub fn is_done(self) -> bool {
-        matches!(self, TestState::Done(_))
-    }
-}
-
-impl fmt::Display for TestState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One test as the live page shows it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LiveTest {
-    pub id: String,
-    pub title: String,
-    pub kind: String,
-    /// Operations the test will do, when known in advance.
-    pub planned: Option<u64>,
-    /// Planned length in seconds, for duration-based tests.
-    pub duration_s: Option<u32>,
-    /// Operations finished so far.
-    pub done: u64,
-    /// Of those, failed.
-    pub failed: u64,
-    pub state: TestState,
-    /// Every second seen so far, one window per second (a later report of
-    /// a second replaces the earlier one).
-    pub windows: Vec<Window>,
-    /// The whole test's figures, once it has finished and measured any.
-    pub summary: Option<Summary>,
-    /// A chaos test's background load: its seconds and the fault's
-    /// moments while it runs, its windows once it has ended.
-    pub fault_load: Option<charts::FaultLoad>,
-}
-
-/// A finished test's figures over its whole length.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Summary {
-    /// Operations per second over the test's length.
-    pub rate: f64,
-    /// Latency of its operations (requests, jobs, sessions and exports).
-    pub latency: LatencySummary,
-}
-
-/// Test kinds that check something once: no operation count to follow.
-const CHECK_KINDS: [&str; 3] = ["assert", "storage_probe", "health"];
-
-/// Rate, p50 and p95 as the tests table shows them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Figures {
-    /// Operations per second.
-    pub rate: f64,
-    /// Median latency, ms.
-    pub p50_ms: f64,
-    /// 95th percentile latency, ms.
-    pub p95_ms: f64,
-}
-
-impl LiveTest {
-    /// A test announced at the run's start.
-    fn waiting(header: &TestHeader) -> Self {
-        LiveTest {
-            id: header.id.clone(),
-            title: header.title.clone(),
-            kind: header.kind.clone(),
-            planned: header.planned,
-            duration_s: header.duration_s,
-            ..LiveTest::default()
-        }
-    }
-
-    /// Progress from 0 to 1, when it can be known. Chaos tests and checks
-    /// report nothing until they end, so theirs is unknown while they run.
-    pub fn progress(&self) -> Option<f64> {
-        if self.state.is_done() {
-            return Some(1.0);
-        }
-        if self.is_check() || self.kind == "chaos" {
-            return (self.state == TestState::Waiting).then_some(0.0);
-        }
-        if let Some(planned) = self.planned.filter(|p| *p > 0) {
-            return Some((self.done as f64 / planned as f64).min(1.0));
-        }
-        let duration = f64::from(self.duration_s.filter(|d| *d > 0)?);
-        Some((self.windows.len() as f64 / duration).min(1.0))
-    }
-
-    /// The most recent second.
-    pub fn last_window(&self) -> Option<&Window> {
-        self.windows.last()
-    }
-
-    /// Whether the test checks something once (assert, storage probe,
-    /// health) rather than counting operations.
-    pub fn is_check(&self) -> bool {
-        CHECK_KINDS.contains(&self.kind.as_str())
-    }
-
-    /// What the Progress column says: operations done of those planned for
-    /// load tests, runs ended of those started for chaos tests (known when
-    /// the test ends), and only whether it is done for a check.
-    pub fn progress_text(&self) -> String {
-        if self.is_check() {
-            return match self.state {
-                TestState::Waiting => String::new(),
-                TestState::Running => "checking".to_owned(),
-                TestState::Done(_) => "done".to_owned(),
-            };
-        }
-        if self.kind == "chaos" {
-            let planned = self.planned.map(|p| format!(" / {p}")).unwrap_or_default();
-            return match self.state {
-                TestState::Waiting => String::new(),
-                TestState::Running => match self.planned {
-                    Some(p) => format!("{p} runs under way"),
-                    None => "runs under way".to_owned(),
-                },
-                TestState::Done(_) => format!("{}{planned} runs ended", self.done),
-            };
-        }
-        match (self.state, self.planned) {
-            (TestState::Waiting, _) => String::new(),
-            (_, Some(planned)) => format!("{} / {planned}", self.done),
-            (_, None) if self.state.is_done() || self.done > 0 => self.done.to_string(),
-            _ => String::new(),
-        }
-    }
-
-    /// Rate, p50 and p95: the whole test's once it has finished, else its
-    /// latest second's; `None` when it measured no latency.
-    pub fn figures(&self) -> Option<Figures> {
-        if let Some(s) = self.summary.as_ref().filter(|s| s.latency.count > 0) {
-            return Some(Figures {
-                rate: s.rate,
-                p50_ms: s.latency.p50_ms,
-                p95_ms: s.latency.p95_ms,
-            });
-        }
-        self.last_window().filter(|w| w.count > 0).map(|w| Figures {
-            rate: w.count as f64,
-            p50_ms: w.p50_ms,
-            p95_ms: w.p95_ms,
-        })
-    }
-
-    /// Changes whenever anything the tests table shows of this test
-    /// changes (the table's row key).
-    pub fn row_key(&self) -> (String, &'static str, u64, u64, usize, u64, u64, bool) {
-        let last = self.last_window();
-        (
-            self.id.clone(),
-            self.state.as_str(),
-            self.done,
-            self.failed,
-            self.windows.len(),
-            last.map_or(0, |w| w.count),
-            last.map_or(0, |w| w.p95_ms.to_bits()),
-            self.summary.is_some(),
-        )
-    }
-
-    /// Records a second's window, replacing an earlier report of the same
-    /// second (jobs and streams report a second again as its operations
-    /// end), keeping seconds in order.
-    fn put_window(&mut self, window: Window) {
-        match self
-            .windows
-            .binary_search_by_key(&window.second, |w| w.second)
-        {
-            Ok(i) => self.windows[i] = window,
-            Err(i) => self.windows.insert(i, window),
-        }
-    }
-}
-
-/// A finished test's whole-length figures, for kinds that measure latency.
-fn summary(result: &TestResult) -> Option<Summary> {
-    let latency = charts::build::latency_of(result.metrics.as_ref())?;
-    let seconds = (result.finished_at_ms - result.started_at_ms) as f64 / 1000.0;
-    let total = result.tally().map_or(latency.count, |t| t.total());
-    Some(Summary {
-        rate: if seconds > 0.0 {
-            total as f64 / seconds
-        } else {
-            0.0
-        },
-        latency: latency.clone(),
-    })
-}
+use live_test::summary;
+pub use live_test::{Figures, LiveTest, Summary, TestState};
 
 /// One line of the event log.
 #[derive(Debug, Clone, PartialEq)]
@@ -294,7 +88,7 @@ impl LiveRun {
             return;
         }
         self.last_seq = event.seq;
-        let Ok(decoded) = event.event() else {
+        let Ok(decoded) = LiveEvent::read(event) else {
             return;
         };
         let at = Stamp {
@@ -302,54 +96,36 @@ impl LiveRun {
             at_ms: event.at_ms,
         };
         match decoded {
-            RunEvent::Progress(progress) => self.on_progress(at, progress),
-            RunEvent::Status(change) => self.on_status(at, change),
-            RunEvent::Evidence(note) => self.log(at, note.message),
-            RunEvent::End(_) => self.ended = true,
+            LiveEvent::RunStarted(tests) => self.on_run_started(at, &tests),
+            LiveEvent::TestStarted(test) => self.on_test_started(at, &test.id),
+            LiveEvent::Window(second) => self.on_window(second),
+            LiveEvent::LoadWindow(second) => {
+                if let Some(test) = self.test_mut(&second.test_id) {
+                    let fault_load = test.fault_load.get_or_insert_with(Default::default);
+                    fault_load.put_window(second.load, second.window);
+                }
+            }
+            LiveEvent::FaultTimes(times) => {
+                if let Some(test) = self.test_mut(&times.test_id) {
+                    let fault_load = test.fault_load.get_or_insert_with(Default::default);
+                    fault_load.set_times(times.fault_at_ms, times.recovered_at_ms);
+                }
+            }
+            LiveEvent::TestFinished(result) => self.on_test_finished(at, &result),
+            LiveEvent::RunFinished(results) => self.on_run_finished(at, &results),
+            LiveEvent::Status(change) => self.on_status(at, change),
+            LiveEvent::Evidence(note) => self.log(at, note.message),
+            LiveEvent::End => self.ended = true,
             // Kinds added later (restarts, health changes) still show.
-            RunEvent::Other(other) => self.log(at, other.text()),
+            LiveEvent::Other(text) => self.log(at, text),
         }
     }
 
-    fn on_progress(&mut self, at: Stamp, event: ProgressEvent) {
-        match event {
-            ProgressEvent::RunStarted { tests, .. } => self.on_run_started(at, &tests),
-            ProgressEvent::TestStarted { test } => self.on_test_started(at, &test.id),
-            ProgressEvent::Window {
-                test_id,
-                window,
-                done,
-                failed,
-            } => {
-                if let Some(test) = self.test_mut(&test_id) {
-                    test.put_window(window);
-                    test.done = done;
-                    test.failed = failed;
-                }
-            }
-            ProgressEvent::LoadWindow {
-                test_id,
-                load,
-                window,
-                ..
-            } => {
-                if let Some(test) = self.test_mut(&test_id) {
-                    let fault_load = test.fault_load.get_or_insert_with(Default::default);
-                    fault_load.put_window(load, window);
-                }
-            }
-            ProgressEvent::FaultTimes {
-                test_id,
-                fault_at_ms,
-                recovered_at_ms,
-            } => {
-                if let Some(test) = self.test_mut(&test_id) {
-                    let fault_load = test.fault_load.get_or_insert_with(Default::default);
-                    fault_load.set_times(fault_at_ms, recovered_at_ms);
-                }
-            }
-            ProgressEvent::TestFinished { result } => self.on_test_finished(at, &result),
-            ProgressEvent::RunFinished { results } => self.on_run_finished(at, &results),
+    fn on_window(&mut self, second: TestWindow) {
+        if let Some(test) = self.test_mut(&second.test_id) {
+            test.put_window(second.window);
+            test.done = second.done;
+            test.failed = second.failed;
         }
     }
 
@@ -399,7 +175,7 @@ impl LiveRun {
         }
     }
 
-    fn on_test_finished(&mut self, at: Stamp, result: &TestResult) {
+    fn on_test_finished(&mut self, at: Stamp, result: &FinishedTest) {
         if RECOVERY_KINDS.contains(&result.kind.as_str()) {
             self.add_recovery(result);
         }
@@ -418,7 +194,7 @@ impl LiveRun {
             test.windows.clone_from(&result.windows);
         }
         test.summary = summary(result);
-        if let Some(load) = charts::fault_load::load_of(result.metrics.as_ref()) {
+        if let Some(load) = result.metrics.as_ref().and_then(|m| m.load_through_fault()) {
             test.fault_load
                 .get_or_insert_with(Default::default)
                 .finish(load);
@@ -430,7 +206,7 @@ impl LiveRun {
         self.log(at, text);
     }
 
-    fn on_run_finished(&mut self, at: Stamp, results: &RunResults) {
+    fn on_run_finished(&mut self, at: Stamp, results: &FinishedRun) {
         for c in &results.criteria {
             let actual = c
                 .actual_text
@@ -484,7 +260,7 @@ impl LiveRun {
 
     /// What a finished chaos or health test adds to the recovery timeline:
     /// each fault's probes and markers, or each dependency's answer.
-    fn add_recovery(&mut self, result: &TestResult) {
+    fn add_recovery(&mut self, result: &FinishedTest) {
         if let Some(origin) = self.origin_ms {
             let (lanes, markers) = charts::fault_lanes(&result.faults, origin);
             for lane in lanes {
@@ -494,14 +270,15 @@ impl LiveRun {
             self.fault_bands
                 .extend(charts::fault_bands(&result.faults, origin));
         }
-        let Some(TestMetrics::Health(health)) = &result.metrics else {
+        let dependencies = result.dependencies();
+        if dependencies.is_empty() {
             return;
-        };
+        }
         let start = self.since_origin(result.started_at_ms);
         let end = self
             .since_origin(result.finished_at_ms)
             .max(start + MIN_PROBE_SPAN_S);
-        for d in &health.dependencies {
+        for d in dependencies {
             let health = if d.healthy { Health::Up } else { Health::Down };
             self.add_spans(&d.name, vec![Span { start, end, health }]);
         }

@@ -2,8 +2,11 @@
 //! them (kind word and JSON).
 
 use super::*;
+use engine::events::ProgressEvent;
 use engine::metrics::resilience::{DependencyStatus, HealthMetrics};
-use engine::metrics::HttpLoadMetrics;
+use engine::metrics::{HttpLoadMetrics, TestMetrics};
+use engine::results::{RunResults, TestStatus};
+use engine::run_event::RunEvent;
 use serde_json::{json, Value};
 
 fn ev(seq: i64, kind: &str, data: Value) -> StoredEvent {

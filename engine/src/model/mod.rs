@@ -19,3 +19,4 @@ pub mod segments;
 mod tag_first;
 pub mod template;
 pub mod time;
+pub mod view;
