@@ -5,14 +5,11 @@ use crate::run::{RunStatus, Verdict};
 use crate::run_event::{OtherEvent, RunEvent};
 
 fn header() -> TestHeader {
-    TestHeader {
-        index: 0,
-        id: "L1".into(),
-        title: "Load".into(),
-        kind: "http_load".into(),
-        planned: Some(60),
-        duration_s: None,
-    }
+    serde_json::from_str(
+        r#"{"index": 0, "id": "L1", "title": "Load", "kind": "http_load", "planned": 60,
+            "duration_s": null}"#,
+    )
+    .expect("a test header")
 }
 
 fn live(event: RunEvent) -> LiveEvent {
