@@ -6,12 +6,12 @@
 //! gives running ones a grace period, then stops them as `interrupted`.
 
 use crate::evidence::store::ObjectStore;
-use crate::runs::event_writer::{self, persist, RunWriter, WriterConfig};
+use crate::runs::event_writer::{self, RunWriter, WriterConfig, persist};
 use engine::events::Sink;
-use engine::launch::{LaunchRequest, PlanChoice};
-use engine::plan::{load_file, LoadedPlan, PlanError};
+use engine::launch::LaunchRequest;
+use engine::plan::{LoadedPlan, PlanError};
 use engine::run::{RunStatus, RunSummary, StoredEvent, Verdict};
-use engine::runner::{run_plan_with, RunOptions};
+use engine::runner::{RunOptions, run_plan_with};
 use engine::store::{NewRun, RunStore, StoreError};
 use engine::supervisor::Supervisor;
 use std::collections::HashMap;
@@ -24,8 +24,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use super::event_writer::seal_interrupted;
 use super::launch::{apply, within_caps};
-use super::sink::EventSink;
 pub use super::sink::END;
+use super::sink::EventSink;
+
+mod plans;
+mod state;
+use state::{Ending, Launched, LiveRun, StopReason, lock};
 
 /// Why a run could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -47,28 +51,6 @@ pub enum StartError {
     ShuttingDown,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// Why something other than the user stopped a run (a shutdown, the
-/// database gone for too long): the run ends `interrupted` with it.
-#[derive(Clone, Default)]
-struct StopReason(Arc<Mutex<Option<String>>>);
-
-impl StopReason {
-    /// Records the reason; the first one stays.
-    fn set(&self, reason: &str) {
-        lock(&self.0).get_or_insert_with(|| reason.to_owned());
-    }
-
-    fn get(&self) -> Option<String> {
-        lock(&self.0).clone()
-    }
-}
-
-struct LiveRun {
-    cancel: CancellationToken,
-    events: broadcast::Sender<StoredEvent>,
-    stopped: StopReason,
 }
 
 /// How long a shut-down run may take to stop and record itself once told.
@@ -215,43 +197,6 @@ impl Orchestrator {
 
     fn live_count(&self) -> usize {
         lock(&self.live).len()
-    }
-
-    /// Reads and validates a plan, without running it.
-    pub fn load(&self, source: &PlanChoice) -> Result<LoadedPlan, StartError> {
-        match source {
-            PlanChoice::File(name) => Ok(self.folder_plan(name)?),
-            PlanChoice::Text { name, text } => {
-                if !self.pasted_plans.load(Ordering::Relaxed) {
-                    return Err(StartError::Invalid {
-                        field: "plan",
-                        message: "this server runs only the plans in its plans folder \
-                                  (pasted plans are allowed with serve --allow-pasted-plans)"
-                            .to_owned(),
-                    });
-                }
-                // Environments and services (commands, programs, files,
-                // secrets, buckets, hosts) come from the folder plan it names.
-                Ok(engine::plan::pasted::load_pasted(text, name, |from| {
-                    self.folder_plan(from).map_err(|e| e.to_string())
-                })?)
-            }
-        }
-    }
-
-    /// A plan of the plans folder, by file name.
-    fn folder_plan(&self, name: &str) -> Result<LoadedPlan, StartError> {
-        let valid = !name.is_empty()
-            && !name.contains(['/', '\\'])
-            && !name.starts_with('.')
-            && name.ends_with(".toml");
-        let path = self.plans_dir.join(name);
-        if !valid || !path.is_file() {
-            return Err(StartError::UnknownPlan(name.to_owned()));
-        }
-        let mut loaded = load_file(&path)?;
-        loaded.origin = engine::plan::PlanOrigin::Folder;
-        Ok(loaded)
     }
 
     /// Creates the run and starts it in the background; it queues while
@@ -535,41 +480,4 @@ impl Orchestrator {
         })
         .await;
     }
-}
-
-/// How a run ended.
-struct Ending {
-    status: RunStatus,
-    verdict: Option<Verdict>,
-    error: Option<String>,
-}
-
-impl Ending {
-    /// Stopped by the server rather than by the user: interrupted.
-    fn stopped_by(self, stopped: &StopReason) -> Ending {
-        match stopped.get() {
-            Some(reason) if matches!(self.status, RunStatus::Aborted | RunStatus::Interrupted) => {
-                Ending {
-                    status: RunStatus::Interrupted,
-                    verdict: None,
-                    error: Some(reason),
-                }
-            }
-            _ => self,
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Where a launched run goes and who launched it.
-struct Launched {
-    /// The environment's name in the plan.
-    env_name: String,
-    /// The signed-in user or API token's owner who launched it, when known.
-    tester: Option<String>,
 }

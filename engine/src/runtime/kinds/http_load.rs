@@ -14,7 +14,7 @@
 //! cannot see a stall that way; when it observes one it says so in a
 //! warning.
 
-use crate::load::recorder::{Batch, Recorder, Sample, summarize};
+use crate::load::recorder::{Batch, Recorder, summarize};
 use crate::load::render::Templates;
 use crate::load::snapshot::{Snapshot, SnapshotTaker};
 use crate::load::transport::{Conn, Prepared, SendOptions};
@@ -31,7 +31,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub mod agents;
+mod taps;
 mod worker;
+
+pub use taps::Samples;
+use taps::Sharing;
 
 /// Most samples a worker keeps before sending them.
 const BATCH: usize = 512;
@@ -153,37 +157,6 @@ pub fn planned(spec: &HttpLoadSpec) -> Option<u64> {
     }
 }
 
-/// Every sample of one load, kept beside its recorder for a caller that
-/// splits them by time (a chaos test's background load, by the fault's
-/// times).
-#[derive(Debug, Default)]
-pub struct Samples {
-    /// When the load began; each sample's `start_us` counts from here.
-    pub start: Option<Instant>,
-    /// The samples kept, in arrival order (at most `cap`).
-    pub kept: Vec<Sample>,
-    /// Most samples kept; the rest are only counted in `dropped`.
-    pub cap: usize,
-    /// Samples beyond `cap`.
-    pub dropped: u64,
-}
-
-impl Samples {
-    /// An empty tap keeping at most `cap` samples.
-    pub fn new(cap: usize) -> Samples {
-        Samples {
-            cap,
-            ..Samples::default()
-        }
-    }
-
-    fn keep(&mut self, batch: &[Sample]) {
-        let room = self.cap.saturating_sub(self.kept.len()).min(batch.len());
-        self.kept.extend_from_slice(&batch[..room]);
-        self.dropped += (batch.len() - room) as u64;
-    }
-}
-
 /// Runs an `http_load` test: here, or on load agents when it says
 /// `agents = N` (which needs a server that coordinates them).
 pub async fn run(spec: &HttpLoadSpec, ctx: &TestContext) -> TestOutcome {
@@ -218,29 +191,6 @@ pub async fn run_sharing(
             error: Some(e),
             ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
         },
-    }
-}
-
-/// An agent's snapshots: taken from every sample, sent once a second.
-struct Sharing {
-    taker: SnapshotTaker,
-    tx: mpsc::UnboundedSender<Snapshot>,
-}
-
-impl Sharing {
-    fn record(&mut self, s: &Sample, worker: Option<u32>) {
-        self.taker.record(s);
-        if let Some(worker) = worker {
-            self.taker.mark_worker(s, worker);
-        }
-    }
-
-    /// Sends what came since the last snapshot, if anything did.
-    fn send(&mut self) {
-        if let Some(snapshot) = self.taker.take() {
-            // The receiver outlives the load; if it went, nobody reads.
-            let _ = self.tx.send(snapshot);
-        }
     }
 }
 

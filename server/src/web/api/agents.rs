@@ -33,6 +33,9 @@ use serde_json::{Value, json};
 /// Longest agent name.
 const MAX_NAME: usize = 100;
 
+/// A refusal, boxed (a response is large).
+type Refused = Box<Response>;
+
 fn answer(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
@@ -42,8 +45,8 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
 }
 
 /// The caller, when it may use the agents' endpoints.
-fn caller(extensions: &Extensions) -> Result<Principal, Response> {
-    match extensions.get::<Principal>() {
+fn caller(extensions: &Extensions) -> Result<Principal, Refused> {
+    let found: Result<Principal, Response> = match extensions.get::<Principal>() {
         Some(p) if p.role.drives_agents() => Ok(p.clone()),
         Some(p) => Err(answer(
             StatusCode::FORBIDDEN,
@@ -53,7 +56,8 @@ fn caller(extensions: &Extensions) -> Result<Principal, Response> {
             ),
         )),
         None => Err(answer(StatusCode::UNAUTHORIZED, "log in first")),
-    }
+    };
+    found.map_err(Box::new)
 }
 
 /// Whether `p` may act for something run by `owner`.
@@ -62,8 +66,9 @@ fn owns(p: &Principal, owner: Option<&str>) -> bool {
 }
 
 /// A JSON body read as `T`; a 400 naming what is wrong otherwise.
-fn body<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(bytes).map_err(|e| answer(StatusCode::BAD_REQUEST, format!("body: {e}")))
+fn body<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> Result<T, Refused> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Box::new(answer(StatusCode::BAD_REQUEST, format!("body: {e}"))))
 }
 
 #[derive(Deserialize)]
@@ -80,11 +85,11 @@ pub async fn register(
 ) -> Response {
     let p = match caller(&extensions) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let registration: Registration = match body(&bytes) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let name = registration.name.trim();
     if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
@@ -101,9 +106,9 @@ pub async fn register(
 }
 
 /// The agent `id` when the caller runs it.
-async fn own_agent(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Response> {
+async fn own_agent(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Refused> {
     let p = caller(extensions)?;
-    match db.agent_owner(id).await {
+    let owned: Result<(), Response> = match db.agent_owner(id).await {
         Ok(Some(owner)) if owns(&p, Some(&owner)) => Ok(()),
         Ok(Some(_)) => Err(answer(
             StatusCode::FORBIDDEN,
@@ -114,7 +119,8 @@ async fn own_agent(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Resp
             format!("no agent with id {id}"),
         )),
         Err(e) => Err(unavailable(e)),
-    }
+    };
+    owned.map_err(Box::new)
 }
 
 /// `POST /api/agents/{id}/heartbeat`.
@@ -124,7 +130,7 @@ pub async fn heartbeat(
     Path(id): Path<i64>,
 ) -> Response {
     if let Err(r) = own_agent(&state.db, &extensions, id).await {
-        return r;
+        return *r;
     }
     let now = now_ms();
     let beat = async {
@@ -149,7 +155,7 @@ pub async fn claim(
     Path(id): Path<i64>,
 ) -> Response {
     if let Err(r) = own_agent(&state.db, &extensions, id).await {
-        return r;
+        return *r;
     }
     let now = now_ms();
     match state.db.claim_shard(id, now, SHARD_TTL_MS).await {
@@ -184,7 +190,7 @@ pub async fn shard(
     Path(id): Path<i64>,
 ) -> Response {
     if let Err(r) = caller(&extensions) {
-        return r;
+        return *r;
     }
     match state.db.shard(id).await {
         Ok(Some(shard)) => Json(shard_state(&shard, now_ms())).into_response(),
@@ -194,9 +200,9 @@ pub async fn shard(
 }
 
 /// The shard `id` when the caller's agent holds it.
-async fn own_shard(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Response> {
+async fn own_shard(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Refused> {
     let p = caller(extensions)?;
-    match db.shard_owner(id).await {
+    let owned: Result<(), Response> = match db.shard_owner(id).await {
         Ok(Some(owner)) if owns(&p, owner.as_deref()) => Ok(()),
         Ok(Some(_)) => Err(answer(
             StatusCode::FORBIDDEN,
@@ -207,7 +213,8 @@ async fn own_shard(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Resp
             format!("no shard with id {id}"),
         )),
         Err(e) => Err(unavailable(e)),
-    }
+    };
+    owned.map_err(Box::new)
 }
 
 /// A refused move: the shard is not where the request needs it.
@@ -230,7 +237,7 @@ pub async fn ready(
     Path(id): Path<i64>,
 ) -> Response {
     if let Err(r) = own_shard(&state.db, &extensions, id).await {
-        return r;
+        return *r;
     }
     match state
         .db
@@ -251,11 +258,11 @@ pub async fn snapshot(
     bytes: Bytes,
 ) -> Response {
     if let Err(r) = own_shard(&state.db, &extensions, id).await {
-        return r;
+        return *r;
     }
     let snapshot: Snapshot = match body(&bytes) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(seq) = i64::try_from(snapshot.seq) else {
         return answer(StatusCode::BAD_REQUEST, "seq: too large");
@@ -279,11 +286,11 @@ pub async fn done(
     bytes: Bytes,
 ) -> Response {
     if let Err(r) = own_shard(&state.db, &extensions, id).await {
-        return r;
+        return *r;
     }
     let end: ShardEnd = match body(&bytes) {
         Ok(end) => end,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let text = serde_json::to_string(&end).unwrap_or_default();
     match state.db.finish_shard(id, &text, now_ms()).await {
