@@ -168,32 +168,30 @@ impl Api {
 
     /// Says shard `id` is ready to start.
     pub async fn ready(&self, id: i64) -> anyhow::Result<()> {
-        self.call::<serde_json::Value>(
-            reqwest::Method::POST,
-            &format!("api/shards/{id}/ready"),
-            None::<&()>,
-        )
-        .await
-        .map(|_| ())
+        self.post_shard(id, "ready", None::<&()>).await
     }
 
     /// Sends one of shard `id`'s snapshots.
     pub async fn snapshot(&self, id: i64, snapshot: &Snapshot) -> anyhow::Result<()> {
-        self.call::<serde_json::Value>(
-            reqwest::Method::POST,
-            &format!("api/shards/{id}/snapshots"),
-            Some(snapshot),
-        )
-        .await
-        .map(|_| ())
+        self.post_shard(id, "snapshots", Some(snapshot)).await
     }
 
     /// Reports shard `id` done.
     pub async fn done(&self, id: i64, end: &ShardEnd) -> anyhow::Result<()> {
+        self.post_shard(id, "done", Some(end)).await
+    }
+
+    /// `POST api/shards/{id}/{what}`, its answer read only for errors.
+    async fn post_shard(
+        &self,
+        id: i64,
+        what: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> anyhow::Result<()> {
         self.call::<serde_json::Value>(
             reqwest::Method::POST,
-            &format!("api/shards/{id}/done"),
-            Some(end),
+            &format!("api/shards/{id}/{what}"),
+            body,
         )
         .await
         .map(|_| ())

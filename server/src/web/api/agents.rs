@@ -230,6 +230,34 @@ async fn not_in(db: &Db, id: i64, needed: ShardState) -> Response {
     )
 }
 
+/// A shard's move to `to` from `needed`, answered: the new state, or why
+/// the shard was not where it had to be.
+async fn moved(
+    db: &Db,
+    id: i64,
+    done: Result<bool, engine::store::StoreError>,
+    needed: ShardState,
+    to: ShardState,
+) -> Response {
+    match done {
+        Ok(true) => Json(json!({ "id": id, "state": to })).into_response(),
+        Ok(false) => not_in(db, id, needed).await,
+        Err(e) => unavailable(e),
+    }
+}
+
+/// The body of a request about shard `id` when the caller's agent holds
+/// it.
+async fn shard_body<T: for<'de> Deserialize<'de>>(
+    db: &Db,
+    extensions: &Extensions,
+    id: i64,
+    bytes: &Bytes,
+) -> Result<T, Refused> {
+    own_shard(db, extensions, id).await?;
+    body(bytes)
+}
+
 /// `POST /api/shards/{id}/ready`.
 pub async fn ready(
     State(state): State<AppState>,
@@ -239,15 +267,11 @@ pub async fn ready(
     if let Err(r) = own_shard(&state.db, &extensions, id).await {
         return *r;
     }
-    match state
+    let done = state
         .db
         .move_shard(id, ShardState::Claimed, ShardState::Ready)
-        .await
-    {
-        Ok(true) => Json(json!({ "id": id, "state": ShardState::Ready })).into_response(),
-        Ok(false) => not_in(&state.db, id, ShardState::Claimed).await,
-        Err(e) => unavailable(e),
-    }
+        .await;
+    moved(&state.db, id, done, ShardState::Claimed, ShardState::Ready).await
 }
 
 /// `POST /api/shards/{id}/snapshots`.
@@ -257,10 +281,7 @@ pub async fn snapshot(
     Path(id): Path<i64>,
     bytes: Bytes,
 ) -> Response {
-    if let Err(r) = own_shard(&state.db, &extensions, id).await {
-        return *r;
-    }
-    let snapshot: Snapshot = match body(&bytes) {
+    let snapshot: Snapshot = match shard_body(&state.db, &extensions, id, &bytes).await {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -285,17 +306,11 @@ pub async fn done(
     Path(id): Path<i64>,
     bytes: Bytes,
 ) -> Response {
-    if let Err(r) = own_shard(&state.db, &extensions, id).await {
-        return *r;
-    }
-    let end: ShardEnd = match body(&bytes) {
+    let end: ShardEnd = match shard_body(&state.db, &extensions, id, &bytes).await {
         Ok(end) => end,
         Err(r) => return *r,
     };
     let text = serde_json::to_string(&end).unwrap_or_default();
-    match state.db.finish_shard(id, &text, now_ms()).await {
-        Ok(true) => Json(json!({ "id": id, "state": ShardState::Done })).into_response(),
-        Ok(false) => not_in(&state.db, id, ShardState::Running).await,
-        Err(e) => unavailable(e),
-    }
+    let done = state.db.finish_shard(id, &text, now_ms()).await;
+    moved(&state.db, id, done, ShardState::Running, ShardState::Done).await
 }
