@@ -13,6 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod postgres;
+mod proxy;
+use postgres::{postgres_bin_dir, start_postgres};
+use proxy::{s3_upstream, start_proxy, Upstreams};
+
 /// Where the demo listens and how its target behaves.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DemoArgs {
@@ -192,52 +197,6 @@ pub const DATABASE_PROXY: &str = "sut_postgres";
 /// "sut_s3"`).
 pub const BUCKET_PROXY: &str = "sut_s3";
 
-/// Where the proxy in front of the demo's S3 server connects: the
-/// endpoint's host and port, which must be on this machine (the demo sends
-/// traffic nowhere else) and plain HTTP (the proxy relays bytes; the target
-/// signs each request for the proxy's address, which is the Host header the
-/// server then sees).
-fn s3_upstream(endpoint: &str) -> anyhow::Result<SocketAddr> {
-    // Whatever stands before an `@` is hidden: the URL may carry a key.
-    let shown = engine::plan::validate::without_credentials(endpoint);
-    let bad = |why: &str| anyhow::anyhow!("S3 endpoint {shown:?}: {why}");
-    let url = url::Url::parse(endpoint).map_err(|e| bad(&e.to_string()))?;
-    if url.scheme() != "http" {
-        return Err(bad(
-            "must be http:// (the demo's proxy relays plain TCP to a server on this machine)",
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            "may not carry a user name or password (keys go in environment variables: the ones --s3-access-key-env and --s3-secret-key-env name, or under run --demo the plan's bucket.s3 secrets)",
-        ));
-    }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(bad(
-            "must be the server's root URL, with no path or query (the bucket is the target's --bucket)",
-        ));
-    }
-    let ip: std::net::IpAddr = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.into(),
-        Some(url::Host::Ipv6(ip)) => ip.into(),
-        Some(url::Host::Domain("localhost")) => std::net::Ipv4Addr::LOCALHOST.into(),
-        _ => {
-            return Err(bad(
-                "the server must be on this machine (127.0.0.1, ::1 or localhost)",
-            ))
-        }
-    };
-    if !ip.is_loopback() {
-        return Err(bad(
-            "the server must be on this machine (127.0.0.1, ::1 or localhost)",
-        ));
-    }
-    let port = url
-        .port_or_known_default()
-        .ok_or_else(|| bad("has no port"))?;
-    Ok(SocketAddr::new(ip, port))
-}
-
 /// The environment variable `var` is set (to something): the target reads
 /// its S3 key from it and would otherwise fail to start with less to say.
 fn require_key(var: &str, flag: &str) -> anyhow::Result<()> {
@@ -263,15 +222,7 @@ pub async fn start_stack(
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).context("cannot create the log folder")?;
     // Bad S3 settings are refused before anything starts.
-    let s3_upstream = match &args.s3.endpoint {
-        Some(endpoint) => {
-            let upstream = s3_upstream(endpoint)?;
-            require_key(&args.s3.access_key_env, "--s3-access-key-env")?;
-            require_key(&args.s3.secret_key_env, "--s3-secret-key-env")?;
-            Some(upstream)
-        }
-        None => None,
-    };
+    let s3_upstream = checked_s3_upstream(args)?;
     let postgres = match (args.no_postgres, postgres_bin_dir()) {
         (false, Some(bin)) => Some(start_postgres(supervisor, dir, &bin, &logs).await?),
         _ => None,
@@ -287,45 +238,11 @@ pub async fn start_stack(
         &logs,
     )
     .await?;
-    let database_url = match proxy.database_port {
-        Some(port) => format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            dir.join("sut").join("sut.db").display()
-        ),
-    };
+    let database_url = sut_database_url(dir, proxy.database_port);
     let api_addr = format!("127.0.0.1:{}", args.sut_port);
     let api_url = format!("http://{api_addr}");
     let bucket_dir = dir.join("buckets");
-    let mut common = vec![
-        "--data-dir".to_owned(),
-        dir.join("sut").display().to_string(),
-        "--database-url".to_owned(),
-        database_url.clone(),
-        "--bucket-dir".to_owned(),
-        bucket_dir.display().to_string(),
-        "--environment".to_owned(),
-        "demo".to_owned(),
-    ];
-    if let Some(port) = proxy.bucket_port {
-        // Path-style requests to the proxy, signed for its address: the
-        // Host header the server checks the signature against is the one
-        // the target signed, since the proxy only relays bytes.
-        common.extend([
-            "--s3-endpoint".to_owned(),
-            format!("http://127.0.0.1:{port}"),
-            "--s3-access-key-env".to_owned(),
-            args.s3.access_key_env.clone(),
-            "--s3-secret-key-env".to_owned(),
-            args.s3.secret_key_env.clone(),
-        ]);
-        if let Some(region) = &args.s3.region {
-            common.extend(["--s3-region".to_owned(), region.clone()]);
-        }
-    }
-    if !args.faults.is_empty() {
-        common.push(format!("--fault={}", args.faults.join(",")));
-    }
+    let common = sut_args(dir, &database_url, &bucket_dir, proxy.bucket_port, args);
     std::fs::create_dir_all(dir.join("sut")).context("cannot create the target's folder")?;
     // One of the target's processes, listening where `flag` says and
     // healthy when `health_url` answers.
@@ -373,116 +290,71 @@ pub async fn start_stack(
     })
 }
 
-/// What the proxy puts itself in front of: PostgreSQL's port, the S3
-/// server's address.
-struct Upstreams {
-    postgres: Option<u16>,
-    s3: Option<SocketAddr>,
+/// The target's database: PostgreSQL through the proxy's `database_port`,
+/// else a SQLite file in its folder.
+fn sut_database_url(dir: &Path, database_port: Option<u16>) -> String {
+    match database_port {
+        Some(port) => format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("sut").join("sut.db").display()
+        ),
+    }
 }
 
-/// The running proxy: its API, and the ports the database and the bucket
-/// are reached on through it.
-struct StartedProxy {
-    api: String,
-    database_port: Option<u16>,
-    database_link: Option<String>,
-    bucket_port: Option<u16>,
-    bucket_link: Option<String>,
+/// Where the proxy in front of the S3 server connects, with `--s3-endpoint`
+/// (`None` without); fails when the endpoint or its key variables are not
+/// as the target needs them.
+fn checked_s3_upstream(args: &DemoArgs) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(endpoint) = &args.s3.endpoint else {
+        return Ok(None);
+    };
+    let upstream = s3_upstream(endpoint)?;
+    require_key(&args.s3.access_key_env, "--s3-access-key-env")?;
+    require_key(&args.s3.secret_key_env, "--s3-secret-key-env")?;
+    Ok(Some(upstream))
 }
 
-/// Starts `shakedown proxy` under the supervisor, its API on `api_port`
-/// (a free port for 0), with a proxy, [`DATABASE_PROXY`], in front of
-/// PostgreSQL when there is one, and [`BUCKET_PROXY`] in front of the S3
-/// server when there is one.
-async fn start_proxy(
-    supervisor: &Supervisor,
+/// The arguments the target's API and worker share: its folders, its
+/// database, its bucket (through the proxy at `bucket_port` with S3) and
+/// the faults it is asked to have.
+fn sut_args(
     dir: &Path,
-    api_port: u16,
-    upstreams: Upstreams,
-    logs: &Path,
-) -> anyhow::Result<StartedProxy> {
-    let shakedown = std::env::current_exe().context("cannot find this executable")?;
-    let api_port = if api_port == 0 {
-        free_port()?
-    } else {
-        api_port
-    };
-    let api_addr = format!("127.0.0.1:{api_port}");
-    // Something else answering there (another demo, a Toxiproxy) would pass
-    // the health check in its place, and faults would go to it.
-    drop(std::net::TcpListener::bind(&api_addr).with_context(|| {
-        format!("the network-fault proxy's API port {api_addr} is in use; choose another with --proxy-port")
-    })?);
-    let mut proxies = Vec::new();
-    // The ports chosen stay bound until all are, so no two are the same.
-    let mut held = Vec::new();
-    // One proxy named `name` on a free port in front of `upstream`: its
-    // port and how the banner shows it.
-    let mut add = |name: &str, upstream: SocketAddr, what: &str| -> anyhow::Result<_> {
-        let listener =
-            std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
-        let listen = listener.local_addr().context("no local address")?.port();
-        held.push(listener);
-        proxies.push(serde_json::json!({
-            "name": name,
-            "listen": format!("127.0.0.1:{listen}"),
-            "upstream": upstream.to_string(),
-            "enabled": true,
-        }));
-        Ok((
-            Some(listen),
-            Some(format!(
-                "{name}: 127.0.0.1:{listen} -> {what} on {upstream}"
-            )),
-        ))
-    };
-    let (database_port, database_link) = match upstreams.postgres {
-        Some(port) => add(
-            DATABASE_PROXY,
-            SocketAddr::from(([127, 0, 0, 1], port)),
-            "PostgreSQL",
-        )?,
-        None => (None, None),
-    };
-    let (bucket_port, bucket_link) = match upstreams.s3 {
-        Some(upstream) => add(BUCKET_PROXY, upstream, "S3")?,
-        None => (None, None),
-    };
-    drop(held);
-    let config = dir.join("proxies.json");
-    std::fs::write(&config, serde_json::Value::Array(proxies).to_string())
-        .with_context(|| format!("cannot write {}", config.display()))?;
-    supervisor
-        .start(ProcessSpec {
-            name: "proxy".to_owned(),
-            argv: vec![
-                shakedown.display().to_string(),
-                "proxy".to_owned(),
-                "--api".to_owned(),
-                api_addr.clone(),
-                "--config".to_owned(),
-                config.display().to_string(),
-            ],
-            env: vec![],
-            cwd: Some(dir.to_path_buf()),
-            user: None,
-            stop_signal: StopSignal::Sigterm,
-            grace: Duration::from_secs(5),
-            start_timeout: Duration::from_secs(30),
-            health: HealthCheck::Http {
-                url: format!("http://{api_addr}/version"),
-            },
-            log: Some(logs.join("proxy.log")),
-        })
-        .await
-        .with_context(|| format!("cannot start the network-fault proxy on {api_addr}"))?;
-    Ok(StartedProxy {
-        api: format!("http://{api_addr}"),
-        database_port,
-        database_link,
-        bucket_port,
-        bucket_link,
-    })
+    database_url: &str,
+    bucket_dir: &Path,
+    bucket_port: Option<u16>,
+    args: &DemoArgs,
+) -> Vec<String> {
+    let mut common = vec![
+        "--data-dir".to_owned(),
+        dir.join("sut").display().to_string(),
+        "--database-url".to_owned(),
+        database_url.to_owned(),
+        "--bucket-dir".to_owned(),
+        bucket_dir.display().to_string(),
+        "--environment".to_owned(),
+        "demo".to_owned(),
+    ];
+    if let Some(port) = bucket_port {
+        // Path-style requests to the proxy, signed for its address: the
+        // Host header the server checks the signature against is the one
+        // the target signed, since the proxy only relays bytes.
+        common.extend([
+            "--s3-endpoint".to_owned(),
+            format!("http://127.0.0.1:{port}"),
+            "--s3-access-key-env".to_owned(),
+            args.s3.access_key_env.clone(),
+            "--s3-secret-key-env".to_owned(),
+            args.s3.secret_key_env.clone(),
+        ]);
+        if let Some(region) = &args.s3.region {
+            common.extend(["--s3-region".to_owned(), region.clone()]);
+        }
+    }
+    if !args.faults.is_empty() {
+        common.push(format!("--fault={}", args.faults.join(",")));
+    }
+    common
 }
 
 /// A binary built next to this one (`target/debug`, `target/release`, or an
@@ -511,131 +383,6 @@ fn which(name: &str) -> Option<PathBuf> {
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
-}
-
-/// The folder holding `initdb`, `postgres` and `pg_isready`, if installed.
-fn postgres_bin_dir() -> Option<PathBuf> {
-    let debian = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"));
-    which("initdb")
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .into_iter()
-        .chain(debian)
-        .find(|dir| dir.join("postgres").is_file() && dir.join("pg_isready").is_file())
-}
-
-/// The `postgres` user the cluster runs as when Shakedown runs as root
-/// (initdb refuses root); `None` otherwise.
-fn postgres_user() -> anyhow::Result<Option<nix::unistd::User>> {
-    if !nix::unistd::geteuid().is_root() {
-        return Ok(None);
-    }
-    nix::unistd::User::from_name("postgres")
-        .ok()
-        .flatten()
-        .context("running as root needs a `postgres` user for PostgreSQL")
-        .map(Some)
-}
-
-/// Runs initdb for a cluster in `data`, as `pg` when given.
-async fn init_cluster(
-    bin: &Path,
-    data: &Path,
-    pg: Option<&nix::unistd::User>,
-) -> anyhow::Result<()> {
-    let mut initdb = std::process::Command::new(bin.join("initdb"));
-    initdb
-        .args(["-A", "trust", "-U", "postgres", "-D"])
-        .arg(data);
-    if let Some(pg) = pg {
-        use std::os::unix::process::CommandExt;
-        initdb.uid(pg.uid.as_raw()).gid(pg.gid.as_raw());
-    }
-    let out = tokio::task::spawn_blocking(move || initdb.output())
-        .await
-        .context("initdb did not finish")?
-        .context("cannot run initdb")?;
-    if !out.status.success() {
-        bail!(
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
-/// The cluster in `pg_dir` as the supervisor runs it, on `port`.
-fn postgres_spec(
-    bin: &Path,
-    pg_dir: &Path,
-    port: u16,
-    user: Option<String>,
-    logs: &Path,
-) -> ProcessSpec {
-    ProcessSpec {
-        name: "postgres".to_owned(),
-        argv: vec![
-            bin.join("postgres").display().to_string(),
-            "-D".to_owned(),
-            pg_dir.join("data").display().to_string(),
-            "-p".to_owned(),
-            port.to_string(),
-            "-k".to_owned(),
-            pg_dir.display().to_string(),
-            "-c".to_owned(),
-            "listen_addresses=127.0.0.1".to_owned(),
-        ],
-        env: vec![],
-        cwd: Some(pg_dir.to_path_buf()),
-        user,
-        // SIGINT is PostgreSQL's fast shutdown.
-        stop_signal: StopSignal::Sigint,
-        grace: Duration::from_secs(10),
-        start_timeout: Duration::from_secs(60),
-        health: HealthCheck::Command {
-            argv: vec![
-                bin.join("pg_isready").display().to_string(),
-                "-q".to_owned(),
-                "-h".to_owned(),
-                "127.0.0.1".to_owned(),
-                "-p".to_owned(),
-                port.to_string(),
-            ],
-        },
-        log: Some(logs.join("postgres.log")),
-    }
-}
-
-/// A fresh cluster in the demo's folder, run by the supervisor as the
-/// `postgres` user when Shakedown runs as root (initdb refuses root);
-/// returns its port.
-async fn start_postgres(
-    supervisor: &Supervisor,
-    dir: &Path,
-    bin: &Path,
-    logs: &Path,
-) -> anyhow::Result<u16> {
-    let pg_dir = dir.join("postgres");
-    std::fs::create_dir_all(&pg_dir).context("cannot create the PostgreSQL folder")?;
-    let pg = postgres_user()?;
-    if let Some(pg) = &pg {
-        for path in [dir, pg_dir.as_path(), logs] {
-            nix::unistd::chown(path, Some(pg.uid), Some(pg.gid))
-                .with_context(|| format!("cannot give {} to postgres", path.display()))?;
-        }
-    }
-    init_cluster(bin, &pg_dir.join("data"), pg.as_ref()).await?;
-    let port = free_port()?;
-    let user = pg.map(|_| "postgres".to_owned());
-    supervisor
-        .start(postgres_spec(bin, &pg_dir, port, user, logs))
-        .await?;
-    Ok(port)
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -4,8 +4,8 @@
 use super::*;
 use crate::metrics::resilience::{ChaosMetrics, FaultEvidence};
 use crate::metrics::{HttpLoadMetrics, LatencySummary, TestMetrics};
-use crate::plan::load_str;
-use crate::results::RunResults;
+use crate::plan::{load_str, CriterionLevel};
+use crate::results::{Baseline, CriterionOutcome, CriterionResult, RunResults, TestResult};
 
 const STEP3: &str = include_str!("../../../../examples/step3.toml");
 

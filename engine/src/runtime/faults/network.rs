@@ -8,111 +8,25 @@
 
 use super::observe::{self, HealthSource, PROBE_EVERY};
 use crate::metrics::resilience::{FaultEvidence, HealthPoint, NetworkFaultEvidence};
-use crate::netfault::client::{ClientError, RemoteProxy, RemoteProxyStats, ToxiproxyClient};
+use crate::netfault::client::{RemoteProxy, RemoteProxyStats, ToxiproxyClient};
 use crate::netfault::ledger::{self, Entry};
 use crate::plan::{NetworkFault, NetworkToxic};
 use crate::run::now_ms;
 use crate::runner::context::TestContext;
 use futures_util::future::BoxFuture;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+mod evidence;
+mod placement;
+use evidence::{describe_seen, fault_evidence};
+use placement::{not_injected, toxic_body, Placed, Removal};
+
 /// How long the service may take to pass its health check after removal.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(60);
-
-/// What was put in place, so it can be taken away.
-#[derive(Debug, Clone)]
-struct Placed {
-    client: ToxiproxyClient,
-    proxy: String,
-    /// The toxic's name; `None`: the proxy was disabled.
-    toxic: Option<String>,
-    ledger: Option<PathBuf>,
-}
-
-impl Placed {
-    /// Removes it; `Ok(existed)`.
-    async fn remove(&self) -> Result<bool, String> {
-        let entry = Entry::new(
-            self.client.api(),
-            self.proxy.clone(),
-            self.toxic.clone(),
-            String::new(),
-        );
-        ledger::undo(&entry)
-            .await
-            .map(|_| true)
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// Removes the fault when dropped before [`Removal::disarm`]: a test
-/// future dropped mid-window still leaves no toxic behind.
-struct Removal(Option<Placed>);
-
-impl Removal {
-    fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for Removal {
-    fn drop(&mut self) {
-        let Some(placed) = self.0.take() else {
-            return;
-        };
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                if placed.remove().await.is_ok() {
-                    if let Some(path) = &placed.ledger {
-                        ledger::forget(path);
-                    }
-                }
-            });
-        }
-    }
-}
-
-/// The toxic's Toxiproxy body, its name and attributes; `None` for `down`.
-fn toxic_body(
-    fault: &NetworkFault,
-    test_id: &str,
-) -> Option<(String, Value, BTreeMap<String, u64>)> {
-    let v = |x: Option<u64>| x.unwrap_or(0);
-    let pairs: Vec<(&str, u64)> = match fault.toxic {
-        NetworkToxic::Latency => vec![
-            ("latency", v(fault.latency_ms)),
-            ("jitter", v(fault.jitter_ms)),
-        ],
-        NetworkToxic::Bandwidth => vec![("rate", v(fault.rate_kbps))],
-        NetworkToxic::Timeout | NetworkToxic::ResetPeer => vec![("timeout", v(fault.timeout_ms))],
-        NetworkToxic::SlowClose => vec![("delay", v(fault.delay_ms))],
-        NetworkToxic::LimitData => vec![("bytes", v(fault.bytes))],
-        NetworkToxic::Down => return None,
-    };
-    let attributes: BTreeMap<String, u64> =
-        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    let name = format!(
-        "shakedown_{}_{}_{}",
-        test_id
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect::<String>(),
-        fault.toxic.name(),
-        now_ms()
-    );
-    let body = json!({
-        "name": name,
-        "type": fault.toxic.name(),
-        "stream": fault.direction().name(),
-        "toxicity": fault.toxicity.unwrap_or(1.0),
-        "attributes": attributes,
-    });
-    Some((name, body, attributes))
-}
 
 /// `b - a` of a counter, when both sides count.
 fn delta(
@@ -576,157 +490,4 @@ async fn await_recovery(
         tokio::time::sleep(PROBE_EVERY).await;
     }
     None
-}
-
-/// The fault's proof: its call, the fault held for `held`, the recovery
-/// and the health timeline, and the network evidence.
-fn fault_evidence(
-    service: Option<&str>,
-    fault: &NetworkFault,
-    call: Call,
-    held: Duration,
-    recovery_ms: Option<u64>,
-    timeline: Vec<HealthPoint>,
-    network: NetworkFaultEvidence,
-) -> FaultEvidence {
-    let observation = observation(&network, held);
-    FaultEvidence {
-        service: service.map_or_else(|| format!("link {}", fault.link), str::to_owned),
-        method: "network".to_owned(),
-        called: call.called,
-        answer: call.answer,
-        call_ok: true,
-        requested_at_ms: call.requested_at_ms,
-        restart_observed: false,
-        observation,
-        recovery_ms,
-        identity_before: None,
-        identity_after: None,
-        timeline,
-        supervisor: None,
-        network: Some(network),
-    }
-}
-
-/// What the API showed of the fault during its window.
-fn describe_seen(proxy: Option<&RemoteProxy>, toxic: Option<&str>) -> (String, Option<bool>) {
-    let Some(p) = proxy else {
-        return (
-            "the proxy could not be read back during the window".to_owned(),
-            None,
-        );
-    };
-    match toxic {
-        Some(name) => match p.toxics.iter().find(|t| t.name == name) {
-            Some(t) => (
-                format!(
-                    "proxy {:?} listed toxic {:?} ({} on {}, attributes {})",
-                    p.name,
-                    t.name,
-                    t.kind,
-                    t.stream,
-                    serde_json::to_string(&t.attributes).unwrap_or_default()
-                ),
-                Some(true),
-            ),
-            None => (
-                format!("proxy {:?} did not list toxic {name:?}", p.name),
-                Some(false),
-            ),
-        },
-        None => (
-            format!("proxy {:?} showed enabled={}", p.name, p.enabled),
-            Some(!p.enabled),
-        ),
-    }
-}
-
-/// `latency on downstream of proxy sut_db (link db) for 10.0 s: 12
-/// connections affected, …; removed, verified: …`.
-fn observation(n: &NetworkFaultEvidence, held: Duration) -> String {
-    let attributes: Vec<String> = n
-        .attributes
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let mut counted = Vec::new();
-    if let Some(a) = n.connections_affected {
-        counted.push(format!("{a} connections affected"));
-    }
-    if let Some(c) = n.connections_cut {
-        counted.push(format!("{c} open connections cut"));
-    }
-    if let Some(a) = n.connections_accepted {
-        counted.push(format!("{a} accepted"));
-    }
-    if let (Some(u), Some(d)) = (n.bytes_upstream, n.bytes_downstream) {
-        counted.push(format!("{u} bytes up, {d} bytes down"));
-    }
-    if let Some(f) = n.upstream_connect_failures.filter(|f| *f > 0) {
-        counted.push(format!("{f} upstream connect failures"));
-    }
-    let until = match (&n.until, n.until_met) {
-        (Some(what), Some(true)) => format!(" (held until {what}: met)"),
-        (Some(what), Some(false)) => format!(
-            " (held until {what}: not met within {:.0} s, removed then)",
-            n.planned_ms as f64 / 1000.0
-        ),
-        (Some(what), None) => format!(" (held until {what}: ended by the run's abort)"),
-        (None, _) => String::new(),
-    };
-    format!(
-        "{}{} on {} of proxy {} (link {}) for {:.1} s{until}; {}; counters: {}; {}",
-        n.toxic,
-        if attributes.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", attributes.join(", "))
-        },
-        n.direction,
-        n.proxy,
-        n.link,
-        held.as_secs_f64(),
-        n.seen_at_proxy,
-        if counted.is_empty() {
-            "none kept by this proxy".to_owned()
-        } else {
-            counted.join(", ")
-        },
-        if n.removal_verified {
-            format!("removed, verified: {}", n.removal)
-        } else {
-            format!("NOT removed: {}", n.removal)
-        }
-    )
-}
-
-/// Why a fault could not be put in place, and the ledger settled: a
-/// definite refusal injected nothing; a call that got no clear answer (a
-/// timeout, a 5xx, an odd body) may have been applied all the same, so it
-/// is undone now, or kept in the ledger for the next start to undo.
-async fn not_injected(entry: &Entry, ledger_file: &Option<PathBuf>, e: ClientError) -> String {
-    let forget = || {
-        if let Some(path) = ledger_file {
-            ledger::forget(path);
-        }
-    };
-    let definite = match &e {
-        ClientError::BadUrl { .. } | ClientError::NoProxy { .. } => true,
-        ClientError::Refused { status, .. } => *status < 500,
-        ClientError::Unreachable { .. } | ClientError::BadAnswer { .. } => false,
-    };
-    if definite {
-        forget();
-        return format!("{e}; nothing was injected");
-    }
-    match ledger::undo(entry).await {
-        Ok(what) => {
-            forget();
-            format!("{e}; whether it took effect was unknown, so it was undone: {what}")
-        }
-        Err(undo) => format!(
-            "{e}; whether it took effect is unknown and undoing it failed ({undo}): it stays in \
-             the ledger, and the next start of shakedown undoes it"
-        ),
-    }
 }

@@ -1,15 +1,18 @@
-//! What a proxy and a toxic are, as Toxiproxy's API spells them in JSON:
-//! reading and checking request bodies and config entries, with errors that
-//! name the field. Toxic types and attribute names are Toxiproxy's
-//! (`latency`/`jitter` in ms, `bandwidth`/`rate` in KB/s, `slow_close`/
-//! `delay`, `timeout`/`timeout`, `reset_peer`/`timeout`, `limit_data`/
-//! `bytes`, `slicer`/`average_size`, `size_variation`, `delay` in µs).
+//! What a proxy and a toxic are, as Toxiproxy's API spells them in JSON
+//! (a proxy in `proxies`): reading and checking request bodies and config
+//! entries, with errors that name the field. Toxic types and attribute
+//! names are Toxiproxy's (`latency`/`jitter` in ms, `bandwidth`/`rate` in
+//! KB/s, `slow_close`/`delay`, `timeout`/`timeout`, `reset_peer`/`timeout`,
+//! `limit_data`/`bytes`, `slicer`/`average_size`, `size_variation`, `delay`
+//! in µs).
 
 use super::NetFaultError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+mod proxies;
+pub use proxies::{check_listen, check_upstream, AddressRules, ProxySpec, ProxyUpdate};
 
 /// The direction a toxic acts on: `upstream` is client → service,
 /// `downstream` is service → client (Toxiproxy's default).
@@ -201,7 +204,9 @@ fn check_name(field: &str, name: &str) -> Result<(), NetFaultError> {
     {
         return Err(NetFaultError::invalid(
             field,
-            format!("{name:?} contains a character a URL path cannot carry as is (/, ?, #, space or control)"),
+            format!(
+                "{name:?} contains a character a URL path cannot carry as is (/, ?, #, space or control)"
+            ),
         ));
     }
     Ok(())
@@ -216,7 +221,7 @@ fn parse_stream(map: &Map<String, Value>) -> Result<Option<Stream>, NetFaultErro
             return Err(NetFaultError::invalid(
                 "stream",
                 format!("{other:?} is not a direction; expected upstream or downstream"),
-            ))
+            ));
         }
     })
 }
@@ -252,7 +257,7 @@ fn parse_attributes(
             return Err(NetFaultError::invalid(
                 "attributes",
                 format!("expected an object of attributes, got {other}"),
-            ))
+            ));
         }
     };
     for (key, value) in attrs {
@@ -344,7 +349,10 @@ impl ToxicSpec {
             if t != type_name {
                 return Err(NetFaultError::invalid(
                     "type",
-                    format!("toxic `{}` is a {type_name}; its type cannot change to {t:?} (remove it and add a new one)", self.name),
+                    format!(
+                        "toxic `{}` is a {type_name}; its type cannot change to {t:?} (remove it and add a new one)",
+                        self.name
+                    ),
                 ));
             }
         }
@@ -367,245 +375,6 @@ impl ToxicSpec {
     }
 }
 
-/// A proxy as created: `listen` is checked and resolved, `upstream` is
-/// checked (`host:port`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxySpec {
-    pub name: String,
-    pub listen: SocketAddr,
-    pub upstream: String,
-    pub enabled: bool,
-}
-
-/// Changes asked by `POST /proxies/{name}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProxyUpdate {
-    pub listen: Option<SocketAddr>,
-    pub upstream: Option<String>,
-    pub enabled: Option<bool>,
-}
-
-/// Where addresses may point.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AddressRules {
-    /// Allow listening on an address other than loopback.
-    pub remote_listen: bool,
-    /// Allow an upstream other than loopback.
-    pub remote_upstream: bool,
-}
-
-const PROXY_FIELDS: [&str; 6] = ["name", "listen", "upstream", "enabled", "toxics", "stats"];
-
-/// Splits `host:port` (`[::1]:5432` for IPv6).
-fn host_port<'a>(field: &str, s: &'a str) -> Result<(&'a str, u16), NetFaultError> {
-    let bad = || {
-        NetFaultError::invalid(
-            field,
-            format!("{s:?} is not host:port (e.g. 127.0.0.1:5432)"),
-        )
-    };
-    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.is_empty() {
-        return Err(bad());
-    }
-    Ok((host, port))
-}
-
-/// A listen address: an IP (or `localhost`) and a port (0: any free one).
-pub fn check_listen(
-    field: &str,
-    s: &str,
-    rules: AddressRules,
-) -> Result<SocketAddr, NetFaultError> {
-    let (host, port) = host_port(field, s)?;
-    let ip: IpAddr = if host.eq_ignore_ascii_case("localhost") {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        host.parse().map_err(|_| {
-            NetFaultError::invalid(field, format!("{host:?} is not an IP address or localhost"))
-        })?
-    };
-    if !ip.is_loopback() && !rules.remote_listen {
-        return Err(NetFaultError::invalid(
-            field,
-            format!("{s} is not a loopback address; proxies listen on 127.0.0.1 or ::1 unless allowed to listen elsewhere (--allow-remote-listen)"),
-        ));
-    }
-    Ok(SocketAddr::new(ip, port))
-}
-
-/// An upstream: `host:port`, loopback unless remote upstreams are allowed.
-pub fn check_upstream(field: &str, s: &str, rules: AddressRules) -> Result<String, NetFaultError> {
-    let (host, port) = host_port(field, s)?;
-    if port == 0 {
-        return Err(NetFaultError::invalid(
-            field,
-            format!("{s}: port 0 cannot be connected to"),
-        ));
-    }
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if !loopback && !rules.remote_upstream {
-        return Err(NetFaultError::invalid(
-            field,
-            format!("{s} is not a loopback address; upstreams are 127.0.0.1, ::1 or localhost unless allowed elsewhere (--allow-remote-upstream)"),
-        ));
-    }
-    Ok(s.to_string())
-}
-
-impl ProxySpec {
-    /// Reads a proxy from the body of `POST /proxies` (or a config entry).
-    pub fn from_json(body: &Value, rules: AddressRules) -> Result<Self, NetFaultError> {
-        let map = object(
-            body,
-            "a proxy: name, listen, upstream, and optionally enabled",
-        )?;
-        no_unknown_fields(map, &PROXY_FIELDS)?;
-        let required = |field: &str| -> Result<&str, NetFaultError> {
-            string_field(map, field)?.ok_or_else(|| NetFaultError::invalid(field, "missing"))
-        };
-        let name = required("name")?.to_string();
-        check_name("name", &name)?;
-        let listen = check_listen("listen", required("listen")?, rules)?;
-        let upstream = check_upstream("upstream", required("upstream")?, rules)?;
-        let enabled = match map.get("enabled") {
-            None | Some(Value::Null) => true,
-            Some(Value::Bool(b)) => *b,
-            Some(other) => {
-                return Err(NetFaultError::invalid(
-                    "enabled",
-                    format!("expected true or false, got {other}"),
-                ))
-            }
-        };
-        Ok(Self {
-            name,
-            listen,
-            upstream,
-            enabled,
-        })
-    }
-}
-
-impl ProxyUpdate {
-    /// Reads the body of `POST /proxies/{name}`.
-    pub fn from_json(name: &str, body: &Value, rules: AddressRules) -> Result<Self, NetFaultError> {
-        let map = object(
-            body,
-            "the proxy's fields to change: listen, upstream, enabled",
-        )?;
-        no_unknown_fields(map, &PROXY_FIELDS)?;
-        if let Some(n) = string_field(map, "name")? {
-            if n != name {
-                return Err(NetFaultError::invalid(
-                    "name",
-                    format!("a proxy cannot be renamed ({name:?} to {n:?})"),
-                ));
-            }
-        }
-        let listen = string_field(map, "listen")?
-            .map(|s| check_listen("listen", s, rules))
-            .transpose()?;
-        let upstream = string_field(map, "upstream")?
-            .map(|s| check_upstream("upstream", s, rules))
-            .transpose()?;
-        let enabled = match map.get("enabled") {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(other) => {
-                return Err(NetFaultError::invalid(
-                    "enabled",
-                    format!("expected true or false, got {other}"),
-                ))
-            }
-        };
-        Ok(Self {
-            listen,
-            upstream,
-            enabled,
-        })
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn toxic_defaults_follow_toxiproxy() {
-        let t = ToxicSpec::from_json(&json!({"type": "latency", "attributes": {"latency": 300}}))
-            .unwrap();
-        assert_eq!(t.name, "latency_downstream");
-        assert_eq!(t.stream, Stream::Downstream);
-        assert_eq!(t.toxicity, 1.0);
-        assert_eq!(
-            t.kind,
-            ToxicKind::Latency {
-                latency_ms: 300,
-                jitter_ms: 0
-            }
-        );
-        let u = t
-            .updated(&json!({"attributes": {"jitter": 50}, "toxicity": 0.5}))
-            .unwrap();
-        assert_eq!(
-            u.kind,
-            ToxicKind::Latency {
-                latency_ms: 300,
-                jitter_ms: 50
-            }
-        );
-        assert_eq!(u.toxicity, 0.5);
-    }
-
-    #[test]
-    fn bad_toxics_name_the_field() {
-        let err = |v: Value| ToxicSpec::from_json(&v).unwrap_err().to_string();
-        assert!(err(json!({"type": "lag"})).contains("field `type`: unknown toxic type \"lag\""));
-        assert!(err(json!({})).contains("field `type`: missing"));
-        assert!(err(json!({"type": "latency", "stream": "sideways"})).contains("field `stream`"));
-        assert!(err(json!({"type": "latency", "toxicity": 2})).contains("field `toxicity`"));
-        assert!(err(json!({"type": "latency", "attributes": {"rate": 1}}))
-            .contains("field `attributes.rate`"));
-        assert!(
-            err(json!({"type": "latency", "attributes": {"latency": -1}}))
-                .contains("field `attributes.latency`")
-        );
-        assert!(err(json!({"type": "latency", "colour": 1})).contains("field `colour`"));
-        assert!(err(json!([1])).contains("field `body`"));
-    }
-
-    #[test]
-    fn addresses_are_loopback_unless_allowed() {
-        let strict = AddressRules::default();
-        assert!(check_listen("listen", "127.0.0.1:0", strict).is_ok());
-        assert!(check_listen("listen", "[::1]:80", strict).is_ok());
-        assert_eq!(
-            check_listen("listen", "localhost:9", strict).unwrap(),
-            "127.0.0.1:9".parse().unwrap()
-        );
-        assert!(check_listen("listen", "0.0.0.0:80", strict)
-            .unwrap_err()
-            .to_string()
-            .contains("field `listen`"));
-        assert!(check_upstream("upstream", "localhost:5432", strict).is_ok());
-        assert!(check_upstream("upstream", "10.0.0.1:5432", strict)
-            .unwrap_err()
-            .to_string()
-            .contains("--allow-remote-upstream"));
-        assert!(check_upstream("upstream", "db.internal:5432", strict).is_err());
-        let open = AddressRules {
-            remote_listen: true,
-            remote_upstream: true,
-        };
-        assert!(check_upstream("upstream", "db.internal:5432", open).is_ok());
-        assert!(check_upstream("upstream", "nope", open).is_err());
-    }
-}
+#[path = "spec_tests.rs"]
+mod tests;

@@ -17,182 +17,29 @@ pub mod runs;
 pub mod streams;
 pub mod windows;
 
+mod sessions;
+mod trigger;
+
 use crate::clients::bucket::Buckets;
 use crate::clients::jobs::JobClient;
 use crate::faults;
 use crate::metrics::resilience::{ChaosMetrics, FaultEvidence, NetworkFaultEvidence};
 use crate::metrics::TestMetrics;
-use crate::plan::{AfterChecks, ChaosFault, ChaosSpec, HoldUntil, JobPhase, NetworkFault};
+use crate::plan::{AfterChecks, ChaosFault, ChaosSpec, HoldUntil, NetworkFault};
 use crate::runner::context::{TestContext, TestOutcome};
 use background::Background;
+use sessions::{collect_sessions, start_sessions};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use streams::{SessionCounters, SessionEnd};
 use tokio::task::JoinSet;
+use trigger::await_trigger;
 
 /// Verification deadline after the fault when the plan sets none.
 const DEFAULT_DEADLINE_S: u32 = 60;
 /// The fault happens at the latest this long after the workload started.
 const TRIGGER_LIMIT: Duration = Duration::from_secs(60);
-
-/// The workload as it stood when the trigger was decided.
-#[derive(Debug, Default)]
-struct Workload {
-    /// Jobs in flight.
-    jobs_in_flight: u64,
-    /// Sessions between their first and last event.
-    sessions_in_flight: u64,
-    /// Jobs not terminal (or unreadable): the ones the fault may hit.
-    open: BTreeSet<String>,
-}
-
-impl Workload {
-    fn in_flight(&self) -> u64 {
-        self.jobs_in_flight + self.sessions_in_flight
-    }
-
-    /// "2 of 4 jobs and 0 of 2 sessions in flight".
-    fn describe(&self, jobs: usize, sessions: u64) -> String {
-        let mut parts = Vec::new();
-        if jobs > 0 {
-            parts.push(format!("{} of {jobs} jobs", self.jobs_in_flight));
-        }
-        if sessions > 0 {
-            parts.push(format!(
-                "{} of {sessions} sessions",
-                self.sessions_in_flight
-            ));
-        }
-        format!("{} in flight", parts.join(" and "))
-    }
-}
-
-/// Reads the workload now.
-async fn measure(
-    client: Option<&JobClient<'_>>,
-    ids: &[String],
-    counters: &SessionCounters,
-) -> Workload {
-    let mut workload = Workload {
-        sessions_in_flight: counters.in_flight(),
-        ..Workload::default()
-    };
-    if let (Some(client), false) = (client, ids.is_empty()) {
-        let phases = runs::phases(client, ids).await;
-        for (id, phase) in ids.iter().zip(phases) {
-            if phase == Some(JobPhase::InFlight) {
-                workload.jobs_in_flight += 1;
-            }
-            if !matches!(phase, Some(JobPhase::Terminal(_))) {
-                workload.open.insert(id.clone());
-            }
-        }
-    }
-    workload
-}
-
-/// Waits for the moment of the fault: `fault_after_ms`, or enough of the
-/// workload in flight. `Err` says why the fault must not be injected.
-async fn await_trigger(
-    spec: &ChaosSpec,
-    ctx: &TestContext,
-    client: Option<&JobClient<'_>>,
-    ids: &[String],
-    counters: &SessionCounters,
-    started: Instant,
-) -> Result<Workload, (Workload, String)> {
-    let wanted = spec.fault_after_started.map(|w| u64::from(w.get()));
-    loop {
-        let workload = measure(client, ids, counters).await;
-        let elapsed = started.elapsed();
-        let time_up = spec
-            .fault_after_ms
-            .is_some_and(|ms| elapsed >= Duration::from_millis(u64::from(ms)));
-        let enough = wanted.is_some_and(|w| workload.in_flight() >= w);
-        if time_up || enough || (wanted.is_none() && spec.fault_after_ms.is_none()) {
-            return Ok(workload);
-        }
-        if ctx.cancel.is_cancelled() {
-            return Err((workload, "aborted before the fault".to_owned()));
-        }
-        if elapsed >= TRIGGER_LIMIT {
-            let why = format!(
-                "the fault's trigger did not fire within {} s: it wanted {} in flight, and at most {} were; no fault was injected",
-                TRIGGER_LIMIT.as_secs(),
-                wanted.unwrap_or(0),
-                workload.in_flight()
-            );
-            return Err((workload, why));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Starts the SSE sessions (none without the plan's job protocol); each
-/// returns how it ended.
-fn start_sessions(
-    spec: &ChaosSpec,
-    ctx: &TestContext,
-    counters: &Arc<SessionCounters>,
-    until: Instant,
-) -> JoinSet<SessionEnd> {
-    let mut sessions = JoinSet::new();
-    let (Some(streams), Some(_)) = (&spec.streams, &ctx.jobs) else {
-        return sessions;
-    };
-    for _ in 0..streams.sessions.get() {
-        let (streams, ctx, counters) = (streams.clone(), ctx.clone(), counters.clone());
-        sessions.spawn(async move {
-            let client = ctx.job_client().expect("the plan has a [jobs] table");
-            streams::session(
-                &client,
-                &streams,
-                &ctx.test_id,
-                until,
-                &ctx.cancel,
-                &counters,
-            )
-            .await
-        });
-    }
-    sessions
-}
-
-/// Collects the sessions (they stop by their own deadline); returns the
-/// jobs behind them.
-async fn collect_sessions(
-    sessions: &mut JoinSet<SessionEnd>,
-    deadline: Instant,
-    metrics: &mut ChaosMetrics,
-    warnings: &mut Vec<String>,
-) -> Vec<String> {
-    let mut jobs = Vec::new();
-    let cap = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
-    tokio::pin!(cap);
-    loop {
-        tokio::select! {
-            next = sessions.join_next() => match next {
-                Some(Ok(end)) => {
-                    count_session(&end, metrics, warnings);
-                    jobs.extend(end.job);
-                }
-                Some(Err(_)) => metrics.streams_failed += 1,
-                None => break,
-            },
-            _ = &mut cap => {
-                let left = sessions.len() as u64;
-                metrics.streams_failed += left;
-                if left > 0 {
-                    warnings.push(format!("{left} streams still open at the deadline"));
-                }
-                sessions.abort_all();
-                break;
-            }
-        }
-    }
-    jobs
-}
 
 /// After recovery: `count` health checks of `path`, one every `interval_ms`
 /// (100 ms unless the plan says), each counted and, when it passes, counted
@@ -624,34 +471,4 @@ fn add_run_counts(m: &mut ChaosMetrics, runs: &ChaosMetrics) {
     m.runs_failed += runs.runs_failed;
     m.runs_recovered += runs.runs_recovered;
     add_anomalies(m, runs);
-}
-
-fn count_session(end: &SessionEnd, m: &mut ChaosMetrics, warnings: &mut Vec<String>) {
-    m.streams_opened += u64::from(end.opened);
-    m.streams_interrupted += u64::from(end.interrupted);
-    m.event_gaps += end.gaps;
-    m.event_repeats += end.repeats;
-    let clean = end.gaps == 0 && end.repeats == 0;
-    if end.finished && clean {
-        // Resumed to its last event with every id once: reconnected,
-        // whatever became of the job behind it.
-        m.streams_reconnected += u64::from(end.interrupted);
-        if end.failed_run {
-            m.streams_failed_gracefully += 1;
-        } else {
-            m.streams_completed += 1;
-        }
-    } else if end.interrupted {
-        m.streams_not_reconnected += 1;
-    } else {
-        m.streams_failed += 1;
-    }
-    if !(end.finished && clean) {
-        if let Some(note) = &end.note {
-            warnings.push(format!(
-                "stream: {note} (gaps {}, repeats {})",
-                end.gaps, end.repeats
-            ));
-        }
-    }
 }
