@@ -172,22 +172,32 @@ pub struct HttpLoadSpec {
     pub data: Option<Arc<DataRows>>,
 }
 
-impl TestSpec {
-    /// Every HTTP load the test runs, with the field path of each (the
-    /// test being `tests[index]`): an `http_load` test's own, a chaos
-    /// test's `background_load` entries.
-    pub fn http_loads(&self, index: usize) -> Vec<(super::read::FieldPath, &HttpLoadSpec)> {
-        let test = super::read::FieldPath::default().key("tests").index(index);
-        match &self.kind {
+/// The one walk behind [`TestSpec::http_loads`] and
+/// [`TestSpec::http_loads_mut`]: the HTTP loads in `$kind` (a `&` or `&mut`
+/// [`TestKind`], its background loads read with `$iter`), each with its
+/// field path in `tests[$index]`.
+macro_rules! http_loads_in {
+    ($kind:expr, $index:expr, $iter:ident) => {{
+        let test = super::read::FieldPath::default().key("tests").index($index);
+        match $kind {
             TestKind::HttpLoad(spec) => vec![(test.key("http_load"), spec)],
             TestKind::Chaos(spec) => spec
                 .background_load
-                .iter()
+                .$iter()
                 .enumerate()
                 .map(|(j, load)| (test.key("chaos").key("background_load").index(j), load))
                 .collect(),
             _ => Vec::new(),
         }
+    }};
+}
+
+impl TestSpec {
+    /// Every HTTP load the test runs, with the field path of each (the
+    /// test being `tests[index]`): an `http_load` test's own, a chaos
+    /// test's `background_load` entries.
+    pub fn http_loads(&self, index: usize) -> Vec<(super::read::FieldPath, &HttpLoadSpec)> {
+        http_loads_in!(&self.kind, index, iter)
     }
 
     /// [`TestSpec::http_loads`], to change them.
@@ -195,17 +205,7 @@ impl TestSpec {
         &mut self,
         index: usize,
     ) -> Vec<(super::read::FieldPath, &mut HttpLoadSpec)> {
-        let test = super::read::FieldPath::default().key("tests").index(index);
-        match &mut self.kind {
-            TestKind::HttpLoad(spec) => vec![(test.key("http_load"), spec)],
-            TestKind::Chaos(spec) => spec
-                .background_load
-                .iter_mut()
-                .enumerate()
-                .map(|(j, load)| (test.key("chaos").key("background_load").index(j), load))
-                .collect(),
-            _ => Vec::new(),
-        }
+        http_loads_in!(&mut self.kind, index, iter_mut)
     }
 }
 
