@@ -11,7 +11,9 @@
 mod common;
 
 use common::free_port;
-use common::server::{ServeOptions, Server, get, plans_dir, shakedown_bin, wait_until};
+use common::server::{
+    ServeOptions, Server, get, plans_dir, read_events, shakedown_bin, wait_until,
+};
 use engine::load::recorder::{Outcome, Recorder, Sample, summarize};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -344,4 +346,8 @@ fn a_killed_agent_is_named_with_its_share_and_the_test_is_an_error() {
         rows.iter().filter(|r| r["state"] == "done").count() == 2,
         "{test}"
     );
+    // The merged figures went out live too, a window a second.
+    let events = read_events(&setup.server.base, &id, None, 10.0);
+    let windows = events.iter().filter(|e| e.kind == "window").count();
+    assert!(windows >= 3, "{windows} live windows");
 }
