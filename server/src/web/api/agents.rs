@@ -16,19 +16,19 @@
 //! An agent may only act for registrations and shares of its own account.
 
 use crate::db::agents::{ShardRow, SnapshotStored};
-use crate::db::{Db, now_ms};
+use crate::db::{now_ms, Db};
 use crate::runs::agents::SHARD_TTL_MS;
 use crate::web::AppState;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use engine::access::{Principal, Role};
 use engine::agents::{ShardEnd, ShardState};
 use engine::load::snapshot::Snapshot;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 /// Longest agent name.
 const MAX_NAME: usize = 100;
@@ -105,22 +105,35 @@ pub async fn register(
     }
 }
 
-/// The agent `id` when the caller runs it.
-async fn own_agent(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Refused> {
+/// Whether the caller may act for `what` `id`, whose owner (the account
+/// of the agent holding it; `Some(None)`: nobody) was `found`.
+fn owned(
+    extensions: &Extensions,
+    what: &str,
+    id: i64,
+    found: Result<Option<Option<String>>, engine::store::StoreError>,
+) -> Result<(), Refused> {
     let p = caller(extensions)?;
-    let owned: Result<(), Response> = match db.agent_owner(id).await {
-        Ok(Some(owner)) if owns(&p, Some(&owner)) => Ok(()),
+    let owned: Result<(), Response> = match found {
+        Ok(Some(owner)) if owns(&p, owner.as_deref()) => Ok(()),
         Ok(Some(_)) => Err(answer(
             StatusCode::FORBIDDEN,
-            format!("agent {id} is another account's"),
+            format!("{what} {id} is another account's"),
         )),
         Ok(None) => Err(answer(
             StatusCode::NOT_FOUND,
-            format!("no agent with id {id}"),
+            format!("no {what} with id {id}"),
         )),
         Err(e) => Err(unavailable(e)),
     };
     owned.map_err(Box::new)
+}
+
+/// The agent `id` when the caller runs it.
+async fn own_agent(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Refused> {
+    caller(extensions)?;
+    let found = db.agent_owner(id).await.map(|o| o.map(Some));
+    owned(extensions, "agent", id, found)
 }
 
 /// `POST /api/agents/{id}/heartbeat`.
@@ -201,20 +214,8 @@ pub async fn shard(
 
 /// The shard `id` when the caller's agent holds it.
 async fn own_shard(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Refused> {
-    let p = caller(extensions)?;
-    let owned: Result<(), Response> = match db.shard_owner(id).await {
-        Ok(Some(owner)) if owns(&p, owner.as_deref()) => Ok(()),
-        Ok(Some(_)) => Err(answer(
-            StatusCode::FORBIDDEN,
-            format!("shard {id} is not held by an agent of this account"),
-        )),
-        Ok(None) => Err(answer(
-            StatusCode::NOT_FOUND,
-            format!("no shard with id {id}"),
-        )),
-        Err(e) => Err(unavailable(e)),
-    };
-    owned.map_err(Box::new)
+    caller(extensions)?;
+    owned(extensions, "shard", id, db.shard_owner(id).await)
 }
 
 /// A refused move: the shard is not where the request needs it.
