@@ -7,6 +7,7 @@
 //!   shutdown;
 //! - [`db`], [`auth`], [`evidence`], [`report`], [`approvals`]: storage,
 //!   accounts, evidence packs, reports and sign-off;
+//! - [`net`]: whether a `Host` names loopback (local mode, proxy API);
 //! - [`proxy_api`]: the Toxiproxy-compatible API of `shakedown proxy`.
 
 #![recursion_limit = "256"]
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod cli;
 pub mod db;
 pub mod evidence;
+pub mod net;
 pub mod proxy_api;
 pub mod report;
 pub mod runs;

@@ -204,7 +204,7 @@ async fn loopback_host(req: Request, next: Next) -> Response {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    if !crate::cli::serve::is_loopback_host(host) {
+    if !crate::net::is_loopback_host(host) {
         return error(
             StatusCode::FORBIDDEN,
             format!(
