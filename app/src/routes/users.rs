@@ -135,7 +135,7 @@ fn UserRow(user: User) -> impl IntoView {
                             role.set(r);
                         }
                     }>
-                    {Role::ALL.into_iter().map(|r| view! {
+                    {Role::CHOOSABLE.into_iter().map(|r| view! {
                         <option value=r.as_str() selected=move || role.get() == r>{r.as_str()}</option>
                     }).collect_view()}
                 </select>

@@ -31,6 +31,17 @@ impl Role {
     /// agents' accounts only).
     pub const ALL: [Role; 4] = [Role::Viewer, Role::Operator, Role::Approver, Role::Admin];
 
+    /// Every role an account may hold, as a role picker lists them and a
+    /// role name is read: the people's, then `Agent` (which stays out of
+    /// [`Role::ALL`]'s ladder: it reads nothing).
+    pub const CHOOSABLE: [Role; 5] = [
+        Role::Viewer,
+        Role::Operator,
+        Role::Approver,
+        Role::Admin,
+        Role::Agent,
+    ];
+
     /// The word stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -68,9 +79,8 @@ pub struct UnknownRole(pub String);
 impl FromStr for Role {
     type Err = UnknownRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
+        Role::CHOOSABLE
             .into_iter()
-            .chain([Role::Agent])
             .find(|r| r.as_str() == s)
             .ok_or_else(|| UnknownRole(s.to_owned()))
     }

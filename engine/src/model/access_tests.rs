@@ -39,6 +39,29 @@ fn roles_include_the_weaker_ones() {
 }
 
 #[test]
+fn every_role_an_account_holds_is_choosable_and_agent_reads_nothing() {
+    // The exhaustive match makes a new role fail to compile here until it
+    // is listed.
+    let every = |r: Role| match r {
+        Role::Agent | Role::Viewer | Role::Operator | Role::Approver | Role::Admin => r,
+    };
+    for role in [
+        Role::Agent,
+        Role::Viewer,
+        Role::Operator,
+        Role::Approver,
+        Role::Admin,
+    ] {
+        let role = every(role);
+        assert!(Role::CHOOSABLE.contains(&role), "{role} cannot be chosen");
+        assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+    }
+    assert!(!Role::ALL.contains(&Role::Agent));
+    assert!(!Role::Agent.allows(Role::Viewer));
+    assert!(Role::Agent.drives_agents() && !Role::Viewer.drives_agents());
+}
+
+#[test]
 fn one_go_is_enough_by_default_and_a_no_go_blocks() {
     let (_, d) = tally(&[signoff(1, "ann", Decision::Go, "d")], Some("d"), 1);
     assert_eq!(d, FinalDecision::Go { go: 1, required: 1 });
