@@ -85,62 +85,123 @@ const STATUS_EVERY: u32 = 16;
 /// the stream ends without its `end` event (one the run never stored).
 const QUIET_AFTER_END: u32 = 3;
 
+/// Where a client's stream stands: the number of the last event sent,
+/// whether that was the run's end, whether the server is shutting down.
+struct Cursor {
+    last: i64,
+    ended: bool,
+    stopped: bool,
+}
+
+impl Cursor {
+    /// The SSE messages of `batch`, moving the cursor past each event.
+    fn pass(&mut self, batch: &[StoredEvent]) -> Vec<Event> {
+        batch
+            .iter()
+            .map(|event| {
+                self.last = event.seq;
+                self.ended |= event.is_end();
+                to_sse(event)
+            })
+            .collect()
+    }
+}
+
+/// A run's events after `last`: everything stored, then live from this
+/// process while it runs the run here, then from the table.
 fn event_stream(
     store: Arc<dyn RunStore>,
     id: String,
-    mut last: i64,
-    mut live: Option<tokio::sync::broadcast::Receiver<StoredEvent>>,
-    mut rings: tokio::sync::broadcast::Receiver<String>,
+    last: i64,
+    live: Option<tokio::sync::broadcast::Receiver<StoredEvent>>,
+    rings: tokio::sync::broadcast::Receiver<String>,
     stop: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     // Every wait below also ends when the server shuts down (`stop`): the
     // stream then ends without its end event, and the browser reconnects
     // with `Last-Event-ID`.
     async_stream::stream! {
-        // Everything already stored.
-        let mut ended = false;
+        let mut at = Cursor { last, ended: false, stopped: false };
+        for await event in stored(&store, &id, &mut at, &stop) {
+            yield event;
+        }
+        if !at.stopped {
+            for await event in from_live(&store, &id, &mut at, live, &stop) {
+                yield event;
+            }
+        }
+        if !at.stopped {
+            for await event in from_table(&store, &id, &mut at, rings, &stop) {
+                yield event;
+            }
+        }
+    }
+}
+
+/// Everything already stored after the cursor.
+fn stored<'a>(
+    store: &'a Arc<dyn RunStore>,
+    id: &'a str,
+    at: &'a mut Cursor,
+    stop: &'a CancellationToken,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'a {
+    async_stream::stream! {
         loop {
-            match store.events_after(&id, last, 500).await {
+            match store.events_after(id, at.last, 500).await {
                 Ok(batch) if batch.is_empty() => break,
                 Ok(batch) => {
-                    for event in &batch {
-                        last = event.seq;
-                        ended |= event.is_end();
-                        yield Ok(to_sse(event));
+                    for event in at.pass(&batch) {
+                        yield Ok(event);
                     }
                 }
                 Err(e) => {
                     tracing::warn!("run {id}: cannot read events: {e}");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                        _ = stop.cancelled() => return,
+                        _ = stop.cancelled() => {
+                            at.stopped = true;
+                            return;
+                        }
                     }
                 }
             }
         }
-        // Then live from this process while it runs the run here.
-        while !ended {
+    }
+}
+
+/// Live from this process while it runs the run here (`live`), until the
+/// end event or until the run is no longer live here.
+fn from_live<'a>(
+    store: &'a Arc<dyn RunStore>,
+    id: &'a str,
+    at: &'a mut Cursor,
+    mut live: Option<tokio::sync::broadcast::Receiver<StoredEvent>>,
+    stop: &'a CancellationToken,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'a {
+    async_stream::stream! {
+        while !at.ended {
             let Some(rx) = live.as_mut() else { break };
             let received = tokio::select! {
                 received = rx.recv() => received,
-                _ = stop.cancelled() => return,
+                _ = stop.cancelled() => {
+                    at.stopped = true;
+                    return;
+                }
             };
             match received {
-                Ok(event) if event.seq <= last => {}
-                Ok(event) if event.seq == last + 1 => {
-                    last = event.seq;
-                    ended = event.is_end();
-                    yield Ok(to_sse(&event));
+                Ok(event) if event.seq <= at.last => {}
+                Ok(event) if event.seq == at.last + 1 => {
+                    for event in at.pass(std::slice::from_ref(&event)) {
+                        yield Ok(event);
+                    }
                 }
                 // A gap (lagging behind, or stored before we subscribed):
                 // fill it from the database.
                 Ok(_) | Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => {
                     let closed = matches!(rx.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Closed));
-                    if let Ok(batch) = store.events_after(&id, last, 500).await {
-                        for event in &batch {
-                            last = event.seq;
-                            ended |= event.is_end();
-                            yield Ok(to_sse(event));
+                    if let Ok(batch) = store.events_after(id, at.last, 500).await {
+                        for event in at.pass(&batch) {
+                            yield Ok(event);
                         }
                     }
                     if closed {
@@ -150,17 +211,27 @@ fn event_stream(
                 }
             }
         }
-        // Otherwise (another replica runs it, or it is over) from the
-        // table, woken by the bell or by the poll.
+    }
+}
+
+/// From the table (another replica runs the run, or it is over), woken by
+/// the bell (`rings`) or by the poll, until the end event, or until the
+/// run is over and stays quiet.
+fn from_table<'a>(
+    store: &'a Arc<dyn RunStore>,
+    id: &'a str,
+    at: &'a mut Cursor,
+    mut rings: tokio::sync::broadcast::Receiver<String>,
+    stop: &'a CancellationToken,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'a {
+    async_stream::stream! {
         let (mut empty, mut quiet) = (0u32, 0u32);
-        while !ended {
-            match store.events_after(&id, last, 500).await {
+        while !at.ended {
+            match store.events_after(id, at.last, 500).await {
                 Ok(batch) if !batch.is_empty() => {
                     (empty, quiet) = (0, 0);
-                    for event in &batch {
-                        last = event.seq;
-                        ended |= event.is_end();
-                        yield Ok(to_sse(event));
+                    for event in at.pass(&batch) {
+                        yield Ok(event);
                     }
                     continue;
                 }
@@ -169,7 +240,7 @@ fn event_stream(
             }
             if empty >= STATUS_EVERY {
                 empty = 0;
-                if matches!(store.get_run(&id).await, Ok(run) if run.status.is_terminal()) {
+                if matches!(store.get_run(id).await, Ok(run) if run.status.is_terminal()) {
                     quiet += 1;
                     if quiet >= QUIET_AFTER_END {
                         tracing::warn!("run {id} is over but stored no end event; its stream ends");
@@ -178,8 +249,11 @@ fn event_stream(
                 }
             }
             tokio::select! {
-                _ = tail::wait_for(&mut rings, &id) => {}
-                _ = stop.cancelled() => return,
+                _ = tail::wait_for(&mut rings, id) => {}
+                _ = stop.cancelled() => {
+                    at.stopped = true;
+                    return;
+                }
             }
         }
     }
