@@ -219,21 +219,11 @@ enum FinalDecisionMirror {
     NoGo { by: Vec<String> },
 }
 
-impl crate::model::tag_first::Tagged for FinalDecision {
-    const TAG: &'static str = "state";
-    const EXPECTING: &'static str = "a final decision with its `state`";
-    fn read<'de, A: serde::de::MapAccess<'de>>(
-        rest: crate::model::tag_first::TagAndRest<'_, A>,
-    ) -> Result<Self, A::Error> {
-        FinalDecisionMirror::deserialize(rest)
-    }
-}
-
-impl<'de> Deserialize<'de> for FinalDecision {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::model::tag_first::deserialize(deserializer)
-    }
-}
+crate::model::tag_first::tag_first_deserialize!(
+    FinalDecision via FinalDecisionMirror,
+    tag "state",
+    expecting "a final decision with its `state`"
+);
 
 impl FinalDecision {
     /// A sentence for the page and the report.
