@@ -4,7 +4,7 @@
 //! a single `UPDATE … WHERE id = (SELECT …) AND state = 'waiting'`),
 //! leases their agent's heartbeat keeps alive, and the agents' snapshots.
 
-use super::{Backend, Db, column, db_error};
+use super::{column, db_error, Backend, Db};
 use engine::agents::{ShardOffer, ShardState};
 use engine::store::StoreError;
 use sqlx::any::AnyRow;
@@ -98,16 +98,12 @@ impl Db {
         .await
     }
 
-    /// Who runs the agent holding shard `id` (`Some(None)`: nobody holds
-    /// it), `None` when there is no such shard.
-    pub async fn shard_owner(&self, id: i64) -> Result<Option<Option<String>>, StoreError> {
+    /// The agent holding shard `id` (`Some(None)`: nobody holds it),
+    /// `None` when there is no such shard.
+    pub async fn shard_holder(&self, id: i64) -> Result<Option<Option<i64>>, StoreError> {
         self.optional(
-            sqlx::query(
-                "SELECT a.owner FROM agent_shards s LEFT JOIN agents a ON a.id = s.agent_id \
-                 WHERE s.id = $1",
-            )
-            .bind(id),
-            |row| column(row, "owner"),
+            sqlx::query("SELECT agent_id FROM agent_shards WHERE id = $1").bind(id),
+            |row| column(row, "agent_id"),
         )
         .await
     }

@@ -4,7 +4,7 @@
 //! takes them.
 
 use super::SnapshotStored;
-use crate::db::{Db, testing};
+use crate::db::{testing, Db};
 use engine::agents::{ShardOffer, ShardState};
 use std::collections::BTreeSet;
 
@@ -75,11 +75,10 @@ async fn leases_lapse(db: &Db) {
     let first = db.claim_shard(a, 1_000, TTL).await.unwrap().unwrap();
     let second = db.claim_shard(b, 1_000, TTL).await.unwrap().unwrap();
     assert_eq!((first.id, second.id), (ids[0], ids[1]));
-    assert!(
-        db.move_shard(first.id, ShardState::Claimed, ShardState::Ready)
-            .await
-            .unwrap()
-    );
+    assert!(db
+        .move_shard(first.id, ShardState::Claimed, ShardState::Ready)
+        .await
+        .unwrap());
     assert!(db.start_shard(first.id, 3_000).await.unwrap());
     // A snapshot before the start is refused; a running one's is stored
     // once however often it is sent.
@@ -123,11 +122,9 @@ async fn leases_lapse(db: &Db) {
         db.shard(second.id).await.unwrap().unwrap().state,
         ShardState::Cancelled
     );
-    assert_eq!(db.shard_owner(second.id).await.unwrap(), Some(None));
-    assert_eq!(
-        db.shard_owner(first.id).await.unwrap(),
-        Some(Some("ops".to_owned()))
-    );
+    assert_eq!(db.shard_holder(second.id).await.unwrap(), Some(None));
+    assert_eq!(db.shard_holder(first.id).await.unwrap(), Some(Some(a)));
+    assert_eq!(db.shard_holder(first.id + 100).await.unwrap(), None);
 }
 
 #[tokio::test]

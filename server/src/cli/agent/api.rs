@@ -2,7 +2,7 @@
 //! client with the agent's token, a call per endpoint, and the server's
 //! refusals turned into errors that say what it answered.
 
-use anyhow::{Context as _, anyhow};
+use anyhow::{anyhow, Context as _};
 use engine::agents::{ShardEnd, ShardState};
 use engine::load::snapshot::Snapshot;
 use serde::de::DeserializeOwned;
@@ -156,41 +156,45 @@ impl Api {
         Ok(claim.shard)
     }
 
-    /// Shard `id`'s state, and the server's clock.
-    pub async fn shard(&self, id: i64) -> anyhow::Result<ShardInfo> {
+    /// Shard `id`'s state, and the server's clock, asked by agent
+    /// `agent`, which holds it.
+    pub async fn shard(&self, agent: i64, id: i64) -> anyhow::Result<ShardInfo> {
         self.call(
             reqwest::Method::GET,
-            &format!("api/shards/{id}"),
+            &format!("api/shards/{id}?agent={agent}"),
             None::<&()>,
         )
         .await
     }
 
-    /// Says shard `id` is ready to start.
-    pub async fn ready(&self, id: i64) -> anyhow::Result<()> {
-        self.post_shard(id, "ready", None::<&()>).await
+    /// Agent `agent` says shard `id` is ready to start.
+    pub async fn ready(&self, agent: i64, id: i64) -> anyhow::Result<()> {
+        self.post_shard(agent, id, "ready", None::<&()>).await
     }
 
-    /// Sends one of shard `id`'s snapshots.
-    pub async fn snapshot(&self, id: i64, snapshot: &Snapshot) -> anyhow::Result<()> {
-        self.post_shard(id, "snapshots", Some(snapshot)).await
+    /// Agent `agent` sends one of shard `id`'s snapshots.
+    pub async fn snapshot(&self, agent: i64, id: i64, snapshot: &Snapshot) -> anyhow::Result<()> {
+        self.post_shard(agent, id, "snapshots", Some(snapshot))
+            .await
     }
 
-    /// Reports shard `id` done.
-    pub async fn done(&self, id: i64, end: &ShardEnd) -> anyhow::Result<()> {
-        self.post_shard(id, "done", Some(end)).await
+    /// Agent `agent` reports shard `id` done.
+    pub async fn done(&self, agent: i64, id: i64, end: &ShardEnd) -> anyhow::Result<()> {
+        self.post_shard(agent, id, "done", Some(end)).await
     }
 
-    /// `POST api/shards/{id}/{what}`, its answer read only for errors.
+    /// `POST api/shards/{id}/{what}?agent={agent}`, its answer read only
+    /// for errors.
     async fn post_shard(
         &self,
+        agent: i64,
         id: i64,
         what: &str,
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> anyhow::Result<()> {
         self.call::<serde_json::Value>(
             reqwest::Method::POST,
-            &format!("api/shards/{id}/{what}"),
+            &format!("api/shards/{id}/{what}?agent={agent}"),
             body,
         )
         .await

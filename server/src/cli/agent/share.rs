@@ -5,11 +5,11 @@
 //! run the share with `kinds::http_load::run_sharing`, send each snapshot
 //! as it comes, then report done.
 
-use super::api::{Api, Claimed, refused_with};
+use super::api::{refused_with, Api, Claimed};
 use anyhow::Context as _;
 use engine::agents::{ShardEnd, ShardState, ShardTarget};
 use engine::events::NullSink;
-use engine::kinds::http_load::{Samples, run_sharing};
+use engine::kinds::http_load::{run_sharing, Samples};
 use engine::load::snapshot::Snapshot;
 use engine::plan::HttpLoadSpec;
 use engine::runner::context::TestContext;
@@ -58,13 +58,14 @@ fn prepare(shard: &Claimed, cancel: CancellationToken) -> anyhow::Result<Prepare
 /// API's (the share's own errors go into its report).
 pub async fn run(
     api: &Api,
+    agent: i64,
     shard: &Claimed,
     cancel: CancellationToken,
     samples_log: Option<&Path>,
 ) -> anyhow::Result<()> {
     let prepared = prepare(shard, cancel.clone());
-    api.ready(shard.id).await?;
-    let Some(local_start) = wait_for_start(api, shard.id, &cancel).await? else {
+    api.ready(agent, shard.id).await?;
+    let Some(local_start) = wait_for_start(api, agent, shard.id, &cancel).await? else {
         return Ok(());
     };
     let prepared = match prepared {
@@ -74,7 +75,7 @@ pub async fn run(
                 warnings: Vec::new(),
                 error: Some(format!("{e:#}")),
             };
-            return api.done(shard.id, &end).await;
+            return api.done(agent, shard.id, &end).await;
         }
     };
     tokio::time::sleep_until(local_start).await;
@@ -86,7 +87,7 @@ pub async fn run(
         shard.segment
     );
     let (tx, rx) = mpsc::unbounded_channel();
-    let poster = tokio::spawn(post_snapshots(api.clone(), shard.id, rx));
+    let poster = tokio::spawn(post_snapshots(api.clone(), agent, shard.id, rx));
     let mut tap = samples_log.map(|_| Samples::new(SAMPLES_CAP));
     let outcome = run_sharing(&prepared.spec, &prepared.ctx, tap.as_mut(), tx).await;
     let posted = poster.await.unwrap_or(false);
@@ -104,7 +105,7 @@ pub async fn run(
         warnings: outcome.warnings,
         error: outcome.error,
     };
-    match api.done(shard.id, &end).await {
+    match api.done(agent, shard.id, &end).await {
         Err(e) if refused_with(&e, 409) => Ok(()),
         other => other,
     }
@@ -114,6 +115,7 @@ pub async fn run(
 /// when it was withdrawn or lost (or this agent stops) first.
 async fn wait_for_start(
     api: &Api,
+    agent: i64,
     id: i64,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Option<tokio::time::Instant>> {
@@ -123,7 +125,7 @@ async fn wait_for_start(
         }
         let asked = tokio::time::Instant::now();
         let asked_ms = engine::run::now_ms();
-        let info = api.shard(id).await?;
+        let info = api.shard(agent, id).await?;
         let answered_ms = engine::run::now_ms();
         match (info.state, info.start_at_ms) {
             (ShardState::Running, Some(start_at_ms)) => {
@@ -142,7 +144,12 @@ async fn wait_for_start(
 
 /// Sends the snapshots in order as they come; `false` once the server
 /// refuses them for good (the shard was lost or withdrawn).
-async fn post_snapshots(api: Api, id: i64, mut rx: mpsc::UnboundedReceiver<Snapshot>) -> bool {
+async fn post_snapshots(
+    api: Api,
+    agent: i64,
+    id: i64,
+    mut rx: mpsc::UnboundedReceiver<Snapshot>,
+) -> bool {
     let mut taken = true;
     while let Some(snapshot) = rx.recv().await {
         if !taken {
@@ -151,7 +158,7 @@ async fn post_snapshots(api: Api, id: i64, mut rx: mpsc::UnboundedReceiver<Snaps
         let mut tries = 0;
         loop {
             tries += 1;
-            match api.snapshot(id, &snapshot).await {
+            match api.snapshot(agent, id, &snapshot).await {
                 Ok(()) => break,
                 Err(e) if refused_with(&e, 409) || refused_with(&e, 403) => {
                     tracing::warn!("shard {id}: {e:#}");

@@ -7,20 +7,24 @@
 //!   the ones it holds with their state and start).
 //! - `POST /api/agents/{id}/claim`: `{shard}`, the oldest waiting share
 //!   (spec, target, segment), or `{shard: null}`.
-//! - `GET /api/shards/{id}`: `{id, state, start_at_ms, now_ms}`, so an
-//!   agent computes its clock's offset from the server's.
-//! - `POST /api/shards/{id}/ready`, `…/snapshots` (a snapshot; one per
-//!   `seq`, a resend is accepted and stored once), `…/done` (`{warnings,
-//!   error}`).
+//! - `GET /api/shards/{id}?agent=A`: `{id, state, start_at_ms, now_ms}`,
+//!   so an agent computes its clock's offset from the server's.
+//! - `POST /api/shards/{id}/ready?agent=A`, `…/snapshots?agent=A` (a
+//!   snapshot; one per `seq`, a resend is accepted and stored once),
+//!   `…/done?agent=A` (`{warnings, error}`).
 //!
-//! An agent may only act for registrations and shares of its own account.
+//! An agent may only act for registrations of its own account, and on a
+//! shard only as the agent `A` holding it (agents of one account share a
+//! token, so the account alone does not say which agent calls): another
+//! agent gets a 409.
 
 use crate::db::agents::{ShardRow, SnapshotStored};
 use crate::db::{now_ms, Db};
 use crate::runs::agents::SHARD_TTL_MS;
 use crate::web::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -196,13 +200,14 @@ fn shard_state(shard: &ShardRow, now: i64) -> Value {
     })
 }
 
-/// `GET /api/shards/{id}`.
+/// `GET /api/shards/{id}?agent=A`.
 pub async fn shard(
     State(state): State<AppState>,
     extensions: Extensions,
     Path(id): Path<i64>,
+    agent: Result<Query<AsAgent>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = caller(&extensions) {
+    if let Err(r) = own_shard(&state.db, &extensions, id, agent).await {
         return *r;
     }
     match state.db.shard(id).await {
@@ -212,10 +217,44 @@ pub async fn shard(
     }
 }
 
-/// The shard `id` when the caller's agent holds it.
-async fn own_shard(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Refused> {
-    caller(extensions)?;
-    owned(extensions, "shard", id, db.shard_owner(id).await)
+/// The agent acting on a shard: `?agent=A`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsAgent {
+    agent: i64,
+}
+
+/// The shard `id` when agent `A` (`?agent=A`), run by the caller, holds
+/// it.
+async fn own_shard(
+    db: &Db,
+    extensions: &Extensions,
+    id: i64,
+    agent: Result<Query<AsAgent>, QueryRejection>,
+) -> Result<(), Refused> {
+    let agent = match agent {
+        Ok(Query(AsAgent { agent })) => agent,
+        Err(e) => {
+            return Err(Box::new(answer(
+                StatusCode::BAD_REQUEST,
+                format!("agent: the acting agent's id is needed (?agent=ID): {e}"),
+            )))
+        }
+    };
+    own_agent(db, extensions, agent).await?;
+    let held: Result<(), Response> = match db.shard_holder(id).await {
+        Ok(Some(Some(holder))) if holder == agent => Ok(()),
+        Ok(Some(_)) => Err(answer(
+            StatusCode::CONFLICT,
+            format!("shard {id} is not held by agent {agent}"),
+        )),
+        Ok(None) => Err(answer(
+            StatusCode::NOT_FOUND,
+            format!("no shard with id {id}"),
+        )),
+        Err(e) => Err(unavailable(e)),
+    };
+    held.map_err(Box::new)
 }
 
 /// A refused move: the shard is not where the request needs it.
@@ -247,25 +286,27 @@ async fn moved(
     }
 }
 
-/// The body of a request about shard `id` when the caller's agent holds
-/// it.
+/// The body of a request about shard `id` when the acting agent, run by
+/// the caller, holds it.
 async fn shard_body<T: for<'de> Deserialize<'de>>(
     db: &Db,
     extensions: &Extensions,
     id: i64,
+    agent: Result<Query<AsAgent>, QueryRejection>,
     bytes: &Bytes,
 ) -> Result<T, Refused> {
-    own_shard(db, extensions, id).await?;
+    own_shard(db, extensions, id, agent).await?;
     body(bytes)
 }
 
-/// `POST /api/shards/{id}/ready`.
+/// `POST /api/shards/{id}/ready?agent=A`.
 pub async fn ready(
     State(state): State<AppState>,
     extensions: Extensions,
     Path(id): Path<i64>,
+    agent: Result<Query<AsAgent>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = own_shard(&state.db, &extensions, id).await {
+    if let Err(r) = own_shard(&state.db, &extensions, id, agent).await {
         return *r;
     }
     let done = state
@@ -275,14 +316,15 @@ pub async fn ready(
     moved(&state.db, id, done, ShardState::Claimed, ShardState::Ready).await
 }
 
-/// `POST /api/shards/{id}/snapshots`.
+/// `POST /api/shards/{id}/snapshots?agent=A`.
 pub async fn snapshot(
     State(state): State<AppState>,
     extensions: Extensions,
     Path(id): Path<i64>,
+    agent: Result<Query<AsAgent>, QueryRejection>,
     bytes: Bytes,
 ) -> Response {
-    let snapshot: Snapshot = match shard_body(&state.db, &extensions, id, &bytes).await {
+    let snapshot: Snapshot = match shard_body(&state.db, &extensions, id, agent, &bytes).await {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -300,14 +342,15 @@ pub async fn snapshot(
     }
 }
 
-/// `POST /api/shards/{id}/done`.
+/// `POST /api/shards/{id}/done?agent=A`.
 pub async fn done(
     State(state): State<AppState>,
     extensions: Extensions,
     Path(id): Path<i64>,
+    agent: Result<Query<AsAgent>, QueryRejection>,
     bytes: Bytes,
 ) -> Response {
-    let end: ShardEnd = match shard_body(&state.db, &extensions, id, &bytes).await {
+    let end: ShardEnd = match shard_body(&state.db, &extensions, id, agent, &bytes).await {
         Ok(end) => end,
         Err(r) => return *r,
     };
@@ -315,3 +358,7 @@ pub async fn done(
     let done = state.db.finish_shard(id, &text, now_ms()).await;
     moved(&state.db, id, done, ShardState::Running, ShardState::Done).await
 }
+
+#[cfg(test)]
+#[path = "agents_tests.rs"]
+mod tests;

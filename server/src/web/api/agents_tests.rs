@@ -1,0 +1,106 @@
+//! The shard routes answer only the agent holding the shard: another agent
+//! of the same account (same token) gets a 409 on reading, readying,
+//! sending snapshots and reporting done, and a missing `?agent=` is a 400.
+
+use super::{done, ready, shard, snapshot, AsAgent};
+use crate::auth::AuthArgs;
+use crate::db::{testing, Db};
+use crate::web::AppState;
+use axum::body::{to_bytes, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{Extensions, StatusCode};
+use axum::response::Response;
+use engine::access::{Principal, Role};
+use engine::agents::{ShardOffer, ShardState};
+use std::sync::Arc;
+
+fn state(db: Db, dir: &std::path::Path) -> AppState {
+    let evidence = dir.join("evidence");
+    std::fs::create_dir_all(&evidence).unwrap();
+    AppState::new(
+        db,
+        Arc::new(crate::evidence::store::LocalStore::new(evidence)),
+        dir.join("site"),
+        dir.join("plans"),
+        AuthArgs::default(),
+    )
+}
+
+fn as_bot() -> Extensions {
+    let mut extensions = Extensions::new();
+    extensions.insert(Principal {
+        name: "bot".to_owned(),
+        role: Role::Agent,
+        local: false,
+    });
+    extensions
+}
+
+fn acting(agent: i64) -> Result<Query<AsAgent>, axum::extract::rejection::QueryRejection> {
+    Ok(Query(AsAgent { agent }))
+}
+
+async fn status_of(response: Response) -> (StatusCode, String) {
+    let status = response.status();
+    let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn another_agent_of_the_same_account_cannot_act_on_a_shard() {
+    let (db, dir) = testing::sqlite().await;
+    let app = state(db.clone(), dir.path());
+    let run = testing::new_run(&db, "agents", "local").await;
+    let offer = ShardOffer {
+        segment: "0:1".to_owned(),
+        sequence: "0,1".to_owned(),
+        spec: serde_json::json!({ "path": "/" }),
+        target: serde_json::json!({}),
+    };
+    let ids = db
+        .offer_shards(&run.id, "L1", &[offer], 1_000)
+        .await
+        .unwrap();
+    let holder = db.register_agent("a1", "bot", 1_000).await.unwrap();
+    let other = db.register_agent("a2", "bot", 1_000).await.unwrap();
+    let claimed = db
+        .claim_shard(holder, 1_000, 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, ids[0]);
+    let id = claimed.id;
+    let st = || State(app.clone());
+
+    let (status, body) = status_of(shard(st(), as_bot(), Path(id), acting(other)).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = status_of(ready(st(), as_bot(), Path(id), acting(other)).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("not held by agent"), "{body}");
+    let (status, body) = status_of(ready(st(), as_bot(), Path(id), acting(holder)).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = status_of(shard(st(), as_bot(), Path(id), acting(holder)).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(db.start_shard(id, 2_000).await.unwrap());
+
+    // Refused before its body is read.
+    let sent = snapshot(st(), as_bot(), Path(id), acting(other), Bytes::new()).await;
+    let (status, body) = status_of(sent).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let end = || Bytes::from_static(b"{}");
+    let (status, body) =
+        status_of(done(st(), as_bot(), Path(id), acting(other), end()).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        db.shard(id).await.unwrap().unwrap().state,
+        ShardState::Running
+    );
+    let (status, body) =
+        status_of(done(st(), as_bot(), Path(id), acting(holder), end()).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // An agent of another account is refused outright.
+    let stranger = db.register_agent("s", "someone", 1_000).await.unwrap();
+    let (status, body) = status_of(shard(st(), as_bot(), Path(id), acting(stranger)).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
