@@ -32,9 +32,15 @@ impl Deadline {
     /// Runs `work`, sent at `sent`, until it ends (`Some`) or `timeout`
     /// after `sent` has passed (`None`). `sent` must not go back in time
     /// from one call to the next (one worker, one request after another).
-    pub async fn run<F: Future>(&mut self, sent: std::time::Instant, work: F) -> Option<F::Output> {
+    /// `work` comes pinned where the caller made it (`std::pin::pin!`):
+    /// taken by value, it would be stored twice in this future (the
+    /// argument, then the pinned copy), in every worker's task.
+    pub async fn run<F: Future>(
+        &mut self,
+        sent: std::time::Instant,
+        mut work: Pin<&mut F>,
+    ) -> Option<F::Output> {
         let deadline = Instant::from_std(sent) + self.timeout;
-        tokio::pin!(work);
         // The sleep was set for an earlier (or this) request's deadline, so
         // it fires at most twice: once to be moved to `deadline`, once at it.
         for _ in 0..2 {
@@ -62,18 +68,16 @@ mod tests {
         let mut d = Deadline::new(Duration::from_millis(100));
         // Together longer than the timeout: each request has its own.
         for _ in 0..4 {
-            let out = d
-                .run(std::time::Instant::now(), async {
-                    tokio::time::sleep(Duration::from_millis(40)).await;
-                    7
-                })
-                .await;
+            let work = std::pin::pin!(async {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                7
+            });
+            let out = d.run(std::time::Instant::now(), work).await;
             assert_eq!(out, Some(7));
         }
         let started = std::time::Instant::now();
-        let out = d
-            .run(started, tokio::time::sleep(Duration::from_secs(5)))
-            .await;
+        let work = std::pin::pin!(tokio::time::sleep(Duration::from_secs(5)));
+        let out = d.run(started, work).await;
         assert_eq!(out, None);
         let took = started.elapsed();
         assert!(

@@ -245,7 +245,14 @@ impl Conn {
         match self {
             Conn::Plain(slot) => {
                 let wire = rendered.map_or(&p.wire, |r| &r.wire);
-                match deadline.run(sent, send_plain(slot, p, wire)).await {
+                let answered = {
+                    // Pinned where it is made, so the request's future is
+                    // stored once in the worker's task, not once more
+                    // inside the deadline's.
+                    let work = std::pin::pin!(send_plain(slot, p, wire));
+                    deadline.run(sent, work).await
+                };
+                match answered {
                     Some(result) => result,
                     None => {
                         *slot = None;

@@ -3,9 +3,12 @@
 //! One request in flight per connection, written from bytes serialised once
 //! per test, and the answer parsed with `httparse` in the worker's own task:
 //! no connection task, no channel between the two, no header map built per
-//! request and a read buffer sized by what the answers need (a kilobyte for
-//! small ones). That keeps a load worker's CPU per request and memory per
-//! connection at the level of wrk's.
+//! request. The socket is read into one scratch buffer per thread; an
+//! answer that came whole in one read (the common case) is parsed right
+//! there, and only the bytes of one that did not are copied into the
+//! connection's own buffer, so an idle connection holds no buffer at all.
+//! That keeps a load worker's CPU per request and memory per connection at
+//! the level of wrk's.
 //!
 //! It reads Content-Length, chunked (with trailers) and read-until-close
 //! bodies, skips 1xx interim answers, knows that HEAD, 204 and 304 answers
@@ -16,21 +19,23 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use reqwest::Method;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 mod parse;
+mod scratch;
 #[cfg(test)]
 mod tests;
 
 use parse::{has_token, parse_head, Framing, Head};
+use scratch::{read_appending, read_first};
 
 /// Longest status line plus headers (or chunk-size line, or trailers).
 const MAX_HEAD: usize = 1 << 20;
-/// The read buffer's first size, and the least room a read is given.
-const READ_CHUNK: usize = 1024;
-/// A buffer grown past this by a large answer is shrunk back afterwards.
+/// A connection's buffer grown past this by a large answer is let go
+/// afterwards (the next answer starts a new one).
 const KEEP_CAPACITY: usize = 64 * 1024;
 /// A reused connection idle for this long is checked for a close by the
 /// server before a request is written on it.
@@ -214,30 +219,24 @@ impl Connection {
         // long body: when writing fails, its answer is still read if one
         // came; with none, the read below fails as the write did.
         let written = self.stream.write_all(&wire.bytes).await.is_ok();
-        let head = self.read_head(wire.head).await?;
-        self.consume(head.len);
-        let mut body = keep_body.map(|limit| Kept {
-            bytes: Vec::new(),
-            limit,
-        });
-        let mut reusable = written && !head.close && !wire.closes;
-        match head.framing {
-            Framing::Empty => {}
-            Framing::Length(n) => self.read_exact_body(n, body.as_mut()).await?,
-            Framing::Chunked => self.read_chunked(body.as_mut()).await?,
-            Framing::UntilClose => {
-                self.read_to_close(body.as_mut()).await?;
-                reusable = false;
-            }
-        }
-        if self.pos < self.buf.len() {
-            // Bytes nobody asked for: the connection is out of step.
-            reusable = false;
-        }
+        let first = {
+            let (stream, buf) = (&mut self.stream, &mut self.buf);
+            std::future::poll_fn(|cx| {
+                read_first(Pin::new(&mut *stream), cx, buf, wire.head, keep_body)
+            })
+            .await?
+        };
+        let (head, body, whole) = match first {
+            Some((head, body)) => (head, body, true),
+            None => self.read_rest(wire.head, keep_body).await?,
+        };
+        // Bytes nobody asked for: the connection is out of step.
+        let in_step = self.pos == self.buf.len();
+        let reusable = whole && in_step && written && !head.close && !wire.closes;
         self.buf.clear();
         self.pos = 0;
         if self.buf.capacity() > KEEP_CAPACITY {
-            self.buf.shrink_to(READ_CHUNK);
+            self.buf = Vec::new();
         }
         self.used = true;
         self.last_used = Instant::now();
@@ -248,6 +247,32 @@ impl Connection {
             },
             reusable,
         ))
+    }
+
+    /// Reads an answer the first read did not bring whole (what it brought
+    /// is in the buffer): its head, its body when kept, and `false` when
+    /// it ended with the connection.
+    async fn read_rest(
+        &mut self,
+        head_request: bool,
+        keep_body: Option<usize>,
+    ) -> Result<(Head, Option<Kept>, bool), Failure> {
+        let head = self.read_head(head_request).await?;
+        self.consume(head.len);
+        let mut body = keep_body.map(|limit| Kept {
+            bytes: Vec::new(),
+            limit,
+        });
+        match head.framing {
+            Framing::Empty => {}
+            Framing::Length(n) => self.read_exact_body(n, body.as_mut()).await?,
+            Framing::Chunked => self.read_chunked(body.as_mut()).await?,
+            Framing::UntilClose => {
+                self.read_to_close(body.as_mut()).await?;
+                return Ok((head, body, false));
+            }
+        }
+        Ok((head, body, true))
     }
 
     fn available(&self) -> &[u8] {
@@ -264,14 +289,12 @@ impl Connection {
 
     /// Reads more bytes; `Ok(0)` at the end of the stream.
     async fn fill(&mut self) -> std::io::Result<usize> {
-        if self.pos > 0 && self.buf.capacity() - self.buf.len() < READ_CHUNK {
+        if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK {
-            self.buf.reserve(self.buf.capacity().max(READ_CHUNK));
-        }
-        self.stream.read_buf(&mut self.buf).await
+        let (stream, buf) = (&mut self.stream, &mut self.buf);
+        std::future::poll_fn(|cx| read_appending(Pin::new(&mut *stream), cx, buf)).await
     }
 
     /// Fills until the unread part holds at least `n` bytes.

@@ -3,11 +3,18 @@
 
 use super::*;
 use reqwest::header::{HeaderValue, HOST};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
 /// A server on loopback that answers each request (read up to the end
-/// of its headers) with the next canned answer, then closes.
+/// of its headers) with the next canned answer, dribbled out in pieces,
+/// then closes.
 async fn serve(answers: Vec<&'static [u8]>) -> SocketAddr {
+    serve_in(answers, 7).await
+}
+
+/// Like [`serve`], writing each answer in pieces of `piece` bytes.
+async fn serve_in(answers: Vec<&'static [u8]>, piece: usize) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -27,7 +34,7 @@ async fn serve(answers: Vec<&'static [u8]>) -> SocketAddr {
                 seen.extend_from_slice(&chunk[..n]);
             }
             // Dribble the answer out to exercise partial reads.
-            for piece in answer.chunks(7) {
+            for piece in answer.chunks(piece) {
                 socket.write_all(piece).await.unwrap();
                 socket.flush().await.unwrap();
                 tokio::task::yield_now().await;
@@ -178,4 +185,70 @@ fn answers_with_many_headers_are_parsed() {
     text.push_str("Content-Length: 0\r\n\r\n");
     let head = parse_head(text.as_bytes(), false).unwrap().unwrap();
     assert_eq!((head.status, head.framing), (200, Framing::Length(0)));
+}
+
+#[tokio::test]
+async fn answers_that_come_whole_are_read_as_when_they_come_in_pieces() {
+    let answers: Vec<&'static [u8]> = vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA",
+    ];
+    let mut seen = Vec::new();
+    for piece in [7, usize::MAX] {
+        let addr = serve_in(answers.clone(), piece).await;
+        let mut conn = Connection::open(&[addr]).await.unwrap();
+        let mut replies = Vec::new();
+        for _ in &answers {
+            let (reply, reuse) = conn.exchange(&get(), Some(usize::MAX)).await.unwrap();
+            replies.push((reply.status, reply.body, reuse));
+        }
+        seen.push(replies);
+    }
+    assert_eq!(seen[0], seen[1]);
+    let statuses: Vec<u16> = seen[1].iter().map(|r| r.0).collect();
+    assert_eq!(statuses, [200, 204, 201, 200, 200]);
+    assert_eq!(seen[1][0].1.as_deref(), Some(&b"hello"[..]));
+    assert_eq!(seen[1][3].1.as_deref(), Some(&b"abc"[..]));
+    // The extra bytes put the connection out of step.
+    assert!(seen[1][..4].iter().all(|r| r.2) && !seen[1][4].2);
+}
+
+#[test]
+fn one_read_is_a_whole_answer_only_when_it_is_exactly_one() {
+    use super::scratch::whole_answer;
+    let (head, body) = whole_answer(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        false,
+        Some(10),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!((head.status, body.unwrap().bytes), (200, b"ok".to_vec()));
+    for partial in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok"[..],
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nok",
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n\r\nuntil the end",
+        b"HTTP/1.1 200 OK\r\nContent-Le",
+    ] {
+        assert!(whole_answer(partial, false, None).unwrap().is_none());
+    }
+    assert_eq!(
+        whole_answer(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            false,
+            Some(1)
+        )
+        .err(),
+        Some(Failure::TooLarge)
+    );
+    assert!(
+        whole_answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", true, None)
+            .unwrap()
+            .is_some()
+    );
 }
