@@ -44,6 +44,15 @@ pub enum SnapshotStored {
     NoShard,
 }
 
+/// A shard an agent may claim: waiting, of a run that still runs (a shard
+/// a dead server left behind is never handed out).
+const CLAIMABLE: &str = "s.state = 'waiting' AND EXISTS (SELECT 1 FROM runs r \
+     WHERE r.id = s.run_id AND r.status = 'running')";
+
+/// Cancels a run's unended shards (`$1` the time, `$2` the run).
+pub(super) const WITHDRAW_RUN_SHARDS: &str = "UPDATE agent_shards SET state = 'cancelled', \
+     ended_at_ms = $1 WHERE run_id = $2 AND state NOT IN ('done', 'lost', 'cancelled')";
+
 const SHARD_COLUMNS: &str = "s.id, s.run_id, s.test_id, s.segment, s.sequence, s.spec, \
      s.target, s.state, s.agent_id, a.name AS agent, s.lease_until_ms, s.start_at_ms, \
      s.ended_at_ms, s.outcome";
@@ -135,10 +144,12 @@ impl Db {
         Ok(known > 0)
     }
 
-    /// Shards waiting for an agent.
+    /// Shards of running runs waiting for an agent.
     pub async fn waiting_shards(&self) -> Result<i64, StoreError> {
         self.one(
-            sqlx::query("SELECT COUNT(*) AS n FROM agent_shards WHERE state = 'waiting'"),
+            sqlx::query(&format!(
+                "SELECT COUNT(*) AS n FROM agent_shards s WHERE {CLAIMABLE}"
+            )),
             |row| column(row, "n"),
         )
         .await
@@ -158,9 +169,9 @@ impl Db {
         .await
     }
 
-    /// Gives agent `agent_id` the oldest waiting shard, leased until
-    /// `now_ms + ttl_ms`; `None` when none waits. Of agents claiming at
-    /// once, each gets a different shard.
+    /// Gives agent `agent_id` the oldest waiting shard of a running run,
+    /// leased until `now_ms + ttl_ms`; `None` when none waits. Of agents
+    /// claiming at once, each gets a different shard.
     pub async fn claim_shard(
         &self,
         agent_id: i64,
@@ -171,12 +182,12 @@ impl Db {
             Backend::Postgres => self.claim_locked(agent_id, now_ms + ttl_ms).await?,
             Backend::Sqlite => {
                 self.optional(
-                    sqlx::query(
+                    sqlx::query(&format!(
                         "UPDATE agent_shards SET state = 'claimed', agent_id = $1, \
-                         lease_until_ms = $2 WHERE id = (SELECT id FROM agent_shards \
-                         WHERE state = 'waiting' ORDER BY id LIMIT 1) AND state = 'waiting' \
-                         RETURNING id",
-                    )
+                         lease_until_ms = $2 WHERE id = (SELECT s.id FROM agent_shards s \
+                         WHERE {CLAIMABLE} ORDER BY s.id LIMIT 1) AND state = 'waiting' \
+                         RETURNING id"
+                    ))
                     .bind(agent_id)
                     .bind(now_ms + ttl_ms),
                     |row| column(row, "id"),
@@ -198,10 +209,10 @@ impl Db {
         lease_until_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let row = sqlx::query(
-            "SELECT id FROM agent_shards WHERE state = 'waiting' ORDER BY id LIMIT 1 \
-             FOR UPDATE SKIP LOCKED",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT s.id FROM agent_shards s WHERE {CLAIMABLE} ORDER BY s.id LIMIT 1 \
+             FOR UPDATE OF s SKIP LOCKED"
+        ))
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -400,6 +411,14 @@ impl Db {
             |row| Ok((column(row, "seq")?, column(row, "snapshot")?)),
         )
         .await
+    }
+
+    /// Withdraws every shard of run `run_id` that has not ended (the run
+    /// ended, was aborted or interrupted): their agents stop.
+    pub async fn withdraw_run_shards(&self, run_id: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.execute(sqlx::query(WITHDRAW_RUN_SHARDS).bind(now_ms).bind(run_id))
+            .await
+            .map(|_| ())
     }
 
     /// Withdraws shard `id` unless it ended.

@@ -1,11 +1,14 @@
 //! Load agents' storage on SQLite and PostgreSQL: agents claiming at once
 //! never get the same shard, leases lapse into loss (running) or a new
 //! offer (claimed), snapshots are stored once, and only a running shard
-//! takes them.
+//! takes them; only a running run's shards are claimed, and a run that
+//! ends, aborts or is interrupted withdraws its shards.
 
 use super::SnapshotStored;
 use crate::db::{testing, Db};
 use engine::agents::{ShardOffer, ShardState};
+use engine::run::RunStatus;
+use engine::store::RunStore;
 use std::collections::BTreeSet;
 
 const TTL: i64 = 5_000;
@@ -19,8 +22,16 @@ fn offer(segment: &str) -> ShardOffer {
     }
 }
 
-/// Offers `n` shards of a new run; the run's id and the shards' ids.
+/// Offers `n` shards of a new running run; the run's id and the shards'
+/// ids.
 async fn offered(db: &Db, n: usize) -> (String, Vec<i64>) {
+    let (run, ids) = offered_queued(db, n).await;
+    db.set_status(&run, RunStatus::Running, None).await.unwrap();
+    (run, ids)
+}
+
+/// Offers `n` shards of a new queued run.
+async fn offered_queued(db: &Db, n: usize) -> (String, Vec<i64>) {
     let run = testing::new_run(db, "agents", "local").await;
     let offers: Vec<ShardOffer> = (0..n).map(|i| offer(&format!("{i}/{n}:1"))).collect();
     let ids = db
@@ -150,5 +161,49 @@ async fn lapsed_leases_lose_running_shards_and_offer_claimed_ones_again_sqlite()
 async fn lapsed_leases_lose_running_shards_and_offer_claimed_ones_again_postgres() {
     if let Some(db) = testing::postgres().await {
         leases_lapse(&db).await;
+    }
+}
+
+async fn stale_shards_are_withdrawn(db: &Db) {
+    let agent = db.register_agent("a", "ops", 1_000).await.unwrap();
+    let state = |id: i64| async move { db.shard(id).await.unwrap().unwrap().state };
+    // A run that does not run (yet) hands nothing out.
+    let (run, ids) = offered_queued(db, 2).await;
+    assert_eq!(db.waiting_shards().await.unwrap(), 0);
+    assert!(db.claim_shard(agent, 1_000, TTL).await.unwrap().is_none());
+    db.set_status(&run, RunStatus::Running, None).await.unwrap();
+    assert_eq!(db.waiting_shards().await.unwrap(), 2);
+    let claimed = db.claim_shard(agent, 1_000, TTL).await.unwrap().unwrap();
+    assert_eq!(claimed.id, ids[0]);
+    // Its end (here an abort) withdraws the claimed and the waiting one.
+    db.set_status(&run, RunStatus::Aborted, None).await.unwrap();
+    assert_eq!(state(ids[0]).await, ShardState::Cancelled);
+    assert_eq!(state(ids[1]).await, ShardState::Cancelled);
+    assert!(db.claim_shard(agent, 1_000, TTL).await.unwrap().is_none());
+
+    // A run whose owner's lease lapsed, sealed by another replica.
+    let (run, ids) = offered(db, 1).await;
+    db.claim_shard(agent, 1_000, TTL).await.unwrap().unwrap();
+    let sealed = db.interrupt_lapsed(&run, "owner gone", 2_000, None).await;
+    assert!(sealed.unwrap().is_some());
+    assert_eq!(state(ids[0]).await, ShardState::Cancelled);
+
+    // Runs a restarted server finds unfinished.
+    let (_, ids) = offered(db, 1).await;
+    db.interrupt_unfinished("server restarted").await.unwrap();
+    assert_eq!(state(ids[0]).await, ShardState::Cancelled);
+    assert!(db.claim_shard(agent, 1_000, TTL).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn only_running_runs_shards_are_claimed_and_ended_runs_withdraw_theirs_sqlite() {
+    let (db, _dir) = testing::sqlite().await;
+    stale_shards_are_withdrawn(&db).await;
+}
+
+#[tokio::test]
+async fn only_running_runs_shards_are_claimed_and_ended_runs_withdraw_theirs_postgres() {
+    if let Some(db) = testing::postgres().await {
+        stale_shards_are_withdrawn(&db).await;
     }
 }

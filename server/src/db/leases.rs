@@ -145,6 +145,12 @@ impl Db {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        sqlx::query(super::agents::WITHDRAW_RUN_SHARDS)
+            .bind(now_ms)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         self.get_run(run_id).await.map(Some)
     }

@@ -148,6 +148,9 @@ impl RunStore for Db {
             )
             .await?;
         found(rows, id)?;
+        if status.is_terminal() {
+            self.withdraw_run_shards(id, now).await?;
+        }
         self.get_run(id).await
     }
 
@@ -314,6 +317,7 @@ impl RunStore for Db {
                 .bind(&run.id),
             )
             .await?;
+            self.withdraw_run_shards(&run.id, now_ms()).await?;
             interrupted.push(self.get_run(&run.id).await?);
         }
         Ok(interrupted)

@@ -22,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the shard is read while waiting for the start.
 const START_POLL: Duration = Duration::from_millis(100);
+/// Longest wait for a readied share's start: the server starts its
+/// shares within a minute of offering them, or withdraws them.
+const START_WAIT: Duration = Duration::from_secs(90);
 /// Most samples kept for `--samples-log`.
 const SAMPLES_CAP: usize = 20_000_000;
 /// Tries for a snapshot the server could not take (network, 503).
@@ -112,18 +115,27 @@ pub async fn run(
 }
 
 /// Waits until the shard runs; the local time of its start, or `None`
-/// when it was withdrawn or lost (or this agent stops) first.
+/// when it was withdrawn or lost (or this agent stops, or
+/// [`START_WAIT`] passes) first.
 async fn wait_for_start(
     api: &Api,
     agent: i64,
     id: i64,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Option<tokio::time::Instant>> {
+    let until = tokio::time::Instant::now() + START_WAIT;
     loop {
         if cancel.is_cancelled() {
             return Ok(None);
         }
         let asked = tokio::time::Instant::now();
+        if asked >= until {
+            tracing::warn!(
+                "shard {id} did not start within {} s: giving it up",
+                START_WAIT.as_secs()
+            );
+            return Ok(None);
+        }
         let asked_ms = engine::run::now_ms();
         let info = api.shard(agent, id).await?;
         let answered_ms = engine::run::now_ms();
