@@ -12,6 +12,8 @@ use axum::http::{Extensions, StatusCode};
 use axum::response::Response;
 use engine::access::{Principal, Role};
 use engine::agents::{ShardOffer, ShardState};
+use engine::run::RunStatus;
+use engine::store::RunStore;
 use std::sync::Arc;
 
 fn state(db: Db, dir: &std::path::Path) -> AppState {
@@ -51,6 +53,9 @@ async fn another_agent_of_the_same_account_cannot_act_on_a_shard() {
     let (db, dir) = testing::sqlite().await;
     let app = state(db.clone(), dir.path());
     let run = testing::new_run(&db, "agents", "local").await;
+    db.set_status(&run.id, RunStatus::Running, None)
+        .await
+        .unwrap();
     let offer = ShardOffer {
         segment: "0:1".to_owned(),
         sequence: "0,1".to_owned(),
