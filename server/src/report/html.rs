@@ -2,6 +2,7 @@
 //! as inline SVG drawn by `app::charts`, a print stylesheet); opens offline.
 //! One function per section of [`super::sections`].
 
+use super::model::agents::NOTE as AGENTS_NOTE;
 use super::model::{Report, RestartProof, Row, TestSection};
 use super::sections::{self, pass, Render, Section};
 use super::values::number;
@@ -304,6 +305,23 @@ impl Render for Html {
                     .map(|cells| cells.iter().map(|c| esc(c)).collect()),
             );
         }
+    }
+
+    fn agents(&self, o: &mut String, r: &Report) {
+        let _ = write!(
+            o,
+            "<h3 id=\"agents\">Load agents</h3><p class=\"meta\">{}</p>",
+            esc(AGENTS_NOTE)
+        );
+        table(
+            o,
+            Section::Agents.columns(),
+            r.agents.iter().map(|a| {
+                a.cells_in(esc, |state| {
+                    format!("<b class=\"regression\">{}</b>", esc(state))
+                })
+            }),
+        );
     }
 
     fn criteria(&self, o: &mut String, r: &Report) {

@@ -2,6 +2,7 @@
 //! [`super::sections`]. Text that comes from a plan or a target is escaped,
 //! so it cannot add markup.
 
+use super::model::agents::NOTE as AGENTS_NOTE;
 use super::model::{Report, Row, TestSection};
 use super::sections::{self, pass, Render, Section};
 use super::values::number;
@@ -222,6 +223,19 @@ impl Render for Markdown {
                     .map(|row| row.iter().map(|v| cell(v)).collect::<Vec<_>>()),
             );
         }
+    }
+
+    fn agents(&self, o: &mut String, r: &Report) {
+        o.push_str("\n### Load agents\n\n");
+        o.push_str(AGENTS_NOTE);
+        o.push_str("\n\n");
+        table(
+            o,
+            Section::Agents.columns(),
+            r.agents
+                .iter()
+                .map(|a| a.cells_in(cell, |state| format!("**{}**", cell(state)))),
+        );
     }
 
     fn criteria(&self, o: &mut String, r: &Report) {

@@ -77,7 +77,7 @@ mod tests {
 
     /// A finished NO-GO run whose one criterion held (built from JSON, so
     /// fields added later with defaults need no change here).
-    fn results(exits: Vec<UnplannedExit>) -> RunResults {
+    pub(super) fn results(exits: Vec<UnplannedExit>) -> RunResults {
         let mut results: RunResults = serde_json::from_value(serde_json::json!({
             "schema_version": engine::results::SCHEMA_VERSION,
             "tool": { "name": "shakedown", "version": "0" },

@@ -37,6 +37,9 @@ pub enum Section {
     /// Chaos tests' background load before, during and after the fault
     /// (only when one carried some).
     LoadThroughFault,
+    /// Each load agent's share of a test split across agents (only when a
+    /// test ran on agents).
+    Agents,
     /// Each criterion, held or not.
     Criteria,
     /// Differences from the previous run.
@@ -68,6 +71,7 @@ impl Section {
             (Restarts, !r.restarts.is_empty()),
             (FailureClasses, !r.failures_by_class.is_empty()),
             (LoadThroughFault, !r.load_through_fault.is_empty()),
+            (Agents, !r.agents.is_empty()),
             (Criteria, true),
             (Differences, true),
             (SignOff, true),
@@ -104,6 +108,7 @@ impl Section {
             ],
             Section::FailureClasses => &["Class", "Count"],
             Section::LoadThroughFault => super::model::load_through_fault::COLUMNS,
+            Section::Agents => super::model::agents::COLUMNS,
             Section::Differences => &["Metric", "Previous", "Current", "Change"],
             Section::SignOff => &[
                 "Approver",
@@ -139,6 +144,7 @@ pub trait Render {
     fn restarts(&self, o: &mut String, r: &Report);
     fn failure_classes(&self, o: &mut String, r: &Report);
     fn load_through_fault(&self, o: &mut String, r: &Report);
+    fn agents(&self, o: &mut String, r: &Report);
     fn criteria(&self, o: &mut String, r: &Report);
     fn differences(&self, o: &mut String, r: &Report);
     fn signoff(&self, o: &mut String, r: &Report);
@@ -164,6 +170,7 @@ pub fn render<F: Render>(format: &F, r: &Report) -> String {
             Section::Restarts => Render::restarts,
             Section::FailureClasses => Render::failure_classes,
             Section::LoadThroughFault => Render::load_through_fault,
+            Section::Agents => Render::agents,
             Section::Criteria => Render::criteria,
             Section::Differences => Render::differences,
             Section::SignOff => Render::signoff,

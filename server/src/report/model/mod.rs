@@ -8,8 +8,10 @@
 //! restart proofs), [`checks`] (integrity, storage and dependency health),
 //! [`performance`] (latencies, operation totals, failures by class),
 //! [`restarts`] (every restart performed, in one table), [`timeline`]
-//! (when each test ran, and which ran together) and [`signoffs`].
+//! (when each test ran, and which ran together), [`agents`] (each load
+//! agent's share of a test split across agents) and [`signoffs`].
 
+pub mod agents;
 pub mod checks;
 pub mod criteria;
 pub mod load_through_fault;
@@ -90,6 +92,8 @@ pub struct Report {
     pub failures_by_class: Vec<(String, u64)>,
     /// Chaos tests' background load before, during and after the fault.
     pub load_through_fault: Vec<load_through_fault::LoadFaultTable>,
+    /// Each load agent's share of the tests split across agents.
+    pub agents: Vec<agents::AgentRow>,
     pub criteria: Vec<CriterionRow>,
     /// Differences from the previous run of the same plan and environment.
     pub differences: Option<Comparison>,
@@ -157,6 +161,7 @@ impl Report {
             restarts: restarts::restarts(results),
             failures_by_class: performance::failures_by_class(results),
             load_through_fault: load_through_fault::tables(results),
+            agents: agents::agents(results),
             criteria: criteria::checklist(results),
             differences: previous.map(|p| compare(p, results)),
             signoffs: results
