@@ -141,8 +141,10 @@ async fn work(
     Ok(())
 }
 
-/// Heartbeats every second until stopped; stops the share it runs when
-/// the server no longer counts it as this agent's (lost or withdrawn).
+/// Heartbeats every second until stopped, renewing only the share it
+/// works on (one it gave up on lapses on the server); stops that share
+/// when the server no longer counts it as this agent's (lost or
+/// withdrawn).
 async fn heartbeat(api: Api, id: i64, current: Current, stop: CancellationToken) {
     let mut ticker = tokio::time::interval(HEARTBEAT_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -154,7 +156,8 @@ async fn heartbeat(api: Api, id: i64, current: Current, stop: CancellationToken)
         // Read before the call: a share claimed meanwhile may not be in
         // the answer yet.
         let running = lock(&current).clone();
-        let beat = match api.heartbeat(id).await {
+        let working = running.as_ref().map(|(shard, _)| *shard);
+        let beat = match api.heartbeat(id, working).await {
             Ok(beat) => beat,
             Err(e) => {
                 tracing::warn!("heartbeat: {e:#}");

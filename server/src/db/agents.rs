@@ -117,11 +117,14 @@ impl Db {
         .await
     }
 
-    /// Agent `id`'s heartbeat: notes it and pushes the leases of the
-    /// shards it holds to `now_ms + ttl_ms`; `false` for an unknown agent.
+    /// Agent `id`'s heartbeat: notes it and pushes the lease of the shard
+    /// it works on (`working`, if it still holds it) to `now_ms + ttl_ms`;
+    /// a shard it holds but gave up on is not renewed, so it lapses.
+    /// `false` for an unknown agent.
     pub async fn agent_heartbeat(
         &self,
         id: i64,
+        working: Option<i64>,
         now_ms: i64,
         ttl_ms: i64,
     ) -> Result<bool, StoreError> {
@@ -132,15 +135,18 @@ impl Db {
                     .bind(id),
             )
             .await?;
-        self.execute(
-            sqlx::query(
-                "UPDATE agent_shards SET lease_until_ms = $1 WHERE agent_id = $2 \
-                 AND state IN ('claimed', 'ready', 'running')",
+        if let Some(shard) = working {
+            self.execute(
+                sqlx::query(
+                    "UPDATE agent_shards SET lease_until_ms = $1 WHERE agent_id = $2 \
+                     AND id = $3 AND state IN ('claimed', 'ready', 'running')",
+                )
+                .bind(now_ms + ttl_ms)
+                .bind(id)
+                .bind(shard),
             )
-            .bind(now_ms + ttl_ms)
-            .bind(id),
-        )
-        .await?;
+            .await?;
+        }
         Ok(known > 0)
     }
 

@@ -106,7 +106,10 @@ async fn leases_lapse(db: &Db) {
     assert_eq!(db.shard_snapshots(first.id, -1).await.unwrap().len(), 1);
     assert!(db.shard_snapshots(first.id, 0).await.unwrap().is_empty());
     // Agent a beats until 4 000; b never does.
-    assert!(db.agent_heartbeat(a, 4_000, TTL).await.unwrap());
+    assert!(db
+        .agent_heartbeat(a, Some(first.id), 4_000, TTL)
+        .await
+        .unwrap());
     db.settle_leases(&run, 8_000, TTL).await.unwrap();
     assert_eq!(
         db.shard(first.id).await.unwrap().unwrap().state,
@@ -205,5 +208,52 @@ async fn only_running_runs_shards_are_claimed_and_ended_runs_withdraw_theirs_sql
 async fn only_running_runs_shards_are_claimed_and_ended_runs_withdraw_theirs_postgres() {
     if let Some(db) = testing::postgres().await {
         stale_shards_are_withdrawn(&db).await;
+    }
+}
+
+async fn heartbeats_renew_only_the_shard_worked_on(db: &Db) {
+    let (run, ids) = offered(db, 2).await;
+    let a = db.register_agent("a", "ops", 1_000).await.unwrap();
+    let state = |id: i64| async move { db.shard(id).await.unwrap().unwrap().state };
+    let first = db.claim_shard(a, 1_000, TTL).await.unwrap().unwrap();
+    let given_up = db.claim_shard(a, 1_000, TTL).await.unwrap().unwrap();
+    assert_eq!((first.id, given_up.id), (ids[0], ids[1]));
+    // The agent works on the first: the one it gave up on lapses.
+    assert!(db
+        .agent_heartbeat(a, Some(first.id), 4_000, TTL)
+        .await
+        .unwrap());
+    db.settle_leases(&run, 8_000, TTL).await.unwrap();
+    assert_eq!(state(first.id).await, ShardState::Claimed);
+    assert_eq!(state(given_up.id).await, ShardState::Waiting);
+    // An idle agent's heartbeat renews nothing.
+    assert!(db.agent_heartbeat(a, None, 8_500, TTL).await.unwrap());
+    db.settle_leases(&run, 9_500, TTL).await.unwrap();
+    assert_eq!(state(first.id).await, ShardState::Waiting);
+    // Another agent's shard is not renewed by naming it.
+    let b = db.register_agent("b", "ops", 9_500).await.unwrap();
+    let taken = db.claim_shard(b, 9_500, TTL).await.unwrap().unwrap();
+    assert!(db
+        .agent_heartbeat(a, Some(taken.id), 14_000, TTL)
+        .await
+        .unwrap());
+    db.settle_leases(&run, 14_501, TTL).await.unwrap();
+    assert_eq!(state(taken.id).await, ShardState::Waiting);
+    assert!(!db
+        .agent_heartbeat(b + 100, None, 15_000, TTL)
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn heartbeats_renew_only_the_shard_worked_on_sqlite() {
+    let (db, _dir) = testing::sqlite().await;
+    heartbeats_renew_only_the_shard_worked_on(&db).await;
+}
+
+#[tokio::test]
+async fn heartbeats_renew_only_the_shard_worked_on_postgres() {
+    if let Some(db) = testing::postgres().await {
+        heartbeats_renew_only_the_shard_worked_on(&db).await;
     }
 }

@@ -134,12 +134,13 @@ impl Api {
         .await
     }
 
-    /// Agent `id`'s heartbeat.
-    pub async fn heartbeat(&self, id: i64) -> anyhow::Result<Beat> {
+    /// Agent `id`'s heartbeat, naming the shard it works on (its lease is
+    /// the one renewed).
+    pub async fn heartbeat(&self, id: i64, working: Option<i64>) -> anyhow::Result<Beat> {
         self.call(
             reqwest::Method::POST,
             &format!("api/agents/{id}/heartbeat"),
-            None::<&()>,
+            Some(&serde_json::json!({ "shard": working })),
         )
         .await
     }

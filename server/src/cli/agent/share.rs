@@ -5,7 +5,7 @@
 //! run the share with `kinds::http_load::run_sharing`, send each snapshot
 //! as it comes, then report done.
 
-use super::api::{refused_with, Api, Claimed};
+use super::api::{refused_with, Api, Claimed, Refused};
 use anyhow::Context as _;
 use engine::agents::{ShardEnd, ShardState, ShardTarget};
 use engine::events::NullSink;
@@ -27,8 +27,9 @@ const START_POLL: Duration = Duration::from_millis(100);
 const START_WAIT: Duration = Duration::from_secs(90);
 /// Most samples kept for `--samples-log`.
 const SAMPLES_CAP: usize = 20_000_000;
-/// Tries for a snapshot the server could not take (network, 503).
-const SNAPSHOT_TRIES: u32 = 5;
+/// Tries for a snapshot or a report the server could not take (network,
+/// 5xx).
+const TRIES: u32 = 5;
 
 /// What the share needs from its shard.
 struct Prepared {
@@ -78,7 +79,7 @@ pub async fn run(
                 warnings: Vec::new(),
                 error: Some(format!("{e:#}")),
             };
-            return api.done(agent, shard.id, &end).await;
+            return report_done(api, agent, shard.id, &end).await;
         }
     };
     tokio::time::sleep_until(local_start).await;
@@ -108,10 +109,43 @@ pub async fn run(
         warnings: outcome.warnings,
         error: outcome.error,
     };
-    match api.done(agent, shard.id, &end).await {
+    report_done(api, agent, shard.id, &end).await
+}
+
+/// Reports the shard done, trying again while the server cannot take it;
+/// a shard that ended meanwhile (withdrawn, lost) needs no report.
+async fn report_done(api: &Api, agent: i64, id: i64, end: &ShardEnd) -> anyhow::Result<()> {
+    let what = format!("shard {id}: done");
+    match retried(&what, || api.done(agent, id, end)).await {
         Err(e) if refused_with(&e, 409) => Ok(()),
         other => other,
     }
+}
+
+/// `call` until it succeeds or the server refuses it for good (a 4xx), at
+/// most [`TRIES`] times, waiting longer after each failure; `what` names
+/// it in the log.
+async fn retried<F, Fut>(what: &str, mut call: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match call().await {
+            Err(e) if tries < TRIES && !refused_for_good(&e) => {
+                tracing::warn!("{what} (try {tries}): {e:#}");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether the server refused a call in a way a retry will not change.
+fn refused_for_good(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<Refused>().is_some_and(|r| r.status < 500)
 }
 
 /// Waits until the shard runs; the local time of its start, or `None`
@@ -167,26 +201,10 @@ async fn post_snapshots(
         if !taken {
             continue;
         }
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match api.snapshot(agent, id, &snapshot).await {
-                Ok(()) => break,
-                Err(e) if refused_with(&e, 409) || refused_with(&e, 403) => {
-                    tracing::warn!("shard {id}: {e:#}");
-                    taken = false;
-                    break;
-                }
-                Err(e) if tries >= SNAPSHOT_TRIES => {
-                    tracing::error!("shard {id}: snapshot {} not sent: {e:#}", snapshot.seq);
-                    taken = false;
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!("shard {id}: snapshot {} (try {tries}): {e:#}", snapshot.seq);
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
-                }
-            }
+        let what = format!("shard {id}: snapshot {}", snapshot.seq);
+        if let Err(e) = retried(&what, || api.snapshot(agent, id, &snapshot)).await {
+            tracing::warn!("{what} not sent: {e:#}");
+            taken = false;
         }
     }
     taken

@@ -2,8 +2,9 @@
 //! token of an `agent` account or an operator or above):
 //!
 //! - `POST /api/agents` `{name}`: registers; answers `{id, now_ms}`.
-//! - `POST /api/agents/{id}/heartbeat`: renews the agent's shard leases;
-//!   answers `{now_ms, waiting, shards}` (shares waiting for an agent, and
+//! - `POST /api/agents/{id}/heartbeat` `{shard}` (optional body): renews
+//!   the lease of the shard the agent works on (`shard`, or none when it
+//!   is idle; the others it holds lapse); answers `{now_ms, waiting, shards}` (shares waiting for an agent, and
 //!   the ones it holds with their state and start).
 //! - `POST /api/agents/{id}/claim`: `{shard}`, the oldest waiting share
 //!   (spec, target, segment), or `{shard: null}`.
@@ -140,18 +141,38 @@ async fn own_agent(db: &Db, extensions: &Extensions, id: i64) -> Result<(), Refu
     owned(extensions, "agent", id, found)
 }
 
+/// A heartbeat's body: the shard the agent works on.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Beating {
+    #[serde(default)]
+    shard: Option<i64>,
+}
+
 /// `POST /api/agents/{id}/heartbeat`.
 pub async fn heartbeat(
     State(state): State<AppState>,
     extensions: Extensions,
     Path(id): Path<i64>,
+    bytes: Bytes,
 ) -> Response {
     if let Err(r) = own_agent(&state.db, &extensions, id).await {
         return *r;
     }
+    let beating: Beating = if bytes.is_empty() {
+        Beating::default()
+    } else {
+        match body(&bytes) {
+            Ok(b) => b,
+            Err(r) => return *r,
+        }
+    };
     let now = now_ms();
     let beat = async {
-        state.db.agent_heartbeat(id, now, SHARD_TTL_MS).await?;
+        state
+            .db
+            .agent_heartbeat(id, beating.shard, now, SHARD_TTL_MS)
+            .await?;
         let waiting = state.db.waiting_shards().await?;
         let held = state.db.held_shards(id).await?;
         Ok::<_, engine::store::StoreError>((waiting, held))

@@ -14,10 +14,10 @@ use crate::agents::{LoadAgents, ShardEnd, ShardOffer, ShardState, ShardStatus, S
 use crate::load::recorder::encode;
 use crate::load::snapshot::{Merger, Snapshot};
 use crate::metrics::{HttpLoadMetrics, TestMetrics};
-use crate::plan::HttpLoadSpec;
+use crate::plan::{HttpLoadSpec, ThinkTime};
 use crate::results::AgentShare;
 use crate::run::now_ms;
-use crate::runner::context::{ABORTED_WARNING, TestContext, TestOutcome};
+use crate::runner::context::{TestContext, TestOutcome, ABORTED_WARNING};
 use crate::segments::{Segment, SegmentSequence};
 use std::time::{Duration, Instant};
 
@@ -237,7 +237,7 @@ async fn follow(
     start_at_ms: i64,
 ) -> Result<(), String> {
     let ids: Vec<i64> = parts.iter().map(|p| p.id).collect();
-    let bound_ms = planned_s(spec).map(|s| start_at_ms + (s * 1000) as i64);
+    let bound_ms = start_at_ms + i64::try_from(planned_s(spec) * 1000).unwrap_or(i64::MAX / 2);
     let mut next_live: i64 = 0;
     let mut withdrawn_at: Option<i64> = None;
     loop {
@@ -263,7 +263,7 @@ async fn follow(
         } else if ctx.cancel.is_cancelled() {
             let _ = port.withdraw(&ids).await;
             withdrawn_at = Some(now);
-        } else if bound_ms.is_some_and(|bound| now > bound) {
+        } else if now > bound_ms {
             let _ = port.withdraw(&ids).await;
             return Err(format!(
                 "the agents were still running {} s past the load's planned length; they were withdrawn",
@@ -275,22 +275,29 @@ async fn follow(
 }
 
 /// The load's planned length plus its request timeout and a margin, in
-/// seconds; `None` for a load bounded by its count only.
-fn planned_s(spec: &HttpLoadSpec) -> Option<u64> {
+/// seconds. A load bounded by its count only (closed model, `rounds`)
+/// lasts at most its rounds one after another, each its timeout and the
+/// longest pause.
+fn planned_s(spec: &HttpLoadSpec) -> u64 {
     let staged: u64 = spec
         .stages
         .iter()
         .map(|s| u64::from(s.duration_s.get()))
         .sum();
-    let length = if staged > 0 {
-        Some(staged)
-    } else if spec.rounds.is_some() && spec.rate.is_none() {
-        None
-    } else {
-        Some(spec.duration_s.map_or(1, |d| u64::from(d.get())))
+    let timeout_ms = u64::from(spec.timeout_ms.map_or(30_000, |t| t.get()));
+    let length = match (staged, spec.rounds, spec.rate) {
+        (0, Some(rounds), None) => {
+            let pause_ms = match spec.think_time_ms {
+                Some(ThinkTime::Fixed(ms)) => ms,
+                Some(ThinkTime::Range(lo, hi)) => lo.max(hi),
+                None => 0,
+            };
+            (u64::from(rounds.get()) * (timeout_ms + u64::from(pause_ms))).div_ceil(1000)
+        }
+        (0, _, _) => spec.duration_s.map_or(1, |d| u64::from(d.get())),
+        (staged, _, _) => staged,
     };
-    let timeout_s = u64::from(spec.timeout_ms.map_or(30_000, |t| t.get())).div_ceil(1000);
-    length.map(|l| l + timeout_s + END_MARGIN_S)
+    length + timeout_ms.div_ceil(1000) + END_MARGIN_S
 }
 
 /// Merges the part's snapshots that arrived since the last read.
@@ -416,3 +423,7 @@ fn share_row(part: &Part, start_at_ms: i64) -> AgentShare {
         lost_after_s: lost_after_s(part, start_at_ms),
     }
 }
+
+#[cfg(test)]
+#[path = "agents_tests.rs"]
+mod tests;
