@@ -2,7 +2,8 @@
 //! viewer's credentials; with a viewer's API token it reports runs by
 //! status from the database, a running run's latest second of load and its
 //! totals as its event writer passes its events on (gone once the run's
-//! stream ends), and the events held while the database refuses writes.
+//! stream ends), the events held while the database refuses writes, and
+//! the load agents whose heartbeat is recent.
 
 use async_trait::async_trait;
 use axum::body::Body;
@@ -195,6 +196,22 @@ async fn viewers_scrape_runs_live_load_and_the_event_backlog() {
     ] {
         assert!(has_line(&body, line), "{line}\n{body}");
     }
+    // Load agents connected: one beating now, and one last heard from a
+    // minute ago (past a shard's lease), counted once it beats again.
+    let now = now_ms();
+    db.register_agent("agent-0", "viewer", now).await.unwrap();
+    let stale = db
+        .register_agent("agent-1", "viewer", now - 60_000)
+        .await
+        .unwrap();
+    let (_, _, body) = scrape(&app, Some(&secret)).await;
+    assert!(has_line(&body, "shakedown_agents_connected 1"), "{body}");
+    assert!(db
+        .agent_heartbeat(stale, None, now_ms(), 5_000)
+        .await
+        .unwrap());
+    let (_, _, body) = scrape(&app, Some(&secret)).await;
+    assert!(has_line(&body, "shakedown_agents_connected 2"), "{body}");
     // Neither plan names nor environments are in it.
     assert!(!body.contains("secret-plan-name") && !body.contains("staging"));
     assert!(!body.contains(&queued.id));

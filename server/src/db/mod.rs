@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod agents;
+mod agents_seen;
 mod baselines;
 mod leases;
 pub use leases::LapsedRun;

@@ -2,7 +2,8 @@
 //! for a team's own dashboards: runs by status (from the database), each
 //! running run's requests and errors of its latest second and so far, by
 //! load, the events the event writers hold in memory, and the load agents
-//! connected (none yet: agents do not exist in this version, so 0).
+//! connected (from the database: those whose last heartbeat is within a
+//! shard's lease, so every replica reports the same count).
 //!
 //! Who may read it: anyone the login gate lets in with the viewer role
 //! (a signed-in user or an API token, sent as `Authorization: Bearer`), as
@@ -10,6 +11,7 @@
 //! never plan text, environment URLs, user names or secrets.
 
 use crate::auth::require;
+use crate::runs::agents::SHARD_TTL_MS;
 use crate::runs::gauges::{self, LiveLoads};
 use crate::web::AppState;
 use axum::extract::State;
@@ -118,7 +120,7 @@ pub fn render(s: &Snapshot) -> String {
         &mut out,
         "shakedown_agents_connected",
         "gauge",
-        "Load agents connected to this server.",
+        "Load agents whose last heartbeat is within a shard's lease.",
     );
     let _ = writeln!(out, "shakedown_agents_connected {}", s.agents_connected);
     out
@@ -129,21 +131,27 @@ pub async fn metrics(State(state): State<AppState>, extensions: Extensions) -> R
     if let Err(refusal) = require(&extensions, Role::Viewer) {
         return refusal.into_response();
     }
+    let unavailable = |what: &str, e: engine::store::StoreError| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot count {what}: {e}"),
+        )
+            .into_response()
+    };
     let runs_by_status = match state.db.runs_by_status().await {
         Ok(counts) => counts,
-        Err(e) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("cannot count runs: {e}"),
-            )
-                .into_response()
-        }
+        Err(e) => return unavailable("runs", e),
+    };
+    let since = engine::run::now_ms() - SHARD_TTL_MS;
+    let agents_connected = match state.db.agents_seen_since(since).await {
+        Ok(n) => n,
+        Err(e) => return unavailable("agents", e),
     };
     let snapshot = Snapshot {
         runs_by_status,
         loads: gauges::live_loads(),
         events_held: gauges::events_held(),
-        agents_connected: 0,
+        agents_connected,
     };
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&snapshot)).into_response()
 }
@@ -168,7 +176,7 @@ mod tests {
             runs_by_status: vec![(RunStatus::Running, 1), (RunStatus::Finished, 7)],
             loads,
             events_held: 42,
-            agents_connected: 0,
+            agents_connected: 3,
         });
         for line in [
             "# TYPE shakedown_runs gauge",
@@ -179,7 +187,7 @@ mod tests {
             "shakedown_run_requests{run_id=\"r\\\"1\",load=\"L1\"} 220",
             "shakedown_run_errors{run_id=\"r\\\"1\",load=\"L1\"} 4",
             "shakedown_event_writer_backlog 42",
-            "shakedown_agents_connected 0",
+            "shakedown_agents_connected 3",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n{text}");
         }
