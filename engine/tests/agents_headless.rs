@@ -6,7 +6,7 @@ mod common;
 
 use axum::Router;
 use engine::metrics::TestMetrics;
-use engine::plan::{TestKind, load_str};
+use engine::plan::{load_str, TestKind};
 use std::sync::atomic::Ordering;
 
 #[tokio::test]

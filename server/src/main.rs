@@ -4,7 +4,8 @@
 
 use clap::{Parser, Subcommand};
 use server::cli::{
-    agent, baseline, check, demo, diff, proxy, report, run, runs, schema, serve, signoff, user, verify,
+    agent, baseline, check, demo, diff, proxy, report, run, runs, schema, serve, signoff, user,
+    verify,
 };
 use std::process::ExitCode;
 

@@ -12,9 +12,9 @@ mod common;
 
 use common::free_port;
 use common::server::{
-    ServeOptions, Server, get, plans_dir, read_events, shakedown_bin, wait_until,
+    get, plans_dir, read_events, shakedown_bin, wait_until, ServeOptions, Server,
 };
-use engine::load::recorder::{Outcome, Recorder, Sample, summarize};
+use engine::load::recorder::{summarize, Outcome, Recorder, Sample};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

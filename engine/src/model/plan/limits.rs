@@ -280,7 +280,11 @@ fn http_load_settings(
         get(spec.rounds),
         (limits.max_rounds, "max_rounds"),
     );
-    over("agents", get(spec.agents), (limits.max_agents, "max_agents"));
+    over(
+        "agents",
+        get(spec.agents),
+        (limits.max_agents, "max_agents"),
+    );
     // Stages: their peak and their total length.
     let peak = |f: fn(&super::Stage) -> Option<u32>| spec.stages.iter().filter_map(f).max();
     over("stages.concurrency", peak(|s| s.concurrency), concurrency);

@@ -14,18 +14,18 @@
 //! cannot see a stall that way; when it observes one it says so in a
 //! warning.
 
-use crate::load::recorder::{Batch, Recorder, summarize};
+use crate::load::recorder::{summarize, Batch, Recorder};
 use crate::load::render::Templates;
 use crate::load::snapshot::{Snapshot, SnapshotTaker};
 use crate::load::transport::{Conn, Prepared, SendOptions};
 use crate::metrics::{HttpLoadMetrics, TestMetrics};
 use crate::plan::{HttpLoadSpec, JsonCheck, Ramp, ThinkTime};
-use crate::runner::context::{ABORTED_WARNING, TestContext, TestOutcome};
+use crate::runner::context::{TestContext, TestOutcome, ABORTED_WARNING};
 use crate::runner::target::Target;
 use bytes::Bytes;
 use reqwest::Method;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;

@@ -4,7 +4,7 @@
 use crate::agents::LoadAgents;
 use crate::clients::jobs::JobClient;
 use crate::events::{ProgressEvent, Sink};
-use crate::load::recorder::{Recorder, encode};
+use crate::load::recorder::{encode, Recorder};
 use crate::metrics::{TestMetrics, Window};
 use crate::plan::{JobProtocol, Service};
 use crate::results::AgentShare;

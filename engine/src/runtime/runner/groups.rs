@@ -11,7 +11,7 @@ use super::context::TestContext;
 use super::target::Target;
 use super::{now_ms, run_test_with_evidence, test_result};
 use crate::events::{ProgressEvent, Sink, TestHeader};
-use crate::plan::{JobProtocol, Plan, Service, TestSpec, parallel};
+use crate::plan::{parallel, JobProtocol, Plan, Service, TestSpec};
 use crate::results::{TestResult, TestStatus};
 use crate::supervisor::Supervisor;
 use std::collections::BTreeMap;

@@ -14,8 +14,8 @@ use crate::events::{ProgressEvent, Sink, TestHeader};
 use crate::metrics::resilience::FaultEvidence;
 use crate::plan::{LoadedPlan, Plan, TestKind, TestSpec};
 use crate::results::{
-    EnvironmentInfo, PlanInfo, RunResults, SCHEMA_VERSION, TestResult, TestStatus, ToolInfo,
-    UnplannedExit, UsedUrl, rfc3339,
+    rfc3339, EnvironmentInfo, PlanInfo, RunResults, TestResult, TestStatus, ToolInfo,
+    UnplannedExit, UsedUrl, SCHEMA_VERSION,
 };
 use crate::run::RunStatus;
 use crate::runner::context::{TestContext, TestOutcome};

@@ -4,17 +4,17 @@
 //! to the recorder in batches.
 
 use super::{
-    BATCH, FIRST_BATCH, FLUSH_EVERY, LATE_AFTER, RAMP_EPSILON, Schedule, Shared, THINK_SEED,
+    Schedule, Shared, BATCH, FIRST_BATCH, FLUSH_EVERY, LATE_AFTER, RAMP_EPSILON, THINK_SEED,
     TIMER_TICK,
 };
 use crate::json_checks;
 use crate::load::deadline::Deadline;
-use crate::load::recorder::{Batch, Outcome, Sample, micros};
+use crate::load::recorder::{micros, Batch, Outcome, Sample};
 use crate::load::transport::{Answer, Conn};
 use crate::plan::{JsonCheck, Ramp, ThinkTime};
 use crate::rng::Rng;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
