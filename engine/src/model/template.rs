@@ -171,6 +171,11 @@ impl RequestText {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
     }
 
+    /// Whether it holds `{{seq}}`.
+    pub fn uses_seq(&self) -> bool {
+        self.parts.contains(&Part::Seq)
+    }
+
     /// Whether it holds `{{uuid}}`.
     pub fn uses_uuid(&self) -> bool {
         self.parts.contains(&Part::Uuid)

@@ -1,10 +1,13 @@
 //! Load agents on a plan's loads: `agents` only on an `http_load` test's
 //! own load (a chaos test's background load runs beside its fault, on the
-//! server), at most [`MAX_AGENTS`], without `data_file` (each agent would
-//! start the rows over), and `allow_agent_loss` only with `agents`.
+//! server), at most [`MAX_AGENTS`], without `data_file` or `{{seq}}` (each
+//! agent would start the rows, or the numbers, over from the first), and
+//! `allow_agent_loss` only with `agents`.
 
 use super::Validator;
-use crate::plan::{Plan, TestKind};
+use crate::plan::read::FieldPath;
+use crate::plan::{HttpLoadSpec, Plan, TestKind};
+use crate::template::RequestText;
 
 /// Most agents one load may be split across.
 pub const MAX_AGENTS: u32 = 1_000;
@@ -42,8 +45,29 @@ impl Validator {
                         path.key("agents"),
                         "a load with data_file cannot be split across agents: each would send the rows from the first again",
                     );
+                } else {
+                    self.seq_on_agents(&path, spec);
                 }
             }
+        }
+    }
+
+    /// `{{seq}}` in a load split across agents: each agent would number
+    /// its requests from 0, so the numbers would repeat.
+    fn seq_on_agents(&mut self, path: &FieldPath, spec: &HttpLoadSpec) {
+        for (field, text) in spec.templated_texts() {
+            let uses_seq = RequestText::parse(&text).is_ok_and(|t| t.uses_seq());
+            if !uses_seq {
+                continue;
+            }
+            let field_path = match field.split_once('.') {
+                Some((headers, name)) => path.key(headers).key(name),
+                None => path.key(&field),
+            };
+            self.problem(
+                field_path,
+                "{{seq}} cannot be used in a load split across agents: each agent would number its requests from 0 again, so the numbers would repeat",
+            );
         }
     }
 }
