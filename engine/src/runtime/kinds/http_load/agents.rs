@@ -125,6 +125,12 @@ pub(super) async fn run(
     }
     let mut merger = Merger::new();
     let followed = follow(port, &mut parts, &mut merger, ctx, spec, start_at_ms).await;
+    // Every way out of `follow` (its end, an abort, the bound, a shard or
+    // snapshot that could not be read) ends here: whatever still runs is
+    // withdrawn, so no agent keeps loading the target into the next test.
+    if let Err(e) = port.withdraw(&ids).await {
+        tracing::warn!("cannot withdraw the agents' shards: {e}");
+    }
     outcome(spec, &parts, &merger, start_at_ms, followed, ctx)
 }
 
@@ -264,7 +270,6 @@ async fn follow(
             let _ = port.withdraw(&ids).await;
             withdrawn_at = Some(now);
         } else if now > bound_ms {
-            let _ = port.withdraw(&ids).await;
             return Err(format!(
                 "the agents were still running {} s past the load's planned length; they were withdrawn",
                 END_MARGIN_S

@@ -1,8 +1,16 @@
-//! The bound past which the agents still running a load are withdrawn:
-//! every load has one, a rounds-only closed load too.
+//! The bound past which the agents still running a load are withdrawn
+//! (every load has one, a rounds-only closed load too), and the shards
+//! withdrawn on every way out of following them.
 
-use super::{planned_s, END_MARGIN_S};
-use crate::plan::HttpLoadSpec;
+use super::{planned_s, run, END_MARGIN_S};
+use crate::agents::{LoadAgents, ShardOffer, ShardState, ShardStatus};
+use crate::events::NullSink;
+use crate::plan::{Environment, HttpLoadSpec};
+use crate::runner::context::TestContext;
+use crate::runner::target::Target;
+use crate::store::StoreError;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 fn spec(toml_text: &str) -> HttpLoadSpec {
     toml::from_str(&format!("path = \"/\"\n{toml_text}")).unwrap()
@@ -25,4 +33,64 @@ fn a_timed_or_staged_load_is_bounded_by_its_length() {
     let staged =
         spec("stages = [{ duration_s = 5, concurrency = 2 }, { duration_s = 7, concurrency = 4 }]");
     assert_eq!(planned_s(&staged), 12 + 30 + END_MARGIN_S);
+}
+
+/// A port whose agents are ready at once and whose snapshots cannot be
+/// read; it notes what was withdrawn.
+#[derive(Default)]
+struct Unreadable {
+    withdrawn: std::sync::Mutex<Vec<i64>>,
+}
+
+#[async_trait::async_trait]
+impl LoadAgents for Unreadable {
+    async fn offer(&self, _: &str, shards: Vec<ShardOffer>) -> Result<Vec<i64>, StoreError> {
+        Ok((1..=shards.len() as i64).collect())
+    }
+    async fn poll(&self, ids: &[i64], _: i64) -> Result<Vec<ShardStatus>, StoreError> {
+        let status = |id: i64| ShardStatus {
+            id,
+            state: ShardState::Ready,
+            agent: Some(format!("a{id}")),
+            ended_at_ms: None,
+            end: None,
+        };
+        Ok(ids.iter().copied().map(status).collect())
+    }
+    async fn start(&self, ids: &[i64], _: i64) -> Result<u64, StoreError> {
+        Ok(ids.len() as u64)
+    }
+    async fn snapshots(&self, _: i64, _: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        Err(StoreError::Database("connection reset".to_owned()))
+    }
+    async fn withdraw(&self, ids: &[i64]) -> Result<(), StoreError> {
+        self.withdrawn.lock().unwrap().extend_from_slice(ids);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_shards_are_withdrawn_when_following_them_fails() {
+    let environment: Environment =
+        toml::from_str("base_url = \"http://127.0.0.1:9\"\nallowed_hosts = [\"127.0.0.1\"]")
+            .unwrap();
+    let ctx = TestContext {
+        test_id: "L1".to_owned(),
+        target: Arc::new(Target::new("local", &environment).unwrap()),
+        cancel: CancellationToken::new(),
+        sink: Arc::new(NullSink),
+        jobs: None,
+        services: Arc::default(),
+        supervisor: None,
+        agents: None,
+    };
+    let port = Unreadable::default();
+    let load = spec("rate = 100\nduration_s = 5");
+    let outcome = run(&load, 2, &ctx, &port).await;
+    let error = outcome.error.unwrap_or_default();
+    assert!(
+        error.contains("cannot read agent a1's snapshots"),
+        "{error}"
+    );
+    assert_eq!(*port.withdrawn.lock().unwrap(), [1, 2]);
 }
