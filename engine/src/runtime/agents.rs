@@ -151,4 +151,7 @@ pub trait LoadAgents: Send + Sync {
     async fn snapshots(&self, shard: i64, after: i64) -> Result<Vec<(i64, String)>, StoreError>;
     /// Withdraws the shards that have not ended: their agents stop.
     async fn withdraw(&self, ids: &[i64]) -> Result<(), StoreError>;
+    /// Deletes the shards' snapshots, once merged into the test's
+    /// outcome (the test's end).
+    async fn prune(&self, ids: &[i64]) -> Result<(), StoreError>;
 }

@@ -419,6 +419,13 @@ impl Db {
         .await
     }
 
+    /// Deletes shard `id`'s snapshots (merged into its test's outcome).
+    pub async fn delete_shard_snapshots(&self, id: i64) -> Result<(), StoreError> {
+        self.execute(sqlx::query("DELETE FROM agent_snapshots WHERE shard_id = $1").bind(id))
+            .await
+            .map(|_| ())
+    }
+
     /// Withdraws every shard of run `run_id` that has not ended (the run
     /// ended, was aborted or interrupted): their agents stop.
     pub async fn withdraw_run_shards(&self, run_id: &str, now_ms: i64) -> Result<(), StoreError> {

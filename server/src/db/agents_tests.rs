@@ -105,6 +105,12 @@ async fn leases_lapse(db: &Db) {
     }
     assert_eq!(db.shard_snapshots(first.id, -1).await.unwrap().len(), 1);
     assert!(db.shard_snapshots(first.id, 0).await.unwrap().is_empty());
+    // Merged at the test's end, they are deleted (only this shard's).
+    db.add_snapshot(first.id, 1, "{\"seq\":1}").await.unwrap();
+    db.delete_shard_snapshots(second.id).await.unwrap();
+    assert_eq!(db.shard_snapshots(first.id, -1).await.unwrap().len(), 2);
+    db.delete_shard_snapshots(first.id).await.unwrap();
+    assert!(db.shard_snapshots(first.id, -1).await.unwrap().is_empty());
     // Agent a beats until 4 000; b never does.
     assert!(db
         .agent_heartbeat(a, Some(first.id), 4_000, TTL)

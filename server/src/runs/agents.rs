@@ -73,6 +73,13 @@ impl LoadAgents for RunAgents {
         self.db.shard_snapshots(shard, after).await
     }
 
+    async fn prune(&self, ids: &[i64]) -> Result<(), StoreError> {
+        for &id in ids {
+            self.db.delete_shard_snapshots(id).await?;
+        }
+        Ok(())
+    }
+
     async fn withdraw(&self, ids: &[i64]) -> Result<(), StoreError> {
         let now = crate::db::now_ms();
         for &id in ids {

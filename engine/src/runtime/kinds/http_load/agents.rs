@@ -131,7 +131,12 @@ pub(super) async fn run(
     if let Err(e) = port.withdraw(&ids).await {
         tracing::warn!("cannot withdraw the agents' shards: {e}");
     }
-    outcome(spec, &parts, &merger, start_at_ms, followed, ctx)
+    let outcome = outcome(spec, &parts, &merger, start_at_ms, followed, ctx);
+    // Merged: the stored snapshots are no longer needed.
+    if let Err(e) = port.prune(&ids).await {
+        tracing::warn!("cannot delete the agents' snapshots: {e}");
+    }
+    outcome
 }
 
 /// The sequence and each agent's share (shares that would send nothing

@@ -36,10 +36,11 @@ fn a_timed_or_staged_load_is_bounded_by_its_length() {
 }
 
 /// A port whose agents are ready at once and whose snapshots cannot be
-/// read; it notes what was withdrawn.
+/// read; it notes what was withdrawn and pruned.
 #[derive(Default)]
 struct Unreadable {
     withdrawn: std::sync::Mutex<Vec<i64>>,
+    pruned: std::sync::Mutex<Vec<i64>>,
 }
 
 #[async_trait::async_trait]
@@ -65,6 +66,10 @@ impl LoadAgents for Unreadable {
     }
     async fn withdraw(&self, ids: &[i64]) -> Result<(), StoreError> {
         self.withdrawn.lock().unwrap().extend_from_slice(ids);
+        Ok(())
+    }
+    async fn prune(&self, ids: &[i64]) -> Result<(), StoreError> {
+        self.pruned.lock().unwrap().extend_from_slice(ids);
         Ok(())
     }
 }
@@ -93,4 +98,5 @@ async fn the_shards_are_withdrawn_when_following_them_fails() {
         "{error}"
     );
     assert_eq!(*port.withdrawn.lock().unwrap(), [1, 2]);
+    assert_eq!(*port.pruned.lock().unwrap(), [1, 2], "snapshots deleted");
 }
