@@ -296,12 +296,14 @@ fn three_agents_split_a_load_and_its_figures_merge_exactly_on_postgres() {
     three_agents_merge_exactly(Some(db.url.clone()));
 }
 
-#[test]
-fn a_killed_agent_is_named_with_its_share_and_the_test_is_an_error() {
-    let target = Target::start();
-    let mut setup = setup(&target, 300, 10, None);
+/// A 10 s test on three agents, the second of which gets `signal` once
+/// every agent runs its share; the setup, the run's id and its results.
+fn one_agent_signalled(
+    target: &Target,
+    signal: nix::sys::signal::Signal,
+) -> (Setup, String, serde_json::Value) {
+    let mut setup = setup(target, 300, 10, None);
     let id = setup.server.start_run("agents.toml").unwrap();
-    // Once every agent runs its share, one of them dies.
     wait_until("the agents to start", Duration::from_secs(90), || {
         setup
             .agents
@@ -310,13 +312,32 @@ fn a_killed_agent_is_named_with_its_share_and_the_test_is_an_error() {
     });
     std::thread::sleep(Duration::from_secs(2));
     let victim = &mut setup.agents[1];
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(victim.child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(victim.child.id() as i32), signal).unwrap();
     victim.child.wait().unwrap();
     let results = finished(&setup, &id);
+    (setup, id, results)
+}
+
+#[test]
+fn an_agent_stopped_with_sigterm_makes_the_test_an_error() {
+    let target = Target::start();
+    let (setup, _, results) = one_agent_signalled(&target, nix::sys::signal::Signal::SIGTERM);
+    let logs: Vec<String> = setup.agents.iter().map(Agent::log_text).collect();
+    assert_ne!(results["verdict"], "GO", "{results}");
+    let test = &results["tests"][0];
+    assert_eq!(test["status"], "ERROR", "{test}\n{logs:?}");
+    let error = test["error"].as_str().unwrap();
+    assert!(
+        error.contains("load agent a2 was stopped before its share ended"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_killed_agent_is_named_with_its_share_and_the_test_is_an_error() {
+    let target = Target::start();
+    // Once every agent runs its share, one of them dies.
+    let (setup, id, results) = one_agent_signalled(&target, nix::sys::signal::Signal::SIGKILL);
     assert_ne!(results["verdict"], "GO", "{results}");
     let test = &results["tests"][0];
     assert_eq!(test["status"], "ERROR", "{test}");

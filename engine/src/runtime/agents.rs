@@ -117,6 +117,10 @@ pub struct ShardEnd {
     /// Why the share could not run to the end, when it could not.
     #[serde(default)]
     pub error: Option<String>,
+    /// The agent was stopped (SIGTERM, Ctrl-C) before its share ended:
+    /// the load is short of that share's rest, as with a lost agent.
+    #[serde(default)]
+    pub stopped_early: bool,
 }
 
 /// A shard as the server sees it.

@@ -133,7 +133,7 @@ async fn work(
         };
         let cancel = stop.child_token();
         *lock(current) = Some((shard.id, cancel.clone()));
-        if let Err(e) = share::run(api, id, &shard, cancel, samples_log).await {
+        if let Err(e) = share::run(api, id, &shard, stop, cancel, samples_log).await {
             tracing::error!("shard {}: {e:#}", shard.id);
         }
         *lock(current) = None;

@@ -58,12 +58,14 @@ fn prepare(shard: &Claimed, cancel: CancellationToken) -> anyhow::Result<Prepare
     Ok(Prepared { spec, ctx })
 }
 
-/// Runs a claimed share to its end (or until `cancel`); errors are the
-/// API's (the share's own errors go into its report).
+/// Runs a claimed share to its end (or until `cancel`: the server took it
+/// back, or `stop`, this agent's own stop, which its report then says);
+/// errors are the API's (the share's own errors go into its report).
 pub async fn run(
     api: &Api,
     agent: i64,
     shard: &Claimed,
+    stop: &CancellationToken,
     cancel: CancellationToken,
     samples_log: Option<&Path>,
 ) -> anyhow::Result<()> {
@@ -76,8 +78,8 @@ pub async fn run(
         Ok(prepared) => prepared,
         Err(e) => {
             let end = ShardEnd {
-                warnings: Vec::new(),
                 error: Some(format!("{e:#}")),
+                ..ShardEnd::default()
             };
             return report_done(api, agent, shard.id, &end).await;
         }
@@ -94,6 +96,9 @@ pub async fn run(
     let poster = tokio::spawn(post_snapshots(api.clone(), agent, shard.id, rx));
     let mut tap = samples_log.map(|_| Samples::new(SAMPLES_CAP));
     let outcome = run_sharing(&prepared.spec, &prepared.ctx, tap.as_mut(), tx).await;
+    // This agent itself was told to stop (not the server withdrawing the
+    // share): the load is short of the share's rest.
+    let stopped_early = stop.is_cancelled();
     let posted = poster.await.unwrap_or(false);
     if let (Some(path), Some(tap)) = (samples_log, &tap) {
         write_samples(path, tap)?;
@@ -108,6 +113,7 @@ pub async fn run(
     let end = ShardEnd {
         warnings: outcome.warnings,
         error: outcome.error,
+        stopped_early,
     };
     report_done(api, agent, shard.id, &end).await
 }

@@ -361,6 +361,18 @@ fn loss(part: &Part, whole: &HttpLoadSpec, start_at_ms: i64) -> String {
     )
 }
 
+/// What an agent stopped before its share ended took with it.
+fn stopped(part: &Part, whole: &HttpLoadSpec) -> String {
+    format!(
+        "load agent {} was stopped before its share ended (SIGTERM or Ctrl-C on the agent): \
+         segment {}, its share {} of the whole {}; what it sent before is merged",
+        part.agent(),
+        part.segment,
+        describe(&part.share),
+        describe(whole)
+    )
+}
+
 fn lost_after_s(part: &Part, start_at_ms: i64) -> Option<f64> {
     let status = part.status.as_ref()?;
     if status.state != ShardState::Lost {
@@ -393,14 +405,22 @@ fn outcome(
     }
     for part in parts {
         let end = part.status.as_ref().and_then(|s| s.end.clone());
-        let ShardEnd { warnings: w, error } = end.unwrap_or_default();
+        let ShardEnd {
+            warnings: w,
+            error,
+            stopped_early,
+        } = end.unwrap_or_default();
         warnings.extend(
             w.into_iter()
                 .map(|w| format!("agent {}: {w}", part.agent())),
         );
         errors.extend(error.map(|e| format!("agent {}: {e}", part.agent())));
-        if part.state() == ShardState::Lost {
-            let text = loss(part, spec, start_at_ms);
+        let short = match part.state() {
+            ShardState::Lost => Some(loss(part, spec, start_at_ms)),
+            _ if stopped_early => Some(stopped(part, spec)),
+            _ => None,
+        };
+        if let Some(text) = short {
             if spec.allow_agent_loss {
                 warnings.push(format!("{text} (allowed by allow_agent_loss)"));
             } else {

@@ -3,12 +3,14 @@
 //! withdrawn on every way out of following them.
 
 use super::{planned_s, run, END_MARGIN_S};
-use crate::agents::{LoadAgents, ShardOffer, ShardState, ShardStatus};
+use crate::agents::{LoadAgents, ShardEnd, ShardOffer, ShardState, ShardStatus};
 use crate::events::NullSink;
 use crate::plan::{Environment, HttpLoadSpec};
+use crate::run::now_ms;
 use crate::runner::context::TestContext;
 use crate::runner::target::Target;
 use crate::store::StoreError;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -35,34 +37,45 @@ fn a_timed_or_staged_load_is_bounded_by_its_length() {
     assert_eq!(planned_s(&staged), 12 + 30 + END_MARGIN_S);
 }
 
-/// A port whose agents are ready at once and whose snapshots cannot be
-/// read; it notes what was withdrawn and pruned.
+/// A port whose agents are ready at once; once started, each shard is
+/// done with `end`, or, without one, its snapshots cannot be read. It
+/// notes what was withdrawn and pruned.
 #[derive(Default)]
-struct Unreadable {
+struct FakeAgents {
+    end: Option<ShardEnd>,
+    started: AtomicBool,
     withdrawn: std::sync::Mutex<Vec<i64>>,
     pruned: std::sync::Mutex<Vec<i64>>,
 }
 
 #[async_trait::async_trait]
-impl LoadAgents for Unreadable {
+impl LoadAgents for FakeAgents {
     async fn offer(&self, _: &str, shards: Vec<ShardOffer>) -> Result<Vec<i64>, StoreError> {
         Ok((1..=shards.len() as i64).collect())
     }
     async fn poll(&self, ids: &[i64], _: i64) -> Result<Vec<ShardStatus>, StoreError> {
+        let ended = self
+            .end
+            .as_ref()
+            .filter(|_| self.started.load(Ordering::SeqCst));
         let status = |id: i64| ShardStatus {
             id,
-            state: ShardState::Ready,
+            state: ended.map_or(ShardState::Ready, |_| ShardState::Done),
             agent: Some(format!("a{id}")),
-            ended_at_ms: None,
-            end: None,
+            ended_at_ms: ended.map(|_| now_ms()),
+            end: ended.cloned(),
         };
         Ok(ids.iter().copied().map(status).collect())
     }
     async fn start(&self, ids: &[i64], _: i64) -> Result<u64, StoreError> {
+        self.started.store(true, Ordering::SeqCst);
         Ok(ids.len() as u64)
     }
     async fn snapshots(&self, _: i64, _: i64) -> Result<Vec<(i64, String)>, StoreError> {
-        Err(StoreError::Database("connection reset".to_owned()))
+        match self.end {
+            Some(_) => Ok(Vec::new()),
+            None => Err(StoreError::Database("connection reset".to_owned())),
+        }
     }
     async fn withdraw(&self, ids: &[i64]) -> Result<(), StoreError> {
         self.withdrawn.lock().unwrap().extend_from_slice(ids);
@@ -74,12 +87,11 @@ impl LoadAgents for Unreadable {
     }
 }
 
-#[tokio::test]
-async fn the_shards_are_withdrawn_when_following_them_fails() {
+fn context() -> TestContext {
     let environment: Environment =
         toml::from_str("base_url = \"http://127.0.0.1:9\"\nallowed_hosts = [\"127.0.0.1\"]")
             .unwrap();
-    let ctx = TestContext {
+    TestContext {
         test_id: "L1".to_owned(),
         target: Arc::new(Target::new("local", &environment).unwrap()),
         cancel: CancellationToken::new(),
@@ -88,10 +100,14 @@ async fn the_shards_are_withdrawn_when_following_them_fails() {
         services: Arc::default(),
         supervisor: None,
         agents: None,
-    };
-    let port = Unreadable::default();
+    }
+}
+
+#[tokio::test]
+async fn the_shards_are_withdrawn_when_following_them_fails() {
+    let port = FakeAgents::default();
     let load = spec("rate = 100\nduration_s = 5");
-    let outcome = run(&load, 2, &ctx, &port).await;
+    let outcome = run(&load, 2, &context(), &port).await;
     let error = outcome.error.unwrap_or_default();
     assert!(
         error.contains("cannot read agent a1's snapshots"),
@@ -99,4 +115,41 @@ async fn the_shards_are_withdrawn_when_following_them_fails() {
     );
     assert_eq!(*port.withdrawn.lock().unwrap(), [1, 2]);
     assert_eq!(*port.pruned.lock().unwrap(), [1, 2], "snapshots deleted");
+}
+
+#[tokio::test]
+async fn an_agent_stopped_before_its_share_ended_is_an_error_unless_loss_is_allowed() {
+    let port = || FakeAgents {
+        end: Some(ShardEnd {
+            stopped_early: true,
+            ..ShardEnd::default()
+        }),
+        ..FakeAgents::default()
+    };
+    let load = spec("rate = 100\nduration_s = 5");
+    let outcome = run(&load, 2, &context(), &port()).await;
+    let error = outcome.error.unwrap_or_default();
+    assert!(
+        error.contains("load agent a1 was stopped before its share ended"),
+        "{error}"
+    );
+    assert!(error.contains("load agent a2 was stopped"), "{error}");
+    let allowed = spec("rate = 100\nduration_s = 5\nallow_agent_loss = true");
+    let outcome = run(&allowed, 2, &context(), &port()).await;
+    assert_eq!(outcome.error, None);
+    assert!(
+        outcome
+            .warnings
+            .iter()
+            .any(|w| w.contains("a1 was stopped")),
+        "{:?}",
+        outcome.warnings
+    );
+    // An agent that ran its share to the end is no error.
+    let whole = FakeAgents {
+        end: Some(ShardEnd::default()),
+        ..FakeAgents::default()
+    };
+    let outcome = run(&load, 2, &context(), &whole).await;
+    assert_eq!(outcome.error, None);
 }
