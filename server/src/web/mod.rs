@@ -190,7 +190,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::db::testing;
     use axum::body::Body;
@@ -209,7 +209,7 @@ mod tests {
         (status, String::from_utf8_lossy(&body).into_owned())
     }
 
-    fn state(db: Db, dir: &std::path::Path) -> AppState {
+    pub(crate) fn state(db: Db, dir: &std::path::Path) -> AppState {
         let evidence = dir.join("evidence");
         std::fs::create_dir_all(&evidence).unwrap();
         AppState::new(

@@ -3,9 +3,8 @@
 //! sending snapshots and reporting done, and a missing `?agent=` is a 400.
 
 use super::{done, ready, shard, snapshot, AsAgent};
-use crate::auth::AuthArgs;
-use crate::db::{testing, Db};
-use crate::web::AppState;
+use crate::db::testing;
+use crate::web::tests::state;
 use axum::body::{to_bytes, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{Extensions, StatusCode};
@@ -14,19 +13,6 @@ use engine::access::{Principal, Role};
 use engine::agents::{ShardOffer, ShardState};
 use engine::run::RunStatus;
 use engine::store::RunStore;
-use std::sync::Arc;
-
-fn state(db: Db, dir: &std::path::Path) -> AppState {
-    let evidence = dir.join("evidence");
-    std::fs::create_dir_all(&evidence).unwrap();
-    AppState::new(
-        db,
-        Arc::new(crate::evidence::store::LocalStore::new(evidence)),
-        dir.join("site"),
-        dir.join("plans"),
-        AuthArgs::default(),
-    )
-}
 
 fn as_bot() -> Extensions {
     let mut extensions = Extensions::new();
