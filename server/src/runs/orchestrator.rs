@@ -6,12 +6,12 @@
 //! gives running ones a grace period, then stops them as `interrupted`.
 
 use crate::evidence::store::ObjectStore;
-use crate::runs::event_writer::{self, RunWriter, WriterConfig, persist};
+use crate::runs::event_writer::{self, persist, RunWriter, WriterConfig};
 use engine::events::Sink;
 use engine::launch::LaunchRequest;
 use engine::plan::{LoadedPlan, PlanError};
 use engine::run::{RunStatus, RunSummary, StoredEvent, Verdict};
-use engine::runner::{RunOptions, run_plan_with};
+use engine::runner::{run_plan_with, RunOptions};
 use engine::store::{NewRun, RunStore, StoreError};
 use engine::supervisor::Supervisor;
 use std::collections::HashMap;
@@ -24,12 +24,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use super::event_writer::seal_interrupted;
 use super::launch::{apply, within_caps};
-pub use super::sink::END;
 use super::sink::EventSink;
+pub use super::sink::END;
 
 mod plans;
 mod state;
-use state::{Ending, Launched, LiveRun, StopReason, lock};
+use state::{lock, Ending, Launched, LiveRun, StopReason};
 
 /// Why a run could not be started.
 #[derive(Debug, thiserror::Error)]

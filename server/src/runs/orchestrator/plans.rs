@@ -4,7 +4,7 @@
 
 use super::{Orchestrator, StartError};
 use engine::launch::PlanChoice;
-use engine::plan::{LoadedPlan, load_file};
+use engine::plan::{load_file, LoadedPlan};
 use std::sync::atomic::Ordering;
 
 impl Orchestrator {
