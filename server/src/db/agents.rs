@@ -42,6 +42,9 @@ pub enum SnapshotStored {
     NotRunning(ShardState),
     /// No shard has that id.
     NoShard,
+    /// Another agent holds it (the sender's lease lapsed and it was
+    /// offered again): nothing stored.
+    NotHeld,
 }
 
 /// A shard an agent may claim: waiting, of a run that still runs (a shard
@@ -258,15 +261,20 @@ impl Db {
     pub async fn move_shard(
         &self,
         id: i64,
+        agent: i64,
         from: ShardState,
         to: ShardState,
     ) -> Result<bool, StoreError> {
         let rows = self
             .execute(
-                sqlx::query("UPDATE agent_shards SET state = $1 WHERE id = $2 AND state = $3")
-                    .bind(to.as_str())
-                    .bind(id)
-                    .bind(from.as_str()),
+                sqlx::query(
+                    "UPDATE agent_shards SET state = $1 \
+                     WHERE id = $2 AND state = $3 AND agent_id = $4",
+                )
+                .bind(to.as_str())
+                .bind(id)
+                .bind(from.as_str())
+                .bind(agent),
             )
             .await?;
         Ok(rows > 0)
@@ -277,12 +285,16 @@ impl Db {
     pub async fn add_snapshot(
         &self,
         shard: i64,
+        agent: i64,
         seq: i64,
         snapshot: &str,
     ) -> Result<SnapshotStored, StoreError> {
         let Some(row) = self.shard(shard).await? else {
             return Ok(SnapshotStored::NoShard);
         };
+        if row.agent_id != Some(agent) {
+            return Ok(SnapshotStored::NotHeld);
+        }
         if row.state != ShardState::Running {
             return Ok(SnapshotStored::NotRunning(row.state));
         }
@@ -304,6 +316,7 @@ impl Db {
     pub async fn finish_shard(
         &self,
         id: i64,
+        agent: i64,
         outcome: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
@@ -311,11 +324,12 @@ impl Db {
             .execute(
                 sqlx::query(
                     "UPDATE agent_shards SET state = 'done', outcome = $1, ended_at_ms = $2 \
-                     WHERE id = $3 AND state = 'running'",
+                     WHERE id = $3 AND state = 'running' AND agent_id = $4",
                 )
                 .bind(outcome)
                 .bind(now_ms)
-                .bind(id),
+                .bind(id)
+                .bind(agent),
             )
             .await?;
         Ok(rows > 0)

@@ -2,7 +2,8 @@
 //! never get the same shard, leases lapse into loss (running) or a new
 //! offer (claimed), snapshots are stored once, and only a running shard
 //! takes them; only a running run's shards are claimed, and a run that
-//! ends, aborts or is interrupted withdraws its shards.
+//! ends, aborts or is interrupted withdraws its shards; a shard offered
+//! again is its new holder's alone.
 
 use super::SnapshotStored;
 use crate::db::{testing, Db};
@@ -87,26 +88,30 @@ async fn leases_lapse(db: &Db) {
     let second = db.claim_shard(b, 1_000, TTL).await.unwrap().unwrap();
     assert_eq!((first.id, second.id), (ids[0], ids[1]));
     assert!(db
-        .move_shard(first.id, ShardState::Claimed, ShardState::Ready)
+        .move_shard(first.id, a, ShardState::Claimed, ShardState::Ready)
         .await
         .unwrap());
     assert!(db.start_shard(first.id, 3_000).await.unwrap());
     // A snapshot before the start is refused; a running one's is stored
     // once however often it is sent.
     assert_eq!(
-        db.add_snapshot(second.id, 0, "{}").await.unwrap(),
+        db.add_snapshot(second.id, b, 0, "{}").await.unwrap(),
         SnapshotStored::NotRunning(ShardState::Claimed)
     );
     for _ in 0..2 {
         assert_eq!(
-            db.add_snapshot(first.id, 0, "{\"seq\":0}").await.unwrap(),
+            db.add_snapshot(first.id, a, 0, "{\"seq\":0}")
+                .await
+                .unwrap(),
             SnapshotStored::Stored
         );
     }
     assert_eq!(db.shard_snapshots(first.id, -1).await.unwrap().len(), 1);
     assert!(db.shard_snapshots(first.id, 0).await.unwrap().is_empty());
     // Merged at the test's end, they are deleted (only this shard's).
-    db.add_snapshot(first.id, 1, "{\"seq\":1}").await.unwrap();
+    db.add_snapshot(first.id, a, 1, "{\"seq\":1}")
+        .await
+        .unwrap();
     db.delete_shard_snapshots(second.id).await.unwrap();
     assert_eq!(db.shard_snapshots(first.id, -1).await.unwrap().len(), 2);
     db.delete_shard_snapshots(first.id).await.unwrap();
@@ -133,10 +138,10 @@ async fn leases_lapse(db: &Db) {
         "lost as of its last heartbeat"
     );
     assert_eq!(
-        db.add_snapshot(first.id, 1, "{}").await.unwrap(),
+        db.add_snapshot(first.id, a, 1, "{}").await.unwrap(),
         SnapshotStored::NotRunning(ShardState::Lost)
     );
-    assert!(!db.finish_shard(first.id, "{}", 9_500).await.unwrap());
+    assert!(!db.finish_shard(first.id, a, "{}", 9_500).await.unwrap());
     db.withdraw_shard(second.id, 9_600).await.unwrap();
     assert_eq!(
         db.shard(second.id).await.unwrap().unwrap().state,
@@ -261,5 +266,50 @@ async fn heartbeats_renew_only_the_shard_worked_on_sqlite() {
 async fn heartbeats_renew_only_the_shard_worked_on_postgres() {
     if let Some(db) = testing::postgres().await {
         heartbeats_renew_only_the_shard_worked_on(&db).await;
+    }
+}
+
+/// A shard offered again after its first agent's lease lapsed belongs to
+/// its new holder: the first agent's late calls move, store and end
+/// nothing.
+async fn late_calls_of_a_former_holder(db: &Db) {
+    let (run, ids) = offered(db, 1).await;
+    let a = db.register_agent("a", "ops", 1_000).await.unwrap();
+    let b = db.register_agent("b", "ops", 1_000).await.unwrap();
+    assert_eq!(
+        db.claim_shard(a, 1_000, TTL).await.unwrap().unwrap().id,
+        ids[0]
+    );
+    db.settle_leases(&run, 1_000 + TTL + 1, TTL).await.unwrap();
+    let again = db.claim_shard(b, 7_000, TTL).await.unwrap().unwrap();
+    assert_eq!(again.id, ids[0]);
+    assert!(!db
+        .move_shard(ids[0], a, ShardState::Claimed, ShardState::Ready)
+        .await
+        .unwrap());
+    assert!(db
+        .move_shard(ids[0], b, ShardState::Claimed, ShardState::Ready)
+        .await
+        .unwrap());
+    assert!(db.start_shard(ids[0], 8_000).await.unwrap());
+    assert_eq!(
+        db.add_snapshot(ids[0], a, 0, "{}").await.unwrap(),
+        SnapshotStored::NotHeld
+    );
+    assert!(db.shard_snapshots(ids[0], -1).await.unwrap().is_empty());
+    assert!(!db.finish_shard(ids[0], a, "{}", 9_000).await.unwrap());
+    assert!(db.finish_shard(ids[0], b, "{}", 9_000).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_former_holder_cannot_act_on_a_shard_offered_again_sqlite() {
+    let (db, _dir) = testing::sqlite().await;
+    late_calls_of_a_former_holder(&db).await;
+}
+
+#[tokio::test]
+async fn a_former_holder_cannot_act_on_a_shard_offered_again_postgres() {
+    if let Some(db) = testing::postgres().await {
+        late_calls_of_a_former_holder(&db).await;
     }
 }

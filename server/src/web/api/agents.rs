@@ -252,7 +252,7 @@ async fn own_shard(
     extensions: &Extensions,
     id: i64,
     agent: Result<Query<AsAgent>, QueryRejection>,
-) -> Result<(), Refused> {
+) -> Result<i64, Refused> {
     let agent = match agent {
         Ok(Query(AsAgent { agent })) => agent,
         Err(e) => {
@@ -263,8 +263,8 @@ async fn own_shard(
         }
     };
     own_agent(db, extensions, agent).await?;
-    let held: Result<(), Response> = match db.shard_holder(id).await {
-        Ok(Some(Some(holder))) if holder == agent => Ok(()),
+    let held: Result<i64, Response> = match db.shard_holder(id).await {
+        Ok(Some(Some(holder))) if holder == agent => Ok(agent),
         Ok(Some(_)) => Err(answer(
             StatusCode::CONFLICT,
             format!("shard {id} is not held by agent {agent}"),
@@ -307,17 +307,17 @@ async fn moved(
     }
 }
 
-/// The body of a request about shard `id` when the acting agent, run by
-/// the caller, holds it.
+/// The acting agent and the body of a request about shard `id` when that
+/// agent, run by the caller, holds it.
 async fn shard_body<T: for<'de> Deserialize<'de>>(
     db: &Db,
     extensions: &Extensions,
     id: i64,
     agent: Result<Query<AsAgent>, QueryRejection>,
     bytes: &Bytes,
-) -> Result<T, Refused> {
-    own_shard(db, extensions, id, agent).await?;
-    body(bytes)
+) -> Result<(i64, T), Refused> {
+    let agent = own_shard(db, extensions, id, agent).await?;
+    Ok((agent, body(bytes)?))
 }
 
 /// `POST /api/shards/{id}/ready?agent=A`.
@@ -327,12 +327,15 @@ pub async fn ready(
     Path(id): Path<i64>,
     agent: Result<Query<AsAgent>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = own_shard(&state.db, &extensions, id, agent).await {
-        return *r;
-    }
+    let agent = match own_shard(&state.db, &extensions, id, agent).await {
+        Ok(agent) => agent,
+        Err(r) => return *r,
+    };
+    // The holder is checked again in the move itself: the shard may have
+    // been offered to another agent since.
     let done = state
         .db
-        .move_shard(id, ShardState::Claimed, ShardState::Ready)
+        .move_shard(id, agent, ShardState::Claimed, ShardState::Ready)
         .await;
     moved(&state.db, id, done, ShardState::Claimed, ShardState::Ready).await
 }
@@ -345,20 +348,25 @@ pub async fn snapshot(
     agent: Result<Query<AsAgent>, QueryRejection>,
     bytes: Bytes,
 ) -> Response {
-    let snapshot: Snapshot = match shard_body(&state.db, &extensions, id, agent, &bytes).await {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+    let (agent, snapshot): (i64, Snapshot) =
+        match shard_body(&state.db, &extensions, id, agent, &bytes).await {
+            Ok(s) => s,
+            Err(r) => return *r,
+        };
     let Ok(seq) = i64::try_from(snapshot.seq) else {
         return answer(StatusCode::BAD_REQUEST, "seq: too large");
     };
     let text = String::from_utf8_lossy(&bytes);
-    match state.db.add_snapshot(id, seq, &text).await {
+    match state.db.add_snapshot(id, agent, seq, &text).await {
         Ok(SnapshotStored::Stored) => Json(json!({ "id": id, "seq": seq })).into_response(),
         Ok(SnapshotStored::NotRunning(_)) => not_in(&state.db, id, ShardState::Running).await,
         Ok(SnapshotStored::NoShard) => {
             answer(StatusCode::NOT_FOUND, format!("no shard with id {id}"))
         }
+        Ok(SnapshotStored::NotHeld) => answer(
+            StatusCode::CONFLICT,
+            format!("shard {id} is not held by agent {agent}"),
+        ),
         Err(e) => unavailable(e),
     }
 }
@@ -371,12 +379,13 @@ pub async fn done(
     agent: Result<Query<AsAgent>, QueryRejection>,
     bytes: Bytes,
 ) -> Response {
-    let end: ShardEnd = match shard_body(&state.db, &extensions, id, agent, &bytes).await {
-        Ok(end) => end,
-        Err(r) => return *r,
-    };
+    let (agent, end): (i64, ShardEnd) =
+        match shard_body(&state.db, &extensions, id, agent, &bytes).await {
+            Ok(end) => end,
+            Err(r) => return *r,
+        };
     let text = serde_json::to_string(&end).unwrap_or_default();
-    let done = state.db.finish_shard(id, &text, now_ms()).await;
+    let done = state.db.finish_shard(id, agent, &text, now_ms()).await;
     moved(&state.db, id, done, ShardState::Running, ShardState::Done).await
 }
 
