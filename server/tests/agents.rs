@@ -331,6 +331,18 @@ fn an_agent_stopped_with_sigterm_makes_the_test_an_error() {
         error.contains("load agent a2 was stopped before its share ended"),
         "{error}"
     );
+    // Its heartbeat lasted until its end was sent: stopped, not lost.
+    let rows = test["agents"].as_array().unwrap();
+    let states: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["agent"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert!(states.contains(&("a2", "stopped")), "{states:?}");
+    assert_eq!(
+        states.iter().filter(|(_, s)| *s == "done").count(),
+        2,
+        "{states:?}"
+    );
 }
 
 #[test]

@@ -196,10 +196,14 @@ async fn viewers_scrape_runs_live_load_and_the_event_backlog() {
     ] {
         assert!(has_line(&body, line), "{line}\n{body}");
     }
-    // Load agents connected: one beating now, and one last heard from a
-    // minute ago (past a shard's lease), counted once it beats again.
+    // Load agents connected: one beating (stamped a minute ahead, so a
+    // slow machine between the scrapes cannot age it past the lease), and
+    // one last heard from a minute ago (past a shard's lease), counted
+    // once it beats again.
     let now = now_ms();
-    db.register_agent("agent-0", "viewer", now).await.unwrap();
+    db.register_agent("agent-0", "viewer", now + 60_000)
+        .await
+        .unwrap();
     let stale = db
         .register_agent("agent-1", "viewer", now - 60_000)
         .await

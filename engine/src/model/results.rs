@@ -302,7 +302,8 @@ pub struct AgentShare {
     pub requests: u64,
     /// Of those, the ones that failed.
     pub failed: u64,
-    /// `done`, `lost` (it stopped heartbeating while it ran) or
+    /// `done`, `stopped` (its agent was stopped on purpose before the
+    /// share ended), `lost` (it stopped heartbeating while it ran) or
     /// `cancelled`.
     pub state: String,
     /// When it was lost, seconds after the common start.

@@ -77,8 +77,18 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     };
     tracing::info!("agent {name} registered with {} as agent {id}", args.server);
     let current: Current = Arc::default();
-    let beating = tokio::spawn(heartbeat(api.clone(), id, current.clone(), stop.clone()));
+    // The heartbeat outlives a stop signal until the share in hand has
+    // sent its last snapshot and its end: stopped with it, a share still
+    // flushing would lapse and be reported lost instead of stopped.
+    let beat_stop = CancellationToken::new();
+    let beating = tokio::spawn(heartbeat(
+        api.clone(),
+        id,
+        current.clone(),
+        beat_stop.clone(),
+    ));
     let worked = work(&api, id, &current, &stop, args.samples_log.as_deref()).await;
+    beat_stop.cancel();
     stop.cancel();
     let _ = beating.await;
     worked.map(|()| ExitCode::SUCCESS)
@@ -141,10 +151,10 @@ async fn work(
     Ok(())
 }
 
-/// Heartbeats every second until stopped, renewing only the share it
-/// works on (one it gave up on lapses on the server); stops that share
-/// when the server no longer counts it as this agent's (lost or
-/// withdrawn).
+/// Heartbeats every second until `stop` (cancelled once no share is in
+/// hand), renewing only the share it works on (one it gave up on lapses
+/// on the server); stops that share when the server no longer counts it
+/// as this agent's (lost or withdrawn).
 async fn heartbeat(api: Api, id: i64, current: Current, stop: CancellationToken) {
     let mut ticker = tokio::time::interval(HEARTBEAT_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

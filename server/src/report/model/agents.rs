@@ -12,14 +12,15 @@ pub const COLUMNS: &[&str] = &[
 ];
 
 /// What the table shows, in a sentence under its heading.
-pub const NOTE: &str = "Each load agent's share of a test split across agents: the requests it sent are merged into the test's figures; a lost agent stopped heartbeating while its share ran, and what it had sent stays counted.";
+pub const NOTE: &str = "Each load agent's share of a test split across agents: the requests it sent are merged into the test's figures; a lost agent stopped heartbeating while its share ran, a stopped one was stopped on purpose before its share ended, and what either had sent stays counted.";
 
 /// One agent's share of one test, as cells under [`COLUMNS`].
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentRow {
     /// Plain text cells (the renderers escape them).
     pub cells: Vec<String>,
-    /// The agent stopped heartbeating while its share ran.
+    /// The share ended short: its agent stopped heartbeating (lost) or
+    /// was stopped on purpose (stopped) while it ran.
     pub lost: bool,
 }
 
@@ -69,7 +70,7 @@ pub fn agents(results: &RunResults) -> Vec<AgentRow> {
 /// `workers` and `rate` are the test's totals, the sums of its agents'
 /// shares (`rate` is `None` when a share has none: the closed model).
 fn row(test: &str, a: &AgentShare, workers: u64, rate: Option<u64>) -> AgentRow {
-    let lost = a.state == "lost";
+    let lost = a.state == "lost" || a.state == "stopped";
     AgentRow {
         cells: vec![
             test.to_owned(),

@@ -442,6 +442,15 @@ fn outcome(
 }
 
 fn share_row(part: &Part, start_at_ms: i64) -> AgentShare {
+    let stopped_early = part
+        .status
+        .as_ref()
+        .and_then(|s| s.end.as_ref())
+        .is_some_and(|end| end.stopped_early);
+    let state = match part.state() {
+        ShardState::Done if stopped_early => "stopped",
+        state => state.as_str(),
+    };
     AgentShare {
         agent: part.agent(),
         segment: part.segment.to_string(),
@@ -449,7 +458,7 @@ fn share_row(part: &Part, start_at_ms: i64) -> AgentShare {
         rate: part.share.rate.map(|r| r.get()),
         requests: part.requests,
         failed: part.failed,
-        state: part.state().as_str().to_owned(),
+        state: state.to_owned(),
         lost_after_s: lost_after_s(part, start_at_ms),
     }
 }
