@@ -1,9 +1,11 @@
 //! `report.html`: the report as one self-contained file (inline CSS, charts
 //! as inline SVG drawn by `app::charts`, a print stylesheet); opens offline.
-//! One function per section of [`super::sections`].
+//! How HTML writes a cell, a table and what stands around each section of
+//! [`super::sections`].
 
 use super::model::agents::NOTE as AGENTS_NOTE;
-use super::model::{Report, RestartProof, Row, TestSection};
+use super::model::{Report, RestartProof, TestSection};
+use super::rows::{self, Cells};
 use super::sections::{self, pass, Render, Section};
 use super::values::number;
 use std::fmt::Write as _;
@@ -58,15 +60,6 @@ fn table(o: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<Strin
     o.push_str("</tbody></table>\n");
 }
 
-/// A two-column table of `(label, value)` rows under `head` and `Value`.
-fn pairs(o: &mut String, head: &str, rows: &[Row]) {
-    table(
-        o,
-        &[head, "Value"],
-        rows.iter().map(|(k, v)| vec![esc(k), cell(v)]),
-    );
-}
-
 fn badge(word: &str) -> String {
     format!("<span class=\"badge {}\">{}</span>", esc(word), esc(word))
 }
@@ -76,10 +69,6 @@ fn pass_badge(passed: bool) -> String {
     badge(pass(passed))
 }
 
-fn ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} ms"))
-}
-
 /// Renders the report as a single HTML file.
 pub fn render(r: &Report) -> String {
     sections::render(&Html, r)
@@ -87,348 +76,220 @@ pub fn render(r: &Report) -> String {
 
 struct Html;
 
+/// HTML escapes all text, whoever wrote it.
+impl Cells for Html {
+    fn text(&self, s: &str) -> String {
+        esc(s)
+    }
+    fn own(&self, s: &str) -> String {
+        esc(s)
+    }
+    fn value(&self, s: &str) -> String {
+        cell(s)
+    }
+    fn code(&self, s: &str) -> String {
+        format!("<code>{}</code>", esc(s))
+    }
+    fn target_code(&self, s: &str) -> String {
+        self.code(s)
+    }
+    fn bar(&self, s: &str) -> String {
+        format!("<code class=\"bar\">{}</code>", esc(s))
+    }
+    fn strong(&self, cell: String) -> String {
+        format!("<b>{cell}</b>")
+    }
+    fn alarm(&self, s: &str) -> String {
+        format!("<b class=\"regression\">{}</b>", esc(s))
+    }
+    fn warning(&self, s: &str) -> String {
+        format!("<strong class=\"warn\">{}</strong>", esc(s))
+    }
+    fn ms(&self, v: Option<f64>) -> String {
+        v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} ms"))
+    }
+    fn pass(&self, passed: bool) -> String {
+        pass_badge(passed)
+    }
+    fn status(&self, word: &str) -> String {
+        badge(word)
+    }
+    fn decision(&self, word: &str) -> String {
+        badge(word)
+    }
+    fn outcome(&self, word: &str) -> String {
+        badge(word)
+    }
+}
+
 impl Render for Html {
-    fn header(&self, o: &mut String, r: &Report) {
+    fn open(&self, o: &mut String, section: Section, r: &Report) {
+        match section {
+            Section::Header => header(o, r),
+            Section::Summary => o.push_str("<h2>Executive summary</h2>"),
+            Section::Anomalies => o.push_str("<h2>Anomalies: unplanned process exits</h2><p class=\"regression\">Supervised services exited without being asked to during the run; each one makes the run NO-GO whatever the criteria say.</p>"),
+            Section::Environment => o.push_str("<h2>Environment configuration</h2>"),
+            Section::Timeline => o.push_str("<h2 id=\"timeline\">Timeline</h2><p class=\"meta\">When each test ran, in seconds from the run's start, as recorded; tests whose bars overlap ran at the same time.</p>"),
+            Section::Tests => o.push_str("<h2>Test results</h2>"),
+            Section::Integrity => o.push_str("<h2>Integrity and storage checks</h2>"),
+            Section::Dependencies => o.push_str("<h2>Service health at test time</h2>"),
+            Section::Performance => o.push_str("<h2>Performance summary</h2>"),
+            Section::Totals => o.push_str("<h3>Total operations processed</h3>"),
+            Section::Restarts => o.push_str("<h3>Restarts performed</h3>"),
+            Section::FailureClasses => o.push_str("<h3>Failures by class</h3>"),
+            Section::LoadThroughFault => o.push_str("<h3>Load through the fault</h3>"),
+            Section::Agents => {
+                let _ = write!(
+                    o,
+                    "<h3 id=\"agents\">Load agents</h3><p class=\"meta\">{}</p>",
+                    esc(AGENTS_NOTE)
+                );
+            }
+            Section::Criteria => criteria(o, r),
+            Section::Differences => differences(o, r),
+            Section::SignOff => signoff(o, r),
+            Section::Files => {
+                o.push_str("<h2>Output files</h2><ul>");
+                for f in &r.files {
+                    let _ = write!(o, "<li><code>{}</code></li>", esc(f));
+                }
+                o.push_str("</ul>\n");
+            }
+            Section::Footer => {
+                let _ = write!(
+                    o,
+                    "<p class=\"meta\"><i>Generated by {} for run <code>{}</code>.</i></p>\n</body></html>\n",
+                    esc(&r.tool),
+                    esc(&r.run_id)
+                );
+            }
+        }
+    }
+
+    fn table(&self, o: &mut String, head: &[&str], rows: Vec<Vec<String>>) {
+        table(o, head, rows);
+    }
+
+    fn empty(&self, o: &mut String, section: Section) {
+        o.push_str(match section {
+            Section::SignOff => "<p>Not signed yet.</p>",
+            _ => "<p>No integrity or storage checks in this plan.</p>",
+        });
+    }
+
+    fn caption(&self, o: &mut String, test: &str, impact: &str) {
+        let _ = write!(o, "<p><strong>{}</strong>: {}</p>", esc(test), esc(impact));
+    }
+
+    fn test(&self, o: &mut String, t: &TestSection) {
+        test(o, t);
+    }
+
+    fn close(&self, o: &mut String, section: Section, r: &Report) {
+        if section == Section::Summary {
+            let nogo = r.verdict.as_deref() != Some("GO");
+            let _ = writeln!(
+                o,
+                "<p class=\"decision{}\"><b>GO/NO-GO decision:</b> {}</p>",
+                if nogo { " nogo" } else { "" },
+                esc(&r.decision)
+            );
+        }
+    }
+}
+
+fn header(o: &mut String, r: &Report) {
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body>\n",
+        esc(&r.title)
+    );
+    let _ = write!(o, "<h1>{}</h1>\n<p class=\"meta\">Environment <b>{}</b> · started {} · {} s · tester <b id=\"tester\">{}</b> · {} · run <code>{}</code></p>\n<p>Overall status {}</p>\n",
+        esc(&r.title),
+        esc(r.environment.first().map_or("", |(_, v)| v.as_str())),
+        esc(&r.started_at), number(r.duration_s), esc(&r.tester), esc(&r.tool), esc(&r.run_id), badge(&r.status));
+    if !r.left_out_tests.is_empty() {
         let _ = write!(
             o,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body>\n",
-            esc(&r.title)
-        );
-        let _ = write!(o, "<h1>{}</h1>\n<p class=\"meta\">Environment <b>{}</b> · started {} · {} s · tester <b id=\"tester\">{}</b> · {} · run <code>{}</code></p>\n<p>Overall status {}</p>\n",
-            esc(&r.title),
-            esc(r.environment.first().map_or("", |(_, v)| v.as_str())),
-            esc(&r.started_at), number(r.duration_s), esc(&r.tester), esc(&r.tool), esc(&r.run_id), badge(&r.status));
-        if !r.left_out_tests.is_empty() {
-            let _ = write!(
-                o,
-                "<p class=\"regression\" id=\"partial-run\">Partial run: tests {} of the plan were left out; their criteria were not checked.</p>",
-                esc(&r.left_out_tests.join(", "))
-            );
-        }
-        if let Some(e) = &r.error {
-            let _ = write!(
-                o,
-                "<p class=\"regression\">The run stopped early: {}</p>",
-                esc(e)
-            );
-        }
-    }
-
-    fn summary(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2>Executive summary</h2>");
-        table(
-            o,
-            Section::Summary.columns(),
-            r.summary.iter().map(|s| {
-                vec![
-                    esc(&s.group),
-                    format!("<b>{}</b> {}", esc(&s.result), badge(&s.outcome)),
-                    esc(&s.notes),
-                ]
-            }),
-        );
-        let nogo = r.verdict.as_deref() != Some("GO");
-        let _ = writeln!(
-            o,
-            "<p class=\"decision{}\"><b>GO/NO-GO decision:</b> {}</p>",
-            if nogo { " nogo" } else { "" },
-            esc(&r.decision)
+            "<p class=\"regression\" id=\"partial-run\">Partial run: tests {} of the plan were left out; their criteria were not checked.</p>",
+            esc(&r.left_out_tests.join(", "))
         );
     }
-
-    fn anomalies(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2>Anomalies: unplanned process exits</h2><p class=\"regression\">Supervised services exited without being asked to during the run; each one makes the run NO-GO whatever the criteria say.</p>");
-        table(
-            o,
-            Section::Anomalies.columns(),
-            r.anomalies.iter().map(|a| {
-                vec![
-                    esc(&a.service),
-                    a.test.as_deref().map_or_else(|| "—".to_owned(), esc),
-                    esc(&a.at),
-                    esc(&a.what),
-                ]
-            }),
-        );
-    }
-
-    fn environment(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2>Environment configuration</h2>");
-        pairs(o, "Setting", &r.environment);
-    }
-
-    fn timeline(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2 id=\"timeline\">Timeline</h2><p class=\"meta\">When each test ran, in seconds from the run's start, as recorded; tests whose bars overlap ran at the same time.</p>");
-        table(
-            o,
-            Section::Timeline.columns(),
-            r.timeline.iter().map(|t| {
-                vec![
-                    esc(&t.test),
-                    esc(&t.kind),
-                    format!("{:.1} s", t.start_s),
-                    format!("{:.1} s", t.end_s),
-                    format!("{:.1} s", t.end_s - t.start_s),
-                    if t.ran_with.is_empty() {
-                        "—".to_owned()
-                    } else {
-                        esc(&t.ran_with.join(", "))
-                    },
-                    format!("<code class=\"bar\">{}</code>", esc(&t.bar)),
-                ]
-            }),
-        );
-    }
-
-    fn tests(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2>Test results</h2>");
-        for t in &r.tests {
-            test(o, t);
-        }
-    }
-
-    fn integrity(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2>Integrity and storage checks</h2>");
-        if r.integrity.is_empty() {
-            o.push_str("<p>No integrity or storage checks in this plan.</p>");
-            return;
-        }
-        table(
-            o,
-            Section::Integrity.columns(),
-            r.integrity.iter().map(|c| {
-                vec![
-                    esc(&c.test),
-                    esc(&c.check),
-                    esc(&c.actual),
-                    c.passed.map_or("—".to_owned(), pass_badge),
-                ]
-            }),
-        );
-    }
-
-    fn dependencies(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2>Service health at test time</h2>");
-        table(
-            o,
-            Section::Dependencies.columns(),
-            r.dependencies
-                .iter()
-                .map(|d| vec![esc(&d.test), esc(&d.name), esc(&d.status), esc(&d.latency)]),
-        );
-    }
-
-    fn performance(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2>Performance summary</h2>");
-        table(
-            o,
-            Section::Performance.columns(),
-            r.performance.iter().map(|p| {
-                vec![
-                    esc(&p.test),
-                    ms(p.p50_ms),
-                    ms(p.p95_ms),
-                    ms(p.p99_ms),
-                    badge(&p.status),
-                ]
-            }),
-        );
-    }
-
-    fn totals(&self, o: &mut String, r: &Report) {
-        o.push_str("<h3>Total operations processed</h3>");
-        table(
-            o,
-            Section::Totals.columns(),
-            r.totals.iter().map(|t| {
-                let b = |s: String| {
-                    if t.is_total() {
-                        format!("<b>{s}</b>")
-                    } else {
-                        s
-                    }
-                };
-                vec![
-                    b(esc(&t.category)),
-                    b(t.requests.to_string()),
-                    b(t.ok.to_string()),
-                    b(t.fail.to_string()),
-                ]
-            }),
-        );
-    }
-
-    fn restarts(&self, o: &mut String, r: &Report) {
-        o.push_str("<h3>Restarts performed</h3>");
-        table(
-            o,
-            Section::Restarts.columns(),
-            r.restarts.iter().map(|x| {
-                vec![
-                    esc(&x.test),
-                    esc(&x.service),
-                    esc(&x.method),
-                    format!("<code>{}</code>", esc(&x.before)),
-                    format!("<code>{}</code>", esc(&x.after)),
-                    esc(&x.recovery),
-                    if x.observed { "yes" } else { "<b>NO</b>" }.to_owned(),
-                ]
-            }),
-        );
-    }
-
-    fn failure_classes(&self, o: &mut String, r: &Report) {
-        o.push_str("<h3>Failures by class</h3>");
-        table(
-            o,
-            Section::FailureClasses.columns(),
-            r.failures_by_class
-                .iter()
-                .map(|(c, n)| vec![esc(c), n.to_string()]),
-        );
-    }
-
-    fn load_through_fault(&self, o: &mut String, r: &Report) {
-        o.push_str("<h3>Load through the fault</h3>");
-        for t in &r.load_through_fault {
-            let _ = write!(
-                o,
-                "<p><strong>{}</strong>: {}</p>",
-                esc(&t.test),
-                esc(&t.impact)
-            );
-            table(
-                o,
-                Section::LoadThroughFault.columns(),
-                t.rows
-                    .iter()
-                    .map(|cells| cells.iter().map(|c| esc(c)).collect()),
-            );
-        }
-    }
-
-    fn agents(&self, o: &mut String, r: &Report) {
+    if let Some(e) = &r.error {
         let _ = write!(
             o,
-            "<h3 id=\"agents\">Load agents</h3><p class=\"meta\">{}</p>",
-            esc(AGENTS_NOTE)
-        );
-        table(
-            o,
-            Section::Agents.columns(),
-            r.agents.iter().map(|a| {
-                a.cells_in(esc, |state| {
-                    format!("<b class=\"regression\">{}</b>", esc(state))
-                })
-            }),
+            "<p class=\"regression\">The run stopped early: {}</p>",
+            esc(e)
         );
     }
+}
 
-    fn criteria(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2>Criteria checklist</h2>");
-        table(
-            o,
-            &["", "Criterion", "Expression", "Actual", "Note"],
-            r.criteria.iter().map(|c| {
-                vec![
-                    badge(&c.outcome),
-                    esc(&c.label),
-                    format!("<code>{}</code>", esc(&c.expr)),
-                    esc(&c.actual),
-                    esc(c.note.as_deref().unwrap_or("")),
-                ]
-            }),
-        );
-    }
+fn criteria(o: &mut String, r: &Report) {
+    o.push_str("<h2>Criteria checklist</h2>");
+    table(
+        o,
+        &["", "Criterion", "Expression", "Actual", "Note"],
+        r.criteria.iter().map(|c| {
+            vec![
+                badge(&c.outcome),
+                esc(&c.label),
+                format!("<code>{}</code>", esc(&c.expr)),
+                esc(&c.actual),
+                esc(c.note.as_deref().unwrap_or("")),
+            ]
+        }),
+    );
+}
 
-    fn differences(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2>Key differences from previous run</h2>");
-        let Some(d) = &r.differences else {
-            o.push_str("<p>No previous run of this plan against this environment.</p>");
-            return;
-        };
-        let _ = write!(
-            o,
-            "<p class=\"meta\">Previous run <code>{}</code> · {}</p>",
-            esc(&d.previous_run),
-            d.counts()
-        );
-        table(
-            o,
-            Section::Differences.columns(),
-            d.rows.iter().map(|row| {
-                let change = if row.regression {
-                    format!(
-                        "<span class=\"regression\">{} REGRESSION</span>",
-                        esc(&row.change)
-                    )
-                } else if row.improvement {
-                    format!(
-                        "<span class=\"improvement\">{} IMPROVEMENT</span>",
-                        esc(&row.change)
-                    )
-                } else {
+fn differences(o: &mut String, r: &Report) {
+    o.push_str("<h2>Key differences from previous run</h2>");
+    let Some(d) = &r.differences else {
+        o.push_str("<p>No previous run of this plan against this environment.</p>");
+        return;
+    };
+    let _ = write!(
+        o,
+        "<p class=\"meta\">Previous run <code>{}</code> · {}</p>",
+        esc(&d.previous_run),
+        d.counts()
+    );
+    table(
+        o,
+        Section::Differences.columns(),
+        d.rows.iter().map(|row| {
+            let change = if row.regression {
+                format!(
+                    "<span class=\"regression\">{} REGRESSION</span>",
                     esc(&row.change)
-                };
-                vec![
-                    esc(&row.metric),
-                    esc(&row.previous),
-                    esc(&row.current),
-                    change,
-                ]
-            }),
-        );
-    }
+                )
+            } else if row.improvement {
+                format!(
+                    "<span class=\"improvement\">{} IMPROVEMENT</span>",
+                    esc(&row.change)
+                )
+            } else {
+                esc(&row.change)
+            };
+            vec![
+                esc(&row.metric),
+                esc(&row.previous),
+                esc(&row.current),
+                change,
+            ]
+        }),
+    );
+}
 
-    fn signoff(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2>Sign-off</h2>");
-        let _ = write!(
-            o,
-            "<p>System recommendation: <strong>{}</strong></p>",
-            esc(&r.decision)
-        );
-        if let Some(d) = &r.signoff_decision {
-            let _ = write!(o, "<p>Final decision: <strong>{}</strong></p>", esc(d));
-        }
-        if r.signoffs.is_empty() {
-            o.push_str("<p>Not signed yet.</p>");
-            return;
-        }
-        table(
-            o,
-            Section::SignOff.columns(),
-            r.signoffs.iter().map(|s| {
-                vec![
-                    esc(&s.approver),
-                    badge(&s.decision),
-                    esc(&s.comment),
-                    s.override_reason
-                        .as_deref()
-                        .map(|o| format!("<strong class=\"warn\">{}</strong>", esc(o)))
-                        .unwrap_or_default(),
-                    esc(&s.at),
-                    format!("<code>{}</code>", esc(&s.manifest_digest)),
-                    esc(&s.state),
-                ]
-            }),
-        );
-    }
-
-    fn files(&self, o: &mut String, r: &Report) {
-        o.push_str("<h2>Output files</h2><ul>");
-        for f in &r.files {
-            let _ = write!(o, "<li><code>{}</code></li>", esc(f));
-        }
-        o.push_str("</ul>\n");
-    }
-
-    fn footer(&self, o: &mut String, r: &Report) {
-        let _ = write!(
-            o,
-            "<p class=\"meta\"><i>Generated by {} for run <code>{}</code>.</i></p>\n</body></html>\n",
-            esc(&r.tool),
-            esc(&r.run_id)
-        );
+/// The recommendation and the final decision (the sign-off table follows).
+fn signoff(o: &mut String, r: &Report) {
+    o.push_str("<h2>Sign-off</h2>");
+    let _ = write!(
+        o,
+        "<p>System recommendation: <strong>{}</strong></p>",
+        esc(&r.decision)
+    );
+    if let Some(d) = &r.signoff_decision {
+        let _ = write!(o, "<p>Final decision: <strong>{}</strong></p>", esc(d));
     }
 }
 
@@ -442,7 +303,7 @@ fn test(o: &mut String, t: &TestSection) {
         esc(&t.title),
         badge(&t.status)
     );
-    pairs(o, "Metric", &t.metrics);
+    table(o, &["Metric", "Value"], rows::pairs(&Html, &t.metrics));
     for w in &t.warnings {
         let _ = write!(o, "<p class=\"regression\">Warning: {}</p>", esc(w));
     }

@@ -9,6 +9,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod rows;
 pub mod sections;
 mod values;
 

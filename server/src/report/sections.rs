@@ -1,8 +1,11 @@
 //! The report's sections in reading order, shared by the Markdown and HTML
-//! renderings: [`Section::list`] says which sections a report has, and a
-//! [`Render`] implementation writes each one in its format.
+//! renderings: [`Section::list`] says which sections a report has,
+//! [`render`] walks them, the rows of their tables come from
+//! [`super::rows`], and a [`Render`] implementation says how its format
+//! writes a table, a cell, and what stands around each table.
 
-use super::model::Report;
+use super::model::{Report, TestSection};
+use super::rows::{self, Cells};
 
 /// One part of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,56 +131,57 @@ impl Section {
     }
 }
 
-/// A format of the report: one function per section, each appending the
-/// section to `o`.
-pub trait Render {
-    fn header(&self, o: &mut String, r: &Report);
-    fn summary(&self, o: &mut String, r: &Report);
-    fn anomalies(&self, o: &mut String, r: &Report);
-    fn environment(&self, o: &mut String, r: &Report);
-    fn timeline(&self, o: &mut String, r: &Report);
-    fn tests(&self, o: &mut String, r: &Report);
-    fn integrity(&self, o: &mut String, r: &Report);
-    fn dependencies(&self, o: &mut String, r: &Report);
-    fn performance(&self, o: &mut String, r: &Report);
-    fn totals(&self, o: &mut String, r: &Report);
-    fn restarts(&self, o: &mut String, r: &Report);
-    fn failure_classes(&self, o: &mut String, r: &Report);
-    fn load_through_fault(&self, o: &mut String, r: &Report);
-    fn agents(&self, o: &mut String, r: &Report);
-    fn criteria(&self, o: &mut String, r: &Report);
-    fn differences(&self, o: &mut String, r: &Report);
-    fn signoff(&self, o: &mut String, r: &Report);
-    fn files(&self, o: &mut String, r: &Report);
-    fn footer(&self, o: &mut String, r: &Report);
+/// A format of the report: how it writes a table, a cell
+/// ([`Cells`]), and what stands around each section's table (its heading,
+/// lead text, and the sections with no table in common).
+pub trait Render: Cells {
+    /// Writes `section`'s heading and what comes before its table; the
+    /// whole section for one with no shared table ([`rows::of`] is `None`).
+    fn open(&self, o: &mut String, section: Section, r: &Report);
+    /// A table under `head`, with cells already written.
+    fn table(&self, o: &mut String, head: &[&str], rows: Vec<Vec<String>>);
+    /// What a section that [says so when empty](Section::says_when_empty)
+    /// shows instead of a table with no rows.
+    fn empty(&self, o: &mut String, section: Section);
+    /// The line above one test's table of load through the fault.
+    fn caption(&self, o: &mut String, test: &str, impact: &str);
+    /// One test's part of the test results.
+    fn test(&self, o: &mut String, t: &TestSection);
+    /// What comes after `section`'s table.
+    fn close(&self, o: &mut String, section: Section, r: &Report);
+}
+
+impl Section {
+    /// Whether the section says so in a sentence when it has no rows
+    /// (others show their table's header alone).
+    pub fn says_when_empty(self) -> bool {
+        matches!(self, Section::Integrity | Section::SignOff)
+    }
 }
 
 /// The report's sections, in order, in `format`.
 pub fn render<F: Render>(format: &F, r: &Report) -> String {
     let mut o = String::new();
     for section in Section::list(r) {
-        let write: fn(&F, &mut String, &Report) = match section {
-            Section::Header => Render::header,
-            Section::Summary => Render::summary,
-            Section::Anomalies => Render::anomalies,
-            Section::Environment => Render::environment,
-            Section::Timeline => Render::timeline,
-            Section::Tests => Render::tests,
-            Section::Integrity => Render::integrity,
-            Section::Dependencies => Render::dependencies,
-            Section::Performance => Render::performance,
-            Section::Totals => Render::totals,
-            Section::Restarts => Render::restarts,
-            Section::FailureClasses => Render::failure_classes,
-            Section::LoadThroughFault => Render::load_through_fault,
-            Section::Agents => Render::agents,
-            Section::Criteria => Render::criteria,
-            Section::Differences => Render::differences,
-            Section::SignOff => Render::signoff,
-            Section::Files => Render::files,
-            Section::Footer => Render::footer,
-        };
-        write(format, &mut o, r);
+        format.open(&mut o, section, r);
+        match section {
+            Section::Tests => r.tests.iter().for_each(|t| format.test(&mut o, t)),
+            Section::LoadThroughFault => {
+                for t in &r.load_through_fault {
+                    format.caption(&mut o, &t.test, &t.impact);
+                    let rows = rows::load_through_fault(format, t);
+                    format.table(&mut o, section.columns(), rows);
+                }
+            }
+            _ => match rows::of(format, section, r) {
+                Some(rows) if rows.is_empty() && section.says_when_empty() => {
+                    format.empty(&mut o, section)
+                }
+                Some(rows) => format.table(&mut o, section.columns(), rows),
+                None => {}
+            },
+        }
+        format.close(&mut o, section, r);
     }
     o
 }
