@@ -384,3 +384,60 @@ fn a_killed_agent_is_named_with_its_share_and_the_test_is_an_error() {
     let windows = events.iter().filter(|e| e.kind == "window").count();
     assert!(windows >= 3, "{windows} live windows");
 }
+
+/// Aborts run `id` as the run page's button does.
+fn abort(base: &str, id: &str) {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "20", "-X", "POST"])
+        .args(["-H", "Content-Type: application/x-www-form-urlencoded"])
+        .args(["-H", "Accept: application/json"])
+        .args(["-H", &format!("Origin: {base}")])
+        .arg("--data")
+        .arg(format!("id={id}"))
+        .arg(format!("{base}/api/abort_run"))
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(answer.contains("true"), "abort_run answered {answer:?}");
+}
+
+#[test]
+fn an_aborted_run_merges_what_every_agent_measured_up_to_the_abort() {
+    let target = Target::start();
+    let setup = setup(&target, 300, 30, None);
+    let id = setup.server.start_run("agents.toml").unwrap();
+    wait_until("the agents to start", Duration::from_secs(90), || {
+        setup
+            .agents
+            .iter()
+            .all(|a| a.log_text().contains("started"))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    abort(&setup.server.base, &id);
+    let results = finished(&setup, &id);
+    let logs: Vec<String> = setup.agents.iter().map(Agent::log_text).collect();
+    assert_eq!(results["status"], "aborted", "{results}");
+    let test = &results["tests"][0];
+    // Each agent was asked to stop and sent its last snapshot and its end
+    // before its shard was withdrawn: every sample it logged is merged.
+    let rows = test["agents"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{test}");
+    for agent in &setup.agents {
+        let row = rows
+            .iter()
+            .find(|r| r["agent"] == agent.name.as_str())
+            .unwrap();
+        assert_eq!(row["state"], "done", "{row}\n{logs:?}");
+        let logged = agent.latencies().len() as u64;
+        assert!(logged > 0, "{}", agent.name);
+        assert_eq!(row["requests"].as_u64(), Some(logged), "{row}\n{logs:?}");
+    }
+    let merged = test["metrics"]["requests"].as_u64().unwrap();
+    let logged: u64 = setup
+        .agents
+        .iter()
+        .map(|a| a.latencies().len() as u64)
+        .sum();
+    assert_eq!(merged, logged, "{test}");
+    assert!(merged < 9_000, "stopped before its 30 s: {merged}");
+}

@@ -24,6 +24,9 @@ pub enum ShardState {
     Ready,
     /// The start time is set; its agent sends load from then.
     Running,
+    /// The run was aborted while it ran: its agent stops its share, sends
+    /// what it measured and reports it done.
+    Stopping,
     /// Its agent finished and sent everything it measured.
     Done,
     /// Its agent stopped heartbeating while it ran.
@@ -34,11 +37,12 @@ pub enum ShardState {
 
 impl ShardState {
     /// Every state.
-    pub const ALL: [ShardState; 7] = [
+    pub const ALL: [ShardState; 8] = [
         ShardState::Waiting,
         ShardState::Claimed,
         ShardState::Ready,
         ShardState::Running,
+        ShardState::Stopping,
         ShardState::Done,
         ShardState::Lost,
         ShardState::Cancelled,
@@ -51,6 +55,7 @@ impl ShardState {
             ShardState::Claimed => "claimed",
             ShardState::Ready => "ready",
             ShardState::Running => "running",
+            ShardState::Stopping => "stopping",
             ShardState::Done => "done",
             ShardState::Lost => "lost",
             ShardState::Cancelled => "cancelled",
@@ -153,6 +158,10 @@ pub trait LoadAgents: Send + Sync {
     /// A shard's snapshots with a sequence number above `after`, in order,
     /// as JSON.
     async fn snapshots(&self, shard: i64, after: i64) -> Result<Vec<(i64, String)>, StoreError>;
+    /// Asks the agents of the running shards to stop their share now (the
+    /// run was aborted) and to send what they measured and their end,
+    /// which they still may, unlike a withdrawn shard's.
+    async fn stop(&self, ids: &[i64]) -> Result<(), StoreError>;
     /// Withdraws the shards that have not ended: their agents stop.
     async fn withdraw(&self, ids: &[i64]) -> Result<(), StoreError>;
     /// Deletes the shards' snapshots, once merged into the test's

@@ -10,6 +10,7 @@ mod api;
 mod share;
 
 use api::Api;
+use engine::agents::ShardState;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -153,8 +154,9 @@ async fn work(
 
 /// Heartbeats every second until `stop` (cancelled once no share is in
 /// hand), renewing only the share it works on (one it gave up on lapses
-/// on the server); stops that share when the server no longer counts it
-/// as this agent's (lost or withdrawn).
+/// on the server); stops that share when the server asks it to (the run
+/// was aborted: what it measured is still sent) or no longer counts it as
+/// this agent's (lost or withdrawn).
 async fn heartbeat(api: Api, id: i64, current: Current, stop: CancellationToken) {
     let mut ticker = tokio::time::interval(HEARTBEAT_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -175,9 +177,16 @@ async fn heartbeat(api: Api, id: i64, current: Current, stop: CancellationToken)
             }
         };
         if let Some((shard, cancel)) = running {
-            if !beat.shards.iter().any(|s| s.id == shard) {
-                tracing::warn!("shard {shard} is no longer this agent's: stopping it");
-                cancel.cancel();
+            match beat.shards.iter().find(|s| s.id == shard) {
+                None => {
+                    tracing::warn!("shard {shard} is no longer this agent's: stopping it");
+                    cancel.cancel();
+                }
+                Some(s) if s.state == ShardState::Stopping && !cancel.is_cancelled() => {
+                    tracing::info!("shard {shard}: the run was aborted; sending what it measured");
+                    cancel.cancel();
+                }
+                Some(_) => {}
             }
         } else if beat.waiting > 0 {
             tracing::debug!("{} shares wait for an agent", beat.waiting);

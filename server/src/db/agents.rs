@@ -142,7 +142,7 @@ impl Db {
             self.execute(
                 sqlx::query(
                     "UPDATE agent_shards SET lease_until_ms = $1 WHERE agent_id = $2 \
-                     AND id = $3 AND state IN ('claimed', 'ready', 'running')",
+                     AND id = $3 AND state IN ('claimed', 'ready', 'running', 'stopping')",
                 )
                 .bind(now_ms + ttl_ms)
                 .bind(id)
@@ -170,7 +170,7 @@ impl Db {
             sqlx::query(&format!(
                 "SELECT {SHARD_COLUMNS} FROM agent_shards s LEFT JOIN agents a \
                  ON a.id = s.agent_id WHERE s.agent_id = $1 \
-                 AND s.state IN ('claimed', 'ready', 'running') ORDER BY s.id"
+                 AND s.state IN ('claimed', 'ready', 'running', 'stopping') ORDER BY s.id"
             ))
             .bind(id),
             shard_row,
@@ -295,7 +295,8 @@ impl Db {
         if row.agent_id != Some(agent) {
             return Ok(SnapshotStored::NotHeld);
         }
-        if row.state != ShardState::Running {
+        // A shard asked to stop still takes its agent's last snapshots.
+        if !matches!(row.state, ShardState::Running | ShardState::Stopping) {
             return Ok(SnapshotStored::NotRunning(row.state));
         }
         self.execute(
@@ -309,30 +310,6 @@ impl Db {
         )
         .await?;
         Ok(SnapshotStored::Stored)
-    }
-
-    /// Marks a running shard done with its agent's report; whether it was
-    /// running.
-    pub async fn finish_shard(
-        &self,
-        id: i64,
-        agent: i64,
-        outcome: &str,
-        now_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let rows = self
-            .execute(
-                sqlx::query(
-                    "UPDATE agent_shards SET state = 'done', outcome = $1, ended_at_ms = $2 \
-                     WHERE id = $3 AND state = 'running' AND agent_id = $4",
-                )
-                .bind(outcome)
-                .bind(now_ms)
-                .bind(id)
-                .bind(agent),
-            )
-            .await?;
-        Ok(rows > 0)
     }
 
     /// Offers a test's shares; their ids, in order.
@@ -379,7 +356,7 @@ impl Db {
         self.execute(
             sqlx::query(
                 "UPDATE agent_shards SET state = 'lost', ended_at_ms = lease_until_ms - $1, \
-                 loss = 'no heartbeat' WHERE run_id = $2 AND state = 'running' \
+                 loss = 'no heartbeat' WHERE run_id = $2 AND state IN ('running', 'stopping') \
                  AND lease_until_ms < $3",
             )
             .bind(ttl_ms)
@@ -432,36 +409,10 @@ impl Db {
         )
         .await
     }
-
-    /// Deletes shard `id`'s snapshots (merged into its test's outcome).
-    pub async fn delete_shard_snapshots(&self, id: i64) -> Result<(), StoreError> {
-        self.execute(sqlx::query("DELETE FROM agent_snapshots WHERE shard_id = $1").bind(id))
-            .await
-            .map(|_| ())
-    }
-
-    /// Withdraws every shard of run `run_id` that has not ended (the run
-    /// ended, was aborted or interrupted): their agents stop.
-    pub async fn withdraw_run_shards(&self, run_id: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.execute(sqlx::query(WITHDRAW_RUN_SHARDS).bind(now_ms).bind(run_id))
-            .await
-            .map(|_| ())
-    }
-
-    /// Withdraws shard `id` unless it ended.
-    pub async fn withdraw_shard(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
-        self.execute(
-            sqlx::query(
-                "UPDATE agent_shards SET state = 'cancelled', ended_at_ms = $1 WHERE id = $2 \
-                 AND state NOT IN ('done', 'lost', 'cancelled')",
-            )
-            .bind(now_ms)
-            .bind(id),
-        )
-        .await
-        .map(|_| ())
-    }
 }
+
+#[path = "agents_ends.rs"]
+mod ends;
 
 #[cfg(test)]
 #[path = "agents_tests.rs"]

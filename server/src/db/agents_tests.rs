@@ -313,3 +313,70 @@ async fn a_former_holder_cannot_act_on_a_shard_offered_again_postgres() {
         late_calls_of_a_former_holder(&db).await;
     }
 }
+
+/// An aborted run's running shard is asked to stop: its agent still holds
+/// it (its heartbeat renews it), and its last snapshot and its end are
+/// taken; a lapse loses it; a shard not running is not stopped.
+async fn a_stopped_shard_takes_its_last_snapshot(db: &Db) {
+    let (run, ids) = offered(db, 2).await;
+    let a = db.register_agent("a", "ops", 1_000).await.unwrap();
+    let state = |id: i64| async move { db.shard(id).await.unwrap().unwrap().state };
+    for &id in &ids {
+        assert_eq!(db.claim_shard(a, 1_000, TTL).await.unwrap().unwrap().id, id);
+    }
+    assert!(db
+        .move_shard(ids[0], a, ShardState::Claimed, ShardState::Ready)
+        .await
+        .unwrap());
+    assert!(db.start_shard(ids[0], 2_000).await.unwrap());
+    db.stop_shard(ids[0]).await.unwrap();
+    db.stop_shard(ids[1]).await.unwrap();
+    assert_eq!(state(ids[0]).await, ShardState::Stopping);
+    assert_eq!(state(ids[1]).await, ShardState::Claimed, "not running");
+    let held: Vec<i64> = db
+        .held_shards(a)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(held, ids, "a stopping shard is still its agent's");
+    assert!(db
+        .agent_heartbeat(a, Some(ids[0]), 4_000, TTL)
+        .await
+        .unwrap());
+    db.settle_leases(&run, 8_000, TTL).await.unwrap();
+    assert_eq!(state(ids[0]).await, ShardState::Stopping, "renewed");
+    assert_eq!(
+        db.add_snapshot(ids[0], a, 3, "{\"seq\":3}").await.unwrap(),
+        SnapshotStored::Stored
+    );
+    assert!(db.finish_shard(ids[0], a, "{}", 8_500).await.unwrap());
+    assert_eq!(state(ids[0]).await, ShardState::Done);
+    assert_eq!(db.shard_snapshots(ids[0], -1).await.unwrap().len(), 1);
+    db.withdraw_shard(ids[1], 8_600).await.unwrap();
+    // One whose agent stops beating while it stops is lost.
+    let (run, ids) = offered(db, 1).await;
+    db.claim_shard(a, 10_000, TTL).await.unwrap().unwrap();
+    assert!(db
+        .move_shard(ids[0], a, ShardState::Claimed, ShardState::Ready)
+        .await
+        .unwrap());
+    assert!(db.start_shard(ids[0], 11_000).await.unwrap());
+    db.stop_shard(ids[0]).await.unwrap();
+    db.settle_leases(&run, 10_000 + TTL + 1, TTL).await.unwrap();
+    assert_eq!(state(ids[0]).await, ShardState::Lost);
+}
+
+#[tokio::test]
+async fn a_shard_asked_to_stop_still_takes_its_last_snapshot_sqlite() {
+    let (db, _dir) = testing::sqlite().await;
+    a_stopped_shard_takes_its_last_snapshot(&db).await;
+}
+
+#[tokio::test]
+async fn a_shard_asked_to_stop_still_takes_its_last_snapshot_postgres() {
+    if let Some(db) = testing::postgres().await {
+        a_stopped_shard_takes_its_last_snapshot(&db).await;
+    }
+}

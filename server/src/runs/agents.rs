@@ -80,6 +80,13 @@ impl LoadAgents for RunAgents {
         Ok(())
     }
 
+    async fn stop(&self, ids: &[i64]) -> Result<(), StoreError> {
+        for &id in ids {
+            self.db.stop_shard(id).await?;
+        }
+        Ok(())
+    }
+
     async fn withdraw(&self, ids: &[i64]) -> Result<(), StoreError> {
         let now = crate::db::now_ms();
         for &id in ids {

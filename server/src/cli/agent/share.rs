@@ -71,8 +71,11 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let prepared = prepare(shard, cancel.clone());
     api.ready(agent, shard.id).await?;
-    let Some(local_start) = wait_for_start(api, agent, shard.id, &cancel).await? else {
-        return Ok(());
+    let local_start = match wait_for_start(api, agent, shard.id, &cancel).await? {
+        Start::At(at) => at,
+        // Aborted before the start: nothing measured, but the end is due.
+        Start::Stopped => return report_done(api, agent, shard.id, &ShardEnd::default()).await,
+        Start::Gone => return Ok(()),
     };
     let prepared = match prepared {
         Ok(prepared) => prepared,
@@ -154,30 +157,44 @@ fn refused_for_good(e: &anyhow::Error) -> bool {
     e.downcast_ref::<Refused>().is_some_and(|r| r.status < 500)
 }
 
-/// Waits until the shard runs; the local time of its start, or `None`
-/// when it was withdrawn or lost (or this agent stops, or
-/// [`START_WAIT`] passes) first.
+/// How the wait for the common start ended.
+enum Start {
+    /// The share starts at this local time.
+    At(tokio::time::Instant),
+    /// The run was aborted before the start: the share only reports its
+    /// end.
+    Stopped,
+    /// The shard was withdrawn or lost (or this agent stops, or
+    /// [`START_WAIT`] passed) first.
+    Gone,
+}
+
+/// Waits until the shard runs.
 async fn wait_for_start(
     api: &Api,
     agent: i64,
     id: i64,
     cancel: &CancellationToken,
-) -> anyhow::Result<Option<tokio::time::Instant>> {
+) -> anyhow::Result<Start> {
     let until = tokio::time::Instant::now() + START_WAIT;
     loop {
-        if cancel.is_cancelled() {
-            return Ok(None);
-        }
+        // Cancelled (by this agent's stop, or its heartbeat seeing the
+        // shard withdrawn, lost or asked to stop), the shard's state still
+        // says whether its end is due.
         let asked = tokio::time::Instant::now();
         if asked >= until {
             tracing::warn!(
                 "shard {id} did not start within {} s: giving it up",
                 START_WAIT.as_secs()
             );
-            return Ok(None);
+            return Ok(Start::Gone);
         }
         let asked_ms = engine::run::now_ms();
-        let info = api.shard(agent, id).await?;
+        let info = match api.shard(agent, id).await {
+            Ok(info) => info,
+            Err(_) if cancel.is_cancelled() => return Ok(Start::Gone),
+            Err(e) => return Err(e),
+        };
         let answered_ms = engine::run::now_ms();
         match (info.state, info.start_at_ms) {
             (ShardState::Running, Some(start_at_ms)) => {
@@ -186,9 +203,10 @@ async fn wait_for_start(
                 let offset_ms = info.now_ms - local_now_ms;
                 let wait_ms = start_at_ms - offset_ms - asked_ms;
                 let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
-                return Ok(Some(asked + wait));
+                return Ok(Start::At(asked + wait));
             }
-            (state, _) if state.is_final() => return Ok(None),
+            (ShardState::Stopping, _) => return Ok(Start::Stopped),
+            (state, _) if state.is_final() || cancel.is_cancelled() => return Ok(Start::Gone),
             _ => tokio::time::sleep(START_POLL).await,
         }
     }

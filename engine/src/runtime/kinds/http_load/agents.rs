@@ -8,7 +8,9 @@
 //! the test's outcome, so criteria see the whole load as one recorder would
 //! have. An agent that stops heartbeating while it runs is lost: what it
 //! sent stays merged, and the test is an error unless the plan allows the
-//! loss.
+//! loss. On an abort the agents are asked to stop, and what they measured
+//! up to then (their last second too) is merged before their shards are
+//! withdrawn.
 
 use crate::agents::{LoadAgents, ShardEnd, ShardOffer, ShardState, ShardStatus, ShardTarget};
 use crate::load::recorder::encode;
@@ -34,7 +36,8 @@ const LIVE_LAG_S: i64 = 3;
 /// Past its planned length (and its request timeout), a load gets this
 /// long before the agents still running it are withdrawn.
 const END_MARGIN_S: u64 = 30;
-/// After an abort, how long the agents get to send what they measured.
+/// After an abort, how long the agents asked to stop get to send their
+/// last snapshot and their end before their shards are withdrawn.
 const ABORT_GRACE_MS: i64 = 10_000;
 
 /// One agent's share and what became of it.
@@ -237,8 +240,9 @@ async fn wait_ready(
 }
 
 /// Reads the shards and merges their snapshots until every one has ended
-/// (or the run was aborted and the agents had their grace); `Err` when the
-/// figures could not be merged or the load overran its bound.
+/// (on an abort, the agents are asked to stop and get [`ABORT_GRACE_MS`]
+/// to send what they measured); `Err` when the figures could not be
+/// merged or the load overran its bound.
 async fn follow(
     port: &dyn LoadAgents,
     parts: &mut [Part],
@@ -250,7 +254,7 @@ async fn follow(
     let ids: Vec<i64> = parts.iter().map(|p| p.id).collect();
     let bound_ms = start_at_ms + i64::try_from(planned_s(spec) * 1000).unwrap_or(i64::MAX / 2);
     let mut next_live: i64 = 0;
-    let mut withdrawn_at: Option<i64> = None;
+    let mut stopping_since: Option<i64> = None;
     loop {
         refresh(port, parts).await?;
         for part in parts.iter_mut() {
@@ -267,13 +271,18 @@ async fn follow(
         if parts.iter().all(|p| p.state().is_final()) {
             return Ok(());
         }
-        if let Some(at) = withdrawn_at {
+        if let Some(at) = stopping_since {
             if now - at >= ABORT_GRACE_MS {
                 return Ok(());
             }
         } else if ctx.cancel.is_cancelled() {
-            let _ = port.withdraw(&ids).await;
-            withdrawn_at = Some(now);
+            // Asked to stop, not withdrawn: an agent still sends its last
+            // second and its end, merged here before the shards are
+            // withdrawn.
+            port.stop(&ids)
+                .await
+                .map_err(|e| format!("cannot stop the agents: {e}"))?;
+            stopping_since = Some(now);
         } else if now > bound_ms {
             return Err(format!(
                 "the agents were still running {} s past the load's planned length; they were withdrawn",
@@ -410,8 +419,11 @@ fn outcome(
             error,
             stopped_early,
         } = end.unwrap_or_default();
+        // An agent's share ends aborted when the run was (said once,
+        // below) or the agent was stopped (said as a loss).
         warnings.extend(
             w.into_iter()
+                .filter(|w| w != ABORTED_WARNING)
                 .map(|w| format!("agent {}: {w}", part.agent())),
         );
         errors.extend(error.map(|e| format!("agent {}: {e}", part.agent())));

@@ -5,9 +5,12 @@
 use super::{planned_s, run, END_MARGIN_S};
 use crate::agents::{LoadAgents, ShardEnd, ShardOffer, ShardState, ShardStatus};
 use crate::events::NullSink;
+use crate::load::recorder::{Outcome, Sample};
+use crate::load::snapshot::SnapshotTaker;
+use crate::metrics::TestMetrics;
 use crate::plan::{Environment, HttpLoadSpec};
 use crate::run::now_ms;
-use crate::runner::context::TestContext;
+use crate::runner::context::{TestContext, ABORTED_WARNING};
 use crate::runner::target::Target;
 use crate::store::StoreError;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +80,9 @@ impl LoadAgents for FakeAgents {
             None => Err(StoreError::Database("connection reset".to_owned())),
         }
     }
+    async fn stop(&self, _: &[i64]) -> Result<(), StoreError> {
+        Ok(())
+    }
     async fn withdraw(&self, ids: &[i64]) -> Result<(), StoreError> {
         self.withdrawn.lock().unwrap().extend_from_slice(ids);
         Ok(())
@@ -85,6 +91,114 @@ impl LoadAgents for FakeAgents {
         self.pruned.lock().unwrap().extend_from_slice(ids);
         Ok(())
     }
+}
+
+/// A snapshot of `requests` answered requests in second 0, as JSON.
+fn tail_snapshot(requests: u64) -> String {
+    let mut taker = SnapshotTaker::new();
+    for i in 0..requests {
+        taker.record(&Sample {
+            start_us: 1_000 * i,
+            latency_us: 500 + i,
+            outcome: Outcome::Ok(200),
+            late: false,
+        });
+    }
+    serde_json::to_string(&taker.take().unwrap()).unwrap()
+}
+
+/// Agents that run until asked to stop; then each sends its last second
+/// (`TAIL` requests) and its end, unless its shard was withdrawn first
+/// (a withdrawn shard takes no snapshot).
+#[derive(Default)]
+struct AbortedAgents {
+    started: AtomicBool,
+    stopped: AtomicBool,
+    withdrawn: AtomicBool,
+}
+
+const TAIL: u64 = 7;
+
+impl AbortedAgents {
+    /// Whether the agents sent their tail: stopped before withdrawn.
+    fn sent(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl LoadAgents for AbortedAgents {
+    async fn offer(&self, _: &str, shards: Vec<ShardOffer>) -> Result<Vec<i64>, StoreError> {
+        Ok((1..=shards.len() as i64).collect())
+    }
+    async fn poll(&self, ids: &[i64], _: i64) -> Result<Vec<ShardStatus>, StoreError> {
+        let state = if self.sent() {
+            ShardState::Done
+        } else if self.withdrawn.load(Ordering::SeqCst) {
+            ShardState::Cancelled
+        } else if self.started.load(Ordering::SeqCst) {
+            ShardState::Running
+        } else {
+            ShardState::Ready
+        };
+        let status = |id: i64| ShardStatus {
+            id,
+            state,
+            agent: Some(format!("a{id}")),
+            ended_at_ms: state.is_final().then(now_ms),
+            end: self.sent().then(ShardEnd::default),
+        };
+        Ok(ids.iter().copied().map(status).collect())
+    }
+    async fn start(&self, ids: &[i64], _: i64) -> Result<u64, StoreError> {
+        self.started.store(true, Ordering::SeqCst);
+        Ok(ids.len() as u64)
+    }
+    async fn snapshots(&self, _: i64, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(if self.sent() && after < 0 {
+            vec![(0, tail_snapshot(TAIL))]
+        } else {
+            Vec::new()
+        })
+    }
+    async fn stop(&self, _: &[i64]) -> Result<(), StoreError> {
+        if !self.withdrawn.load(Ordering::SeqCst) {
+            self.stopped.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    async fn withdraw(&self, _: &[i64]) -> Result<(), StoreError> {
+        self.withdrawn.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+    async fn prune(&self, _: &[i64]) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn on_an_abort_the_agents_last_second_is_merged_before_they_are_withdrawn() {
+    let port = AbortedAgents::default();
+    let load = spec("rate = 100\nduration_s = 5");
+    let ctx = context();
+    ctx.cancel.cancel();
+    let outcome = run(&load, 2, &ctx, &port).await;
+    let TestMetrics::HttpLoad(metrics) = &outcome.metrics else {
+        panic!("{:?}", outcome.metrics)
+    };
+    assert_eq!(
+        metrics.requests,
+        2 * TAIL,
+        "both agents' last second merged"
+    );
+    let rows: Vec<(&str, u64)> = outcome
+        .agents
+        .iter()
+        .map(|a| (a.state.as_str(), a.requests))
+        .collect();
+    assert_eq!(rows, [("done", TAIL), ("done", TAIL)]);
+    assert!(port.withdrawn.load(Ordering::SeqCst), "withdrawn after");
+    assert!(outcome.warnings.iter().any(|w| w == ABORTED_WARNING));
 }
 
 fn context() -> TestContext {

@@ -1,0 +1,76 @@
+//! How shards end: done with their agent's report, asked to stop (an
+//! aborted run: the agent still sends what it measured), withdrawn (their
+//! agents stop at once), and their snapshots deleted once merged.
+
+use super::super::Db;
+use super::WITHDRAW_RUN_SHARDS;
+use engine::store::StoreError;
+
+impl Db {
+    /// Marks a running shard (or one asked to stop) done with its agent's
+    /// report; whether it was running.
+    pub async fn finish_shard(
+        &self,
+        id: i64,
+        agent: i64,
+        outcome: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let rows = self
+            .execute(
+                sqlx::query(
+                    "UPDATE agent_shards SET state = 'done', outcome = $1, ended_at_ms = $2 \
+                     WHERE id = $3 AND state IN ('running', 'stopping') AND agent_id = $4",
+                )
+                .bind(outcome)
+                .bind(now_ms)
+                .bind(id)
+                .bind(agent),
+            )
+            .await?;
+        Ok(rows > 0)
+    }
+
+    /// Asks the agent of shard `id` to stop it if it runs (the run was
+    /// aborted): its agent sees it in its heartbeat, stops its share and
+    /// still sends its last snapshot and its end.
+    pub async fn stop_shard(&self, id: i64) -> Result<(), StoreError> {
+        self.execute(
+            sqlx::query(
+                "UPDATE agent_shards SET state = 'stopping' WHERE id = $1 AND state = 'running'",
+            )
+            .bind(id),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Deletes shard `id`'s snapshots (merged into its test's outcome).
+    pub async fn delete_shard_snapshots(&self, id: i64) -> Result<(), StoreError> {
+        self.execute(sqlx::query("DELETE FROM agent_snapshots WHERE shard_id = $1").bind(id))
+            .await
+            .map(|_| ())
+    }
+
+    /// Withdraws every shard of run `run_id` that has not ended (the run
+    /// ended, was aborted or interrupted): their agents stop.
+    pub async fn withdraw_run_shards(&self, run_id: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.execute(sqlx::query(WITHDRAW_RUN_SHARDS).bind(now_ms).bind(run_id))
+            .await
+            .map(|_| ())
+    }
+
+    /// Withdraws shard `id` unless it ended.
+    pub async fn withdraw_shard(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
+        self.execute(
+            sqlx::query(
+                "UPDATE agent_shards SET state = 'cancelled', ended_at_ms = $1 WHERE id = $2 \
+                 AND state NOT IN ('done', 'lost', 'cancelled')",
+            )
+            .bind(now_ms)
+            .bind(id),
+        )
+        .await
+        .map(|_| ())
+    }
+}
