@@ -126,6 +126,11 @@ pub struct ShardEnd {
     /// the load is short of that share's rest, as with a lost agent.
     #[serde(default)]
     pub stopped_early: bool,
+    /// When the share's load ended, on the server's clock (the agent's
+    /// own clock and its measured offset from the server's): the test's
+    /// length runs to the last of these, not to when the reports arrived.
+    #[serde(default)]
+    pub ended_at_ms: Option<i64>,
 }
 
 /// A shard as the server sees it.

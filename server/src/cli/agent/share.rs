@@ -71,8 +71,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let prepared = prepare(shard, cancel.clone());
     api.ready(agent, shard.id).await?;
-    let local_start = match wait_for_start(api, agent, shard.id, &cancel).await? {
-        Start::At(at) => at,
+    let (local_start, offset_ms) = match wait_for_start(api, agent, shard.id, &cancel).await? {
+        Start::At { at, offset_ms } => (at, offset_ms),
         // Aborted before the start: nothing measured, but the end is due.
         Start::Stopped => return report_done(api, agent, shard.id, &ShardEnd::default()).await,
         Start::Gone => return Ok(()),
@@ -99,6 +99,8 @@ pub async fn run(
     let poster = tokio::spawn(post_snapshots(api.clone(), agent, shard.id, rx));
     let mut tap = samples_log.map(|_| Samples::new(SAMPLES_CAP));
     let outcome = run_sharing(&prepared.spec, &prepared.ctx, tap.as_mut(), tx).await;
+    // Its end on the server's clock: the test's length runs to it.
+    let ended_at_ms = engine::run::now_ms() + offset_ms;
     // This agent itself was told to stop (not the server withdrawing the
     // share): the load is short of the share's rest.
     let stopped_early = stop.is_cancelled();
@@ -117,6 +119,7 @@ pub async fn run(
         warnings: outcome.warnings,
         error: outcome.error,
         stopped_early,
+        ended_at_ms: Some(ended_at_ms),
     };
     report_done(api, agent, shard.id, &end).await
 }
@@ -159,8 +162,12 @@ fn refused_for_good(e: &anyhow::Error) -> bool {
 
 /// How the wait for the common start ended.
 enum Start {
-    /// The share starts at this local time.
-    At(tokio::time::Instant),
+    /// The share starts at local time `at`; the server's clock is
+    /// `offset_ms` ahead of this machine's.
+    At {
+        at: tokio::time::Instant,
+        offset_ms: i64,
+    },
     /// The run was aborted before the start: the share only reports its
     /// end.
     Stopped,
@@ -203,7 +210,10 @@ async fn wait_for_start(
                 let offset_ms = info.now_ms - local_now_ms;
                 let wait_ms = start_at_ms - offset_ms - asked_ms;
                 let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
-                return Ok(Start::At(asked + wait));
+                return Ok(Start::At {
+                    at: asked + wait,
+                    offset_ms,
+                });
             }
             (ShardState::Stopping, _) => return Ok(Start::Stopped),
             (state, _) if state.is_final() || cancel.is_cancelled() => return Ok(Start::Gone),

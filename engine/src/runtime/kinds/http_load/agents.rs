@@ -392,6 +392,20 @@ fn lost_after_s(part: &Part, start_at_ms: i64) -> Option<f64> {
         .map(|at| (at - start_at_ms).max(0) as f64 / 1000.0)
 }
 
+/// When a share's load ended (server clock): as its agent measured it,
+/// so the test's length (and its rate) does not count the time its report
+/// took to reach the server and be read; otherwise when the server saw it
+/// end (a lost agent's last heartbeat, a withdrawal).
+fn ended_at_ms(part: &Part, start_at_ms: i64) -> Option<i64> {
+    let status = part.status.as_ref()?;
+    status
+        .end
+        .as_ref()
+        .and_then(|end| end.ended_at_ms)
+        .filter(|&at| at > start_at_ms)
+        .or(status.ended_at_ms)
+}
+
 /// The test's outcome from the merged figures.
 fn outcome(
     spec: &HttpLoadSpec,
@@ -403,7 +417,7 @@ fn outcome(
 ) -> TestOutcome {
     let ended = parts
         .iter()
-        .filter_map(|p| p.status.as_ref().and_then(|s| s.ended_at_ms))
+        .filter_map(|p| ended_at_ms(p, start_at_ms))
         .max()
         .unwrap_or_else(now_ms);
     let elapsed = Duration::from_millis(u64::try_from(ended - start_at_ms).unwrap_or(0));
@@ -418,6 +432,7 @@ fn outcome(
             warnings: w,
             error,
             stopped_early,
+            ..
         } = end.unwrap_or_default();
         // An agent's share ends aborted when the run was (said once,
         // below) or the agent was stopped (said as a loss).

@@ -267,3 +267,69 @@ async fn an_agent_stopped_before_its_share_ended_is_an_error_unless_loss_is_allo
     let outcome = run(&load, 2, &context(), &whole).await;
     assert_eq!(outcome.error, None);
 }
+
+/// Agents that each measured `TAIL` requests in 1.5 s of load, whose
+/// reports reached the server 4.5 s after that.
+#[derive(Default)]
+struct LateReports {
+    start_at_ms: std::sync::atomic::AtomicI64,
+}
+
+#[async_trait::async_trait]
+impl LoadAgents for LateReports {
+    async fn offer(&self, _: &str, shards: Vec<ShardOffer>) -> Result<Vec<i64>, StoreError> {
+        Ok((1..=shards.len() as i64).collect())
+    }
+    async fn poll(&self, ids: &[i64], _: i64) -> Result<Vec<ShardStatus>, StoreError> {
+        let start = self.start_at_ms.load(Ordering::SeqCst);
+        let started = start > 0;
+        let status = |id: i64| ShardStatus {
+            id,
+            state: if started {
+                ShardState::Done
+            } else {
+                ShardState::Ready
+            },
+            agent: Some(format!("a{id}")),
+            ended_at_ms: started.then_some(start + 6_000),
+            end: started.then_some(ShardEnd {
+                ended_at_ms: Some(start + 1_500),
+                ..ShardEnd::default()
+            }),
+        };
+        Ok(ids.iter().copied().map(status).collect())
+    }
+    async fn start(&self, ids: &[i64], start_at_ms: i64) -> Result<u64, StoreError> {
+        self.start_at_ms.store(start_at_ms, Ordering::SeqCst);
+        Ok(ids.len() as u64)
+    }
+    async fn snapshots(&self, _: i64, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(if after < 0 {
+            vec![(0, tail_snapshot(TAIL))]
+        } else {
+            Vec::new()
+        })
+    }
+    async fn stop(&self, _: &[i64]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn withdraw(&self, _: &[i64]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn prune(&self, _: &[i64]) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_length_runs_to_the_agents_own_end_not_to_their_reports_arrival() {
+    let port = LateReports::default();
+    let outcome = run(&spec("rate = 100\nduration_s = 5"), 2, &context(), &port).await;
+    let TestMetrics::HttpLoad(metrics) = &outcome.metrics else {
+        panic!("{:?}", outcome.metrics)
+    };
+    assert_eq!(outcome.error, None);
+    assert_eq!(metrics.requests, 2 * TAIL);
+    assert_eq!(metrics.duration_ms, 1_500.0);
+    assert_eq!(metrics.rps, (2 * TAIL) as f64 / 1.5);
+}
