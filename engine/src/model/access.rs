@@ -376,11 +376,27 @@ pub struct NewShare {
 impl std::fmt::Debug for NewShare {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The path holds the link's token.
-        f.debug_struct("NewShare")
-            .field("link", &self.link)
-            .field("path", &"/share/<redacted>")
-            .finish()
+        debug_hiding(
+            f,
+            "NewShare",
+            ("link", &self.link),
+            ("path", "/share/<redacted>"),
+        )
     }
+}
+
+/// A two-field struct's `Debug`: the `shown` field as it is, the secret
+/// one as `hidden` says, so that the secret never reaches a log.
+pub fn debug_hiding(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    shown: (&str, &dyn fmt::Debug),
+    hidden: (&str, &str),
+) -> fmt::Result {
+    f.debug_struct(name)
+        .field(shown.0, shown.1)
+        .field(hidden.0, &hidden.1)
+        .finish()
 }
 
 /// A share link as stored (never the token itself, only its hash).

@@ -21,10 +21,12 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .field("password_hash", &"<redacted>")
-            .finish()
+        crate::access::debug_hiding(
+            f,
+            "Credentials",
+            ("user", &self.user),
+            ("password_hash", "<redacted>"),
+        )
     }
 }
 

@@ -75,30 +75,12 @@ pub fn parse_results(bytes: &[u8]) -> Result<RunResults, serde_json::Error> {
 #[cfg(test)]
 mod tests {
     use engine::results::{RunResults, UnplannedExit};
+    use engine::run::Verdict;
 
-    /// A finished NO-GO run whose one criterion held (built from JSON, so
-    /// fields added later with defaults need no change here).
+    /// A finished NO-GO run whose one criterion held.
     pub(super) fn results(exits: Vec<UnplannedExit>) -> RunResults {
-        let mut results: RunResults = serde_json::from_value(serde_json::json!({
-            "schema_version": engine::results::SCHEMA_VERSION,
-            "tool": { "name": "shakedown", "version": "0" },
-            "run_id": "r1",
-            "plan": { "name": "p", "title": null, "file": "p.toml", "sha256": "00" },
-            "environment": { "name": "e", "base_url": "http://127.0.0.1:9", "expected_bucket": null },
-            "status": "finished",
-            "verdict": "NO-GO",
-            "started_at_ms": 1_700_000_000_000_i64,
-            "finished_at_ms": 1_700_000_010_000_i64,
-            "started_at": "",
-            "finished_at": "",
-            "tests": [],
-            "criteria": [{
-                "expr": "L1.fail == 0", "group": null, "label": null, "test": "L1",
-                "metric": "fail", "actual": 0.0, "passed": true, "note": null
-            }],
-            "error": null
-        }))
-        .unwrap();
+        let mut results = crate::evidence::testing::results("r1", "p", "e", 1_700_000_000_000);
+        results.verdict = Some(Verdict::NoGo);
         results.unplanned_exits = exits;
         results
     }
