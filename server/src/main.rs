@@ -4,8 +4,8 @@
 
 use clap::{Parser, Subcommand};
 use server::cli::{
-    agent, baseline, check, demo, diff, proxy, report, run, runs, schema, serve, signoff, user,
-    verify,
+    agent, baseline, check, demo, diff, launch, proxy, report, run, runs, schema, serve, signoff,
+    user, verify,
 };
 use std::process::ExitCode;
 
@@ -32,6 +32,9 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Run a plan headless: exit 0 GO, 1 NO-GO or aborted, 2 invalid input or unreachable.
     Run(run::RunArgs),
+    /// Start a run on a server through its API (an operator's token); with
+    /// --wait: exit 0 GO, 1 NO-GO or aborted, 2 refused or unreachable.
+    Launch(launch::LaunchArgs),
     /// Print or write a stored run's report (md, html, json, junit) after verifying its pack.
     Report(report::ReportArgs),
     /// Compare two stored runs metric by metric (exit 1 when the second regressed).
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
             Command::Schema(args) => schema::run(args),
             Command::Verify(args) => verify::run(args).await,
             Command::Run(args) => run::run(args).await,
+            Command::Launch(args) => launch::run(args).await,
             Command::Report(args) => report::run(args).await,
             Command::Diff(args) => diff::run(args).await,
             Command::Runs(args) => runs::run(args).await,

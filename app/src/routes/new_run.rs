@@ -1,5 +1,6 @@
 //! New run: choose a plan from the plans folder or paste one, pick the
-//! environment, the tests and optional overrides, and start it. Invalid
+//! environment, the tests and optional overrides (concurrency, rounds,
+//! duration, load agents), and start it. Invalid
 //! plans are shown with the same file:line:column:field errors as
 //! `shakedown check`, next to the plan.
 
@@ -128,10 +129,12 @@ struct FormInputs {
     concurrency: RwSignal<String>,
     rounds: RwSignal<String>,
     duration: RwSignal<String>,
+    /// Load agents each `http_load` test is split across.
+    agents: RwSignal<String>,
 }
 
 /// The override fields, by the name the launcher gives their errors.
-const OVERRIDE_FIELDS: [&str; 3] = ["concurrency", "rounds", "duration_s"];
+const OVERRIDE_FIELDS: [&str; 4] = ["concurrency", "rounds", "duration_s", "agents"];
 
 impl FormInputs {
     fn new(folder: &PlanFolder) -> Self {
@@ -149,6 +152,7 @@ impl FormInputs {
             concurrency: RwSignal::new(String::new()),
             rounds: RwSignal::new(String::new()),
             duration: RwSignal::new(String::new()),
+            agents: RwSignal::new(String::new()),
         }
     }
 
@@ -163,11 +167,12 @@ impl FormInputs {
         }
     }
 
-    fn overrides(self) -> [(&'static str, RwSignal<String>); 3] {
+    fn overrides(self) -> [(&'static str, RwSignal<String>); 4] {
         [
             ("concurrency", self.concurrency),
             ("rounds", self.rounds),
             ("duration_s", self.duration),
+            ("agents", self.agents),
         ]
     }
 
@@ -196,6 +201,7 @@ impl FormInputs {
             concurrency: parse_override(&self.concurrency.get()).ok().flatten(),
             rounds: parse_override(&self.rounds.get()).ok().flatten(),
             duration_s: parse_override(&self.duration.get()).ok().flatten(),
+            agents: parse_override(&self.agents.get()).ok().flatten(),
             launched_by: None,
         }
     }
@@ -327,6 +333,8 @@ fn OverrideFields(inputs: FormInputs, start: ServerAction<StartRun>) -> impl Int
                     error=error("rounds")/>
                 <OverrideInput id="duration_s" label="Duration (s)" value=inputs.duration
                     error=error("duration_s")/>
+                <OverrideInput id="agents" label="Agents" value=inputs.agents
+                    error=error("agents")/>
             </div>
         </fieldset>
     }

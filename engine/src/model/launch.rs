@@ -28,6 +28,9 @@ pub struct LaunchRequest {
     pub rounds: Option<u32>,
     /// Length of duration-based `http_load` tests, in seconds.
     pub duration_s: Option<u32>,
+    /// Load agents each `http_load` test's load is split across (the
+    /// plan's `agents`); 0 or none: as the plan says.
+    pub agents: Option<u32>,
     /// Who launches it (the signed-in user, or the API token's owner): set
     /// by the server from the session, never read from the request.
     #[serde(skip)]
@@ -60,7 +63,7 @@ impl std::fmt::Display for PlanProblem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaunchError {
     /// The form field it concerns (`plan`, `environment`, `tests`,
-    /// `concurrency`, `rounds`, `duration_s`), or empty.
+    /// `concurrency`, `rounds`, `duration_s`, `agents`), or empty.
     pub field: String,
     pub message: String,
     pub problems: Vec<PlanProblem>,

@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod check;
 pub mod demo;
 pub mod diff;
+pub mod launch;
 pub mod packs;
 pub mod proxy;
 pub mod report;

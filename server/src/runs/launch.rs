@@ -1,6 +1,6 @@
 //! What a launch goes through before a run exists: the New run page's
 //! overrides applied to the plan (tests kept, concurrency, rounds,
-//! duration), the plan's own limits and the server's caps, the outline the
+//! duration, load agents), the plan's own limits and the server's caps, the outline the
 //! page shows of a plan, and launch errors as the page reads them.
 
 use super::orchestrator::{Orchestrator, StartError};
@@ -26,6 +26,7 @@ pub(super) fn within_caps(
         "duration_s" => "duration_s",
         "rounds" => "rounds",
         "tests" => "tests",
+        "agents" => "agents",
         _ => "plan",
     };
     if let Some(e) = engine::plan::excesses(plan, &plan.limits).first() {
@@ -90,6 +91,7 @@ pub(super) fn apply(loaded: &mut LoadedPlan, overrides: &LaunchRequest) -> Resul
     let concurrency = positive("concurrency", overrides.concurrency)?;
     let rounds = positive("rounds", overrides.rounds)?;
     let duration = positive("duration_s", overrides.duration_s)?;
+    set_agents(plan, overrides.agents)?;
     for test in &mut plan.tests {
         match &mut test.kind {
             TestKind::HttpLoad(spec) => {
@@ -110,6 +112,47 @@ pub(super) fn apply(loaded: &mut LoadedPlan, overrides: &LaunchRequest) -> Resul
         }
     }
     Ok(())
+}
+
+/// Splits every `http_load` test of the run across `agents` load agents
+/// (0 or none: each keeps the plan's own `agents`). Refused as the plan's
+/// own key would be (the plan's check, `validate::agent_problems`), with
+/// the test named; the caps are [`within_caps`]'.
+fn set_agents(plan: &mut engine::plan::Plan, agents: Option<u32>) -> Result<(), StartError> {
+    use engine::plan::read::{FieldPath, Segment};
+    let Some(agents) = agents.and_then(Positive::new) else {
+        return Ok(());
+    };
+    let mut loads = 0;
+    for test in &mut plan.tests {
+        if let TestKind::HttpLoad(spec) = &mut test.kind {
+            spec.agents = Some(agents);
+            loads += 1;
+        }
+    }
+    if loads == 0 {
+        return Err(StartError::Invalid {
+            field: "agents",
+            message: "no http_load test in this run to split across agents".into(),
+        });
+    }
+    let problems = engine::plan::validate::agent_problems(plan);
+    let Some(problem) = problems.into_iter().next() else {
+        return Ok(());
+    };
+    // `tests[2].http_load.agents` → test L3, `http_load.agents`.
+    let (test, field) = match problem.path.0.as_slice() {
+        [Segment::Key(tests), Segment::Index(i), rest @ ..] if tests == "tests" => (
+            plan.tests.get(*i).map(|t| t.id.as_str()),
+            FieldPath(rest.to_vec()),
+        ),
+        _ => (None, problem.path),
+    };
+    let whose = test.map_or_else(|| "the plan".to_owned(), |id| format!("test {id}"));
+    Err(StartError::Invalid {
+        field: "agents",
+        message: format!("{whose}: {field}: {}", problem.message),
+    })
 }
 
 impl From<StartError> for LaunchError {
@@ -292,6 +335,119 @@ duration_s = 30
             matches!(&err, StartError::Invalid { field: "concurrency", message }
                 if message.contains("concurrency 50 is over max_concurrency 20 (the plan's own limits)")),
             "{err}"
+        );
+    }
+
+    /// Two loads; L2 reads its requests' rows from a data file.
+    const LOADS: &str = r#"
+[plan]
+name = "loads"
+default_environment = "local"
+[environments.local]
+base_url = "http://127.0.0.1:9"
+[limits]
+max_agents = 8
+[[tests]]
+id = "L1"
+http_load = { path = "/items", rate = 100, duration_s = 5 }
+[[tests]]
+id = "L2"
+http_load = { path = "/", rate = 100, duration_s = 5, data_file = "rows.csv" }
+"#;
+
+    /// Applies `request` to `plan`: each load's agents, or the refusal.
+    fn with_agents(plan: &str, request: LaunchRequest) -> Result<Vec<(String, u32)>, String> {
+        let mut loaded = engine::plan::load_str(plan, "loads.toml").unwrap();
+        apply(&mut loaded, &request).map_err(|e| e.to_string())?;
+        within_caps(
+            &loaded.plan,
+            &crate::runs::caps::CapsArgs::default().limits(),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(loaded
+            .plan
+            .tests
+            .iter()
+            .filter_map(|t| match &t.kind {
+                TestKind::HttpLoad(spec) => {
+                    Some((t.id.clone(), spec.agents.map_or(0, Positive::get)))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn agents(tests: &[&str], agents: u32) -> LaunchRequest {
+        LaunchRequest {
+            tests: Some(tests.iter().map(|t| (*t).to_owned()).collect()),
+            agents: Some(agents),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_agents_override_splits_every_load_of_the_run() {
+        assert_eq!(
+            with_agents(LOADS, agents(&["L1"], 3)),
+            Ok(vec![("L1".to_owned(), 3)])
+        );
+        // 0 (or none): each load as the plan says.
+        assert_eq!(
+            with_agents(LOADS, agents(&["L1", "L2"], 0)),
+            Ok(vec![("L1".to_owned(), 0), ("L2".to_owned(), 0)])
+        );
+        let planned = LOADS.replace("duration_s = 5 }", "duration_s = 5, agents = 2 }");
+        assert_eq!(
+            with_agents(&planned, agents(&["L1"], 0)),
+            Ok(vec![("L1".to_owned(), 2)])
+        );
+    }
+
+    #[test]
+    fn the_agents_override_is_refused_where_the_plans_key_would_be() {
+        // A load with a data file: each agent would send its rows again.
+        assert_eq!(
+            with_agents(LOADS, agents(&["L1", "L2"], 2)),
+            Err("agents: test L2: http_load.agents: a load with data_file cannot be split across agents: each would send the rows from the first again".to_owned())
+        );
+        // {{seq}}: each agent would number its requests from 0 again.
+        let seq = LOADS.replace("/items", "/items/{{seq}}");
+        let refused = with_agents(&seq, agents(&["L1"], 2)).unwrap_err();
+        assert!(
+            refused.starts_with("agents: test L1: http_load.path: {{seq}} cannot be used in a load split across agents"),
+            "{refused}"
+        );
+        // No load to split.
+        let no_load = LOADS
+            .replace(
+                r#"http_load = { path = "/", rate = 100, duration_s = 5, data_file = "rows.csv" }"#,
+                "health = {}",
+            )
+            .replace("[limits]", "readiness_path = \"/ready\"\n[limits]");
+        assert_eq!(
+            with_agents(&no_load, agents(&["L2"], 2)),
+            Err("agents: no http_load test in this run to split across agents".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_agents_override_is_capped_by_the_plan_and_the_server() {
+        assert_eq!(
+            with_agents(LOADS, agents(&["L1"], 9)),
+            Err(
+                "agents: test L1: agents 9 is over max_agents 8 (the plan's own limits)".to_owned()
+            )
+        );
+        let unlimited = LOADS.replace("max_agents = 8", "max_agents = 1000");
+        assert_eq!(
+            with_agents(&unlimited, agents(&["L1"], 101)),
+            Err("agents: test L1: agents 101 is over max_agents 100 (this server's cap, --max-agents)".to_owned())
+        );
+        // Past what any load may use: the plan's own check.
+        let refused = with_agents(&unlimited, agents(&["L1"], 1001)).unwrap_err();
+        assert_eq!(
+            refused,
+            "agents: test L1: http_load.agents: agents 1001 is over the most one load may use, 1000"
         );
     }
 }

@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/shards/{id}/ready", post(api::agents::ready))
         .route("/api/shards/{id}/snapshots", post(api::agents::snapshot))
         .route("/api/shards/{id}/done", post(api::agents::done))
+        .route("/api/runs", post(runs::launch))
         .route("/api/runs/{id}", get(runs::run))
         .route("/api/runs/{id}/events", get(events::events))
         .route("/api/runs/{id}/evidence", get(evidence::list))

@@ -44,6 +44,15 @@ pub fn validate(plan: &Plan) -> Vec<Problem> {
     v.problems
 }
 
+/// The problems of the plan's loads split across agents alone (the
+/// `agents` step of [`validate`]): what a launch that sets `agents` on a
+/// valid plan's loads is checked with.
+pub fn agent_problems(plan: &Plan) -> Vec<Problem> {
+    let mut v = Validator::default();
+    v.agents(plan);
+    v.problems
+}
+
 #[derive(Default)]
 struct Validator {
     problems: Vec<Problem>,
