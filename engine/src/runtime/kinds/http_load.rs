@@ -173,11 +173,34 @@ pub async fn run(spec: &HttpLoadSpec, ctx: &TestContext) -> TestOutcome {
     }
 }
 
-/// Runs an agent's share like [`run_keeping`], also sending to `snapshots`
-/// once a second, and at the end, what it measured since the last one.
+/// A load made ready to send: its request built, its host resolved, its
+/// client and templates made. An agent makes its share ready before it
+/// says so, so its time zero is the common start, not that plus this.
+pub struct ReadyLoad {
+    prepared: Prepared,
+    templates: Option<Templates>,
+    conn: Conn,
+}
+
+/// Makes `spec` ready to send on `ctx`'s target; why it cannot be.
+pub async fn make_ready(spec: &HttpLoadSpec, ctx: &TestContext) -> Result<ReadyLoad, String> {
+    let prepared = prepare(spec, ctx).await?;
+    let templates = Templates::new(spec, &prepared)?;
+    let conn = Conn::for_request(&prepared).map_err(|e| e.to_string())?;
+    Ok(ReadyLoad {
+        prepared,
+        templates,
+        conn,
+    })
+}
+
+/// Runs an agent's share, made ready, like [`run_keeping`], also sending
+/// to `snapshots` once a second, and at the end, what it measured since
+/// the last one.
 pub async fn run_sharing(
     spec: &HttpLoadSpec,
     ctx: &TestContext,
+    ready: ReadyLoad,
     tap: Option<&mut Samples>,
     snapshots: mpsc::UnboundedSender<Snapshot>,
 ) -> TestOutcome {
@@ -185,13 +208,7 @@ pub async fn run_sharing(
         taker: SnapshotTaker::new(),
         tx: snapshots,
     };
-    match prepare(spec, ctx).await {
-        Ok(prepared) => drive(spec, ctx, prepared, tap, Some(sharing)).await,
-        Err(e) => TestOutcome {
-            error: Some(e),
-            ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
-        },
-    }
+    drive(spec, ctx, ready, tap, Some(sharing)).await
 }
 
 /// Runs an `http_load` spec like [`run`], also keeping its samples in
@@ -201,8 +218,8 @@ pub async fn run_keeping(
     ctx: &TestContext,
     tap: Option<&mut Samples>,
 ) -> TestOutcome {
-    match prepare(spec, ctx).await {
-        Ok(prepared) => drive(spec, ctx, prepared, tap, None).await,
+    match make_ready(spec, ctx).await {
+        Ok(ready) => drive(spec, ctx, ready, tap, None).await,
         Err(e) => TestOutcome {
             error: Some(e),
             ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
@@ -285,7 +302,7 @@ fn schedule(spec: &HttpLoadSpec, start: Instant) -> (Schedule, u32) {
 async fn drive(
     spec: &HttpLoadSpec,
     ctx: &TestContext,
-    prepared: Prepared,
+    ready: ReadyLoad,
     mut tap: Option<&mut Samples>,
     sharing: Option<Sharing>,
 ) -> TestOutcome {
@@ -295,16 +312,8 @@ async fn drive(
     }
     let open = spec.is_open();
     let (schedule, workers) = schedule(spec, start);
-    let timeout = prepared.timeout;
-    let (shared, conn_template) = match share(spec, ctx, prepared, start, schedule) {
-        Ok(shared) => shared,
-        Err(e) => {
-            return TestOutcome {
-                error: Some(e),
-                ..TestOutcome::new(TestMetrics::HttpLoad(HttpLoadMetrics::default()))
-            };
-        }
-    };
+    let timeout = ready.prepared.timeout;
+    let (shared, conn_template) = share(spec, ctx, ready, start, schedule);
     let (handles, rx) = spawn_workers(&shared, workers, &conn_template, ctx);
     let recorder = record(rx, start, open, timeout, ctx, tap, sharing).await;
     for handle in handles {
@@ -316,17 +325,19 @@ async fn drive(
     outcome
 }
 
-/// What the workers share, and the connection they copy; `Err` when the
-/// templates or the connection cannot be made.
+/// What the workers share, and the connection they copy.
 fn share(
     spec: &HttpLoadSpec,
     ctx: &TestContext,
-    prepared: Prepared,
+    ready: ReadyLoad,
     start: Instant,
     schedule: Schedule,
-) -> Result<(Arc<Shared>, Conn), String> {
-    let templates = Templates::new(spec, &prepared)?;
-    let conn_template = Conn::for_request(&prepared).map_err(|e| e.to_string())?;
+) -> (Arc<Shared>, Conn) {
+    let ReadyLoad {
+        prepared,
+        templates,
+        conn,
+    } = ready;
     let shared = Arc::new(Shared {
         start,
         next: AtomicU64::new(0),
@@ -339,8 +350,9 @@ fn share(
         unbuilt: Unbuilt::default(),
         seq: AtomicU64::new(0),
         target: ctx.target.clone(),
+        cancel: ctx.cancel.clone(),
     });
-    Ok((shared, conn_template))
+    (shared, conn)
 }
 
 /// Starts `workers` workers, each on a sibling of `conn_template`; their

@@ -1,6 +1,8 @@
 //! Running one claimed share: build the target from the shard's
 //! environment (its secrets read from this agent's own environment, by the
-//! same engine code as a local run), say ready, wait for the common start
+//! same engine code as a local run) and make the share ready to send (its
+//! request built, its host resolved, its client made: none of that is
+//! counted in its load), say ready, wait for the common start
 //! (on the server's clock, converted with this machine's offset from it),
 //! run the share with `kinds::http_load::run_sharing`, send each snapshot
 //! as it comes, then report done.
@@ -9,7 +11,7 @@ use super::api::{refused_with, Api, Claimed, Refused};
 use anyhow::Context as _;
 use engine::agents::{ShardEnd, ShardState, ShardTarget};
 use engine::events::NullSink;
-use engine::kinds::http_load::{run_sharing, Samples};
+use engine::kinds::http_load::{make_ready, run_sharing, ReadyLoad, Samples};
 use engine::load::snapshot::Snapshot;
 use engine::plan::HttpLoadSpec;
 use engine::runner::context::TestContext;
@@ -35,9 +37,12 @@ const TRIES: u32 = 5;
 struct Prepared {
     spec: HttpLoadSpec,
     ctx: TestContext,
+    ready: ReadyLoad,
 }
 
-fn prepare(shard: &Claimed, cancel: CancellationToken) -> anyhow::Result<Prepared> {
+/// The share's target and its load made ready to send; why they cannot
+/// be (a secret this agent lacks, a host that does not resolve).
+async fn prepare(shard: &Claimed, cancel: CancellationToken) -> anyhow::Result<Prepared> {
     let spec: HttpLoadSpec =
         serde_json::from_value(shard.spec.clone()).context("the shard's spec is not readable")?;
     let target: ShardTarget = serde_json::from_value(shard.target.clone())
@@ -55,7 +60,10 @@ fn prepare(shard: &Claimed, cancel: CancellationToken) -> anyhow::Result<Prepare
         supervisor: None,
         agents: None,
     };
-    Ok(Prepared { spec, ctx })
+    let ready = make_ready(&spec, &ctx)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot prepare the share's requests: {e}"))?;
+    Ok(Prepared { spec, ctx, ready })
 }
 
 /// Runs a claimed share to its end (or until `cancel`: the server took it
@@ -69,7 +77,10 @@ pub async fn run(
     cancel: CancellationToken,
     samples_log: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let prepared = prepare(shard, cancel.clone());
+    // Prepared before saying ready: the share starts sending at the
+    // common start itself. One that cannot be prepared still says ready
+    // and reports why at the start, so the test fails at once naming it.
+    let prepared = prepare(shard, cancel.clone()).await;
     api.ready(agent, shard.id).await?;
     let (local_start, offset_ms) = match wait_for_start(api, agent, shard.id, &cancel).await? {
         Start::At { at, offset_ms } => (at, offset_ms),
@@ -77,7 +88,7 @@ pub async fn run(
         Start::Stopped => return report_done(api, agent, shard.id, &ShardEnd::default()).await,
         Start::Gone => return Ok(()),
     };
-    let prepared = match prepared {
+    let Prepared { spec, ctx, ready } = match prepared {
         Ok(prepared) => prepared,
         Err(e) => {
             let end = ShardEnd {
@@ -98,7 +109,7 @@ pub async fn run(
     let (tx, rx) = mpsc::unbounded_channel();
     let poster = tokio::spawn(post_snapshots(api.clone(), agent, shard.id, rx));
     let mut tap = samples_log.map(|_| Samples::new(SAMPLES_CAP));
-    let outcome = run_sharing(&prepared.spec, &prepared.ctx, tap.as_mut(), tx).await;
+    let outcome = run_sharing(&spec, &ctx, ready, tap.as_mut(), tx).await;
     // Its end on the server's clock: the test's length runs to it.
     let ended_at_ms = engine::run::now_ms() + offset_ms;
     // This agent itself was told to stop (not the server withdrawing the
@@ -266,3 +277,7 @@ fn write_samples(path: &Path, tap: &Samples) -> anyhow::Result<()> {
     out.flush()
         .with_context(|| format!("cannot write {}", path.display()))
 }
+
+#[cfg(test)]
+#[path = "share_tests.rs"]
+mod tests;
