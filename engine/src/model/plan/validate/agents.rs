@@ -1,7 +1,8 @@
 //! Load agents on a plan's loads: `agents` only on an `http_load` test's
 //! own load (a chaos test's background load runs beside its fault, on the
-//! server), at most [`MAX_AGENTS`], without `data_file` or `{{seq}}` (each
-//! agent would start the rows, or the numbers, over from the first), and
+//! server), at most [`MAX_AGENTS`], without `data_file` or, on more than
+//! one agent, `{{seq}}` (each agent would start the rows, or the numbers,
+//! over from the first; one agent numbers like a local run), and
 //! `allow_agent_loss` only with `agents`.
 
 use super::Validator;
@@ -45,7 +46,7 @@ impl Validator {
                         path.key("agents"),
                         "a load with data_file cannot be split across agents: each would send the rows from the first again",
                     );
-                } else {
+                } else if agents.get() > 1 {
                     self.seq_on_agents(&path, spec);
                 }
             }
