@@ -1,12 +1,43 @@
 //! How shards end: done with their agent's report, asked to stop (an
 //! aborted run: the agent still sends what it measured), withdrawn (their
-//! agents stop at once), and their snapshots deleted once merged.
+//! agents stop at once; with a run's end, in the same transaction as its
+//! status), and their snapshots deleted once merged.
 
-use super::super::Db;
+use super::super::{db_error, AnyQuery, Db};
 use super::WITHDRAW_RUN_SHARDS;
 use engine::store::StoreError;
 
 impl Db {
+    /// Runs `status` (a write of run `run_id`'s status) and, when it
+    /// changed a row and the run `ended`, withdraws the run's unended
+    /// shards, in one transaction: the run never ends with shards its
+    /// agents still run, nor loses them while it runs. The rows `status`
+    /// changed.
+    pub(crate) async fn write_run_status(
+        &self,
+        status: AnyQuery<'_>,
+        run_id: &str,
+        ended: bool,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let rows = status
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if rows > 0 && ended {
+            sqlx::query(WITHDRAW_RUN_SHARDS)
+                .bind(now_ms)
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(rows)
+    }
+
     /// Marks a running shard (or one asked to stop) done with its agent's
     /// report; whether it was running.
     pub async fn finish_shard(
@@ -48,14 +79,6 @@ impl Db {
     /// Deletes shard `id`'s snapshots (merged into its test's outcome).
     pub async fn delete_shard_snapshots(&self, id: i64) -> Result<(), StoreError> {
         self.execute(sqlx::query("DELETE FROM agent_snapshots WHERE shard_id = $1").bind(id))
-            .await
-            .map(|_| ())
-    }
-
-    /// Withdraws every shard of run `run_id` that has not ended (the run
-    /// ended, was aborted or interrupted): their agents stop.
-    pub async fn withdraw_run_shards(&self, run_id: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.execute(sqlx::query(WITHDRAW_RUN_SHARDS).bind(now_ms).bind(run_id))
             .await
             .map(|_| ())
     }

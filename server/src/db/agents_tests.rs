@@ -380,3 +380,70 @@ async fn a_shard_asked_to_stop_still_takes_its_last_snapshot_postgres() {
         a_stopped_shard_takes_its_last_snapshot(&db).await;
     }
 }
+
+/// Makes every later change to a shard fail, as a database that fails
+/// between two statements would.
+async fn refuse_shard_updates(db: &Db) {
+    let statements: &[&str] = match db.backend() {
+        crate::db::Backend::Sqlite => &[
+            "CREATE TRIGGER refuse_shards BEFORE UPDATE ON agent_shards \
+             BEGIN SELECT RAISE(ABORT, 'shards refused'); END",
+        ],
+        crate::db::Backend::Postgres => &[
+            "CREATE FUNCTION refuse_shards() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'shards refused'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_shards BEFORE UPDATE ON agent_shards \
+             FOR EACH ROW EXECUTE FUNCTION refuse_shards()",
+        ],
+    };
+    for sql in statements {
+        sqlx::query(sql).execute(&db.pool).await.unwrap();
+    }
+}
+
+/// A run's end and its shards' withdrawal are one transaction: when the
+/// withdrawal fails, the run has not ended either (and can end later),
+/// rather than ending with shards its agents still run.
+async fn a_runs_end_and_its_shards_withdrawal_are_one(db: &Db) {
+    let (run, ids) = offered(db, 1).await;
+    let (other, other_ids) = offered(db, 1).await;
+    refuse_shard_updates(db).await;
+    assert!(db
+        .set_status(&run, RunStatus::Finished, None)
+        .await
+        .is_err());
+    assert!(db.interrupt_unfinished("restarted").await.is_err());
+    for id in [&run, &other] {
+        assert_eq!(db.get_run(id).await.unwrap().status, RunStatus::Running);
+    }
+    let drop_trigger = match db.backend() {
+        crate::db::Backend::Sqlite => "DROP TRIGGER refuse_shards",
+        crate::db::Backend::Postgres => "DROP TRIGGER refuse_shards ON agent_shards",
+    };
+    sqlx::query(drop_trigger).execute(&db.pool).await.unwrap();
+    db.set_status(&run, RunStatus::Finished, None)
+        .await
+        .unwrap();
+    db.interrupt_unfinished("restarted").await.unwrap();
+    assert_eq!(
+        db.get_run(&other).await.unwrap().status,
+        RunStatus::Interrupted
+    );
+    for id in [ids[0], other_ids[0]] {
+        let shard = db.shard(id).await.unwrap().unwrap();
+        assert_eq!(shard.state, ShardState::Cancelled);
+    }
+}
+
+#[tokio::test]
+async fn a_runs_end_and_its_shards_withdrawal_are_one_transaction_sqlite() {
+    let (db, _dir) = testing::sqlite().await;
+    a_runs_end_and_its_shards_withdrawal_are_one(&db).await;
+}
+
+#[tokio::test]
+async fn a_runs_end_and_its_shards_withdrawal_are_one_transaction_postgres() {
+    if let Some(db) = testing::postgres().await {
+        a_runs_end_and_its_shards_withdrawal_are_one(&db).await;
+    }
+}

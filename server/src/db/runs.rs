@@ -133,24 +133,20 @@ impl RunStore for Db {
         let now = now_ms();
         let started = (status == RunStatus::Running).then_some(now);
         let finished = status.is_terminal().then_some(now);
+        let write = sqlx::query(
+            "UPDATE runs SET status = $1, verdict = COALESCE($2, verdict), \
+             started_at_ms = COALESCE(started_at_ms, $3), \
+             finished_at_ms = COALESCE($4, finished_at_ms) WHERE id = $5",
+        )
+        .bind(status.as_str())
+        .bind(verdict.map(|v| v.as_str()))
+        .bind(started)
+        .bind(finished)
+        .bind(id);
         let rows = self
-            .execute(
-                sqlx::query(
-                    "UPDATE runs SET status = $1, verdict = COALESCE($2, verdict), \
-                     started_at_ms = COALESCE(started_at_ms, $3), \
-                     finished_at_ms = COALESCE($4, finished_at_ms) WHERE id = $5",
-                )
-                .bind(status.as_str())
-                .bind(verdict.map(|v| v.as_str()))
-                .bind(started)
-                .bind(finished)
-                .bind(id),
-            )
+            .write_run_status(write, id, status.is_terminal(), now)
             .await?;
         found(rows, id)?;
-        if status.is_terminal() {
-            self.withdraw_run_shards(id, now).await?;
-        }
         self.get_run(id).await
     }
 
@@ -306,18 +302,16 @@ impl RunStore for Db {
         let mut interrupted = Vec::with_capacity(rows.len());
         for row in &rows {
             let run = run_from_row(row)?;
-            self.execute(
-                sqlx::query(
-                    "UPDATE runs SET status = $1, error = $2, finished_at_ms = $3 \
-                     WHERE id = $4 AND status IN ('queued', 'running')",
-                )
-                .bind(RunStatus::Interrupted.as_str())
-                .bind(reason)
-                .bind(now_ms())
-                .bind(&run.id),
+            let now = now_ms();
+            let write = sqlx::query(
+                "UPDATE runs SET status = $1, error = $2, finished_at_ms = $3 \
+                 WHERE id = $4 AND status IN ('queued', 'running')",
             )
-            .await?;
-            self.withdraw_run_shards(&run.id, now_ms()).await?;
+            .bind(RunStatus::Interrupted.as_str())
+            .bind(reason)
+            .bind(now)
+            .bind(&run.id);
+            self.write_run_status(write, &run.id, true, now).await?;
             interrupted.push(self.get_run(&run.id).await?);
         }
         Ok(interrupted)
