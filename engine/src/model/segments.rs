@@ -31,6 +31,26 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// `TryFrom<String>` and `From<…> for String` through `FromStr` and
+/// `Display`: what serde's `try_from` and `into` read and write.
+macro_rules! written_as_text {
+    ($t:ty) => {
+        impl TryFrom<String> for $t {
+            type Error = SegmentError;
+
+            fn try_from(text: String) -> Result<$t, SegmentError> {
+                text.parse()
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(value: $t) -> String {
+                value.to_string()
+            }
+        }
+    };
+}
+
 /// Most points a sequence may have (agents + 1).
 const MAX_POINTS: usize = 10_001;
 /// Most steps the striping of a sequence may take (common denominator
@@ -302,19 +322,7 @@ impl FromStr for Segment {
     }
 }
 
-impl TryFrom<String> for Segment {
-    type Error = SegmentError;
-
-    fn try_from(text: String) -> Result<Segment, SegmentError> {
-        text.parse()
-    }
-}
-
-impl From<Segment> for String {
-    fn from(segment: Segment) -> String {
-        segment.to_string()
-    }
-}
+written_as_text!(Segment);
 
 /// Points from 0 to 1 that cut a test into consecutive segments, written
 /// `0,1/3,2/3,1` (k6's `--execution-segment-sequence`).
@@ -480,19 +488,7 @@ impl FromStr for SegmentSequence {
     }
 }
 
-impl TryFrom<String> for SegmentSequence {
-    type Error = SegmentError;
-
-    fn try_from(text: String) -> Result<SegmentSequence, SegmentError> {
-        text.parse()
-    }
-}
-
-impl From<SegmentSequence> for String {
-    fn from(sequence: SegmentSequence) -> String {
-        sequence.to_string()
-    }
-}
+written_as_text!(SegmentSequence);
 
 #[cfg(test)]
 #[path = "segments_tests.rs"]

@@ -62,31 +62,27 @@ impl<M> Metric<M> {
     }
 }
 
-/// A table entry for a metric where more is better.
-const fn higher<M>(
-    name: &'static str,
-    description: &'static str,
-    read: fn(&M) -> Option<f64>,
-) -> Metric<M> {
-    entry(name, description, Direction::HigherIsBetter, read)
+/// One constructor of table entries per [`Direction`].
+macro_rules! by_direction {
+    ($($(#[$doc:meta])* $constructor:ident: $direction:ident;)*) => {$(
+        $(#[$doc])*
+        const fn $constructor<M>(
+            name: &'static str,
+            description: &'static str,
+            read: fn(&M) -> Option<f64>,
+        ) -> Metric<M> {
+            entry(name, description, Direction::$direction, read)
+        }
+    )*};
 }
 
-/// A table entry for a metric where less is better.
-const fn lower<M>(
-    name: &'static str,
-    description: &'static str,
-    read: fn(&M) -> Option<f64>,
-) -> Metric<M> {
-    entry(name, description, Direction::LowerIsBetter, read)
-}
-
-/// A table entry for a metric that is neither better higher nor lower.
-const fn neither<M>(
-    name: &'static str,
-    description: &'static str,
-    read: fn(&M) -> Option<f64>,
-) -> Metric<M> {
-    entry(name, description, Direction::Neither, read)
+by_direction! {
+    /// A table entry for a metric where more is better.
+    higher: HigherIsBetter;
+    /// A table entry for a metric where less is better.
+    lower: LowerIsBetter;
+    /// A table entry for a metric that is neither better higher nor lower.
+    neither: Neither;
 }
 
 const fn entry<M>(

@@ -9,19 +9,24 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 
-const FIELDS: &[&str] = &[
-    "id",
-    "title",
-    "description",
-    "alongside",
-    "http_load",
-    "job_workload",
-    "stream",
-    "assert",
-    "chaos",
-    "storage_probe",
-    "health",
-];
+/// The fields every test may have.
+const COMMON: [&str; 4] = ["id", "title", "description", "alongside"];
+
+/// Every field a test table may hold: the common ones, then each kind's
+/// table.
+const FIELDS: [&str; COMMON.len() + TestKind::NAMES.len()] = {
+    let mut fields = [""; COMMON.len() + TestKind::NAMES.len()];
+    let mut i = 0;
+    while i < fields.len() {
+        fields[i] = if i < COMMON.len() {
+            COMMON[i]
+        } else {
+            TestKind::NAMES[i - COMMON.len()]
+        };
+        i += 1;
+    }
+    fields
+};
 
 struct TestVisitor;
 
@@ -63,7 +68,7 @@ impl<'de> Visitor<'de> for TestVisitor {
                 "chaos" => Some(TestKind::Chaos(map.next_value()?)),
                 "storage_probe" => Some(TestKind::StorageProbe(map.next_value()?)),
                 "health" => Some(TestKind::Health(map.next_value()?)),
-                other => return Err(de::Error::unknown_field(other, FIELDS)),
+                other => return Err(de::Error::unknown_field(other, &FIELDS)),
             };
             if let Some(found) = found {
                 if let Some(previous) = &kind {

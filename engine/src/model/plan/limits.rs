@@ -13,6 +13,13 @@ use super::{Plan, Positive, TestKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// A limit of `[limits]` as a [`Cap`]: its value and its name.
+macro_rules! cap {
+    ($limits:ident . $field:ident) => {
+        ($limits.$field, stringify!($field))
+    };
+}
+
 /// Largest answer body read from a target when neither the plan nor the
 /// server sets `max_answer_bytes` (16 MiB).
 pub const DEFAULT_MAX_ANSWER_BYTES: u32 = 16 * 1024 * 1024;
@@ -187,12 +194,8 @@ fn group_excesses(plan: &Plan, limits: &Limits) -> Vec<Excess> {
         );
         let together: Vec<String> = members.iter().map(|t| t.id.clone()).collect();
         for (field, value, (cap, cap_name)) in [
-            (
-                "concurrency",
-                workers,
-                (limits.max_concurrency, "max_concurrency"),
-            ),
-            ("rate", rate, (limits.max_rate, "max_rate")),
+            ("concurrency", workers, cap!(limits.max_concurrency)),
+            ("rate", rate, cap!(limits.max_rate)),
         ] {
             if let Some(cap) = cap.filter(|cap| value > u64::from(cap.get())) {
                 found.push(Excess {
@@ -253,7 +256,7 @@ fn capped_settings(
             over(
                 "size_bytes",
                 get(spec.size_bytes),
-                (limits.max_probe_bytes, "max_probe_bytes"),
+                cap!(limits.max_probe_bytes),
             );
         }
         TestKind::Assert(_) | TestKind::Health(_) => {}
@@ -267,32 +270,20 @@ fn http_load_settings(
     limits: &Limits,
     over: &mut impl FnMut(&'static str, Option<u32>, Cap),
 ) {
-    let concurrency = (limits.max_concurrency, "max_concurrency");
+    let concurrency = cap!(limits.max_concurrency);
     over("concurrency", get(spec.concurrency), concurrency);
-    over("rate", get(spec.rate), (limits.max_rate, "max_rate"));
+    over("rate", get(spec.rate), cap!(limits.max_rate));
     over(
         "duration_s",
         get(spec.duration_s),
-        (limits.max_duration_s, "max_duration_s"),
+        cap!(limits.max_duration_s),
     );
-    over(
-        "rounds",
-        get(spec.rounds),
-        (limits.max_rounds, "max_rounds"),
-    );
-    over(
-        "agents",
-        get(spec.agents),
-        (limits.max_agents, "max_agents"),
-    );
+    over("rounds", get(spec.rounds), cap!(limits.max_rounds));
+    over("agents", get(spec.agents), cap!(limits.max_agents));
     // Stages: their peak and their total length.
     let peak = |f: fn(&super::Stage) -> Option<u32>| spec.stages.iter().filter_map(f).max();
     over("stages.concurrency", peak(|s| s.concurrency), concurrency);
-    over(
-        "stages.rate",
-        peak(|s| s.rate),
-        (limits.max_rate, "max_rate"),
-    );
+    over("stages.rate", peak(|s| s.rate), cap!(limits.max_rate));
     let total: u64 = spec
         .stages
         .iter()
@@ -301,7 +292,7 @@ fn http_load_settings(
     over(
         "stages.duration_s",
         (!spec.stages.is_empty()).then(|| saturate(total)),
-        (limits.max_duration_s, "max_duration_s"),
+        cap!(limits.max_duration_s),
     );
 }
 
@@ -312,11 +303,11 @@ fn job_workload_settings(
     limits: &Limits,
     over: &mut impl FnMut(&'static str, Option<u32>, Cap),
 ) {
-    let jobs = (limits.max_jobs, "max_jobs");
+    let jobs = cap!(limits.max_jobs);
     over(
         "concurrency",
         get(spec.concurrency),
-        (limits.max_concurrency, "max_concurrency"),
+        cap!(limits.max_concurrency),
     );
     let counted: u64 = spec
         .mix
@@ -340,15 +331,11 @@ fn stream_settings(
     over(
         "sessions",
         Some(spec.sessions),
-        (limits.max_concurrency, "max_concurrency"),
+        cap!(limits.max_concurrency),
     );
-    over(
-        "sessions",
-        Some(spec.sessions),
-        (limits.max_sessions, "max_sessions"),
-    );
+    over("sessions", Some(spec.sessions), cap!(limits.max_sessions));
     let exports = spec.exports.as_ref().and_then(|e| e.count);
-    over("exports.count", get(exports), (limits.max_jobs, "max_jobs"));
+    over("exports.count", get(exports), cap!(limits.max_jobs));
 }
 
 /// A `chaos` test's capped settings: its jobs, streams and after-recovery
@@ -359,19 +346,11 @@ fn chaos_settings(
     over: &mut impl FnMut(&'static str, Option<u32>, Cap),
 ) {
     let count = spec.jobs.as_ref().and_then(|j| j.count);
-    over("jobs.count", get(count), (limits.max_jobs, "max_jobs"));
+    over("jobs.count", get(count), cap!(limits.max_jobs));
     let streams = spec.streams.as_ref().map(|s| s.sessions);
-    over(
-        "streams.sessions",
-        get(streams),
-        (limits.max_sessions, "max_sessions"),
-    );
+    over("streams.sessions", get(streams), cap!(limits.max_sessions));
     let checks = spec.after_checks.as_ref().map(|c| c.count);
-    over(
-        "after_checks.count",
-        get(checks),
-        (limits.max_rounds, "max_rounds"),
-    );
+    over("after_checks.count", get(checks), cap!(limits.max_rounds));
     background_load_settings(spec, limits, over);
 }
 
@@ -390,19 +369,19 @@ fn background_load_settings(
     over(
         "background_load.concurrency",
         sum(|l| l.concurrency),
-        (limits.max_concurrency, "max_concurrency"),
+        cap!(limits.max_concurrency),
     );
     over(
         "background_load.rate",
         sum(|l| l.rate),
-        (limits.max_rate, "max_rate"),
+        cap!(limits.max_rate),
     );
     let lead_and_tail =
         u64::from(get(spec.baseline_s).unwrap_or(0)) + u64::from(get(spec.after_s).unwrap_or(0));
     over(
         "baseline_s + after_s",
         (!loads.is_empty() && lead_and_tail > 0).then(|| saturate(lead_and_tail)),
-        (limits.max_duration_s, "max_duration_s"),
+        cap!(limits.max_duration_s),
     );
 }
 

@@ -1,4 +1,5 @@
-//! Unit tests of the plan types: job statuses and stream ends.
+//! Unit tests of the plan types: job statuses, stream ends and the fields
+//! of a test table.
 
 use super::*;
 use serde_json::json;
@@ -77,4 +78,18 @@ fn a_stream_ends_by_event_name_by_a_value_or_by_its_close() {
     assert_eq!(marked.is_last("x", r#"{"final": false}"#), Some(false));
     assert_eq!(marked.is_last("x", "not json"), Some(false));
     assert_eq!(StreamEnd::default().is_last("end", "{}"), None);
+}
+
+#[test]
+fn an_unknown_field_of_a_test_names_every_field_a_test_may_hold() {
+    let err = toml::from_str::<TestSpec>("id = \"T1\"\nrounds = 3\n")
+        .expect_err("no field `rounds` in a test")
+        .to_string();
+    assert!(
+        err.contains(
+            "unknown field `rounds`, expected one of `id`, `title`, `description`, `alongside`, \
+             `http_load`, `job_workload`, `stream`, `assert`, `chaos`, `storage_probe`, `health`"
+        ),
+        "{err}"
+    );
 }

@@ -177,53 +177,52 @@ impl ToxiproxyClient {
         }
     }
 
-    /// `GET /proxies/{proxy}`.
-    pub async fn proxy(&self, proxy: &str) -> Result<RemoteProxy, ClientError> {
-        let call = format!("GET /proxies/{proxy}");
-        match self
-            .call(reqwest::Method::GET, &["proxies", proxy], None)
-            .await?
-        {
-            (200, text) => Self::parse(&call, &text),
-            (404, _) => Err(ClientError::NoProxy {
+    /// A call's answer read: its JSON when its status is one of `ok`;
+    /// that there is no such proxy when it is 404 and the call is about
+    /// `proxy`; otherwise a refusal naming `call`.
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        call: String,
+        proxy: Option<&str>,
+        ok: &[u16],
+        (status, text): (u16, String),
+    ) -> Result<T, ClientError> {
+        match (status, proxy) {
+            (status, _) if ok.contains(&status) => Self::parse(&call, &text),
+            (404, Some(proxy)) => Err(ClientError::NoProxy {
                 api: self.api(),
                 proxy: proxy.to_owned(),
             }),
-            (status, text) => Err(Self::refused(call, status, &text)),
+            (status, _) => Err(Self::refused(call, status, &text)),
         }
+    }
+
+    /// `GET /proxies/{proxy}`.
+    pub async fn proxy(&self, proxy: &str) -> Result<RemoteProxy, ClientError> {
+        let answer = self
+            .call(reqwest::Method::GET, &["proxies", proxy], None)
+            .await?;
+        self.read(format!("GET /proxies/{proxy}"), Some(proxy), &[200], answer)
     }
 
     /// `GET /proxies/{proxy}/toxics`.
     pub async fn toxics(&self, proxy: &str) -> Result<Vec<RemoteToxic>, ClientError> {
-        let call = format!("GET /proxies/{proxy}/toxics");
-        match self
+        let answer = self
             .call(reqwest::Method::GET, &["proxies", proxy, "toxics"], None)
-            .await?
-        {
-            (200, text) => Self::parse(&call, &text),
-            (404, _) => Err(ClientError::NoProxy {
-                api: self.api(),
-                proxy: proxy.to_owned(),
-            }),
-            (status, text) => Err(Self::refused(call, status, &text)),
-        }
+            .await?;
+        let call = format!("GET /proxies/{proxy}/toxics");
+        self.read(call, Some(proxy), &[200], answer)
     }
 
     /// `POST /proxies/{proxy}/toxics` with Toxiproxy's body (`name`,
     /// `type`, `stream`, `toxicity`, `attributes`).
     pub async fn add_toxic(&self, proxy: &str, body: &Value) -> Result<RemoteToxic, ClientError> {
+        let segments = ["proxies", proxy, "toxics"];
+        let answer = self
+            .call(reqwest::Method::POST, &segments, Some(body))
+            .await?;
         let call = format!("POST /proxies/{proxy}/toxics");
-        match self
-            .call(
-                reqwest::Method::POST,
-                &["proxies", proxy, "toxics"],
-                Some(body),
-            )
-            .await?
-        {
-            (200 | 201, text) => Self::parse(&call, &text),
-            (status, text) => Err(Self::refused(call, status, &text)),
-        }
+        self.read(call, None, &[200, 201], answer)
     }
 
     /// `DELETE /proxies/{proxy}/toxics/{toxic}`; `Ok(false)` when it was
@@ -251,19 +250,12 @@ impl ToxiproxyClient {
         proxy: &str,
         enabled: bool,
     ) -> Result<RemoteProxy, ClientError> {
-        let call = format!("POST /proxies/{proxy} enabled={enabled}");
         let body = serde_json::json!({ "enabled": enabled });
-        match self
+        let answer = self
             .call(reqwest::Method::POST, &["proxies", proxy], Some(&body))
-            .await?
-        {
-            (200 | 201, text) => Self::parse(&call, &text),
-            (404, _) => Err(ClientError::NoProxy {
-                api: self.api(),
-                proxy: proxy.to_owned(),
-            }),
-            (status, text) => Err(Self::refused(call, status, &text)),
-        }
+            .await?;
+        let call = format!("POST /proxies/{proxy} enabled={enabled}");
+        self.read(call, Some(proxy), &[200, 201], answer)
     }
 
     /// `POST /reset`: every proxy enabled, every toxic removed.
@@ -272,5 +264,33 @@ impl ToxiproxyClient {
             (200..=299, _) => Ok(()),
             (status, text) => Err(Self::refused("POST /reset".to_owned(), status, &text)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_read_by_its_status_and_whether_the_call_names_a_proxy() {
+        let client = ToxiproxyClient::new("http://127.0.0.1:9").expect("a client");
+        let answer = |status: u16, text: &str| (status, text.to_owned());
+        let read = |proxy, ok: &[u16], answer| {
+            client.read::<RemoteToxicStats>("GET /x".to_owned(), proxy, ok, answer)
+        };
+        let stats = read(
+            None,
+            &[200, 201],
+            answer(201, r#"{"connections_affected": 3}"#),
+        );
+        assert_eq!(stats.expect("read").connections_affected, 3);
+        let missing = read(Some("db"), &[200], answer(404, "")).expect_err("404");
+        assert!(matches!(missing, ClientError::NoProxy { ref proxy, .. } if proxy == "db"));
+        let refused = read(None, &[200], answer(404, "gone")).expect_err("404");
+        assert_eq!(refused.to_string(), "GET /x answered 404: gone");
+        let created = read(Some("db"), &[200], answer(201, "{}")).expect_err("not 200");
+        assert!(matches!(created, ClientError::Refused { status: 201, .. }));
+        let bad = read(None, &[200], answer(200, "[")).expect_err("not JSON");
+        assert!(matches!(bad, ClientError::BadAnswer { .. }));
     }
 }

@@ -42,6 +42,15 @@ pub struct TestContext {
 }
 
 impl TestContext {
+    /// The same context for the test `test_id` (the runner holds one for
+    /// the whole run and gives each test its copy).
+    pub fn for_test(&self, test_id: &str) -> TestContext {
+        TestContext {
+            test_id: test_id.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// Sends a window event.
     pub fn window(&self, window: Window, done: u64, failed: u64) {
         self.sink.emit(&ProgressEvent::Window {

@@ -8,49 +8,20 @@
 //! order.
 
 use super::context::TestContext;
-use super::target::Target;
 use super::{now_ms, run_test_with_evidence, test_result};
-use crate::events::{ProgressEvent, Sink, TestHeader};
-use crate::plan::{parallel, JobProtocol, Plan, Service, TestSpec};
+use crate::events::{ProgressEvent, TestHeader};
+use crate::plan::{parallel, Plan, TestSpec};
 use crate::results::{TestResult, TestStatus};
-use crate::supervisor::Supervisor;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
-
-/// What every test of the run shares.
-pub(super) struct Shared {
-    pub target: Arc<Target>,
-    pub cancel: CancellationToken,
-    pub sink: Arc<dyn Sink>,
-    pub jobs: Option<Arc<JobProtocol>>,
-    pub services: Arc<BTreeMap<String, Service>>,
-    pub supervisor: Option<Arc<Supervisor>>,
-    pub agents: Option<Arc<dyn crate::agents::LoadAgents>>,
-}
-
-impl Shared {
-    fn context(&self, test_id: &str) -> TestContext {
-        TestContext {
-            test_id: test_id.to_owned(),
-            target: self.target.clone(),
-            cancel: self.cancel.clone(),
-            sink: self.sink.clone(),
-            jobs: self.jobs.clone(),
-            services: self.services.clone(),
-            supervisor: self.supervisor.clone(),
-            agents: self.agents.clone(),
-        }
-    }
-}
 
 /// Runs the plan's tests group by group until the run is cancelled; the
-/// results of the tests that ran, in plan order.
+/// results of the tests that ran, in plan order. `shared` is what every
+/// test shares: each gets a copy with its own id.
 pub(super) async fn run_groups(
     plan: &Plan,
     headers: Vec<TestHeader>,
-    shared: &Shared,
+    shared: &TestContext,
 ) -> Vec<TestResult> {
     let mut headers: Vec<Option<TestHeader>> = headers.into_iter().map(Some).collect();
     let mut results = Vec::new();
@@ -72,7 +43,7 @@ pub(super) async fn run_groups(
 async fn run_group(
     plan: &Plan,
     members: Vec<(usize, Option<TestHeader>)>,
-    shared: &Shared,
+    shared: &TestContext,
 ) -> Vec<TestResult> {
     let mut running = JoinSet::new();
     let mut started = BTreeMap::new();
@@ -85,7 +56,7 @@ async fn run_group(
                 .sink
                 .emit(&ProgressEvent::TestStarted { test: header });
         }
-        let ctx = shared.context(&spec.id);
+        let ctx = shared.for_test(&spec.id);
         let test_started = now_ms();
         started.insert(index, test_started);
         running.spawn(async move {

@@ -136,7 +136,9 @@ async fn run_tests(
         environment: target.name.clone(),
         tests: headers.clone(),
     });
-    let shared = groups::Shared {
+    // What every test shares; each gets a copy with its own id.
+    let shared = TestContext {
+        test_id: String::new(),
         target: target.clone(),
         cancel: cancel.clone(),
         sink: sink.clone(),
