@@ -7,6 +7,10 @@ use super::super::{db_error, AnyQuery, Db};
 use super::WITHDRAW_RUN_SHARDS;
 use engine::store::StoreError;
 
+/// An `agent_shards` row whose run no longer runs.
+const OF_ENDED_RUNS: &str = "NOT EXISTS (SELECT 1 FROM runs r \
+     WHERE r.id = agent_shards.run_id AND r.status = 'running')";
+
 impl Db {
     /// Runs `status` (a write of run `run_id`'s status) and, when it
     /// changed a row and the run `ended`, withdraws the run's unended
@@ -81,6 +85,26 @@ impl Db {
         self.execute(sqlx::query("DELETE FROM agent_snapshots WHERE shard_id = $1").bind(id))
             .await
             .map(|_| ())
+    }
+
+    /// Cancels the unended shards of every run that no longer runs and
+    /// deletes their snapshots: a test cut off by a crash never merged
+    /// and pruned them. Run at start-up and when lapsed runs are sealed.
+    pub async fn sweep_ended_runs_shards(&self, now_ms: i64) -> Result<(), StoreError> {
+        self.execute(
+            sqlx::query(&format!(
+                "UPDATE agent_shards SET state = 'cancelled', ended_at_ms = $1 \
+                 WHERE state NOT IN ('done', 'lost', 'cancelled') AND {OF_ENDED_RUNS}"
+            ))
+            .bind(now_ms),
+        )
+        .await?;
+        self.execute(sqlx::query(&format!(
+            "DELETE FROM agent_snapshots WHERE shard_id IN \
+             (SELECT id FROM agent_shards WHERE {OF_ENDED_RUNS})"
+        )))
+        .await
+        .map(|_| ())
     }
 
     /// Withdraws shard `id` unless it ended.

@@ -447,3 +447,59 @@ async fn a_runs_end_and_its_shards_withdrawal_are_one_transaction_postgres() {
         a_runs_end_and_its_shards_withdrawal_are_one(&db).await;
     }
 }
+
+/// A running run with one running shard of agent `agent` that sent a
+/// snapshot; the run's and the shard's ids.
+async fn running_with_a_snapshot(db: &Db, agent: i64) -> (String, i64) {
+    let (run, ids) = offered(db, 1).await;
+    assert_eq!(
+        db.claim_shard(agent, 1_000, TTL).await.unwrap().unwrap().id,
+        ids[0]
+    );
+    assert!(db
+        .move_shard(ids[0], agent, ShardState::Claimed, ShardState::Ready)
+        .await
+        .unwrap());
+    assert!(db.start_shard(ids[0], 2_000).await.unwrap());
+    let stored = db.add_snapshot(ids[0], agent, 0, "{}").await.unwrap();
+    assert_eq!(stored, SnapshotStored::Stored);
+    (run, ids[0])
+}
+
+/// A test cut off by a server crash never merged and pruned its
+/// snapshots: when its run is sealed (at start-up, or by another
+/// replica's sweep) they go and its shards end cancelled; a run still
+/// running keeps its own.
+async fn a_cut_off_runs_snapshots_are_pruned(db: &Db) {
+    let a = db.register_agent("a", "ops", 1_000).await.unwrap();
+    let state = |id: i64| async move { db.shard(id).await.unwrap().unwrap().state };
+    let snapshots = |id: i64| async move { db.shard_snapshots(id, -1).await.unwrap().len() };
+    let (_, crashed) = running_with_a_snapshot(db, a).await;
+    db.interrupt_unfinished("server restarted").await.unwrap();
+    assert_eq!(state(crashed).await, ShardState::Cancelled);
+    assert_eq!(snapshots(crashed).await, 0, "pruned at start-up");
+
+    let (lapsed, sealed) = running_with_a_snapshot(db, a).await;
+    let (_, alive) = running_with_a_snapshot(db, a).await;
+    let done = db
+        .interrupt_lapsed(&lapsed, "owner gone", 9_000, None)
+        .await;
+    assert!(done.unwrap().is_some());
+    assert_eq!(state(sealed).await, ShardState::Cancelled);
+    assert_eq!(snapshots(sealed).await, 0, "pruned by the sweep");
+    assert_eq!(state(alive).await, ShardState::Running);
+    assert_eq!(snapshots(alive).await, 1, "a running run keeps its own");
+}
+
+#[tokio::test]
+async fn a_cut_off_runs_snapshots_are_pruned_when_it_is_sealed_sqlite() {
+    let (db, _dir) = testing::sqlite().await;
+    a_cut_off_runs_snapshots_are_pruned(&db).await;
+}
+
+#[tokio::test]
+async fn a_cut_off_runs_snapshots_are_pruned_when_it_is_sealed_postgres() {
+    if let Some(db) = testing::postgres().await {
+        a_cut_off_runs_snapshots_are_pruned(&db).await;
+    }
+}

@@ -152,6 +152,7 @@ impl Db {
             .await
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
+        self.sweep_ended_runs_shards(now_ms).await?;
         self.get_run(run_id).await.map(Some)
     }
 }

@@ -314,6 +314,7 @@ impl RunStore for Db {
             self.write_run_status(write, &run.id, true, now).await?;
             interrupted.push(self.get_run(&run.id).await?);
         }
+        self.sweep_ended_runs_shards(now_ms()).await?;
         Ok(interrupted)
     }
 }
