@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub mod agents;
 mod taps;
@@ -41,8 +42,10 @@ use taps::Sharing;
 const BATCH: usize = 512;
 /// A worker's first batch capacity; later ones match what the last flush
 /// held (at 10,000 connections each worker sends a few requests per flush,
-/// and full-size batches would hold over 100 MB between them).
-const FIRST_BATCH: usize = 16;
+/// and full-size batches would hold over 100 MB between them). A batch is
+/// only made when its first sample comes, so a worker waiting for an
+/// answer after a flush holds none.
+const FIRST_BATCH: usize = 4;
 /// Longest a worker keeps samples before sending them.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Per-request timeout when the plan sets none.
@@ -127,6 +130,10 @@ struct Shared {
     /// The next request number for the templates.
     seq: AtomicU64,
     target: Arc<Target>,
+    /// The run's token: every worker stops when it is cancelled (one
+    /// token for all of them, not a child each: nothing cancels one
+    /// worker alone, and a child token is an allocation per worker).
+    cancel: CancellationToken,
 }
 
 /// The ramp of a spec's stages, and whether it is of rates (open model).
@@ -314,7 +321,7 @@ async fn drive(
     let (schedule, workers) = schedule(spec, start);
     let timeout = ready.prepared.timeout;
     let (shared, conn_template) = share(spec, ctx, ready, start, schedule);
-    let (handles, rx) = spawn_workers(&shared, workers, &conn_template, ctx);
+    let (handles, rx) = spawn_workers(&shared, workers, &conn_template);
     let recorder = record(rx, start, open, timeout, ctx, tap, sharing).await;
     for handle in handles {
         let _ = handle.await;
@@ -361,10 +368,9 @@ fn spawn_workers(
     shared: &Arc<Shared>,
     workers: u32,
     conn_template: &Conn,
-    ctx: &TestContext,
 ) -> (Vec<JoinHandle<()>>, mpsc::Receiver<(u32, Batch)>) {
     let (tx, rx) = mpsc::channel::<(u32, Batch)>(1024);
-    let mut handles = Vec::new();
+    let mut handles = Vec::with_capacity(workers as usize);
     for index in 0..workers {
         let conn = conn_template.sibling();
         handles.push(tokio::spawn(worker::worker(
@@ -372,7 +378,6 @@ fn spawn_workers(
             index,
             conn,
             tx.clone(),
-            ctx.cancel.child_token(),
         )));
     }
     drop(tx);

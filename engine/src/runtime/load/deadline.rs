@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{ready, Poll};
 use std::time::Duration;
 use tokio::time::{sleep_until, Instant, Sleep};
 
@@ -35,27 +36,30 @@ impl Deadline {
     /// `work` comes pinned where the caller made it (`std::pin::pin!`):
     /// taken by value, it would be stored twice in this future (the
     /// argument, then the pinned copy), in every worker's task.
-    pub async fn run<F: Future>(
-        &mut self,
+    pub fn run<'a, F: Future>(
+        &'a mut self,
         sent: std::time::Instant,
-        mut work: Pin<&mut F>,
-    ) -> Option<F::Output> {
+        mut work: Pin<&'a mut F>,
+    ) -> impl Future<Output = Option<F::Output>> + 'a {
         let deadline = Instant::from_std(sent) + self.timeout;
-        // The sleep was set for an earlier (or this) request's deadline, so
-        // it fires at most twice: once to be moved to `deadline`, once at it.
-        for _ in 0..2 {
-            tokio::select! {
-                biased;
-                out = &mut work => return Some(out),
-                () = &mut self.sleep => {
-                    if self.sleep.deadline() >= deadline {
-                        return None;
-                    }
-                    self.sleep.as_mut().reset(deadline);
-                }
+        // Polled by hand rather than through `select!` in an `async fn`:
+        // this future is stored in every worker's task, and that one is
+        // larger.
+        std::future::poll_fn(move |cx| {
+            if let Poll::Ready(out) = work.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
             }
-        }
-        None
+            // The sleep was set for an earlier (or this) request's
+            // deadline, so it fires at most twice: once to be moved to
+            // `deadline`, once at it.
+            loop {
+                ready!(self.sleep.as_mut().poll(cx));
+                if self.sleep.deadline() >= deadline {
+                    return Poll::Ready(None);
+                }
+                self.sleep.as_mut().reset(deadline);
+            }
+        })
     }
 }
 

@@ -158,7 +158,7 @@ impl Recorder {
         self.requests += 1;
         let latency = s.latency_us.clamp(1, MAX_US);
         self.total.saturating_record(latency);
-        let second = u32::try_from(s.start_us / 1_000_000).unwrap_or(u32::MAX);
+        let second = second_of(s);
         let window = self
             .open_windows
             .entry(second)
@@ -191,13 +191,8 @@ impl Recorder {
     /// Notes that `worker` started the request of `s` (recorded already):
     /// each window then counts the workers that were active in it.
     pub fn mark_worker(&mut self, s: &Sample, worker: u32) {
-        let second = u32::try_from(s.start_us / 1_000_000).unwrap_or(u32::MAX);
-        if let Some(window) = self.open_windows.get_mut(&second) {
-            let word = (worker / 64) as usize;
-            if window.workers.len() <= word {
-                window.workers.resize(word + 1, 0);
-            }
-            window.workers[word] |= 1 << (worker % 64);
+        if let Some(window) = self.open_windows.get_mut(&second_of(s)) {
+            set_worker(&mut window.workers, worker);
         }
     }
 
@@ -348,6 +343,20 @@ pub(crate) fn set_bits(bits: &mut Vec<u64>, from: u64, to: u64) {
         bits[word] |= mask;
         ms = (word as u64 + 1) * 64;
     }
+}
+
+/// The second of the test a sample counts in (that of its start).
+pub(crate) fn second_of(s: &Sample) -> u32 {
+    u32::try_from(s.start_us / 1_000_000).unwrap_or(u32::MAX)
+}
+
+/// Sets `worker`'s bit in a window's bit-per-worker set, growing it.
+pub(crate) fn set_worker(workers: &mut Vec<u64>, worker: u32) {
+    let word = (worker / 64) as usize;
+    if workers.len() <= word {
+        workers.resize(word + 1, 0);
+    }
+    workers[word] |= 1 << (worker % 64);
 }
 
 /// Whether millisecond `ms` is set.

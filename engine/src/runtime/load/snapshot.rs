@@ -13,8 +13,8 @@
 //! counts, windows and longest gap.
 
 use super::recorder::{
-    count_outcome, encode, new_histogram, set_bits, Outcome, Sample, MAX_US, SIGFIG_TOTAL,
-    SIGFIG_WINDOW,
+    count_outcome, encode, new_histogram, second_of, set_bits, set_worker, Outcome, Sample, MAX_US,
+    SIGFIG_TOTAL, SIGFIG_WINDOW,
 };
 use crate::metrics::ErrorCounts;
 use hdrhistogram::Histogram;
@@ -199,7 +199,7 @@ impl SnapshotTaker {
         self.dirty = true;
         let latency = s.latency_us.clamp(1, MAX_US);
         self.total.saturating_record(latency);
-        let second = u32::try_from(s.start_us / 1_000_000).unwrap_or(u32::MAX);
+        let second = second_of(s);
         let window = self.windows.entry(second).or_insert_with(|| WindowDelta {
             histogram: new_histogram(SIGFIG_WINDOW),
             count: 0,
@@ -221,13 +221,8 @@ impl SnapshotTaker {
     /// Notes that this agent's `worker` started the request of `s`
     /// (recorded already).
     pub fn mark_worker(&mut self, s: &Sample, worker: u32) {
-        let second = u32::try_from(s.start_us / 1_000_000).unwrap_or(u32::MAX);
-        if let Some(window) = self.windows.get_mut(&second) {
-            let word = (worker / 64) as usize;
-            if window.workers.len() <= word {
-                window.workers.resize(word + 1, 0);
-            }
-            window.workers[word] |= 1 << (worker % 64);
+        if let Some(window) = self.windows.get_mut(&second_of(s)) {
+            set_worker(&mut window.workers, worker);
         }
     }
 

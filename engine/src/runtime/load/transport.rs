@@ -223,14 +223,15 @@ impl Conn {
     }
 
     /// Sends one request, sent at `sent`, within the timeout (`deadline`
-    /// is the worker's; reqwest keeps its own).
-    pub async fn send(
-        &mut self,
-        p: &Prepared,
-        deadline: &mut Deadline,
+    /// is the worker's; reqwest keeps its own). Not an `async fn` of its
+    /// own: that would store the arguments once more in every worker's task.
+    pub fn send<'a>(
+        &'a mut self,
+        p: &'a Prepared,
+        deadline: &'a mut Deadline,
         sent: Instant,
-    ) -> Result<Answer, Outcome> {
-        self.send_rendered(p, None, deadline, sent).await
+    ) -> impl std::future::Future<Output = Result<Answer, Outcome>> + 'a {
+        self.send_rendered(p, None, deadline, sent)
     }
 
     /// Like [`Conn::send`], sending `rendered` instead of the prepared
@@ -260,7 +261,9 @@ impl Conn {
                     }
                 }
             }
-            Conn::Reqwest(client) => send_reqwest(client, p, rendered).await,
+            // Boxed: reqwest's future is large, and inline it would take
+            // room in every plain worker's task as well.
+            Conn::Reqwest(client) => Box::pin(send_reqwest(client, p, rendered)).await,
         }
     }
 }
@@ -268,6 +271,8 @@ impl Conn {
 /// Sends on the worker's connection, opening one when there is none or the
 /// server closed it; a request that changes nothing is sent once more on a
 /// new connection when a kept-alive one turns out closed before answering.
+/// The connection stays in `slot` throughout (a request that times out is
+/// dropped with it, and the caller empties the slot).
 async fn send_plain(
     slot: &mut Option<Connection>,
     p: &Prepared,
@@ -277,27 +282,35 @@ async fn send_plain(
         *slot = None;
     }
     loop {
-        let mut conn = match slot.take() {
+        let conn = match slot {
             Some(conn) => conn,
-            None => Connection::open(&p.addrs)
-                .await
-                .map_err(|_| Outcome::Connect)?,
+            None => {
+                // Boxed: a connect is rare next to the requests on it, and
+                // inline its future would take room in every worker's task.
+                let opened = Box::pin(Connection::open(&p.addrs))
+                    .await
+                    .map_err(|_| Outcome::Connect)?;
+                slot.insert(opened)
+            }
         };
         let reused = conn.reused();
-        match conn
+        let result = conn
             .exchange(wire, p.want_body.then_some(p.body_limit))
-            .await
-        {
+            .await;
+        match result {
             Ok((reply, reusable)) => {
                 // Not after a connection-per-request one: its wire asked
                 // the server to close.
-                if reusable {
-                    *slot = Some(conn);
+                if !reusable {
+                    *slot = None;
                 }
                 return Ok((reply.status, reply.body));
             }
-            Err(Failure::ClosedEarly) if reused && wire.idempotent() => continue,
-            Err(_) => return Err(Outcome::Protocol),
+            Err(Failure::ClosedEarly) if reused && wire.idempotent() => *slot = None,
+            Err(_) => {
+                *slot = None;
+                return Err(Outcome::Protocol);
+            }
         }
     }
 }

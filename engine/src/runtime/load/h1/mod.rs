@@ -228,7 +228,10 @@ impl Connection {
         };
         let (head, body, whole) = match first {
             Some((head, body)) => (head, body, true),
-            None => self.read_rest(wire.head, keep_body).await?,
+            // Boxed, made only when needed: most answers come whole in one
+            // read, and inline this future would take room in every
+            // worker's task.
+            None => Box::pin(self.read_rest(wire.head, keep_body)).await?,
         };
         // Bytes nobody asked for: the connection is out of step.
         let in_step = self.pos == self.buf.len();
