@@ -17,7 +17,9 @@
 //! An agent may only act for registrations of its own account, and on a
 //! shard only as the agent `A` holding it (agents of one account share a
 //! token, so the account alone does not say which agent calls): another
-//! agent gets a 409.
+//! agent gets a 409. An operator's or an admin's token acting as an agent
+//! is audit-logged (registering, claiming, readying and ending a shard), as
+//! the other actions those roles take are; an agent account's are not.
 
 use crate::db::agents::{ShardRow, SnapshotStored};
 use crate::db::{now_ms, Db};
@@ -30,8 +32,10 @@ use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use engine::access::{Principal, Role};
+use engine::access_store::AccessStore;
 use engine::agents::{ShardEnd, ShardState};
 use engine::load::snapshot::Snapshot;
+use engine::store::StoreError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -70,6 +74,62 @@ fn owns(p: &Principal, owner: Option<&str>) -> bool {
     owner == Some(p.name.as_str()) || p.role == Role::Admin
 }
 
+/// A lookup of `what` `id` judged: what `accept` makes of what was found,
+/// a 404 when there is no such thing, a 503 when it cannot be read.
+fn judged<T, U>(
+    what: &str,
+    id: i64,
+    found: Result<Option<T>, StoreError>,
+    accept: impl FnOnce(T) -> Result<U, Response>,
+) -> Result<U, Refused> {
+    let judged = match found {
+        Ok(Some(found)) => accept(found),
+        Ok(None) => Err(answer(
+            StatusCode::NOT_FOUND,
+            format!("no {what} with id {id}"),
+        )),
+        Err(e) => Err(unavailable(e)),
+    };
+    judged.map_err(Box::new)
+}
+
+/// Audits `action` on `target` when the caller is an operator or an admin
+/// acting as an agent (an agent account's moves are routine, not logged).
+async fn audit_as_agent(
+    db: &Db,
+    extensions: &Extensions,
+    action: &str,
+    target: &str,
+    detail: &str,
+) {
+    let Some(p) = extensions.get::<Principal>() else {
+        return;
+    };
+    if p.role == Role::Agent {
+        return;
+    }
+    if let Err(e) = db.audit(&p.name, action, target, detail, now_ms()).await {
+        tracing::warn!("{action} on {target} by {} not audited: {e}", p.name);
+    }
+}
+
+/// Audits `action` on shard `id` by agent `agent` (see
+/// [`audit_as_agent`]); its target is the shard's run.
+async fn audit_shard(db: &Db, extensions: &Extensions, action: &str, id: i64, agent: i64) {
+    if extensions
+        .get::<Principal>()
+        .is_none_or(|p| p.role == Role::Agent)
+    {
+        return;
+    }
+    let target = match db.shard(id).await {
+        Ok(Some(shard)) => shard.run_id,
+        _ => format!("shard {id}"),
+    };
+    let detail = format!("shard {id} as agent {agent}");
+    audit_as_agent(db, extensions, action, &target, &detail).await;
+}
+
 /// A JSON body read as `T`; a 400 naming what is wrong otherwise.
 fn body<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> Result<T, Refused> {
     serde_json::from_slice(bytes)
@@ -105,7 +165,11 @@ pub async fn register(
     }
     let now = now_ms();
     match state.db.register_agent(name, &p.name, now).await {
-        Ok(id) => Json(json!({ "id": id, "now_ms": now })).into_response(),
+        Ok(id) => {
+            let target = format!("agent {id}");
+            audit_as_agent(&state.db, &extensions, "agent_registered", &target, name).await;
+            Json(json!({ "id": id, "now_ms": now })).into_response()
+        }
         Err(e) => unavailable(e),
     }
 }
@@ -116,22 +180,19 @@ fn owned(
     extensions: &Extensions,
     what: &str,
     id: i64,
-    found: Result<Option<Option<String>>, engine::store::StoreError>,
+    found: Result<Option<Option<String>>, StoreError>,
 ) -> Result<(), Refused> {
     let p = caller(extensions)?;
-    let owned: Result<(), Response> = match found {
-        Ok(Some(owner)) if owns(&p, owner.as_deref()) => Ok(()),
-        Ok(Some(_)) => Err(answer(
-            StatusCode::FORBIDDEN,
-            format!("{what} {id} is another account's"),
-        )),
-        Ok(None) => Err(answer(
-            StatusCode::NOT_FOUND,
-            format!("no {what} with id {id}"),
-        )),
-        Err(e) => Err(unavailable(e)),
-    };
-    owned.map_err(Box::new)
+    judged(what, id, found, |owner| {
+        if owns(&p, owner.as_deref()) {
+            Ok(())
+        } else {
+            Err(answer(
+                StatusCode::FORBIDDEN,
+                format!("{what} {id} is another account's"),
+            ))
+        }
+    })
 }
 
 /// The agent `id` when the caller runs it.
@@ -175,7 +236,7 @@ pub async fn heartbeat(
             .await?;
         let waiting = state.db.waiting_shards().await?;
         let held = state.db.held_shards(id).await?;
-        Ok::<_, engine::store::StoreError>((waiting, held))
+        Ok::<_, StoreError>((waiting, held))
     };
     match beat.await {
         Ok((waiting, held)) => {
@@ -198,6 +259,18 @@ pub async fn claim(
     let now = now_ms();
     match state.db.claim_shard(id, now, SHARD_TTL_MS).await {
         Ok(Some(shard)) => {
+            let detail = format!(
+                "shard {} (test {}, segment {}) as agent {id}",
+                shard.id, shard.test_id, shard.segment
+            );
+            audit_as_agent(
+                &state.db,
+                &extensions,
+                "shard_claimed",
+                &shard.run_id,
+                &detail,
+            )
+            .await;
             let spec: Value = serde_json::from_str(&shard.spec).unwrap_or(Value::Null);
             let target: Value = serde_json::from_str(&shard.target).unwrap_or(Value::Null);
             Json(json!({ "now_ms": now, "shard": {
@@ -263,19 +336,16 @@ async fn own_shard(
         }
     };
     own_agent(db, extensions, agent).await?;
-    let held: Result<i64, Response> = match db.shard_holder(id).await {
-        Ok(Some(Some(holder))) if holder == agent => Ok(agent),
-        Ok(Some(_)) => Err(answer(
-            StatusCode::CONFLICT,
-            format!("shard {id} is not held by agent {agent}"),
-        )),
-        Ok(None) => Err(answer(
-            StatusCode::NOT_FOUND,
-            format!("no shard with id {id}"),
-        )),
-        Err(e) => Err(unavailable(e)),
-    };
-    held.map_err(Box::new)
+    judged("shard", id, db.shard_holder(id).await, |holder| {
+        if holder == Some(agent) {
+            Ok(agent)
+        } else {
+            Err(answer(
+                StatusCode::CONFLICT,
+                format!("shard {id} is not held by agent {agent}"),
+            ))
+        }
+    })
 }
 
 /// A refused move: the shard is not where the request needs it.
@@ -296,7 +366,7 @@ async fn not_in(db: &Db, id: i64, needed: ShardState) -> Response {
 async fn moved(
     db: &Db,
     id: i64,
-    done: Result<bool, engine::store::StoreError>,
+    done: Result<bool, StoreError>,
     needed: ShardState,
     to: ShardState,
 ) -> Response {
@@ -337,6 +407,9 @@ pub async fn ready(
         .db
         .move_shard(id, agent, ShardState::Claimed, ShardState::Ready)
         .await;
+    if matches!(done, Ok(true)) {
+        audit_shard(&state.db, &extensions, "shard_ready", id, agent).await;
+    }
     moved(&state.db, id, done, ShardState::Claimed, ShardState::Ready).await
 }
 
@@ -386,6 +459,9 @@ pub async fn done(
         };
     let text = serde_json::to_string(&end).unwrap_or_default();
     let done = state.db.finish_shard(id, agent, &text, now_ms()).await;
+    if matches!(done, Ok(true)) {
+        audit_shard(&state.db, &extensions, "shard_done", id, agent).await;
+    }
     moved(&state.db, id, done, ShardState::Running, ShardState::Done).await
 }
 

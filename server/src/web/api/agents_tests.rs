@@ -1,8 +1,10 @@
 //! The shard routes answer only the agent holding the shard: another agent
 //! of the same account (same token) gets a 409 on reading, readying,
 //! sending snapshots and reporting done, and a missing `?agent=` is a 400.
+//! An operator's token acting as an agent is audit-logged; an agent
+//! account's is not.
 
-use super::{done, ready, shard, snapshot, AsAgent};
+use super::{claim, done, ready, register, shard, snapshot, AsAgent};
 use crate::db::testing;
 use crate::web::tests::state;
 use axum::body::{to_bytes, Bytes};
@@ -10,6 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::Response;
 use engine::access::{Principal, Role};
+use engine::access_store::AccessStore;
 use engine::agents::{ShardOffer, ShardState};
 use engine::run::RunStatus;
 use engine::store::RunStore;
@@ -94,4 +97,76 @@ async fn another_agent_of_the_same_account_cannot_act_on_a_shard() {
     let stranger = db.register_agent("s", "someone", 1_000).await.unwrap();
     let (status, body) = status_of(shard(st(), as_bot(), Path(id), acting(stranger)).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
+
+fn as_user(name: &str, role: Role) -> Extensions {
+    let mut extensions = Extensions::new();
+    extensions.insert(Principal {
+        name: name.to_owned(),
+        role,
+        local: false,
+    });
+    extensions
+}
+
+#[tokio::test]
+async fn an_operator_acting_as_an_agent_is_audited_and_an_agent_account_is_not() {
+    let (db, dir) = testing::sqlite().await;
+    let app = state(db.clone(), dir.path());
+    let run = testing::new_run(&db, "agents", "local").await;
+    db.set_status(&run.id, RunStatus::Running, None)
+        .await
+        .unwrap();
+    let offer = ShardOffer {
+        segment: "0:1/2".to_owned(),
+        sequence: "0,1/2,1".to_owned(),
+        spec: serde_json::json!({ "path": "/" }),
+        target: serde_json::json!({}),
+    };
+    db.offer_shards(&run.id, "L1", &[offer.clone(), offer], 1_000)
+        .await
+        .unwrap();
+    let st = || State(app.clone());
+    for (name, role) in [("olga", Role::Operator), ("bot", Role::Agent)] {
+        let who = || as_user(name, role);
+        let body = Bytes::from(format!("{{\"name\": \"{name}-1\"}}"));
+        let (status, text) = status_of(register(st(), who(), body).await).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let agent = serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let (status, text) = status_of(claim(st(), who(), Path(agent)).await).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let id = serde_json::from_str::<serde_json::Value>(&text).unwrap()["shard"]["id"]
+            .as_i64()
+            .unwrap();
+        let (status, text) = status_of(ready(st(), who(), Path(id), acting(agent)).await).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert!(db.start_shard(id, 2_000).await.unwrap());
+        let end = Bytes::from_static(b"{}");
+        let (status, text) = status_of(done(st(), who(), Path(id), acting(agent), end).await).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+    }
+    let mut log: Vec<(String, String, String)> = db
+        .audit_log(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, e.action, e.target))
+        .collect();
+    log.reverse();
+    let olga =
+        |action: &str, target: &str| ("olga".to_owned(), action.to_owned(), target.to_owned());
+    let registered = log.first().map(|e| e.2.clone()).unwrap_or_default();
+    assert!(registered.starts_with("agent "), "{log:?}");
+    assert_eq!(
+        log,
+        [
+            olga("agent_registered", &registered),
+            olga("shard_claimed", &run.id),
+            olga("shard_ready", &run.id),
+            olga("shard_done", &run.id),
+        ],
+        "only the operator's moves are audited"
+    );
 }
