@@ -189,13 +189,40 @@ pub struct Window {
     pub workers: Option<u32>,
 }
 
-/// The metrics of one test, by kind.
-///
-/// Written with its `kind` tag first, as serde's derive writes it; read
-/// with `model::tag_first` (no buffered copy of the object).
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TestMetrics {
+/// [`TestMetrics`], the mirror serde reads it through, and
+/// [`TestMetrics::metric`], from one list of kinds.
+macro_rules! test_metrics {
+    ($($(#[$doc:meta])* $kind:ident($metrics:ident),)*) => {
+        /// The metrics of one test, by kind.
+        ///
+        /// Written with its `kind` tag first, as serde's derive writes it; read
+        /// with `model::tag_first` (no buffered copy of the object).
+        #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum TestMetrics {
+            $($(#[$doc])* $kind($metrics),)*
+        }
+
+        /// [`TestMetrics`] read as an externally tagged enum from its tag and the
+        /// rest of its object (see `model::tag_first`).
+        #[derive(Deserialize)]
+        #[serde(remote = "TestMetrics", rename_all = "snake_case")]
+        enum TestMetricsMirror {
+            $($kind($metrics),)*
+        }
+
+        impl TestMetrics {
+            /// The value of a named metric.
+            pub fn metric(&self, name: &str) -> Option<f64> {
+                match self {
+                    $(TestMetrics::$kind(m) => m.metric(name),)*
+                }
+            }
+        }
+    };
+}
+
+test_metrics! {
     /// See [`HttpLoadMetrics`].
     HttpLoad(HttpLoadMetrics),
     /// See [`JobWorkloadMetrics`].
@@ -212,20 +239,6 @@ pub enum TestMetrics {
     Health(HealthMetrics),
 }
 
-/// [`TestMetrics`] read as an externally tagged enum from its tag and the
-/// rest of its object (see `model::tag_first`).
-#[derive(Deserialize)]
-#[serde(remote = "TestMetrics", rename_all = "snake_case")]
-enum TestMetricsMirror {
-    HttpLoad(HttpLoadMetrics),
-    JobWorkload(JobWorkloadMetrics),
-    Stream(StreamMetrics),
-    Assert(AssertMetrics),
-    Chaos(ChaosMetrics),
-    StorageProbe(StorageProbeMetrics),
-    Health(HealthMetrics),
-}
-
 crate::model::tag_first::tag_first_deserialize!(
     TestMetrics via TestMetricsMirror,
     tag "kind",
@@ -233,19 +246,6 @@ crate::model::tag_first::tag_first_deserialize!(
 );
 
 impl TestMetrics {
-    /// The value of a named metric.
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        match self {
-            TestMetrics::HttpLoad(m) => m.metric(name),
-            TestMetrics::JobWorkload(m) => m.metric(name),
-            TestMetrics::Stream(m) => m.metric(name),
-            TestMetrics::Assert(m) => m.metric(name),
-            TestMetrics::Chaos(m) => m.metric(name),
-            TestMetrics::StorageProbe(m) => m.metric(name),
-            TestMetrics::Health(m) => m.metric(name),
-        }
-    }
-
     /// What the named metric is and which way is better; `None` for a
     /// name outside the kind's table (an assert test's named checks).
     pub fn info(&self, name: &str) -> Option<MetricInfo> {
