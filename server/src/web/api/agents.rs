@@ -80,17 +80,16 @@ fn judged<T, U>(
     what: &str,
     id: i64,
     found: Result<Option<T>, StoreError>,
-    accept: impl FnOnce(T) -> Result<U, Response>,
+    accept: impl FnOnce(T) -> Result<U, Refused>,
 ) -> Result<U, Refused> {
-    let judged = match found {
+    match found {
         Ok(Some(found)) => accept(found),
-        Ok(None) => Err(answer(
+        Ok(None) => Err(Box::new(answer(
             StatusCode::NOT_FOUND,
             format!("no {what} with id {id}"),
-        )),
-        Err(e) => Err(unavailable(e)),
-    };
-    judged.map_err(Box::new)
+        ))),
+        Err(e) => Err(Box::new(unavailable(e))),
+    }
 }
 
 /// Audits `action` on `target` when the caller is an operator or an admin
@@ -187,10 +186,10 @@ fn owned(
         if owns(&p, owner.as_deref()) {
             Ok(())
         } else {
-            Err(answer(
+            Err(Box::new(answer(
                 StatusCode::FORBIDDEN,
                 format!("{what} {id} is another account's"),
-            ))
+            )))
         }
     })
 }
@@ -340,10 +339,10 @@ async fn own_shard(
         if holder == Some(agent) {
             Ok(agent)
         } else {
-            Err(answer(
+            Err(Box::new(answer(
                 StatusCode::CONFLICT,
                 format!("shard {id} is not held by agent {agent}"),
-            ))
+            )))
         }
     })
 }
