@@ -13,8 +13,11 @@ pub enum PlanChoice {
     Text { name: String, text: String },
 }
 
-/// A request to start a run, with the New run page's overrides.
+/// A request to start a run, with the New run page's overrides. A field
+/// it does not know is refused, not ignored: a misspelt override
+/// (`"agent": 4`) sent to the API must not start a run without it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LaunchRequest {
     /// The plan to run (a folder plan or pasted text).
     pub plan: Option<PlanChoice>,

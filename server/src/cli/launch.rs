@@ -129,13 +129,29 @@ impl Api {
     }
 }
 
+/// A launch that reached the server but whose answer was lost may have
+/// started a run: say so, so that a retry is not a second run unawares.
+fn answer_lost(e: anyhow::Error, url: &url::Url) -> anyhow::Error {
+    let never_sent = e
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<reqwest::Error>())
+        .any(|r| r.is_connect() || r.is_builder());
+    if never_sent {
+        return e;
+    }
+    e.context(format!(
+        "the launch was sent to {url} but its answer was lost: a run may have started; look at the server's runs before launching again"
+    ))
+}
+
 /// Starts the run; with `--wait`, follows it to its end.
 pub async fn run(args: LaunchArgs) -> anyhow::Result<ExitCode> {
     let api = Api::new(&args)?;
     let url = api.url("api/runs")?;
     let (status, text) = api
         .send(api.http.post(url.clone()).json(&args.request()))
-        .await?;
+        .await
+        .map_err(|e| answer_lost(e, &url))?;
     if status != 201 {
         eprintln!("shakedown: launch refused ({status}): {}", refusal(&text));
         return Ok(ExitCode::from(2));
@@ -241,5 +257,53 @@ mod tests {
         );
         assert_eq!(refusal(r#"{"error":"log in first"}"#), "log in first");
         assert_eq!(refusal("gateway down"), "gateway down");
+    }
+
+    fn args(server: &str, token_env: &str) -> LaunchArgs {
+        LaunchArgs {
+            server: url::Url::parse(server).unwrap(),
+            token_env: token_env.to_owned(),
+            plan: "release.toml".to_owned(),
+            env: None,
+            tests: Vec::new(),
+            concurrency: None,
+            rounds: None,
+            duration_s: None,
+            agents: None,
+            wait: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_launch_whose_answer_is_lost_says_a_run_may_have_started() {
+        use tokio::io::AsyncReadExt;
+        const TOKEN: &str = "SHAKEDOWN_TEST_LAUNCH_ANSWER_LOST";
+        std::env::set_var(TOKEN, "t0ken");
+        // A server that reads the launch and closes without answering.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0; 4096];
+            let _ = socket.read(&mut request).await;
+        });
+        let error = run(args(&format!("http://{addr}/"), TOKEN))
+            .await
+            .unwrap_err();
+        server.await.unwrap();
+        let message = format!("{error:#}");
+        assert!(message.contains("a run may have started"), "{message}");
+        assert!(!message.contains("t0ken"), "{message}");
+
+        // Nothing listening: never sent, so no such warning.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dead = closed.local_addr().unwrap();
+        drop(closed);
+        let error = run(args(&format!("http://{dead}/"), TOKEN))
+            .await
+            .unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("cannot reach"), "{message}");
+        assert!(!message.contains("may have started"), "{message}");
     }
 }

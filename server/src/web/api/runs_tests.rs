@@ -93,22 +93,42 @@ async fn a_refused_launch_names_the_field_and_stores_nothing() {
     assert!(runs.is_empty(), "nothing stored: {runs:?}");
 }
 
-#[tokio::test]
-async fn the_route_refuses_a_body_that_is_not_a_launch_request() {
+/// What the router answers a JSON body posted to `/api/runs`.
+async fn post_body(body: &'static str) -> (StatusCode, String) {
     use tower::ServiceExt;
     let (db, dir) = testing::sqlite().await;
     let app = crate::web::router(state(db, dir.path()));
     let request = axum::http::Request::post("/api/runs")
         .header("content-type", "application/json")
         .header("sec-fetch-site", "same-origin")
-        .body(axum::body::Body::from(r#"{"agents": -1}"#))
+        .body(axum::body::Body::from(body))
         .unwrap();
     let response = app.oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let status = response.status();
     let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    let body = String::from_utf8_lossy(&body);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn the_route_refuses_a_body_that_is_not_a_launch_request() {
+    let (status, body) = post_body(r#"{"agents": -1}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         body.contains("request body") && body.contains("agents"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_misspelt_override_is_refused_naming_it_not_ignored() {
+    let (status, body) = post_body(r#"{"plan": {"File": "loads.toml"}, "agent": 4}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body.contains("unknown field") && body.contains("`agent`"),
+        "{body}"
+    );
+    // The server sets who launched; a body cannot.
+    let (status, body) =
+        post_body(r#"{"plan": {"File": "loads.toml"}, "launched_by": "someone"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
