@@ -67,18 +67,26 @@ pub(super) async fn worker(
         _ = produce(&shared, index, &mut conn, &tx, &mut batch) => {}
     }
     if !batch.is_empty() {
-        hand_over(&tx, (index, batch)).await;
+        hand_over(&tx, index, &mut batch).await;
     }
 }
 
-/// Hands a batch to the recorder, waiting (boxed: it is rare) only when
-/// the channel is full; `false` when the recorder is gone.
-async fn hand_over(tx: &mpsc::Sender<(u32, Batch)>, item: (u32, Batch)) -> bool {
-    match tx.try_send(item) {
-        Ok(()) => true,
-        Err(TrySendError::Full(item)) => Box::pin(tx.send(item)).await.is_ok(),
-        Err(TrySendError::Closed(_)) => false,
-    }
+/// Hands worker `index`'s `batch` to the recorder, leaving it empty,
+/// waiting (boxed: it is rare) only when the channel is full. The samples
+/// stay in `batch` until there is room, so a worker cancelled while it
+/// waits still holds them and hands them over at its end. `false` when
+/// the recorder is gone.
+async fn hand_over(tx: &mpsc::Sender<(u32, Batch)>, index: u32, batch: &mut Batch) -> bool {
+    let permit = match tx.try_reserve() {
+        Ok(permit) => permit,
+        Err(TrySendError::Full(())) => match Box::pin(tx.reserve()).await {
+            Ok(permit) => permit,
+            Err(_) => return false,
+        },
+        Err(TrySendError::Closed(())) => return false,
+    };
+    permit.send((index, std::mem::take(batch)));
+    true
 }
 
 /// Closed model with stages: waits until the ramp reaches worker `index`
@@ -151,7 +159,7 @@ async fn produce(
         };
         if batch.len() >= BATCH || end.duration_since(last_flush) >= FLUSH_EVERY {
             next_capacity = batch.len().min(BATCH);
-            if !hand_over(tx, (index, std::mem::take(batch))).await {
+            if !hand_over(tx, index, batch).await {
                 return;
             }
             last_flush = end;
@@ -280,4 +288,36 @@ async fn think_pause(shared: &Shared, think: &ThinkTime, rng: &mut Rng) {
         pause = pause.min(until.saturating_duration_since(Instant::now()));
     }
     tokio::time::sleep(pause).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_waiting_on_a_full_channel_stays_with_its_worker_when_cancelled() {
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send((0, Vec::new())).unwrap();
+        let sample = Sample {
+            start_us: 1,
+            latency_us: 2,
+            outcome: Outcome::Ok(200),
+            late: false,
+        };
+        let mut batch = vec![sample];
+        // Cancelled while it waits for room (the other branch is ready).
+        tokio::select! {
+            biased;
+            _ = hand_over(&tx, 1, &mut batch) => panic!("handed over to a full channel"),
+            () = std::future::ready(()) => {}
+        }
+        assert_eq!(batch, vec![sample]);
+        // With room, the worker's last hand-over delivers it.
+        rx.recv().await.unwrap();
+        assert!(hand_over(&tx, 1, &mut batch).await);
+        assert!(batch.is_empty());
+        assert_eq!(rx.recv().await.unwrap(), (1, vec![sample]));
+        drop(rx);
+        assert!(!hand_over(&tx, 1, &mut vec![sample]).await);
+    }
 }
