@@ -296,6 +296,17 @@ fn three_agents_split_a_load_and_its_figures_merge_exactly_on_postgres() {
     three_agents_merge_exactly(Some(db.url.clone()));
 }
 
+/// Waits until every agent runs its share, then two seconds more.
+fn running_a_while(setup: &Setup) {
+    wait_until("the agents to start", Duration::from_secs(90), || {
+        setup
+            .agents
+            .iter()
+            .all(|a| a.log_text().contains("started"))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+}
+
 /// A 10 s test on three agents, the second of which gets `signal` once
 /// every agent runs its share; the setup, the run's id and its results.
 fn one_agent_signalled(
@@ -304,13 +315,7 @@ fn one_agent_signalled(
 ) -> (Setup, String, serde_json::Value) {
     let mut setup = setup(target, 300, 10, None);
     let id = setup.server.start_run("agents.toml").unwrap();
-    wait_until("the agents to start", Duration::from_secs(90), || {
-        setup
-            .agents
-            .iter()
-            .all(|a| a.log_text().contains("started"))
-    });
-    std::thread::sleep(Duration::from_secs(2));
+    running_a_while(&setup);
     let victim = &mut setup.agents[1];
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(victim.child.id() as i32), signal).unwrap();
     victim.child.wait().unwrap();
@@ -406,13 +411,7 @@ fn an_aborted_run_merges_what_every_agent_measured_up_to_the_abort() {
     let target = Target::start();
     let setup = setup(&target, 300, 30, None);
     let id = setup.server.start_run("agents.toml").unwrap();
-    wait_until("the agents to start", Duration::from_secs(90), || {
-        setup
-            .agents
-            .iter()
-            .all(|a| a.log_text().contains("started"))
-    });
-    std::thread::sleep(Duration::from_secs(2));
+    running_a_while(&setup);
     abort(&setup.server.base, &id);
     let results = finished(&setup, &id);
     let logs: Vec<String> = setup.agents.iter().map(Agent::log_text).collect();

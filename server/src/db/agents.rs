@@ -53,7 +53,7 @@ const CLAIMABLE: &str = "s.state = 'waiting' AND EXISTS (SELECT 1 FROM runs r \
      WHERE r.id = s.run_id AND r.status = 'running')";
 
 /// Cancels a run's unended shards (`$1` the time, `$2` the run).
-pub(super) const WITHDRAW_RUN_SHARDS: &str = "UPDATE agent_shards SET state = 'cancelled', \
+const WITHDRAW_RUN_SHARDS: &str = "UPDATE agent_shards SET state = 'cancelled', \
      ended_at_ms = $1 WHERE run_id = $2 AND state NOT IN ('done', 'lost', 'cancelled')";
 
 const SHARD_COLUMNS: &str = "s.id, s.run_id, s.test_id, s.segment, s.sequence, s.spec, \
@@ -413,6 +413,7 @@ impl Db {
 
 #[path = "agents_ends.rs"]
 mod ends;
+pub(super) use ends::withdraw_run_shards_in;
 
 #[cfg(test)]
 #[path = "agents_tests.rs"]

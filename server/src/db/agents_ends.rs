@@ -11,6 +11,22 @@ use engine::store::StoreError;
 const OF_ENDED_RUNS: &str = "NOT EXISTS (SELECT 1 FROM runs r \
      WHERE r.id = agent_shards.run_id AND r.status = 'running')";
 
+/// Withdraws run `run_id`'s unended shards inside `tx`, the transaction
+/// that writes the run's end.
+pub(in crate::db) async fn withdraw_run_shards_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(WITHDRAW_RUN_SHARDS)
+        .bind(now_ms)
+        .bind(run_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)
+        .map(|_| ())
+}
+
 impl Db {
     /// Runs `status` (a write of run `run_id`'s status) and, when it
     /// changed a row and the run `ended`, withdraws the run's unended
@@ -31,12 +47,7 @@ impl Db {
             .map_err(db_error)?
             .rows_affected();
         if rows > 0 && ended {
-            sqlx::query(WITHDRAW_RUN_SHARDS)
-                .bind(now_ms)
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
+            withdraw_run_shards_in(&mut tx, run_id, now_ms).await?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(rows)

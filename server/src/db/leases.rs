@@ -145,12 +145,7 @@ impl Db {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        sqlx::query(super::agents::WITHDRAW_RUN_SHARDS)
-            .bind(now_ms)
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        super::agents::withdraw_run_shards_in(&mut tx, run_id, now_ms).await?;
         tx.commit().await.map_err(db_error)?;
         self.sweep_ended_runs_shards(now_ms).await?;
         self.get_run(run_id).await.map(Some)

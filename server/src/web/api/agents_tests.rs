@@ -17,14 +17,37 @@ use engine::agents::{ShardOffer, ShardState};
 use engine::run::RunStatus;
 use engine::store::RunStore;
 
-fn as_bot() -> Extensions {
+fn as_user(name: &str, role: Role) -> Extensions {
     let mut extensions = Extensions::new();
     extensions.insert(Principal {
-        name: "bot".to_owned(),
-        role: Role::Agent,
+        name: name.to_owned(),
+        role,
         local: false,
     });
     extensions
+}
+
+fn as_bot() -> Extensions {
+    as_user("bot", Role::Agent)
+}
+
+/// A running run offering `n` shares; the run's id and the shards' ids.
+async fn offering(db: &crate::db::Db, n: usize) -> (String, Vec<i64>) {
+    let run = testing::new_run(db, "agents", "local").await;
+    db.set_status(&run.id, RunStatus::Running, None)
+        .await
+        .unwrap();
+    let offer = ShardOffer {
+        segment: "0:1".to_owned(),
+        sequence: "0,1".to_owned(),
+        spec: serde_json::json!({ "path": "/" }),
+        target: serde_json::json!({}),
+    };
+    let ids = db
+        .offer_shards(&run.id, "L1", &vec![offer; n], 1_000)
+        .await
+        .unwrap();
+    (run.id, ids)
 }
 
 fn acting(agent: i64) -> Result<Query<AsAgent>, axum::extract::rejection::QueryRejection> {
@@ -41,20 +64,7 @@ async fn status_of(response: Response) -> (StatusCode, String) {
 async fn another_agent_of_the_same_account_cannot_act_on_a_shard() {
     let (db, dir) = testing::sqlite().await;
     let app = state(db.clone(), dir.path());
-    let run = testing::new_run(&db, "agents", "local").await;
-    db.set_status(&run.id, RunStatus::Running, None)
-        .await
-        .unwrap();
-    let offer = ShardOffer {
-        segment: "0:1".to_owned(),
-        sequence: "0,1".to_owned(),
-        spec: serde_json::json!({ "path": "/" }),
-        target: serde_json::json!({}),
-    };
-    let ids = db
-        .offer_shards(&run.id, "L1", &[offer], 1_000)
-        .await
-        .unwrap();
+    let (_, ids) = offering(&db, 1).await;
     let holder = db.register_agent("a1", "bot", 1_000).await.unwrap();
     let other = db.register_agent("a2", "bot", 1_000).await.unwrap();
     let claimed = db
@@ -99,33 +109,11 @@ async fn another_agent_of_the_same_account_cannot_act_on_a_shard() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 }
 
-fn as_user(name: &str, role: Role) -> Extensions {
-    let mut extensions = Extensions::new();
-    extensions.insert(Principal {
-        name: name.to_owned(),
-        role,
-        local: false,
-    });
-    extensions
-}
-
 #[tokio::test]
 async fn an_operator_acting_as_an_agent_is_audited_and_an_agent_account_is_not() {
     let (db, dir) = testing::sqlite().await;
     let app = state(db.clone(), dir.path());
-    let run = testing::new_run(&db, "agents", "local").await;
-    db.set_status(&run.id, RunStatus::Running, None)
-        .await
-        .unwrap();
-    let offer = ShardOffer {
-        segment: "0:1/2".to_owned(),
-        sequence: "0,1/2,1".to_owned(),
-        spec: serde_json::json!({ "path": "/" }),
-        target: serde_json::json!({}),
-    };
-    db.offer_shards(&run.id, "L1", &[offer.clone(), offer], 1_000)
-        .await
-        .unwrap();
+    let (run, _) = offering(&db, 2).await;
     let st = || State(app.clone());
     for (name, role) in [("olga", Role::Operator), ("bot", Role::Agent)] {
         let who = || as_user(name, role);
@@ -163,9 +151,9 @@ async fn an_operator_acting_as_an_agent_is_audited_and_an_agent_account_is_not()
         log,
         [
             olga("agent_registered", &registered),
-            olga("shard_claimed", &run.id),
-            olga("shard_ready", &run.id),
-            olga("shard_done", &run.id),
+            olga("shard_claimed", &run),
+            olga("shard_ready", &run),
+            olga("shard_done", &run),
         ],
         "only the operator's moves are audited"
     );
