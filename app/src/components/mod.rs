@@ -5,5 +5,6 @@ pub mod baseline_pin;
 pub mod chart;
 pub mod error_view;
 pub mod report_charts;
+pub mod server_html;
 pub mod share_links;
 pub mod signoff;

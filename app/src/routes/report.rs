@@ -10,23 +10,39 @@
 use crate::components::baseline_pin::BaselinePanel;
 use crate::components::error_view::ErrorView;
 use crate::components::report_charts::ReportCharts;
+use crate::components::server_html::{ServerHtml, ShowHtml};
 use crate::components::share_links::SharePanel;
 use crate::components::signoff::SignOffPanel;
 use engine::access::{BaselinePin, Principal, Role, ShareLink, SignOffState};
+#[cfg(feature = "ssr")]
 use engine::launch::{EvidenceFile, EvidenceSummary};
+#[cfg(feature = "ssr")]
 use engine::run::{format_duration, format_utc, RunSummary};
+#[cfg(feature = "ssr")]
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-/// A run and its verified evidence.
+/// A run and its verified evidence. The parts with nothing to click are
+/// rendered by the server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
-    pub run: RunSummary,
-    /// `None` while the run has no pack yet.
-    pub evidence: Option<EvidenceSummary>,
+    pub run_id: String,
+    /// The run finished (so an approver may pin it as the baseline).
+    pub finished: bool,
+    /// The report's title, the run's status, verdict, times and error.
+    pub head: ServerHtml,
+    /// Where the pack's files are fetched (the run's, or a share link's).
+    pub evidence_base: String,
+    /// Whether the pack matches its manifest and a link to each file, or
+    /// that the run has no pack yet.
+    pub evidence: ServerHtml,
+    /// The pack's `results.json` matches the manifest (the charts read it).
+    pub results_intact: bool,
+    /// The pack's `report.html` matches the manifest (shown in a frame).
+    pub html_intact: bool,
     /// Recommendation, sign-offs and final decision.
     pub signoff: SignOffState,
     /// Who is looking (`None` through a share link).
@@ -40,9 +56,14 @@ pub struct RunReport {
     pub as_of_ms: i64,
 }
 
-/// Reads a run, verifies its newest evidence pack and its sign-offs.
+/// Reads a run, verifies its newest evidence pack and its sign-offs; the
+/// pack's files are linked under `evidence_base`.
 #[cfg(feature = "ssr")]
-pub async fn run_report(id: &str, me: Option<Principal>) -> Result<RunReport, ServerFnError> {
+pub async fn run_report(
+    id: &str,
+    me: Option<Principal>,
+    evidence_base: String,
+) -> Result<RunReport, ServerFnError> {
     let ctx = crate::context::server_context()?;
     let run = ctx
         .runs
@@ -75,9 +96,20 @@ pub async fn run_report(id: &str, me: Option<Principal>) -> Result<RunReport, Se
             .map_err(crate::context::approval_error)?,
         None => None,
     };
+    let intact = |name: &str| {
+        evidence
+            .as_ref()
+            .is_some_and(|ev| ev.files.iter().any(|f| f.name == name && f.intact))
+    };
+    let (results_intact, html_intact) = (intact("results.json"), intact("report.html"));
     Ok(RunReport {
-        run,
-        evidence,
+        run_id: run.id.clone(),
+        finished: run.status == engine::run::RunStatus::Finished,
+        head: ServerHtml::render(run_head(run, me.is_none())),
+        evidence: ServerHtml::render(evidence_section(evidence, evidence_base.clone())),
+        evidence_base,
+        results_intact,
+        html_intact,
         signoff,
         me,
         shares,
@@ -90,7 +122,8 @@ pub async fn run_report(id: &str, me: Option<Principal>) -> Result<RunReport, Se
 #[server(endpoint = "load_report", output = crate::json_text::JsonText)]
 pub async fn load_report(id: String) -> Result<RunReport, ServerFnError> {
     let me = crate::context::require(Role::Viewer)?;
-    run_report(&id, Some(me)).await
+    let base = format!("/api/runs/{id}/evidence");
+    run_report(&id, Some(me), base).await
 }
 
 /// The report page.
@@ -105,10 +138,9 @@ pub fn ReportPage() -> impl IntoView {
             <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>
                 {move || Suspend::new(async move {
                     loaded.await.map(|report| {
-                        let base = format!("/api/runs/{}/evidence", report.run.id);
                         // A sign-off writes a new pack version: show it.
                         let on_signed = Callback::new(move |()| loaded.refetch());
-                        view! { <ReportView report evidence_base=base on_signed=Some(on_signed)/> }
+                        view! { <ReportView report on_signed=Some(on_signed)/> }
                     })
                 })}
             </ErrorBoundary>
@@ -117,34 +149,43 @@ pub fn ReportPage() -> impl IntoView {
 }
 
 /// The report: shared by the report page and share links (`me` is `None`
-/// there, so no control is shown). Evidence files are fetched under
-/// `evidence_base`; `on_signed` runs after a sign-off is stored.
+/// there, so no control is shown). `on_signed` runs after a sign-off is
+/// stored.
 #[component]
 pub fn ReportView(
     report: RunReport,
-    evidence_base: String,
     #[prop(default = None)] on_signed: Option<Callback<()>>,
 ) -> impl IntoView {
     let me = report.me;
     let can_sign = me.as_ref().is_some_and(|p| p.can(Role::Approver));
     let can_share = me.as_ref().is_some_and(|p| p.can(Role::Operator));
-    let run_id = report.run.id.clone();
+    let run_id = report.run_id;
     let shares = report.shares;
     let as_of = report.as_of_ms;
-    let can_pin = can_sign && report.run.status == engine::run::RunStatus::Finished;
+    let can_pin = can_sign && report.finished;
     let baseline = report.baseline;
+    let base = report.evidence_base;
+    let results_url = report
+        .results_intact
+        .then(|| format!("{base}/results.json"));
     view! {
-        <RunHead run=report.run shared=me.is_none()/>
+        <ShowHtml html=report.head/>
         <SignOffPanel run_id=run_id.clone() state=report.signoff can_sign on_signed/>
         {me.is_some().then(|| view! { <BaselinePanel run_id=run_id.clone() pin=baseline can_pin/> })}
         {can_share.then(|| view! { <SharePanel run_id=run_id.clone() shares now=as_of/> })}
-        <EvidenceSection evidence=report.evidence evidence_base/>
+        <ShowHtml html=report.evidence/>
+        {results_url.map(|results_url| view! { <ReportCharts results_url/> })}
+        {report.html_intact.then(|| view! {
+            <h2>"Report"</h2>
+            <iframe class="report-frame" title="Evidence report"
+                src=format!("{base}/report.html?inline=1")></iframe>
+        })}
     }
 }
 
 /// The report's title, the run's status, verdict and times, and its error.
-#[component]
-fn RunHead(run: RunSummary, shared: bool) -> impl IntoView {
+#[cfg(feature = "ssr")]
+fn run_head(run: RunSummary, shared: bool) -> impl IntoView {
     let verdict = run.verdict.map(|v| v.as_str()).unwrap_or("no verdict");
     let verdict_class = match run.verdict {
         Some(engine::run::Verdict::Go) => "verdict go",
@@ -166,10 +207,10 @@ fn RunHead(run: RunSummary, shared: bool) -> impl IntoView {
     }
 }
 
-/// The evidence pack: whether it verifies, its files, the charts and the
-/// report itself; or that there is none yet.
-#[component]
-fn EvidenceSection(evidence: Option<EvidenceSummary>, evidence_base: String) -> impl IntoView {
+/// The evidence pack: whether it verifies and its files (under
+/// `evidence_base`); or that there is none yet.
+#[cfg(feature = "ssr")]
+fn evidence_section(evidence: Option<EvidenceSummary>, evidence_base: String) -> impl IntoView {
     let Some(ev) = evidence else {
         return Either::Left(view! {
             <div class="empty-state">
@@ -178,30 +219,17 @@ fn EvidenceSection(evidence: Option<EvidenceSummary>, evidence_base: String) -> 
             </div>
         });
     };
-    let has_html = ev.files.iter().any(|f| f.name == "report.html" && f.intact);
-    let results_url = ev
-        .files
-        .iter()
-        .any(|f| f.name == "results.json" && f.intact)
-        .then(|| format!("{evidence_base}/results.json"));
     let files = ev.files.clone();
     Either::Right(view! {
-        <Integrity evidence=ev/>
+        {integrity(ev)}
         <h2>"Files"</h2>
-        <PackFiles files base=evidence_base.clone()/>
-        {results_url.map(|results_url| view! { <ReportCharts results_url/> })}
-        {has_html.then(|| view! {
-            <h2>"Report"</h2>
-            <iframe class="report-frame" title="Evidence report"
-                src=format!("{evidence_base}/report.html?inline=1")></iframe>
-        })}
+        {pack_files(files, evidence_base)}
     })
 }
 
 /// Whether every file of the pack matches its manifest, or which do not.
-#[component]
-fn Integrity(evidence: EvidenceSummary) -> impl IntoView {
-    let ev = evidence;
+#[cfg(feature = "ssr")]
+fn integrity(ev: EvidenceSummary) -> impl IntoView {
     if ev.intact {
         Either::Left(view! {
             <p class="integrity ok" id="integrity">
@@ -219,8 +247,8 @@ fn Integrity(evidence: EvidenceSummary) -> impl IntoView {
 }
 
 /// A download link for every file of the pack, under `base`.
-#[component]
-fn PackFiles(files: Vec<EvidenceFile>, base: String) -> impl IntoView {
+#[cfg(feature = "ssr")]
+fn pack_files(files: Vec<EvidenceFile>, base: String) -> impl IntoView {
     view! {
         <ul class="pack-files" id="pack-files">
             {files.into_iter().map(|f| {

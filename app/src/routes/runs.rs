@@ -1,7 +1,10 @@
 //! The runs list: every run with its plan, environment, status and verdict.
 
 use crate::components::error_view::ErrorView;
+use crate::components::server_html::{ServerHtml, ShowHtml};
+#[cfg(feature = "ssr")]
 use engine::run::{format_duration, format_utc, RunSummary};
+#[cfg(feature = "ssr")]
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -10,13 +13,12 @@ use serde::{Deserialize, Serialize};
 /// The runs list as of one moment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunsList {
-    /// Newest first, as filtered.
-    pub runs: Vec<RunSummary>,
     /// Every plan and environment that has runs (for the filters).
     pub plans: Vec<String>,
     pub environments: Vec<String>,
-    /// When the server read them (Unix milliseconds).
-    pub as_of_ms: i64,
+    /// How many runs as of when, and their table (newest first, as
+    /// filtered), rendered by the server: it has nothing to click but links.
+    pub table: ServerHtml,
 }
 
 /// Reads the runs list from the store, filtered by plan, environment and
@@ -53,12 +55,11 @@ pub async fn list_runs(
         .filter(|r| environment.as_ref().is_none_or(|e| &r.environment == e))
         .filter(|r| verdict.is_none_or(|v| r.verdict == Some(v)))
         .collect();
-    let as_of_ms = engine::run::now_ms();
+    let table = ServerHtml::render(runs_table(runs, engine::run::now_ms()));
     Ok(RunsList {
-        runs,
         plans,
         environments,
-        as_of_ms,
+        table,
     })
 }
 
@@ -89,9 +90,12 @@ pub fn RunsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading runs…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>
                 {move || Suspend::new(async move {
-                    runs.await.map(|list| view! {
-                        <Filters list=list.clone() plan environment verdict/>
-                        <RunsTable list/>
+                    runs.await.map(|list| {
+                        let html = list.table.clone();
+                        view! {
+                            <Filters list plan environment verdict/>
+                            <ShowHtml html/>
+                        }
                     })
                 })}
             </ErrorBoundary>
@@ -133,12 +137,12 @@ fn Filters(
     }
 }
 
-/// The table itself, or an honest empty state.
-#[component]
-fn RunsTable(list: RunsList) -> impl IntoView {
-    let as_of = format_utc(list.as_of_ms);
-    let count = list.runs.len();
-    let body = if list.runs.is_empty() {
+/// How many runs as of `as_of_ms`, and their table, or an honest empty state.
+#[cfg(feature = "ssr")]
+fn runs_table(runs: Vec<RunSummary>, as_of_ms: i64) -> impl IntoView {
+    let as_of = format_utc(as_of_ms);
+    let count = runs.len();
+    let body = if runs.is_empty() {
         Either::Left(view! {
             <div class="empty-state">
                 <p><strong>"No runs yet."</strong></p>
@@ -166,7 +170,7 @@ fn RunsTable(list: RunsList) -> impl IntoView {
                         </tr>
                     </thead>
                     <tbody>
-                        {list.runs.into_iter().map(|run| view! { <RunRow run/> }).collect_view()}
+                        {runs.into_iter().map(run_row).collect_view()}
                     </tbody>
                 </table>
             </div>
@@ -180,8 +184,8 @@ fn RunsTable(list: RunsList) -> impl IntoView {
     }
 }
 
-#[component]
-fn RunRow(run: RunSummary) -> impl IntoView {
+#[cfg(feature = "ssr")]
+fn run_row(run: RunSummary) -> impl IntoView {
     let started = run
         .started_at_ms
         .map(format_utc)

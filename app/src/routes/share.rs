@@ -31,7 +31,8 @@ pub async fn shared_report(token: ShareToken) -> Result<RunReport, ServerFnError
         .open_share(&token.0)
         .await
         .map_err(crate::context::approval_error)?;
-    super::report::run_report(&run_id, None).await
+    let base = format!("/api/share/{}/evidence", token.0);
+    super::report::run_report(&run_id, None, base).await
 }
 
 /// The shared report page.
@@ -45,13 +46,10 @@ pub fn SharePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading the report…"</p> }>
             {move || Suspend::new(async move {
                 match report.await {
-                    Ok(report) => {
-                        let base = format!("/api/share/{}/evidence", token());
-                        Either::Left(view! {
-                            <p class="muted shared-note" id="shared-note">"Shared read-only report."</p>
-                            <ReportView report evidence_base=base/>
-                        })
-                    }
+                    Ok(report) => Either::Left(view! {
+                        <p class="muted shared-note" id="shared-note">"Shared read-only report."</p>
+                        <ReportView report/>
+                    }),
                     Err(e) => Either::Right(view! {
                         <div class="error-box" role="alert" id="share-refused">
                             <p><strong>"This link does not open a report."</strong></p>
