@@ -19,7 +19,9 @@ COPY style style
 COPY public public
 COPY scripts scripts
 RUN WB="$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)" \
- && cargo install wasm-bindgen-cli --version "=$WB" --root /usr/local
+ && cargo install wasm-bindgen-cli --version "=$WB" --root /usr/local \
+ && cargo install wasm_split_cli_support --version "=0.2.4" --features build-binary --root /usr/local \
+ && apt-get update && apt-get install -y --no-install-recommends python3
 RUN PATH="/usr/local/bin:$PATH" ./scripts/build-site --release
 
 FROM debian:bookworm-slim

@@ -14,7 +14,10 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{FlatRoutes, Route, Router, A},
-    path,
+    path, Lazy,
+};
+use routes::lazy::{
+    AuditRoute, LoginRoute, NewRunRoute, ReportRoute, RunRoute, RunsRoute, ShareRoute, UsersRoute,
 };
 
 /// The name of the wasm, JS and CSS bundles under `/pkg`.
@@ -157,7 +160,6 @@ pub fn App() -> impl IntoView {
     };
     view! {
         <Stylesheet id="shakedown" href="/pkg/shakedown.css"/>
-        <Title formatter=|page: String| format!("{page} · Shakedown")/>
         <Router>
             <header class="site-header">
                 <A href="/" attr:class="brand">"Shakedown"</A>
@@ -165,16 +167,17 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="site-main">
                 // Flat: no page nests another, and the flat router costs the
-                // browser bundle less than the nested one.
+                // browser bundle less than the nested one. Lazy: each page's
+                // code is a chunk of its own (routes/lazy.rs).
                 <FlatRoutes fallback=routes::not_found::NotFound>
-                    <Route path=path!("/") view=routes::runs::RunsPage/>
-                    <Route path=path!("/runs/new") view=routes::new_run::NewRunPage/>
-                    <Route path=path!("/runs/:id") view=routes::run::RunPage/>
-                    <Route path=path!("/runs/:id/report") view=routes::report::ReportPage/>
-                    <Route path=path!("/login") view=routes::login::LoginPage/>
-                    <Route path=path!("/share/:token") view=routes::share::SharePage/>
-                    <Route path=path!("/audit") view=routes::audit::AuditPage/>
-                    <Route path=path!("/users") view=routes::users::UsersPage/>
+                    <Route path=path!("/") view={Lazy::<RunsRoute>::new()}/>
+                    <Route path=path!("/runs/new") view={Lazy::<NewRunRoute>::new()}/>
+                    <Route path=path!("/runs/:id") view={Lazy::<RunRoute>::new()}/>
+                    <Route path=path!("/runs/:id/report") view={Lazy::<ReportRoute>::new()}/>
+                    <Route path=path!("/login") view={Lazy::<LoginRoute>::new()}/>
+                    <Route path=path!("/share/:token") view={Lazy::<ShareRoute>::new()}/>
+                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()}/>
+                    <Route path=path!("/users") view={Lazy::<UsersRoute>::new()}/>
                 </FlatRoutes>
             </main>
             <footer class="site-footer">
@@ -184,14 +187,29 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Appends the site's name to the page's title ("Runs · Shakedown"). Each
+/// page has it (routes/lazy.rs, the not-found page), not `App`: hydrated
+/// before a page's chunk of the bundle arrives, it would blank the
+/// server's title until then.
+#[component]
+pub fn SiteTitle() -> impl IntoView {
+    view! { <Title formatter=|page: String| format!("{page} · Shakedown")/> }
+}
+
 /// Entry point of the browser bundle: attaches to the server-rendered page.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
-    // Tells tests and benchmarks that the page is now interactive.
-    if let Some(root) = document().document_element() {
-        let _ = root.set_attribute("data-hydrated", "true");
-    }
+    // Asynchronously: the page's route waits for its chunk of the bundle.
+    wasm_bindgen_futures::spawn_local(async {
+        let Some(body) = document().body() else {
+            return;
+        };
+        leptos::mount::hydrate_from_async(body, App).await.forget();
+        // Tells tests and benchmarks that the page is now interactive.
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 }

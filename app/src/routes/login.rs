@@ -33,7 +33,7 @@ pub fn LoginPage() -> impl IntoView {
             <h1>"Log in"</h1>
             {move || error().map(|e| view! { <p class="error-box" role="alert" id="login-error">{e}</p> })}
             <form method="post" action="/auth/login" class="login-form">
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <label for="login-name">"User name"</label>
                 <input id="login-name" name="name" autocomplete="username" required/>
                 <label for="login-password">"Password"</label>

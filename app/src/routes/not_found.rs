@@ -12,6 +12,7 @@ pub fn NotFound() -> impl IntoView {
     }
     view! {
         <Title text="Not found"/>
+        {crate::SiteTitle()}
         <h1>"Page not found"</h1>
         <p>"No page lives at this address. " <a href="/">"Back to the runs"</a></p>
     }
