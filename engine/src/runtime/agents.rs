@@ -131,6 +131,12 @@ pub struct ShardEnd {
     /// length runs to the last of these, not to when the reports arrived.
     #[serde(default)]
     pub ended_at_ms: Option<i64>,
+    /// How long the share's load ran, from the common start to its end,
+    /// measured on the agent's monotonic clock: a wall clock stepped
+    /// during the load does not change it. Preferred to `ended_at_ms`
+    /// (an older agent sends only that).
+    #[serde(default)]
+    pub ran_ms: Option<u64>,
 }
 
 /// A shard as the server sees it.

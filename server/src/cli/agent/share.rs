@@ -110,8 +110,11 @@ pub async fn run(
     let poster = tokio::spawn(post_snapshots(api.clone(), agent, shard.id, rx));
     let mut tap = samples_log.map(|_| Samples::new(SAMPLES_CAP));
     let outcome = run_sharing(&spec, &ctx, ready, tap.as_mut(), tx).await;
-    // Its end on the server's clock: the test's length runs to it.
+    // Its end on the server's clock, and its length on this machine's
+    // monotonic clock (which a stepped wall clock does not move): the
+    // test's length runs to it.
     let ended_at_ms = engine::run::now_ms() + offset_ms;
+    let ran_ms = u64::try_from(local_start.elapsed().as_millis()).unwrap_or(u64::MAX);
     // This agent itself was told to stop (not the server withdrawing the
     // share): the load is short of the share's rest.
     let stopped_early = stop.is_cancelled();
@@ -131,6 +134,7 @@ pub async fn run(
         error: outcome.error,
         stopped_early,
         ended_at_ms: Some(ended_at_ms),
+        ran_ms: Some(ran_ms),
     };
     report_done(api, agent, shard.id, &end).await
 }

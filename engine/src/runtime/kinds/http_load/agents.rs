@@ -392,18 +392,27 @@ fn lost_after_s(part: &Part, start_at_ms: i64) -> Option<f64> {
         .map(|at| (at - start_at_ms).max(0) as f64 / 1000.0)
 }
 
-/// When a share's load ended (server clock): as its agent measured it,
-/// so the test's length (and its rate) does not count the time its report
-/// took to reach the server and be read; otherwise when the server saw it
-/// end (a lost agent's last heartbeat, a withdrawal).
+/// When a share's load ended (server clock): as its agent measured it
+/// (its load's length on its monotonic clock from the common start, or,
+/// from an older agent, its wall clock's end), so the test's length (and
+/// its rate) does not count the time its report took to reach the server
+/// and be read; otherwise when the server saw it end (a lost agent's last
+/// heartbeat, a withdrawal). What an agent reports is held between the
+/// common start and when the server received its end: a stepped clock or
+/// a lying agent cannot stretch the test.
 fn ended_at_ms(part: &Part, start_at_ms: i64) -> Option<i64> {
     let status = part.status.as_ref()?;
-    status
-        .end
-        .as_ref()
-        .and_then(|end| end.ended_at_ms)
-        .filter(|&at| at > start_at_ms)
-        .or(status.ended_at_ms)
+    let end = status.end.as_ref();
+    let reported = end
+        .and_then(|end| end.ran_ms)
+        .map(|ran| start_at_ms.saturating_add(i64::try_from(ran).unwrap_or(i64::MAX)))
+        .or_else(|| end.and_then(|end| end.ended_at_ms))
+        .filter(|&at| at > start_at_ms);
+    match (reported, status.ended_at_ms) {
+        (Some(at), Some(received)) => Some(at.min(received.max(start_at_ms))),
+        (Some(at), None) => Some(at.min(now_ms().max(start_at_ms))),
+        (None, seen) => seen,
+    }
 }
 
 /// The test's outcome from the merged figures.

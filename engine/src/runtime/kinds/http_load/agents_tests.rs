@@ -268,11 +268,36 @@ async fn an_agent_stopped_before_its_share_ended_is_an_error_unless_loss_is_allo
     assert_eq!(outcome.error, None);
 }
 
-/// Agents that each measured `TAIL` requests in 1.5 s of load, whose
-/// reports reached the server 4.5 s after that.
-#[derive(Default)]
+/// Agents that each measured `TAIL` requests, whose reports reached the
+/// server 6 s after the common start. Agent `aN` reports the `N`th of
+/// `reports` (the last one when there are fewer): its end on its wall
+/// clock (ms after the start) and how long its load ran on its monotonic
+/// clock, when it says.
 struct LateReports {
     start_at_ms: std::sync::atomic::AtomicI64,
+    reports: Vec<(i64, Option<u64>)>,
+}
+
+/// Reports received this long after the common start.
+const RECEIVED_AFTER_MS: i64 = 6_000;
+
+impl LateReports {
+    fn new(reports: &[(i64, Option<u64>)]) -> Self {
+        LateReports {
+            start_at_ms: std::sync::atomic::AtomicI64::new(0),
+            reports: reports.to_vec(),
+        }
+    }
+
+    fn report(&self, id: i64, start: i64) -> ShardEnd {
+        let index = usize::try_from(id - 1).unwrap_or(0);
+        let (after_ms, ran_ms) = self.reports[index.min(self.reports.len() - 1)];
+        ShardEnd {
+            ended_at_ms: Some(start + after_ms),
+            ran_ms,
+            ..ShardEnd::default()
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -291,11 +316,8 @@ impl LoadAgents for LateReports {
                 ShardState::Ready
             },
             agent: Some(format!("a{id}")),
-            ended_at_ms: started.then_some(start + 6_000),
-            end: started.then_some(ShardEnd {
-                ended_at_ms: Some(start + 1_500),
-                ..ShardEnd::default()
-            }),
+            ended_at_ms: started.then_some(start + RECEIVED_AFTER_MS),
+            end: started.then(|| self.report(id, start)),
         };
         Ok(ids.iter().copied().map(status).collect())
     }
@@ -321,15 +343,39 @@ impl LoadAgents for LateReports {
     }
 }
 
-#[tokio::test]
-async fn the_length_runs_to_the_agents_own_end_not_to_their_reports_arrival() {
-    let port = LateReports::default();
+/// The test's length and rate when the agents report `reports`.
+async fn length_with(reports: &[(i64, Option<u64>)]) -> (f64, f64) {
+    let port = LateReports::new(reports);
     let outcome = run(&spec("rate = 100\nduration_s = 5"), 2, &context(), &port).await;
     let TestMetrics::HttpLoad(metrics) = &outcome.metrics else {
         panic!("{:?}", outcome.metrics)
     };
     assert_eq!(outcome.error, None);
     assert_eq!(metrics.requests, 2 * TAIL);
-    assert_eq!(metrics.duration_ms, 1_500.0);
-    assert_eq!(metrics.rps, (2 * TAIL) as f64 / 1.5);
+    (metrics.duration_ms, metrics.rps)
+}
+
+#[tokio::test]
+async fn the_length_runs_to_the_agents_own_end_not_to_their_reports_arrival() {
+    let (duration_ms, rps) = length_with(&[(1_500, None)]).await;
+    assert_eq!(duration_ms, 1_500.0);
+    assert_eq!(rps, (2 * TAIL) as f64 / 1.5);
+}
+
+#[tokio::test]
+async fn an_agents_reported_end_is_held_to_when_the_server_received_it() {
+    // One agent says its load ended at 9e15 ms: the test lasts until the
+    // server received that report, not for centuries.
+    let (duration_ms, _) = length_with(&[(9_000_000_000_000_000, None), (1_500, None)]).await;
+    assert_eq!(duration_ms, RECEIVED_AFTER_MS as f64);
+    let (duration_ms, _) = length_with(&[(1_500, Some(u64::MAX)), (1_500, None)]).await;
+    assert_eq!(duration_ms, RECEIVED_AFTER_MS as f64);
+}
+
+#[tokio::test]
+async fn the_length_is_the_agents_monotonic_measure_when_they_send_it() {
+    // The first agent's wall clock was stepped 2.5 s forward during its
+    // load; its monotonic measure says 1.5 s, as the other agent's.
+    let (duration_ms, _) = length_with(&[(4_000, Some(1_500)), (1_500, Some(1_500))]).await;
+    assert_eq!(duration_ms, 1_500.0);
 }
