@@ -21,6 +21,7 @@ use crate::results::AgentShare;
 use crate::run::now_ms;
 use crate::runner::context::{TestContext, TestOutcome, ABORTED_WARNING};
 use crate::segments::{Segment, SegmentSequence};
+use notes::{loss, lost_after_s, stopped, withdrawn_on_abort};
 use std::time::{Duration, Instant};
 
 /// How long the shares wait for agents to claim them and get ready.
@@ -134,6 +135,11 @@ pub(super) async fn run(
     if let Err(e) = port.withdraw(&ids).await {
         tracing::warn!("cannot withdraw the agents' shards: {e}");
     }
+    // Read once more after the withdrawal: an end that landed since the
+    // last read (and its snapshots) is merged, and a shard withdrawn now
+    // shows as such.
+    let settled = settle(port, &mut parts, &mut merger).await;
+    let followed = followed.and(settled);
     let outcome = outcome(spec, &parts, &merger, start_at_ms, followed, ctx);
     // Merged: the stored snapshots are no longer needed.
     if let Err(e) = port.prune(&ids).await {
@@ -256,10 +262,7 @@ async fn follow(
     let mut next_live: i64 = 0;
     let mut stopping_since: Option<i64> = None;
     loop {
-        refresh(port, parts).await?;
-        for part in parts.iter_mut() {
-            drain(port, part, merger).await?;
-        }
+        settle(port, parts, merger).await?;
         let now = now_ms();
         while (next_live + LIVE_LAG_S) * 1000 <= now - start_at_ms {
             if let Some(window) = u32::try_from(next_live).ok().and_then(|s| merger.window(s)) {
@@ -291,6 +294,19 @@ async fn follow(
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
+}
+
+/// Reads the shards and merges their snapshots one last time.
+async fn settle(
+    port: &dyn LoadAgents,
+    parts: &mut [Part],
+    merger: &mut Merger,
+) -> Result<(), String> {
+    refresh(port, parts).await?;
+    for part in parts.iter_mut() {
+        drain(port, part, merger).await?;
+    }
+    Ok(())
 }
 
 /// The load's planned length plus its request timeout and a margin, in
@@ -342,54 +358,6 @@ async fn drain(port: &dyn LoadAgents, part: &mut Part, merger: &mut Merger) -> R
         part.last_seq = seq;
     }
     Ok(())
-}
-
-/// What an agent's share was: `rate 1000/s and 22 request slots` or
-/// `22 workers`, with stages when it has them.
-fn describe(share: &HttpLoadSpec) -> String {
-    let mut text = match share.rate {
-        Some(rate) => format!("rate {rate}/s and {} request slots", share.peak_workers()),
-        None => format!("{} workers", share.peak_workers()),
-    };
-    if !share.stages.is_empty() {
-        text.push_str(" (and its share of every stage's target)");
-    }
-    text
-}
-
-/// What a lost agent took with it, for the result.
-fn loss(part: &Part, whole: &HttpLoadSpec, start_at_ms: i64) -> String {
-    let after_s = lost_after_s(part, start_at_ms).unwrap_or(0.0);
-    format!(
-        "load agent {} was lost {after_s:.1} s into the test (it stopped heartbeating): \
-         segment {}, its share {} of the whole {}; what it sent before is merged",
-        part.agent(),
-        part.segment,
-        describe(&part.share),
-        describe(whole)
-    )
-}
-
-/// What an agent stopped before its share ended took with it.
-fn stopped(part: &Part, whole: &HttpLoadSpec) -> String {
-    format!(
-        "load agent {} was stopped before its share ended (SIGTERM or Ctrl-C on the agent): \
-         segment {}, its share {} of the whole {}; what it sent before is merged",
-        part.agent(),
-        part.segment,
-        describe(&part.share),
-        describe(whole)
-    )
-}
-
-fn lost_after_s(part: &Part, start_at_ms: i64) -> Option<f64> {
-    let status = part.status.as_ref()?;
-    if status.state != ShardState::Lost {
-        return None;
-    }
-    status
-        .ended_at_ms
-        .map(|at| (at - start_at_ms).max(0) as f64 / 1000.0)
 }
 
 /// When a share's load ended (server clock): as its agent measured it
@@ -466,6 +434,7 @@ fn outcome(
     }
     if ctx.cancel.is_cancelled() {
         warnings.push(ABORTED_WARNING.to_owned());
+        warnings.extend(parts.iter().filter_map(withdrawn_on_abort));
     }
     TestOutcome {
         metrics: TestMetrics::HttpLoad(merger.metrics(elapsed)),
@@ -498,6 +467,9 @@ fn share_row(part: &Part, start_at_ms: i64) -> AgentShare {
         lost_after_s: lost_after_s(part, start_at_ms),
     }
 }
+
+#[path = "agents_notes.rs"]
+mod notes;
 
 #[cfg(test)]
 #[path = "agents_tests.rs"]

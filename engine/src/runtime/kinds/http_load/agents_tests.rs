@@ -201,6 +201,91 @@ async fn on_an_abort_the_agents_last_second_is_merged_before_they_are_withdrawn(
     assert!(outcome.warnings.iter().any(|w| w == ABORTED_WARNING));
 }
 
+/// Agents that run until asked to stop and then say nothing more until
+/// their shards are withdrawn, when the first one's end (with its last
+/// second) is found to have landed just before; the others' shards are
+/// cancelled.
+#[derive(Default)]
+struct SilentAgents {
+    started: AtomicBool,
+    stopped: AtomicBool,
+    withdrawn: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl LoadAgents for SilentAgents {
+    async fn offer(&self, _: &str, shards: Vec<ShardOffer>) -> Result<Vec<i64>, StoreError> {
+        Ok((1..=shards.len() as i64).collect())
+    }
+    async fn poll(&self, ids: &[i64], _: i64) -> Result<Vec<ShardStatus>, StoreError> {
+        let withdrawn = self.withdrawn.load(Ordering::SeqCst);
+        let state = |id: i64| match (id, withdrawn) {
+            (1, true) => ShardState::Done,
+            (_, true) => ShardState::Cancelled,
+            _ if self.stopped.load(Ordering::SeqCst) => ShardState::Stopping,
+            _ if self.started.load(Ordering::SeqCst) => ShardState::Running,
+            _ => ShardState::Ready,
+        };
+        let status = |id: i64| ShardStatus {
+            id,
+            state: state(id),
+            agent: Some(format!("a{id}")),
+            ended_at_ms: state(id).is_final().then(now_ms),
+            end: (state(id) == ShardState::Done).then(ShardEnd::default),
+        };
+        Ok(ids.iter().copied().map(status).collect())
+    }
+    async fn start(&self, ids: &[i64], _: i64) -> Result<u64, StoreError> {
+        self.started.store(true, Ordering::SeqCst);
+        Ok(ids.len() as u64)
+    }
+    async fn snapshots(&self, shard: i64, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let landed = shard == 1 && self.withdrawn.load(Ordering::SeqCst);
+        Ok(if landed && after < 0 {
+            vec![(0, tail_snapshot(TAIL))]
+        } else {
+            Vec::new()
+        })
+    }
+    async fn stop(&self, _: &[i64]) -> Result<(), StoreError> {
+        self.stopped.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+    async fn withdraw(&self, _: &[i64]) -> Result<(), StoreError> {
+        self.withdrawn.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+    async fn prune(&self, _: &[i64]) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn after_the_abort_grace_the_shards_are_read_again_once_withdrawn() {
+    // Waits out the abort's grace (10 s).
+    let port = SilentAgents::default();
+    let ctx = context();
+    ctx.cancel.cancel();
+    let outcome = run(&spec("rate = 100\nduration_s = 5"), 2, &ctx, &port).await;
+    let TestMetrics::HttpLoad(metrics) = &outcome.metrics else {
+        panic!("{:?}", outcome.metrics)
+    };
+    assert_eq!(metrics.requests, TAIL, "the end that landed late is merged");
+    let rows: Vec<(&str, u64)> = outcome
+        .agents
+        .iter()
+        .map(|a| (a.state.as_str(), a.requests))
+        .collect();
+    assert_eq!(rows, [("done", TAIL), ("cancelled", 0)]);
+    let missing: Vec<&String> = outcome
+        .warnings
+        .iter()
+        .filter(|w| w.contains("its last second is missing"))
+        .collect();
+    assert_eq!(missing.len(), 1, "{:?}", outcome.warnings);
+    assert!(missing[0].contains("load agent a2 "), "{}", missing[0]);
+}
+
 fn context() -> TestContext {
     let environment: Environment =
         toml::from_str("base_url = \"http://127.0.0.1:9\"\nallowed_hosts = [\"127.0.0.1\"]")
