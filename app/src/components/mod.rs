@@ -8,3 +8,4 @@ pub mod report_charts;
 pub mod server_html;
 pub mod share_links;
 pub mod signoff;
+pub mod table;

@@ -9,6 +9,7 @@ use crate::charts::build::load_charts;
 use crate::charts::{latency_over_time, recovery_timeline, Chart};
 use crate::components::chart::InteractiveChart;
 use crate::components::error_view::ErrorView;
+use crate::components::table::column_heads;
 use crate::live::{LiveRun, LiveTest};
 use engine::run::{format_duration, format_utc, RunSummary, StoredEvent, Verdict};
 use leptos::prelude::*;
@@ -151,17 +152,7 @@ fn TestsTable(live: RwSignal<LiveRun>) -> impl IntoView {
             <h2 id="tests-h">"Tests"</h2>
             <div class="table-wrap">
                 <table class="tests">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Test"</th>
-                            <th scope="col">"State"</th>
-                            <th scope="col">"Progress"</th>
-                            <th scope="col">"Rate"</th>
-                            <th scope="col">"p50"</th>
-                            <th scope="col">"p95"</th>
-                            <th scope="col">"Errors"</th>
-                        </tr>
-                    </thead>
+                    {column_heads(&["Test", "State", "Progress", "Rate", "p50", "p95", "Errors"])}
                     <tbody>
                         <For
                             each=move || live.with(|l| l.tests.clone())

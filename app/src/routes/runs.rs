@@ -159,16 +159,7 @@ fn runs_table(runs: Vec<RunSummary>, as_of_ms: i64) -> impl IntoView {
         Either::Right(view! {
             <div class="table-wrap">
                 <table class="runs">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Plan"</th>
-                            <th scope="col">"Environment"</th>
-                            <th scope="col">"Status"</th>
-                            <th scope="col">"Verdict"</th>
-                            <th scope="col">"Started"</th>
-                            <th scope="col">"Duration"</th>
-                        </tr>
-                    </thead>
+                    {crate::components::table::column_heads(&["Plan", "Environment", "Status", "Verdict", "Started", "Duration"])}
                     <tbody>
                         {runs.into_iter().map(run_row).collect_view()}
                     </tbody>
