@@ -28,6 +28,11 @@ struct Target {
 
 impl Target {
     fn start() -> Target {
+        Target::serving(axum::Router::new().fallback(|| async { "ok" }))
+    }
+
+    /// Serves `app` instead.
+    fn serving(app: axum::Router) -> Target {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -37,7 +42,6 @@ impl Target {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = axum::Router::new().fallback(|| async { "ok" });
         runtime.spawn(async move { axum::serve(listener, app).await });
         Target {
             base,
@@ -439,4 +443,55 @@ fn an_aborted_run_merges_what_every_agent_measured_up_to_the_abort() {
         .sum();
     assert_eq!(merged, logged, "{test}");
     assert!(merged < 9_000, "stopped before its 30 s: {merged}");
+}
+
+/// An agent refused by a server of another agents' protocol (a stand-in
+/// on 127.0.0.1 that answers a registration 409 as such a server does and
+/// keeps the body it got) exits with code 2 and the server's message, and
+/// it sent its version and protocol.
+#[test]
+fn an_agent_refused_for_its_protocol_exits_2_with_the_servers_message() {
+    use std::sync::{Arc, Mutex};
+    let got: Arc<Mutex<Option<serde_json::Value>>> = Arc::default();
+    let keep = got.clone();
+    let refuse = move |axum::Json(body): axum::Json<serde_json::Value>| async move {
+        *keep.lock().unwrap() = Some(body);
+        let error = "the agent speaks protocol 1 and this server protocol 99 (shakedown 9.9.9)";
+        (
+            axum::http::StatusCode::CONFLICT,
+            axum::Json(serde_json::json!({ "error": error })),
+        )
+    };
+    let app = axum::Router::new().route("/api/agents", axum::routing::post(refuse));
+    let server = Target::serving(app);
+    let mut child = Command::new(shakedown_bin())
+        .args(["agent", "--server", &server.base, "--name", "old"])
+        .env("SHAKEDOWN_AGENT_TOKEN", "t")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // At most 30 s; one still running then is killed.
+    let exited = (0..300).find_map(|_| {
+        let status = child.try_wait().unwrap();
+        if status.is_none() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        status
+    });
+    let Some(status) = exited else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the refused agent did not exit within 30 s");
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("409") && stderr.contains("this server protocol 99 (shakedown 9.9.9)"),
+        "{stderr}"
+    );
+    let body = got.lock().unwrap().clone().unwrap_or_default();
+    assert_eq!(body["protocol"], engine::agents::AGENT_PROTOCOL, "{body}");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"), "{body}");
 }

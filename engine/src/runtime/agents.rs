@@ -12,6 +12,14 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// The load agents' protocol: what an agent and the server say to each
+/// other (routes, bodies, shard states). An agent sends it when it
+/// registers, and the server refuses one that speaks another (an older
+/// agent could not read a state it does not know, such as `stopping`,
+/// and would never stop). Raised on every change an agent of the previous
+/// protocol would misread. 1 was every agent before it was sent.
+pub const AGENT_PROTOCOL: u32 = 2;
+
 /// Where a shard stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -3,7 +3,7 @@
 //! refusals turned into errors that say what it answered.
 
 use anyhow::{anyhow, Context as _};
-use engine::agents::{ShardEnd, ShardState};
+use engine::agents::{ShardEnd, ShardState, AGENT_PROTOCOL};
 use engine::load::snapshot::Snapshot;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,10 @@ struct Claim {
 #[derive(Serialize)]
 struct Registration<'a> {
     name: &'a str,
+    /// This build's version and the agents' protocol it speaks: a server
+    /// speaking another refuses it (409), naming both.
+    version: &'a str,
+    protocol: u32,
 }
 
 /// What the server refused, and why.
@@ -129,7 +133,11 @@ impl Api {
         self.call(
             reqwest::Method::POST,
             "api/agents",
-            Some(&Registration { name }),
+            Some(&Registration {
+                name,
+                version: env!("CARGO_PKG_VERSION"),
+                protocol: AGENT_PROTOCOL,
+            }),
         )
         .await
     }

@@ -1,7 +1,10 @@
 //! The load agents' API (`shakedown agent` talks to it; JSON, bearer
 //! token of an `agent` account or an operator or above):
 //!
-//! - `POST /api/agents` `{name}`: registers; answers `{id, now_ms}`.
+//! - `POST /api/agents` `{name, version, protocol}`: registers; answers
+//!   `{id, now_ms}`. An agent whose `protocol` is not this server's
+//!   ([`AGENT_PROTOCOL`]), or an older one that does not send it, gets a
+//!   409 naming both versions (it would misread the shard states).
 //! - `POST /api/agents/{id}/heartbeat` `{shard}` (optional body): renews
 //!   the lease of the shard the agent works on (`shard`, or none when it
 //!   is idle; the others it holds lapse); answers `{now_ms, waiting, shards}` (shares waiting for an agent, and
@@ -33,7 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use engine::access::{Principal, Role};
 use engine::access_store::AccessStore;
-use engine::agents::{ShardEnd, ShardState};
+use engine::agents::{ShardEnd, ShardState, AGENT_PROTOCOL};
 use engine::load::snapshot::Snapshot;
 use engine::store::StoreError;
 use serde::Deserialize;
@@ -139,6 +142,28 @@ fn body<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> Result<T, Refused> {
 #[serde(deny_unknown_fields)]
 struct Registration {
     name: String,
+    /// The agent's build; an agent older than the protocol sends neither.
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    protocol: Option<u32>,
+}
+
+/// Why an agent speaking another protocol than this server's is refused.
+fn other_protocol(r: &Registration) -> Option<String> {
+    let ours = format!(
+        "protocol {AGENT_PROTOCOL} (shakedown {})",
+        env!("CARGO_PKG_VERSION")
+    );
+    let theirs = match (r.protocol, r.version.as_deref()) {
+        (Some(p), _) if p == AGENT_PROTOCOL => return None,
+        (Some(p), Some(v)) => format!("protocol {p} (shakedown {v})"),
+        (Some(p), None) => format!("protocol {p}"),
+        (None, _) => "protocol 1 (a shakedown older than the agents' protocol)".to_owned(),
+    };
+    Some(format!(
+        "the agent speaks {theirs} and this server {ours}: run an agent of the server's version"
+    ))
 }
 
 /// `POST /api/agents`.
@@ -155,6 +180,9 @@ pub async fn register(
         Ok(r) => r,
         Err(r) => return *r,
     };
+    if let Some(why) = other_protocol(&registration) {
+        return answer(StatusCode::CONFLICT, why);
+    }
     let name = registration.name.trim();
     if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
         return answer(

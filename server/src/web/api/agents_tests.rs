@@ -13,7 +13,7 @@ use axum::http::{Extensions, StatusCode};
 use axum::response::Response;
 use engine::access::{Principal, Role};
 use engine::access_store::AccessStore;
-use engine::agents::{ShardOffer, ShardState};
+use engine::agents::{ShardOffer, ShardState, AGENT_PROTOCOL};
 use engine::run::RunStatus;
 use engine::store::RunStore;
 
@@ -48,6 +48,17 @@ async fn offering(db: &crate::db::Db, n: usize) -> (String, Vec<i64>) {
         .await
         .unwrap();
     (run.id, ids)
+}
+
+/// A registration body as `name`, with the protocol when given (an agent
+/// built before the protocol sends none).
+fn registration(name: &str, protocol: Option<u32>) -> Bytes {
+    let mut body = serde_json::json!({ "name": name });
+    if let Some(protocol) = protocol {
+        body["version"] = "0.0.1".into();
+        body["protocol"] = protocol.into();
+    }
+    Bytes::from(body.to_string())
 }
 
 fn acting(agent: i64) -> Result<Query<AsAgent>, axum::extract::rejection::QueryRejection> {
@@ -117,7 +128,7 @@ async fn an_operator_acting_as_an_agent_is_audited_and_an_agent_account_is_not()
     let st = || State(app.clone());
     for (name, role) in [("olga", Role::Operator), ("bot", Role::Agent)] {
         let who = || as_user(name, role);
-        let body = Bytes::from(format!("{{\"name\": \"{name}-1\"}}"));
+        let body = registration(&format!("{name}-1"), Some(AGENT_PROTOCOL));
         let (status, text) = status_of(register(st(), who(), body).await).await;
         assert_eq!(status, StatusCode::OK, "{text}");
         let agent = serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"]
@@ -157,4 +168,31 @@ async fn an_operator_acting_as_an_agent_is_audited_and_an_agent_account_is_not()
         ],
         "only the operator's moves are audited"
     );
+}
+
+#[tokio::test]
+async fn an_agent_speaking_another_protocol_is_refused_naming_both_versions() {
+    let (db, dir) = testing::sqlite().await;
+    let app = state(db.clone(), dir.path());
+    let st = || State(app.clone());
+    let body = registration("old", Some(AGENT_PROTOCOL - 1));
+    let (status, text) = status_of(register(st(), as_bot(), body).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{text}");
+    let theirs = format!("protocol {} (shakedown 0.0.1)", AGENT_PROTOCOL - 1);
+    let ours = format!(
+        "protocol {AGENT_PROTOCOL} (shakedown {})",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.contains(&theirs) && text.contains(&ours), "{text}");
+    // An agent built before the protocol was sent says nothing of it.
+    let (status, text) =
+        status_of(register(st(), as_bot(), registration("older", None)).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{text}");
+    assert!(
+        text.contains("protocol 1 ") && text.contains(&ours),
+        "{text}"
+    );
+    let (status, text) =
+        status_of(register(st(), as_bot(), registration("new", Some(AGENT_PROTOCOL))).await).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
 }

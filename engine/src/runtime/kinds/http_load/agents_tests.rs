@@ -109,9 +109,13 @@ fn tail_snapshot(requests: u64) -> String {
 
 /// Agents that run until asked to stop; then each sends its last second
 /// (`TAIL` requests) and its end, unless its shard was withdrawn first
-/// (a withdrawn shard takes no snapshot).
+/// (a withdrawn shard takes no snapshot). `silent` ones say nothing more
+/// once asked to stop, until their shards are withdrawn: then the first
+/// one's end (and its last second) is found to have landed just before,
+/// and the others' shards are cancelled.
 #[derive(Default)]
 struct AbortedAgents {
+    silent: bool,
     started: AtomicBool,
     stopped: AtomicBool,
     withdrawn: AtomicBool,
@@ -120,9 +124,17 @@ struct AbortedAgents {
 const TAIL: u64 = 7;
 
 impl AbortedAgents {
-    /// Whether the agents sent their tail: stopped before withdrawn.
-    fn sent(&self) -> bool {
-        self.stopped.load(Ordering::SeqCst)
+    fn state(&self, id: i64) -> ShardState {
+        let stopped = self.stopped.load(Ordering::SeqCst);
+        match (self.silent, stopped, self.withdrawn.load(Ordering::SeqCst)) {
+            (false, true, _) => ShardState::Done,
+            (false, false, true) => ShardState::Cancelled,
+            (true, _, true) if id == 1 => ShardState::Done,
+            (true, _, true) => ShardState::Cancelled,
+            (true, true, false) => ShardState::Stopping,
+            _ if self.started.load(Ordering::SeqCst) => ShardState::Running,
+            _ => ShardState::Ready,
+        }
     }
 }
 
@@ -132,21 +144,12 @@ impl LoadAgents for AbortedAgents {
         Ok((1..=shards.len() as i64).collect())
     }
     async fn poll(&self, ids: &[i64], _: i64) -> Result<Vec<ShardStatus>, StoreError> {
-        let state = if self.sent() {
-            ShardState::Done
-        } else if self.withdrawn.load(Ordering::SeqCst) {
-            ShardState::Cancelled
-        } else if self.started.load(Ordering::SeqCst) {
-            ShardState::Running
-        } else {
-            ShardState::Ready
-        };
         let status = |id: i64| ShardStatus {
             id,
-            state,
+            state: self.state(id),
             agent: Some(format!("a{id}")),
-            ended_at_ms: state.is_final().then(now_ms),
-            end: self.sent().then(ShardEnd::default),
+            ended_at_ms: self.state(id).is_final().then(now_ms),
+            end: (self.state(id) == ShardState::Done).then(ShardEnd::default),
         };
         Ok(ids.iter().copied().map(status).collect())
     }
@@ -154,8 +157,8 @@ impl LoadAgents for AbortedAgents {
         self.started.store(true, Ordering::SeqCst);
         Ok(ids.len() as u64)
     }
-    async fn snapshots(&self, _: i64, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
-        Ok(if self.sent() && after < 0 {
+    async fn snapshots(&self, shard: i64, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(if self.state(shard) == ShardState::Done && after < 0 {
             vec![(0, tail_snapshot(TAIL))]
         } else {
             Vec::new()
@@ -201,69 +204,13 @@ async fn on_an_abort_the_agents_last_second_is_merged_before_they_are_withdrawn(
     assert!(outcome.warnings.iter().any(|w| w == ABORTED_WARNING));
 }
 
-/// Agents that run until asked to stop and then say nothing more until
-/// their shards are withdrawn, when the first one's end (with its last
-/// second) is found to have landed just before; the others' shards are
-/// cancelled.
-#[derive(Default)]
-struct SilentAgents {
-    started: AtomicBool,
-    stopped: AtomicBool,
-    withdrawn: AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl LoadAgents for SilentAgents {
-    async fn offer(&self, _: &str, shards: Vec<ShardOffer>) -> Result<Vec<i64>, StoreError> {
-        Ok((1..=shards.len() as i64).collect())
-    }
-    async fn poll(&self, ids: &[i64], _: i64) -> Result<Vec<ShardStatus>, StoreError> {
-        let withdrawn = self.withdrawn.load(Ordering::SeqCst);
-        let state = |id: i64| match (id, withdrawn) {
-            (1, true) => ShardState::Done,
-            (_, true) => ShardState::Cancelled,
-            _ if self.stopped.load(Ordering::SeqCst) => ShardState::Stopping,
-            _ if self.started.load(Ordering::SeqCst) => ShardState::Running,
-            _ => ShardState::Ready,
-        };
-        let status = |id: i64| ShardStatus {
-            id,
-            state: state(id),
-            agent: Some(format!("a{id}")),
-            ended_at_ms: state(id).is_final().then(now_ms),
-            end: (state(id) == ShardState::Done).then(ShardEnd::default),
-        };
-        Ok(ids.iter().copied().map(status).collect())
-    }
-    async fn start(&self, ids: &[i64], _: i64) -> Result<u64, StoreError> {
-        self.started.store(true, Ordering::SeqCst);
-        Ok(ids.len() as u64)
-    }
-    async fn snapshots(&self, shard: i64, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
-        let landed = shard == 1 && self.withdrawn.load(Ordering::SeqCst);
-        Ok(if landed && after < 0 {
-            vec![(0, tail_snapshot(TAIL))]
-        } else {
-            Vec::new()
-        })
-    }
-    async fn stop(&self, _: &[i64]) -> Result<(), StoreError> {
-        self.stopped.store(true, Ordering::SeqCst);
-        Ok(())
-    }
-    async fn withdraw(&self, _: &[i64]) -> Result<(), StoreError> {
-        self.withdrawn.store(true, Ordering::SeqCst);
-        Ok(())
-    }
-    async fn prune(&self, _: &[i64]) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn after_the_abort_grace_the_shards_are_read_again_once_withdrawn() {
     // Waits out the abort's grace (10 s).
-    let port = SilentAgents::default();
+    let port = AbortedAgents {
+        silent: true,
+        ..AbortedAgents::default()
+    };
     let ctx = context();
     ctx.cancel.cancel();
     let outcome = run(&spec("rate = 100\nduration_s = 5"), 2, &ctx, &port).await;
