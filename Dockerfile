@@ -18,6 +18,7 @@ COPY sut sut
 COPY style style
 COPY public public
 COPY scripts scripts
+# wasm-split-cli at scripts/lib.sh's WASM_SPLIT_VERSION (keep the two equal).
 RUN WB="$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)" \
  && cargo install wasm-bindgen-cli --version "=$WB" --root /usr/local \
  && cargo install wasm_split_cli_support --version "=0.2.4" --features build-binary --root /usr/local \

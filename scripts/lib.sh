@@ -20,6 +20,9 @@ as_root() {
 # (scripts/setup installs it, scripts/build-site runs it). Never Debian's
 # binaryen: its wasm-opt 108 produced bundles that failed to hydrate.
 BINARYEN_VERSION=132.0.0
+# wasm-split-cli (leptos's wasm_split_cli_support): cuts the browser bundle
+# into a chunk per page (scripts/build-site).
+WASM_SPLIT_VERSION=0.2.4
 WASM_OPT="$TOOLS/binaryen/node_modules/.bin/wasm-opt"
 
 # The version of a package as Cargo.lock pins it.
