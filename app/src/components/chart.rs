@@ -6,6 +6,8 @@
 //! shaded windows or markers also lists them in words under it (each
 //! window's figures, when known), for readers who cannot see the canvas.
 
+#[cfg(feature = "hydrate")]
+use crate::charts::ChartError;
 use crate::charts::{Chart, Frame, LegendEntry};
 use leptos::prelude::*;
 
@@ -124,6 +126,9 @@ type Readout = Memo<Option<(f64, String)>>;
 
 /// Redraws the canvas whenever the chart, its hidden series or the
 /// readout's position change, and keeps where the plot area ended up.
+/// The drawing code is its own chunk of the browser bundle
+/// ([`draw_latest`]), fetched when the first chart is drawn, so a page
+/// hydrates without it.
 #[cfg(feature = "hydrate")]
 fn redraw_on_change(
     id: String,
@@ -131,22 +136,48 @@ fn redraw_on_change(
     readout: Readout,
     frame: StoredValue<Option<Frame>>,
 ) {
-    use crate::charts::{Marker, MarkerKind};
     Effect::new(move |_| {
-        let mut drawn = shown.get();
-        // The readout's position, as a thin line.
-        if let Some((x, _)) = readout.get() {
-            drawn.markers.push(Marker {
-                x,
-                label: String::new(),
-                kind: MarkerKind::Note,
-            });
-        }
-        match crate::charts::draw_canvas(&id, &drawn) {
-            Ok(f) => frame.set_value(Some(f)),
-            Err(e) => leptos::logging::warn!("chart {id}: {e}"),
-        }
+        shown.track();
+        readout.track();
+        let id = id.clone();
+        leptos::task::spawn_local(async move {
+            match draw_latest(id.clone(), shown, readout).await {
+                Ok(Some(f)) => {
+                    // The chart may have left the page meanwhile.
+                    let _ = frame.try_set_value(Some(f));
+                }
+                Ok(None) => {}
+                Err(e) => leptos::logging::warn!("chart {id}: {e}"),
+            }
+        });
     });
+}
+
+/// Draws the chart as it is when called (not when asked): a draw asked for
+/// while the drawing chunk was still loading then shows the latest chart
+/// and readout, whichever order the waiting draws run in. Nothing is drawn
+/// when the chart has left the page (its signals are gone).
+#[cfg(feature = "hydrate")]
+#[leptos::lazy]
+fn draw_latest(
+    id: String,
+    shown: Memo<Chart>,
+    readout: Readout,
+) -> Result<Option<Frame>, ChartError> {
+    use crate::charts::{Marker, MarkerKind};
+    let (Some(mut drawn), Some(at)) = (shown.try_get_untracked(), readout.try_get_untracked())
+    else {
+        return Ok(None);
+    };
+    // The readout's position, as a thin line.
+    if let Some((x, _)) = at {
+        drawn.markers.push(Marker {
+            x,
+            label: String::new(),
+            kind: MarkerKind::Note,
+        });
+    }
+    crate::charts::draw_canvas(&id, &drawn).map(Some)
 }
 
 /// Moves the readout to the value under the pointer.
