@@ -861,7 +861,7 @@ async fn share_links_open_the_report_without_an_account_until_revoked_or_expired
     };
     let a = open(secret.clone()).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    assert_eq!(a.json()["run"]["id"], run.as_str());
+    assert_eq!(a.json()["run_id"], run.as_str());
     assert_eq!(a.json()["me"], Value::Null);
     let a = send(
         &site.app,
